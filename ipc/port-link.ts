@@ -1,0 +1,39 @@
+// A link over a worker_threads MessagePort (or a Worker, or a worker's parentPort): frames
+// travel by structured clone. The owner reports the end of the port through lost().
+
+import type { Frame, Link } from './frame.js';
+
+export interface PortLike {
+  postMessage(value: unknown): void;
+  on(event: 'message', listener: (value: unknown) => void): unknown;
+  off(event: 'message', listener: (value: unknown) => void): unknown;
+}
+
+export class PortLink implements Link {
+  onFrame: (frame: unknown) => void = () => {};
+  onClose: (reason: string) => void = () => {};
+  private open = true;
+  private readonly listener = (value: unknown) => this.onFrame(value);
+
+  constructor(private readonly port: PortLike, private readonly closePort: () => void = () => {}) {
+    port.on('message', this.listener);
+  }
+
+  send(frame: Frame): void {
+    if (this.open) this.port.postMessage(frame);
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.lost('closed');
+    this.closePort();
+  }
+
+  /** The other side is gone (its worker exited, its port closed). */
+  lost(reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.port.off('message', this.listener);
+    this.onClose(reason);
+  }
+}

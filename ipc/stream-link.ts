@@ -1,0 +1,93 @@
+// A link over a byte stream (a pipe to a child process, a unix socket): each frame is a
+// 4-byte little-endian length and a msgpackr body. Frames written in one tick leave in one
+// write. A frame over the size limit, or one that does not decode, closes the link: a peer
+// that sends garbage is not a peer we can trust to frame the next message either.
+
+import type { Duplex } from 'node:stream';
+import { Packr } from 'msgpackr';
+import type { Frame, Link } from './frame.js';
+
+/** Largest frame accepted, in bytes. */
+export const MAX_FRAME = 64 * 1024 * 1024;
+
+export class StreamLink implements Link {
+  onFrame: (frame: unknown) => void = () => {};
+  onClose: (reason: string) => void = () => {};
+  private readonly packr = new Packr({ useRecords: false, moreTypes: false });
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private open = true;
+  private corked = false;
+
+  constructor(private readonly stream: Duplex) {
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
+    stream.on('error', (err) => this.lost(`stream error: ${err.message}`));
+    stream.on('close', () => this.lost('stream closed'));
+    stream.on('end', () => this.lost('peer closed the stream'));
+  }
+
+  send(frame: Frame): void {
+    if (!this.open) return;
+    const body = this.packr.pack(frame);
+    if (body.length > MAX_FRAME) throw new RangeError(`frame of ${body.length} bytes exceeds ${MAX_FRAME}`);
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32LE(body.length, 0);
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
+    this.stream.write(head);
+    this.stream.write(body);
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.lost('closed');
+    this.stream.destroy();
+  }
+
+  private lost(reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.onClose(reason);
+  }
+
+  private receive(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (this.open && this.buffered >= 4) {
+      const size = this.take(4, false).readUInt32LE(0);
+      if (size > MAX_FRAME) return this.abort(`a frame of ${size} bytes exceeds the limit of ${MAX_FRAME}`);
+      if (this.buffered < 4 + size) return;
+      const whole = this.take(4 + size, true);
+      // Decode from a plain Uint8Array view, so binary fields arrive as Uint8Array, not Buffer.
+      let frame: unknown;
+      try {
+        frame = this.packr.unpack(new Uint8Array(whole.buffer, whole.byteOffset + 4, size));
+      } catch (err) {
+        return this.abort(`a frame did not decode: ${(err as Error).message}`);
+      }
+      this.onFrame(frame);
+    }
+  }
+
+  /** The first n bytes of the queue, removed from it when consume is true. */
+  private take(n: number, consume: boolean): Buffer {
+    if (this.chunks[0].length < n) this.chunks = [Buffer.concat(this.chunks)];
+    const first = this.chunks[0];
+    if (!consume) return first.subarray(0, n);
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.buffered -= n;
+    return first.subarray(0, n);
+  }
+
+  private abort(reason: string): void {
+    this.lost(reason);
+    this.stream.destroy();
+  }
+}

@@ -1,0 +1,250 @@
+// The component API: everything a server under servers/ may import from the kernel. A server
+// exports one ComponentDef; the kernel loads it into some domain, validates every request
+// against the op's declared arguments, and hands it a Context. Nothing here says which domain
+// that is — a driver is written once and runs under every policy.
+
+import type { Hyp } from './hyp.js';
+
+export { SysError, strerror, type Errno } from '../ipc/errno.js';
+export type { Hyp, HostFile, LogLevel } from './hyp.js';
+
+/**
+ * The argument types an op can declare. A trailing '?' makes the argument optional.
+ * - 'uint' a non-negative safe integer, 'int' any safe integer, 'number' any finite number
+ * - 'string', 'boolean', 'bytes' (a Uint8Array), 'handle' ({ino, gen}, both uint)
+ * - 'string[]', 'object' (a plain object, checked by the op itself), 'any'
+ */
+export type ArgType =
+  | 'uint' | 'int' | 'number' | 'string' | 'boolean' | 'bytes' | 'handle' | 'string[]' | 'object' | 'any';
+export type ArgSpec = ArgType | `${ArgType}?`;
+
+export interface OpSpec {
+  /** Arguments by name. Unknown names and wrong types are refused with EINVAL. */
+  args: Record<string, ArgSpec>;
+  /**
+   * True when running the op twice has the same effect as once (read, lookup, stat, write at
+   * an offset). After a component restarts, the core retries an idempotent op that was in
+   * flight, and fails a non-idempotent one with EIO.
+   */
+  idempotent: boolean;
+}
+
+/** What a component's start() returns: one handler per declared op, and cleanup. */
+export type Handlers<Ops extends Record<string, OpSpec> = Record<string, OpSpec>> = {
+  // Handlers take the validated arguments; results are plain data and Uint8Arrays.
+  [K in keyof Ops]: (args: any) => unknown;
+} & {
+  /** Called once at halt, after the last request: flush and release host resources. */
+  stop?: () => void | Promise<void>;
+};
+
+export interface StartInfo {
+  /** False on the first start; true when the component is a reincarnation after a failure. */
+  restart: boolean;
+  /** How many times this component has been started before (0 on first start). */
+  generation: number;
+}
+
+export interface Context {
+  /** This component's name. */
+  readonly name: string;
+  /**
+   * Calls an op of a component this one declared in `requires`; anything else fails with
+   * EPERM. Arguments and results are copied across domain boundaries: a callee must not keep
+   * or change a Uint8Array it was given, a caller must not change one it got back.
+   */
+  call<T = unknown>(component: string, op: string, args: Record<string, unknown>): Promise<T>;
+  /** The host, reached only through hypercalls. */
+  readonly hyp: Hyp;
+}
+
+export interface ComponentDef<Ops extends Record<string, OpSpec> = Record<string, OpSpec>> {
+  /** Unique name: lower-case letters and digits, e.g. 'blk', 'ext2'. */
+  name: string;
+  /** One line for `rumpus ps` and the docs. */
+  description: string;
+  /** Components this one may call; the core builds a channel for each and nothing else. */
+  requires: readonly string[];
+  ops: Ops;
+  /** Builds the component's state and returns its handlers. Runs in the component's domain. */
+  start(ctx: Context, info: StartInfo): Handlers<Ops> | Promise<Handlers<Ops>>;
+}
+
+/** Declares a component with its op table typed; a plain identity at run time. */
+export function defineComponent<Ops extends Record<string, OpSpec>>(def: ComponentDef<Ops>): ComponentDef<Ops> {
+  return def;
+}
+
+/** A file's identity inside one file system: inode number and generation (NFS-style). */
+export interface Handle {
+  ino: number;
+  gen: number;
+}
+
+/** File types as they appear in mode bits (S_IFMT). */
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+
+export type FileType = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
+
+export function fileTypeOf(mode: number): FileType {
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return 'dir';
+    case S_IFLNK: return 'lnk';
+    case S_IFCHR: return 'chr';
+    case S_IFBLK: return 'blk';
+    case S_IFIFO: return 'fifo';
+    case S_IFSOCK: return 'sock';
+    default: return 'reg';
+  }
+}
+
+/** Attributes a file system reports for a file. Times are milliseconds since the epoch. */
+export interface Attr {
+  ino: number;
+  gen: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Space used, in 512-byte units. */
+  blocks: number;
+  blksize: number;
+  rdev: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+}
+
+export interface DirEntry {
+  name: string;
+  ino: number;
+  type: FileType;
+}
+
+export interface StatFs {
+  fstype: string;
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  namemax: number;
+  readonly: boolean;
+}
+
+/** One resolved name of a walk: the handle reached and its attributes. */
+export interface WalkStep {
+  handle: Handle;
+  attr: Attr;
+}
+
+/**
+ * Result of a file system's walk op: the attributes of the starting directory, then one step
+ * per name resolved. The walk stops early — after a symlink, before '..' at the file system's
+ * root, or at the first name that fails (with its errno and message in `error`).
+ */
+export interface WalkResult {
+  start: Attr;
+  steps: WalkStep[];
+  error?: { errno: string; message: string };
+}
+
+/** Longest name of one directory entry, in bytes. */
+export const NAME_MAX = 255;
+
+/**
+ * The op table every file system serves (tmpfs, dev, ext2, …), so the vfs can mount any of
+ * them. Ops are stateless on handles: a file system can restart under open files.
+ */
+export const FS_OPS = {
+  /** Mounts a new instance: {source?: device path, options?} → {fsid, root, readonly}. */
+  mount: { args: { source: 'string?', options: 'object?' }, idempotent: false },
+  /** Syncs and forgets an instance. */
+  unmount: { args: { fsid: 'uint' }, idempotent: false },
+  statfs: { args: { fsid: 'uint' }, idempotent: true },
+  /** Resolves names one after another from dir → WalkResult. */
+  walk: { args: { fsid: 'uint', dir: 'handle', names: 'string[]' }, idempotent: true },
+  getattr: { args: { fsid: 'uint', h: 'handle' }, idempotent: true },
+  /** Changes what is given; `size` truncates or extends. → Attr */
+  setattr: {
+    args: {
+      fsid: 'uint', h: 'handle', mode: 'uint?', uid: 'uint?', gid: 'uint?', size: 'uint?',
+      atime: 'number?', mtime: 'number?',
+    },
+    idempotent: true,
+  },
+  /** Creates a regular file, or opens the existing one unless excl. → WalkStep */
+  create: {
+    args: { fsid: 'uint', dir: 'handle', name: 'string', mode: 'uint', uid: 'uint', gid: 'uint', excl: 'boolean' },
+    idempotent: false,
+  },
+  /** → WalkStep */
+  mkdir: {
+    args: { fsid: 'uint', dir: 'handle', name: 'string', mode: 'uint', uid: 'uint', gid: 'uint' },
+    idempotent: false,
+  },
+  /** → WalkStep */
+  symlink: {
+    args: { fsid: 'uint', dir: 'handle', name: 'string', target: 'string', uid: 'uint', gid: 'uint' },
+    idempotent: false,
+  },
+  /** Adds a name for h in dir. → Attr of h */
+  link: { args: { fsid: 'uint', h: 'handle', dir: 'handle', name: 'string' }, idempotent: false },
+  unlink: { args: { fsid: 'uint', dir: 'handle', name: 'string' }, idempotent: false },
+  rmdir: { args: { fsid: 'uint', dir: 'handle', name: 'string' }, idempotent: false },
+  rename: {
+    args: { fsid: 'uint', sdir: 'handle', sname: 'string', ddir: 'handle', dname: 'string' },
+    idempotent: false,
+  },
+  readlink: { args: { fsid: 'uint', h: 'handle' }, idempotent: true },
+  /** → {entries: DirEntry[], cookie, eof}; '.' and '..' are not listed. */
+  readdir: { args: { fsid: 'uint', h: 'handle', cookie: 'uint', count: 'uint' }, idempotent: true },
+  read: { args: { fsid: 'uint', h: 'handle', offset: 'uint', length: 'uint' }, idempotent: true },
+  /** Writes at offset. → {written, end} (end: the offset after the last byte written) */
+  write: { args: { fsid: 'uint', h: 'handle', offset: 'uint', data: 'bytes' }, idempotent: true },
+  /** Writes at the end of the file, atomically with finding it. → {written, end} */
+  append: { args: { fsid: 'uint', h: 'handle', data: 'bytes' }, idempotent: false },
+  /** An open file description now refers to h (unlinked files live until the last close). */
+  open: { args: { fsid: 'uint', h: 'handle' }, idempotent: false },
+  close: { args: { fsid: 'uint', h: 'handle' }, idempotent: false },
+  fsync: { args: { fsid: 'uint', h: 'handle' }, idempotent: true },
+  sync: { args: { fsid: 'uint' }, idempotent: true },
+} as const satisfies Record<string, OpSpec>;
+
+export type FsOps = typeof FS_OPS;
+
+/** open(2) flags, with Linux's values. */
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_ACCMODE = 3;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_TRUNC = 0o1000;
+export const O_APPEND = 0o2000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+
+/** stat(2) as vfs reports it: a file system's Attr and the mount it lives on. */
+export interface Stat extends Attr {
+  /** The mount's number, in mount order from 1. */
+  dev: number;
+}
+
+/** A mounted file system, as `mounts` and df list them. */
+export interface MountInfo {
+  target: string;
+  fstype: string;
+  source: string;
+  readonly: boolean;
+  dev: number;
+}

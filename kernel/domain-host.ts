@@ -1,0 +1,103 @@
+// Starting and stopping the domains that run outside the kernel's main thread: a worker
+// thread or a child process, each with an endpoint the core uses to control it and to call
+// the components it hosts.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { StreamLink } from '../ipc/stream-link.js';
+import { PortLink } from '../ipc/port-link.js';
+import type { Link } from '../ipc/frame.js';
+import type { DomainKind } from './placement.js';
+import { SOURCE_EXT } from './registry.js';
+
+const THREAD_ENTRY = new URL(`./domain-thread${SOURCE_EXT}`, import.meta.url);
+const PROCESS_ENTRY = new URL(`./domain-process${SOURCE_EXT}`, import.meta.url);
+
+/** When the kernel runs from TypeScript source, its domains need the same loader. */
+function tsLoader(): string | null {
+  return SOURCE_EXT === '.ts' ? import.meta.resolve('tsx/esm/api') : null;
+}
+
+export interface HostedDomain {
+  readonly name: string;
+  readonly kind: Exclude<DomainKind, 'main'>;
+  /** The core's link to the domain. */
+  readonly link: Link;
+  /** Resolves when the thread or process has ended, with how it ended. */
+  readonly exited: Promise<string>;
+  /** The OS process id (process domains) or thread id (thread domains). */
+  readonly id: number;
+  /** Ends the domain: politely, then by force after `graceMs`. */
+  kill(graceMs?: number): Promise<void>;
+  /** Hands a thread domain one end of a channel to a peer thread domain. */
+  attachPort?(peer: string, port: MessagePort | import('node:worker_threads').MessagePort): void;
+}
+
+export function startThread(name: string): HostedDomain {
+  const loader = tsLoader();
+  const worker = loader
+    ? new Worker(
+        `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_ENTRY.href)}); })`,
+        { eval: true, workerData: { name }, execArgv: [] },
+      )
+    : new Worker(THREAD_ENTRY, { workerData: { name }, execArgv: [] });
+  const link = new PortLink(worker);
+  let exitReason = 'exited';
+  worker.on('error', (err) => {
+    exitReason = `threw ${err.name}: ${err.message}`;
+  });
+  const exited = new Promise<string>((resolve) =>
+    worker.once('exit', (code) => {
+      const reason = exitReason === 'exited' ? `exited with code ${code}` : exitReason;
+      link.lost(`thread domain ${name} ${reason}`);
+      resolve(reason);
+    }),
+  );
+  return {
+    name,
+    kind: 'thread',
+    link,
+    exited,
+    id: worker.threadId,
+    async kill() {
+      await worker.terminate();
+      await exited;
+    },
+    attachPort(peer, port) {
+      worker.postMessage({ attach: peer, port }, [port as import('node:worker_threads').MessagePort]);
+    },
+  };
+}
+
+export function startProcess(name: string, socketPath: string): HostedDomain {
+  const loader = tsLoader();
+  const args = [...(loader ? ['--import', import.meta.resolve('tsx')] : []), fileURLToPath(PROCESS_ENTRY), name, socketPath];
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  const pipe = child.stdio[3] as import('node:net').Socket;
+  const link = new StreamLink(pipe);
+  let spawnError = '';
+  child.on('error', (err) => {
+    spawnError = err.message;
+  });
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      const reason = spawnError ? `failed: ${spawnError}` : signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      resolve(reason);
+    }),
+  );
+  return {
+    name,
+    kind: 'process',
+    link,
+    exited,
+    id: child.pid ?? -1,
+    async kill(graceMs = 2000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      pipe.destroy(); // the domain exits when the core's pipe closes
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

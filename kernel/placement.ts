@@ -1,0 +1,164 @@
+// Placements: which component runs in which domain. A policy is a named placement; a JSON
+// file can describe any other. Everything wrong with a placement is refused at boot with a
+// sentence naming the problem.
+
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SysError } from '../ipc/errno.js';
+import type { ComponentDef } from './api.js';
+import { BUILTIN, builtinModule, loadComponent } from './registry.js';
+
+export const DOMAIN_KINDS = ['main', 'thread', 'process'] as const;
+export type DomainKind = (typeof DOMAIN_KINDS)[number];
+
+export const POLICIES = ['monolithic', 'microkernel', 'multiprocess'] as const;
+export type PolicyName = (typeof POLICIES)[number];
+
+export interface DomainSpec {
+  name: string;
+  kind: DomainKind;
+  components: string[];
+}
+
+/** A placement as written: the JSON file's shape. */
+export interface PlacementSpec {
+  name: string;
+  /** Domain name → its kind and the components it hosts. */
+  domains: Record<string, { kind: DomainKind; components: string[] }>;
+  /** Extra components beside the built-in ones: name → module path (relative to the file). */
+  modules?: Record<string, string>;
+}
+
+/** A placement checked against the components it places, ready to boot. */
+export interface Placement {
+  name: string;
+  domains: DomainSpec[];
+  /** Every component in the system, by name. */
+  defs: Map<string, ComponentDef>;
+  /** Component name → module URL, for loading it inside its domain. */
+  modules: Map<string, string>;
+  /** Component name → the domain it runs in. */
+  home: Map<string, string>;
+  /** Components with everything they require before them: the start order. */
+  order: string[];
+}
+
+function invalid(message: string): SysError {
+  return new SysError('EINVAL', `placement: ${message}`);
+}
+
+/** The three named policies, over the given components. */
+export function presetSpec(policy: PolicyName, components: readonly string[]): PlacementSpec {
+  switch (policy) {
+    case 'monolithic':
+      return { name: policy, domains: { main: { kind: 'main', components: [...components] } } };
+    case 'microkernel':
+    case 'multiprocess': {
+      const kind = policy === 'microkernel' ? 'thread' : 'process';
+      return { name: policy, domains: Object.fromEntries(components.map((c) => [c, { kind, components: [c] }])) };
+    }
+  }
+}
+
+/** A policy name or the path of a placement JSON file → the placement's spec. */
+export function readPlacement(policy: string): PlacementSpec {
+  if ((POLICIES as readonly string[]).includes(policy)) return presetSpec(policy as PolicyName, BUILTIN);
+  let text: string;
+  try {
+    text = readFileSync(policy, 'utf8');
+  } catch (err) {
+    throw new SysError('ENOENT', `policy '${policy}' is neither ${POLICIES.join(', ')} nor a readable placement file (${(err as Error).message})`);
+  }
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch (err) {
+    throw invalid(`${policy} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (spec && typeof spec === 'object' && !Array.isArray(spec)) {
+    const s = spec as PlacementSpec;
+    if (s.modules && typeof s.modules === 'object') {
+      const base = dirname(resolve(policy));
+      s.modules = Object.fromEntries(Object.entries(s.modules).map(([k, v]) =>
+        [k, typeof v === 'string' ? pathToFileURL(resolve(base, v)).href : v]));
+    }
+    if (typeof s.name !== 'string') s.name = policy;
+  }
+  return spec as PlacementSpec;
+}
+
+const DOMAIN_NAME = /^[a-z][a-z0-9-]*$/;
+
+/** Checks a placement spec, loads its components' definitions, and works out the start order. */
+export async function resolvePlacement(spec: unknown): Promise<Placement> {
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw invalid('must be a JSON object with "domains"');
+  const s = spec as Partial<PlacementSpec>;
+  if (!s.domains || typeof s.domains !== 'object' || Array.isArray(s.domains)) {
+    throw invalid('"domains" must be an object mapping domain names to {kind, components}');
+  }
+  const modules = new Map<string, string>(BUILTIN.map((c) => [c, builtinModule(c)]));
+  if (s.modules !== undefined) {
+    if (typeof s.modules !== 'object' || s.modules === null) throw invalid('"modules" must map component names to module paths');
+    for (const [name, url] of Object.entries(s.modules)) {
+      if (typeof url !== 'string') throw invalid(`module path for component '${name}' must be a string`);
+      if (modules.has(name)) throw invalid(`module '${name}' has the name of a built-in component`);
+      modules.set(name, url);
+    }
+  }
+
+  const domains: DomainSpec[] = [];
+  const home = new Map<string, string>();
+  for (const [name, d] of Object.entries(s.domains)) {
+    if (!DOMAIN_NAME.test(name)) throw invalid(`domain name '${name}' must be lower-case letters, digits and dashes`);
+    if (!d || typeof d !== 'object') throw invalid(`domain '${name}' must be an object {kind, components}`);
+    if (!(DOMAIN_KINDS as readonly string[]).includes(d.kind)) {
+      throw invalid(`domain '${name}' has unknown kind '${String(d.kind)}' (known: ${DOMAIN_KINDS.join(', ')})`);
+    }
+    if ((d.kind === 'main') !== (name === 'main')) {
+      throw invalid(`the domain named 'main' is the kernel's own thread and must be of kind main, and no other domain can be (domain '${name}' has kind ${d.kind})`);
+    }
+    if (!Array.isArray(d.components) || !d.components.every((c) => typeof c === 'string')) {
+      throw invalid(`domain '${name}' must list its components as an array of names`);
+    }
+    for (const c of d.components) {
+      if (!modules.has(c)) throw invalid(`domain '${name}' places unknown component '${c}' (known: ${[...modules.keys()].join(', ')})`);
+      const other = home.get(c);
+      if (other !== undefined) throw invalid(`component '${c}' is placed twice, in domain '${other}' and in domain '${name}'`);
+      home.set(c, name);
+    }
+    domains.push({ name, kind: d.kind, components: [...d.components] });
+  }
+  for (const c of modules.keys()) {
+    if (!home.has(c)) throw invalid(`component '${c}' is not placed in any domain`);
+  }
+
+  const defs = new Map<string, ComponentDef>();
+  for (const [name, url] of modules) defs.set(name, await loadComponent(name, url));
+  for (const [name, def] of defs) {
+    for (const r of def.requires) {
+      if (!defs.has(r)) throw invalid(`component '${name}' requires '${r}', which is not in the system`);
+    }
+  }
+  return { name: typeof s.name === 'string' ? s.name : 'custom', domains, defs, modules, home, order: startOrder(defs) };
+}
+
+/** Dependencies first; a cycle in `requires` is refused, naming its members. */
+function startOrder(defs: Map<string, ComponentDef>): string[] {
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, path: string[]) => {
+    const st = state.get(name);
+    if (st === 'done') return;
+    if (st === 'visiting') {
+      const cycle = [...path.slice(path.indexOf(name)), name];
+      throw invalid(`'requires' has a cycle: ${cycle.join(' → ')}`);
+    }
+    state.set(name, 'visiting');
+    for (const r of defs.get(name)!.requires) visit(r, [...path, name]);
+    state.set(name, 'done');
+    order.push(name);
+  };
+  for (const name of [...defs.keys()].sort()) visit(name, []);
+  return order;
+}

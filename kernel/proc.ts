@@ -1,0 +1,216 @@
+// A client process: the context (pid, credentials, fds and cwd held by vfs) through which a
+// program issues syscalls. Every method is one syscall to vfs, except the few convenience
+// calls at the end, which are made of syscalls. Failures are SysErrors with POSIX errnos.
+
+import { SysError } from '../ipc/errno.js';
+import {
+  O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+  type DirEntry, type MountInfo, type Stat, type StatFs,
+} from './api.js';
+
+export interface Credentials {
+  uid: number;
+  gid: number;
+}
+
+export type SyscallFn = (op: string, args: Record<string, unknown>) => Promise<unknown>;
+
+/** Node-style flag strings, for convenience: 'r', 'r+', 'w', 'w+', 'wx', 'a', 'a+', 'ax'. */
+const FLAG_STRINGS: Record<string, number> = {
+  r: O_RDONLY,
+  'r+': O_RDWR,
+  w: O_WRONLY | O_CREAT | O_TRUNC,
+  'w+': O_RDWR | O_CREAT | O_TRUNC,
+  wx: O_WRONLY | O_CREAT | O_EXCL,
+  'wx+': O_RDWR | O_CREAT | O_EXCL,
+  a: O_WRONLY | O_CREAT | O_APPEND,
+  'a+': O_RDWR | O_CREAT | O_APPEND,
+  ax: O_WRONLY | O_CREAT | O_APPEND | O_EXCL,
+};
+
+export const SEEK_SET = 0;
+export const SEEK_CUR = 1;
+export const SEEK_END = 2;
+
+const encoder = new TextEncoder();
+
+function bytes(data: Uint8Array | string): Uint8Array {
+  return typeof data === 'string' ? encoder.encode(data) : data;
+}
+
+export class Proc {
+  constructor(
+    readonly pid: number,
+    readonly cred: Credentials,
+    private readonly sys: SyscallFn,
+  ) {}
+
+  /** Opens a file; flags are O_* bits or a Node-style string. Returns the new fd. */
+  open(path: string, flags: number | string = O_RDONLY, mode = 0o666): Promise<number> {
+    const f = typeof flags === 'string' ? FLAG_STRINGS[flags] : flags;
+    if (f === undefined) return Promise.reject(new SysError('EINVAL', `open: unknown flags '${flags}'`));
+    return this.sys('open', { path, flags: f, mode }) as Promise<number>;
+  }
+  close(fd: number): Promise<void> {
+    return this.sys('close', { fd }) as Promise<void>;
+  }
+  /** Reads up to `length` bytes at the fd's offset; an empty result is the end of the file. */
+  read(fd: number, length: number): Promise<Uint8Array> {
+    return this.sys('read', { fd, length }) as Promise<Uint8Array>;
+  }
+  /** Writes at the fd's offset (at the end with O_APPEND); returns the count written. */
+  write(fd: number, data: Uint8Array | string): Promise<number> {
+    return this.sys('write', { fd, data: bytes(data) }) as Promise<number>;
+  }
+  pread(fd: number, length: number, offset: number): Promise<Uint8Array> {
+    return this.sys('pread', { fd, length, offset }) as Promise<Uint8Array>;
+  }
+  pwrite(fd: number, data: Uint8Array | string, offset: number): Promise<number> {
+    return this.sys('pwrite', { fd, data: bytes(data), offset }) as Promise<number>;
+  }
+  /** Moves the fd's offset; whence is SEEK_SET, SEEK_CUR or SEEK_END. Returns the new offset. */
+  lseek(fd: number, offset: number, whence = SEEK_SET): Promise<number> {
+    return this.sys('lseek', { fd, offset, whence }) as Promise<number>;
+  }
+  stat(path: string): Promise<Stat> {
+    return this.sys('stat', { path }) as Promise<Stat>;
+  }
+  /** Like stat, but a final symlink is reported itself. */
+  lstat(path: string): Promise<Stat> {
+    return this.sys('lstat', { path }) as Promise<Stat>;
+  }
+  fstat(fd: number): Promise<Stat> {
+    return this.sys('fstat', { fd }) as Promise<Stat>;
+  }
+  /** Makes a directory; with `recursive`, its missing parents too, and no EEXIST for a directory. */
+  async mkdir(path: string, options: number | { mode?: number; recursive?: boolean } = {}): Promise<void> {
+    const { mode = 0o777, recursive = false } = typeof options === 'number' ? { mode: options } : options;
+    if (!recursive) {
+      await this.sys('mkdir', { path, mode });
+      return;
+    }
+    const absolute = path.startsWith('/');
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = (absolute ? '/' : '') + parts.slice(0, i).join('/');
+      try {
+        await this.sys('mkdir', { path: prefix, mode });
+      } catch (err) {
+        if (!(err instanceof SysError) || err.errno !== 'EEXIST') throw err;
+        const st = await this.stat(prefix);
+        if ((st.mode & 0o170000) !== 0o040000) throw new SysError('ENOTDIR', `mkdir ${prefix}: not a directory`);
+      }
+    }
+  }
+  rmdir(path: string): Promise<void> {
+    return this.sys('rmdir', { path }) as Promise<void>;
+  }
+  /** The entries of a directory, without '.' and '..', in the file system's order. */
+  readdir(path: string): Promise<DirEntry[]> {
+    return this.sys('readdir', { path }) as Promise<DirEntry[]>;
+  }
+  unlink(path: string): Promise<void> {
+    return this.sys('unlink', { path }) as Promise<void>;
+  }
+  rename(from: string, to: string): Promise<void> {
+    return this.sys('rename', { from, to }) as Promise<void>;
+  }
+  /** Makes `path` a new name (hard link) for `existing`. */
+  link(existing: string, path: string): Promise<void> {
+    return this.sys('link', { existing, path }) as Promise<void>;
+  }
+  /** Makes `path` a symbolic link whose content is `target`. */
+  symlink(target: string, path: string): Promise<void> {
+    return this.sys('symlink', { target, path }) as Promise<void>;
+  }
+  readlink(path: string): Promise<string> {
+    return this.sys('readlink', { path }) as Promise<string>;
+  }
+  truncate(path: string, length: number): Promise<void> {
+    return this.sys('truncate', { path, length }) as Promise<void>;
+  }
+  ftruncate(fd: number, length: number): Promise<void> {
+    return this.sys('ftruncate', { fd, length }) as Promise<void>;
+  }
+  fsync(fd: number): Promise<void> {
+    return this.sys('fsync', { fd }) as Promise<void>;
+  }
+  /** Commits every mounted file system. */
+  sync(): Promise<void> {
+    return this.sys('sync', {}) as Promise<void>;
+  }
+  chmod(path: string, mode: number): Promise<void> {
+    return this.sys('chmod', { path, mode }) as Promise<void>;
+  }
+  chown(path: string, uid: number, gid: number): Promise<void> {
+    return this.sys('chown', { path, uid, gid }) as Promise<void>;
+  }
+  /** Sets access and modification times, in milliseconds since the epoch. */
+  utimes(path: string, atime: number, mtime: number): Promise<void> {
+    return this.sys('utimes', { path, atime, mtime }) as Promise<void>;
+  }
+  statfs(path: string): Promise<StatFs> {
+    return this.sys('statfs', { path }) as Promise<StatFs>;
+  }
+  chdir(path: string): Promise<void> {
+    return this.sys('chdir', { path }) as Promise<void>;
+  }
+  getcwd(): Promise<string> {
+    return this.sys('getcwd', {}) as Promise<string>;
+  }
+  /** Mounts a file system (root only): fstype is its component, source an image for ext2. */
+  mount(target: string, fstype: string, options: { source?: string; readonly?: boolean } = {}): Promise<void> {
+    return this.sys('mount', { target, fstype, source: options.source, readonly: options.readonly }) as Promise<void>;
+  }
+  unmount(target: string): Promise<void> {
+    return this.sys('unmount', { target }) as Promise<void>;
+  }
+  mounts(): Promise<MountInfo[]> {
+    return this.sys('mounts', {}) as Promise<MountInfo[]>;
+  }
+  /** The null syscall: a round trip to vfs that does no work. */
+  getpid(): Promise<number> {
+    return this.sys('getpid', {}) as Promise<number>;
+  }
+  /** Closes every fd; the process is gone afterwards. */
+  exit(): Promise<void> {
+    return this.sys('exit', {}) as Promise<void>;
+  }
+
+  // ---- made of syscalls ----------------------------------------------------------------
+
+  /** A whole file's content. */
+  async readFile(path: string): Promise<Uint8Array> {
+    const fd = await this.open(path, O_RDONLY);
+    try {
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      for (;;) {
+        const chunk = await this.read(fd, 1 << 20);
+        if (chunk.length === 0) break;
+        parts.push(chunk);
+        total += chunk.length;
+      }
+      const out = new Uint8Array(total);
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out;
+    } finally {
+      await this.close(fd);
+    }
+  }
+
+  /** Creates or replaces a file's content. */
+  async writeFile(path: string, data: Uint8Array | string, mode = 0o666): Promise<void> {
+    const fd = await this.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    try {
+      const b = bytes(data);
+      for (let at = 0; at < b.length; at += 1 << 20) await this.write(fd, b.subarray(at, at + (1 << 20)));
+    } finally {
+      await this.close(fd);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// Unix-socket channels, used wherever a process domain is on one end (other than the pipe
+// between the core and the process): process domains listen, their peers connect.
+
+import * as net from 'node:net';
+import { SysError } from '../ipc/errno.js';
+import { StreamLink } from '../ipc/stream-link.js';
+import type { Link } from '../ipc/frame.js';
+
+export function connectSocket(peer: string, path: string): Promise<Link> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(path);
+    sock.once('connect', () => {
+      sock.off('error', reject);
+      sock.setNoDelay(true);
+      resolve(new StreamLink(sock));
+    });
+    sock.once('error', (err) => reject(new SysError('ECONNRESET', `cannot reach domain ${peer} at ${path}: ${err.message}`)));
+  });
+}
+
+export function listenSocket(path: string, onLink: (link: Link) => void): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((sock) => onLink(new StreamLink(sock)));
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

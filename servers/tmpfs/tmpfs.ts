@@ -1,0 +1,398 @@
+// One tmpfs instance: a tree of inodes in memory. Regular files keep their bytes in 4 KiB
+// pages, allocated on first write, so holes cost nothing and `blocks` counts what is stored.
+
+import {
+  NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
+  type Attr, type DirEntry, type Handle, type StatFs, type WalkResult, type WalkStep,
+} from '../../kernel/api.js';
+
+export const PAGE = 4096;
+/** Largest file size: 16 TiB. */
+const MAX_FILE = 2 ** 44;
+
+interface Inode {
+  ino: number;
+  gen: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  size: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  rdev: number;
+  /** Open file descriptions referring to it: an unlinked inode lives until they close. */
+  opens: number;
+  pages?: Map<number, Uint8Array>;
+  entries?: Map<string, number>;
+  parent?: number;
+  target?: string;
+}
+
+export interface TmpfsLimits {
+  /** Bytes of file content (and symlink targets) the instance may hold. */
+  maxBytes: number;
+  maxInodes: number;
+}
+
+const encoder = new TextEncoder();
+
+function checkName(name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) {
+    throw new SysError('EINVAL', `'${name}' cannot be a directory entry's name`);
+  }
+  if (encoder.encode(name).length > NAME_MAX) throw new SysError('ENAMETOOLONG', `a name is longer than ${NAME_MAX} bytes`);
+}
+
+export class Tmpfs {
+  private readonly inodes = new Map<number, Inode>();
+  private nextIno = 2;
+  private nextGen = 1;
+  private usedPages = 0;
+  readonly root: Handle;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly limits: TmpfsLimits,
+  ) {
+    const root = this.alloc(S_IFDIR | 0o755, 0, 0);
+    root.entries = new Map();
+    root.parent = root.ino;
+    root.nlink = 2;
+    this.root = { ino: root.ino, gen: root.gen };
+  }
+
+  // ---- lookups ----------------------------------------------------------------------
+
+  walk(dir: Handle, names: string[]): WalkResult {
+    let cur = this.get(dir);
+    const result: WalkResult = { start: this.attr(cur), steps: [] };
+    for (const name of names) {
+      if (!cur.entries) {
+        result.error = { errno: 'ENOTDIR', message: `'${name}' is looked up in something that is not a directory` };
+        break;
+      }
+      if (name === '..' && cur.ino === this.root.ino) break; // the vfs crosses to the parent mount
+      const next = name === '.' ? cur.ino : name === '..' ? cur.parent! : cur.entries.get(name);
+      if (next === undefined) {
+        result.error = { errno: 'ENOENT', message: `no entry '${name}'` };
+        break;
+      }
+      cur = this.inodes.get(next)!;
+      result.steps.push(this.step(cur));
+      if ((cur.mode & S_IFMT) === S_IFLNK) break;
+    }
+    return result;
+  }
+
+  getattr(h: Handle): Attr {
+    return this.attr(this.get(h));
+  }
+
+  readlink(h: Handle): string {
+    const node = this.get(h);
+    if (node.target === undefined) throw new SysError('EINVAL', `inode ${h.ino} is not a symbolic link`);
+    return node.target;
+  }
+
+  readdir(h: Handle, cookie: number, count: number): { entries: DirEntry[]; cookie: number; eof: boolean } {
+    const dir = this.dir(h);
+    const names = [...dir.entries!.keys()];
+    const slice = names.slice(cookie, cookie + Math.max(1, count));
+    const entries = slice.map((name) => {
+      const node = this.inodes.get(dir.entries!.get(name)!)!;
+      return { name, ino: node.ino, type: fileTypeOf(node.mode) };
+    });
+    const next = cookie + slice.length;
+    this.touch(dir, 'a');
+    return { entries, cookie: next, eof: next >= names.length };
+  }
+
+  statfs(): StatFs {
+    const blocks = Math.floor(this.limits.maxBytes / PAGE);
+    return {
+      fstype: 'tmpfs', bsize: PAGE, blocks, bfree: blocks - this.usedPages, bavail: blocks - this.usedPages,
+      files: this.limits.maxInodes, ffree: this.limits.maxInodes - this.inodes.size, namemax: NAME_MAX, readonly: false,
+    };
+  }
+
+  // ---- changes to the tree ----------------------------------------------------------
+
+  create(dirH: Handle, name: string, mode: number, uid: number, gid: number, excl: boolean): WalkStep {
+    const dir = this.dir(dirH);
+    const existing = dir.entries!.get(name);
+    if (existing !== undefined) {
+      if (excl) throw new SysError('EEXIST', `'${name}' exists`);
+      return this.step(this.inodes.get(existing)!);
+    }
+    return this.step(this.link(dir, name, this.alloc(S_IFREG | (mode & 0o7777), uid, gid)));
+  }
+
+  mkdir(dirH: Handle, name: string, mode: number, uid: number, gid: number): WalkStep {
+    const dir = this.dir(dirH);
+    this.absent(dir, name);
+    const node = this.alloc(S_IFDIR | (mode & 0o7777), uid, gid);
+    node.entries = new Map();
+    node.parent = dir.ino;
+    node.nlink = 1; // '.'; the entry in dir adds the other
+    dir.nlink++; // its '..'
+    return this.step(this.link(dir, name, node));
+  }
+
+  symlink(dirH: Handle, name: string, target: string, uid: number, gid: number): WalkStep {
+    const dir = this.dir(dirH);
+    this.absent(dir, name);
+    if (target === '') throw new SysError('ENOENT', 'a symbolic link cannot be empty');
+    if (encoder.encode(target).length > 4095) throw new SysError('ENAMETOOLONG', 'symbolic link target longer than 4095 bytes');
+    const node = this.alloc(S_IFLNK | 0o777, uid, gid);
+    node.target = target;
+    node.size = encoder.encode(target).length;
+    return this.step(this.link(dir, name, node));
+  }
+
+  hardlink(h: Handle, dirH: Handle, name: string): Attr {
+    const node = this.get(h);
+    const dir = this.dir(dirH);
+    if (node.entries) throw new SysError('EPERM', 'a directory cannot have another name');
+    if (node.nlink === 0) throw new SysError('ENOENT', 'the file was removed');
+    this.absent(dir, name);
+    this.link(dir, name, node);
+    node.ctime = this.now();
+    return this.attr(node);
+  }
+
+  unlink(dirH: Handle, name: string): void {
+    const dir = this.dir(dirH);
+    const node = this.child(dir, name);
+    if (node.entries) throw new SysError('EISDIR', `'${name}' is a directory`);
+    this.unlinkEntry(dir, name, node);
+  }
+
+  rmdir(dirH: Handle, name: string): void {
+    const dir = this.dir(dirH);
+    const node = this.child(dir, name);
+    if (!node.entries) throw new SysError('ENOTDIR', `'${name}' is not a directory`);
+    if (node.entries.size > 0) throw new SysError('ENOTEMPTY', `'${name}' is not empty`);
+    dir.entries!.delete(name);
+    dir.nlink--;
+    node.nlink = 0;
+    this.touch(dir, 'mc');
+    this.release(node);
+  }
+
+  rename(sdirH: Handle, sname: string, ddirH: Handle, dname: string): void {
+    const sdir = this.dir(sdirH);
+    const ddir = this.dir(ddirH);
+    checkName(dname);
+    const node = this.child(sdir, sname);
+    const victimIno = ddir.entries!.get(dname);
+    if (victimIno === node.ino) return; // two names of one file: nothing to do
+    if (node.entries) {
+      // A directory may not move into itself or below itself.
+      for (let at = ddir; ; at = this.inodes.get(at.parent!)!) {
+        if (at.ino === node.ino) throw new SysError('EINVAL', `cannot move '${sname}' into itself`);
+        if (at.ino === this.root.ino) break;
+      }
+    }
+    if (victimIno !== undefined) {
+      const victim = this.inodes.get(victimIno)!;
+      if (node.entries && !victim.entries) throw new SysError('ENOTDIR', `'${dname}' is not a directory`);
+      if (!node.entries && victim.entries) throw new SysError('EISDIR', `'${dname}' is a directory`);
+      if (victim.entries) {
+        if (victim.entries.size > 0) throw new SysError('ENOTEMPTY', `'${dname}' is not empty`);
+        ddir.entries!.delete(dname);
+        ddir.nlink--;
+        victim.nlink = 0;
+        this.release(victim);
+      } else {
+        this.unlinkEntry(ddir, dname, victim);
+      }
+    }
+    sdir.entries!.delete(sname);
+    ddir.entries!.set(dname, node.ino);
+    if (node.entries && sdir !== ddir) {
+      node.parent = ddir.ino;
+      sdir.nlink--;
+      ddir.nlink++;
+    }
+    node.ctime = this.now();
+    this.touch(sdir, 'mc');
+    this.touch(ddir, 'mc');
+  }
+
+  setattr(h: Handle, a: { mode?: number; uid?: number; gid?: number; size?: number; atime?: number; mtime?: number }): Attr {
+    const node = this.get(h);
+    if (a.size !== undefined) {
+      if (node.entries) throw new SysError('EISDIR', 'cannot truncate a directory');
+      if (!node.pages) throw new SysError('EINVAL', 'only regular files can be truncated');
+      this.resize(node, a.size);
+      this.touch(node, 'mc');
+    }
+    if (a.mode !== undefined) node.mode = (node.mode & S_IFMT) | (a.mode & 0o7777);
+    if (a.uid !== undefined) node.uid = a.uid;
+    if (a.gid !== undefined) node.gid = a.gid;
+    if (a.atime !== undefined) node.atime = a.atime;
+    if (a.mtime !== undefined) node.mtime = a.mtime;
+    node.ctime = this.now();
+    return this.attr(node);
+  }
+
+  open(h: Handle): void {
+    this.get(h).opens++;
+  }
+
+  close(h: Handle): void {
+    const node = this.inodes.get(h.ino);
+    if (!node || node.gen !== h.gen || node.opens === 0) return;
+    node.opens--;
+    this.release(node);
+  }
+
+  // ---- file content -----------------------------------------------------------------
+
+  read(h: Handle, offset: number, length: number): Uint8Array {
+    const node = this.file(h);
+    const end = Math.min(node.size, offset + length);
+    if (end <= offset) return new Uint8Array(0);
+    const out = new Uint8Array(end - offset);
+    for (let at = offset; at < end; ) {
+      const index = Math.floor(at / PAGE);
+      const within = at - index * PAGE;
+      const n = Math.min(PAGE - within, end - at);
+      const page = node.pages!.get(index);
+      if (page) out.set(page.subarray(within, within + n), at - offset);
+      at += n;
+    }
+    this.touch(node, 'a');
+    return out;
+  }
+
+  write(h: Handle, offset: number, data: Uint8Array, append = false): { written: number; end: number } {
+    const node = this.file(h);
+    const start = append ? node.size : offset;
+    const end = start + data.length;
+    if (end > MAX_FILE) throw new SysError('EFBIG', `a file cannot grow past ${MAX_FILE} bytes`);
+    for (let at = start; at < end; ) {
+      const index = Math.floor(at / PAGE);
+      const within = at - index * PAGE;
+      const n = Math.min(PAGE - within, end - at);
+      let page = node.pages!.get(index);
+      if (!page) {
+        this.chargePage();
+        page = new Uint8Array(PAGE);
+        node.pages!.set(index, page);
+      }
+      page.set(data.subarray(at - start, at - start + n), within);
+      at += n;
+    }
+    if (end > node.size) node.size = end;
+    this.touch(node, 'mc');
+    return { written: data.length, end };
+  }
+
+  // ---- internals --------------------------------------------------------------------
+
+  private alloc(mode: number, uid: number, gid: number): Inode {
+    if (this.inodes.size >= this.limits.maxInodes) throw new SysError('ENOSPC', 'no free inodes');
+    const t = this.now();
+    const node: Inode = {
+      ino: this.nextIno++, gen: this.nextGen++, mode, uid, gid, nlink: 0, size: 0,
+      atime: t, mtime: t, ctime: t, rdev: 0, opens: 0,
+    };
+    if ((mode & S_IFMT) === S_IFREG) node.pages = new Map();
+    this.inodes.set(node.ino, node);
+    return node;
+  }
+
+  private link(dir: Inode, name: string, node: Inode): Inode {
+    checkName(name);
+    dir.entries!.set(name, node.ino);
+    node.nlink++;
+    this.touch(dir, 'mc');
+    return node;
+  }
+
+  private unlinkEntry(dir: Inode, name: string, node: Inode): void {
+    dir.entries!.delete(name);
+    node.nlink--;
+    node.ctime = this.now();
+    this.touch(dir, 'mc');
+    this.release(node);
+  }
+
+  /** Frees an inode nobody names or holds open any more. */
+  private release(node: Inode): void {
+    if (node.nlink > 0 || node.opens > 0) return;
+    if (node.pages) this.usedPages -= node.pages.size;
+    this.inodes.delete(node.ino);
+  }
+
+  private resize(node: Inode, size: number): void {
+    if (size > MAX_FILE) throw new SysError('EFBIG', `a file cannot grow past ${MAX_FILE} bytes`);
+    if (size < node.size) {
+      const keep = Math.ceil(size / PAGE);
+      for (const index of [...node.pages!.keys()]) {
+        if (index >= keep) {
+          node.pages!.delete(index);
+          this.usedPages--;
+        }
+      }
+      const tail = size % PAGE;
+      if (tail) node.pages!.get(keep - 1)?.fill(0, tail);
+    }
+    node.size = size;
+  }
+
+  private chargePage(): void {
+    if ((this.usedPages + 1) * PAGE > this.limits.maxBytes) throw new SysError('ENOSPC', 'the tmpfs is full');
+    this.usedPages++;
+  }
+
+  private touch(node: Inode, which: 'a' | 'mc'): void {
+    const t = this.now();
+    if (which === 'a') node.atime = t;
+    else node.mtime = node.ctime = t;
+  }
+
+  private get(h: Handle): Inode {
+    const node = this.inodes.get(h.ino);
+    if (!node || node.gen !== h.gen) throw new SysError('ESTALE', `inode ${h.ino} (generation ${h.gen}) no longer exists`);
+    return node;
+  }
+
+  private dir(h: Handle): Inode {
+    const node = this.get(h);
+    if (!node.entries) throw new SysError('ENOTDIR', `inode ${h.ino} is not a directory`);
+    return node;
+  }
+
+  private file(h: Handle): Inode {
+    const node = this.get(h);
+    if (node.entries) throw new SysError('EISDIR', `inode ${h.ino} is a directory`);
+    if (!node.pages) throw new SysError('EINVAL', `inode ${h.ino} is not a regular file`);
+    return node;
+  }
+
+  private child(dir: Inode, name: string): Inode {
+    const ino = dir.entries!.get(name);
+    if (ino === undefined) throw new SysError('ENOENT', `no entry '${name}'`);
+    return this.inodes.get(ino)!;
+  }
+
+  private absent(dir: Inode, name: string): void {
+    if (dir.entries!.has(name)) throw new SysError('EEXIST', `'${name}' exists`);
+  }
+
+  private step(node: Inode): WalkStep {
+    return { handle: { ino: node.ino, gen: node.gen }, attr: this.attr(node) };
+  }
+
+  private attr(node: Inode): Attr {
+    return {
+      ino: node.ino, gen: node.gen, mode: node.mode, nlink: node.nlink, uid: node.uid, gid: node.gid,
+      size: node.size, blocks: (node.pages?.size ?? 0) * (PAGE / 512), blksize: PAGE, rdev: node.rdev,
+      atime: node.atime, mtime: node.mtime, ctime: node.ctime,
+    };
+  }
+}

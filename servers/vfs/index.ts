@@ -1,0 +1,448 @@
+// vfs: the namespace and the syscalls. It owns the mount table, each client process's fd
+// table, offsets and cwd, and does the permission checks; file systems below it serve
+// stateless ops on handles, so one can restart under open files.
+
+import {
+  O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+  S_IFLNK, S_IFMT, S_IFREG, SysError, defineComponent,
+  type Attr, type Context, type DirEntry, type MountInfo, type Stat, type StatFs, type WalkStep,
+} from '../../kernel/api.js';
+import { MountTable, type Mount, type Vnode } from './mounts.js';
+import { isDir, lookup, type Found, type NameiEnv } from './namei.js';
+import { ProcTable, permits, type OpenFile, type ProcEntry } from './procs.js';
+
+/** File-system components vfs can mount: exactly the ones it requires. */
+const FILESYSTEMS = ['tmpfs', 'dev'] as const;
+/** Largest single read, in bytes; larger requests return this much (a short read). */
+const MAX_READ = 16 * 1024 * 1024;
+const READDIR_BATCH = 1024;
+
+const p = (extra: Record<string, string> = {}) => ({ pid: 'uint', ...extra }) as const;
+
+const ops = {
+  spawn: { args: { pid: 'uint', uid: 'uint', gid: 'uint' }, idempotent: false },
+  exit: { args: p(), idempotent: false },
+  getpid: { args: p(), idempotent: true },
+  umask: { args: p({ mask: 'uint' }), idempotent: false },
+  open: { args: p({ path: 'string', flags: 'uint', mode: 'uint' }), idempotent: false },
+  close: { args: p({ fd: 'uint' }), idempotent: false },
+  read: { args: p({ fd: 'uint', length: 'uint' }), idempotent: false },
+  write: { args: p({ fd: 'uint', data: 'bytes' }), idempotent: false },
+  pread: { args: p({ fd: 'uint', length: 'uint', offset: 'uint' }), idempotent: true },
+  pwrite: { args: p({ fd: 'uint', data: 'bytes', offset: 'uint' }), idempotent: true },
+  lseek: { args: p({ fd: 'uint', offset: 'int', whence: 'uint' }), idempotent: false },
+  stat: { args: p({ path: 'string' }), idempotent: true },
+  lstat: { args: p({ path: 'string' }), idempotent: true },
+  fstat: { args: p({ fd: 'uint' }), idempotent: true },
+  mkdir: { args: p({ path: 'string', mode: 'uint' }), idempotent: false },
+  rmdir: { args: p({ path: 'string' }), idempotent: false },
+  readdir: { args: p({ path: 'string' }), idempotent: true },
+  unlink: { args: p({ path: 'string' }), idempotent: false },
+  rename: { args: p({ from: 'string', to: 'string' }), idempotent: false },
+  link: { args: p({ existing: 'string', path: 'string' }), idempotent: false },
+  symlink: { args: p({ target: 'string', path: 'string' }), idempotent: false },
+  readlink: { args: p({ path: 'string' }), idempotent: true },
+  truncate: { args: p({ path: 'string', length: 'uint' }), idempotent: true },
+  ftruncate: { args: p({ fd: 'uint', length: 'uint' }), idempotent: true },
+  fsync: { args: p({ fd: 'uint' }), idempotent: true },
+  sync: { args: p(), idempotent: true },
+  chmod: { args: p({ path: 'string', mode: 'uint' }), idempotent: true },
+  chown: { args: p({ path: 'string', uid: 'uint', gid: 'uint' }), idempotent: true },
+  utimes: { args: p({ path: 'string', atime: 'number', mtime: 'number' }), idempotent: true },
+  statfs: { args: p({ path: 'string' }), idempotent: true },
+  chdir: { args: p({ path: 'string' }), idempotent: true },
+  getcwd: { args: p(), idempotent: true },
+  mount: { args: p({ target: 'string', fstype: 'string', source: 'string?', readonly: 'boolean?' }), idempotent: false },
+  unmount: { args: p({ target: 'string' }), idempotent: false },
+  mounts: { args: p(), idempotent: true },
+  /** The core's last call at halt: unmount (and so sync) everything, innermost first. */
+  unmountAll: { args: {}, idempotent: true },
+} as const;
+
+function stat(v: Vnode, a: Attr): Stat {
+  return { ...a, dev: v.mnt.id };
+}
+
+export default defineComponent({
+  name: 'vfs',
+  description: 'namespace, mounts, path walk, fd tables: the syscalls',
+  requires: FILESYSTEMS,
+  ops,
+  start(ctx: Context) {
+    const mounts = new MountTable();
+    const procs = new ProcTable();
+    const fs = <T>(v: Vnode | Mount, op: string, args: Record<string, unknown> = {}): Promise<T> => {
+      const mnt = 'mnt' in v ? v.mnt : v;
+      return ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
+    };
+    const env: NameiEnv = { mounts, fs: (v, op, args) => fs(v, op, args) };
+    const find = (proc: ProcEntry, path: string, follow = true) => lookup(env, proc, path, { follow });
+    const findOrMissing = (proc: ProcEntry, path: string, follow = false) => lookup(env, proc, path, { follow, allowMissing: true });
+
+    const deny = (proc: ProcEntry, a: Attr, want: number, what: string) => {
+      if (!permits(proc, a, want)) throw new SysError('EACCES', `${what}: permission denied`);
+    };
+    const writableMount = (v: Vnode, what: string) => {
+      if (v.mnt.readonly) throw new SysError('EROFS', `${what}: read-only file system`);
+    };
+    const owner = (proc: ProcEntry, a: Attr, what: string) => {
+      if (proc.uid !== 0 && proc.uid !== a.uid) throw new SysError('EPERM', `${what}: not the owner`);
+    };
+    /** The directory a new or removed name lives in must be writable and searchable. */
+    const changeDir = (proc: ProcEntry, f: Found, what: string) => {
+      deny(proc, f.parentAttr!, 3, what);
+      writableMount(f.parent!, what);
+    };
+    /** In a sticky directory only the owner of the entry or of the directory may remove it. */
+    const sticky = (proc: ProcEntry, f: Found, what: string) => {
+      if (proc.uid !== 0 && f.parentAttr!.mode & 0o1000 && proc.uid !== f.parentAttr!.uid && proc.uid !== f.attr!.uid) {
+        throw new SysError('EPERM', `${what}: sticky directory`);
+      }
+    };
+    const notMountRoot = (v: Vnode, what: string) => {
+      if (mounts.isMountRoot(v)) throw new SysError('EBUSY', `${what}: a mount point`);
+    };
+
+    const release = async (file: OpenFile) => {
+      if (--file.refs === 0) await fs(file.node, 'close', { h: file.node.h });
+    };
+    /** Runs offset-using calls on one open file description one at a time. */
+    const serial = <T>(file: OpenFile, fn: () => Promise<T>): Promise<T> => {
+      const run = file.queue.then(fn, fn);
+      file.queue = run.catch(() => {});
+      return run;
+    };
+    const readable = (file: OpenFile, fd: number) => {
+      if ((file.flags & O_ACCMODE) === O_WRONLY) throw new SysError('EBADF', `fd ${fd} is not open for reading`);
+      if (file.isDir) throw new SysError('EISDIR', `fd ${fd} is a directory`);
+    };
+    const writable = (file: OpenFile, fd: number) => {
+      if ((file.flags & O_ACCMODE) === O_RDONLY) throw new SysError('EBADF', `fd ${fd} is not open for writing`);
+    };
+
+    type P = { pid: number };
+    const proc = (a: P) => procs.get(a.pid);
+
+    return {
+      spawn({ pid, uid, gid }: { pid: number; uid: number; gid: number }) {
+        procs.spawn(pid, uid, gid);
+      },
+      async exit(a: P) {
+        const pr = proc(a);
+        procs.remove(a.pid);
+        for (const f of pr.fds) if (f) await release(f).catch(() => {});
+      },
+      getpid: (a: P) => proc(a).pid,
+      umask(a: P & { mask: number }) {
+        const pr = proc(a);
+        const old = pr.umask;
+        pr.umask = a.mask & 0o777;
+        return old;
+      },
+
+      async open(a: P & { path: string; flags: number; mode: number }) {
+        const pr = proc(a);
+        const { flags } = a;
+        const acc = flags & O_ACCMODE;
+        if (acc === O_ACCMODE) throw new SysError('EINVAL', `open ${a.path}: flags ask for no access mode`);
+        const create = (flags & O_CREAT) !== 0;
+        const excl = create && (flags & O_EXCL) !== 0;
+        const f = await lookup(env, pr, a.path, { follow: !(flags & O_NOFOLLOW) && !excl, allowMissing: create });
+        let node: Vnode;
+        let attr: Attr;
+        if (f.node) {
+          node = f.node;
+          attr = f.attr!;
+          if (excl) throw new SysError('EEXIST', `open ${a.path}: exists`);
+          if ((attr.mode & S_IFMT) === S_IFLNK) throw new SysError('ELOOP', `open ${a.path}: a symbolic link (O_NOFOLLOW)`);
+          if (flags & O_DIRECTORY && !isDir(attr)) throw new SysError('ENOTDIR', `open ${a.path}: not a directory`);
+          if (isDir(attr) && (acc !== O_RDONLY || flags & O_TRUNC)) throw new SysError('EISDIR', `open ${a.path}: is a directory`);
+          if (acc !== O_WRONLY) deny(pr, attr, 4, `open ${a.path}`);
+          if (acc !== O_RDONLY) {
+            deny(pr, attr, 2, `open ${a.path}`);
+            if ((attr.mode & S_IFMT) === S_IFREG) writableMount(node, `open ${a.path}`);
+          }
+          if (flags & O_TRUNC && acc !== O_RDONLY && (attr.mode & S_IFMT) === S_IFREG && attr.size > 0) {
+            attr = await fs<Attr>(node, 'setattr', { h: node.h, size: 0 });
+          }
+        } else {
+          if (f.mustBeDir) throw new SysError('EISDIR', `open ${a.path}: cannot create a directory with open`);
+          changeDir(pr, f, `open ${a.path}`);
+          const step = await fs<WalkStep>(f.parent!, 'create', {
+            dir: f.parent!.h, name: f.name, mode: a.mode & 0o7777 & ~pr.umask, uid: pr.uid, gid: pr.gid, excl,
+          });
+          node = { mnt: f.parent!.mnt, h: step.handle };
+          attr = step.attr;
+        }
+        await fs(node, 'open', { h: node.h });
+        const file: OpenFile = { node, flags, offset: 0, refs: 1, isDir: isDir(attr), queue: Promise.resolve() };
+        try {
+          return procs.install(pr, file);
+        } catch (err) {
+          await release(file);
+          throw err;
+        }
+      },
+      async close(a: P & { fd: number }) {
+        const pr = proc(a);
+        const file = procs.file(pr, a.fd);
+        pr.fds[a.fd] = undefined;
+        await release(file);
+      },
+      read(a: P & { fd: number; length: number }) {
+        const file = procs.file(proc(a), a.fd);
+        readable(file, a.fd);
+        return serial(file, async () => {
+          const data = await fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: file.offset, length: Math.min(a.length, MAX_READ) });
+          file.offset += data.length;
+          return data;
+        });
+      },
+      write(a: P & { fd: number; data: Uint8Array }) {
+        const file = procs.file(proc(a), a.fd);
+        writable(file, a.fd);
+        return serial(file, async () => {
+          if (a.data.length === 0) return 0;
+          const r = file.flags & O_APPEND
+            ? await fs<{ written: number; end: number }>(file.node, 'append', { h: file.node.h, data: a.data })
+            : await fs<{ written: number; end: number }>(file.node, 'write', { h: file.node.h, offset: file.offset, data: a.data });
+          file.offset = r.end;
+          return r.written;
+        });
+      },
+      async pread(a: P & { fd: number; length: number; offset: number }) {
+        const file = procs.file(proc(a), a.fd);
+        readable(file, a.fd);
+        return fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: a.offset, length: Math.min(a.length, MAX_READ) });
+      },
+      async pwrite(a: P & { fd: number; data: Uint8Array; offset: number }) {
+        const file = procs.file(proc(a), a.fd);
+        writable(file, a.fd);
+        if (a.data.length === 0) return 0;
+        const r = await fs<{ written: number }>(file.node, 'write', { h: file.node.h, offset: a.offset, data: a.data });
+        return r.written;
+      },
+      lseek(a: P & { fd: number; offset: number; whence: number }) {
+        const file = procs.file(proc(a), a.fd);
+        return serial(file, async () => {
+          let base: number;
+          if (a.whence === 0) base = 0;
+          else if (a.whence === 1) base = file.offset;
+          else if (a.whence === 2) base = (await fs<Attr>(file.node, 'getattr', { h: file.node.h })).size;
+          else throw new SysError('EINVAL', `lseek: whence ${a.whence} is not SEEK_SET, SEEK_CUR or SEEK_END`);
+          const to = base + a.offset;
+          if (to < 0 || !Number.isSafeInteger(to)) throw new SysError('EINVAL', `lseek: offset ${to} is out of range`);
+          file.offset = to;
+          return to;
+        });
+      },
+
+      async stat(a: P & { path: string }) {
+        const f = await find(proc(a), a.path);
+        return stat(f.node!, f.attr!);
+      },
+      async lstat(a: P & { path: string }) {
+        const f = await find(proc(a), a.path, false);
+        return stat(f.node!, f.attr!);
+      },
+      async fstat(a: P & { fd: number }) {
+        const file = procs.file(proc(a), a.fd);
+        return stat(file.node, await fs<Attr>(file.node, 'getattr', { h: file.node.h }));
+      },
+
+      async mkdir(a: P & { path: string; mode: number }) {
+        const pr = proc(a);
+        const f = await findOrMissing(pr, a.path);
+        if (f.node) throw new SysError('EEXIST', `mkdir ${a.path}: exists`);
+        changeDir(pr, f, `mkdir ${a.path}`);
+        await fs(f.parent!, 'mkdir', { dir: f.parent!.h, name: f.name, mode: a.mode & 0o7777 & ~pr.umask, uid: pr.uid, gid: pr.gid });
+      },
+      async rmdir(a: P & { path: string }) {
+        const pr = proc(a);
+        const f = await find(pr, a.path, false);
+        if (f.endsWithDot) throw new SysError('EINVAL', `rmdir ${a.path}: cannot remove '.'`);
+        if (f.name === '..') throw new SysError('ENOTEMPTY', `rmdir ${a.path}: '..' is not empty`);
+        if (!f.parent) throw new SysError('EBUSY', `rmdir ${a.path}: the root or the current directory`);
+        if (!isDir(f.attr)) throw new SysError('ENOTDIR', `rmdir ${a.path}: not a directory`);
+        notMountRoot(f.node!, `rmdir ${a.path}`);
+        changeDir(pr, f, `rmdir ${a.path}`);
+        sticky(pr, f, `rmdir ${a.path}`);
+        await fs(f.parent, 'rmdir', { dir: f.parent.h, name: f.name });
+      },
+      async readdir(a: P & { path: string }) {
+        const pr = proc(a);
+        const f = await find(pr, a.path);
+        if (!isDir(f.attr)) throw new SysError('ENOTDIR', `readdir ${a.path}: not a directory`);
+        deny(pr, f.attr!, 4, `readdir ${a.path}`);
+        const all: DirEntry[] = [];
+        for (let cookie = 0; ;) {
+          const r = await fs<{ entries: DirEntry[]; cookie: number; eof: boolean }>(f.node!, 'readdir', { h: f.node!.h, cookie, count: READDIR_BATCH });
+          all.push(...r.entries);
+          if (r.eof || r.entries.length === 0) break;
+          cookie = r.cookie;
+        }
+        return all;
+      },
+      async unlink(a: P & { path: string }) {
+        const pr = proc(a);
+        const f = await find(pr, a.path, false);
+        if (!f.parent || isDir(f.attr)) throw new SysError('EISDIR', `unlink ${a.path}: is a directory`);
+        changeDir(pr, f, `unlink ${a.path}`);
+        sticky(pr, f, `unlink ${a.path}`);
+        await fs(f.parent, 'unlink', { dir: f.parent.h, name: f.name });
+      },
+      async rename(a: P & { from: string; to: string }) {
+        const pr = proc(a);
+        const what = `rename ${a.from} to ${a.to}`;
+        const src = await find(pr, a.from, false);
+        const dst = await findOrMissing(pr, a.to);
+        if (!src.parent || src.endsWithDot || src.name === '..' || !dst.parent || dst.endsWithDot || dst.name === '..') {
+          throw new SysError(!src.parent || !dst.parent ? 'EBUSY' : 'EINVAL', `${what}: cannot rename '.', '..' or '/'`);
+        }
+        if (src.parent.mnt !== dst.parent.mnt) throw new SysError('EXDEV', `${what}: across mounts`);
+        notMountRoot(src.node!, what);
+        if (dst.node) notMountRoot(dst.node, what);
+        if (dst.mustBeDir && !isDir(src.attr)) throw new SysError('ENOTDIR', `${what}: not a directory`);
+        changeDir(pr, src, what);
+        changeDir(pr, dst, what);
+        sticky(pr, src, what);
+        if (dst.node) sticky(pr, dst, what);
+        await fs(src.parent, 'rename', { sdir: src.parent.h, sname: src.name, ddir: dst.parent.h, dname: dst.name });
+      },
+      async link(a: P & { existing: string; path: string }) {
+        const pr = proc(a);
+        const what = `link ${a.existing} to ${a.path}`;
+        const src = await find(pr, a.existing, false);
+        if (isDir(src.attr)) throw new SysError('EPERM', `${what}: a directory cannot have another name`);
+        const dst = await findOrMissing(pr, a.path);
+        if (dst.node) throw new SysError('EEXIST', `${what}: exists`);
+        if (dst.mustBeDir) throw new SysError('ENOENT', `${what}: a trailing slash names a directory`);
+        if (src.node!.mnt !== dst.parent!.mnt) throw new SysError('EXDEV', `${what}: across mounts`);
+        changeDir(pr, dst, what);
+        await fs(dst.parent!, 'link', { h: src.node!.h, dir: dst.parent!.h, name: dst.name });
+      },
+      async symlink(a: P & { target: string; path: string }) {
+        const pr = proc(a);
+        const what = `symlink ${a.path}`;
+        if (a.target === '') throw new SysError('ENOENT', `${what}: empty target`);
+        const f = await findOrMissing(pr, a.path);
+        if (f.node) throw new SysError('EEXIST', `${what}: exists`);
+        changeDir(pr, f, what);
+        await fs(f.parent!, 'symlink', { dir: f.parent!.h, name: f.name, target: a.target, uid: pr.uid, gid: pr.gid });
+      },
+      async readlink(a: P & { path: string }) {
+        const f = await find(proc(a), a.path, false);
+        if ((f.attr!.mode & S_IFMT) !== S_IFLNK) throw new SysError('EINVAL', `readlink ${a.path}: not a symbolic link`);
+        return fs<string>(f.node!, 'readlink', { h: f.node!.h });
+      },
+      async truncate(a: P & { path: string; length: number }) {
+        const pr = proc(a);
+        const f = await find(pr, a.path);
+        if (isDir(f.attr)) throw new SysError('EISDIR', `truncate ${a.path}: is a directory`);
+        deny(pr, f.attr!, 2, `truncate ${a.path}`);
+        writableMount(f.node!, `truncate ${a.path}`);
+        await fs(f.node!, 'setattr', { h: f.node!.h, size: a.length });
+      },
+      async ftruncate(a: P & { fd: number; length: number }) {
+        const file = procs.file(proc(a), a.fd);
+        if ((file.flags & O_ACCMODE) === O_RDONLY || file.isDir) throw new SysError('EINVAL', `ftruncate: fd ${a.fd} is not open for writing`);
+        await fs(file.node, 'setattr', { h: file.node.h, size: a.length });
+      },
+      async fsync(a: P & { fd: number }) {
+        const file = procs.file(proc(a), a.fd);
+        await fs(file.node, 'fsync', { h: file.node.h });
+      },
+      async sync(a: P) {
+        proc(a);
+        for (const m of mounts.all()) await fs(m, 'sync');
+      },
+      async chmod(a: P & { path: string; mode: number }) {
+        const pr = proc(a);
+        const f = await find(pr, a.path);
+        owner(pr, f.attr!, `chmod ${a.path}`);
+        writableMount(f.node!, `chmod ${a.path}`);
+        await fs(f.node!, 'setattr', { h: f.node!.h, mode: a.mode & 0o7777 });
+      },
+      async chown(a: P & { path: string; uid: number; gid: number }) {
+        const pr = proc(a);
+        const f = await find(pr, a.path);
+        if (pr.uid !== 0) throw new SysError('EPERM', `chown ${a.path}: only root may change owners`);
+        writableMount(f.node!, `chown ${a.path}`);
+        await fs(f.node!, 'setattr', { h: f.node!.h, uid: a.uid, gid: a.gid });
+      },
+      async utimes(a: P & { path: string; atime: number; mtime: number }) {
+        const pr = proc(a);
+        const f = await find(pr, a.path);
+        owner(pr, f.attr!, `utimes ${a.path}`);
+        writableMount(f.node!, `utimes ${a.path}`);
+        await fs(f.node!, 'setattr', { h: f.node!.h, atime: a.atime, mtime: a.mtime });
+      },
+      async statfs(a: P & { path: string }) {
+        const f = await find(proc(a), a.path);
+        const s = await fs<StatFs>(f.node!, 'statfs');
+        return { ...s, readonly: s.readonly || f.node!.mnt.readonly };
+      },
+      async chdir(a: P & { path: string }) {
+        const pr = proc(a);
+        const f = await find(pr, a.path);
+        if (!isDir(f.attr)) throw new SysError('ENOTDIR', `chdir ${a.path}: not a directory`);
+        deny(pr, f.attr!, 1, `chdir ${a.path}`);
+        pr.cwd = f.node;
+        pr.cwdPath = f.path;
+      },
+      getcwd: (a: P) => '/' + proc(a).cwdPath.join('/'),
+
+      async mount(a: P & { target: string; fstype: string; source?: string; readonly?: boolean }) {
+        const pr = proc(a);
+        const what = `mount ${a.target}`;
+        if (pr.uid !== 0) throw new SysError('EPERM', `${what}: only root may mount`);
+        if (!(FILESYSTEMS as readonly string[]).includes(a.fstype)) {
+          throw new SysError('ENODEV', `${what}: unknown file-system type '${a.fstype}' (known: ${FILESYSTEMS.join(', ')})`);
+        }
+        let covered: Vnode | null = null;
+        let target = '/';
+        if (mounts.root) {
+          const f = await find(pr, a.target);
+          if (!isDir(f.attr)) throw new SysError('ENOTDIR', `${what}: not a directory`);
+          notMountRoot(f.node!, what);
+          covered = f.node;
+          target = '/' + f.path.join('/');
+        } else if (a.target !== '/') {
+          throw new SysError('ENOENT', `${what}: nothing is mounted at / yet`);
+        }
+        const r = await ctx.call<{ fsid: number; root: Vnode['h']; readonly: boolean }>(a.fstype, 'mount', {
+          source: a.source, options: a.readonly ? { readonly: true } : {},
+        });
+        mounts.add({
+          fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
+          source: a.source ?? a.fstype, readonly: r.readonly || a.readonly === true,
+        });
+      },
+      async unmount(a: P & { target: string }) {
+        const pr = proc(a);
+        const what = `unmount ${a.target}`;
+        if (pr.uid !== 0) throw new SysError('EPERM', `${what}: only root may unmount`);
+        const f = await find(pr, a.target);
+        const m = f.node!.mnt;
+        if (!mounts.isMountRoot(f.node!)) throw new SysError('EINVAL', `${what}: not a mount point`);
+        const busy =
+          mounts.childrenOf(m).length > 0 ||
+          [...procs.all()].some((q) => q.cwd?.mnt === m || q.fds.some((file) => file?.node.mnt === m));
+        if (busy) throw new SysError('EBUSY', `${what}: in use`);
+        await fs(m, 'unmount');
+        mounts.remove(m);
+        for (const q of procs.all()) if (q.cwd?.mnt === m) q.cwd = null;
+      },
+      mounts(a: P): MountInfo[] {
+        proc(a);
+        return mounts.all().map((m) => ({ target: m.target, fstype: m.fs, source: m.source, readonly: m.readonly, dev: m.id }));
+      },
+      async unmountAll() {
+        for (const m of [...mounts.all()].reverse()) {
+          await fs(m, 'unmount').catch((err) => ctx.hyp.log('warn', `unmount ${m.target}: ${(err as Error).message}`));
+          mounts.remove(m);
+        }
+      },
+    };
+  },
+});

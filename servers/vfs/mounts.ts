@@ -1,0 +1,66 @@
+// The mount table: which file-system instance is mounted where, and which directory each one
+// covers, so a path walk can cross into it.
+
+import type { Handle } from '../../kernel/api.js';
+
+export interface Mount {
+  /** Mount number, from 1 in mount order: what stat reports as dev. */
+  id: number;
+  /** The file-system component serving it. */
+  fs: string;
+  fsid: number;
+  root: Handle;
+  /** The directory it is mounted on, in the parent mount; null for the root mount. */
+  covered: Vnode | null;
+  target: string;
+  source: string;
+  readonly: boolean;
+}
+
+/** A file as vfs holds it: a mount and the handle its file system gave. */
+export interface Vnode {
+  mnt: Mount;
+  h: Handle;
+}
+
+const key = (v: Vnode) => `${v.mnt.id}:${v.h.ino}`;
+
+export class MountTable {
+  private readonly list: Mount[] = [];
+  private readonly byCovered = new Map<string, Mount>();
+  private nextId = 1;
+
+  get root(): Mount | undefined {
+    return this.list[0];
+  }
+
+  all(): readonly Mount[] {
+    return this.list;
+  }
+
+  /** The mount whose root covers v, if v is a mount point. */
+  mountedOn(v: Vnode): Mount | undefined {
+    return this.byCovered.get(key(v));
+  }
+
+  isMountRoot(v: Vnode): boolean {
+    return v.h.ino === v.mnt.root.ino && v.h.gen === v.mnt.root.gen;
+  }
+
+  add(m: Omit<Mount, 'id'>): Mount {
+    const mount = { ...m, id: this.nextId++ };
+    this.list.push(mount);
+    if (mount.covered) this.byCovered.set(key(mount.covered), mount);
+    return mount;
+  }
+
+  remove(m: Mount): void {
+    this.list.splice(this.list.indexOf(m), 1);
+    if (m.covered) this.byCovered.delete(key(m.covered));
+  }
+
+  /** Mounts whose covered directory lies in m. */
+  childrenOf(m: Mount): Mount[] {
+    return this.list.filter((c) => c.covered?.mnt === m);
+  }
+}

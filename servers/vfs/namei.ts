@@ -1,0 +1,169 @@
+// Path resolution. The vfs sends a file system all the names it has left in one walk request;
+// the file system resolves as many as it can and stops at a symlink, at '..' from its own root,
+// or at a name that fails. The vfs then replays the steps in order — checking search
+// permission, crossing into mounts, following symlinks — and sends the rest on, so a path
+// inside one file system costs one round trip however deep it is.
+
+import { NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, SysError, type Attr, type Errno, type WalkResult } from '../../kernel/api.js';
+import type { MountTable, Vnode } from './mounts.js';
+import { permits, type ProcEntry } from './procs.js';
+
+export const PATH_MAX = 4096;
+/** Symbolic links followed in one lookup before ELOOP, as Linux's MAXSYMLINKS. */
+export const MAX_SYMLINKS = 40;
+
+export interface LookupOptions {
+  /** Follow a symlink in the final position (stat) or not (lstat, unlink). */
+  follow: boolean;
+  /** A missing final name is not an error: the result has node null (create, mkdir). */
+  allowMissing?: boolean;
+}
+
+export interface Found {
+  /** The directory holding the final name; null when the path names '/' or the cwd itself. */
+  parent: Vnode | null;
+  parentAttr: Attr | null;
+  /** The final name; null as for parent. */
+  name: string | null;
+  /** What the path names; null when it does not exist (allowMissing). */
+  node: Vnode | null;
+  attr: Attr | null;
+  /** The path ended in '/' or '/.': what it names must be a directory. */
+  mustBeDir: boolean;
+  /** The path's last component was '.'. */
+  endsWithDot: boolean;
+  /** Names from '/' to what the path names, for getcwd. */
+  path: string[];
+}
+
+export interface NameiEnv {
+  mounts: MountTable;
+  fs<T>(v: Vnode, op: string, args: Record<string, unknown>): Promise<T>;
+}
+
+const encoder = new TextEncoder();
+
+export const isDir = (a: Attr | null) => a !== null && (a.mode & S_IFMT) === S_IFDIR;
+const isLink = (a: Attr) => (a.mode & S_IFMT) === S_IFLNK;
+
+/** Splits a path into names, dropping empty ones and '.'. */
+function split(path: string): string[] {
+  return path.split('/').filter((n) => n !== '' && n !== '.');
+}
+
+export function checkPath(path: string): void {
+  if (path === '') throw new SysError('ENOENT', 'the empty path names nothing');
+  if (encoder.encode(path).length >= PATH_MAX) throw new SysError('ENAMETOOLONG', `a path of more than ${PATH_MAX - 1} bytes`);
+  for (const name of path.split('/')) {
+    if (encoder.encode(name).length > NAME_MAX) {
+      throw new SysError('ENAMETOOLONG', `the name '${name.slice(0, 20)}…' is longer than ${NAME_MAX} bytes`);
+    }
+  }
+}
+
+function searchable(p: ProcEntry, dir: Attr, path: string): void {
+  if (!permits(p, dir, 1)) throw new SysError('EACCES', `${path}: search permission denied on a directory on the way`);
+}
+
+export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: LookupOptions): Promise<Found> {
+  checkPath(path);
+  const rootMount = env.mounts.root;
+  if (!rootMount) throw new SysError('ENOENT', `${path}: nothing is mounted at /`);
+  const root: Vnode = { mnt: rootMount, h: rootMount.root };
+
+  const absolute = path.startsWith('/');
+  let cur: Vnode = absolute || !p.cwd ? root : p.cwd;
+  let curAttr: Attr | null = null;
+  let stack = absolute ? [] : [...p.cwdPath];
+  let pending = split(path);
+  const endsWithDot = /(^|\/)\.$/.test(path);
+  let mustBeDir = path.endsWith('/') || endsWithDot;
+  let parent: Vnode | null = null;
+  let parentAttr: Attr | null = null;
+  let name: string | null = null;
+  let links = 0;
+
+  while (pending.length > 0) {
+    const res = await env.fs<WalkResult>(cur, 'walk', { dir: cur.h, names: pending });
+    let dir = cur;
+    let dirAttr = res.start;
+    let jumped = false;
+    let consumed = 0;
+    for (const step of res.steps) {
+      const stepName = pending[consumed];
+      searchable(p, dirAttr, path);
+      consumed++;
+      let node: Vnode = { mnt: cur.mnt, h: step.handle };
+      let attr: Attr | null = step.attr;
+      if (stepName === '..') stack.pop();
+      else stack.push(stepName);
+      parent = dir;
+      parentAttr = dirAttr;
+      name = stepName;
+
+      const mounted = env.mounts.mountedOn(node);
+      if (mounted) {
+        node = { mnt: mounted, h: mounted.root };
+        attr = null;
+      } else if (isLink(attr) && (consumed < pending.length || opts.follow || mustBeDir)) {
+        if (++links > MAX_SYMLINKS) throw new SysError('ELOOP', `${path}: more than ${MAX_SYMLINKS} symbolic links`);
+        const target = await env.fs<string>(node, 'readlink', { h: node.h });
+        stack.pop();
+        if (target.endsWith('/') && consumed === pending.length) mustBeDir = true;
+        pending = [...split(target), ...pending.slice(consumed)];
+        consumed = 0;
+        if (target.startsWith('/')) {
+          cur = root;
+          stack = [];
+        } else {
+          cur = dir;
+        }
+        curAttr = target.startsWith('/') ? null : dirAttr;
+        jumped = true;
+        break;
+      }
+      cur = node;
+      curAttr = attr;
+      if (mounted) {
+        jumped = true;
+        break;
+      }
+      dir = node;
+      dirAttr = attr!;
+    }
+    pending = pending.slice(consumed);
+    if (jumped || pending.length === 0) continue;
+
+    if (res.error) {
+      // Only a searchable directory may reveal whether a name exists in it.
+      if (res.error.errno !== 'ENOTDIR') searchable(p, dirAttr, path);
+      if (res.error.errno === 'ENOENT' && pending.length === 1 && opts.allowMissing) {
+        return {
+          parent: cur, parentAttr: dirAttr, name: pending[0], node: null, attr: null,
+          mustBeDir, endsWithDot, path: [...stack, pending[0]],
+        };
+      }
+      throw new SysError(res.error.errno as Errno, `${path}: ${res.error.message}`);
+    }
+    if (pending[0] !== '..') throw new SysError('EIO', `${path}: the file system stopped a walk without a reason`);
+    // '..' from the root of a mount: from the directory it covers, or nowhere above '/'.
+    searchable(p, dirAttr, path);
+    if (cur.mnt.covered) {
+      cur = cur.mnt.covered;
+      curAttr = null;
+    } else {
+      pending.shift();
+      stack = [];
+      parent = cur;
+      parentAttr = dirAttr;
+      name = '..';
+      curAttr = dirAttr;
+    }
+  }
+
+  if (curAttr === null) curAttr = await env.fs<Attr>(cur, 'getattr', { h: cur.h });
+  if (mustBeDir && !isDir(curAttr)) {
+    throw new SysError(isLink(curAttr) ? 'ELOOP' : 'ENOTDIR', `${path}: not a directory`);
+  }
+  return { parent, parentAttr, name, node: cur, attr: curAttr, mustBeDir, endsWithDot, path: stack };
+}

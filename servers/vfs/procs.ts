@@ -1,0 +1,76 @@
+// The process table: each client process's credentials, umask, cwd and file descriptors.
+
+import { SysError, type Attr } from '../../kernel/api.js';
+import type { Vnode } from './mounts.js';
+
+/** An open file description: shared by every fd that refers to it. */
+export interface OpenFile {
+  node: Vnode;
+  flags: number;
+  offset: number;
+  refs: number;
+  isDir: boolean;
+  /** Serialises offset-using calls on this description. */
+  queue: Promise<unknown>;
+}
+
+export interface ProcEntry {
+  pid: number;
+  uid: number;
+  gid: number;
+  umask: number;
+  /** Null until something is mounted at '/'. */
+  cwd: Vnode | null;
+  /** The names leading from '/' to cwd, as the walk that reached it found them. */
+  cwdPath: string[];
+  fds: (OpenFile | undefined)[];
+}
+
+export const MAX_FDS = 1024;
+
+export class ProcTable {
+  private readonly procs = new Map<number, ProcEntry>();
+
+  spawn(pid: number, uid: number, gid: number): void {
+    if (this.procs.has(pid)) throw new SysError('EEXIST', `vfs: process ${pid} exists`);
+    this.procs.set(pid, { pid, uid, gid, umask: 0o022, cwd: null, cwdPath: [], fds: [] });
+  }
+
+  get(pid: number): ProcEntry {
+    const p = this.procs.get(pid);
+    if (!p) throw new SysError('ESRCH', `vfs: no process ${pid}`);
+    return p;
+  }
+
+  remove(pid: number): void {
+    this.procs.delete(pid);
+  }
+
+  all(): IterableIterator<ProcEntry> {
+    return this.procs.values();
+  }
+
+  file(p: ProcEntry, fd: number): OpenFile {
+    const f = p.fds[fd];
+    if (!f) throw new SysError('EBADF', `fd ${fd} is not open`);
+    return f;
+  }
+
+  install(p: ProcEntry, file: OpenFile): number {
+    let fd = p.fds.indexOf(undefined);
+    if (fd < 0) fd = p.fds.length;
+    if (fd >= MAX_FDS) throw new SysError('EMFILE', `process ${p.pid} has ${MAX_FDS} files open`);
+    p.fds[fd] = file;
+    return fd;
+  }
+}
+
+/**
+ * Permission check on mode bits: want is a mask of 4 (read), 2 (write), 1 (search/execute).
+ * Root passes, except that executing a non-directory needs some execute bit.
+ */
+export function permits(p: ProcEntry, a: Attr, want: number): boolean {
+  if (p.uid === 0) return !(want & 1) || (a.mode & 0o170000) === 0o040000 || (a.mode & 0o111) !== 0;
+  const bits = p.uid === a.uid ? (a.mode >> 6) & 7 : p.gid === a.gid ? (a.mode >> 3) & 7 : a.mode & 7;
+  return (bits & want) === want;
+}
