@@ -28,8 +28,11 @@ export default defineComponent({
   description: 'block devices on host files or RAM',
   requires: [],
   ops: {
-    /** Attaches a device: {path} for a host file, or {ram: bytes}. → info */
-    attach: { args: { path: 'string?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?' }, idempotent: false },
+    /**
+     * Attaches a device: {path} for a host file, or {ram: bytes}. With {path, size} the file
+     * is created if missing and set to exactly `size` bytes (for mkfs). → info
+     */
+    attach: { args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?' }, idempotent: false },
     detach: { args: { unit: 'uint' }, idempotent: false },
     /** → {unit, source, size, sectorSize, sectors, readonly} */
     info: { args: { unit: 'uint' }, idempotent: true },
@@ -39,6 +42,11 @@ export default defineComponent({
     write: { args: { unit: 'uint', offset: 'uint', data: 'bytes' }, idempotent: true },
     /** Makes every completed write durable. */
     flush: { args: { unit: 'uint' }, idempotent: true },
+    /**
+     * A file system's sync point: writes [{offset, data}, …] (each aligned) and makes them
+     * durable before answering. Every write is checked before the first one is applied.
+     */
+    commit: { args: { unit: 'uint', writes: 'any' }, idempotent: true },
   },
   start(ctx) {
     const units = new Map<number, Unit>();
@@ -61,15 +69,23 @@ export default defineComponent({
     };
 
     return {
-      attach({ path, ram, sectorSize = 512, readonly = false }: { path?: string; ram?: number; sectorSize?: number; readonly?: boolean }) {
+      attach({ path, size, ram, sectorSize = 512, readonly = false }: { path?: string; size?: number; ram?: number; sectorSize?: number; readonly?: boolean }) {
         if ((path === undefined) === (ram === undefined)) throw new SysError('EINVAL', 'blk: attach needs exactly one of path and ram');
         if (!SECTOR_SIZES.includes(sectorSize)) throw new SysError('EINVAL', `blk: sector size ${sectorSize} is not one of ${SECTOR_SIZES.join(', ')}`);
+        if (size !== undefined && (readonly || path === undefined)) throw new SysError('EINVAL', 'blk: size is for creating a writable host file');
         let u: Unit;
         if (path !== undefined) {
-          const file = hyp.fileOpen(path, { readonly });
+          const file = hyp.fileOpen(path, { readonly, create: size !== undefined });
+          if (size !== undefined) {
+            try {
+              hyp.fileTruncate(file, size);
+            } catch (err) {
+              hyp.fileClose(file);
+              throw err;
+            }
+          }
           const bytes = hyp.fileSize(file);
-          const size = bytes - (bytes % sectorSize);
-          u = { unit: nextUnit++, source: path, size, sectorSize, readonly, file, ram: null };
+          u = { unit: nextUnit++, source: path, size: bytes - (bytes % sectorSize), sectorSize, readonly, file, ram: null };
         } else {
           if (ram! % sectorSize || ram! > 2 ** 31) {
             throw new SysError('EINVAL', `blk: a RAM disk must be a multiple of ${sectorSize} bytes, at most 2 GiB`);
@@ -103,6 +119,22 @@ export default defineComponent({
       flush({ unit }: { unit: number }) {
         const u = get(unit);
         if (u.file !== null && !u.readonly) hyp.fileSync(u.file);
+      },
+      commit({ unit, writes }: { unit: number; writes: unknown }) {
+        const u = get(unit);
+        if (!Array.isArray(writes)) throw new SysError('EINVAL', 'blk: commit needs an array of {offset, data}');
+        for (const w of writes) {
+          if (!w || typeof w !== 'object' || !Number.isSafeInteger(w.offset) || w.offset < 0 || !(w.data instanceof Uint8Array)) {
+            throw new SysError('EINVAL', 'blk: each write of a commit must be {offset: integer, data: Uint8Array}');
+          }
+          check(u, 'commit', w.offset, w.data.length);
+        }
+        if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
+        for (const w of writes as { offset: number; data: Uint8Array }[]) {
+          if (u.ram) u.ram.set(w.data, w.offset);
+          else hyp.filePwrite(u.file!, w.data, w.offset);
+        }
+        if (u.file !== null) hyp.fileSync(u.file);
       },
       stop() {
         for (const u of units.values()) if (u.file !== null) hyp.fileClose(u.file);
