@@ -86,6 +86,8 @@ export function startProcess(name: string, socketPath: string): HostedDomain {
       resolve(reason);
     }),
   );
+  // 'close' comes after 'exit', once the process handle and its pipes are released.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   return {
     name,
     kind: 'process',
@@ -93,10 +95,9 @@ export function startProcess(name: string, socketPath: string): HostedDomain {
     exited,
     id: child.pid ?? -1,
     async kill(graceMs = 2000) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
       pipe.destroy(); // the domain exits when the core's pipe closes
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
+      await closed;
       clearTimeout(timer);
     },
   };

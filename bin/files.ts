@@ -1,0 +1,150 @@
+// Two views of a file tree behind one interface — the rumpus kernel (through a client process)
+// and the host (through node:fs) — so cp and friends copy in any direction with one code path.
+
+import * as fs from 'node:fs/promises';
+import { SysError, fileTypeOf, isErrno, type FileType, type Proc } from '../kernel/index.js';
+import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY } from '../kernel/index.js';
+
+export interface FileInfo {
+  type: FileType;
+  mode: number;
+  size: number;
+  uid: number;
+  gid: number;
+  atime: number;
+  mtime: number;
+}
+
+export interface Reader {
+  read(length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export interface Writer {
+  pwrite(data: Uint8Array, offset: number): Promise<void>;
+  truncate(size: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface FileTree {
+  lstat(path: string): Promise<FileInfo>;
+  stat(path: string): Promise<FileInfo>;
+  readdir(path: string): Promise<string[]>;
+  mkdir(path: string, mode: number): Promise<void>;
+  openRead(path: string): Promise<Reader>;
+  /** Creates or truncates a file. */
+  openWrite(path: string, mode: number): Promise<Writer>;
+  readlink(path: string): Promise<string>;
+  symlink(target: string, path: string): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  utimes(path: string, atime: number, mtime: number): Promise<void>;
+}
+
+export function kernelTree(p: Proc): FileTree {
+  const info = (s: Awaited<ReturnType<Proc['stat']>>): FileInfo => ({
+    type: fileTypeOf(s.mode), mode: s.mode & 0o7777, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime,
+  });
+  return {
+    lstat: async (path) => info(await p.lstat(path)),
+    stat: async (path) => info(await p.stat(path)),
+    readdir: async (path) => (await p.readdir(path)).map((e) => e.name),
+    mkdir: (path, mode) => p.mkdir(path, mode),
+    async openRead(path) {
+      const fd = await p.open(path, O_RDONLY);
+      return { read: (n) => p.read(fd, n), close: () => p.close(fd) };
+    },
+    async openWrite(path, mode) {
+      const fd = await p.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+      return {
+        pwrite: async (data, offset) => void (await p.pwrite(fd, data, offset)),
+        truncate: (size) => p.ftruncate(fd, size),
+        close: () => p.close(fd),
+      };
+    },
+    readlink: (path) => p.readlink(path),
+    symlink: (target, path) => p.symlink(target, path),
+    chmod: (path, mode) => p.chmod(path, mode),
+    utimes: (path, atime, mtime) => p.utimes(path, atime, mtime),
+  };
+}
+
+/** A host error as a SysError with the same errno, so messages read the same on both sides. */
+export function fromHost(err: unknown, path: string): SysError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new SysError(isErrno(code) ? code : 'EIO', `${path}: ${(err as Error).message}`);
+}
+
+async function host<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw fromHost(err, path);
+  }
+}
+
+export function hostTree(): FileTree {
+  const info = (s: import('node:fs').Stats): FileInfo => ({
+    type: s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'lnk' : s.isFile() ? 'reg' : s.isFIFO() ? 'fifo'
+      : s.isSocket() ? 'sock' : s.isCharacterDevice() ? 'chr' : 'blk',
+    mode: s.mode & 0o7777, size: s.size, uid: s.uid, gid: s.gid, atime: s.atimeMs, mtime: s.mtimeMs,
+  });
+  return {
+    lstat: (path) => host(path, async () => info(await fs.lstat(path))),
+    stat: (path) => host(path, async () => info(await fs.stat(path))),
+    readdir: (path) => host(path, () => fs.readdir(path)),
+    mkdir: (path, mode) => host(path, () => fs.mkdir(path, mode)),
+    openRead: (path) => host(path, async () => {
+      const fh = await fs.open(path, 'r');
+      return {
+        async read(n) {
+          const buf = new Uint8Array(n);
+          const { bytesRead } = await fh.read(buf, 0, n, null);
+          return buf.subarray(0, bytesRead);
+        },
+        close: () => fh.close(),
+      };
+    }),
+    openWrite: (path, mode) => host(path, async () => {
+      const fh = await fs.open(path, 'w', mode);
+      return {
+        pwrite: async (data, offset) => void (await fh.write(data, 0, data.length, offset)),
+        truncate: (size) => fh.truncate(size),
+        close: () => fh.close(),
+      };
+    }),
+    readlink: (path) => host(path, () => fs.readlink(path)),
+    symlink: (target, path) => host(path, () => fs.symlink(target, path)),
+    chmod: (path, mode) => host(path, () => fs.chmod(path, mode)),
+    utimes: (path, atime, mtime) => host(path, () => fs.utimes(path, atime / 1000, mtime / 1000)),
+  };
+}
+
+const CHUNK = 1 << 20;
+
+function allZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+/** Copies one regular file's bytes; all-zero chunks become holes. */
+export async function copyFile(from: FileTree, src: string, to: FileTree, dst: string, mode: number): Promise<number> {
+  const r = await from.openRead(src);
+  try {
+    const w = await to.openWrite(dst, mode);
+    try {
+      let offset = 0;
+      for (;;) {
+        const chunk = await r.read(CHUNK);
+        if (chunk.length === 0) break;
+        if (!allZero(chunk)) await w.pwrite(chunk, offset);
+        offset += chunk.length;
+      }
+      await w.truncate(offset);
+      return offset;
+    } finally {
+      await w.close();
+    }
+  } finally {
+    await r.close();
+  }
+}

@@ -1,0 +1,456 @@
+// The shell's commands. Each runs against a client process of the kernel and prints the POSIX
+// way: output to stdout, `cmd: path: strerror` to stderr, status 0 only when all went well.
+
+import { S_IFDIR, S_IFMT, SysError, fileTypeOf, strerror, type Kernel, type Proc, type Stat } from '../../kernel/index.js';
+import { copyTree } from '../copy.js';
+import { kernelTree } from '../files.js';
+import { dfTable, longListing, statBlock, type LongEntry } from '../format.js';
+
+export interface Io {
+  /** Standard output; may go to a file in the kernel. */
+  out(text: string | Uint8Array): Promise<void>;
+  err(text: string): void;
+  /** Standard input, when '<' gave one. */
+  stdin: Uint8Array | null;
+}
+
+export interface ShellState {
+  kernel: Kernel;
+  p: Proc;
+  /** Set by exit. */
+  exitCode: number | null;
+}
+
+export interface CommandDef {
+  usage: string;
+  summary: string;
+  run(s: ShellState, args: string[], io: Io): Promise<number>;
+}
+
+class UsageError extends Error {}
+
+/** Splits leading '-abc' flags off the arguments; anything not in `allowed` is a usage error. */
+function flags(args: string[], allowed: string): { set: Set<string>; rest: string[] } {
+  const set = new Set<string>();
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') break;
+    for (const c of a.slice(1)) {
+      if (!allowed.includes(c)) throw new UsageError(`invalid option -- '${c}'`);
+      set.add(c);
+    }
+  }
+  return { set, rest: args.slice(i) };
+}
+
+function basename(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  return parts.length ? parts[parts.length - 1] : '/';
+}
+
+function join(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+const isDir = (st: Stat) => (st.mode & S_IFMT) === S_IFDIR;
+
+/** Runs fn for each operand, printing `cmd: operand: strerror` for failures; the exit status. */
+async function each(cmd: string, io: Io, operands: string[], fn: (x: string) => Promise<void>): Promise<number> {
+  let status = 0;
+  for (const x of operands) {
+    try {
+      await fn(x);
+    } catch (err) {
+      if (!(err instanceof SysError)) throw err;
+      io.err(`${cmd}: ${x}: ${strerror(err.errno)}\n`);
+      status = 1;
+    }
+  }
+  return status;
+}
+
+async function removeTree(p: Proc, path: string, depth = 0): Promise<void> {
+  const st = await p.lstat(path);
+  if (!isDir(st)) return p.unlink(path);
+  if (depth > 256) throw new SysError('ELOOP', `${path}: too deep`);
+  for (const e of await p.readdir(path)) await removeTree(p, join(path, e.name), depth + 1);
+  await p.rmdir(path);
+}
+
+async function listing(p: Proc, dir: string, names: string[], long: boolean): Promise<string[]> {
+  if (!long) return names;
+  const entries: LongEntry[] = [];
+  for (const name of names) {
+    const path = dir === '' ? name : join(dir, name);
+    const st = await p.lstat(path);
+    entries.push({ name, st, target: fileTypeOf(st.mode) === 'lnk' ? await p.readlink(path) : undefined });
+  }
+  return longListing(entries);
+}
+
+
+export const COMMANDS: Record<string, CommandDef> = {
+  help: {
+    usage: 'help [COMMAND]',
+    summary: 'list the commands, or describe one',
+    async run(_s, args, io) {
+      if (args[0]) {
+        const c = COMMANDS[args[0]];
+        if (!c) {
+          io.err(`help: no command '${args[0]}'\n`);
+          return 1;
+        }
+        await io.out(`usage: ${c.usage}\n  ${c.summary}\n`);
+        return 0;
+      }
+      const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
+      await io.out(Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}\n`).join(''));
+      return 0;
+    },
+  },
+  exit: {
+    usage: 'exit [STATUS]',
+    summary: 'leave the shell',
+    async run(s, args) {
+      s.exitCode = args[0] === undefined ? 0 : Number.parseInt(args[0], 10) & 0xff;
+      return s.exitCode;
+    },
+  },
+  echo: {
+    usage: 'echo [-n] [WORD…]',
+    summary: 'print the words, then a newline (none with -n)',
+    async run(_s, args, io) {
+      const noNewline = args[0] === '-n';
+      await io.out(args.slice(noNewline ? 1 : 0).join(' ') + (noNewline ? '' : '\n'));
+      return 0;
+    },
+  },
+  cat: {
+    usage: 'cat [FILE…]',
+    summary: 'print files (standard input without one)',
+    async run(s, args, io) {
+      if (args.length === 0) {
+        if (io.stdin) await io.out(io.stdin);
+        return 0;
+      }
+      return each('cat', io, args, async (path) => {
+        const fd = await s.p.open(path);
+        try {
+          for (;;) {
+            const chunk = await s.p.read(fd, 1 << 20);
+            if (chunk.length === 0) break;
+            await io.out(chunk);
+          }
+        } finally {
+          await s.p.close(fd);
+        }
+      });
+    },
+  },
+  ls: {
+    usage: 'ls [-la] [-d] [PATH…]',
+    summary: 'list directories (-l long, -a with dot files, -d the directory itself)',
+    async run(s, args, io) {
+      const { set, rest } = flags(args, 'lad1');
+      const paths = rest.length ? rest : ['.'];
+      const files: string[] = [];
+      const dirs: string[] = [];
+      const status = await each('ls', io, paths, async (path) => {
+        // Like ls(1): -l and -d show a symlink operand itself; otherwise it is followed.
+        const st = set.has('l') || set.has('d')
+          ? await s.p.lstat(path)
+          : await s.p.stat(path).catch(async (err) => {
+            if (err instanceof SysError && err.errno === 'ENOENT') return s.p.lstat(path); // a dangling symlink
+            throw err;
+          });
+        (isDir(st) && !set.has('d') ? dirs : files).push(path);
+      });
+      const lines = await listing(s.p, '', files, set.has('l'));
+      if (lines.length) await io.out(lines.join('\n') + '\n');
+      let more = 0;
+      for (const dir of dirs) {
+        more |= await each('ls', io, [dir], async () => {
+          let names = (await s.p.readdir(dir)).map((e) => e.name);
+          if (set.has('a')) names = ['.', '..', ...names];
+          else names = names.filter((n) => !n.startsWith('.'));
+          names.sort();
+          const out = await listing(s.p, dir, names, set.has('l'));
+          const header = paths.length > 1 ? `${files.length || dir !== dirs[0] ? '\n' : ''}${dir}:\n` : '';
+          await io.out(header + out.map((l) => l + '\n').join(''));
+        });
+      }
+      return status | more;
+    },
+  },
+  stat: {
+    usage: 'stat FILE…',
+    summary: 'show a file\'s inode: size, blocks, links, mode, owner, times',
+    async run(s, args, io) {
+      if (!args.length) throw new UsageError('missing operand');
+      return each('stat', io, args, async (path) => {
+        const st = await s.p.lstat(path);
+        const target = fileTypeOf(st.mode) === 'lnk' ? await s.p.readlink(path) : undefined;
+        await io.out(statBlock(path, st, target) + '\n');
+      });
+    },
+  },
+  mkdir: {
+    usage: 'mkdir [-p] DIR…',
+    summary: 'make directories (-p: with their parents, no error if they exist)',
+    async run(s, args, io) {
+      const { set, rest } = flags(args, 'p');
+      if (!rest.length) throw new UsageError('missing operand');
+      return each('mkdir', io, rest, (path) => s.p.mkdir(path, { recursive: set.has('p') }));
+    },
+  },
+  rmdir: {
+    usage: 'rmdir DIR…',
+    summary: 'remove empty directories',
+    async run(s, args, io) {
+      if (!args.length) throw new UsageError('missing operand');
+      return each('rmdir', io, args, (path) => s.p.rmdir(path));
+    },
+  },
+  rm: {
+    usage: 'rm [-rf] PATH…',
+    summary: 'remove files (-r: directories and their contents, -f: no error if missing)',
+    async run(s, args, io) {
+      const { set, rest } = flags(args, 'rRf');
+      if (!rest.length && !set.has('f')) throw new UsageError('missing operand');
+      return each('rm', io, rest, async (path) => {
+        try {
+          const st = await s.p.lstat(path);
+          if (isDir(st) && !set.has('r') && !set.has('R')) throw new SysError('EISDIR', `${path} is a directory`);
+          await (isDir(st) ? removeTree(s.p, path) : s.p.unlink(path));
+        } catch (err) {
+          if (!(set.has('f') && err instanceof SysError && err.errno === 'ENOENT')) throw err;
+        }
+      });
+    },
+  },
+  mv: {
+    usage: 'mv SOURCE… DEST',
+    summary: 'rename or move files and directories (into DEST when it is a directory)',
+    async run(s, args, io) {
+      if (args.length < 2) throw new UsageError('missing operand');
+      const dest = args[args.length - 1];
+      const destIsDir = await s.p.stat(dest).then(isDir, () => false);
+      if (args.length > 2 && !destIsDir) {
+        io.err(`mv: target '${dest}' is not a directory\n`);
+        return 1;
+      }
+      return each('mv', io, args.slice(0, -1), async (src) => {
+        const to = destIsDir ? join(dest, basename(src)) : dest;
+        try {
+          await s.p.rename(src, to);
+        } catch (err) {
+          if (!(err instanceof SysError && err.errno === 'EXDEV')) throw err;
+          // Across mounts: copy, then remove the original, as mv(1) does.
+          const tree = kernelTree(s.p);
+          let failure: SysError | null = null;
+          const ok = await copyTree(tree, src, tree, to, { recursive: true, preserveTimes: true, report: (_, e) => (failure ??= e) });
+          if (!ok) throw failure ?? new SysError('EIO', 'copy failed');
+          await removeTree(s.p, src);
+        }
+      });
+    },
+  },
+  cp: {
+    usage: 'cp [-rp] SOURCE… DEST',
+    summary: 'copy files (-r: directories too, symlinks as symlinks; -p: keep times)',
+    async run(s, args, io) {
+      const { set, rest } = flags(args, 'rRp');
+      if (rest.length < 2) throw new UsageError('missing operand');
+      const dest = rest[rest.length - 1];
+      const destIsDir = await s.p.stat(dest).then(isDir, () => false);
+      if (rest.length > 2 && !destIsDir) {
+        io.err(`cp: target '${dest}' is not a directory\n`);
+        return 1;
+      }
+      const tree = kernelTree(s.p);
+      let status = 0;
+      for (const src of rest.slice(0, -1)) {
+        const ok = await copyTree(tree, src, tree, destIsDir ? join(dest, basename(src)) : dest, {
+          recursive: set.has('r') || set.has('R'),
+          preserveTimes: set.has('p'),
+          report: (path, err) => io.err(`cp: ${path}: ${strerror(err.errno)}\n`),
+        });
+        if (!ok) status = 1;
+      }
+      return status;
+    },
+  },
+  ln: {
+    usage: 'ln [-s] TARGET LINK',
+    summary: 'make a hard link, or a symbolic link with -s',
+    async run(s, args, io) {
+      const { set, rest } = flags(args, 's');
+      if (rest.length !== 2) throw new UsageError('needs TARGET and LINK');
+      const [target, link] = rest;
+      const to = await s.p.stat(link).then((st) => (isDir(st) ? join(link, basename(target)) : link), () => link);
+      return each('ln', io, [to], () => (set.has('s') ? s.p.symlink(target, to) : s.p.link(target, to)));
+    },
+  },
+  touch: {
+    usage: 'touch FILE…',
+    summary: 'create empty files, or set their times to now',
+    async run(s, args, io) {
+      if (!args.length) throw new UsageError('missing operand');
+      return each('touch', io, args, async (path) => {
+        const fd = await s.p.open(path, 'a');
+        await s.p.close(fd);
+        const now = Date.now();
+        await s.p.utimes(path, now, now);
+      });
+    },
+  },
+  truncate: {
+    usage: 'truncate -s SIZE FILE…',
+    summary: 'set file sizes (creating missing files), cutting or extending with a hole',
+    async run(s, args, io) {
+      if (args[0] !== '-s' || args.length < 3) throw new UsageError('needs -s SIZE and a file');
+      const size = parseSize(args[1]);
+      if (size === null) throw new UsageError(`invalid size '${args[1]}'`);
+      return each('truncate', io, args.slice(2), async (path) => {
+        const fd = await s.p.open(path, 'a');
+        try {
+          await s.p.ftruncate(fd, size);
+        } finally {
+          await s.p.close(fd);
+        }
+      });
+    },
+  },
+  chmod: {
+    usage: 'chmod OCTAL-MODE FILE…',
+    summary: 'change permission bits',
+    async run(s, args, io) {
+      if (args.length < 2 || !/^[0-7]{1,4}$/.test(args[0])) throw new UsageError('needs an octal mode and a file');
+      const mode = Number.parseInt(args[0], 8);
+      return each('chmod', io, args.slice(1), (path) => s.p.chmod(path, mode));
+    },
+  },
+  chown: {
+    usage: 'chown UID[:GID] FILE…',
+    summary: 'change owner (and group) by number',
+    async run(s, args, io) {
+      const m = /^(\d+)(?::(\d+))?$/.exec(args[0] ?? '');
+      if (!m || args.length < 2) throw new UsageError('needs UID[:GID] and a file');
+      return each('chown', io, args.slice(1), async (path) => {
+        const st = await s.p.stat(path);
+        await s.p.chown(path, Number(m[1]), m[2] === undefined ? st.gid : Number(m[2]));
+      });
+    },
+  },
+  cd: {
+    usage: 'cd [DIR]',
+    summary: 'change the working directory (to / without DIR)',
+    async run(s, args, io) {
+      return each('cd', io, [args[0] ?? '/'], (path) => s.p.chdir(path));
+    },
+  },
+  pwd: {
+    usage: 'pwd',
+    summary: 'print the working directory',
+    async run(s, _args, io) {
+      await io.out((await s.p.getcwd()) + '\n');
+      return 0;
+    },
+  },
+  df: {
+    usage: 'df [PATH…]',
+    summary: 'space used and free on each mounted file system (or the ones holding PATHs)',
+    async run(s, args, io) {
+      const mounts = await s.p.mounts();
+      const targets = args.length ? args : mounts.map((m) => m.target);
+      const rows: Parameters<typeof dfTable>[0] = [];
+      const status = await each('df', io, targets, async (path) => {
+        const st = await s.p.stat(path);
+        const m = mounts.find((x) => x.dev === st.dev)!;
+        rows.push({ source: m.source, target: m.target, fs: await s.p.statfs(path) });
+      });
+      await io.out(dfTable(rows).join('\n') + '\n');
+      return status;
+    },
+  },
+  mount: {
+    usage: 'mount [-r] [-t TYPE SOURCE TARGET]',
+    summary: 'list mounts, or mount a file system (ext2 needs a host image as SOURCE)',
+    async run(s, args, io) {
+      const { set, rest } = flags(args, 'rt');
+      if (!rest.length && !set.has('t')) {
+        const lines = (await s.p.mounts()).map((m) => `${m.source} on ${m.target} type ${m.fstype} (${m.readonly ? 'ro' : 'rw'})\n`);
+        await io.out(lines.join(''));
+        return 0;
+      }
+      if (!set.has('t') || rest.length < 2 || rest.length > 3) throw new UsageError('needs -t TYPE [SOURCE] TARGET');
+      const [type, ...where] = rest;
+      const target = where[where.length - 1];
+      const source = where.length === 2 ? where[0] : undefined;
+      return each('mount', io, [target], () => s.p.mount(target, type, { source, readonly: set.has('r') }));
+    },
+  },
+  umount: {
+    usage: 'umount TARGET',
+    summary: 'unmount a file system (syncing it)',
+    async run(s, args, io) {
+      if (args.length !== 1) throw new UsageError('needs TARGET');
+      return each('umount', io, args, (path) => s.p.unmount(path));
+    },
+  },
+  sync: {
+    usage: 'sync',
+    summary: 'commit every mounted file system to its device',
+    async run(s) {
+      await s.p.sync();
+      return 0;
+    },
+  },
+  ps: {
+    usage: 'ps',
+    summary: 'the kernel\'s domains and the components in each',
+    async run(s, _args, io) {
+      const rows = s.kernel.domains().map((d) => [d.name, d.kind, String(d.id), d.components.join(',')]);
+      const all = [['DOMAIN', 'KIND', 'ID', 'COMPONENTS'], ...rows];
+      const w = all[0].map((_, i) => Math.max(...all.map((r) => r[i].length)));
+      await io.out(all.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd() + '\n').join(''));
+      return 0;
+    },
+  },
+};
+
+/** '64M' → 67108864; plain numbers are bytes; K, M, G, T are powers of 1024. */
+export function parseSize(text: string): number | null {
+  const m = /^(\d+)([KMGT]?)(i?B)?$/i.exec(text);
+  if (!m) return null;
+  const unit = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[m[2].toUpperCase()]!;
+  const n = Number(m[1]) * unit;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+export async function runCommand(s: ShellState, argv: string[], io: Io): Promise<number> {
+  const [name, ...args] = argv;
+  const c = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!c) {
+    io.err(`sh: ${name}: command not found\n`);
+    return 127;
+  }
+  try {
+    return await c.run(s, args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${name}: ${err.message}\nusage: ${c.usage}\n`);
+      return 2;
+    }
+    if (err instanceof SysError) {
+      io.err(`${name}: ${strerror(err.errno)}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

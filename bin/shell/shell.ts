@@ -1,0 +1,101 @@
+// The shell: runs scripts (from -c, a pipe, or a terminal) against one client process of a
+// booted kernel. Redirections open files inside the kernel; the host is never touched.
+
+import { createInterface } from 'node:readline';
+import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, strerror, type Kernel, type Proc } from '../../kernel/index.js';
+import { runCommand, type Io, type ShellState } from './commands.js';
+import { ParseError, parse, type Command } from './parse.js';
+
+export interface Terminal {
+  stdout(text: string | Uint8Array): void;
+  stderr(text: string): void;
+}
+
+export class Shell {
+  private readonly state: ShellState;
+  /** Status of the last command run. */
+  status = 0;
+
+  constructor(kernel: Kernel, p: Proc, private readonly term: Terminal) {
+    this.state = { kernel, p, exitCode: null };
+  }
+
+  /** Set once `exit` ran: the status the shell exits with. */
+  get exitCode(): number | null {
+    return this.state.exitCode;
+  }
+
+  /** Runs a script; returns the status of its last command. */
+  async run(script: string): Promise<number> {
+    let commands: Command[];
+    try {
+      commands = parse(script);
+    } catch (err) {
+      if (!(err instanceof ParseError)) throw err;
+      this.term.stderr(`sh: syntax error: ${err.message}\n`);
+      return (this.status = 2);
+    }
+    for (const c of commands) {
+      if (this.state.exitCode !== null) break;
+      if ((c.join === '&&' && this.status !== 0) || (c.join === '||' && this.status === 0)) continue;
+      this.status = await this.runOne(c);
+    }
+    return this.status;
+  }
+
+  /** Reads commands line by line from a stream; prompts when it is a terminal. */
+  async interact(input: NodeJS.ReadableStream & { isTTY?: boolean }, prompt = 'rumpus$ '): Promise<number> {
+    const rl = createInterface({ input, output: input.isTTY ? process.stdout : undefined, terminal: input.isTTY === true });
+    rl.setPrompt(prompt);
+    if (input.isTTY) rl.prompt();
+    for await (const line of rl) {
+      await this.run(line);
+      if (this.state.exitCode !== null) break;
+      if (input.isTTY) rl.prompt();
+    }
+    rl.close();
+    return this.state.exitCode ?? this.status;
+  }
+
+  private async runOne(c: Command): Promise<number> {
+    const { p } = this.state;
+    let outFd: number | null = null;
+    let stdin: Uint8Array | null = null;
+    let failing = '';
+    try {
+      for (const r of c.redirects) {
+        failing = r.path;
+        if (r.op === '<') {
+          stdin = await p.readFile(r.path);
+          continue;
+        }
+        if (outFd !== null) await p.close(outFd);
+        outFd = await p.open(r.path, O_WRONLY | O_CREAT | (r.op === '>>' ? O_APPEND : O_TRUNC), 0o666);
+      }
+    } catch (err) {
+      if (outFd !== null) await p.close(outFd).catch(() => {});
+      if (!(err instanceof SysError)) throw err;
+      this.term.stderr(`sh: ${failing}: ${strerror(err.errno)}\n`);
+      return 1;
+    }
+    const fd = outFd;
+    const encoder = new TextEncoder();
+    const io: Io = {
+      out: async (text) => {
+        if (fd === null) this.term.stdout(text);
+        else await p.write(fd, typeof text === 'string' ? encoder.encode(text) : text);
+      },
+      err: (text) => this.term.stderr(text),
+      stdin,
+    };
+    try {
+      return await runCommand(this.state, c.argv, io);
+    } catch (err) {
+      if (!(err instanceof SysError)) throw err;
+      this.term.stderr(`${c.argv[0]}: ${strerror(err.errno)}\n`);
+      return 1;
+    } finally {
+      if (fd !== null) await p.close(fd).catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,167 @@
+// The transports under stress: many concurrent calls matched by id, payloads intact, frames
+// split at any byte, garbage and oversized frames refused, and a dead peer failing its callers.
+
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import t, { type Test } from 'tap';
+import { Endpoint } from '../ipc/endpoint.js';
+import { PortLink } from '../ipc/port-link.js';
+import { MAX_FRAME, StreamLink } from '../ipc/stream-link.js';
+import type { Link } from '../ipc/frame.js';
+import { SysError, boot } from '../kernel/index.js';
+import { BUILTIN } from '../kernel/registry.js';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** A seeded generator, so a failure can be replayed. */
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** Both ends of a unix socket. */
+async function socketPair(): Promise<[net.Socket, net.Socket, () => void]> {
+  const path = join(mkdtempSync(join(tmpdir(), 'rumpus-ipc-')), 's');
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(path, r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect(path);
+  await new Promise((r) => client.once('connect', r));
+  return [client, await accepted, () => server.close()];
+}
+
+/** An echo server: replies with the payload and its checksum. */
+const echo = (_to: string, _op: string, args: unknown) => {
+  const data = (args as { data: Uint8Array }).data;
+  return { data, sum: sha(data) };
+};
+
+async function hammer(t: Test, a: Link, b: Link, calls: number, seed: number) {
+  const client = new Endpoint(a, 'server', null);
+  new Endpoint(b, 'client', echo);
+  const rand = rng(seed);
+  const jobs = Array.from({ length: calls }, (_, i) => {
+    const size = rand() < 0.05 ? Math.floor(rand() * 300_000) : Math.floor(rand() * 200);
+    const data = new Uint8Array(size);
+    for (let j = 0; j < size; j += 97) data[j] = (i + j) & 0xff;
+    return client.call('echo', 'echo', { data }).then((r) => {
+      const { data: back, sum } = r as { data: Uint8Array; sum: string };
+      return back.length === size && sum === sha(data) && sha(back) === sum;
+    });
+  });
+  const results = await Promise.all(jobs);
+  t.equal(results.filter(Boolean).length, calls, `${calls} concurrent calls each got their own reply, intact`);
+  t.equal(client.inFlight, 0, 'nothing left in flight');
+}
+
+t.test('stream link: thousands of concurrent calls over a unix socket', async (t) => {
+  const [x, y, close] = await socketPair();
+  await hammer(t, new StreamLink(x), new StreamLink(y), 3000, 1);
+  x.destroy();
+  y.destroy();
+  close();
+});
+
+t.test('port link: thousands of concurrent calls over a MessageChannel', async (t) => {
+  const { port1, port2 } = new MessageChannel();
+  await hammer(t, new PortLink(port1), new PortLink(port2), 3000, 2);
+  port1.close();
+});
+
+/** A duplex whose writes land in `sink` and whose reads are fed by hand. */
+function fakeStream(sink: Buffer[]): Duplex {
+  return new Duplex({
+    read() {},
+    write(chunk, _enc, cb) {
+      sink.push(chunk);
+      cb();
+    },
+  });
+}
+
+t.test('stream link: frames split at every possible byte are reassembled', async (t) => {
+  const wire: Buffer[] = [];
+  const sender = new StreamLink(fakeStream(wire));
+  const frames = Array.from({ length: 50 }, (_, i) => [1, i + 1, { text: 'x'.repeat(i * 37), n: i }] as const);
+  for (const f of frames) sender.send(f as never);
+  await new Promise((r) => process.nextTick(r));
+  const bytes = Buffer.concat(wire);
+  const rand = rng(3);
+  const receiving = fakeStream([]);
+  const receiver = new StreamLink(receiving);
+  const got: unknown[] = [];
+  receiver.onFrame = (f) => got.push(f);
+  for (let at = 0; at < bytes.length; ) {
+    const n = 1 + Math.floor(rand() * 64);
+    receiving.push(bytes.subarray(at, at + n));
+    at += n;
+  }
+  await new Promise((r) => setImmediate(r));
+  t.same(got, frames, 'every frame arrives whole and in order');
+});
+
+t.test('stream link: garbage and oversized frames close the link and fail pending calls', async (t) => {
+  for (const [what, bytes] of [
+    ['an oversized length', Buffer.from([0xff, 0xff, 0xff, 0x7f])],
+    ['a body that does not decode', Buffer.concat([Buffer.from([3, 0, 0, 0]), Buffer.from([0xc1, 0xc1, 0xc1])])],
+  ] as const) {
+    const stream = fakeStream([]);
+    const link = new StreamLink(stream);
+    const ep = new Endpoint(link, 'a liar', null);
+    let reason = '';
+    ep.onClose = (r) => (reason = r);
+    const pending = ep.call('x', 'y', {});
+    stream.push(bytes);
+    await t.rejects(pending, { errno: 'EIO', message: /a liar is gone/ }, `${what}: the pending call fails with EIO`);
+    t.match(reason, what === 'an oversized length' ? /exceeds the limit/ : /did not decode/, `${what}: the reason is given`);
+  }
+  t.equal(MAX_FRAME, 64 * 1024 * 1024);
+});
+
+t.test('endpoint: malformed requests get EINVAL, replies nobody awaits are dropped', async (t) => {
+  const { port1, port2 } = new MessageChannel();
+  const server = new Endpoint(new PortLink(port2), 'client', echo);
+  const replies: unknown[] = [];
+  port1.on('message', (m) => replies.push(m));
+  port1.postMessage([0, 7, 'echo']); // a request with too few fields
+  port1.postMessage({ not: 'a frame' });
+  port1.postMessage([1, 12345, 'a reply to nothing']);
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(replies, [[2, 7, 'EINVAL', 'malformed request from client']], 'only the request with an id is answered');
+  t.equal(server.inFlight, 0);
+  port1.close();
+});
+
+const probe = pathToFileURL(join(import.meta.dirname, 'fixtures', 'probe.ts')).href;
+
+for (const kind of ['thread', 'process'] as const) {
+  t.test(`a ${kind} domain that dies mid-call fails its callers with EIO instead of hanging them`, async (t) => {
+    const k = await boot({
+      policy: {
+        name: 'dying', modules: { probe },
+        domains: { main: { kind: 'main', components: [...BUILTIN] }, p: { kind, components: ['probe'] } },
+      },
+    });
+    t.teardown(() => k.halt());
+    const slow = Promise.allSettled([1, 2, 3].map(() => k.call('probe', 'sleep', { ms: 60_000 })));
+    await k.call('probe', 'crash', {});
+    const results = await slow;
+    t.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof SysError && r.reason.errno === 'EIO'), 'every pending call failed with EIO');
+    t.match((results[0] as PromiseRejectedResult).reason.message, /domain p is gone/);
+    await t.rejects(k.call('probe', 'echo', { value: 1 }), { errno: 'EIO', message: /domain p/ }, 'later calls fail too');
+    const p = await k.spawn();
+    await p.writeFile('/tmp/ok', 'ok');
+    t.equal((await p.stat('/tmp/ok')).size, 2, 'the rest of the kernel keeps serving');
+  });
+}

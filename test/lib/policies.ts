@@ -1,0 +1,11 @@
+// The placements every behaviour test runs under: the three policies and a mixed one.
+
+import { fileURLToPath } from 'node:url';
+
+export const MIXED = fileURLToPath(new URL('../fixtures/mixed.json', import.meta.url));
+
+export const ALL_POLICIES = ['monolithic', 'microkernel', 'multiprocess', MIXED];
+
+export function policyName(policy: string): string {
+  return policy === MIXED ? 'mixed placement file' : policy;
+}
