@@ -31,8 +31,8 @@ export interface BenchReport {
 }
 
 /** The transport a policy's client→vfs channel uses. */
-function transportOf(policy: string): string {
-  return { monolithic: 'direct', microkernel: 'postMessage', multiprocess: 'pipe+msgpackr' }[policy] ?? 'mixed';
+function transportOf(policy: string, thread: string): string {
+  return { monolithic: 'direct', microkernel: thread, multiprocess: 'pipe+msgpackr' }[policy] ?? 'mixed';
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
@@ -52,7 +52,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         say(`${policy}: ${w.name}`);
         const { times, cpuNs } = await w.run(p, k, scale, cpu);
         results.push({
-          workload: w.name, policy, transport: transportOf(policy), ...summarize(times),
+          workload: w.name, policy, transport: transportOf(policy, k.transport), ...summarize(times),
           cpu_ns_per_op: cpuNs / times.length, ratio_to_monolithic: null,
         });
       }

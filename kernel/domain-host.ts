@@ -7,9 +7,26 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StreamLink } from '../ipc/stream-link.js';
 import { PortLink } from '../ipc/port-link.js';
+import { availableParallelism } from 'node:os';
+import { Poller, SpinBudget } from '../ipc/poller.js';
+import { Doorbell } from '../ipc/ring.js';
+import { RingLink, ringPair, type RingEnds } from '../ipc/ring-link.js';
 import type { Link } from '../ipc/frame.js';
 import type { DomainKind } from './placement.js';
 import { SOURCE_EXT } from './registry.js';
+
+/** How threads talk: shared-memory rings (the fast path) or postMessage (the baseline). */
+export const THREAD_TRANSPORTS = ['ring', 'postMessage'] as const;
+export type ThreadTransport = (typeof THREAD_TRANSPORTS)[number];
+
+/** The process's spin budget (one spinning thread per core), shared with every worker. */
+const spinBudget = SpinBudget.allocate(Number(process.env.RUMPUS_SPIN_CAP ?? availableParallelism()));
+
+/** The main thread's doorbell and poller, shared by every kernel booted in this process. */
+let mainPoller: Poller | null = null;
+export function mainThreadPoller(): Poller {
+  return (mainPoller ??= new Poller(new Doorbell(Doorbell.allocate()), new SpinBudget(spinBudget)));
+}
 
 const THREAD_ENTRY = new URL(`./domain-thread${SOURCE_EXT}`, import.meta.url);
 const PROCESS_ENTRY = new URL(`./domain-process${SOURCE_EXT}`, import.meta.url);
@@ -30,19 +47,25 @@ export interface HostedDomain {
   readonly id: number;
   /** Ends the domain: politely, then by force after `graceMs`. */
   kill(graceMs?: number): Promise<void>;
+  /** A thread domain's doorbell, for peers that write to its rings. */
+  readonly bell?: SharedArrayBuffer;
   /** Hands a thread domain one end of a channel to a peer thread domain. */
-  attachPort?(peer: string, port: MessagePort | import('node:worker_threads').MessagePort): void;
+  attachPort?(peer: string, port: import('node:worker_threads').MessagePort, ends?: RingEnds): void;
 }
 
-export function startThread(name: string): HostedDomain {
+export function startThread(name: string, transport: ThreadTransport): HostedDomain {
   const loader = tsLoader();
+  const bell = Doorbell.allocate();
+  const poller = mainThreadPoller();
+  const ends = transport === 'ring' ? ringPair(poller.bell.buffer, bell) : null;
+  const workerData = { name, bell, spinBudget, ends: ends?.b };
   const worker = loader
     ? new Worker(
         `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_ENTRY.href)}); })`,
-        { eval: true, workerData: { name }, execArgv: [] },
+        { eval: true, workerData, execArgv: [] },
       )
-    : new Worker(THREAD_ENTRY, { workerData: { name }, execArgv: [] });
-  const link = new PortLink(worker);
+    : new Worker(THREAD_ENTRY, { workerData, execArgv: [] });
+  const link = ends ? new RingLink(ends.a, worker, poller) : new PortLink(worker);
   let exitReason = 'exited';
   worker.on('error', (err) => {
     exitReason = `threw ${err.name}: ${err.message}`;
@@ -60,12 +83,13 @@ export function startThread(name: string): HostedDomain {
     link,
     exited,
     id: worker.threadId,
+    bell,
     async kill() {
       await worker.terminate();
       await exited;
     },
-    attachPort(peer, port) {
-      worker.postMessage({ attach: peer, port }, [port as import('node:worker_threads').MessagePort]);
+    attachPort(peer, port, ends) {
+      worker.postMessage({ attach: peer, port, ends }, [port]);
     },
   };
 }

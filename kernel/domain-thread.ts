@@ -2,21 +2,25 @@
 // and hands it further ports, one per peer thread domain, as {attach, port} messages.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { Poller, SpinBudget } from '../ipc/poller.js';
 import { PortLink } from '../ipc/port-link.js';
+import { Doorbell } from '../ipc/ring.js';
+import { RingLink, type RingEnds } from '../ipc/ring-link.js';
 import { Domain, MAIN } from './domain.js';
 import { hostHyp } from './hyp-host.js';
 import { connectSocket } from './sockets.js';
 
-const { name } = workerData as { name: string };
+const { name, bell, spinBudget, ends } = workerData as { name: string; bell: SharedArrayBuffer; spinBudget: SharedArrayBuffer; ends?: RingEnds };
 const port = parentPort!;
+const poller = new Poller(new Doorbell(bell), new SpinBudget(spinBudget));
 const domain = new Domain(name, 'thread', { hyp: hostHyp, connect: connectSocket });
 
-port.on('message', (msg: { attach?: string; port?: MessagePort }) => {
+port.on('message', (msg: { attach?: string; port?: MessagePort; ends?: RingEnds }) => {
   if (msg && !Array.isArray(msg) && typeof msg.attach === 'string' && msg.port) {
     const peerPort = msg.port;
-    const link = new PortLink(peerPort, () => peerPort.close());
+    const link = msg.ends ? new RingLink(msg.ends, peerPort, poller, () => peerPort.close()) : new PortLink(peerPort, () => peerPort.close());
     peerPort.on('close', () => link.lost('port closed'));
     domain.addPeer(msg.attach, link);
   }
 });
-domain.addPeer(MAIN, new PortLink(port));
+domain.addPeer(MAIN, ends ? new RingLink(ends, port, poller) : new PortLink(port));

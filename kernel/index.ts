@@ -3,5 +3,6 @@
 export { boot, Kernel, DEFAULT_MOUNTS, type BootOptions, type MountSpec, type DomainInfo } from './kernel.js';
 export { Proc, SEEK_SET, SEEK_CUR, SEEK_END, type Credentials } from './proc.js';
 export { SysError, strerror, errnoNumber, isErrno, type Errno } from '../ipc/errno.js';
+export { THREAD_TRANSPORTS, type ThreadTransport } from './domain-host.js';
 export { POLICIES, type PlacementSpec, type PolicyName } from './placement.js';
 export * from './api.js';

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { SysError } from '../ipc/errno.js';
 import { CONTROL, Domain, MAIN, type DomainPlan } from './domain.js';
-import { startProcess, startThread, type HostedDomain } from './domain-host.js';
+import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type ThreadTransport } from './domain-host.js';
+import { ringPair } from '../ipc/ring-link.js';
 import { hostHyp } from './hyp-host.js';
 import { readPlacement, resolvePlacement, type Placement, type PlacementSpec } from './placement.js';
 import { Proc, type Credentials } from './proc.js';
@@ -31,6 +32,8 @@ export interface BootOptions {
   policy?: string | PlacementSpec;
   /** Mounts made at boot, in order. Default: tmpfs at / and /tmp, dev at /dev. */
   mounts?: MountSpec[];
+  /** Between threads (and the main thread): 'postMessage' (default) or 'ring' (shared memory). */
+  transport?: ThreadTransport;
 }
 
 export const DEFAULT_MOUNTS: MountSpec[] = [
@@ -58,13 +61,18 @@ export class Kernel {
   private constructor(
     readonly placement: Placement,
     private readonly main: Domain,
+    readonly transport: ThreadTransport,
   ) {}
 
   /** Boots a kernel under the given policy. Any problem is refused with a SysError. */
   static async boot(options: BootOptions = {}): Promise<Kernel> {
     const spec = typeof options.policy === 'object' ? options.policy : readPlacement(options.policy ?? 'monolithic');
+    const transport = options.transport ?? 'postMessage';
+    if (!THREAD_TRANSPORTS.includes(transport)) {
+      throw new SysError('EINVAL', `unknown transport '${transport}' (known: ${THREAD_TRANSPORTS.join(', ')})`);
+    }
     const placement = await resolvePlacement(spec);
-    const kernel = new Kernel(placement, new Domain(MAIN, 'main', { hyp: hostHyp }));
+    const kernel = new Kernel(placement, new Domain(MAIN, 'main', { hyp: hostHyp }), transport);
     try {
       await kernel.startDomains();
       kernel.init = await kernel.spawn({ uid: 0, gid: 0 });
@@ -127,7 +135,7 @@ export class Kernel {
     const remote = placement.domains.filter((d) => d.kind !== 'main');
     if (remote.some((d) => d.kind === 'process')) this.socketDir = mkdtempSync(join(tmpdir(), 'rumpus-'));
     for (const d of remote) {
-      const h = d.kind === 'thread' ? startThread(d.name) : startProcess(d.name, this.socketPath(d.name));
+      const h = d.kind === 'thread' ? startThread(d.name, this.transport) : startProcess(d.name, this.socketPath(d.name));
       this.hosted.set(d.name, h);
       this.main.addPeer(d.name, h.link);
     }
@@ -194,8 +202,9 @@ export class Kernel {
       const hy = this.hosted.get(y)!;
       if (hx.kind === 'thread' && hy.kind === 'thread') {
         const { port1, port2 } = new MessageChannel();
-        hx.attachPort!(y, port1);
-        hy.attachPort!(x, port2);
+        const ends = this.transport === 'ring' ? ringPair(hx.bell!, hy.bell!) : null;
+        hx.attachPort!(y, port1, ends?.a);
+        hy.attachPort!(x, port2, ends?.b);
       } else {
         // A process domain listens; its peer connects (of two processes, the later one).
         const [dialer, listener] =

@@ -1,0 +1,97 @@
+// A link between two threads over a pair of shared-memory rings: frames are msgpackr-encoded
+// into the ring towards the peer. The port beside the rings carries what the rings cannot: a
+// wake-up when the peer's poller is parked, a frame too big for the ring or one that finds it
+// full (so a sender never waits for space), and the news that the peer is gone.
+
+import { Packr } from 'msgpackr';
+import { REQ, type Frame, type Link } from './frame.js';
+import type { PortLike } from './port-link.js';
+import type { Poller, RingSource } from './poller.js';
+import { Doorbell, Ring } from './ring.js';
+
+/** The shared memory of one link end: what it writes to, what it reads from, whom it wakes. */
+export interface RingEnds {
+  tx: SharedArrayBuffer;
+  rx: SharedArrayBuffer;
+  peerBell: SharedArrayBuffer;
+}
+
+export const RING_CAPACITY = 1 << 20;
+
+/** The port message that wakes a parked poller. */
+const WAKE = 'wake';
+
+/** Both ends of a new link: give `a` to one thread and `b` to the other. */
+export function ringPair(bellA: SharedArrayBuffer, bellB: SharedArrayBuffer): { a: RingEnds; b: RingEnds } {
+  const ab = Ring.allocate(RING_CAPACITY);
+  const ba = Ring.allocate(RING_CAPACITY);
+  return { a: { tx: ab, rx: ba, peerBell: bellB }, b: { tx: ba, rx: ab, peerBell: bellA } };
+}
+
+// Binary fields are copied out of the ring, so a frame outlives the ring space it came in.
+const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
+
+export class RingLink implements Link, RingSource {
+  onFrame: (frame: unknown) => void = () => {};
+  onClose: (reason: string) => void = () => {};
+  readonly rx: Ring;
+  private readonly tx: Ring;
+  private readonly peerBell: Doorbell;
+  private open = true;
+  /** Requests sent and not yet answered. */
+  private unanswered = 0;
+  /** Anything on the port means the peer is active: a wake-up, or a frame that did not fit. */
+  private readonly listener = (value: unknown) => {
+    this.poller.wake();
+    if (value !== WAKE) this.receive(value);
+  };
+
+  constructor(
+    ends: RingEnds,
+    private readonly port: PortLike,
+    private readonly poller: Poller,
+    private readonly closePort: () => void = () => {},
+  ) {
+    this.tx = new Ring(ends.tx);
+    this.rx = new Ring(ends.rx);
+    this.peerBell = new Doorbell(ends.peerBell);
+    port.on('message', this.listener);
+    poller.add(this);
+  }
+
+  get waiting(): boolean {
+    return this.unanswered > 0;
+  }
+
+  send(frame: Frame): void {
+    if (!this.open) return;
+    if (frame[0] === REQ) this.unanswered++;
+    if (!this.tx.tryWrite(packr.pack(frame))) this.port.postMessage(frame);
+    else if (this.peerBell.claimWake()) this.port.postMessage(WAKE);
+  }
+
+  deliver(record: Uint8Array): void {
+    this.receive(packr.unpack(record));
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.lost('closed');
+    this.closePort();
+  }
+
+  /** The peer is gone (its thread exited, its port closed). */
+  lost(reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.port.off('message', this.listener);
+    this.poller.remove(this);
+    this.onClose(reason);
+  }
+
+  private receive(frame: unknown): void {
+    if (!this.open) return;
+    if (Array.isArray(frame) && frame[0] !== REQ) this.unanswered--;
+    this.onFrame(frame);
+  }
+}
