@@ -8,7 +8,7 @@ import type { ComponentDef } from './api.js';
 export const SOURCE_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
 /** The built-in components, in the order `rumpus ps` lists them. */
-export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'blk'] as const;
+export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'] as const;
 
 export function builtinModule(name: string): string {
   return new URL(`../servers/${name}/index${SOURCE_EXT}`, import.meta.url).href;

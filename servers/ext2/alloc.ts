@@ -1,0 +1,124 @@
+// Allocation of blocks and inodes from the group bitmaps, keeping every count e2fsck checks
+// (bitmap bits, per-group free and directory counts; the superblock's totals are summed from
+// the groups at commit). Freeing something already free means the image is damaged.
+
+import { SysError } from '../../kernel/api.js';
+import type { BlockCache } from './cache.js';
+import { corrupt } from './errors.js';
+import type { Groups } from './groups.js';
+import type { Geometry } from './superblock.js';
+
+function isSet(bitmap: Uint8Array, bit: number): boolean {
+  return (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0;
+}
+
+/** The first clear bit in [from, limit), or −1. Skips whole bytes of ones. */
+function findClear(bitmap: Uint8Array, from: number, limit: number): number {
+  for (let bit = from; bit < limit; ) {
+    if ((bit & 7) === 0 && bitmap[bit >> 3] === 0xff) {
+      bit += 8;
+      continue;
+    }
+    if (!isSet(bitmap, bit)) return bit;
+    bit++;
+  }
+  return -1;
+}
+
+export class Allocator {
+  /** Per group: no free block lies below this bit (a search hint, not a promise of one). */
+  private readonly blockHint: number[];
+  /** Free blocks in all groups, kept so that an op can see ENOSPC coming before it starts. */
+  private freeTotal: number;
+
+  constructor(
+    private readonly cache: BlockCache,
+    private readonly groups: Groups,
+    private readonly geo: Geometry,
+  ) {
+    this.blockHint = new Array<number>(geo.groups).fill(0);
+    this.freeTotal = groups.totalFreeBlocks();
+  }
+
+  /** After a rollback: the counter and hints are recomputed from the (restored) descriptors. */
+  reset(): void {
+    this.freeTotal = this.groups.totalFreeBlocks();
+    this.blockHint.fill(0);
+  }
+
+  /** Fails with ENOSPC unless `count` blocks are free. */
+  need(count: number): void {
+    if (this.freeTotal < count) throw new SysError('ENOSPC', 'ext2: no free blocks left');
+  }
+
+  /** Allocates a free block, the first one at or after `goal` if it can. */
+  async allocBlock(goal: number): Promise<number> {
+    const { groups } = this;
+    if (goal < this.geo.firstDataBlock || goal >= this.geo.blocksCount) goal = this.geo.firstDataBlock;
+    const home = groups.groupOfBlock(goal);
+    for (let i = 0; i <= groups.count; i++) {
+      const g = (home + i) % groups.count;
+      if (groups.freeBlocks(g) === 0) continue;
+      const from = Math.max(this.blockHint[g], i === 0 ? goal - groups.firstBlock(g) : 0);
+      const bitmapBlock = groups.blockBitmap(g);
+      const bit = findClear(await this.cache.get(bitmapBlock), from, groups.blocksIn(g));
+      if (bit < 0) continue;
+      const b = groups.firstBlock(g) + bit;
+      if (groups.isMetadata(b)) throw corrupt(`the block bitmap of group ${g} marks metadata block ${b} as free`);
+      const bitmap = await this.cache.modify(bitmapBlock);
+      bitmap[bit >> 3] |= 1 << (bit & 7);
+      groups.addFreeBlocks(g, -1);
+      this.freeTotal--;
+      if (from === this.blockHint[g]) this.blockHint[g] = bit + 1;
+      return b;
+    }
+    throw new SysError('ENOSPC', 'ext2: no free blocks left');
+  }
+
+  async freeBlock(b: number): Promise<void> {
+    const { groups } = this;
+    if (groups.isMetadata(b)) throw corrupt(`a file claims block ${b}, which is metadata or outside the file system`);
+    const g = groups.groupOfBlock(b);
+    const bit = b - groups.firstBlock(g);
+    const bitmap = await this.cache.modify(groups.blockBitmap(g));
+    if (!isSet(bitmap, bit)) throw corrupt(`block ${b} is freed but the bitmap says it is already free (claimed twice?)`);
+    bitmap[bit >> 3] &= ~(1 << (bit & 7));
+    groups.addFreeBlocks(g, 1);
+    this.freeTotal++;
+    if (bit < this.blockHint[g]) this.blockHint[g] = bit;
+    this.cache.discard(b);
+  }
+
+  /** Allocates an inode, in the group of `near` (an inode number) if it can. */
+  async allocInode(near: number, isDir: boolean): Promise<number> {
+    const { groups, geo } = this;
+    const home = groups.groupOfInode(near);
+    for (let i = 0; i < groups.count; i++) {
+      const g = (home + i) % groups.count;
+      if (groups.freeInodes(g) === 0) continue;
+      const first = g * geo.inodesPerGroup + 1;
+      // Inodes below first_ino are reserved even if a damaged bitmap says otherwise.
+      const from = Math.max(0, geo.firstIno - first);
+      const bitmapBlock = groups.inodeBitmap(g);
+      const bit = findClear(await this.cache.get(bitmapBlock), from, geo.inodesPerGroup);
+      if (bit < 0) continue;
+      const bitmap = await this.cache.modify(bitmapBlock);
+      bitmap[bit >> 3] |= 1 << (bit & 7);
+      groups.addFreeInodes(g, -1);
+      if (isDir) groups.addUsedDirs(g, 1);
+      return first + bit;
+    }
+    throw new SysError('ENOSPC', 'ext2: no free inodes left');
+  }
+
+  async freeInode(ino: number, isDir: boolean): Promise<void> {
+    const { groups, geo } = this;
+    const g = groups.groupOfInode(ino);
+    const bit = ino - 1 - g * geo.inodesPerGroup;
+    const bitmap = await this.cache.modify(groups.inodeBitmap(g));
+    if (!isSet(bitmap, bit)) throw corrupt(`inode ${ino} is freed but the bitmap says it is already free`);
+    bitmap[bit >> 3] &= ~(1 << (bit & 7));
+    groups.addFreeInodes(g, 1);
+    if (isDir) groups.addUsedDirs(g, -1);
+  }
+}

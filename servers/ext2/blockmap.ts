@@ -1,0 +1,205 @@
+// A file's block map: 12 direct pointers in the inode, then single, double and triple
+// indirect blocks of pointers (0 is a hole). Every pointer read from disk is checked before
+// it is followed: outside the file system or onto metadata is damage (EUCLEAN), and so is an
+// indirect block that reappears below itself. Freeing a block twice is caught by the bitmap.
+
+import { SysError } from '../../kernel/api.js';
+import type { Allocator } from './alloc.js';
+import { setU32, u32 } from './bytes.js';
+import type { BlockCache } from './cache.js';
+import { corrupt } from './errors.js';
+import type { Groups } from './groups.js';
+import type { Inode } from './inode.js';
+import type { Geometry } from './superblock.js';
+
+const DIRECT = 12;
+
+const pointerAt = (buf: Uint8Array, index: number) => u32(buf, index * 4);
+const setPointer = (buf: Uint8Array, index: number, b: number) => setU32(buf, index * 4, b);
+
+/** Largest file size the map (and 32-bit i_blocks) can describe, as Linux's ext2_max_size. */
+export function maxFileSize(geo: Geometry): number {
+  const p = geo.pointersPerBlock;
+  const sectorsPerBlock = geo.blockSize / 512;
+  const metaBlocks = 1 + (1 + p) + (1 + p + p * p);
+  const byBlocksField = (Math.floor((2 ** 32 - 1) / sectorsPerBlock) - metaBlocks) * geo.blockSize;
+  return Math.min((DIRECT + p + p * p + p * p * p) * geo.blockSize, byBlocksField);
+}
+
+export class BlockMap {
+  private readonly p: number;
+  private readonly sectorsPerBlock: number;
+
+  constructor(
+    private readonly cache: BlockCache,
+    private readonly groups: Groups,
+    private readonly alloc: Allocator,
+    geo: Geometry,
+  ) {
+    this.p = geo.pointersPerBlock;
+    this.sectorsPerBlock = geo.blockSize / 512;
+  }
+
+  /** Where logical block `lblk` hangs: [slot in i_block, index in each indirect level…]. */
+  private path(lblk: number): number[] {
+    const p = this.p;
+    if (lblk < DIRECT) return [lblk];
+    let l = lblk - DIRECT;
+    if (l < p) return [DIRECT, l];
+    l -= p;
+    if (l < p * p) return [DIRECT + 1, Math.floor(l / p), l % p];
+    l -= p * p;
+    if (l < p * p * p) return [DIRECT + 2, Math.floor(l / (p * p)), Math.floor(l / p) % p, l % p];
+    throw new SysError('EFBIG', `ext2: block ${lblk} of a file is past what its block map can address`);
+  }
+
+  private check(b: number, node: Inode): number {
+    if (this.groups.isMetadata(b)) {
+      throw corrupt(`inode ${node.ino} maps block ${b}, which is metadata or outside the file system`);
+    }
+    return b;
+  }
+
+  /** The physical block of logical block lblk, or 0 for a hole. */
+  async lookup(node: Inode, lblk: number): Promise<number> {
+    return (await this.lookupRun(node, lblk, 1))[0];
+  }
+
+  /**
+   * Physical blocks of logical blocks first … first+count−1 (0 for holes), reading each
+   * indirect block once. A pointer back to an indirect block on its own path is a loop.
+   */
+  async lookupRun(node: Inode, first: number, count: number): Promise<Uint32Array> {
+    const out = new Uint32Array(count);
+    const above: number[] = [];
+    for (let i = 0; i < count; ) {
+      const path = this.path(first + i);
+      // Down to the indirect block that holds this stretch's pointers (none for direct blocks).
+      above.length = 0;
+      let b = node.block[path[0]];
+      for (let level = 1; level < path.length && b !== 0; level++) {
+        this.follow(b, above, node);
+        if (level < path.length - 1) b = pointerAt(await this.cache.get(b), path[level]);
+      }
+      if (path.length === 1) {
+        out[i++] = b === 0 ? 0 : this.check(b, node);
+        continue;
+      }
+      const last = path[path.length - 1];
+      const n = Math.min(count - i, this.p - last);
+      if (b !== 0) {
+        const buf = await this.cache.get(b);
+        for (let k = 0; k < n; k++) {
+          const v = pointerAt(buf, last + k);
+          if (v !== 0 && above.includes(this.check(v, node))) throw corrupt(`inode ${node.ino} maps its indirect block ${v} as data`);
+          out[i + k] = v;
+        }
+      }
+      i += n;
+    }
+    return out;
+  }
+
+  /** Steps down to indirect block b, refusing one outside the file system or already on the path. */
+  private follow(b: number, above: number[], node: Inode): void {
+    this.check(b, node);
+    if (above.includes(b)) throw corrupt(`inode ${node.ino}'s indirect block ${b} appears below itself`);
+    above.push(b);
+  }
+
+  /**
+   * The physical block of lblk, allocating it (and any missing indirect blocks, zeroed) near
+   * `goal` when it is a hole. `fresh` says the data block was just allocated: the caller
+   * must fill all of it.
+   */
+  async map(node: Inode, lblk: number, goal: number): Promise<{ block: number; fresh: boolean }> {
+    const path = this.path(lblk);
+    const above: number[] = [];
+    let b = node.block[path[0]];
+    while (b !== 0 && above.length < path.length - 1) {
+      this.follow(b, above, node);
+      b = pointerAt(await this.cache.get(b), path[above.length]);
+    }
+    if (b !== 0) {
+      if (above.includes(this.check(b, node))) throw corrupt(`inode ${node.ino} maps its indirect block ${b} as data`);
+      return { block: b, fresh: false };
+    }
+    // The hole is the pointer at path[above.length]: allocate it and everything below it.
+    this.alloc.need(path.length - above.length);
+    let parent = above.length > 0 ? above[above.length - 1] : 0;
+    for (let level = above.length; level < path.length; level++) {
+      const fresh = await this.allocate(node, goal, level < path.length - 1);
+      if (level === 0) node.block[path[0]] = fresh;
+      else setPointer(await this.cache.modify(parent), path[level], fresh);
+      parent = fresh;
+    }
+    return { block: parent, fresh: true };
+  }
+
+  private async allocate(node: Inode, goal: number, indirect: boolean): Promise<number> {
+    const b = await this.alloc.allocBlock(goal);
+    if (indirect) this.cache.fresh(b);
+    node.blocks += this.sectorsPerBlock;
+    node.dirty = true;
+    return b;
+  }
+
+  /** Frees every block of logical block `keep` and beyond, and indirect blocks left empty. */
+  async truncate(node: Inode, keep: number): Promise<void> {
+    for (let i = keep; i < DIRECT; i++) {
+      if (node.block[i] !== 0) {
+        await this.release(node, node.block[i]);
+        node.block[i] = 0;
+      }
+    }
+    let base = DIRECT;
+    let span = this.p;
+    for (let level = 1; level <= 3; level++, base += span, span *= this.p) {
+      const slot = DIRECT + level - 1;
+      const b = node.block[slot];
+      if (b === 0 || keep >= base + span) continue;
+      if (await this.trim(node, b, level, base, keep)) {
+        await this.release(node, b);
+        node.block[slot] = 0;
+      }
+    }
+    node.dirty = true;
+  }
+
+  /**
+   * Frees what indirect block b (of `level`, mapping from logical block `base`) maps at or
+   * past `keep`. Returns true when nothing below b is left, so b itself can go.
+   */
+  private async trim(node: Inode, b: number, level: number, base: number, keep: number): Promise<boolean> {
+    const buf = await this.cache.get(this.check(b, node));
+    const childSpan = this.p ** (level - 1);
+    const cleared: number[] = [];
+    let left = false;
+    for (let i = 0; i < this.p; i++) {
+      const child = pointerAt(buf, i);
+      if (child === 0) continue;
+      const childBase = base + i * childSpan;
+      if (childBase + childSpan <= keep) {
+        left = true;
+        continue;
+      }
+      const empty = level === 1 || (await this.trim(node, child, level - 1, childBase, keep));
+      if (empty) {
+        await this.release(node, child);
+        cleared.push(i);
+      } else {
+        left = true;
+      }
+    }
+    if (left && cleared.length > 0) {
+      const out = await this.cache.modify(b);
+      for (const i of cleared) setPointer(out, i, 0);
+    }
+    return !left;
+  }
+
+  private async release(node: Inode, b: number): Promise<void> {
+    await this.alloc.freeBlock(this.check(b, node));
+    node.blocks = Math.max(0, node.blocks - this.sectorsPerBlock);
+  }
+}

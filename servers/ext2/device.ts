@@ -1,0 +1,71 @@
+// The block device under a mount, reached only through the blk component. Reads and commits
+// larger than blk's limit on one transfer are split. If blk restarts, it forgets its units:
+// the image is then attached again, once per call, and the call goes on.
+
+import { SysError, type Context } from '../../kernel/api.js';
+
+/** blk's largest single transfer. */
+const MAX_TRANSFER = 64 * 1024 * 1024;
+
+export interface Write {
+  offset: number;
+  data: Uint8Array;
+}
+
+interface AttachInfo {
+  unit: number;
+  size: number;
+  sectorSize: number;
+}
+
+export class Device {
+  private constructor(
+    private readonly ctx: Context,
+    private readonly path: string,
+    private unit: number,
+    /** Size in bytes. */
+    readonly size: number,
+    readonly readonly: boolean,
+  ) {}
+
+  /** Attaches a host image; with `size`, the file is created or resized to exactly that. */
+  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number } = {}): Promise<Device> {
+    const info = await ctx.call<AttachInfo>('blk', 'attach', { path, readonly: opts.readonly || undefined, size: opts.size });
+    if (info.sectorSize !== 512) {
+      await ctx.call('blk', 'detach', { unit: info.unit });
+      throw new SysError('EINVAL', `ext2: ${path} has ${info.sectorSize}-byte sectors; only 512 is supported`);
+    }
+    return new Device(ctx, path, info.unit, info.size, opts.readonly === true);
+  }
+
+  /** Reads `length` bytes at `offset` (both multiples of 512). */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (length <= MAX_TRANSFER) return this.call<Uint8Array>('read', { offset, length });
+    const out = new Uint8Array(length);
+    for (let at = 0; at < length; at += MAX_TRANSFER) {
+      out.set(await this.call<Uint8Array>('read', { offset: offset + at, length: Math.min(MAX_TRANSFER, length - at) }), at);
+    }
+    return out;
+  }
+
+  /** Writes a batch and makes it durable: the file system's sync point. */
+  async commit(writes: Write[]): Promise<void> {
+    if (writes.length > 0) await this.call('commit', { writes });
+  }
+
+  async detach(): Promise<void> {
+    await this.ctx.call('blk', 'detach', { unit: this.unit });
+  }
+
+  /** An op of blk on this device's unit; ENXIO (blk restarted, the unit is gone) attaches the image again. */
+  private async call<T>(op: string, args: Record<string, unknown>): Promise<T> {
+    try {
+      return await this.ctx.call<T>('blk', op, { unit: this.unit, ...args });
+    } catch (err) {
+      if (!(err instanceof SysError && err.errno === 'ENXIO')) throw err;
+      const info = await this.ctx.call<AttachInfo>('blk', 'attach', { path: this.path, readonly: this.readonly || undefined });
+      this.unit = info.unit;
+      return this.ctx.call<T>('blk', op, { unit: this.unit, ...args });
+    }
+  }
+}

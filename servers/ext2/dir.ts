@@ -1,0 +1,350 @@
+// Directories: linear blocks of entries (inode u32, rec_len u16, name_len u8, file_type u8,
+// name). Every block is checked entry by entry before use. For each directory in use, an
+// index of its names (and of the free room in each block) is kept between ops, so a lookup
+// or an insertion does not rescan the directory; the driver is the only writer, and updates
+// the index with each change it makes. Names are UTF-8; one that is not decodes with
+// U+FFFD in it, and is found by that decoded form.
+
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, type DirEntry, type FileType } from '../../kernel/api.js';
+import { setU16, setU32, u16, u32 } from './bytes.js';
+import type { BlockCache } from './cache.js';
+import type { BlockMap } from './blockmap.js';
+import { corrupt } from './errors.js';
+import { INDEX_FL, type Inode } from './inode.js';
+import type { Geometry } from './superblock.js';
+
+const HEADER = 8;
+const MIN_REC_LEN = 12;
+/** A directory's size is a 32-bit field. */
+const MAX_DIR_SIZE = 2 ** 32 - 1;
+/** Names kept in all directory indexes together; the least recently used go first. */
+const MAX_INDEXED_NAMES = 256 * 1024;
+
+const TYPE_CODES = new Map<number, number>([
+  [S_IFREG, 1], [S_IFDIR, 2], [S_IFCHR, 3], [S_IFBLK, 4], [S_IFIFO, 5], [S_IFSOCK, 6], [S_IFLNK, 7],
+]);
+const TYPE_NAMES: (FileType | null)[] = [null, 'reg', 'dir', 'chr', 'blk', 'fifo', 'sock', 'lnk'];
+
+/** The dirent file_type code for an inode mode. */
+export function typeCode(mode: number): number {
+  return TYPE_CODES.get(mode & S_IFMT) ?? 0;
+}
+
+/** Bytes an entry with a name of n bytes takes at least. */
+export function recLenFor(n: number): number {
+  return (HEADER + n + 3) & ~3;
+}
+
+/** Writes one entry at `off` (its padding zeroed). */
+export function writeEntry(buf: Uint8Array, off: number, ino: number, recLen: number, name: Uint8Array, type: number): void {
+  buf.fill(0, off, off + recLenFor(name.length));
+  setU32(buf, off, ino);
+  setU16(buf, off + 4, recLen);
+  buf[off + 6] = name.length;
+  buf[off + 7] = type;
+  buf.set(name, off + HEADER);
+}
+
+const DOT = new Uint8Array([0x2e]);
+const DOT_DOT = new Uint8Array([0x2e, 0x2e]);
+
+/**
+ * Fills a new directory's first block: '.', then '..' running to the end of the block, or
+ * to `firstFree` if entries are to follow. `type` is the dirent code of a directory (0
+ * without the filetype feature).
+ */
+export function writeDotEntries(buf: Uint8Array, ino: number, parent: number, type: number, firstFree = buf.length): void {
+  writeEntry(buf, 0, ino, MIN_REC_LEN, DOT, type);
+  writeEntry(buf, MIN_REC_LEN, parent, firstFree - MIN_REC_LEN, DOT_DOT, type);
+}
+
+/** Makes a block one unused entry spanning all of it. */
+export function writeEmptyBlock(buf: Uint8Array): void {
+  buf.fill(0);
+  setU16(buf, 4, buf.length);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function decodeName(buf: Uint8Array, at: number, len: number): string {
+  let ascii = true;
+  for (let i = 0; i < len; i++) {
+    if (buf[at + i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  return ascii ? String.fromCharCode(...buf.subarray(at, at + len)) : decoder.decode(buf.subarray(at, at + len));
+}
+
+/** One entry as scan reports it (the same object is reused for every entry). */
+interface RawEntry {
+  off: number;
+  ino: number;
+  recLen: number;
+  nameLen: number;
+  type: number;
+}
+
+/** The longest entry that fits after (or, unused, in place of) this one. */
+function slack(e: RawEntry): number {
+  return e.ino === 0 ? e.recLen : e.recLen - recLenFor(e.nameLen);
+}
+
+export interface Slot {
+  ino: number;
+  /** The file_type code recorded in the entry (0 without the filetype feature). */
+  type: number;
+  /** Which block of the directory holds the entry. */
+  lblk: number;
+}
+
+/** What the driver knows about one directory between ops. */
+interface DirIndex {
+  names: Map<string, Slot>;
+  /** Physical block of each logical block. */
+  phys: number[];
+  /** Per block, the longest entry that fits in it. */
+  room: number[];
+}
+
+export class Directories {
+  private readonly indexes = new Map<number, DirIndex>();
+  private indexedNames = 0;
+  private readonly bs: number;
+
+  constructor(
+    private readonly cache: BlockCache,
+    private readonly map: BlockMap,
+    private readonly geo: Geometry,
+  ) {
+    this.bs = geo.blockSize;
+  }
+
+  // ---- reading --------------------------------------------------------------------------
+
+  /** Calls fn with each entry of block lblk of dir after checking it; fn returns true to stop early. */
+  private scan(buf: Uint8Array, dir: Inode, lblk: number, fn: (e: RawEntry) => boolean | void): void {
+    const bs = this.bs;
+    const e: RawEntry = { off: 0, ino: 0, recLen: 0, nameLen: 0, type: 0 };
+    const bad = (what: string) => corrupt(`directory inode ${dir.ino}, block ${lblk}: the entry at offset ${e.off} ${what}`);
+    for (let off = 0; off < bs; off += e.recLen) {
+      e.off = off;
+      if (bs - off < MIN_REC_LEN) throw bad('does not fit in the block');
+      e.ino = u32(buf, off);
+      e.recLen = u16(buf, off + 4);
+      e.nameLen = this.geo.filetype ? buf[off + 6] : u16(buf, off + 6);
+      e.type = this.geo.filetype ? buf[off + 7] : 0;
+      if (e.recLen < MIN_REC_LEN || e.recLen % 4 !== 0 || off + e.recLen > bs) throw bad(`has a bad record length ${e.recLen}`);
+      if (HEADER + e.nameLen > e.recLen) throw bad('has a name longer than its record');
+      if (e.ino > this.geo.inodesCount) throw bad(`names inode ${e.ino}, past the last inode`);
+      if (e.ino !== 0 && e.nameLen === 0) throw bad('has an empty name');
+      if (fn(e)) return;
+    }
+  }
+
+  /** The longest entry that still fits in a block. */
+  private roomIn(buf: Uint8Array, dir: Inode, lblk: number): number {
+    let room = 0;
+    this.scan(buf, dir, lblk, (e) => {
+      room = Math.max(room, slack(e));
+    });
+    return room;
+  }
+
+  /**
+   * The entry `name` in its block (which the index says holds it), and the entry before it
+   * (−1 if it is the block's first), for changing it in place.
+   */
+  private async entry(dir: Inode, name: string): Promise<{ buf: Uint8Array; lblk: number; off: number; prev: number; slot: Slot }> {
+    const idx = await this.index(dir);
+    const slot = idx.names.get(name);
+    if (!slot) throw new SysError('ENOENT', `ext2: no entry '${name}'`);
+    const buf = await this.cache.modify(idx.phys[slot.lblk]);
+    let prev = -1;
+    let off = -1;
+    this.scan(buf, dir, slot.lblk, (e) => {
+      if (e.ino !== 0 && decodeName(buf, e.off + HEADER, e.nameLen) === name) {
+        off = e.off;
+        return true;
+      }
+      prev = e.off;
+    });
+    if (off < 0) throw new Error(`directory inode ${dir.ino}: entry '${name}' is in the index but not in its block`);
+    return { buf, lblk: slot.lblk, off, prev, slot };
+  }
+
+  private async index(dir: Inode): Promise<DirIndex> {
+    const known = this.indexes.get(dir.ino);
+    if (known) {
+      this.indexes.delete(dir.ino);
+      this.indexes.set(dir.ino, known);
+      return known;
+    }
+    const bs = this.bs;
+    const count = dir.size / bs;
+    if (!Number.isInteger(count) || count < 1) throw corrupt(`directory inode ${dir.ino} has size ${dir.size}, not a whole number of blocks`);
+    if (dir.size > dir.blocks * 512) throw corrupt(`directory inode ${dir.ino} has size ${dir.size} but only ${dir.blocks * 512} bytes of blocks`);
+    const phys = Array.from(await this.map.lookupRun(dir, 0, count));
+    const seen = new Set<number>();
+    phys.forEach((b, lblk) => {
+      if (b === 0) throw corrupt(`directory inode ${dir.ino}, block ${lblk} is a hole`);
+      if (seen.has(b)) throw corrupt(`directory inode ${dir.ino}, block ${lblk} is block ${b} again`);
+      seen.add(b);
+    });
+    const idx: DirIndex = { names: new Map(), phys, room: [] };
+    for (let lblk = 0; lblk < count; ) {
+      let n = 1;
+      while (lblk + n < count && phys[lblk + n] === phys[lblk + n - 1] + 1) n++;
+      const bufs = await this.cache.getRun(phys[lblk], n);
+      for (const buf of bufs) {
+        let room = 0;
+        this.scan(buf, dir, lblk, (e) => {
+          room = Math.max(room, slack(e));
+          if (e.ino === 0) return;
+          const name = decodeName(buf, e.off + HEADER, e.nameLen);
+          if (!idx.names.has(name)) idx.names.set(name, { ino: e.ino, type: e.type, lblk });
+        });
+        idx.room.push(room);
+        lblk++;
+      }
+    }
+    this.indexes.set(dir.ino, idx);
+    this.indexedNames += idx.names.size;
+    for (const [ino, old] of this.indexes) {
+      if (this.indexedNames <= MAX_INDEXED_NAMES || ino === dir.ino) break;
+      this.indexes.delete(ino);
+      this.indexedNames -= old.names.size;
+    }
+    return idx;
+  }
+
+  async lookup(dir: Inode, name: string): Promise<Slot | undefined> {
+    return (await this.index(dir)).names.get(name);
+  }
+
+  /** Whether the directory holds nothing but '.' and '..'. */
+  async isEmpty(dir: Inode): Promise<boolean> {
+    for (const name of (await this.index(dir)).names.keys()) if (name !== '.' && name !== '..') return false;
+    return true;
+  }
+
+  /**
+   * Up to `count` entries from position `cookie` (a byte offset into the directory), without
+   * '.' and '..'; the returned cookie is where the next call goes on.
+   */
+  async list(dir: Inode, cookie: number, count: number, typeOf: (ino: number) => Promise<FileType>): Promise<{ entries: DirEntry[]; cookie: number; eof: boolean }> {
+    const idx = await this.index(dir);
+    const bs = this.bs;
+    const found: { name: string; ino: number; type: number }[] = [];
+    let next = idx.phys.length * bs;
+    for (let lblk = Math.floor(cookie / bs); lblk < idx.phys.length && next === idx.phys.length * bs; lblk++) {
+      const buf = await this.cache.get(idx.phys[lblk]);
+      this.scan(buf, dir, lblk, (e) => {
+        const pos = lblk * bs + e.off;
+        if (pos < cookie || e.ino === 0) return;
+        const name = decodeName(buf, e.off + HEADER, e.nameLen);
+        if (name === '.' || name === '..') return;
+        if (found.length === Math.max(1, count)) {
+          next = pos;
+          return true;
+        }
+        found.push({ name, ino: e.ino, type: e.type });
+      });
+    }
+    const entries: DirEntry[] = [];
+    for (const f of found) entries.push({ name: f.name, ino: f.ino, type: TYPE_NAMES[f.type] ?? (await typeOf(f.ino)) });
+    return { entries, cookie: next, eof: next >= idx.phys.length * bs };
+  }
+
+  // ---- changing -------------------------------------------------------------------------
+
+  /** Adds an entry name → node, growing the directory by a block if no block has room. */
+  async add(dir: Inode, name: string, node: Inode, now: number): Promise<void> {
+    const idx = await this.index(dir);
+    const bytes = encoder.encode(name);
+    const need = recLenFor(bytes.length);
+    let lblk = idx.room.findIndex((room) => room >= need);
+    if (lblk < 0) lblk = await this.grow(dir, idx);
+    const buf = await this.cache.modify(idx.phys[lblk]);
+    const type = this.geo.filetype ? typeCode(node.mode) : 0;
+    let placed = false;
+    this.scan(buf, dir, lblk, (e) => {
+      if (slack(e) < need) return false;
+      if (e.ino === 0) {
+        writeEntry(buf, e.off, node.ino, e.recLen, bytes, type);
+      } else {
+        const used = recLenFor(e.nameLen);
+        writeEntry(buf, e.off + used, node.ino, e.recLen - used, bytes, type);
+        setU16(buf, e.off + 4, used);
+      }
+      placed = true;
+      return true;
+    });
+    if (!placed) throw new Error(`directory inode ${dir.ino}, block ${lblk}: no room for an entry although the index said so`);
+    idx.room[lblk] = this.roomIn(buf, dir, lblk);
+    idx.names.set(name, { ino: node.ino, type, lblk });
+    this.indexedNames++;
+    this.changed(dir, now);
+  }
+
+  /** Removes the entry `name`, merging its room into the entry before it. */
+  async remove(dir: Inode, name: string, now: number): Promise<void> {
+    const { buf, lblk, off, prev } = await this.entry(dir, name);
+    if (prev < 0) setU32(buf, off, 0);
+    else setU16(buf, prev + 4, u16(buf, prev + 4) + u16(buf, off + 4));
+    const idx = await this.index(dir);
+    idx.room[lblk] = this.roomIn(buf, dir, lblk);
+    idx.names.delete(name);
+    this.indexedNames--;
+    this.changed(dir, now);
+  }
+
+  /** Points the existing entry `name` at another inode (rename over a target, a moved directory's '..'). */
+  async retarget(dir: Inode, name: string, node: Inode, now: number): Promise<void> {
+    const { buf, off, slot } = await this.entry(dir, name);
+    setU32(buf, off, node.ino);
+    if (this.geo.filetype) buf[off + 7] = typeCode(node.mode);
+    slot.ino = node.ino;
+    slot.type = this.geo.filetype ? typeCode(node.mode) : 0;
+    this.changed(dir, now);
+  }
+
+  /** Fills a new directory's first block with '.' and '..'. */
+  initialize(buf: Uint8Array, ino: number, parent: number): void {
+    writeDotEntries(buf, ino, parent, this.geo.filetype ? typeCode(S_IFDIR) : 0);
+  }
+
+  /** Forgets a directory's index (it was freed). */
+  forget(ino: number): void {
+    const idx = this.indexes.get(ino);
+    if (!idx) return;
+    this.indexes.delete(ino);
+    this.indexedNames -= idx.names.size;
+  }
+
+  /** Forgets every index (after a rollback they may describe undone changes). */
+  clear(): void {
+    this.indexes.clear();
+    this.indexedNames = 0;
+  }
+
+  private async grow(dir: Inode, idx: DirIndex): Promise<number> {
+    if (dir.size + this.bs > MAX_DIR_SIZE) throw new SysError('ENOSPC', `ext2: directory inode ${dir.ino} cannot grow any more`);
+    const lblk = idx.phys.length;
+    const { block } = await this.map.map(dir, lblk, idx.phys[lblk - 1] + 1);
+    writeEmptyBlock(this.cache.fresh(block));
+    idx.phys.push(block);
+    idx.room.push(this.bs);
+    dir.size += this.bs;
+    return lblk;
+  }
+
+  /** A change to a directory's entries: new times, and no htree index any more. */
+  private changed(dir: Inode, now: number): void {
+    dir.mtime = dir.ctime = now;
+    dir.flags &= ~INDEX_FL;
+    dir.dirty = true;
+  }
+}

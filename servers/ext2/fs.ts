@@ -1,0 +1,638 @@
+// One mounted ext2 file system: the FS_OPS semantics (see kernel/api.ts) on top of the
+// superblock, groups, inodes, block maps and directories.
+//
+// Ops run one at a time (a mutex), each as a unit: if an op fails half-way, everything it
+// changed in the cache is rolled back, so a commit only ever writes the state between two
+// whole ops. Commits happen at sync points (fsync, sync, unmount) and after an op that left
+// more than DIRTY_LIMIT bytes of changed blocks.
+
+import {
+  NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
+  type Attr, type Context, type DirEntry, type FileType, type Handle, type StatFs, type WalkResult, type WalkStep,
+} from '../../kernel/api.js';
+import { Allocator } from './alloc.js';
+import { BlockMap, maxFileSize } from './blockmap.js';
+import { setU32, u32 } from './bytes.js';
+import { BlockCache } from './cache.js';
+import { Device } from './device.js';
+import { Directories, type Slot } from './dir.js';
+import { corrupt } from './errors.js';
+import { FileContent } from './file.js';
+import { Groups } from './groups.js';
+import { FAST_SYMLINK_MAX, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
+import { Mutex } from './mutex.js';
+import {
+  RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
+  type Geometry,
+} from './superblock.js';
+
+/** Clean blocks kept in the cache. */
+const CACHE_BYTES = 64 * 1024 * 1024;
+/** Changed blocks allowed to wait for a sync point. */
+const DIRTY_LIMIT = 8 * 1024 * 1024;
+/** relatime: an atime older than this is refreshed on access even if newer than mtime and ctime. */
+const ATIME_REFRESH_MS = 24 * 3600 * 1000;
+/** An extended attribute block starts with this magic number. */
+const XATTR_MAGIC = 0xea020000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Owners are 32-bit on disk. */
+function checkId(id: number): number {
+  if (id > 0xffffffff) throw new SysError('EINVAL', `ext2: user or group id ${id} does not fit in 32 bits`);
+  return id;
+}
+
+/** Refuses a name that cannot be a directory entry's. */
+function checkName(name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new SysError('EINVAL', `ext2: '${name}' cannot be a directory entry's name`);
+  }
+  if (encoder.encode(name).length > NAME_MAX) throw new SysError('ENAMETOOLONG', `ext2: a name is longer than ${NAME_MAX} bytes`);
+}
+
+export class Ext2 {
+  private readonly mutex = new Mutex();
+  private readonly alloc: Allocator;
+  private readonly inodes: InodeTable;
+  private readonly map: BlockMap;
+  private readonly dirs: Directories;
+  private readonly content: FileContent;
+  /** Open file descriptions per inode: an unlinked inode is freed at its last close. */
+  private readonly opens = new Map<number, number>();
+  /** s_state as found at mount, written back at unmount. */
+  private readonly stateAtMount: number;
+  private sbDirty = false;
+  private unmounted = false;
+  private rootGeneration = 0;
+
+  private constructor(
+    private readonly ctx: Context,
+    readonly source: string,
+    private readonly dev: Device,
+    private readonly sb: Superblock,
+    private readonly geo: Geometry,
+    private readonly cache: BlockCache,
+    private readonly groups: Groups,
+    readonly readonly: boolean,
+  ) {
+    this.alloc = new Allocator(cache, groups, geo);
+    this.inodes = new InodeTable(cache, groups, geo);
+    this.map = new BlockMap(cache, groups, this.alloc, geo);
+    this.dirs = new Directories(cache, this.map, geo);
+    const maxSize = geo.revision === 0 ? 2 ** 31 - 1 : maxFileSize(geo);
+    this.content = new FileContent(cache, this.map, groups, geo.blockSize, maxSize);
+    this.stateAtMount = sb.state;
+  }
+
+  /** Attaches the image, checks it, and (read-write) marks it not clean on disk. */
+  static async mount(ctx: Context, source: string, readonlyWanted: boolean): Promise<Ext2> {
+    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted });
+    try {
+      if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
+      const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
+      const geo = geometryOf(sb, dev.size);
+      const readOnlyReason = checkFeatures(sb);
+      if (readOnlyReason && !readonlyWanted) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
+      const cache = new BlockCache(dev, geo.blockSize, geo.blocksCount, CACHE_BYTES);
+      const groups = await Groups.load(cache, geo);
+      const fs = new Ext2(ctx, source, dev, sb, geo, cache, groups, readonlyWanted || readOnlyReason !== null);
+      await fs.start();
+      return fs;
+    } catch (err) {
+      await dev.detach().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async start(): Promise<void> {
+    await this.run(false, async () => {
+      const root = await this.inodes.get(ROOT_INO);
+      if (!root.isDir || root.links === 0) throw corrupt('the root inode is not a directory in use');
+      this.rootGeneration = root.generation;
+    });
+    if (this.readonly) return;
+    const state = this.sb.state;
+    if (!(state & STATE_CLEAN) || state & STATE_ERRORS) {
+      this.ctx.hyp.log('warn', `ext2: ${this.source} was not cleanly unmounted or has errors; running e2fsck is recommended`);
+    }
+    this.sb.state = state & ~STATE_CLEAN;
+    this.sb.mountTime = Math.floor(this.now() / 1000);
+    this.sb.mountCount = (this.sb.mountCount + 1) & 0xffff;
+    this.sbDirty = true;
+    await this.mutex.run(() => this.commit());
+  }
+
+  get root(): Handle {
+    return { ino: ROOT_INO, gen: this.rootGeneration };
+  }
+
+  // ---- the ops ----------------------------------------------------------------------------
+
+  /** Releases files unlinked while open, commits, marks the file system clean, detaches. */
+  async unmount(): Promise<void> {
+    let failure: unknown = null;
+    await this.run(false, async () => {
+      for (const ino of [...this.opens.keys()]) {
+        const node = await this.inodes.get(ino);
+        this.opens.delete(ino);
+        if (node.links === 0) await this.freeInode(node);
+      }
+    }).catch((err) => this.ctx.hyp.log('warn', `ext2: ${this.source}: releasing unlinked open files at unmount: ${(err as Error).message}`));
+    await this.mutex.run(async () => {
+      try {
+        if (!this.readonly) {
+          this.sb.state = this.stateAtMount;
+          this.sbDirty = true;
+          await this.commit();
+        }
+      } catch (err) {
+        failure = err;
+      }
+      this.unmounted = true;
+      await this.dev.detach();
+    });
+    if (failure) throw failure;
+  }
+
+  statfs(): Promise<StatFs> {
+    return this.run(false, async () => {
+      const bfree = this.groups.totalFreeBlocks();
+      return {
+        fstype: 'ext2', bsize: this.geo.blockSize, blocks: this.geo.blocksCount, bfree,
+        bavail: Math.max(0, bfree - this.sb.reservedBlocks), files: this.geo.inodesCount,
+        ffree: this.groups.totalFreeInodes(), namemax: NAME_MAX, readonly: this.readonly,
+      };
+    });
+  }
+
+  walk(dirH: Handle, names: string[]): Promise<WalkResult> {
+    return this.run(false, async () => {
+      let cur = await this.live(dirH);
+      const result: WalkResult = { start: this.attr(cur), steps: [] };
+      for (const name of names) {
+        if (!cur.isDir) {
+          result.error = { errno: 'ENOTDIR', message: `'${name}' is looked up in something that is not a directory` };
+          break;
+        }
+        if (name === '..' && cur.ino === ROOT_INO) break; // the vfs crosses to the parent mount
+        const next = name === '.' ? cur : await this.child(cur, name);
+        if (!next || (cur.links === 0 && name !== '.')) {
+          result.error = { errno: 'ENOENT', message: `no entry '${name}'` };
+          break;
+        }
+        result.steps.push(this.step(next));
+        if (next.isSymlink) break;
+        cur = next;
+      }
+      return result;
+    });
+  }
+
+  getattr(h: Handle): Promise<Attr> {
+    return this.run(false, async () => this.attr(await this.live(h)));
+  }
+
+  setattr(h: Handle, a: { mode?: number; uid?: number; gid?: number; size?: number; atime?: number; mtime?: number }): Promise<Attr> {
+    return this.run(true, async () => {
+      const node = await this.live(h);
+      const now = this.now();
+      if (a.size !== undefined) {
+        if (node.isDir) throw new SysError('EISDIR', `ext2: inode ${node.ino} is a directory`);
+        if (!node.isReg) throw new SysError('EINVAL', `ext2: only regular files can be truncated`);
+        await this.content.resize(node, a.size);
+        this.noteSize(node);
+        node.mtime = now;
+      }
+      if (a.mode !== undefined) node.mode = (node.mode & S_IFMT) | (a.mode & 0o7777);
+      if (a.uid !== undefined) node.uid = checkId(a.uid);
+      if (a.gid !== undefined) node.gid = checkId(a.gid);
+      if (a.atime !== undefined) node.atime = a.atime;
+      if (a.mtime !== undefined) node.mtime = a.mtime;
+      node.ctime = now;
+      node.dirty = true;
+      return this.attr(node);
+    });
+  }
+
+  create(dirH: Handle, name: string, mode: number, uid: number, gid: number, excl: boolean): Promise<WalkStep> {
+    return this.run(true, async () => {
+      checkName(name);
+      const dir = await this.liveDir(dirH);
+      const existing = await this.child(dir, name);
+      if (existing) {
+        if (excl) throw new SysError('EEXIST', `ext2: '${name}' exists`);
+        return this.step(existing);
+      }
+      const node = await this.newInode(dir, S_IFREG | (mode & 0o7777), uid, gid);
+      node.links = 1;
+      await this.dirs.add(dir, name, node, node.ctime);
+      return this.step(node);
+    });
+  }
+
+  mkdir(dirH: Handle, name: string, mode: number, uid: number, gid: number): Promise<WalkStep> {
+    return this.run(true, async () => {
+      checkName(name);
+      const dir = await this.liveDir(dirH);
+      await this.absent(dir, name);
+      if (dir.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${dir.ino} has ${LINK_MAX} links`);
+      const node = await this.newInode(dir, S_IFDIR | (mode & 0o7777), uid, gid);
+      const { block } = await this.map.map(node, 0, this.groups.firstBlock(this.groups.groupOfInode(node.ino)));
+      this.dirs.initialize(this.cache.fresh(block), node.ino, dir.ino);
+      node.size = this.geo.blockSize;
+      node.links = 2;
+      await this.dirs.add(dir, name, node, node.ctime);
+      dir.links++;
+      return this.step(node);
+    });
+  }
+
+  symlink(dirH: Handle, name: string, target: string, uid: number, gid: number): Promise<WalkStep> {
+    return this.run(true, async () => {
+      checkName(name);
+      const text = encoder.encode(target);
+      if (text.length === 0) throw new SysError('ENOENT', 'ext2: a symbolic link cannot be empty');
+      if (text.length > this.symlinkMax) throw new SysError('ENAMETOOLONG', `ext2: a symbolic link target is longer than ${this.symlinkMax} bytes`);
+      const dir = await this.liveDir(dirH);
+      await this.absent(dir, name);
+      const node = await this.newInode(dir, S_IFLNK | 0o777, uid, gid);
+      if (text.length <= FAST_SYMLINK_MAX) {
+        node.setBlockBytes(text);
+        node.size = text.length;
+      } else if ((await this.content.write(node, 0, text)) < text.length) {
+        throw new SysError('ENOSPC', 'ext2: no room for the symbolic link target');
+      }
+      node.links = 1;
+      await this.dirs.add(dir, name, node, node.ctime);
+      return this.step(node);
+    });
+  }
+
+  link(h: Handle, dirH: Handle, name: string): Promise<Attr> {
+    return this.run(true, async () => {
+      checkName(name);
+      const node = await this.live(h);
+      if (node.isDir) throw new SysError('EPERM', 'ext2: a directory cannot have another name');
+      if (node.links === 0) throw new SysError('ENOENT', 'ext2: the file was removed');
+      if (node.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${node.ino} has ${LINK_MAX} links`);
+      const dir = await this.liveDir(dirH);
+      await this.absent(dir, name);
+      const now = this.now();
+      await this.dirs.add(dir, name, node, now);
+      node.links++;
+      node.ctime = now;
+      node.dirty = true;
+      return this.attr(node);
+    });
+  }
+
+  unlink(dirH: Handle, name: string): Promise<void> {
+    return this.run(true, async () => {
+      checkName(name);
+      const dir = await this.liveDir(dirH);
+      const node = await this.existing(dir, name);
+      if (node.isDir) throw new SysError('EISDIR', `ext2: '${name}' is a directory`);
+      const now = this.now();
+      await this.dirs.remove(dir, name, now);
+      this.dropLink(node, now);
+      await this.release(node);
+    });
+  }
+
+  rmdir(dirH: Handle, name: string): Promise<void> {
+    return this.run(true, async () => {
+      if (name === '..') throw new SysError('ENOTEMPTY', `ext2: '..' is not empty`);
+      checkName(name);
+      const dir = await this.liveDir(dirH);
+      const node = await this.existing(dir, name);
+      if (!node.isDir) throw new SysError('ENOTDIR', `ext2: '${name}' is not a directory`);
+      if (!(await this.dirs.isEmpty(node))) throw new SysError('ENOTEMPTY', `ext2: '${name}' is not empty`);
+      const now = this.now();
+      await this.dirs.remove(dir, name, now);
+      this.dropLink(dir, now);
+      node.links = 0;
+      node.ctime = now;
+      await this.release(node);
+    });
+  }
+
+  rename(sdirH: Handle, sname: string, ddirH: Handle, dname: string): Promise<void> {
+    return this.run(true, async () => {
+      checkName(sname);
+      checkName(dname);
+      const sdir = await this.liveDir(sdirH);
+      const ddir = await this.liveDir(ddirH);
+      if (ddir.links === 0) throw new SysError('ENOENT', 'ext2: the target directory was removed');
+      const node = await this.existing(sdir, sname);
+      const victimSlot = await this.dirs.lookup(ddir, dname);
+      if (victimSlot?.ino === node.ino) return; // two names of one file: nothing to do
+      const moving = node.isDir && sdir !== ddir;
+      if (moving) await this.refuseMoveBelowItself(node, ddir);
+      const now = this.now();
+      if (victimSlot) {
+        const victim = await this.entryInode(ddir, victimSlot, dname);
+        if (node.isDir && !victim.isDir) throw new SysError('ENOTDIR', `ext2: '${dname}' is not a directory`);
+        if (!node.isDir && victim.isDir) throw new SysError('EISDIR', `ext2: '${dname}' is a directory`);
+        if (victim.isDir && !(await this.dirs.isEmpty(victim))) throw new SysError('ENOTEMPTY', `ext2: '${dname}' is not empty`);
+        await this.dirs.retarget(ddir, dname, node, now);
+        if (victim.isDir) {
+          victim.links = 0;
+          victim.ctime = now;
+          this.dropLink(ddir, now);
+        } else {
+          this.dropLink(victim, now);
+        }
+        await this.release(victim);
+      } else {
+        if (moving && ddir.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${ddir.ino} has ${LINK_MAX} links`);
+        await this.dirs.add(ddir, dname, node, now);
+      }
+      await this.dirs.remove(sdir, sname, now);
+      if (moving) {
+        await this.dirs.retarget(node, '..', ddir, now);
+        this.dropLink(sdir, now);
+        ddir.links++;
+      }
+      node.ctime = now;
+      node.dirty = true;
+    });
+  }
+
+  readlink(h: Handle): Promise<string> {
+    return this.run(false, async () => {
+      const node = await this.live(h);
+      if (!node.isSymlink) throw new SysError('EINVAL', `ext2: inode ${node.ino} is not a symbolic link`);
+      if (this.isFastSymlink(node)) {
+        if (node.size > FAST_SYMLINK_MAX + 1) throw corrupt(`symbolic link inode ${node.ino} keeps ${node.size} bytes in its inode`);
+        return decoder.decode(node.blockBytes().subarray(0, node.size));
+      }
+      if (node.size > this.symlinkMax) throw corrupt(`symbolic link inode ${node.ino} has a target of ${node.size} bytes`);
+      return decoder.decode(await this.content.read(node, 0, node.size));
+    });
+  }
+
+  readdir(h: Handle, cookie: number, count: number): Promise<{ entries: DirEntry[]; cookie: number; eof: boolean }> {
+    return this.run(false, async () => {
+      const dir = await this.liveDir(h);
+      const result = await this.dirs.list(dir, cookie, count, (ino) => this.typeOf(ino));
+      this.touchAtime(dir);
+      return result;
+    });
+  }
+
+  read(h: Handle, offset: number, length: number): Promise<Uint8Array> {
+    return this.run(false, async () => {
+      const node = await this.liveFile(h);
+      const data = await this.content.read(node, offset, length);
+      this.touchAtime(node);
+      return data;
+    });
+  }
+
+  write(h: Handle, offset: number | null, data: Uint8Array): Promise<{ written: number; end: number }> {
+    return this.run(true, async () => {
+      const node = await this.liveFile(h);
+      const at = offset ?? node.size;
+      const written = await this.content.write(node, at, data);
+      if (written > 0) {
+        node.mtime = node.ctime = this.now();
+        this.noteSize(node);
+      }
+      return { written, end: at + written };
+    });
+  }
+
+  open(h: Handle): Promise<void> {
+    return this.run(false, async () => {
+      const node = await this.live(h);
+      this.opens.set(node.ino, (this.opens.get(node.ino) ?? 0) + 1);
+    });
+  }
+
+  close(h: Handle): Promise<void> {
+    return this.run(false, async () => {
+      const count = this.opens.get(h.ino);
+      if (!count) return;
+      const node = await this.inodes.get(h.ino);
+      if (node.generation !== h.gen) return;
+      if (count > 1) {
+        this.opens.set(h.ino, count - 1);
+        return;
+      }
+      this.opens.delete(h.ino);
+      await this.release(node);
+    });
+  }
+
+  fsync(h: Handle): Promise<void> {
+    return this.run(false, async () => {
+      await this.live(h);
+    }, true);
+  }
+
+  sync(): Promise<void> {
+    return this.run(false, async () => {}, true);
+  }
+
+  // ---- running ops ------------------------------------------------------------------------
+
+  /**
+   * Runs one op under the mutex as a unit: on failure every change is rolled back; on
+   * success the op's inodes are written back and, at a sync point or when enough has
+   * changed, everything is committed.
+   */
+  private run<T>(writes: boolean, fn: () => Promise<T>, syncPoint = false): Promise<T> {
+    return this.mutex.run(async () => {
+      if (this.unmounted) throw new SysError('ENODEV', `ext2: ${this.source} is no longer mounted`);
+      if (writes && this.readonly) throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only`);
+      this.cache.begin();
+      let result: T;
+      try {
+        result = await fn();
+        await this.inodes.flush(this.now());
+      } catch (err) {
+        this.cache.rollback();
+        this.alloc.reset();
+        this.dirs.clear();
+        throw err;
+      } finally {
+        this.inodes.clear();
+      }
+      this.cache.end();
+      if (syncPoint || this.cache.dirtyBytes > DIRTY_LIMIT) await this.commit();
+      return result;
+    });
+  }
+
+  /** Writes every changed block and the superblock (with free counts summed from the groups) in one commit. */
+  private async commit(): Promise<void> {
+    if (this.readonly) return;
+    const writes = this.cache.dirtyWrites();
+    if (writes.length === 0 && !this.sbDirty) return;
+    this.sb.freeBlocks = this.groups.totalFreeBlocks();
+    this.sb.freeInodes = this.groups.totalFreeInodes();
+    this.sb.writeTime = Math.floor(this.now() / 1000);
+    writes.push({ offset: SUPERBLOCK_OFFSET, data: this.sb.raw.slice() });
+    await this.dev.commit(writes);
+    this.cache.markClean();
+    this.sbDirty = false;
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------
+
+  private now(): number {
+    return this.ctx.hyp.clockRealtime();
+  }
+
+  private attr(node: Inode): Attr {
+    return attrOf(node, this.geo.blockSize);
+  }
+
+  private step(node: Inode): WalkStep {
+    return { handle: handleOf(node), attr: this.attr(node) };
+  }
+
+  /** The inode a handle names, or ESTALE if it was freed or reused since. */
+  private async live(h: Handle): Promise<Inode> {
+    const valid = h.ino >= 1 && h.ino <= this.geo.inodesCount && (h.ino >= this.geo.firstIno || h.ino === ROOT_INO);
+    const node = valid ? await this.inodes.get(h.ino) : null;
+    if (!node || node.generation !== h.gen || node.mode === 0 || (node.links === 0 && !this.opens.has(h.ino))) {
+      throw new SysError('ESTALE', `ext2: inode ${h.ino} (generation ${h.gen}) no longer exists`);
+    }
+    return node;
+  }
+
+  private async liveDir(h: Handle): Promise<Inode> {
+    const node = await this.live(h);
+    if (!node.isDir) throw new SysError('ENOTDIR', `ext2: inode ${h.ino} is not a directory`);
+    return node;
+  }
+
+  private async liveFile(h: Handle): Promise<Inode> {
+    const node = await this.live(h);
+    if (node.isDir) throw new SysError('EISDIR', `ext2: inode ${h.ino} is a directory`);
+    if (!node.isReg) throw new SysError('EINVAL', `ext2: inode ${h.ino} is not a regular file`);
+    return node;
+  }
+
+  /** The inode an entry names; an entry naming a reserved or free inode is damage. */
+  private async entryInode(dir: Inode, slot: Slot, name: string): Promise<Inode> {
+    if (slot.ino < this.geo.firstIno && slot.ino !== ROOT_INO) {
+      throw corrupt(`directory inode ${dir.ino}'s entry '${name}' names reserved inode ${slot.ino}`);
+    }
+    const node = await this.inodes.get(slot.ino);
+    if (node.links === 0 || node.mode === 0) throw corrupt(`directory inode ${dir.ino}'s entry '${name}' names inode ${slot.ino}, which is not in use`);
+    return node;
+  }
+
+  private async child(dir: Inode, name: string): Promise<Inode | undefined> {
+    const slot = await this.dirs.lookup(dir, name);
+    return slot && this.entryInode(dir, slot, name);
+  }
+
+  private async existing(dir: Inode, name: string): Promise<Inode> {
+    const node = await this.child(dir, name);
+    if (!node) throw new SysError('ENOENT', `ext2: no entry '${name}'`);
+    return node;
+  }
+
+  /** Refuses a name that exists, or a directory that was removed (still open). */
+  private async absent(dir: Inode, name: string): Promise<void> {
+    if (await this.dirs.lookup(dir, name)) throw new SysError('EEXIST', `ext2: '${name}' exists`);
+    if (dir.links === 0) throw new SysError('ENOENT', 'ext2: the directory was removed');
+  }
+
+  /** A directory may not move into itself or below itself: walks up from the target to the root. */
+  private async refuseMoveBelowItself(node: Inode, target: Inode): Promise<void> {
+    const seen = new Set<number>();
+    for (let at = target; at.ino !== ROOT_INO; ) {
+      if (at.ino === node.ino) throw new SysError('EINVAL', `ext2: cannot move directory inode ${node.ino} below itself`);
+      const up = await this.dirs.lookup(at, '..');
+      if (!up || seen.has(at.ino)) throw corrupt(`directory inode ${at.ino} has no way up to the root`);
+      seen.add(at.ino);
+      at = await this.entryInode(at, up, '..');
+    }
+  }
+
+  private async newInode(parent: Inode, mode: number, uid: number, gid: number): Promise<Inode> {
+    const ino = await this.alloc.allocInode(parent.ino, (mode & S_IFMT) === S_IFDIR);
+    const node = await this.inodes.get(ino);
+    if (node.links !== 0) throw corrupt(`inode ${ino} is free in its bitmap but has ${node.links} links`);
+    node.reset(mode, checkId(uid), checkId(gid), (node.generation + 1) >>> 0, this.now());
+    return node;
+  }
+
+  private dropLink(node: Inode, now: number): void {
+    node.links = Math.max(0, node.links - 1);
+    node.ctime = now;
+    node.dirty = true;
+  }
+
+  /** Frees an inode nothing names or holds open any more. */
+  private async release(node: Inode): Promise<void> {
+    if (node.links === 0 && !this.opens.has(node.ino)) await this.freeInode(node);
+  }
+
+  private async freeInode(node: Inode): Promise<void> {
+    const hasBlockMap = node.isReg || node.isDir || (node.isSymlink && !this.isFastSymlink(node));
+    if (hasBlockMap) await this.map.truncate(node, 0);
+    if (node.fileAcl !== 0) await this.releaseXattrBlock(node);
+    node.links = 0;
+    node.size = 0;
+    node.blocks = 0;
+    node.dtime = Math.min(2 ** 32 - 1, Math.floor(this.now() / 1000));
+    node.dirty = true;
+    await this.alloc.freeInode(node.ino, node.isDir);
+    if (node.isDir) this.dirs.forget(node.ino);
+  }
+
+  /** Drops the inode's reference to its extended attribute block, freeing it at zero. */
+  private async releaseXattrBlock(node: Inode): Promise<void> {
+    const b = node.fileAcl;
+    if (this.groups.isMetadata(b)) throw corrupt(`inode ${node.ino}'s attribute block ${b} is metadata or outside the file system`);
+    const buf = await this.cache.modify(b);
+    if (u32(buf, 0) !== XATTR_MAGIC) throw corrupt(`inode ${node.ino}'s attribute block ${b} has no attribute header`);
+    const refs = u32(buf, 4);
+    if (refs <= 1) {
+      await this.alloc.freeBlock(b);
+    } else {
+      setU32(buf, 4, refs - 1);
+    }
+    node.fileAcl = 0;
+    node.blocks = Math.max(0, node.blocks - this.geo.blockSize / 512);
+  }
+
+  /** A fast symlink keeps its target in i_block: it has no blocks, other than an attribute block. */
+  private isFastSymlink(node: Inode): boolean {
+    return node.blocks - (node.fileAcl !== 0 ? this.geo.blockSize / 512 : 0) === 0;
+  }
+
+  /** A symlink target and its NUL fit in one block (as Linux's ext2 and e2fsck require). */
+  private get symlinkMax(): number {
+    return this.geo.blockSize - 1;
+  }
+
+  private async typeOf(ino: number): Promise<FileType> {
+    return fileTypeOf((await this.inodes.get(ino)).mode);
+  }
+
+  /** A file past 2 GiB needs the large_file feature. */
+  private noteSize(node: Inode): void {
+    if (node.size > 2 ** 31 - 1 && !(this.sb.roCompat & RO_COMPAT_LARGE_FILE)) {
+      this.sb.roCompat |= RO_COMPAT_LARGE_FILE;
+      this.sbDirty = true;
+    }
+  }
+
+  /** relatime: atime moves only when it is older than mtime or ctime, or a day old. */
+  private touchAtime(node: Inode): void {
+    if (this.readonly) return;
+    const now = this.now();
+    if (node.storedTime(now) === node.atime) return;
+    if (node.atime > node.mtime && node.atime > node.ctime && now - node.atime < ATIME_REFRESH_MS) return;
+    node.atime = now;
+    node.dirty = true;
+  }
+}

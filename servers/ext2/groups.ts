@@ -1,0 +1,131 @@
+// Block groups: the group descriptor table (pinned in the cache for the life of the mount),
+// where each group's bitmaps and inode table lie, and which blocks are metadata that no file
+// may own or the allocator hand out.
+
+import { setU16, u16, u32 } from './bytes.js';
+import type { BlockCache } from './cache.js';
+import { corrupt } from './errors.js';
+import { GROUP_DESC_SIZE, type Geometry } from './superblock.js';
+
+const BLOCK_BITMAP = 0x00;
+const INODE_BITMAP = 0x04;
+const INODE_TABLE = 0x08;
+const FREE_BLOCKS = 0x0c;
+const FREE_INODES = 0x0e;
+const USED_DIRS = 0x10;
+
+export class Groups {
+  private constructor(
+    private readonly cache: BlockCache,
+    private readonly geo: Geometry,
+  ) {}
+
+  /** Reads and pins the descriptor table, and checks where each group's metadata lies. */
+  static async load(cache: BlockCache, geo: Geometry): Promise<Groups> {
+    const first = geo.firstDataBlock + 1;
+    await cache.getRun(first, geo.gdtBlocks);
+    for (let i = 0; i < geo.gdtBlocks; i++) cache.pin(first + i);
+    const groups = new Groups(cache, geo);
+    for (let g = 0; g < geo.groups; g++) groups.checkLayout(g);
+    return groups;
+  }
+
+  get count(): number {
+    return this.geo.groups;
+  }
+
+  /** The first block of group g. */
+  firstBlock(g: number): number {
+    return this.geo.firstDataBlock + g * this.geo.blocksPerGroup;
+  }
+
+  /** How many blocks group g has (the last one may be short). */
+  blocksIn(g: number): number {
+    return Math.min(this.geo.blocksPerGroup, this.geo.blocksCount - this.firstBlock(g));
+  }
+
+  groupOfBlock(b: number): number {
+    return Math.floor((b - this.geo.firstDataBlock) / this.geo.blocksPerGroup);
+  }
+
+  groupOfInode(ino: number): number {
+    return Math.floor((ino - 1) / this.geo.inodesPerGroup);
+  }
+
+  blockBitmap(g: number): number { return this.u32(g, BLOCK_BITMAP); }
+  inodeBitmap(g: number): number { return this.u32(g, INODE_BITMAP); }
+  inodeTable(g: number): number { return this.u32(g, INODE_TABLE); }
+  freeBlocks(g: number): number { return this.u16(g, FREE_BLOCKS); }
+  freeInodes(g: number): number { return this.u16(g, FREE_INODES); }
+  usedDirs(g: number): number { return this.u16(g, USED_DIRS); }
+
+  addFreeBlocks(g: number, delta: number): void {
+    this.add16(g, FREE_BLOCKS, delta, this.blocksIn(g), 'free block');
+  }
+  addFreeInodes(g: number, delta: number): void {
+    this.add16(g, FREE_INODES, delta, this.geo.inodesPerGroup, 'free inode');
+  }
+  addUsedDirs(g: number, delta: number): void {
+    this.add16(g, USED_DIRS, delta, this.geo.inodesPerGroup, 'directory');
+  }
+
+  totalFreeBlocks(): number {
+    let n = 0;
+    for (let g = 0; g < this.geo.groups; g++) n += this.freeBlocks(g);
+    return n;
+  }
+
+  totalFreeInodes(): number {
+    let n = 0;
+    for (let g = 0; g < this.geo.groups; g++) n += this.freeInodes(g);
+    return n;
+  }
+
+  /**
+   * Whether b is a superblock or descriptor copy (reserved descriptor blocks included), a
+   * bitmap or an inode table block: such a block is never file data and never allocated.
+   */
+  isMetadata(b: number): boolean {
+    const geo = this.geo;
+    if (b < geo.firstDataBlock || b >= geo.blocksCount) return true;
+    const g = this.groupOfBlock(b);
+    const offset = b - this.firstBlock(g);
+    if (geo.hasSuperblock(g) && offset < 1 + geo.gdtBlocks + geo.reservedGdtBlocks) return true;
+    const table = this.inodeTable(g);
+    return b === this.blockBitmap(g) || b === this.inodeBitmap(g) || (b >= table && b < table + geo.inodeTableBlocks);
+  }
+
+  private checkLayout(g: number): void {
+    const start = this.firstBlock(g);
+    const end = start + this.blocksIn(g);
+    const reservedEnd = start + (this.geo.hasSuperblock(g) ? 1 + this.geo.gdtBlocks + this.geo.reservedGdtBlocks : 0);
+    const inside = (b: number, n: number) => b >= reservedEnd && b + n <= end;
+    if (!inside(this.blockBitmap(g), 1)) throw corrupt(`group ${g}'s block bitmap is at block ${this.blockBitmap(g)}, outside the group's blocks ${reservedEnd}–${end - 1}`);
+    if (!inside(this.inodeBitmap(g), 1)) throw corrupt(`group ${g}'s inode bitmap is at block ${this.inodeBitmap(g)}, outside the group's blocks ${reservedEnd}–${end - 1}`);
+    if (!inside(this.inodeTable(g), this.geo.inodeTableBlocks)) {
+      throw corrupt(`group ${g}'s inode table at block ${this.inodeTable(g)} does not fit in the group's blocks ${reservedEnd}–${end - 1}`);
+    }
+  }
+
+  private where(g: number): { block: number; offset: number } {
+    const at = g * GROUP_DESC_SIZE;
+    return { block: this.geo.firstDataBlock + 1 + Math.floor(at / this.geo.blockSize), offset: at % this.geo.blockSize };
+  }
+
+  private u32(g: number, field: number): number {
+    const { block, offset } = this.where(g);
+    return u32(this.cache.pinned(block), offset + field);
+  }
+
+  private u16(g: number, field: number): number {
+    const { block, offset } = this.where(g);
+    return u16(this.cache.pinned(block), offset + field);
+  }
+
+  private add16(g: number, field: number, delta: number, max: number, what: string): void {
+    const v = this.u16(g, field) + delta;
+    if (v < 0 || v > max) throw corrupt(`group ${g}'s ${what} count would become ${v} (out of 0–${max})`);
+    const { block, offset } = this.where(g);
+    setU16(this.cache.modifyPinned(block), offset + field, v);
+  }
+}

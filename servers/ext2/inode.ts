@@ -1,0 +1,247 @@
+// Inodes: the on-disk record (128 bytes, or more with extra fields for nanosecond times) and
+// the per-op table of loaded inodes. An op loads each inode once — two names for the same
+// inode in one op (rename within a directory) get the same object — and the dirty ones are
+// written back into their inode table blocks when the op ends. Only the fields this driver
+// knows are rewritten; the rest of the record (in-inode extended attributes, …) is kept.
+
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Attr, type Handle } from '../../kernel/api.js';
+import type { BlockCache } from './cache.js';
+import { corrupt } from './errors.js';
+import type { Groups } from './groups.js';
+import type { Geometry } from './superblock.js';
+
+export const ROOT_INO = 2;
+/** Most links an ext2 inode may have (EXT2_LINK_MAX). */
+export const LINK_MAX = 32000;
+/** i_flags bit of a directory with an htree index. */
+export const INDEX_FL = 0x1000;
+/** i_block holds 15 pointers, 60 bytes: a symlink target shorter than that lives there. */
+export const N_BLOCKS = 15;
+export const FAST_SYMLINK_MAX = 59;
+const GOOD_OLD_INODE_SIZE = 128;
+/** Extra space a new large inode gets (as mke2fs and Linux give it): room for ns times and crtime. */
+const NEW_EXTRA_ISIZE = 32;
+
+/** Where each optional time field lies after the 128-byte base record. */
+const CTIME_EXTRA = 0x84;
+const MTIME_EXTRA = 0x88;
+const ATIME_EXTRA = 0x8c;
+const CRTIME = 0x90;
+const CRTIME_EXTRA = 0x94;
+
+function decodeTime(seconds: number, extra: number | null): number {
+  if (extra === null) return seconds * 1000;
+  return (seconds + (extra & 3) * 2 ** 32) * 1000 + (extra >>> 2) / 1e6;
+}
+
+/** Seconds (as a signed 32-bit value) and, when there is room, the extra word (ns << 2 | epoch). */
+function encodeTime(ms: number, withExtra: boolean): { seconds: number; extra: number } {
+  let sec = Math.floor(ms / 1000);
+  const ns = Math.min(999_999_999, Math.round((ms - sec * 1000) * 1e6));
+  if (!withExtra) return { seconds: Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, sec)), extra: 0 };
+  sec = Math.max(-(2 ** 31), Math.min(2 ** 34 - 2 ** 31 - 1, sec));
+  const epoch = Math.floor((sec + 2 ** 31) / 2 ** 32);
+  return { seconds: sec - epoch * 2 ** 32, extra: ((ns << 2) | epoch) >>> 0 };
+}
+
+export class Inode {
+  mode = 0;
+  uid = 0;
+  gid = 0;
+  size = 0;
+  links = 0;
+  /** Space used, in 512-byte units, indirect and attribute blocks included. */
+  blocks = 0;
+  flags = 0;
+  generation = 0;
+  /** The extended attribute block, or 0. */
+  fileAcl = 0;
+  /** Seconds; nonzero only on a freed inode. */
+  dtime = 0;
+  /** Milliseconds since the epoch. */
+  atime = 0;
+  mtime = 0;
+  ctime = 0;
+  readonly block = new Uint32Array(N_BLOCKS);
+  /** Bytes in use past the first 128 (0 on 128-byte inodes). */
+  extraIsize = 0;
+  /** Changed in this op: written back when the op ends. */
+  dirty = false;
+  /** Newly allocated in this op: the record is rewritten from zero. */
+  fresh = false;
+
+  constructor(readonly ino: number) {}
+
+  get type(): number { return this.mode & S_IFMT; }
+  get isDir(): boolean { return this.type === S_IFDIR; }
+  get isReg(): boolean { return this.type === S_IFREG; }
+  get isSymlink(): boolean { return this.type === S_IFLNK; }
+
+  /** Makes a just-allocated inode new: no links, no blocks, all times now. */
+  reset(mode: number, uid: number, gid: number, generation: number, now: number): void {
+    this.mode = mode;
+    this.uid = uid;
+    this.gid = gid;
+    this.size = this.links = this.blocks = this.flags = this.fileAcl = this.dtime = 0;
+    this.generation = generation;
+    this.atime = this.mtime = this.ctime = now;
+    this.block.fill(0);
+    this.fresh = this.dirty = true;
+  }
+
+  /** The device number of a character or block device (Linux's encoding). */
+  get rdev(): number {
+    if (this.type !== S_IFCHR && this.type !== S_IFBLK) return 0;
+    const old = this.block[0];
+    if (old === 0) return this.block[1];
+    const major = (old >> 8) & 0xff;
+    const minor = old & 0xff;
+    return minor | (major << 8);
+  }
+
+  /** i_block as the 60 bytes a fast symlink keeps its target in. */
+  blockBytes(): Uint8Array {
+    const out = new Uint8Array(N_BLOCKS * 4);
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < N_BLOCKS; i++) view.setUint32(i * 4, this.block[i], true);
+    return out;
+  }
+
+  setBlockBytes(bytes: Uint8Array): void {
+    const padded = new Uint8Array(N_BLOCKS * 4);
+    padded.set(bytes);
+    const view = new DataView(padded.buffer);
+    for (let i = 0; i < N_BLOCKS; i++) this.block[i] = view.getUint32(i * 4, true);
+  }
+
+  private hasField(at: number): boolean {
+    return GOOD_OLD_INODE_SIZE + this.extraIsize >= at + 4;
+  }
+
+  /** Milliseconds at the precision the record can keep (seconds, or nanoseconds). */
+  storedTime(ms: number): number {
+    return this.hasField(ATIME_EXTRA) ? ms : Math.floor(ms / 1000) * 1000;
+  }
+
+  parse(view: DataView, inodeSize: number): void {
+    this.mode = view.getUint16(0x00, true);
+    this.uid = view.getUint16(0x02, true) | (view.getUint16(0x78, true) << 16);
+    this.gid = view.getUint16(0x18, true) | (view.getUint16(0x7a, true) << 16);
+    this.uid >>>= 0;
+    this.gid >>>= 0;
+    this.size = view.getUint32(0x04, true) + (this.isReg ? view.getUint32(0x6c, true) * 2 ** 32 : 0);
+    this.links = view.getUint16(0x1a, true);
+    this.blocks = view.getUint32(0x1c, true);
+    this.flags = view.getUint32(0x20, true);
+    for (let i = 0; i < N_BLOCKS; i++) this.block[i] = view.getUint32(0x28 + i * 4, true);
+    this.generation = view.getUint32(0x64, true);
+    this.fileAcl = view.getUint32(0x68, true);
+    this.dtime = view.getUint32(0x14, true);
+    const extra = inodeSize > GOOD_OLD_INODE_SIZE ? view.getUint16(0x80, true) : 0;
+    this.extraIsize = extra <= inodeSize - GOOD_OLD_INODE_SIZE && extra % 4 === 0 ? extra : 0;
+    this.atime = decodeTime(view.getInt32(0x08, true), this.hasField(ATIME_EXTRA) ? view.getUint32(ATIME_EXTRA, true) : null);
+    this.ctime = decodeTime(view.getInt32(0x0c, true), this.hasField(CTIME_EXTRA) ? view.getUint32(CTIME_EXTRA, true) : null);
+    this.mtime = decodeTime(view.getInt32(0x10, true), this.hasField(MTIME_EXTRA) ? view.getUint32(MTIME_EXTRA, true) : null);
+  }
+
+  serialize(view: DataView, inodeSize: number, now: number): void {
+    if (this.fresh) {
+      for (let i = 0; i < inodeSize; i++) view.setUint8(i, 0);
+      this.extraIsize = inodeSize - GOOD_OLD_INODE_SIZE >= NEW_EXTRA_ISIZE ? NEW_EXTRA_ISIZE : 0;
+      if (this.extraIsize) view.setUint16(0x80, this.extraIsize, true);
+      const created = encodeTime(now, true);
+      if (this.hasField(CRTIME_EXTRA)) {
+        view.setInt32(CRTIME, created.seconds, true);
+        view.setUint32(CRTIME_EXTRA, created.extra, true);
+      }
+      this.fresh = false;
+    }
+    view.setUint16(0x00, this.mode, true);
+    view.setUint16(0x02, this.uid & 0xffff, true);
+    view.setUint16(0x78, this.uid >>> 16, true);
+    view.setUint16(0x18, this.gid & 0xffff, true);
+    view.setUint16(0x7a, this.gid >>> 16, true);
+    view.setUint32(0x04, this.size % 2 ** 32, true);
+    if (this.isReg) view.setUint32(0x6c, Math.floor(this.size / 2 ** 32), true);
+    view.setUint16(0x1a, this.links, true);
+    view.setUint32(0x1c, this.blocks, true);
+    view.setUint32(0x20, this.flags, true);
+    for (let i = 0; i < N_BLOCKS; i++) view.setUint32(0x28 + i * 4, this.block[i], true);
+    view.setUint32(0x64, this.generation, true);
+    view.setUint32(0x68, this.fileAcl, true);
+    view.setUint32(0x14, this.dtime, true);
+    this.writeTime(view, this.atime, 0x08, ATIME_EXTRA);
+    this.writeTime(view, this.ctime, 0x0c, CTIME_EXTRA);
+    this.writeTime(view, this.mtime, 0x10, MTIME_EXTRA);
+  }
+
+  private writeTime(view: DataView, ms: number, at: number, extraAt: number): void {
+    const withExtra = this.hasField(extraAt);
+    const t = encodeTime(ms, withExtra);
+    view.setInt32(at, t.seconds, true);
+    if (withExtra) view.setUint32(extraAt, t.extra, true);
+  }
+}
+
+/** The inodes loaded by the current op. */
+export class InodeTable {
+  private readonly loaded = new Map<number, Inode>();
+
+  constructor(
+    private readonly cache: BlockCache,
+    private readonly groups: Groups,
+    private readonly geo: Geometry,
+  ) {}
+
+  private where(ino: number): { block: number; offset: number } {
+    const { inodesPerGroup, inodeSize, blockSize } = this.geo;
+    const g = Math.floor((ino - 1) / inodesPerGroup);
+    const byte = ((ino - 1) % inodesPerGroup) * inodeSize;
+    return { block: this.groups.inodeTable(g) + Math.floor(byte / blockSize), offset: byte % blockSize };
+  }
+
+  private view(buf: Uint8Array, offset: number): DataView {
+    return new DataView(buf.buffer, buf.byteOffset + offset, this.geo.inodeSize);
+  }
+
+  /** Inode `ino` (checked to be a valid number, not checked to be in use). */
+  async get(ino: number): Promise<Inode> {
+    const known = this.loaded.get(ino);
+    if (known) return known;
+    if (!Number.isInteger(ino) || ino < 1 || ino > this.geo.inodesCount) {
+      throw corrupt(`inode number ${ino} is outside 1–${this.geo.inodesCount}`);
+    }
+    const { block, offset } = this.where(ino);
+    const node = new Inode(ino);
+    node.parse(this.view(await this.cache.get(block), offset), this.geo.inodeSize);
+    this.loaded.set(ino, node);
+    return node;
+  }
+
+  /** Writes every inode the op changed into its inode table block. */
+  async flush(now: number): Promise<void> {
+    for (const node of this.loaded.values()) {
+      if (!node.dirty) continue;
+      const { block, offset } = this.where(node.ino);
+      node.serialize(this.view(await this.cache.modify(block), offset), this.geo.inodeSize, now);
+      node.dirty = false;
+    }
+  }
+
+  /** Forgets the op's inodes (at the end of every op, and after a rollback). */
+  clear(): void {
+    this.loaded.clear();
+  }
+}
+
+export function handleOf(node: Inode): Handle {
+  return { ino: node.ino, gen: node.generation };
+}
+
+export function attrOf(node: Inode, blockSize: number): Attr {
+  return {
+    ino: node.ino, gen: node.generation, mode: node.mode, nlink: node.links, uid: node.uid, gid: node.gid,
+    size: node.size, blocks: node.blocks, blksize: blockSize, rdev: node.rdev,
+    atime: node.atime, mtime: node.mtime, ctime: node.ctime,
+  };
+}

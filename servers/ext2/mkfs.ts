@@ -1,0 +1,315 @@
+// mkfs: writes a new ext2 file system — revision 1 with the features filetype, sparse_super
+// and large_file, or revision 0 — laid out as mke2fs lays out the same parameters: in each
+// group the superblock and descriptor copies (where sparse_super puts them), the two bitmaps
+// and the inode table; then a root directory and a lost+found of mke2fs's size. With a UUID
+// and a time given, the image is the same byte for byte every time (the hash seed is then
+// the UUID); otherwise both come from the host's random generator.
+
+import { S_IFDIR, SysError, type Context } from '../../kernel/api.js';
+import { Device, type Write } from './device.js';
+import { typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
+import { Inode, ROOT_INO } from './inode.js';
+import {
+  EXT2_MAGIC, GROUP_DESC_SIZE, INCOMPAT_FILETYPE, MIN_INODE_SIZE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER,
+  STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
+} from './superblock.js';
+
+export interface MkfsArgs {
+  /** The host image: created, or truncated and resized to `size`. */
+  source: string;
+  size: number;
+  blockSize?: number;
+  /** Inode count wanted (rounded up to fill whole inode table blocks in every group). */
+  inodes?: number;
+  /** Bytes per inode, when `inodes` is not given. */
+  inodeRatio?: number;
+  inodeSize?: number;
+  label?: string;
+  uuid?: string;
+  /** Creation time, in seconds since the epoch. */
+  time?: number;
+  revision?: number;
+}
+
+export interface MkfsResult {
+  blocks: number;
+  inodes: number;
+  blockSize: number;
+  inodeSize: number;
+  groups: number;
+  uuid: string;
+}
+
+const MiB = 1024 * 1024;
+const PAGE = 4096;
+const LOST_FOUND_INO = 11;
+const FIRST_INO = 11;
+const RESERVED_PERCENT = 5;
+/** bg_flags: the inode table is zeroed. */
+const BG_INODE_ZEROED = 4;
+/** user_xattr and acl, the default mount options mke2fs records. */
+const DEFAULT_MOUNT_OPTIONS = 0x0c;
+const HASH_HALF_MD4 = 1;
+const FLAGS_SIGNED_HASH = 1;
+const ERRORS_CONTINUE = 1;
+/** The extra inode space mke2fs asks for in large inodes. */
+const EXTRA_ISIZE = 32;
+/** A group's leftover shorter than its metadata plus this is dropped, as mke2fs does. */
+const MIN_LAST_GROUP_DATA = 50;
+
+interface Plan {
+  blockSize: number;
+  blocks: number;
+  firstDataBlock: number;
+  blocksPerGroup: number;
+  groups: number;
+  inodesPerGroup: number;
+  inodeTableBlocks: number;
+  gdtBlocks: number;
+  inodeSize: number;
+  revision: number;
+  sparseSuper: boolean;
+  reservedBlocks: number;
+  lostFoundBlocks: number;
+}
+
+function invalid(message: string): SysError {
+  return new SysError('EINVAL', `mkfs: ${message}`);
+}
+
+/** The geometry mke2fs would choose for these arguments. */
+function plan(a: MkfsArgs): Plan {
+  const revision = a.revision ?? 1;
+  if (revision !== 0 && revision !== 1) throw invalid(`revision ${revision} is not 0 or 1`);
+  // mke2fs.conf's size classes: floppy, small, default and big.
+  const floppy = a.size < 3 * MiB;
+  const small = a.size < 512 * MiB;
+  const big = a.size >= 4 * 1024 * 1024 * MiB;
+  const blockSize = a.blockSize ?? (small ? 1024 : 4096);
+  if (![1024, 2048, 4096].includes(blockSize)) throw invalid(`block size ${blockSize} is not 1024, 2048 or 4096`);
+  const inodeSize = a.inodeSize ?? (revision === 0 ? MIN_INODE_SIZE : 256);
+  if (inodeSize < MIN_INODE_SIZE || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) {
+    throw invalid(`inode size ${inodeSize} is not a power of two from 128 to the block size`);
+  }
+  if (revision === 0 && inodeSize !== MIN_INODE_SIZE) throw invalid('revision 0 has 128-byte inodes');
+  const ratio = a.inodeRatio ?? (floppy ? 8192 : small ? 4096 : big ? 32768 : 16384);
+  if (ratio < 1024 || ratio > 64 * MiB) throw invalid(`inode ratio ${ratio} is not between 1024 and 64 MiB`);
+  const firstDataBlock = blockSize === 1024 ? 1 : 0;
+  const blocksPerGroup = blockSize * 8;
+  const sparseSuper = revision === 1;
+  // Whole 4 KiB pages of the image, as mke2fs counts an image's blocks.
+  let blocks = Math.floor(a.size / PAGE) * (PAGE / blockSize);
+  if (blocks > 2 ** 32 - 1) throw invalid(`${a.size} bytes is too large for ${blockSize}-byte blocks`);
+  if (blocks < 64) throw invalid(`${a.size} bytes is too small for a file system`);
+  const inodesWanted = Math.max(FIRST_INO + 1, a.inodes ?? Math.floor((blocks * blockSize) / ratio));
+  let reservedBlocks = Math.floor((RESERVED_PERCENT * blocks) / 100);
+  const lostFoundBlocks = Math.min(12, Math.max(2, 16384 / blockSize));
+  for (;;) {
+    const groups = Math.ceil((blocks - firstDataBlock) / blocksPerGroup);
+    let ipg = Math.ceil(inodesWanted / groups);
+    if (ipg > blockSize * 8) throw invalid(`${inodesWanted} inodes do not fit in ${groups} groups`);
+    const perBlock = blockSize / inodeSize;
+    ipg = Math.max(8, Math.ceil(ipg / perBlock) * perBlock) & ~7;
+    const inodeTableBlocks = Math.ceil((ipg * inodeSize) / blockSize);
+    const gdtBlocks = Math.ceil((groups * GROUP_DESC_SIZE) / blockSize);
+    if (3 + gdtBlocks + inodeTableBlocks > blocksPerGroup) throw invalid(`${inodesWanted} inodes do not fit in ${groups} groups`);
+    const lastOverhead = 2 + inodeTableBlocks + (hasSuperblock(groups - 1, sparseSuper) ? 1 + gdtBlocks : 0);
+    const rem = (blocks - firstDataBlock) % blocksPerGroup;
+    if (groups > 1 && rem > 0 && rem < lastOverhead + MIN_LAST_GROUP_DATA) {
+      const ratioUsed = (100 * reservedBlocks) / blocks;
+      blocks -= rem;
+      reservedBlocks = Math.floor((ratioUsed * blocks) / 100);
+      continue;
+    }
+    const firstGroupBlocks = Math.min(blocksPerGroup, blocks - firstDataBlock);
+    if (firstGroupBlocks < 3 + gdtBlocks + inodeTableBlocks + 1 + lostFoundBlocks) {
+      throw invalid(`${a.size} bytes is too small for ${inodesWanted} inodes of ${inodeSize} bytes`);
+    }
+    return {
+      blockSize, blocks, firstDataBlock, blocksPerGroup, groups, inodesPerGroup: ipg, inodeTableBlocks, gdtBlocks,
+      inodeSize, revision, sparseSuper, reservedBlocks, lostFoundBlocks,
+    };
+  }
+}
+
+function parseUuid(text: string): Uint8Array {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) {
+    throw invalid(`'${text}' is not a UUID like 01234567-89ab-cdef-0123-456789abcdef`);
+  }
+  const hex = text.replaceAll('-', '');
+  return Uint8Array.from({ length: 16 }, (_, i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+}
+
+function formatUuid(b: Uint8Array): string {
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** A version 4 (random) UUID. */
+function randomUuid(ctx: Context): Uint8Array {
+  const b = ctx.hyp.random(16);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return b;
+}
+
+interface GroupLayout {
+  start: number;
+  size: number;
+  hasSuper: boolean;
+  blockBitmap: number;
+  inodeBitmap: number;
+  inodeTable: number;
+  /** Blocks in use from the group's start: its metadata, and in group 0 the two directories. */
+  used: number;
+}
+
+function layout(p: Plan, g: number): GroupLayout {
+  const start = p.firstDataBlock + g * p.blocksPerGroup;
+  const hasSuper = hasSuperblock(g, p.sparseSuper);
+  const blockBitmap = start + (hasSuper ? 1 + p.gdtBlocks : 0);
+  const metadata = blockBitmap + 2 + p.inodeTableBlocks - start;
+  return {
+    start, size: Math.min(p.blocksPerGroup, p.blocks - start), hasSuper, blockBitmap, inodeBitmap: blockBitmap + 1,
+    inodeTable: blockBitmap + 2, used: metadata + (g === 0 ? 1 + p.lostFoundBlocks : 0),
+  };
+}
+
+/** A bitmap block with bits [0, used) and the padding bits [valid, end) set. */
+function bitmap(blockSize: number, used: number, valid: number): Uint8Array {
+  const bits = new Uint8Array(blockSize);
+  const set = (bit: number) => (bits[bit >> 3] |= 1 << (bit & 7));
+  for (let bit = 0; bit < used; bit++) set(bit);
+  for (let bit = valid; bit < blockSize * 8; bit++) set(bit);
+  return bits;
+}
+
+function inodeRecord(node: Inode, inodeSize: number, now: number): Uint8Array {
+  const rec = new Uint8Array(inodeSize);
+  node.serialize(new DataView(rec.buffer), inodeSize, now);
+  return rec;
+}
+
+/** Every block of the new file system that is not zero, as device writes. */
+function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, label: Uint8Array): Write[] {
+  const bs = p.blockSize;
+  const groups = Array.from({ length: p.groups }, (_, g) => layout(p, g));
+  const writes: Write[] = [];
+
+  const gdt = new Uint8Array(p.gdtBlocks * bs);
+  const gdtView = new DataView(gdt.buffer);
+  let freeBlocks = 0;
+  let overhead = p.firstDataBlock;
+  for (const [g, l] of groups.entries()) {
+    const usedInodes = g === 0 ? LOST_FOUND_INO : 0;
+    const at = g * GROUP_DESC_SIZE;
+    gdtView.setUint32(at, l.blockBitmap, true);
+    gdtView.setUint32(at + 4, l.inodeBitmap, true);
+    gdtView.setUint32(at + 8, l.inodeTable, true);
+    gdtView.setUint16(at + 12, l.size - l.used, true);
+    gdtView.setUint16(at + 14, p.inodesPerGroup - usedInodes, true);
+    gdtView.setUint16(at + 16, g === 0 ? 2 : 0, true);
+    gdtView.setUint16(at + 18, BG_INODE_ZEROED, true);
+    freeBlocks += l.size - l.used;
+    overhead += l.inodeTable + p.inodeTableBlocks - l.start;
+    const bitmaps = new Uint8Array(2 * bs);
+    bitmaps.set(bitmap(bs, l.used, l.size));
+    bitmaps.set(bitmap(bs, usedInodes, p.inodesPerGroup), bs);
+    writes.push({ offset: l.blockBitmap * bs, data: bitmaps });
+  }
+
+  const sb = new Superblock(new Uint8Array(SUPERBLOCK_SIZE));
+  sb.inodesCount = p.inodesPerGroup * p.groups;
+  sb.blocksCount = p.blocks;
+  sb.reservedBlocks = p.reservedBlocks;
+  sb.freeBlocks = freeBlocks;
+  sb.freeInodes = sb.inodesCount - LOST_FOUND_INO;
+  sb.firstDataBlock = p.firstDataBlock;
+  sb.logBlockSize = sb.logFragSize = Math.log2(bs / 1024);
+  sb.blocksPerGroup = sb.fragsPerGroup = p.blocksPerGroup;
+  sb.inodesPerGroup = p.inodesPerGroup;
+  sb.writeTime = sb.lastCheck = sb.mkfsTime = time;
+  sb.maxMountCount = 0xffff;
+  sb.magic = EXT2_MAGIC;
+  sb.state = STATE_CLEAN;
+  sb.errors = ERRORS_CONTINUE;
+  sb.revLevel = p.revision;
+  sb.firstIno = FIRST_INO;
+  sb.inodeSize = p.inodeSize;
+  sb.uuid.set(uuid);
+  sb.hashSeed.set(hashSeed);
+  sb.defHashVersion = HASH_HALF_MD4;
+  sb.flags = FLAGS_SIGNED_HASH;
+  sb.overheadClusters = overhead;
+  if (p.revision === 1) {
+    sb.incompat = INCOMPAT_FILETYPE;
+    sb.roCompat = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
+    sb.volumeName.set(label);
+    sb.defaultMountOptions = DEFAULT_MOUNT_OPTIONS;
+    if (p.inodeSize > MIN_INODE_SIZE) sb.minExtraIsize = sb.wantExtraIsize = EXTRA_ISIZE;
+  }
+  for (const [g, l] of groups.entries()) {
+    if (!l.hasSuper) continue;
+    // Backups say "not clean", as mke2fs writes them.
+    const copy = new Superblock(sb.raw.slice());
+    if (g > 0) copy.state = 0;
+    if (p.revision === 1) copy.blockGroupNr = g;
+    writes.push({ offset: g === 0 ? SUPERBLOCK_OFFSET : l.start * bs, data: copy.raw });
+    writes.push({ offset: (l.start + 1) * bs, data: gdt });
+  }
+
+  // Inodes 1 (bad blocks: only its times), 2 (root) and 11 (lost+found) in group 0's table.
+  const ms = time * 1000;
+  const dirType = p.revision === 1 ? typeCode(S_IFDIR) : 0;
+  const rootBlock = groups[0].start + groups[0].used - 1 - p.lostFoundBlocks;
+  const lostFoundBlock = rootBlock + 1;
+  const sectorsPerBlock = bs / 512;
+  const table = new Uint8Array(Math.ceil((LOST_FOUND_INO * p.inodeSize) / bs) * bs);
+  const badBlocks = new Inode(1);
+  badBlocks.atime = badBlocks.mtime = badBlocks.ctime = ms;
+  table.set(inodeRecord(badBlocks, p.inodeSize, ms), 0);
+  const root = new Inode(ROOT_INO);
+  root.reset(S_IFDIR | 0o755, 0, 0, 0, ms);
+  root.size = bs;
+  root.links = 3;
+  root.blocks = sectorsPerBlock;
+  root.block[0] = rootBlock;
+  table.set(inodeRecord(root, p.inodeSize, ms), (ROOT_INO - 1) * p.inodeSize);
+  const lostFound = new Inode(LOST_FOUND_INO);
+  lostFound.reset(S_IFDIR | 0o700, 0, 0, 0, ms);
+  lostFound.size = p.lostFoundBlocks * bs;
+  lostFound.links = 2;
+  lostFound.blocks = p.lostFoundBlocks * sectorsPerBlock;
+  for (let i = 0; i < p.lostFoundBlocks; i++) lostFound.block[i] = lostFoundBlock + i;
+  table.set(inodeRecord(lostFound, p.inodeSize, ms), (LOST_FOUND_INO - 1) * p.inodeSize);
+  writes.push({ offset: groups[0].inodeTable * bs, data: table });
+
+  const rootData = new Uint8Array(bs);
+  writeDotEntries(rootData, ROOT_INO, ROOT_INO, dirType, 24);
+  writeEntry(rootData, 24, LOST_FOUND_INO, bs - 24, new TextEncoder().encode('lost+found'), dirType);
+  const lostFoundData = new Uint8Array(p.lostFoundBlocks * bs);
+  writeDotEntries(lostFoundData.subarray(0, bs), LOST_FOUND_INO, ROOT_INO, dirType);
+  for (let i = 1; i < p.lostFoundBlocks; i++) writeEmptyBlock(lostFoundData.subarray(i * bs, (i + 1) * bs));
+  writes.push({ offset: rootBlock * bs, data: rootData }, { offset: lostFoundBlock * bs, data: lostFoundData });
+  return writes;
+}
+
+export async function mkfs(ctx: Context, a: MkfsArgs): Promise<MkfsResult> {
+  const p = plan(a);
+  const label = new TextEncoder().encode(a.label ?? '');
+  if (label.length > 16) throw invalid(`the label '${a.label}' is longer than 16 bytes`);
+  if (a.time !== undefined && a.time > 2 ** 32 - 1) throw invalid(`time ${a.time} does not fit in 32 bits`);
+  const uuid = a.uuid !== undefined ? parseUuid(a.uuid) : randomUuid(ctx);
+  const hashSeed = a.uuid !== undefined ? uuid : randomUuid(ctx);
+  const time = a.time ?? Math.floor(ctx.hyp.clockRealtime() / 1000);
+  const writes = image(p, uuid, hashSeed, time, label);
+  // Emptied first, so that nothing of an earlier image survives between the new blocks.
+  await (await Device.attach(ctx, a.source, { size: 0 })).detach();
+  const dev = await Device.attach(ctx, a.source, { size: a.size });
+  try {
+    await dev.commit(writes);
+  } finally {
+    await dev.detach();
+  }
+  return { blocks: p.blocks, inodes: p.inodesPerGroup * p.groups, blockSize: p.blockSize, inodeSize: p.inodeSize, groups: p.groups, uuid: formatUuid(uuid) };
+}

@@ -1,0 +1,227 @@
+// The superblock: 1024 bytes at byte 1024 of the image. Its fields are read and written in
+// place in the raw bytes, so fields this driver does not know survive a rewrite unchanged.
+// `geometryOf` checks that the numbers describe a file system that fits the device before
+// anything else trusts them.
+
+import { SysError } from '../../kernel/api.js';
+import { corrupt } from './errors.js';
+
+export const SUPERBLOCK_OFFSET = 1024;
+export const SUPERBLOCK_SIZE = 1024;
+export const EXT2_MAGIC = 0xef53;
+
+/** s_state bits. */
+export const STATE_CLEAN = 1;
+export const STATE_ERRORS = 2;
+
+export const COMPAT_RESIZE_INODE = 0x10;
+export const COMPAT_SPARSE_SUPER2 = 0x200;
+export const INCOMPAT_FILETYPE = 0x2;
+export const RO_COMPAT_SPARSE_SUPER = 0x1;
+export const RO_COMPAT_LARGE_FILE = 0x2;
+
+/** What this driver reads and writes; any other INCOMPAT bit refuses the mount. */
+const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+/** Any other RO_COMPAT bit makes the mount read-only. */
+const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
+
+const INCOMPAT_NAMES: Record<number, string> = {
+  0x1: 'compression', 0x2: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
+  0x40: 'extent', 0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata',
+  0x2000: 'metadata_csum_seed', 0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold',
+};
+const RO_COMPAT_NAMES: Record<number, string> = {
+  0x1: 'sparse_super', 0x2: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
+  0x40: 'extra_isize', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica', 0x1000: 'read-only',
+  0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present',
+};
+
+function featureNames(bits: number, names: Record<number, string>): string {
+  const out: string[] = [];
+  for (let bit = 1; bit !== 0 && bit <= bits; bit = (bit << 1) >>> 0) {
+    if (bits & bit) out.push(names[bit] ?? `0x${bit.toString(16)}`);
+  }
+  return out.join(', ');
+}
+
+/** Little-endian field access to the raw superblock bytes. */
+export class Superblock {
+  readonly raw: Uint8Array;
+  private readonly view: DataView;
+
+  constructor(raw: Uint8Array) {
+    this.raw = raw;
+    this.view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  }
+
+  private u16(at: number): number { return this.view.getUint16(at, true); }
+  private u32(at: number): number { return this.view.getUint32(at, true); }
+  private set16(at: number, v: number): void { this.view.setUint16(at, v, true); }
+  private set32(at: number, v: number): void { this.view.setUint32(at, v >>> 0, true); }
+
+  get inodesCount() { return this.u32(0x00); }
+  set inodesCount(v) { this.set32(0x00, v); }
+  get blocksCount() { return this.u32(0x04); }
+  set blocksCount(v) { this.set32(0x04, v); }
+  get reservedBlocks() { return this.u32(0x08); }
+  set reservedBlocks(v) { this.set32(0x08, v); }
+  get freeBlocks() { return this.u32(0x0c); }
+  set freeBlocks(v) { this.set32(0x0c, v); }
+  get freeInodes() { return this.u32(0x10); }
+  set freeInodes(v) { this.set32(0x10, v); }
+  get firstDataBlock() { return this.u32(0x14); }
+  set firstDataBlock(v) { this.set32(0x14, v); }
+  get logBlockSize() { return this.u32(0x18); }
+  set logBlockSize(v) { this.set32(0x18, v); }
+  set logFragSize(v: number) { this.set32(0x1c, v); }
+  get blocksPerGroup() { return this.u32(0x20); }
+  set blocksPerGroup(v) { this.set32(0x20, v); }
+  set fragsPerGroup(v: number) { this.set32(0x24, v); }
+  get inodesPerGroup() { return this.u32(0x28); }
+  set inodesPerGroup(v) { this.set32(0x28, v); }
+  set mountTime(v: number) { this.set32(0x2c, v); }
+  set writeTime(v: number) { this.set32(0x30, v); }
+  get mountCount() { return this.u16(0x34); }
+  set mountCount(v) { this.set16(0x34, v); }
+  set maxMountCount(v: number) { this.set16(0x36, v); }
+  get magic() { return this.u16(0x38); }
+  set magic(v) { this.set16(0x38, v); }
+  get state() { return this.u16(0x3a); }
+  set state(v) { this.set16(0x3a, v); }
+  set errors(v: number) { this.set16(0x3c, v); }
+  set lastCheck(v: number) { this.set32(0x40, v); }
+  get revLevel() { return this.u32(0x4c); }
+  set revLevel(v) { this.set32(0x4c, v); }
+  /** First non-reserved inode (11 in revision 0). */
+  get firstIno() { return this.revLevel === 0 ? 11 : this.u32(0x54); }
+  set firstIno(v) { this.set32(0x54, v); }
+  get inodeSize() { return this.revLevel === 0 ? 128 : this.u16(0x58); }
+  set inodeSize(v) { this.set16(0x58, v); }
+  set blockGroupNr(v: number) { this.set16(0x5a, v); }
+  get compat() { return this.revLevel === 0 ? 0 : this.u32(0x5c); }
+  set compat(v) { this.set32(0x5c, v); }
+  get incompat() { return this.revLevel === 0 ? 0 : this.u32(0x60); }
+  set incompat(v) { this.set32(0x60, v); }
+  get roCompat() { return this.revLevel === 0 ? 0 : this.u32(0x64); }
+  set roCompat(v) { this.set32(0x64, v); }
+  get uuid() { return this.raw.subarray(0x68, 0x78); }
+  get volumeName() { return this.raw.subarray(0x78, 0x88); }
+  get reservedGdtBlocks() { return this.compat & COMPAT_RESIZE_INODE ? this.u16(0xce) : 0; }
+  get hashSeed() { return this.raw.subarray(0xec, 0xfc); }
+  set defHashVersion(v: number) { this.raw[0xfc] = v; }
+  set defaultMountOptions(v: number) { this.set32(0x100, v); }
+  set mkfsTime(v: number) { this.set32(0x108, v); }
+  set minExtraIsize(v: number) { this.set16(0x15c, v); }
+  set wantExtraIsize(v: number) { this.set16(0x15e, v); }
+  set flags(v: number) { this.set32(0x160, v); }
+  set overheadClusters(v: number) { this.set32(0x248, v); }
+  /** sparse_super2: the two groups (besides 0) holding backups; 0 for none. */
+  get backupGroups(): [number, number] { return [this.u32(0x24c), this.u32(0x250)]; }
+}
+
+/** The shape of a file system, derived from a superblock that has been checked. */
+export interface Geometry {
+  blockSize: number;
+  blocksCount: number;
+  firstDataBlock: number;
+  blocksPerGroup: number;
+  inodesPerGroup: number;
+  inodesCount: number;
+  groups: number;
+  inodeSize: number;
+  firstIno: number;
+  /** Blocks of one group's inode table. */
+  inodeTableBlocks: number;
+  /** Blocks of the group descriptor table. */
+  gdtBlocks: number;
+  reservedGdtBlocks: number;
+  /** Block pointers in one indirect block. */
+  pointersPerBlock: number;
+  /** Which groups hold a superblock and descriptor copy. */
+  hasSuperblock: (g: number) => boolean;
+  filetype: boolean;
+  revision: number;
+}
+
+export const GROUP_DESC_SIZE = 32;
+export const MIN_INODE_SIZE = 128;
+
+/** Checks a superblock's numbers against each other and the device; returns the geometry. */
+export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
+  if (sb.magic !== EXT2_MAGIC) {
+    throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0xef53)`);
+  }
+  if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
+  if (sb.logBlockSize > 2) {
+    throw (sb.logBlockSize <= 6 ? new SysError('ENOTSUP', `ext2: block size ${1024 << sb.logBlockSize} is not supported (1024, 2048 and 4096 are)`)
+      : corrupt(`the superblock's block size exponent ${sb.logBlockSize} is out of range`));
+  }
+  const blockSize = 1024 << sb.logBlockSize;
+  const bits = blockSize * 8;
+  const firstDataBlock = sb.firstDataBlock;
+  if (firstDataBlock !== (blockSize === 1024 ? 1 : 0)) corruptSb(`first data block is ${firstDataBlock}`);
+  const bpg = sb.blocksPerGroup;
+  if (bpg < 8 || bpg > bits || bpg % 8) corruptSb(`blocks per group is ${bpg}`);
+  const ipg = sb.inodesPerGroup;
+  if (ipg < 1 || ipg > bits) corruptSb(`inodes per group is ${ipg}`);
+  const blocksCount = sb.blocksCount;
+  if (blocksCount <= firstDataBlock + 1) corruptSb(`block count is ${blocksCount}`);
+  if (blocksCount * blockSize > deviceBytes) {
+    throw corrupt(`the superblock says ${blocksCount} blocks of ${blockSize} bytes, but the image has only ${deviceBytes} bytes`);
+  }
+  const groups = Math.ceil((blocksCount - firstDataBlock) / bpg);
+  if (sb.inodesCount !== ipg * groups) corruptSb(`inode count ${sb.inodesCount} is not ${groups} groups × ${ipg}`);
+  const inodeSize = sb.inodeSize;
+  if (inodeSize < MIN_INODE_SIZE || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) corruptSb(`inode size is ${inodeSize}`);
+  const firstIno = sb.firstIno;
+  if (firstIno < 11 || firstIno >= sb.inodesCount) corruptSb(`first inode is ${firstIno}`);
+  const gdtBlocks = Math.ceil((groups * GROUP_DESC_SIZE) / blockSize);
+  const reservedGdtBlocks = sb.reservedGdtBlocks;
+  const inodeTableBlocks = Math.ceil((ipg * inodeSize) / blockSize);
+  if (1 + gdtBlocks + reservedGdtBlocks + 2 + inodeTableBlocks > bpg) {
+    corruptSb(`a group of ${bpg} blocks cannot hold its ${gdtBlocks + reservedGdtBlocks} descriptor and ${inodeTableBlocks} inode table blocks`);
+  }
+  return {
+    blockSize, blocksCount, firstDataBlock, blocksPerGroup: bpg, inodesPerGroup: ipg, inodesCount: sb.inodesCount,
+    groups, inodeSize, firstIno, inodeTableBlocks, gdtBlocks, reservedGdtBlocks, pointersPerBlock: blockSize / 4,
+    hasSuperblock: backupRule(sb), filetype: (sb.incompat & INCOMPAT_FILETYPE) !== 0, revision: sb.revLevel,
+  };
+}
+
+function corruptSb(what: string): never {
+  throw corrupt(`the superblock's ${what}`);
+}
+
+/**
+ * Refuses a file system with features this driver cannot read; returns a sentence naming
+ * the features that only allow reading, or null when it may be written.
+ */
+export function checkFeatures(sb: Superblock): string | null {
+  const unknownIncompat = (sb.incompat & ~INCOMPAT_SUPPORTED) >>> 0;
+  if (unknownIncompat) {
+    throw new SysError('ENOTSUP', `ext2: cannot mount: unsupported incompatible feature(s) ${featureNames(unknownIncompat, INCOMPAT_NAMES)}`);
+  }
+  const unknownRo = (sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0;
+  return unknownRo ? `read-only compatible feature(s) ${featureNames(unknownRo, RO_COMPAT_NAMES)} not supported for writing` : null;
+}
+
+/** Where the superblock's features put backups: sparse_super2's two groups, sparse_super's, or every group. */
+function backupRule(sb: Superblock): (g: number) => boolean {
+  if (sb.compat & COMPAT_SPARSE_SUPER2) {
+    const [a, b] = sb.backupGroups;
+    return (g) => g === 0 || g === a || g === b;
+  }
+  const sparse = (sb.roCompat & RO_COMPAT_SPARSE_SUPER) !== 0;
+  return (g) => hasSuperblock(g, sparse);
+}
+
+/** Whether group g holds a backup of the superblock and descriptors, with or without sparse_super. */
+export function hasSuperblock(g: number, sparseSuper: boolean): boolean {
+  if (!sparseSuper || g <= 1) return true;
+  for (const base of [3, 5, 7]) {
+    let p = base;
+    while (p < g) p *= base;
+    if (p === g) return true;
+  }
+  return false;
+}
