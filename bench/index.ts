@@ -1,16 +1,27 @@
-// rumpus bench: the same workloads under each policy, with the cost of a bare boundary
-// measured in the same run, reported as a table or as one JSON object.
+// rumpus bench: the same workloads under each policy and transport, with the cost of a bare
+// boundary, boot and idle CPU measured in the same run, and the ext2 workloads through a peer
+// library too. The result is one BenchReport, printed as a table (table.ts), JSON, or SVG (svg.ts).
 
-import { cpus } from 'node:os';
-import { boot } from '../kernel/index.js';
+import { cpus, loadavg } from 'node:os';
+import { DEFAULT_MOUNTS, SysError, boot } from '../kernel/index.js';
+import { BUILTIN } from '../kernel/registry.js';
 import { measureBaselines, type Baseline } from './baselines.js';
-import { cpuClock, formatNs, summarize, type Summary } from './stats.js';
-import { WORKLOADS } from './workloads.js';
+import { expandConfigs, type Config } from './configs.js';
+import { procFiles } from './files.js';
+import { makeImage, type ImageFactory } from './image.js';
+import { PEER_POLICY, mountPeer, peerName } from './peer.js';
+import { cpuClock, summarize, type Summary } from './stats.js';
+import { kernelCpuClock, measureBoot, measureIdle, type BootTime, type IdleCpu } from './system.js';
+import { checkTargets, type TargetCheck } from './targets.js';
+import { EXT2_MOUNT, ext2Workloads } from './workloads-ext2.js';
+import { TMPFS_DIR, kernelWorkloads, type Target, type Workload } from './workloads.js';
 
 export interface BenchOptions {
+  /** Policy names or placement files; 'microkernel:ring' picks one thread transport. */
   policies: string[];
+  /** Workload names, or the groups 'kernel', 'ext2' and 'all'; default DEFAULT_WORKLOADS. */
   workloads?: string[];
-  /** Fewer iterations, for a smoke run (seconds, not minutes). */
+  /** Fewer iterations, smaller files, shorter idle: a smoke run of seconds. */
   quick?: boolean;
   /** Progress lines go here (stderr on a terminal); null for none. */
   progress?: ((line: string) => void) | null;
@@ -18,83 +29,182 @@ export interface BenchOptions {
 
 export interface Result extends Summary {
   workload: string;
+  /** A policy, a placement file, or 'peer' (the ext2fs package, for the ext2 workloads). */
   policy: string;
   transport: string;
-  cpu_ns_per_op: number;
+  /** p50 / the monolithic p50 of the same workload; null when monolithic was not run. */
   ratio_to_monolithic: number | null;
 }
 
+export interface PeerSpeedup {
+  workload: string;
+  policy: string;
+  transport: string;
+  /** ops/s / the peer's ops/s: how many times faster than the peer the whole workload runs. */
+  speedup: number;
+}
+
 export interface BenchReport {
-  machine: { cpu: string; cores: number; node: string; platform: string };
+  machine: { cpu: string; cores: number; node: string; platform: string; load_average: number[] };
+  /** What one operation of each workload run is. */
+  workloads: { name: string; op: string }[];
   results: Result[];
   baselines: Baseline[];
+  boot: BootTime[];
+  idle: IdleCpu[];
+  /** The ext2 peer, when the ext2 workloads ran. */
+  peer: { name: string; speedups: PeerSpeedup[] } | null;
+  targets: TargetCheck[];
+  /** What was skipped and why. */
+  notes: string[];
 }
 
-/** The transport a policy's client→vfs channel uses. */
-function transportOf(policy: string, thread: string): string {
-  return { monolithic: 'direct', microkernel: thread, multiprocess: 'pipe+msgpackr' }[policy] ?? 'mixed';
-}
+/** How much of every count a --quick run keeps. */
+const QUICK_SCALE = 0.05;
+const BOOT_ITERATIONS = { full: 3, quick: 1 };
+const IDLE_SECONDS = { full: 5, quick: 0.5 };
 
-export async function runBench(opts: BenchOptions): Promise<BenchReport> {
-  const scale = opts.quick ? 0.05 : 1;
-  const say = opts.progress ?? (() => {});
-  const workloads = WORKLOADS.filter((w) => !opts.workloads || opts.workloads.includes(w.name));
-  say('baselines');
-  const baselines = await measureBaselines(Math.round(20000 * scale));
-  const results: Result[] = [];
-  for (const policy of opts.policies) {
-    say(`booting ${policy}`);
-    const k = await boot({ policy });
-    try {
-      const p = await k.spawn();
-      const cpu = cpuClock(() => k.domains().filter((d) => d.kind === 'process').map((d) => d.id));
-      for (const w of workloads) {
-        say(`${policy}: ${w.name}`);
-        const { times, cpuNs } = await w.run(p, k, scale, cpu);
-        results.push({
-          workload: w.name, policy, transport: transportOf(policy, k.transport), ...summarize(times),
-          cpu_ns_per_op: cpuNs / times.length, ratio_to_monolithic: null,
-        });
-      }
-    } finally {
-      await k.halt();
-    }
-  }
-  for (const r of results) {
-    const mono = results.find((x) => x.workload === r.workload && x.policy === 'monolithic');
-    r.ratio_to_monolithic = mono ? r.p50_ns / mono.p50_ns : null;
+export const WORKLOAD_GROUPS = {
+  kernel: kernelWorkloads(1).map((w) => w.name),
+  ext2: ext2Workloads(1).map((w) => w.name),
+};
+/**
+ * What runs without --workloads: the kernel workloads, so that `npm start` stays under a minute
+ * on 2 cores; the ext2 workloads and their peer take as long again ('--workloads all').
+ */
+export const DEFAULT_WORKLOADS = ['kernel'];
+
+/** Names and groups → the workloads to run, in their defined order. */
+function selectWorkloads(names: string[] | undefined, scale: number): Selected {
+  const groups: Record<string, string[]> = { ...WORKLOAD_GROUPS, all: [...WORKLOAD_GROUPS.kernel, ...WORKLOAD_GROUPS.ext2] };
+  const wanted = new Set((names ?? DEFAULT_WORKLOADS).flatMap((n) => groups[n] ?? [n]));
+  const unknown = [...wanted].filter((n) => !groups.all.includes(n));
+  if (unknown.length) {
+    throw new SysError('EINVAL', `unknown workload ${unknown.join(', ')} (known: ${Object.keys(groups).join(', ')}, ${groups.all.join(', ')})`);
   }
   return {
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
-    results,
-    baselines,
+    kernel: kernelWorkloads(scale).filter((w) => wanted.has(w.name)),
+    ext2: ext2Workloads(scale).filter((w) => wanted.has(w.name)),
   };
 }
 
-function table(rows: string[][]): string {
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ')).join('\n');
+/** The template image for the ext2 workloads, or why they are skipped. */
+function ext2Image(): ImageFactory | string {
+  if (!(BUILTIN as readonly string[]).includes('ext2')) return 'the ext2 component is not registered in kernel/registry.ts yet';
+  return makeImage();
 }
 
-const ratio = (x: number | null) => (x === null ? '-' : `${x.toFixed(x < 10 ? 2 : 1)}×`);
+type Say = (what: string) => void;
+interface Selected {
+  kernel: Workload[];
+  ext2: Workload<Target>[];
+}
 
-export function formatReport(r: BenchReport): string {
-  const out: string[] = [];
-  out.push(`rumpus bench — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}`);
-  out.push('');
-  const byWorkload = [...new Set(r.results.map((x) => x.workload))];
-  for (const w of byWorkload) {
-    const def = WORKLOADS.find((x) => x.name === w)!;
-    out.push(`${w}: ${def.op}`);
-    const rows = [['policy', 'transport', 'p50', 'p99', 'mean', 'ops/s', 'CPU/op', 'p50 vs mono']];
-    for (const x of r.results.filter((y) => y.workload === w)) {
-      rows.push([x.policy, x.transport, formatNs(x.p50_ns), formatNs(x.p99_ns), formatNs(x.mean_ns),
-        Math.round(x.ops_per_s).toLocaleString('en-US'), formatNs(x.cpu_ns_per_op), ratio(x.ratio_to_monolithic)]);
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const quick = opts.quick === true;
+  const scale = quick ? QUICK_SCALE : 1;
+  const configs = expandConfigs(opts.policies);
+  const workloads = selectWorkloads(opts.workloads, scale);
+  const notes: string[] = [];
+  const load_average = loadavg();
+
+  let image: ImageFactory | null = null;
+  let peer: string | null = null;
+  if (workloads.ext2.length) {
+    const made = ext2Image();
+    if (typeof made === 'string') {
+      notes.push(`ext2 workloads skipped: ${made}`);
+      workloads.ext2 = [];
+    } else {
+      image = made;
+      peer = peerName();
+      if (!peer) notes.push('ext2 peer skipped: the npm package ext2fs is not installed (a dev dependency)');
     }
-    out.push(table(rows));
-    out.push('');
   }
-  out.push('baselines, same run:');
-  out.push(table([['boundary', 'p50', 'p99'], ...r.baselines.map((b) => [b.name, formatNs(b.p50_ns), formatNs(b.p99_ns)])]));
-  return out.join('\n');
+
+  const microkernels = configs.filter((c) => c.policy === 'microkernel');
+  const steps = 1 + configs.length * (1 + workloads.kernel.length + workloads.ext2.length) + microkernels.length +
+    (peer ? workloads.ext2.length : 0);
+  let step = 0;
+  const say: Say = (what) => opts.progress?.(`[${++step}/${steps}] ${what}`);
+
+  try {
+    say('baselines');
+    const baselines = await measureBaselines(scale);
+    const bootTimes: BootTime[] = [];
+    for (const c of configs) {
+      say(`boot ${c.policy} (${c.label})`);
+      bootTimes.push(await measureBoot(c, quick ? BOOT_ITERATIONS.quick : BOOT_ITERATIONS.full));
+    }
+    const idle: IdleCpu[] = [];
+    for (const c of microkernels) {
+      say(`idle ${c.policy} (${c.label})`);
+      idle.push(await measureIdle(c, quick ? IDLE_SECONDS.quick : IDLE_SECONDS.full));
+    }
+    const results: Result[] = [];
+    for (const c of configs) results.push(...(await runConfig(c, workloads, image, say)));
+    // Last: loading ext2fs (emscripten) installs process-wide handlers for uncaught errors.
+    if (peer && image) results.push(...(await runPeer(peer, workloads.ext2, image, say)));
+
+    for (const r of results) {
+      const mono = results.find((x) => x.workload === r.workload && x.policy === 'monolithic');
+      r.ratio_to_monolithic = mono ? r.p50_ns / mono.p50_ns : null;
+    }
+    const report = {
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, load_average },
+      workloads: [...workloads.kernel, ...workloads.ext2].map((w) => ({ name: w.name, op: w.op })),
+      results,
+      baselines,
+      boot: bootTimes,
+      idle,
+      peer: peer ? { name: peer, speedups: peerSpeedups(results) } : null,
+      notes,
+    };
+    return { ...report, targets: checkTargets(report) };
+  } finally {
+    image?.remove();
+  }
+}
+
+async function runWorkloads<T extends Target>(policy: string, transport: string, list: Workload<T>[], target: T, say: Say): Promise<Result[]> {
+  const results: Result[] = [];
+  for (const w of list) {
+    say(`${policy} (${transport}): ${w.name}`);
+    results.push({ workload: w.name, policy, transport, ...summarize(await w.run(target)), ratio_to_monolithic: null });
+  }
+  return results;
+}
+
+/** Boots one config (with a copy of the ext2 image at /mnt if its workloads run) and runs the workloads. */
+async function runConfig(c: Config, workloads: Selected, image: ImageFactory | null, say: Say): Promise<Result[]> {
+  const ext2 = image && workloads.ext2.length ? [{ target: EXT2_MOUNT, fstype: 'ext2', source: image.copy(`${c.policy}-${c.label}`) }] : [];
+  const k = await boot({ policy: c.policy, transport: c.transport, mounts: [...DEFAULT_MOUNTS, ...ext2] });
+  try {
+    const proc = await k.spawn();
+    const cpu = kernelCpuClock(k);
+    await proc.mkdir(TMPFS_DIR, { recursive: true });
+    return [
+      ...(await runWorkloads(c.policy, c.label, workloads.kernel, { kernel: k, proc, files: procFiles(proc, TMPFS_DIR), cpu }, say)),
+      ...(await runWorkloads(c.policy, c.label, workloads.ext2, { files: procFiles(proc, EXT2_MOUNT), cpu }, say)),
+    ];
+  } finally {
+    await k.halt();
+  }
+}
+
+/** The ext2 workloads through the peer library, on its own copy of the image. */
+async function runPeer(name: string, list: Workload<Target>[], image: ImageFactory, say: Say): Promise<Result[]> {
+  const mounted = await mountPeer(image.copy(PEER_POLICY));
+  try {
+    return await runWorkloads(PEER_POLICY, name, list, { files: mounted.files, cpu: cpuClock() }, say);
+  } finally {
+    await mounted.unmount();
+  }
+}
+
+function peerSpeedups(results: Result[]): PeerSpeedup[] {
+  return results.flatMap((r) => {
+    const peer = results.find((x) => x.workload === r.workload && x.policy === PEER_POLICY);
+    return peer && r !== peer ? [{ workload: r.workload, policy: r.policy, transport: r.transport, speedup: r.ops_per_s / peer.ops_per_s }] : [];
+  });
 }

@@ -6,7 +6,9 @@ export interface Summary {
   p50_ns: number;
   p99_ns: number;
   mean_ns: number;
+  /** Operations over the wall time of the whole measurement (all callers, set-up excluded). */
   ops_per_s: number;
+  cpu_ns_per_op: number;
 }
 
 export function percentile(sorted: Float64Array | number[], q: number): number {
@@ -15,19 +17,12 @@ export function percentile(sorted: Float64Array | number[], q: number): number {
   return sorted[i];
 }
 
-/** Per-operation times in nanoseconds → percentiles, mean and throughput. */
-export function summarize(samples: number[]): Summary {
-  const sorted = Float64Array.from(samples).sort();
-  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
-  return { p50_ns: percentile(sorted, 0.5), p99_ns: percentile(sorted, 0.99), mean_ns: mean, ops_per_s: 1e9 / mean };
-}
-
 export const now = (): number => Number(process.hrtime.bigint());
 
 /** CPU time used so far, in nanoseconds: this process (all its threads) plus the given children. */
 export type CpuClock = () => number;
 
-export function cpuClock(children: () => number[]): CpuClock {
+export function cpuClock(children: () => number[] = () => []): CpuClock {
   return () => {
     const u = process.cpuUsage();
     return (u.user + u.system) * 1000 + children().reduce((sum, pid) => sum + childCpuNs(pid), 0);
@@ -45,27 +40,64 @@ function childCpuNs(pid: number): number {
   }
 }
 
+/** What one measurement collected. */
 export interface Samples {
-  /** Nanoseconds per operation. */
+  /** Nanoseconds per operation (per sample: the mean of a batch, for batched samples). */
   times: number[];
-  /** CPU nanoseconds spent over the timed operations. */
+  /** Operations done (times.length × batch). */
+  ops: number;
+  /** Wall time of the whole measurement, including any untimed steps inside it (an fsync). */
+  wallNs: number;
+  /** CPU nanoseconds over the same span. */
   cpuNs: number;
 }
 
-/**
- * Times `fn` `iterations` times after `warmup` untimed runs; with batch > 1 each sample is the
- * mean of `batch` back-to-back calls (for operations too short to time one by one).
- */
-export async function sample(fn: () => Promise<unknown>, iterations: number, warmup: number, cpu: CpuClock, batch = 1): Promise<Samples> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times: number[] = [];
-  const cpu0 = cpu();
-  for (let i = 0; i < iterations; i++) {
+/** Collects per-operation times inside measure(); several callers may share one at once. */
+export class Recorder {
+  readonly times: number[] = [];
+  ops = 0;
+
+  /**
+   * Times `fn`; with batch > 1 it runs `batch` times back to back and records their mean (for
+   * operations too short to time one by one).
+   */
+  async time(fn: () => Promise<unknown>, batch = 1): Promise<void> {
     const t0 = now();
     for (let j = 0; j < batch; j++) await fn();
-    times.push((now() - t0) / batch);
+    this.times.push((now() - t0) / batch);
+    this.ops += batch;
   }
-  return { times, cpuNs: cpu() - cpu0 };
+}
+
+/** Runs `body`, which times its operations with the recorder, and takes wall and CPU time around it. */
+export async function measure(cpu: CpuClock, body: (rec: Recorder) => Promise<void>): Promise<Samples> {
+  const rec = new Recorder();
+  const cpu0 = cpu();
+  const t0 = now();
+  await body(rec);
+  const wallNs = now() - t0;
+  return { times: rec.times, ops: rec.ops, wallNs, cpuNs: cpu() - cpu0 };
+}
+
+/** The plain case: `warmup` untimed calls of `fn`, then `iterations` timed ones. */
+export async function repeat(fn: () => Promise<unknown>, iterations: number, warmup: number, cpu: CpuClock, batch = 1): Promise<Samples> {
+  for (let i = 0; i < warmup * batch; i++) await fn();
+  return measure(cpu, async (rec) => {
+    for (let i = 0; i < iterations; i++) await rec.time(fn, batch);
+  });
+}
+
+/** Samples → percentiles, mean, throughput and CPU per operation. */
+export function summarize(s: Samples): Summary {
+  const sorted = Float64Array.from(s.times).sort();
+  const mean = s.times.reduce((a, b) => a + b, 0) / s.times.length;
+  return {
+    p50_ns: percentile(sorted, 0.5),
+    p99_ns: percentile(sorted, 0.99),
+    mean_ns: mean,
+    ops_per_s: (s.ops * 1e9) / s.wallNs,
+    cpu_ns_per_op: s.cpuNs / s.ops,
+  };
 }
 
 /** '1.23 µs', '45.6 ms': a duration in nanoseconds for people. */
@@ -75,4 +107,16 @@ export function formatNs(ns: number): string {
   if (ns < 1e6) return `${(ns / 1e3).toPrecision(3)} µs`;
   if (ns < 1e9) return `${(ns / 1e6).toPrecision(3)} ms`;
   return `${(ns / 1e9).toPrecision(3)} s`;
+}
+
+/** A deterministic pseudo-random sequence (mulberry32), so every target gets the same offsets. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -1,39 +1,98 @@
-// The bench's workloads: each runs against a booted kernel through one client process and
-// returns one time per operation, in nanoseconds.
+// The bench's workloads. Each is a named unit that runs against a target and returns one time
+// per operation: the kernel workloads here run through client processes of a booted kernel,
+// on tmpfs at /tmp; the ext2 ones (workloads-ext2.ts) run through Files, so the peer runs them too.
 
-import { O_CREAT, O_TRUNC, O_WRONLY, type Kernel, type Proc } from '../kernel/index.js';
-import { sample, type CpuClock, type Samples } from './stats.js';
+import type { Kernel, Proc } from '../kernel/index.js';
+import type { Files } from './files.js';
+import { measure, repeat, type CpuClock, type Samples } from './stats.js';
+import { MiB, createFiles, ensureBigFile, preads, seqRead, seqWrite, statFiles, type FileWorkload } from './workloads-files.js';
 
-export interface Workload {
-  name: string;
-  /** What one operation is, for the table's legend. */
-  op: string;
-  run(p: Proc, k: Kernel, scale: number, cpu: CpuClock): Promise<Samples>;
+/** What every workload gets: a file system and a CPU clock that covers every domain. */
+export interface Target {
+  files: Files;
+  cpu: CpuClock;
 }
 
-const FILE = new Uint8Array(4096).fill(0x61);
+/** A booted kernel, a client process, and tmpfs (at /tmp/bench) as `files`. */
+export interface KernelTarget extends Target {
+  kernel: Kernel;
+  proc: Proc;
+}
 
-export const WORKLOADS: Workload[] = [
-  {
-    name: 'null-syscall',
-    op: 'getpid(): one round trip from the client to vfs and back',
-    run: (p, _k, scale, cpu) => sample(() => p.getpid(), Math.round(20000 * scale), Math.round(2000 * scale), cpu),
-  },
-  {
-    name: 'small-files',
-    op: 'open(O_CREAT) + write 4 KiB + close of a new file in /tmp (tmpfs)',
-    async run(p, _k, scale, cpu) {
-      const n = Math.round(2000 * scale);
-      await p.mkdir('/tmp/bench', { recursive: true });
-      let i = 0;
-      const result = await sample(async () => {
-        const fd = await p.open(`/tmp/bench/f${i++}`, O_WRONLY | O_CREAT | O_TRUNC, 0o644);
-        await p.write(fd, FILE);
-        await p.close(fd);
-      }, n, n / 10, cpu);
-      while (i > 0) await p.unlink(`/tmp/bench/f${--i}`);
-      await p.rmdir('/tmp/bench');
-      return result;
+export interface Workload<T extends Target = KernelTarget> {
+  name: string;
+  /** What one operation is, for the table's legend (with the counts this run uses). */
+  op: string;
+  run(t: T): Promise<Samples>;
+}
+
+/** Where the kernel workloads' files live, on tmpfs. */
+export const TMPFS_DIR = '/tmp/bench';
+
+/** A FileWorkload as a Workload over any target. */
+export function onFiles<T extends Target>(name: string, op: string, w: FileWorkload): Workload<T> {
+  return { name, op, run: (t) => w(t.files, t.cpu) };
+}
+
+/**
+ * N client processes each issuing `perCaller` calls back to back, all at once (a closed loop per
+ * caller); ops/s counts every caller's calls over the wall time.
+ */
+async function concurrently(t: KernelTarget, callers: number, perCaller: number, setup: (p: Proc) => Promise<() => Promise<unknown>>): Promise<Samples> {
+  const procs = await Promise.all(Array.from({ length: callers }, () => t.kernel.spawn()));
+  const calls = await Promise.all(procs.map(setup));
+  await Promise.all(calls.map(async (call) => {
+    for (let i = 0; i < perCaller / 10; i++) await call();
+  }));
+  const samples = await measure(t.cpu, async (rec) => {
+    await Promise.all(calls.map(async (call) => {
+      for (let i = 0; i < perCaller; i++) await rec.time(call);
+    }));
+  });
+  await Promise.all(procs.map((p) => p.exit()));
+  return samples;
+}
+
+/** The kernel workloads; `scale` shrinks every count (1 for the real run, less for --quick). */
+export function kernelWorkloads(scale: number): Workload[] {
+  const n = (count: number) => Math.max(10, Math.round(count * scale));
+  const bigMib = Math.max(2, Math.round(32 * scale));
+  const big = '/big';
+  const callers = 8;
+  const smallFiles = n(500);
+  return [
+    {
+      name: 'null-syscall',
+      op: 'getpid(): one round trip from the client to vfs and back',
+      run: (t) => repeat(() => t.proc.getpid(), n(5000), n(500), t.cpu),
     },
-  },
-];
+    onFiles('pread-4k', `pread of 4 KiB from a ${bigMib} MiB file on tmpfs, walking through it`,
+      preads(big, bigMib, 4096, n(2000), n(200), (i) => (i * 4096) % (bigMib * MiB))),
+    onFiles('pread-64k', `pread of 64 KiB from a ${bigMib} MiB file on tmpfs, walking through it`,
+      preads(big, bigMib, 65536, n(1000), n(100), (i) => (i * 65536) % (bigMib * MiB))),
+    onFiles('small-files', 'open(O_CREAT) + write 4 KiB + fsync + close of a new file on tmpfs',
+      createFiles('/small', smallFiles, n(50), 4096, true)),
+    onFiles('seq-write', `write of 1 MiB, ${bigMib} per pass over a new file on tmpfs (close in ops/s)`,
+      seqWrite(big, bigMib, 3, 1)),
+    onFiles('seq-read', `read of 1 MiB, ${bigMib} per pass from the start of a file on tmpfs to its end`,
+      seqRead(big, bigMib, 3, 1)),
+    onFiles('stat', `stat() of one of ${smallFiles} files on tmpfs`, statFiles('/small', smallFiles, n(50))),
+    {
+      name: 'load-getpid',
+      op: `getpid() from ${callers} client processes at once, each calling again when answered`,
+      run: (t) => concurrently(t, callers, n(500), async (p) => () => p.getpid()),
+    },
+    {
+      name: 'load-pread-4k',
+      op: `pread of 4 KiB from ${callers} client processes at once, each its own fd on one tmpfs file`,
+      async run(t) {
+        await ensureBigFile(t.files, big, bigMib);
+        return concurrently(t, callers, n(250), async (p) => {
+          const fd = await p.open(TMPFS_DIR + big, 'r');
+          let i = 0;
+          return () => p.pread(fd, 4096, (i++ * 4096) % (bigMib * MiB));
+        });
+      },
+    },
+  ];
+}

@@ -1,5 +1,5 @@
-// The rumpus command as a user runs it: help for every command, the shell example under every
-// policy, and the bench's JSON in its documented shape.
+// The rumpus command as a user runs it: help for every command and the shell example under every
+// policy (the bench has its own test, test/bench.ts).
 
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -50,21 +50,4 @@ for (const policy of ALL_POLICIES) {
 t.test('sh exits with the status of its last command, or of exit', async (t) => {
   t.equal((await rumpus('sh', '-c', 'cat /nope')).code, 1);
   t.equal((await rumpus('sh', '-c', 'exit 7')).code, 7);
-});
-
-t.test('bench --quick --json has the documented shape', async (t) => {
-  const r = await rumpus('bench', '--quick', '--json');
-  t.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout);
-  t.match(report.machine, { cpu: String, cores: Number, node: String });
-  t.ok(report.results.length >= 6, 'a result per workload and policy');
-  for (const x of report.results) {
-    t.match(x, {
-      workload: String, policy: String, transport: String, p50_ns: Number, p99_ns: Number, mean_ns: Number,
-      ops_per_s: Number, cpu_ns_per_op: Number, ratio_to_monolithic: Number,
-    }, `${x.workload} under ${x.policy}`);
-    t.ok(x.p50_ns > 0 && x.p99_ns >= x.p50_ns, 'p99 is at least p50');
-  }
-  t.same(new Set(report.results.map((x: { policy: string }) => x.policy)), new Set(['monolithic', 'microkernel', 'multiprocess']));
-  t.same(report.baselines.map((b: { name: string }) => b.name), ['in-process async call', 'worker postMessage round trip']);
 });

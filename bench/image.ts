@@ -1,0 +1,52 @@
+// The ext2 image the ext2 workloads run on: made once per run by e2fsprogs' mke2fs (the
+// reference implementation, so rumpus and the peer start from an image neither of them made),
+// then copied for each policy and for the peer so that every one starts from the same bytes.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const IMAGE_SIZE = 128 << 20;
+const IMAGE_BLOCK_SIZE = 4096;
+
+export interface ImageFactory {
+  /** A fresh copy of the image, named after who uses it. */
+  copy(name: string): string;
+  /** Removes the image and its copies. */
+  remove(): void;
+}
+
+/** mke2fs on PATH or where Debian puts it (/usr/sbin is often not on a user's PATH). */
+function findMke2fs(): string | null {
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin']) {
+    if (existsSync(join(dir, 'mke2fs'))) return join(dir, 'mke2fs');
+  }
+  return null;
+}
+
+/** Makes the template image, or explains why it cannot (returned as a string). */
+export function makeImage(): ImageFactory | string {
+  const mke2fs = findMke2fs();
+  if (!mke2fs) return 'mke2fs (e2fsprogs) is not installed';
+  const dir = mkdtempSync(join(tmpdir(), 'rumpus-bench-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  // Also when the run dies: each copy is up to 128 MiB.
+  process.once('exit', remove);
+  const template = join(dir, 'template.img');
+  try {
+    execFileSync(mke2fs, ['-q', '-F', '-t', 'ext2', '-b', String(IMAGE_BLOCK_SIZE), template, `${IMAGE_SIZE >> 20}M`], { stdio: 'pipe' });
+  } catch (err) {
+    remove();
+    return `mke2fs failed: ${(err as Error).message}`;
+  }
+  return {
+    copy(name) {
+      const path = join(dir, `${name.replace(/[^\w.-]+/g, '_')}.img`);
+      // Sparse, as mke2fs left it: a plain copy would write out 128 MiB of zeros each time.
+      execFileSync('cp', ['--sparse=always', template, path]);
+      return path;
+    },
+    remove,
+  };
+}

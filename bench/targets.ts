@@ -1,0 +1,49 @@
+// The targets of issues 5 and 3, checked against one run's numbers. A benchmark's verdict, not
+// a test: the bench reports them and never fails on them.
+
+import { BASELINES } from './baselines.js';
+import type { BenchReport, Result } from './index.js';
+import { PEER_POLICY } from './peer.js';
+
+export interface TargetCheck {
+  /** What is compared, e.g. 'microkernel ring: null-syscall p50 / in-process async call'. */
+  target: string;
+  value: number;
+  /** value must be at most (<=) or at least (>=) limit. */
+  bound: '<=' | '>=';
+  limit: number;
+  met: boolean;
+}
+
+export function checkTargets(r: Omit<BenchReport, 'targets'>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const check = (target: string, value: number | undefined, bound: '<=' | '>=', limit: number) => {
+    if (value === undefined || !Number.isFinite(value)) return;
+    checks.push({ target, value, bound, limit, met: bound === '<=' ? value <= limit : value >= limit });
+  };
+  const result = (workload: string, policy: string, transport?: string): Result | undefined =>
+    r.results.find((x) => x.workload === workload && x.policy === policy && (transport === undefined || x.transport === transport));
+  const baseline = (name: string) => r.baselines.find((b) => b.name === name)?.p50_ns;
+  const microkernels = [...new Set(r.results.filter((x) => x.policy === 'microkernel').map((x) => x.transport))];
+
+  for (const t of microkernels) {
+    const mk = (w: string) => result(w, 'microkernel', t);
+    const mono = (w: string) => result(w, 'monolithic');
+    const nullP50 = mk('null-syscall')?.p50_ns;
+    check(`microkernel ${t}: null-syscall p50 / in-process async call`, nullP50 && nullP50 / baseline(BASELINES.inProcess)!, '<=', 10);
+    check(`microkernel ${t}: null-syscall p50 / piscina.run`, nullP50 && nullP50 / baseline(BASELINES.piscina)!, '<=', 0.1);
+    for (const w of ['pread-64k', 'seq-read']) {
+      check(`microkernel ${t}: ${w} ops/s / monolithic`, mk(w) && mono(w) && mk(w)!.ops_per_s / mono(w)!.ops_per_s, '>=', 0.7);
+    }
+    check(`microkernel ${t}: idle CPU, % of one core`, r.idle.find((x) => x.policy === 'microkernel' && x.transport === t)?.cpu_percent_of_core, '<=', 2);
+    check(`microkernel ${t}: boot / bare threads`, r.boot.find((x) => x.policy === 'microkernel' && x.transport === t)?.ratio_to_bare ?? undefined, '<=', 1.3);
+  }
+  const mpNull = result('null-syscall', 'multiprocess')?.p50_ns;
+  check('multiprocess: null-syscall p50 / child_process IPC', mpNull && mpNull / baseline(BASELINES.childIpc)!, '<=', 0.5);
+
+  for (const s of r.peer?.speedups ?? []) {
+    const limit = s.policy === 'monolithic' ? 10 : s.policy === 'microkernel' ? 5 : undefined;
+    if (limit) check(`${s.policy} ${s.transport}: ${s.workload} speed / ${PEER_POLICY}`, s.speedup, '>=', limit);
+  }
+  return checks;
+}

@@ -1,0 +1,99 @@
+// rumpus bench as a user runs it: a --quick run's JSON has the documented shape with finite
+// numbers, and its SVG report is well-formed with one bar per result. No timing assertions:
+// timing belongs in the bench, never in tests.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { THREAD_TRANSPORTS } from '../kernel/index.js';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
+
+function bench(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', BIN, 'bench', ...args], { timeout: 240_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Why `xml` is not well-formed, or null: one root element, every tag closed in order,
+ * attributes quoted, and '<' and '&' in text only as markup and entities.
+ */
+function xmlProblem(xml: string): string | null {
+  const body = xml.replace(/^<\?xml [^?]*\?>\s*/, '');
+  const token = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|([^<]+)|</g;
+  const open: string[] = [];
+  let roots = 0;
+  for (const m of body.matchAll(token)) {
+    const [, closing, name, , selfClosing, text] = m;
+    if (text !== undefined) {
+      if (/&(?!#\d+;|[a-z]+;)/.test(text)) return `a bare '&' in ${JSON.stringify(text.slice(0, 40))}`;
+      if (open.length === 0 && text.trim()) return `text outside the root: ${JSON.stringify(text.slice(0, 40))}`;
+    } else if (name === undefined) {
+      return `a '<' that starts no tag at ${m.index}: ${JSON.stringify(body.slice(m.index, m.index + 40))}`;
+    } else if (closing) {
+      if (open.pop() !== name) return `</${name}> closes nothing open`;
+    } else {
+      if (open.length === 0 && ++roots > 1) return `a second root element <${name}>`;
+      if (!selfClosing) open.push(name);
+    }
+  }
+  return open.length ? `<${open.at(-1)}> is never closed` : roots === 1 ? null : 'no root element';
+}
+
+t.test('bench --quick --workloads all --json has the documented shape, and --report draws it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rumpus-bench-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const svgPath = join(dir, 'report.svg');
+  const r = await bench('--quick', '--workloads', 'all', '--json', '--report', svgPath);
+  t.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+
+  t.match(report.machine, { cpu: String, cores: Number, node: String });
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  for (const x of report.results) {
+    t.match(x, { workload: String, policy: String, transport: String }, `${x.workload} under ${x.policy} ${x.transport}`);
+    for (const k of ['p50_ns', 'p99_ns', 'mean_ns', 'ops_per_s', 'cpu_ns_per_op', 'ratio_to_monolithic']) {
+      t.ok(finite(x[k]), `${x.workload}, ${x.policy} ${x.transport}: ${k} is a finite number (${x[k]})`);
+    }
+    t.ok(x.p50_ns > 0 && x.p99_ns >= x.p50_ns, 'p99 is at least p50');
+  }
+  const configs = new Set(report.results.map((x: { policy: string; transport: string }) => `${x.policy} ${x.transport}`));
+  for (const c of ['monolithic direct', 'multiprocess pipe+msgpackr', ...THREAD_TRANSPORTS.map((tr) => `microkernel ${tr}`)]) {
+    t.ok(configs.has(c), `results for ${c}`);
+  }
+  for (const w of report.workloads) {
+    t.ok(report.results.some((x: { workload: string }) => x.workload === w.name), `a result for ${w.name}`);
+  }
+  t.same(report.baselines.map((b: { name: string }) => b.name), [
+    'in-process async call', 'worker postMessage round trip', 'piscina.run round trip',
+    'child_process IPC (json) round trip', 'start a bare worker thread', 'start a bare child process',
+  ]);
+  for (const b of report.baselines) t.ok(finite(b.p50_ns) && finite(b.p99_ns), `${b.name}: finite numbers`);
+  t.equal(report.boot.length, configs.size - (report.peer ? 1 : 0), 'a boot time per policy and transport');
+  for (const b of report.boot) t.ok(finite(b.p50_ns), `boot of ${b.policy} ${b.transport}: finite`);
+  t.equal(report.idle.length, THREAD_TRANSPORTS.length, 'idle CPU per microkernel transport');
+  for (const i of report.idle) t.ok(finite(i.cpu_percent_of_core), `idle ${i.transport}: finite`);
+  t.ok(Array.isArray(report.targets) && Array.isArray(report.notes));
+  const ext2 = report.results.some((x: { workload: string }) => x.workload.startsWith('ext2-'));
+  t.ok(ext2 || report.notes.some((n: string) => /ext2 workloads skipped/.test(n)), 'ext2 workloads ran, or a note says why not');
+  if (ext2 && report.peer) t.ok(report.results.some((x: { policy: string }) => x.policy === 'peer'), 'the peer ran the ext2 workloads');
+
+  const svg = readFileSync(svgPath, 'utf8');
+  t.equal(xmlProblem(svg), null, 'the SVG is well-formed XML');
+  t.match(svg, /^(<\?xml [^?]*\?>\s*)?<svg[\s>]/, 'its root is <svg>');
+  t.equal(svg.match(/<rect class="bar"/g)?.length, report.results.length, 'one bar per result');
+});
+
+t.test('bench refuses unknown workloads and transports with a sentence', async (t) => {
+  const w = await bench('--quick', '--workloads', 'nosuch');
+  t.equal(w.code, 1);
+  t.match(w.stderr, /unknown workload nosuch/);
+  const p = await bench('--quick', '--policies', 'microkernel:pigeon');
+  t.equal(p.code, 1);
+  t.match(p.stderr, /unknown transport 'pigeon'/);
+});
