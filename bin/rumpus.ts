@@ -2,8 +2,14 @@
 // The rumpus command: parses arguments and hands each subcommand to kernel/ or bench/.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { POLICIES, SysError, boot, strerror } from '../kernel/index.js';
-import { formatReport, runBench } from '../bench/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  DEFAULT_MOUNTS, POLICIES, SysError, THREAD_TRANSPORTS, boot, parsePlan, strerror, type BootOptions, type ThreadTransport,
+} from '../kernel/index.js';
+import { BUILTIN } from '../kernel/registry.js';
+import { DEFAULT_WORKLOADS, WORKLOAD_GROUPS, runBench } from '../bench/index.js';
+import { svgReport } from '../bench/svg.js';
+import { formatReport } from '../bench/table.js';
 import { Shell } from './shell/shell.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -22,19 +28,47 @@ const POLICY_HELP = `  --policy NAME|FILE  kernel policy: ${POLICIES.join(', ')}
 
 const policyOption = { policy: { type: 'string', default: 'monolithic' } } as const;
 
+const KERNEL_HELP = `${POLICY_HELP}
+  --transport T       between threads: ${THREAD_TRANSPORTS.join(' or ')} (default postMessage)
+  --faults FILE       arm the faults of a plan at boot: {"faults": [{"component", "type", …}]}`;
+
+const kernelOptions = {
+  ...policyOption,
+  transport: { type: 'string', default: 'postMessage' },
+  faults: { type: 'string' },
+} as const;
+
+/** Boot options from the options every kernel-booting command takes. */
+function bootOptions(v: Values, extra: Partial<BootOptions> = {}): BootOptions {
+  let faults;
+  if (typeof v.faults === 'string') {
+    let text: string;
+    try {
+      text = readFileSync(v.faults, 'utf8');
+    } catch (err) {
+      throw new SysError('ENOENT', `cannot read fault plan ${v.faults}: ${(err as Error).message}`);
+    }
+    faults = parsePlan(text, BUILTIN);
+  }
+  return { policy: v.policy as string, transport: v.transport as ThreadTransport, faults, ...extra };
+}
+
 const SUBCOMMANDS: Record<string, Subcommand> = {
   sh: {
     summary: 'a shell on a booted kernel',
-    usage: 'rumpus sh [--policy P] [-c SCRIPT]',
+    usage: 'rumpus sh [--policy P] [--image IMG] [-c SCRIPT]',
     help: `Boots a kernel (tmpfs at / and /tmp, devices at /dev) and runs a shell in one client
 process. Without -c it reads commands from standard input, with a prompt on a terminal.
-Type 'help' in the shell for its commands.
+Type 'help' in the shell for its commands; 'inject', 'faults', 'clear', 'ps' and 'dmesg'
+arm faults and show how the supervisor deals with them.
 
   -c SCRIPT           run SCRIPT (commands separated by ';' or newlines) and exit
-${POLICY_HELP}`,
-    options: { ...policyOption, c: { type: 'string', short: 'c' } },
+  --image IMG         mount the ext2 image IMG at /mnt
+${KERNEL_HELP}`,
+    options: { ...kernelOptions, c: { type: 'string', short: 'c' }, image: { type: 'string' } },
     async run(v) {
-      const kernel = await boot({ policy: v.policy as string });
+      const mounts = typeof v.image === 'string' ? [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: v.image }] : undefined;
+      const kernel = await boot(bootOptions(v, { mounts }));
       try {
         const shell = new Shell(kernel, await kernel.spawn(), {
           stdout: (t) => process.stdout.write(t),
@@ -52,30 +86,44 @@ ${POLICY_HELP}`,
   },
   bench: {
     summary: 'what each boundary costs: workloads under each policy, with baselines',
-    usage: 'rumpus bench [--policies LIST] [--workloads LIST] [--quick] [--json]',
-    help: `Boots each policy in turn, runs the workloads through one client process, and prints
-p50/p99/mean latency, throughput and CPU per operation, with each p50's ratio to monolithic.
-In the same run it measures an in-process async call and a raw worker postMessage round
-trip, so the table shows what the transport adds.
+    usage: 'rumpus bench [--policies LIST] [--workloads LIST] [--quick] [--json] [--report FILE.svg]',
+    help: `Boots each policy in turn (microkernel once per thread transport: ${THREAD_TRANSPORTS.join(', ')}),
+runs the workloads through client processes, and prints p50/p99/mean latency, throughput and
+CPU per operation, with each p50's ratio to monolithic. In the same run it measures what bare
+boundaries cost (in-process async call, worker postMessage, piscina.run, child_process IPC),
+starting bare threads and processes, each policy's boot time, and the CPU of an idle
+microkernel system. The ext2 workloads (--workloads ext2 or all) also run through the ext2fs
+package, the peer.
+See bench/README.md for every workload and the JSON shape.
 
-  --policies LIST     comma-separated (default ${POLICIES.join(',')}); placement files allowed
-  --workloads LIST    comma-separated workload names (default all)
-  --quick             a few iterations only (a smoke run)
-  --json              print one JSON object instead of the table`,
+  --policies LIST     comma-separated policies or placement files (default
+                      ${POLICIES.join(',')}); POLICY:TRANSPORT picks one thread
+                      transport (microkernel:ring)
+  --workloads LIST    comma-separated workload names or groups (default ${DEFAULT_WORKLOADS.join(',')}):
+                      kernel: ${WORKLOAD_GROUPS.kernel.join(', ')}
+                      ext2: ${WORKLOAD_GROUPS.ext2.join(', ')}
+                      all: both groups
+  --quick             a smoke run of seconds: few iterations, small files, short idle
+  --json              print one JSON object instead of the table
+  --report FILE.svg   also draw p50 latency per workload and policy as an SVG chart`,
     options: {
       policies: { type: 'string', default: POLICIES.join(',') },
       workloads: { type: 'string' },
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      report: { type: 'string' },
     },
     async run(v) {
+      const list = (s: unknown) => (typeof s === 'string' ? s.split(',').filter(Boolean) : undefined);
+      const tty = process.stderr.isTTY;
       const report = await runBench({
-        policies: (v.policies as string).split(',').filter(Boolean),
-        workloads: typeof v.workloads === 'string' ? v.workloads.split(',').filter(Boolean) : undefined,
+        policies: list(v.policies)!,
+        workloads: list(v.workloads),
         quick: v.quick === true,
-        progress: process.stderr.isTTY ? (line) => process.stderr.write(`\r\x1b[K… ${line}`) : null,
+        progress: tty ? (line) => process.stderr.write(`\r\x1b[K… ${line}`) : null,
       });
-      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      if (tty) process.stderr.write('\r\x1b[K');
+      if (typeof v.report === 'string') writeFileSync(v.report, svgReport(report));
       process.stdout.write(v.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report) + '\n');
       return 0;
     },

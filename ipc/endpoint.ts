@@ -11,6 +11,22 @@ export type Serve = (to: string, op: string, args: unknown) => unknown;
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: SysError) => void;
+  /** performance.now() after which the call fails with ETIMEDOUT. */
+  deadline: number;
+  what: string;
+}
+
+/** How often calls past their deadline are looked for, in milliseconds. */
+const SWEEP_MS = 100;
+
+/**
+ * The peer went away with the call in flight (EIO). Kept apart from an EIO the callee itself
+ * returned, because after a restart an idempotent call of this kind can be retried.
+ */
+export class PeerLost extends SysError {
+  constructor(message: string) {
+    super('EIO', message);
+  }
 }
 
 export class Endpoint {
@@ -42,14 +58,16 @@ export class Endpoint {
     return this.closedReason !== null;
   }
 
-  call(to: string, op: string, args: unknown): Promise<unknown> {
+  /** Calls `op` of component `to` in the peer; without a reply after timeoutMs, ETIMEDOUT. */
+  call(to: string, op: string, args: unknown, timeoutMs = Infinity): Promise<unknown> {
     if (this.closedReason !== null) {
-      return Promise.reject(new SysError('EIO', `${to}.${op}: ${this.peer} is gone (${this.closedReason})`));
+      return Promise.reject(new PeerLost(`${to}.${op}: ${this.peer} is gone (${this.closedReason})`));
     }
     const id = this.nextId++;
     if (this.nextId > 0x7fffffff) this.nextId = 1;
+    if (timeoutMs !== Infinity) this.startSweeping();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, deadline: performance.now() + timeoutMs, what: `${to}.${op}` });
       try {
         this.link.send([REQ, id, to, op, args]);
       } catch (err) {
@@ -57,6 +75,27 @@ export class Endpoint {
         reject(toSysError(err, `${to}.${op}: sending to ${this.peer}`));
       }
     });
+  }
+
+  private sweeper: ReturnType<typeof setInterval> | null = null;
+
+  /** Fails calls past their deadline; stops itself when nothing is pending. */
+  private startSweeping(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      if (this.pending.size === 0) {
+        clearInterval(this.sweeper!);
+        this.sweeper = null;
+        return;
+      }
+      const now = performance.now();
+      for (const [id, p] of this.pending) {
+        if (p.deadline > now) continue;
+        this.pending.delete(id);
+        p.reject(new SysError('ETIMEDOUT', `${p.what}: no reply from ${this.peer} in time`));
+      }
+    }, SWEEP_MS);
+    this.sweeper.unref();
   }
 
   close(reason = 'closed'): void {
@@ -121,9 +160,10 @@ export class Endpoint {
   private closed(reason: string): void {
     if (this.closedReason !== null) return;
     this.closedReason = reason;
+    if (this.sweeper) clearInterval(this.sweeper);
     const waiting = [...this.pending.values()];
     this.pending.clear();
-    for (const w of waiting) w.reject(new SysError('EIO', `${this.peer} is gone: ${reason}`));
+    for (const w of waiting) w.reject(new PeerLost(`${this.peer} is gone: ${reason}`));
     this.onClose(reason);
   }
 }

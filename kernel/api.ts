@@ -43,6 +43,11 @@ export interface StartInfo {
   restart: boolean;
   /** How many times this component has been started before (0 on first start). */
   generation: number;
+  /**
+   * On a restart, what the core kept for this component (for vfs: the client processes and
+   * the mounts); undefined otherwise.
+   */
+  memo?: unknown;
 }
 
 export interface Context {

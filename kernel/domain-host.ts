@@ -53,22 +53,29 @@ export interface HostedDomain {
   attachPort?(peer: string, port: import('node:worker_threads').MessagePort, ends?: RingEnds): void;
 }
 
-export function startThread(name: string, transport: ThreadTransport): HostedDomain {
+/** Limits for a new domain: its JS heap, in MiB (undefined: Node's default). */
+export interface DomainLimits {
+  memoryMb?: number;
+}
+
+export function startThread(name: string, transport: ThreadTransport, limits: DomainLimits = {}): HostedDomain {
   const loader = tsLoader();
   const bell = Doorbell.allocate();
   const poller = mainThreadPoller();
   const ends = transport === 'ring' ? ringPair(poller.bell.buffer, bell) : null;
   const workerData = { name, bell, spinBudget, ends: ends?.b };
+  const resourceLimits = limits.memoryMb ? { maxOldGenerationSizeMb: limits.memoryMb } : undefined;
   const worker = loader
     ? new Worker(
         `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_ENTRY.href)}); })`,
-        { eval: true, workerData, execArgv: [] },
+        { eval: true, workerData, execArgv: [], resourceLimits },
       )
-    : new Worker(THREAD_ENTRY, { workerData, execArgv: [] });
+    : new Worker(THREAD_ENTRY, { workerData, execArgv: [], resourceLimits });
   const link = ends ? new RingLink(ends.a, worker, poller) : new PortLink(worker);
   let exitReason = 'exited';
   worker.on('error', (err) => {
-    exitReason = `threw ${err.name}: ${err.message}`;
+    const oom = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+    exitReason = oom ? `ran out of memory (limit ${limits.memoryMb ?? 'default'} MiB)` : `threw ${err.name}: ${err.message}`;
   });
   const exited = new Promise<string>((resolve) =>
     worker.once('exit', (code) => {
@@ -94,9 +101,13 @@ export function startThread(name: string, transport: ThreadTransport): HostedDom
   };
 }
 
-export function startProcess(name: string, socketPath: string): HostedDomain {
+export function startProcess(name: string, socketPath: string, limits: DomainLimits = {}): HostedDomain {
   const loader = tsLoader();
-  const args = [...(loader ? ['--import', import.meta.resolve('tsx')] : []), fileURLToPath(PROCESS_ENTRY), name, socketPath];
+  const args = [
+    ...(limits.memoryMb ? [`--max-old-space-size=${limits.memoryMb}`] : []),
+    ...(loader ? ['--import', import.meta.resolve('tsx')] : []),
+    fileURLToPath(PROCESS_ENTRY), name, socketPath,
+  ];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
   const pipe = child.stdio[3] as import('node:net').Socket;
   const link = new StreamLink(pipe);
@@ -106,7 +117,9 @@ export function startProcess(name: string, socketPath: string): HostedDomain {
   });
   const exited = new Promise<string>((resolve) =>
     child.once('exit', (code, signal) => {
-      const reason = spawnError ? `failed: ${spawnError}` : signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const reason = spawnError ? `failed: ${spawnError}`
+        : signal ? `was killed by ${signal}${signal === 'SIGABRT' ? ' (out of memory?)' : ''}`
+        : `exited with code ${code}`;
       resolve(reason);
     }),
   );

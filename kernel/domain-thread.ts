@@ -7,13 +7,12 @@ import { PortLink } from '../ipc/port-link.js';
 import { Doorbell } from '../ipc/ring.js';
 import { RingLink, type RingEnds } from '../ipc/ring-link.js';
 import { Domain, MAIN } from './domain.js';
-import { hostHyp } from './hyp-host.js';
-import { connectSocket } from './sockets.js';
+import { remoteHooks } from './domain-hooks.js';
 
 const { name, bell, spinBudget, ends } = workerData as { name: string; bell: SharedArrayBuffer; spinBudget: SharedArrayBuffer; ends?: RingEnds };
 const port = parentPort!;
 const poller = new Poller(new Doorbell(bell), new SpinBudget(spinBudget));
-const domain = new Domain(name, 'thread', { hyp: hostHyp, connect: connectSocket });
+const domain = new Domain(name, 'thread', remoteHooks);
 
 port.on('message', (msg: { attach?: string; port?: MessagePort; ends?: RingEnds }) => {
   if (msg && !Array.isArray(msg) && typeof msg.attach === 'string' && msg.port) {

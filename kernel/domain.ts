@@ -4,11 +4,17 @@
 // endpoint otherwise — and serves requests from peers, but only for the components each peer
 // holds a channel to. Requests for '@domain' are the core's control plane and come only from
 // the main domain.
+//
+// Two things make failures survivable. A call whose callee's domain dies while the call is in
+// flight, or that gets no reply before its deadline, is retried once the callee is back, when
+// the op is idempotent; otherwise it fails with EIO. And faults are armed here, in the domain
+// hosting the component, so they behave the same under every policy.
 
 import { SysError, toSysError } from '../ipc/errno.js';
-import { Endpoint } from '../ipc/endpoint.js';
+import { Endpoint, PeerLost } from '../ipc/endpoint.js';
 import type { Link } from '../ipc/frame.js';
 import type { ComponentDef, Context, Handlers, StartInfo } from './api.js';
+import { ArmedFault, checkFault, corrupt, seededRandom, type FaultSpec } from './faults.js';
 import type { Hyp } from './hyp.js';
 import type { DomainKind } from './placement.js';
 import { loadComponent } from './registry.js';
@@ -23,6 +29,18 @@ export interface DomainPlan {
   home: Record<string, string>;
   /** Peer domain → the components here that it may call. */
   accepts: Record<string, string[]>;
+  /** For each component this domain calls: its idempotent ops (retried across restarts). */
+  idempotent: Record<string, string[]>;
+  calls: CallPolicy;
+}
+
+export interface CallPolicy {
+  /** A call with no reply after this long fails with ETIMEDOUT (or is retried). */
+  timeoutMs: number;
+  /** An idempotent call is tried at most this many times. */
+  tries: number;
+  /** How long a retry waits for a restarted callee's channel to come back. */
+  reconnectMs: number;
 }
 
 /** The control target: ops the core invokes on a domain. */
@@ -31,11 +49,22 @@ export const CONTROL = '@domain';
 /** The main domain's name; it hosts the core. */
 export const MAIN = 'main';
 
+/** What start() is told beyond StartInfo: a fault armed for this start. */
+export interface StartArgs {
+  component: string;
+  info: StartInfo;
+  crashInit?: boolean;
+}
+
 interface Hosted {
   def: ComponentDef;
   handlers: Handlers | null;
+  /** Resolves when start() has returned: requests that come earlier wait for it. */
+  started: Promise<void>;
+  markStarted: () => void;
   requires: Set<string>;
   stats: { served: number; failed: number };
+  faults: ArmedFault[];
 }
 
 export interface DomainHooks {
@@ -43,13 +72,33 @@ export interface DomainHooks {
   hyp(tag: string): Hyp;
   /** Opens links to peers that are not attached by the core (e.g. sockets to processes). */
   connect?(peer: string, address: string): Promise<Link>;
+  /** Ends this domain at once (an injected crash). */
+  die(reason: string): never;
+  /** Stops this domain from answering, for good (an injected hang). */
+  hang(reason: string): never;
+  /** Grows this domain's memory for good (an injected leak). */
+  leak(reason: string): void;
+  /** The current channel to a peer closed (not replaced by a new one). */
+  peerLost?(peer: string, reason: string): void;
 }
+
+const DEFAULT_CALLS: CallPolicy = { timeoutMs: 60_000, tries: 3, reconnectMs: 10_000 };
 
 export class Domain {
   private readonly hosted = new Map<string, Hosted>();
   private readonly home = new Map<string, string>();
   private readonly accepts = new Map<string, Set<string>>();
+  private readonly idempotent = new Map<string, Set<string>>();
   private readonly peers = new Map<string, Endpoint>();
+  /** Callers waiting for a peer's channel to come back. */
+  private readonly peerWaiters = new Map<string, ((ok: boolean) => void)[]>();
+  /** Peers the core gave up on: calls to them fail at once. */
+  private readonly downPeers = new Set<string>();
+  private calls: CallPolicy = DEFAULT_CALLS;
+  /** Resolves once load() has run: a request that comes earlier (a restart) waits for it. */
+  private readonly loaded: Promise<void>;
+  private markLoaded!: () => void;
+  private readonly corruptRandom = seededRandom(7);
   /** Control ops beyond the built-in ones, added by the entry that runs this domain. */
   readonly control = new Map<string, (args: any) => unknown>();
 
@@ -58,12 +107,16 @@ export class Domain {
     readonly kind: DomainKind,
     private readonly hooks: DomainHooks,
   ) {
+    this.loaded = new Promise((resolve) => (this.markLoaded = resolve));
     this.control.set('load', (plan: DomainPlan) => this.load(plan));
-    this.control.set('start', (a: { component: string; info: StartInfo }) => this.start(a.component, a.info));
+    this.control.set('start', (a: StartArgs) => this.start(a));
     this.control.set('stop', (a: { component: string }) => this.stop(a.component));
     this.control.set('connect', (a: { peer: string; address: string }) => this.connect(a.peer, a.address));
     this.control.set('ping', () => ({ domain: this.name, components: [...this.hosted.keys()] }));
     this.control.set('stats', () => this.stats());
+    this.control.set('inject', (a: { fault: FaultSpec }) => this.inject(a.fault));
+    this.control.set('clear', (a: { component?: string }) => this.clear(a.component));
+    this.control.set('peerDown', (a: { peer: string }) => this.peerDown(a.peer));
   }
 
   get components(): string[] {
@@ -72,29 +125,37 @@ export class Domain {
 
   /** Imports the components placed here (without starting them) and records the routes. */
   async load(plan: DomainPlan): Promise<void> {
+    this.calls = plan.calls;
     for (const [c, d] of Object.entries(plan.home)) this.home.set(c, d);
     for (const [peer, list] of Object.entries(plan.accepts)) this.accepts.set(peer, new Set(list));
+    for (const [c, ops] of Object.entries(plan.idempotent)) this.idempotent.set(c, new Set(ops));
     for (const { name, module } of plan.components) {
       const def = await loadComponent(name, module);
-      this.hosted.set(name, { def, handlers: null, requires: new Set(def.requires), stats: { served: 0, failed: 0 } });
+      let markStarted!: () => void;
+      const started = new Promise<void>((resolve) => (markStarted = resolve));
+      this.hosted.set(name, { def, handlers: null, started, markStarted, requires: new Set(def.requires), stats: { served: 0, failed: 0 }, faults: [] });
       for (const r of def.requires) if (!this.home.has(r)) this.home.set(r, this.name);
     }
+    this.markLoaded();
   }
 
   /** Runs a component's start(); the components it requires are already started. */
-  async start(name: string, info: StartInfo): Promise<void> {
-    const h = this.hosted.get(name);
-    if (!h) throw new SysError('ENXIO', `domain ${this.name} does not host component ${name}`);
+  async start({ component, info, crashInit }: StartArgs): Promise<void> {
+    await this.loaded;
+    const h = this.hosted.get(component);
+    if (!h) throw new SysError('ENXIO', `domain ${this.name} does not host component ${component}`);
+    if (crashInit) this.hooks.die(`injected crash-init in ${component}`);
     const ctx: Context = {
-      name,
-      hyp: this.hooks.hyp(name),
+      name: component,
+      hyp: this.hooks.hyp(component),
       call: (to, op, args) => this.callFrom(h, to, op, args) as Promise<any>,
     };
     try {
       h.handlers = await h.def.start(ctx, info);
     } catch (err) {
-      throw toSysError(err, `${name}: start`);
+      throw toSysError(err, `${component}: start`);
     }
+    h.markStarted();
   }
 
   async stop(name: string): Promise<void> {
@@ -107,12 +168,8 @@ export class Domain {
 
   /** Makes `link` the channel to peer domain `peer`; requests from it are checked against accepts. */
   addPeer(peer: string, link: Link): Endpoint {
-    this.peers.get(peer)?.close('replaced');
     const ep = new Endpoint(link, `domain ${peer}`, (to, op, args) => this.serveFrom(peer, to, op, args));
-    ep.onClose = () => {
-      if (this.peers.get(peer) === ep) this.peers.delete(peer);
-    };
-    this.peers.set(peer, ep);
+    this.setPeer(peer, ep);
     return ep;
   }
 
@@ -122,7 +179,7 @@ export class Domain {
    */
   acceptLink(link: Link): void {
     let peer: string | null = null;
-    const ep = new Endpoint(link, 'an unidentified domain', (to, op, args) => {
+    const ep: Endpoint = new Endpoint(link, 'an unidentified domain', (to, op, args) => {
       if (peer !== null) return this.serveFrom(peer, to, op, args);
       const from = (args as { from?: unknown } | null)?.from;
       if (to !== CONTROL || op !== 'hello' || typeof from !== 'string') {
@@ -132,11 +189,7 @@ export class Domain {
         throw new SysError('EPERM', `domain ${this.name} expects no channel from '${from}'`);
       }
       peer = from;
-      this.peers.get(from)?.close('replaced');
-      this.peers.set(from, ep);
-      ep.onClose = () => {
-        if (this.peers.get(from) === ep) this.peers.delete(from);
-      };
+      this.setPeer(from, ep);
       return { domain: this.name };
     });
   }
@@ -144,8 +197,9 @@ export class Domain {
   /** Opens this domain's side of a channel to a peer at a transport address. */
   async connect(peer: string, address: string): Promise<void> {
     if (!this.hooks.connect) throw new SysError('ENOTSUP', `domain ${this.name} cannot open connections`);
-    const ep = this.addPeer(peer, await this.hooks.connect(peer, address));
-    await ep.call(CONTROL, 'hello', { from: this.name });
+    const ep = new Endpoint(await this.hooks.connect(peer, address), `domain ${peer}`, (to, op, args) => this.serveFrom(peer, to, op, args));
+    await ep.call(CONTROL, 'hello', { from: this.name }, this.calls.timeoutMs);
+    this.setPeer(peer, ep);
   }
 
   peer(name: string): Endpoint | undefined {
@@ -156,6 +210,15 @@ export class Domain {
   closePeers(reason: string): void {
     for (const ep of [...this.peers.values()]) ep.close(reason);
     this.peers.clear();
+    for (const peer of [...this.peerWaiters.keys()]) this.peerDown(peer);
+  }
+
+  /** The core gave up on a peer: calls waiting for it to come back fail now. */
+  peerDown(peer: string): void {
+    this.downPeers.add(peer);
+    const waiters = this.peerWaiters.get(peer) ?? [];
+    this.peerWaiters.delete(peer);
+    for (const w of waiters) w(false);
   }
 
   /**
@@ -166,18 +229,25 @@ export class Domain {
     return this.route(to, op, args);
   }
 
-  /** Runs an op of a component hosted here: validation, the handler, errno normalisation. */
+  /** Runs an op of a component hosted here: faults, validation, the handler, errno normalisation. */
   async dispatch(to: string, op: string, args: unknown): Promise<unknown> {
+    if (!this.hosted.has(to)) await this.loaded;
     const h = this.hosted.get(to);
     if (!h) throw new SysError('ENXIO', `no component '${to}' in domain ${this.name}`);
     const where = `${to}.${op}`;
+    let fault: ArmedFault | undefined;
     try {
       const spec = Object.hasOwn(h.def.ops, op) ? h.def.ops[op] : undefined;
       if (!spec) throw new SysError('ENOSYS', `${to}: unknown op '${op}'`);
       validateArgs(where, spec, args);
+      if (!h.handlers) await h.started; // a request that came while the component was starting
       const handlers = h.handlers;
       if (!handlers) throw new SysError('ENXIO', `${to} is not running`);
-      const result = await handlers[op](args);
+      fault = h.faults.find((f) => f.hit(op));
+      if (fault) await this.before(fault, where);
+      let result = await handlers[op](args);
+      if (fault?.spec.type === 'drop') return new Promise(() => {}); // the reply is lost
+      if (fault?.spec.type === 'corrupt') result = corrupt(result, this.corruptRandom);
       h.stats.served++;
       return result;
     } catch (err) {
@@ -187,6 +257,35 @@ export class Domain {
     }
   }
 
+  /** The part of a fault that happens before the op runs. */
+  private async before(fault: ArmedFault, where: string): Promise<void> {
+    switch (fault.spec.type) {
+      case 'crash':
+        return this.hooks.die(`injected crash at ${where}`);
+      case 'hang':
+        return this.hooks.hang(`injected hang at ${where}`);
+      case 'delay':
+        await new Promise((resolve) => setTimeout(resolve, fault.delayMs()));
+        return;
+      case 'error':
+        throw new SysError(fault.spec.errno ?? 'EIO', `${where}: injected ${fault.spec.errno ?? 'EIO'}`);
+      case 'leak':
+        return this.hooks.leak(`injected leak at ${where}`);
+      default:
+        return; // drop and corrupt act on the reply; crash-init acts at start
+    }
+  }
+
+  private inject(raw: unknown): void {
+    const spec = checkFault(raw, [...this.hosted.keys()]);
+    if (spec.type === 'crash-init') return; // the core keeps it for the next start
+    this.hosted.get(spec.component)!.faults.push(new ArmedFault(spec));
+  }
+
+  private clear(component?: string): void {
+    for (const [name, h] of this.hosted) if (!component || component === name) h.faults = [];
+  }
+
   private callFrom(caller: Hosted, to: string, op: string, args: unknown): Promise<unknown> {
     if (!caller.requires.has(to)) {
       return Promise.reject(new SysError('EPERM', `${caller.def.name} may not call ${to}.${op}: '${to}' is not in its requires`));
@@ -194,13 +293,63 @@ export class Domain {
     return this.route(to, op, args);
   }
 
-  private route(to: string, op: string, args: unknown): Promise<unknown> {
+  private async route(to: string, op: string, args: unknown): Promise<unknown> {
     if (this.hosted.has(to)) return this.dispatch(to, op, args);
     const where = this.home.get(to);
-    if (where === undefined) return Promise.reject(new SysError('ENXIO', `no component named '${to}'`));
-    const ep = this.peers.get(where);
-    if (!ep) return Promise.reject(new SysError('EIO', `${to}.${op}: no channel to domain ${where}`));
-    return ep.call(to, op, args);
+    if (where === undefined) throw new SysError('ENXIO', `no component named '${to}'`);
+    const retriable = this.idempotent.get(to)?.has(op) ?? false;
+    for (let attempt = 1; ; attempt++) {
+      const ep = this.peers.get(where);
+      try {
+        if (!ep || ep.isClosed) throw new PeerLost(`${to}.${op}: no channel to domain ${where}`);
+        return await ep.call(to, op, args, this.calls.timeoutMs);
+      } catch (err) {
+        const lost = err instanceof PeerLost;
+        if (!lost && !(err instanceof SysError && err.errno === 'ETIMEDOUT')) throw err;
+        if (!retriable || attempt >= this.calls.tries) {
+          if (!lost) throw err;
+          throw new SysError('EIO', `${to}.${op}: ${to} failed while the call was in flight${retriable ? ', and did not come back' : ''} (${err.message})`);
+        }
+        if (lost && !(await this.peerBack(where))) {
+          throw new SysError('EIO', `${to}.${op}: ${to} failed and was not restarted (${err.message})`);
+        }
+      }
+    }
+  }
+
+  /** Waits until the channel to `peer` is back (a restart); false when it will not be. */
+  private peerBack(peer: string): Promise<boolean> {
+    const ep = this.peers.get(peer);
+    if (ep && !ep.isClosed) return Promise.resolve(true);
+    if (this.downPeers.has(peer)) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const list = this.peerWaiters.get(peer) ?? [];
+      this.peerWaiters.set(peer, list);
+      const timer = setTimeout(() => {
+        list.splice(list.indexOf(done), 1);
+        resolve(false);
+      }, this.calls.reconnectMs);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      list.push(done);
+    });
+  }
+
+  private setPeer(peer: string, ep: Endpoint): void {
+    this.downPeers.delete(peer);
+    const old = this.peers.get(peer);
+    this.peers.set(peer, ep);
+    old?.close('replaced');
+    ep.onClose = (reason) => {
+      if (this.peers.get(peer) !== ep) return;
+      this.peers.delete(peer);
+      this.hooks.peerLost?.(peer, reason);
+    };
+    const waiters = this.peerWaiters.get(peer) ?? [];
+    this.peerWaiters.delete(peer);
+    for (const w of waiters) w(true);
   }
 
   private serveFrom(peer: string, to: string, op: string, args: unknown): unknown {

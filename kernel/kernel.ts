@@ -1,18 +1,25 @@
 // The core: boots a placement (domains, channels along `requires`, components in dependency
-// order), mounts the default file systems, hands out client processes, and halts leaving no
-// thread or process behind.
+// order), mounts the default file systems, hands out client processes, supervises the domains
+// — restarting one that exits, throws, stops answering or runs out of memory — injects faults,
+// and halts leaving no thread or process behind. A fatal fault in the kernel's own thread
+// cannot be survived: the kernel panics, with a report.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { SysError } from '../ipc/errno.js';
-import { CONTROL, Domain, MAIN, type DomainPlan } from './domain.js';
-import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type ThreadTransport } from './domain-host.js';
 import { ringPair } from '../ipc/ring-link.js';
+import { CONTROL, Domain, MAIN, type CallPolicy, type DomainPlan } from './domain.js';
+import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type ThreadTransport } from './domain-host.js';
+import { checkFault, type FaultSpec } from './faults.js';
 import { hostHyp } from './hyp-host.js';
-import { readPlacement, resolvePlacement, type Placement, type PlacementSpec } from './placement.js';
+import { readPlacement, resolvePlacement, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
 import { Proc, type Credentials } from './proc.js';
+import type { MountInfo } from './api.js';
+import {
+  DEFAULT_HEARTBEAT, RestartRecord, combine, supervisionFor, type Heartbeat, type Supervision,
+} from './supervisor.js';
 
 export interface MountSpec {
   /** Where: created (with parents) if missing. */
@@ -34,6 +41,17 @@ export interface BootOptions {
   mounts?: MountSpec[];
   /** Between threads (and the main thread): 'postMessage' (default) or 'ring' (shared memory). */
   transport?: ThreadTransport;
+  /** Per component: restart type, intensity, backoff, strategy, essential (see supervisor.ts). */
+  supervision?: Record<string, Partial<Supervision>>;
+  heartbeat?: Partial<Heartbeat>;
+  /** Each domain's JS heap limit in MiB; a domain over it is ended and restarted. */
+  memoryLimitMb?: number;
+  /** Deadlines and retries of calls between components. */
+  calls?: Partial<CallPolicy>;
+  /** Faults armed at boot (a fault plan). */
+  faults?: FaultSpec[];
+  /** Called for every supervision event, as it happens. */
+  onEvent?: (e: KernelEvent) => void;
 }
 
 export const DEFAULT_MOUNTS: MountSpec[] = [
@@ -42,27 +60,86 @@ export const DEFAULT_MOUNTS: MountSpec[] = [
   { target: '/dev', fstype: 'dev' },
 ];
 
+const DEFAULT_CALLS: CallPolicy = { timeoutMs: 60_000, tries: 3, reconnectMs: 15_000 };
+
+export interface KernelEvent {
+  /** performance.now() of the event. */
+  at: number;
+  kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault';
+  domain: string;
+  components: string[];
+  reason: string;
+}
+
 export interface DomainInfo {
   name: string;
   kind: string;
   components: string[];
   /** OS process id or worker thread id; the kernel's own pid for main. */
   id: number;
+  status: 'running' | 'restarting' | 'failed';
+  restarts: number;
+  /** Milliseconds since this incarnation started. */
+  uptimeMs: number;
+}
+
+interface DomainState {
+  spec: DomainSpec;
+  hosted: HostedDomain | null;
+  status: DomainInfo['status'];
+  generation: number;
+  restarts: number;
+  startedAt: number;
+  record: RestartRecord;
+  supervision: Supervision;
+  /** A restart is under way: the promise of it. */
+  restarting: Promise<void> | null;
 }
 
 export class Kernel {
-  private readonly hosted = new Map<string, HostedDomain>();
-  private socketDir: string | null = null;
+  private readonly states = new Map<string, DomainState>();
+  /** Where process domains listen (a private temporary directory), if there are any. */
+  socketDir: string | null = null;
   private nextPid = 1;
   private halted = false;
+  private panicReport: string | null = null;
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  /** What vfs must be told again if it restarts: the client processes and the mounts. */
+  private readonly procs = new Map<number, Credentials>();
+  private mountTable: MountSpec[] = [];
+  /** crash-init faults, applied at a component's next start. */
+  private readonly crashInit = new Set<string>();
+  /** Faults armed and not cleared, as given. */
+  readonly armed: FaultSpec[] = [];
+  readonly events: KernelEvent[] = [];
   /** pid 1: the core's own client process, which made the boot mounts. */
   init!: Proc;
 
   private constructor(
     readonly placement: Placement,
-    private readonly main: Domain,
     readonly transport: ThreadTransport,
-  ) {}
+    private readonly options: BootOptions,
+    private readonly calls: CallPolicy,
+    private readonly heartbeat: Heartbeat,
+  ) {
+    this.main = new Domain(MAIN, 'main', {
+      hyp: hostHyp,
+      die: (reason) => this.fatal(reason),
+      hang: (reason) => this.fatal(`${reason} (a hang in the kernel's own thread would freeze it)`),
+      leak: (reason) => this.fatal(`${reason} (a leak in the kernel's own thread grows the whole kernel until it dies)`),
+      // The channel to a domain broke: it died (its exit may be reported later) or went mad.
+      // Its exit is the better reason, when it comes soon.
+      peerLost: (peer, reason) => {
+        const st = this.states.get(peer);
+        const h = st?.hosted;
+        if (st?.status !== 'running' || !h) return;
+        const broke = new Promise<string>((resolve) => setTimeout(() => resolve(`its channel to the core broke (${reason})`), 250).unref());
+        void this.failed(peer, Promise.race([h.exited.then((why) => `its ${st.spec.kind} ${why}`), broke]));
+      },
+    });
+  }
+
+  private readonly main: Domain;
 
   /** Boots a kernel under the given policy. Any problem is refused with a SysError. */
   static async boot(options: BootOptions = {}): Promise<Kernel> {
@@ -72,7 +149,11 @@ export class Kernel {
       throw new SysError('EINVAL', `unknown transport '${transport}' (known: ${THREAD_TRANSPORTS.join(', ')})`);
     }
     const placement = await resolvePlacement(spec);
-    const kernel = new Kernel(placement, new Domain(MAIN, 'main', { hyp: hostHyp }), transport);
+    for (const c of Object.keys(options.supervision ?? {})) {
+      if (!placement.defs.has(c)) throw new SysError('EINVAL', `supervision: unknown component '${c}'`);
+    }
+    const faults = (options.faults ?? []).map((f) => checkFault(f, [...placement.defs.keys()]));
+    const kernel = new Kernel(placement, transport, options, { ...DEFAULT_CALLS, ...options.calls }, { ...DEFAULT_HEARTBEAT, ...options.heartbeat });
     try {
       await kernel.startDomains();
       kernel.init = await kernel.spawn({ uid: 0, gid: 0 });
@@ -80,6 +161,8 @@ export class Kernel {
         if (m.target !== '/') await kernel.init.mkdir(m.target, { recursive: true, mode: 0o755 });
         await kernel.init.mount(m.target, m.fstype, { source: m.source, readonly: m.readonly });
       }
+      for (const f of faults) await kernel.inject(f);
+      kernel.startHeartbeat();
     } catch (err) {
       await kernel.halt();
       throw err;
@@ -92,7 +175,8 @@ export class Kernel {
     const pid = this.nextPid++;
     const full: Credentials = { uid: cred.uid ?? 0, gid: cred.gid ?? 0 };
     await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid });
-    return new Proc(pid, full, (op, args) => this.call('vfs', op, { pid, ...args }));
+    this.procs.set(pid, full);
+    return new Proc(pid, full, (op, args) => this.syscall(pid, op, args));
   }
 
   /**
@@ -100,32 +184,93 @@ export class Kernel {
    * tests. Client programs use processes from spawn().
    */
   call<T = unknown>(component: string, op: string, args: Record<string, unknown> = {}): Promise<T> {
+    if (this.panicReport !== null) return Promise.reject(new SysError('EIO', `${component}.${op}: kernel panic: ${this.panicReport}`));
     if (this.halted) return Promise.reject(new SysError('EIO', `${component}.${op}: the kernel has halted`));
     return this.main.kernelCall(component, op, args) as Promise<T>;
   }
 
+  /** Arms a fault in the component's domain (crash-init: for its next start). */
+  async inject(fault: FaultSpec): Promise<void> {
+    const f = checkFault(fault, [...this.placement.defs.keys()]);
+    this.log({ kind: 'fault', domain: this.placement.home.get(f.component)!, components: [f.component], reason: `armed ${describeFault(f)}` });
+    if (f.type === 'crash-init') this.crashInit.add(f.component);
+    else await this.control(f.component, 'inject', { fault: f });
+    this.armed.push(f);
+  }
+
+  /** Disarms the faults of one component, or of all. */
+  async clearFaults(component?: string): Promise<void> {
+    if (component !== undefined && !this.placement.defs.has(component)) throw new SysError('EINVAL', `clear: unknown component '${component}'`);
+    this.armed.splice(0, this.armed.length, ...this.armed.filter((f) => component !== undefined && f.component !== component));
+    for (const c of component ? [component] : [...this.placement.defs.keys()]) {
+      this.crashInit.delete(c);
+      if (this.states.get(this.placement.home.get(c)!)?.status !== 'failed') await this.control(c, 'clear', { component: c }).catch(() => {});
+    }
+  }
+
+  /** The report of the panic that stopped this kernel, or null. */
+  get panicked(): string | null {
+    return this.panicReport;
+  }
+
   domains(): DomainInfo[] {
-    return this.placement.domains.map((d) => ({
-      name: d.name,
-      kind: d.kind,
-      components: [...d.components],
-      id: d.kind === 'main' ? process.pid : (this.hosted.get(d.name)?.id ?? -1),
-    }));
+    const now = performance.now();
+    return this.placement.domains.map((d) => {
+      const st = this.states.get(d.name);
+      return {
+        name: d.name,
+        kind: d.kind,
+        components: [...d.components],
+        id: d.kind === 'main' ? process.pid : (st?.hosted?.id ?? -1),
+        status: st?.status ?? 'running',
+        restarts: st?.restarts ?? 0,
+        uptimeMs: now - (st?.startedAt ?? this.bootedAt),
+      };
+    });
+  }
+
+  private readonly bootedAt = performance.now();
+
+  /** Resolves when no restart is under way (for tests and the fault campaign). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const pending = [...this.states.values()].map((s) => s.restarting).filter(Boolean);
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
   }
 
   /** Unmounts everything (syncing), stops every component, ends every thread and process. */
   async halt(): Promise<void> {
     if (this.halted) return;
+    this.stopHeartbeat();
     try {
-      if (this.init) await this.call('vfs', 'unmountAll', {}).catch(() => {});
-      for (const c of [...this.placement.order].reverse()) await this.control(c, 'stop', { component: c }).catch(() => {});
+      if (this.panicReport === null) await this.settled(); // a panic may come from a restart itself
+      if (this.init && this.panicReport === null) {
+        await this.call('vfs', 'unmountAll', {}).catch(() => {});
+        for (const c of [...this.placement.order].reverse()) await this.control(c, 'stop', { component: c }).catch(() => {});
+      }
     } finally {
       this.halted = true;
       this.main.closePeers('the kernel halted');
-      await Promise.all([...this.hosted.values()].map((d) => d.kill()));
-      this.hosted.clear();
+      await Promise.all([...this.states.values()].map((s) => s.hosted?.kill(0)));
+      for (const s of this.states.values()) s.hosted = null;
       if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     }
+  }
+
+  // ---- syscalls ------------------------------------------------------------------------
+
+  /** A client process's syscall; mounts are remembered, to be made again if vfs restarts. */
+  private async syscall(pid: number, op: string, args: Record<string, unknown>): Promise<unknown> {
+    const result = await this.call('vfs', op, { pid, ...args });
+    if (op === 'exit') this.procs.delete(pid);
+    if (op === 'mount' || op === 'unmount') {
+      const now = await this.call<MountInfo[]>('vfs', 'mounts', { pid });
+      if (op === 'unmount') this.mountTable = this.mountTable.filter((m) => now.some((x) => x.target === m.target));
+      else this.mountTable.push({ ...(args as Omit<MountSpec, 'target'>), target: now[now.length - 1].target });
+    }
+    return result;
   }
 
   // ---- boot ----------------------------------------------------------------------------
@@ -134,18 +279,45 @@ export class Kernel {
     const { placement } = this;
     const remote = placement.domains.filter((d) => d.kind !== 'main');
     if (remote.some((d) => d.kind === 'process')) this.socketDir = mkdtempSync(join(tmpdir(), 'rumpus-'));
-    for (const d of remote) {
-      const h = d.kind === 'thread' ? startThread(d.name, this.transport) : startProcess(d.name, this.socketPath(d.name));
-      this.hosted.set(d.name, h);
-      this.main.addPeer(d.name, h.link);
+    for (const d of placement.domains) {
+      const supervision = combine(d.components.map((c) => supervisionFor(c, this.options.supervision?.[c])));
+      this.states.set(d.name, {
+        spec: d, hosted: null, status: 'running', generation: 0, restarts: 0, startedAt: performance.now(),
+        record: new RestartRecord(supervision), supervision, restarting: null,
+      });
     }
+    for (const d of remote) this.launch(d.name);
     const mainSpec = placement.domains.find((d) => d.kind === 'main');
     await Promise.all([
-      this.main.load(this.planFor(MAIN, mainSpec?.components ?? [], true)),
-      ...remote.map((d) => this.controlDomain(d.name, 'load', this.planFor(d.name, d.components, false))),
+      this.main.load(this.planFor(MAIN, mainSpec?.components ?? [])),
+      ...remote.map((d) => this.controlDomain(d.name, 'load', this.planFor(d.name, d.components))),
     ]);
-    await this.connectPeers();
-    for (const c of placement.order) await this.control(c, 'start', { component: c, info: { restart: false, generation: 0 } });
+    for (const [x, y] of this.peerPairs()) await this.connectPair(x, y);
+    for (const c of placement.order) await this.startComponent(c, false);
+  }
+
+  /** Starts a fresh thread or process for a domain and links the core to it. */
+  private launch(name: string): void {
+    const st = this.states.get(name)!;
+    const limits = { memoryMb: this.options.memoryLimitMb };
+    const h = st.spec.kind === 'thread' ? startThread(name, this.transport, limits) : startProcess(name, this.socketPath(name), limits);
+    const generation = ++st.generation;
+    st.hosted = h;
+    st.startedAt = performance.now();
+    this.main.addPeer(name, h.link);
+    void h.exited.then((reason) => {
+      if (st.generation === generation && st.hosted === h) void this.failed(name, `its ${st.spec.kind} ${reason}`);
+    });
+  }
+
+  private async startComponent(c: string, restart: boolean): Promise<void> {
+    const st = this.states.get(this.placement.home.get(c)!)!;
+    const crashInit = this.crashInit.delete(c);
+    // vfs comes back empty: it is told the client processes and the mounts again.
+    const memo = restart && c === 'vfs'
+      ? { procs: [...this.procs].map(([pid, cred]) => ({ pid, ...cred })), mounts: this.mountTable }
+      : undefined;
+    await this.control(c, 'start', { component: c, info: { restart, generation: restart ? st.restarts + 1 : 0, memo }, crashInit });
   }
 
   private socketPath(domain: string): string {
@@ -153,15 +325,21 @@ export class Kernel {
   }
 
   /** Which components a domain hosts, where its components' dependencies live, who may call it. */
-  private planFor(domain: string, components: string[], isMain: boolean): DomainPlan {
+  private planFor(domain: string, components: string[]): DomainPlan {
     const { placement } = this;
+    const isMain = domain === MAIN;
     const home: Record<string, string> = {};
     const accepts: Record<string, string[]> = {};
+    const idempotent: Record<string, string[]> = {};
+    const callee = (name: string) => {
+      home[name] = placement.home.get(name)!;
+      idempotent[name] = Object.entries(placement.defs.get(name)!.ops).filter(([, s]) => s.idempotent).map(([op]) => op);
+    };
     for (const [name, def] of placement.defs) {
       const from = placement.home.get(name)!;
       for (const r of def.requires) {
         const to = placement.home.get(r)!;
-        if (from === domain && to !== domain) home[r] = to;
+        if (from === domain && to !== domain) callee(r);
         if (to === domain && from !== domain) {
           const list = (accepts[from] ??= []);
           if (!list.includes(r)) list.push(r);
@@ -169,22 +347,18 @@ export class Kernel {
       }
     }
     // The core, in main, holds a channel to every component.
-    for (const [name, where] of placement.home) {
-      if (where === domain) continue;
-      if (isMain) home[name] = where;
-    }
+    if (isMain) for (const [name, where] of placement.home) if (where !== MAIN) callee(name);
     if (!isMain) accepts[MAIN] = [...new Set([...(accepts[MAIN] ?? []), ...components])];
     return {
       domain,
       kind: isMain ? 'main' : placement.domains.find((d) => d.name === domain)!.kind,
       components: components.map((name) => ({ name, module: placement.modules.get(name)! })),
-      home,
-      accepts,
+      home, accepts, idempotent, calls: this.calls,
     };
   }
 
-  /** A channel for every pair of non-main domains that a `requires` edge joins. */
-  private async connectPeers(): Promise<void> {
+  /** Every pair of non-main domains that a `requires` edge joins. */
+  private peerPairs(): [string, string][] {
     const { placement } = this;
     const pairs = new Map<string, [string, string]>();
     for (const [name, def] of placement.defs) {
@@ -196,36 +370,188 @@ export class Kernel {
         pairs.set(`${x}\0${y}`, [x, y]);
       }
     }
-    const order = placement.domains.map((d) => d.name);
-    for (const [x, y] of pairs.values()) {
-      const hx = this.hosted.get(x)!;
-      const hy = this.hosted.get(y)!;
-      if (hx.kind === 'thread' && hy.kind === 'thread') {
-        const { port1, port2 } = new MessageChannel();
-        const ends = this.transport === 'ring' ? ringPair(hx.bell!, hy.bell!) : null;
-        hx.attachPort!(y, port1, ends?.a);
-        hy.attachPort!(x, port2, ends?.b);
-      } else {
-        // A process domain listens; its peer connects (of two processes, the later one).
-        const [dialer, listener] =
-          hy.kind === 'process' && (hx.kind === 'thread' || order.indexOf(x) > order.indexOf(y)) ? [x, y] : [y, x];
-        await this.controlDomain(dialer, 'connect', { peer: listener, address: this.socketPath(listener) });
-      }
+    return [...pairs.values()];
+  }
+
+  /** A channel between two domains: a MessageChannel between threads, a socket otherwise. */
+  private async connectPair(x: string, y: string): Promise<void> {
+    const hx = this.states.get(x)!.hosted!;
+    const hy = this.states.get(y)!.hosted!;
+    if (hx.kind === 'thread' && hy.kind === 'thread') {
+      const { port1, port2 } = new MessageChannel();
+      const ends = this.transport === 'ring' ? ringPair(hx.bell!, hy.bell!) : null;
+      hx.attachPort!(y, port1, ends?.a);
+      hy.attachPort!(x, port2, ends?.b);
+      return;
     }
+    // A process domain listens; its peer connects (of two processes, the later one).
+    const order = this.placement.domains.map((d) => d.name);
+    const [dialer, listener] =
+      hy.kind === 'process' && (hx.kind === 'thread' || order.indexOf(x) > order.indexOf(y)) ? [x, y] : [y, x];
+    await this.controlDomain(dialer, 'connect', { peer: listener, address: this.socketPath(listener) });
   }
 
   /** A control op for the domain that hosts `component`. */
-  private control(component: string, op: string, args: unknown): Promise<unknown> {
+  private async control(component: string, op: string, args: unknown): Promise<unknown> {
     const where = this.placement.home.get(component)!;
-    if (where === MAIN) return Promise.resolve(this.main.control.get(op)!(args));
+    if (where === MAIN) return this.main.control.get(op)!(args);
+    const restarting = this.states.get(where)!.restarting;
+    if (restarting && op !== 'start') await restarting; // a fault armed during a restart is for the new incarnation
     return this.controlDomain(where, op, args);
   }
 
-  private controlDomain(domain: string, op: string, args: unknown): Promise<unknown> {
+  /** Control ops (load, start, connect…) may be slow on a busy machine; they get at least 30 s. */
+  private controlDomain(domain: string, op: string, args: unknown, timeoutMs = Math.max(this.calls.timeoutMs, 30_000)): Promise<unknown> {
     const ep = this.main.peer(domain);
     if (!ep) return Promise.reject(new SysError('EIO', `domain ${domain} is not running`));
-    return ep.call(CONTROL, op, args);
+    return ep.call(CONTROL, op, args, timeoutMs);
   }
+
+  // ---- supervision ---------------------------------------------------------------------
+
+  private log(e: Omit<KernelEvent, 'at'>): void {
+    const event = { at: performance.now(), ...e };
+    this.events.push(event);
+    this.options.onEvent?.(event);
+    if (e.kind !== 'fault') hostHyp('kernel').log(e.kind === 'restarted' ? 'info' : 'warn', `${e.kind}: domain ${e.domain} (${e.components.join(', ')}): ${e.reason}`);
+  }
+
+  /** A fatal fault in the kernel's own thread: panic, and report how. */
+  private fatal(reason: string): never {
+    const report = `${reason}; under the ${this.placement.name} policy the fault is in the kernel's own thread, so the whole kernel stops`;
+    void this.panic(report);
+    throw new SysError('EIO', `kernel panic: ${report}`);
+  }
+
+  /** Stops everything: every call from now on fails with EIO and the report. */
+  private async panic(report: string): Promise<void> {
+    if (this.panicReport !== null || this.halted) return;
+    this.panicReport = report;
+    this.log({ kind: 'panic', domain: MAIN, components: this.placement.domains.find((d) => d.kind === 'main')?.components ?? [], reason: report });
+    await this.halt();
+  }
+
+  /** A domain exited or stopped answering: restart it as its supervision says, or give up. */
+  private failed(name: string, reason: string | Promise<string>): Promise<void> {
+    const st = this.states.get(name)!;
+    if (this.halted || this.panicReport !== null || st.restarting || st.status === 'failed') return st.restarting ?? Promise.resolve();
+    st.status = 'restarting';
+    st.restarting = this.restart(name, reason).finally(() => {
+      st.restarting = null;
+    });
+    return st.restarting;
+  }
+
+  private async restart(name: string, reason: string | Promise<string>): Promise<void> {
+    const st = this.states.get(name)!;
+    this.log({ kind: 'failed', domain: name, components: st.spec.components, reason: await reason });
+    for (;;) {
+      await st.hosted?.kill(0);
+      st.hosted = null;
+      const delay = st.supervision.restart === 'temporary' ? null : st.record.next(performance.now());
+      if (delay === null) return this.giveUp(name);
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      if (this.halted) return;
+      st.restarts++;
+      try {
+        await this.relaunch(name);
+        st.status = 'running';
+        this.log({ kind: 'restarted', domain: name, components: st.spec.components, reason: `incarnation ${st.restarts + 1}` });
+        break;
+      } catch (err) {
+        if (this.halted) return;
+        this.log({ kind: 'failed', domain: name, components: st.spec.components, reason: `while starting: ${(err as Error).message}` });
+      }
+    }
+    if (st.supervision.strategy === 'rest_for_one') {
+      for (const dep of this.dependentDomains(name)) await this.failed(dep, `rest_for_one after domain ${name} restarted`);
+    }
+  }
+
+  /** A new incarnation of a domain: fresh thread or process, its channels, its components. */
+  private async relaunch(name: string): Promise<void> {
+    const st = this.states.get(name)!;
+    this.launch(name);
+    const gen = st.generation;
+    await this.controlDomain(name, 'load', this.planFor(name, st.spec.components));
+    for (const [x, y] of this.peerPairs()) {
+      if ((x === name || y === name) && this.states.get(x === name ? y : x)!.hosted) await this.connectPair(x, y);
+    }
+    for (const c of this.placement.order.filter((c) => st.spec.components.includes(c))) {
+      if (st.generation !== gen) throw new SysError('EIO', `domain ${name} died again while starting`);
+      await this.startComponent(c, true);
+    }
+  }
+
+  /** Domains hosting components that require one of `name`'s components, other than it. */
+  private dependentDomains(name: string): string[] {
+    const mine = new Set(this.states.get(name)!.spec.components);
+    const out = new Set<string>();
+    for (const [c, def] of this.placement.defs) {
+      const where = this.placement.home.get(c)!;
+      if (where !== name && where !== MAIN && def.requires.some((r) => mine.has(r))) out.add(where);
+    }
+    return [...out];
+  }
+
+  /** Intensity exceeded (or temporary): the domain stays down, its dependents stop, maybe the kernel. */
+  private async giveUp(name: string): Promise<void> {
+    const st = this.states.get(name)!;
+    st.status = 'failed';
+    this.log({ kind: 'gave-up', domain: name, components: st.spec.components, reason: `${st.supervision.restart === 'temporary' ? 'temporary' : `more than ${st.supervision.intensity.max} restarts in ${st.supervision.intensity.withinMs} ms`}` });
+    this.main.peerDown(name);
+    for (const other of this.states.keys()) {
+      if (other !== MAIN && other !== name) await this.controlDomain(other, 'peerDown', { peer: name }).catch(() => {});
+    }
+    if (st.supervision.essential) {
+      await this.panic(`essential domain ${name} (${st.spec.components.join(', ')}) failed and cannot be restarted`);
+      return;
+    }
+    for (const dep of this.dependentDomains(name)) {
+      const d = this.states.get(dep)!;
+      if (d.status === 'failed') continue;
+      d.status = 'failed';
+      this.log({ kind: 'gave-up', domain: dep, components: d.spec.components, reason: `it requires domain ${name}, which failed` });
+      const h = d.hosted;
+      d.hosted = null;
+      await h?.kill(0);
+    }
+  }
+
+  private startHeartbeat(): void {
+    const { periodMs, timeoutMs } = this.heartbeat;
+    if (periodMs <= 0) return;
+    const inFlight = new Set<string>();
+    this.heartbeatTimer = setInterval(() => {
+      for (const [name, st] of this.states) {
+        if (name === MAIN || st.status !== 'running' || inFlight.has(name)) continue;
+        inFlight.add(name);
+        const gen = st.generation;
+        this.controlDomain(name, 'ping', {}, timeoutMs)
+          .catch((err: SysError) => {
+            if (err.errno === 'ETIMEDOUT' && st.generation === gen) void this.failed(name, `it stopped answering (no heartbeat reply in ${timeoutMs} ms)`);
+          })
+          .finally(() => inFlight.delete(name));
+      }
+    }, periodMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+}
+
+export function describeFault(f: FaultSpec): string {
+  const parts = [`${f.component} ${f.type}`];
+  if (f.ms !== undefined) parts.push(`${f.ms}ms${f.jitter ? `±${f.jitter}` : ''}`);
+  if (f.errno) parts.push(f.errno);
+  if (f.op) parts.push(`--op ${f.op}`);
+  if (f.after) parts.push(`--after ${f.after}`);
+  if (f.prob !== undefined) parts.push(`--prob ${f.prob} --seed ${f.seed ?? 1}`);
+  if (f.count !== undefined) parts.push(`--count ${f.count}`);
+  return parts.join(' ');
 }
 
 export const boot = Kernel.boot;

@@ -16,19 +16,12 @@ import { MAX_FRAME, StreamLink } from '../ipc/stream-link.js';
 import type { Link } from '../ipc/frame.js';
 import { SysError, boot } from '../kernel/index.js';
 import { BUILTIN } from '../kernel/registry.js';
+import { seededRandom } from '../kernel/faults.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** A seeded generator, so a failure can be replayed. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const rng = seededRandom;
 
 /** Both ends of a unix socket. */
 async function socketPair(): Promise<[net.Socket, net.Socket, () => void]> {
@@ -152,13 +145,14 @@ for (const kind of ['thread', 'process'] as const) {
         name: 'dying', modules: { probe },
         domains: { main: { kind: 'main', components: [...BUILTIN] }, p: { kind, components: ['probe'] } },
       },
+      supervision: { probe: { restart: 'temporary' } }, // not restarted: its callers must hear of it
     });
     t.teardown(() => k.halt());
     const slow = Promise.allSettled([1, 2, 3].map(() => k.call('probe', 'sleep', { ms: 60_000 })));
     await k.call('probe', 'crash', {});
     const results = await slow;
     t.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof SysError && r.reason.errno === 'EIO'), 'every pending call failed with EIO');
-    t.match((results[0] as PromiseRejectedResult).reason.message, /domain p is gone/);
+    t.match((results[0] as PromiseRejectedResult).reason.message, /probe failed/);
     await t.rejects(k.call('probe', 'echo', { value: 1 }), { errno: 'EIO', message: /domain p/ }, 'later calls fail too');
     const p = await k.spawn();
     await p.writeFile('/tmp/ok', 'ok');

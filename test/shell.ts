@@ -98,7 +98,7 @@ t.test('the shell, on a microkernel', async (t) => {
 
   t.match((await run('help')).out, /ls \[-la\].*\n/, 'help lists commands');
   t.match((await run('help cp')).out, /^usage: cp/, 'help describes one');
-  t.match((await run('ps')).out, /^DOMAIN +KIND +ID +COMPONENTS\nvfs +thread/, 'ps shows the domains');
+  t.match((await run('ps')).out, /^DOMAIN +KIND +ID +STATUS +RESTARTS +UPTIME +COMPONENTS\nvfs +thread +\d+ +running +0 +[\d.]+s +vfs\n/, 'ps shows the domains');
   t.match((await run('mount')).out, /tmpfs on \/ type tmpfs \(rw\)\ntmpfs on \/tmp type tmpfs \(rw\)\ndev on \/dev type dev \(rw\)\n/);
 
   await run('exit 3; echo not reached');

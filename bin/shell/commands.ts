@@ -1,7 +1,10 @@
 // The shell's commands. Each runs against a client process of the kernel and prints the POSIX
 // way: output to stdout, `cmd: path: strerror` to stderr, status 0 only when all went well.
 
-import { S_IFDIR, S_IFMT, SysError, fileTypeOf, strerror, type Kernel, type Proc, type Stat } from '../../kernel/index.js';
+import {
+  FAULT_HELP, FAULT_TYPES, S_IFDIR, S_IFMT, SysError, describeFault, fileTypeOf, strerror,
+  type FaultSpec, type Kernel, type Proc, type Stat,
+} from '../../kernel/index.js';
 import { copyTree } from '../copy.js';
 import { kernelTree } from '../files.js';
 import { dfTable, longListing, statBlock, type LongEntry } from '../format.js';
@@ -413,16 +416,75 @@ export const COMMANDS: Record<string, CommandDef> = {
   },
   ps: {
     usage: 'ps',
-    summary: 'the kernel\'s domains and the components in each',
+    summary: 'the kernel\'s domains: kind, id, status, restarts, uptime, components',
     async run(s, _args, io) {
-      const rows = s.kernel.domains().map((d) => [d.name, d.kind, String(d.id), d.components.join(',')]);
-      const all = [['DOMAIN', 'KIND', 'ID', 'COMPONENTS'], ...rows];
-      const w = all[0].map((_, i) => Math.max(...all.map((r) => r[i].length)));
-      await io.out(all.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd() + '\n').join(''));
+      const rows = s.kernel.domains().map((d) => [
+        d.name, d.kind, String(d.id), d.status, String(d.restarts), formatUptime(d.uptimeMs), d.components.join(','),
+      ]);
+      await io.out(columns([['DOMAIN', 'KIND', 'ID', 'STATUS', 'RESTARTS', 'UPTIME', 'COMPONENTS'], ...rows]));
+      return 0;
+    },
+  },
+  inject: {
+    usage: 'inject COMPONENT TYPE [--after N] [--op OP] [--prob P --seed S] [--count K] [--ms MS --jitter J] [--errno E]',
+    summary: `arm a fault: ${FAULT_TYPES.join(', ')}`,
+    async run(s, args, io) {
+      const [component, type, ...rest] = args;
+      if (!component || !type) throw new UsageError('needs COMPONENT and TYPE');
+      const fault: Record<string, unknown> = { component, type };
+      for (let i = 0; i < rest.length; i += 2) {
+        const key = rest[i].replace(/^--/, '');
+        const value = rest[i + 1];
+        if (!rest[i].startsWith('--') || value === undefined) throw new UsageError(`expected --option VALUE, got '${rest[i]}'`);
+        fault[key] = key === 'op' || key === 'errno' ? value : Number(value);
+      }
+      try {
+        await s.kernel.inject(fault as unknown as FaultSpec);
+      } catch (err) {
+        if (!(err instanceof SysError && err.errno === 'EINVAL')) throw err;
+        io.err(`inject: ${err.message}\n`);
+        return 1;
+      }
+      await io.out(`armed: ${describeFault(fault as unknown as FaultSpec)} (${FAULT_HELP[type as FaultSpec['type']]})\n`);
+      return 0;
+    },
+  },
+  faults: {
+    usage: 'faults',
+    summary: 'list the armed faults',
+    async run(s, _args, io) {
+      await io.out(s.kernel.armed.map((f) => describeFault(f) + '\n').join('') || 'no faults armed\n');
+      return 0;
+    },
+  },
+  clear: {
+    usage: 'clear [COMPONENT]',
+    summary: 'disarm the faults of one component, or of all',
+    async run(s, args) {
+      await s.kernel.clearFaults(args[0]);
+      return 0;
+    },
+  },
+  dmesg: {
+    usage: 'dmesg',
+    summary: 'the supervisor\'s log: failures, restarts, faults armed, panics',
+    async run(s, _args, io) {
+      const lines = s.kernel.events.map((e) => `[${(e.at / 1000).toFixed(3).padStart(10)}] ${e.kind}: ${e.domain} (${e.components.join(',')}): ${e.reason}\n`);
+      await io.out(lines.join(''));
       return 0;
     },
   },
 };
+
+function columns(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd() + '\n').join('');
+}
+
+function formatUptime(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${(ms / 1000).toFixed(1)}s` : s < 3600 ? `${Math.floor(s / 60)}m${s % 60}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
 
 /** '64M' → 67108864; plain numbers are bytes; K, M, G, T are powers of 1024. */
 export function parseSize(text: string): number | null {

@@ -15,6 +15,7 @@ export class Shell {
   private readonly state: ShellState;
   /** Status of the last command run. */
   status = 0;
+  private panicShown = false;
 
   constructor(kernel: Kernel, p: Proc, private readonly term: Terminal) {
     this.state = { kernel, p, exitCode: null };
@@ -39,6 +40,11 @@ export class Shell {
       if (this.state.exitCode !== null) break;
       if ((c.join === '&&' && this.status !== 0) || (c.join === '||' && this.status === 0)) continue;
       this.status = await this.runOne(c);
+      const panic = this.state.kernel.panicked;
+      if (panic !== null && !this.panicShown) {
+        this.panicShown = true;
+        this.term.stderr(`rumpus: kernel panic: ${panic}\n`);
+      }
     }
     return this.status;
   }

@@ -3,6 +3,7 @@
 // end is refused with EINVAL before anything touches the backing store.
 
 import { SysError, defineComponent, type HostFile } from '../../kernel/api.js';
+import { WriteAheadLog } from './wal.js';
 
 /** Largest single transfer, in bytes. */
 const MAX_IO = 64 * 1024 * 1024;
@@ -17,6 +18,8 @@ interface Unit {
   readonly: boolean;
   file: HostFile | null;
   ram: Uint8Array | null;
+  /** The log that makes commits to a writable host file atomic. */
+  wal: WriteAheadLog | null;
 }
 
 function info(u: Unit) {
@@ -43,8 +46,9 @@ export default defineComponent({
     /** Makes every completed write durable. */
     flush: { args: { unit: 'uint' }, idempotent: true },
     /**
-     * A file system's sync point: writes [{offset, data}, …] (each aligned) and makes them
-     * durable before answering. Every write is checked before the first one is applied.
+     * A file system's sync point: writes [{offset, data}, …] (each aligned) atomically — through
+     * a write-ahead log beside a host image — and durably, before answering. Every write is
+     * checked before the first one is applied.
      */
     commit: { args: { unit: 'uint', writes: 'any' }, idempotent: true },
   },
@@ -57,6 +61,10 @@ export default defineComponent({
       const u = units.get(unit);
       if (!u) throw new SysError('ENXIO', `blk: no unit ${unit}`);
       return u;
+    };
+    const close = (u: Unit) => {
+      u.wal?.close();
+      if (u.file !== null) hyp.fileClose(u.file);
     };
     const check = (u: Unit, op: string, offset: number, length: number) => {
       if (offset % u.sectorSize || length % u.sectorSize) {
@@ -85,12 +93,19 @@ export default defineComponent({
             }
           }
           const bytes = hyp.fileSize(file);
-          u = { unit: nextUnit++, source: path, size: bytes - (bytes % sectorSize), sectorSize, readonly, file, ram: null };
+          let wal: WriteAheadLog | null = null;
+          try {
+            if (!readonly) wal = WriteAheadLog.open(hyp, path, file);
+          } catch (err) {
+            hyp.fileClose(file);
+            throw err;
+          }
+          u = { unit: nextUnit++, source: path, size: bytes - (bytes % sectorSize), sectorSize, readonly, file, ram: null, wal };
         } else {
           if (ram! % sectorSize || ram! > 2 ** 31) {
             throw new SysError('EINVAL', `blk: a RAM disk must be a multiple of ${sectorSize} bytes, at most 2 GiB`);
           }
-          u = { unit: nextUnit++, source: 'ram', size: ram!, sectorSize, readonly, file: null, ram: new Uint8Array(ram!) };
+          u = { unit: nextUnit++, source: 'ram', size: ram!, sectorSize, readonly, file: null, ram: new Uint8Array(ram!), wal: null };
         }
         units.set(u.unit, u);
         return info(u);
@@ -98,7 +113,7 @@ export default defineComponent({
       detach({ unit }: { unit: number }) {
         const u = get(unit);
         units.delete(unit);
-        if (u.file !== null) hyp.fileClose(u.file);
+        close(u);
       },
       info: ({ unit }: { unit: number }) => info(get(unit)),
       read({ unit, offset, length }: { unit: number; offset: number; length: number }) {
@@ -130,14 +145,12 @@ export default defineComponent({
           check(u, 'commit', w.offset, w.data.length);
         }
         if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
-        for (const w of writes as { offset: number; data: Uint8Array }[]) {
-          if (u.ram) u.ram.set(w.data, w.offset);
-          else hyp.filePwrite(u.file!, w.data, w.offset);
-        }
-        if (u.file !== null) hyp.fileSync(u.file);
+        const list = writes as { offset: number; data: Uint8Array }[];
+        if (u.wal) u.wal.commit(u.file!, list);
+        else for (const w of list) u.ram!.set(w.data, w.offset);
       },
       stop() {
-        for (const u of units.values()) if (u.file !== null) hyp.fileClose(u.file);
+        for (const u of units.values()) close(u);
         units.clear();
       },
     };

@@ -15,6 +15,7 @@ export default defineComponent({
   ops: FS_OPS,
   start(ctx) {
     const instances = new Map<number, Tmpfs>();
+    const byName = new Map<string, number>();
     let nextFsid = 1;
     const now = () => ctx.hyp.clockRealtime();
     const fs = (fsid: number): Tmpfs => {
@@ -25,7 +26,10 @@ export default defineComponent({
     type A = { fsid: number; h: Handle; dir: Handle };
 
     return {
-      mount({ options = {} }: { options?: { size?: unknown; inodes?: unknown } }) {
+      mount({ options = {} }: { options?: { size?: unknown; inodes?: unknown; instance?: unknown } }) {
+        // Mounting a named instance again (after the vfs restarted) gives back the same one.
+        const named = typeof options.instance === 'string' ? byName.get(options.instance) : undefined;
+        if (named !== undefined && instances.has(named)) return { fsid: named, root: instances.get(named)!.root, readonly: false };
         const size = options.size ?? DEFAULT_BYTES;
         const inodes = options.inodes ?? DEFAULT_INODES;
         if (!Number.isSafeInteger(size) || (size as number) < 4096) throw new SysError('EINVAL', 'tmpfs: option size must be an integer of at least 4096 bytes');
@@ -33,11 +37,13 @@ export default defineComponent({
         const fsid = nextFsid++;
         const t = new Tmpfs(now, { maxBytes: size as number, maxInodes: inodes as number });
         instances.set(fsid, t);
+        if (typeof options.instance === 'string') byName.set(options.instance, fsid);
         return { fsid, root: t.root, readonly: false };
       },
       unmount({ fsid }: { fsid: number }) {
         fs(fsid);
         instances.delete(fsid);
+        for (const [name, id] of byName) if (id === fsid) byName.delete(name);
       },
       statfs: ({ fsid }: A) => fs(fsid).statfs(),
       walk: ({ fsid, dir, names }: A & { names: string[] }) => fs(fsid).walk(dir, names),

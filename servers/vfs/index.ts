@@ -5,14 +5,14 @@
 import {
   O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
   S_IFLNK, S_IFMT, S_IFREG, SysError, defineComponent,
-  type Attr, type Context, type DirEntry, type MountInfo, type Stat, type StatFs, type WalkStep,
+  type Attr, type Context, type DirEntry, type StartInfo, type Handle, type MountInfo, type Stat, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { MountTable, type Mount, type Vnode } from './mounts.js';
 import { isDir, lookup, type Found, type NameiEnv } from './namei.js';
 import { ProcTable, permits, type OpenFile, type ProcEntry } from './procs.js';
 
 /** File-system components vfs can mount: exactly the ones it requires. */
-const FILESYSTEMS = ['tmpfs', 'dev'] as const;
+const FILESYSTEMS = ['tmpfs', 'dev', 'ext2'] as const;
 /** Largest single read, in bytes; larger requests return this much (a short read). */
 const MAX_READ = 16 * 1024 * 1024;
 const READDIR_BATCH = 1024;
@@ -59,6 +59,19 @@ const ops = {
   unmountAll: { args: {}, idempotent: true },
 } as const;
 
+interface MountRequest {
+  target: string;
+  fstype: string;
+  source?: string;
+  readonly?: boolean;
+}
+
+/** What the core keeps for vfs across a restart. */
+export interface VfsMemo {
+  procs: { pid: number; uid: number; gid: number }[];
+  mounts: MountRequest[];
+}
+
 function stat(v: Vnode, a: Attr): Stat {
   return { ...a, dev: v.mnt.id };
 }
@@ -68,12 +81,58 @@ export default defineComponent({
   description: 'namespace, mounts, path walk, fd tables: the syscalls',
   requires: FILESYSTEMS,
   ops,
-  start(ctx: Context) {
+  async start(ctx: Context, info: StartInfo) {
     const mounts = new MountTable();
     const procs = new ProcTable();
-    const fs = <T>(v: Vnode | Mount, op: string, args: Record<string, unknown> = {}): Promise<T> => {
+    /**
+     * An op of a mount's file system. A file system that answers ENODEV no longer knows the
+     * mount: it restarted. The mount is made again — same instance for a file system that keeps
+     * its data on a device, an empty one for tmpfs — and the op is tried once more.
+     */
+    const fs = async <T>(v: Vnode | Mount, op: string, args: Record<string, unknown> = {}): Promise<T> => {
       const mnt = 'mnt' in v ? v.mnt : v;
-      return ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
+      try {
+        return await ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
+      } catch (err) {
+        if (!(err instanceof SysError && err.errno === 'ENODEV') || op === 'unmount' || !mounts.all().includes(mnt)) throw err;
+        await remount(mnt);
+        return ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
+      }
+    };
+    const remounting = new Map<Mount, Promise<void>>();
+    const remount = (m: Mount): Promise<void> => {
+      let p = remounting.get(m);
+      if (!p) {
+        p = mountAgain(m).finally(() => remounting.delete(m));
+        remounting.set(m, p);
+      }
+      return p;
+    };
+    const mountAgain = async (m: Mount): Promise<void> => {
+      const r = await ctx.call<{ fsid: number; root: Handle }>(m.fs, 'mount', m.args);
+      const fresh = r.root.ino !== m.root.ino || r.root.gen !== m.root.gen;
+      m.fsid = r.fsid;
+      m.root = r.root;
+      ctx.hyp.log('warn', `${m.target}: ${m.fs} restarted; mounted again${fresh ? ' (its content was lost)' : ''}`);
+      const files = new Set<OpenFile>();
+      for (const q of procs.all()) {
+        for (const f of q.fds) if (f?.node.mnt === m) files.add(f);
+        if (fresh && q.cwd?.mnt === m) q.cwd = null;
+      }
+      for (const f of files) await ctx.call(m.fs, 'open', { fsid: m.fsid, h: f.node.h }).catch(() => {});
+      if (fresh) for (const child of mounts.childrenOf(m)) await coverAgain(m, child);
+    };
+    /** Makes a child mount's directory again in a file system that came back empty. */
+    const coverAgain = async (m: Mount, child: Mount) => {
+      const names = child.target.slice(m.target.length).split('/').filter(Boolean);
+      let h = m.root;
+      for (const name of names) {
+        const w = await ctx.call<WalkResult>(m.fs, 'walk', { fsid: m.fsid, dir: h, names: [name] });
+        h = w.steps.length
+          ? w.steps[0].handle
+          : (await ctx.call<WalkStep>(m.fs, 'mkdir', { fsid: m.fsid, dir: h, name, mode: 0o755, uid: 0, gid: 0 })).handle;
+      }
+      mounts.recover(child, { mnt: m, h });
     };
     const env: NameiEnv = { mounts, fs: (v, op, args) => fs(v, op, args) };
     const find = (proc: ProcEntry, path: string, follow = true) => lookup(env, proc, path, { follow });
@@ -122,6 +181,55 @@ export default defineComponent({
 
     type P = { pid: number };
     const proc = (a: P) => procs.get(a.pid);
+
+    const mount = async (pr: ProcEntry, a: MountRequest): Promise<void> => {
+      const what = `mount ${a.target}`;
+      if (pr.uid !== 0) throw new SysError('EPERM', `${what}: only root may mount`);
+      if (!(FILESYSTEMS as readonly string[]).includes(a.fstype)) {
+        throw new SysError('ENODEV', `${what}: unknown file-system type '${a.fstype}' (known: ${FILESYSTEMS.join(', ')})`);
+      }
+      let covered: Vnode | null = null;
+      let target = '/';
+      if (mounts.root) {
+        const f = await find(pr, a.target);
+        if (!isDir(f.attr)) throw new SysError('ENOTDIR', `${what}: not a directory`);
+        notMountRoot(f.node!, what);
+        covered = f.node;
+        target = '/' + f.path.join('/');
+      } else if (a.target !== '/') {
+        throw new SysError('ENOENT', `${what}: nothing is mounted at / yet`);
+      }
+      // The target names the instance, so mounting again after a restart finds the same one.
+      const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}) } };
+      const r = await ctx.call<{ fsid: number; root: Handle; readonly: boolean }>(a.fstype, 'mount', args);
+      mounts.add({
+        fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
+        source: a.source ?? a.fstype, readonly: r.readonly || a.readonly === true, args,
+      });
+    };
+
+    /** Makes a directory and its missing parents. */
+    const mkdirs = async (pr: ProcEntry, path: string): Promise<void> => {
+      let prefix = '';
+      for (const name of path.split('/').filter(Boolean)) {
+        prefix += `/${name}`;
+        const f = await findOrMissing(pr, prefix, true);
+        if (f.node) continue;
+        await fs(f.parent!, 'mkdir', { dir: f.parent!.h, name: f.name, mode: 0o755 & ~pr.umask, uid: pr.uid, gid: pr.gid });
+      }
+    };
+
+    // A reincarnation: the core kept the client processes and the mounts; make them again.
+    // The file systems' instances outlived the old vfs, so their content is all still there.
+    const memo = info.memo as VfsMemo | undefined;
+    if (info.restart && memo) {
+      for (const q of memo.procs) procs.spawn(q.pid, q.uid, q.gid);
+      const root: ProcEntry = { pid: 0, uid: 0, gid: 0, umask: 0o022, cwd: null, cwdPath: [], fds: [] };
+      for (const m of memo.mounts) {
+        if (mounts.root) await mkdirs(root, m.target); // a file system that restarted empty lost it
+        await mount(root, m);
+      }
+    }
 
     return {
       spawn({ pid, uid, gid }: { pid: number; uid: number; gid: number }) {
@@ -392,32 +500,7 @@ export default defineComponent({
       },
       getcwd: (a: P) => '/' + proc(a).cwdPath.join('/'),
 
-      async mount(a: P & { target: string; fstype: string; source?: string; readonly?: boolean }) {
-        const pr = proc(a);
-        const what = `mount ${a.target}`;
-        if (pr.uid !== 0) throw new SysError('EPERM', `${what}: only root may mount`);
-        if (!(FILESYSTEMS as readonly string[]).includes(a.fstype)) {
-          throw new SysError('ENODEV', `${what}: unknown file-system type '${a.fstype}' (known: ${FILESYSTEMS.join(', ')})`);
-        }
-        let covered: Vnode | null = null;
-        let target = '/';
-        if (mounts.root) {
-          const f = await find(pr, a.target);
-          if (!isDir(f.attr)) throw new SysError('ENOTDIR', `${what}: not a directory`);
-          notMountRoot(f.node!, what);
-          covered = f.node;
-          target = '/' + f.path.join('/');
-        } else if (a.target !== '/') {
-          throw new SysError('ENOENT', `${what}: nothing is mounted at / yet`);
-        }
-        const r = await ctx.call<{ fsid: number; root: Vnode['h']; readonly: boolean }>(a.fstype, 'mount', {
-          source: a.source, options: a.readonly ? { readonly: true } : {},
-        });
-        mounts.add({
-          fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
-          source: a.source ?? a.fstype, readonly: r.readonly || a.readonly === true,
-        });
-      },
+      mount: (a: P & MountRequest) => mount(proc(a), a),
       async unmount(a: P & { target: string }) {
         const pr = proc(a);
         const what = `unmount ${a.target}`;

@@ -15,6 +15,8 @@ export interface Mount {
   target: string;
   source: string;
   readonly: boolean;
+  /** What the file system's mount op was given: to mount it again after it restarts. */
+  args: { source?: string; options: Record<string, unknown> };
 }
 
 /** A file as vfs holds it: a mount and the handle its file system gave. */
@@ -57,6 +59,13 @@ export class MountTable {
   remove(m: Mount): void {
     this.list.splice(this.list.indexOf(m), 1);
     if (m.covered) this.byCovered.delete(key(m.covered));
+  }
+
+  /** m now covers another directory (its old one is gone with a restarted file system). */
+  recover(m: Mount, covered: Vnode): void {
+    if (m.covered) this.byCovered.delete(key(m.covered));
+    m.covered = covered;
+    this.byCovered.set(key(covered), m);
   }
 
   /** Mounts whose covered directory lies in m. */
