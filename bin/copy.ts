@@ -75,6 +75,7 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
       case 'lnk':
         await attempt(d, async () => {
           await to.symlink(await from.readlink(s), d);
+          if (opts.preserveTimes) await to.lutimes(d, info.atime, info.mtime);
         });
         return;
       case 'reg':

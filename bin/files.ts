@@ -38,6 +38,8 @@ export interface FileTree {
   symlink(target: string, path: string): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
   utimes(path: string, atime: number, mtime: number): Promise<void>;
+  /** Sets a symlink's own times. */
+  lutimes(path: string, atime: number, mtime: number): Promise<void>;
 }
 
 export function kernelTree(p: Proc): FileTree {
@@ -65,6 +67,7 @@ export function kernelTree(p: Proc): FileTree {
     symlink: (target, path) => p.symlink(target, path),
     chmod: (path, mode) => p.chmod(path, mode),
     utimes: (path, atime, mtime) => p.utimes(path, atime, mtime),
+    lutimes: (path, atime, mtime) => p.lutimes(path, atime, mtime),
   };
 }
 
@@ -116,6 +119,7 @@ export function hostTree(): FileTree {
     symlink: (target, path) => host(path, () => fs.symlink(target, path)),
     chmod: (path, mode) => host(path, () => fs.chmod(path, mode)),
     utimes: (path, atime, mtime) => host(path, () => fs.utimes(path, atime / 1000, mtime / 1000)),
+    lutimes: (path, atime, mtime) => host(path, () => fs.lutimes(path, atime / 1000, mtime / 1000)),
   };
 }
 

@@ -149,6 +149,10 @@ export class Proc {
   utimes(path: string, atime: number, mtime: number): Promise<void> {
     return this.sys('utimes', { path, atime, mtime }) as Promise<void>;
   }
+  /** Like utimes, but a final symlink's own times are set. */
+  lutimes(path: string, atime: number, mtime: number): Promise<void> {
+    return this.sys('utimes', { path, atime, mtime, nofollow: true }) as Promise<void>;
+  }
   statfs(path: string): Promise<StatFs> {
     return this.sys('statfs', { path }) as Promise<StatFs>;
   }

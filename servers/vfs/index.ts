@@ -48,7 +48,8 @@ const ops = {
   sync: { args: p(), idempotent: true },
   chmod: { args: p({ path: 'string', mode: 'uint' }), idempotent: true },
   chown: { args: p({ path: 'string', uid: 'uint', gid: 'uint' }), idempotent: true },
-  utimes: { args: p({ path: 'string', atime: 'number', mtime: 'number' }), idempotent: true },
+  /** Sets times; with nofollow, of a final symlink itself (lutimes). */
+  utimes: { args: p({ path: 'string', atime: 'number', mtime: 'number', nofollow: 'boolean?' }), idempotent: true },
   statfs: { args: p({ path: 'string' }), idempotent: true },
   chdir: { args: p({ path: 'string' }), idempotent: true },
   getcwd: { args: p(), idempotent: true },
@@ -478,9 +479,9 @@ export default defineComponent({
         writableMount(f.node!, `chown ${a.path}`);
         await fs(f.node!, 'setattr', { h: f.node!.h, uid: a.uid, gid: a.gid });
       },
-      async utimes(a: P & { path: string; atime: number; mtime: number }) {
+      async utimes(a: P & { path: string; atime: number; mtime: number; nofollow?: boolean }) {
         const pr = proc(a);
-        const f = await find(pr, a.path);
+        const f = await find(pr, a.path, !a.nofollow);
         owner(pr, f.attr!, `utimes ${a.path}`);
         writableMount(f.node!, `utimes ${a.path}`);
         await fs(f.node!, 'setattr', { h: f.node!.h, atime: a.atime, mtime: a.mtime });
