@@ -3,9 +3,10 @@
 // then copied for each policy and for the peer so that every one starts from the same bytes.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { e2fsprogsTool } from './e2fsprogs.js';
 
 const IMAGE_SIZE = 128 << 20;
 const IMAGE_BLOCK_SIZE = 4096;
@@ -17,17 +18,9 @@ export interface ImageFactory {
   remove(): void;
 }
 
-/** mke2fs on PATH or where Debian puts it (/usr/sbin is often not on a user's PATH). */
-function findMke2fs(): string | null {
-  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin']) {
-    if (existsSync(join(dir, 'mke2fs'))) return join(dir, 'mke2fs');
-  }
-  return null;
-}
-
 /** Makes the template image, or explains why it cannot (returned as a string). */
 export function makeImage(): ImageFactory | string {
-  const mke2fs = findMke2fs();
+  const mke2fs = e2fsprogsTool('mke2fs');
   if (!mke2fs) return 'mke2fs (e2fsprogs) is not installed';
   const dir = mkdtempSync(join(tmpdir(), 'rumpus-bench-'));
   const remove = () => rmSync(dir, { recursive: true, force: true });

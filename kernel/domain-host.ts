@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { StreamLink } from '../ipc/stream-link.js';
 import { PortLink } from '../ipc/port-link.js';
 import { availableParallelism } from 'node:os';
-import { Poller, SpinBudget } from '../ipc/poller.js';
+import { Poller, SpinTickets } from '../ipc/poller.js';
 import { Doorbell } from '../ipc/ring.js';
 import { RingLink, ringPair, type RingEnds } from '../ipc/ring-link.js';
 import type { Link } from '../ipc/frame.js';
@@ -19,13 +19,13 @@ import { SOURCE_EXT } from './registry.js';
 export const THREAD_TRANSPORTS = ['ring', 'postMessage'] as const;
 export type ThreadTransport = (typeof THREAD_TRANSPORTS)[number];
 
-/** The process's spin budget (one spinning thread per core), shared with every worker. */
-const spinBudget = SpinBudget.allocate(Number(process.env.RUMPUS_SPIN_CAP ?? availableParallelism()));
+/** Who may spin (the newest waiters, as many as there are cores), shared with every worker. */
+const spinTickets = SpinTickets.allocate(availableParallelism());
 
 /** The main thread's doorbell and poller, shared by every kernel booted in this process. */
 let mainPoller: Poller | null = null;
 export function mainThreadPoller(): Poller {
-  return (mainPoller ??= new Poller(new Doorbell(Doorbell.allocate()), new SpinBudget(spinBudget)));
+  return (mainPoller ??= new Poller(new Doorbell(Doorbell.allocate()), new SpinTickets(spinTickets)));
 }
 
 const THREAD_ENTRY = new URL(`./domain-thread${SOURCE_EXT}`, import.meta.url);
@@ -63,7 +63,7 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
   const bell = Doorbell.allocate();
   const poller = mainThreadPoller();
   const ends = transport === 'ring' ? ringPair(poller.bell.buffer, bell) : null;
-  const workerData = { name, bell, spinBudget, ends: ends?.b };
+  const workerData = { name, bell, spinTickets, ends: ends?.b };
   const resourceLimits = limits.memoryMb ? { maxOldGenerationSizeMb: limits.memoryMb } : undefined;
   const worker = loader
     ? new Worker(

@@ -364,7 +364,12 @@ export class Domain {
     return this.dispatch(to, op, args);
   }
 
-  private stats(): Record<string, { served: number; failed: number }> {
-    return Object.fromEntries([...this.hosted].map(([n, h]) => [n, { ...h.stats }]));
+  /** Per component: calls served and failed, and calls hit by each type of fault. */
+  private stats(): Record<string, { served: number; failed: number; faultHits: Record<string, number> }> {
+    return Object.fromEntries([...this.hosted].map(([n, h]) => {
+      const faultHits: Record<string, number> = {};
+      for (const f of h.faults) faultHits[f.spec.type] = (faultHits[f.spec.type] ?? 0) + f.hits;
+      return [n, { ...h.stats, faultHits }];
+    }));
   }
 }

@@ -75,7 +75,8 @@ export function checkFault(x: unknown, components: readonly string[]): FaultSpec
 /** One armed fault: decides, call by call, whether it hits. */
 export class ArmedFault {
   private seen = 0;
-  private hits = 0;
+  /** Calls this fault has hit so far. */
+  hits = 0;
   private readonly random: () => number;
 
   constructor(readonly spec: FaultSpec) {

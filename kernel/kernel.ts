@@ -39,7 +39,7 @@ export interface BootOptions {
   policy?: string | PlacementSpec;
   /** Mounts made at boot, in order. Default: tmpfs at / and /tmp, dev at /dev. */
   mounts?: MountSpec[];
-  /** Between threads (and the main thread): 'postMessage' (default) or 'ring' (shared memory). */
+  /** Between threads (and the main thread): 'ring' (shared memory, default) or 'postMessage'. */
   transport?: ThreadTransport;
   /** Per component: restart type, intensity, backoff, strategy, essential (see supervisor.ts). */
   supervision?: Record<string, Partial<Supervision>>;
@@ -144,7 +144,7 @@ export class Kernel {
   /** Boots a kernel under the given policy. Any problem is refused with a SysError. */
   static async boot(options: BootOptions = {}): Promise<Kernel> {
     const spec = typeof options.policy === 'object' ? options.policy : readPlacement(options.policy ?? 'monolithic');
-    const transport = options.transport ?? 'postMessage';
+    const transport = options.transport ?? 'ring';
     if (!THREAD_TRANSPORTS.includes(transport)) {
       throw new SysError('EINVAL', `unknown transport '${transport}' (known: ${THREAD_TRANSPORTS.join(', ')})`);
     }
@@ -206,6 +206,17 @@ export class Kernel {
       this.crashInit.delete(c);
       if (this.states.get(this.placement.home.get(c)!)?.status !== 'failed') await this.control(c, 'clear', { component: c }).catch(() => {});
     }
+  }
+
+  /** Per component, calls hit so far by each type of armed fault, in the domains running now. */
+  async faultHits(): Promise<Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, st] of this.states) {
+      if (st.status !== 'running') continue;
+      const stats = (name === MAIN ? this.main.control.get('stats')!({}) : await this.controlDomain(name, 'stats', {}).catch(() => ({})));
+      for (const [c, v] of Object.entries(stats as Record<string, { faultHits: Record<string, number> }>)) out[c] = v.faultHits;
+    }
+    return out;
   }
 
   /** The report of the panic that stopped this kernel, or null. */

@@ -159,3 +159,24 @@ for (const kind of ['thread', 'process'] as const) {
     t.equal((await p.stat('/tmp/ok')).size, 2, 'the rest of the kernel keeps serving');
   });
 }
+
+t.test('ring transport: concurrent calls of random sizes through a worker, across idle periods', async (t) => {
+  const k = await boot({
+    transport: 'ring',
+    policy: { name: 'ring', modules: { probe }, domains: { main: { kind: 'main', components: [...BUILTIN] }, p: { kind: 'thread', components: ['probe'] } } },
+  });
+  t.teardown(() => k.halt());
+  const rand = rng(4);
+  for (const [round, idleMs] of [[1, 0], [2, 300], [3, 50]] as const) {
+    await new Promise((r) => setTimeout(r, idleMs)); // long enough for both sides to park
+    const jobs = Array.from({ length: 1000 }, (_, i) => {
+      // Mostly small; some bigger than a ring record may be (they go by port), some filling it.
+      const size = rand() < 0.02 ? 600_000 + Math.floor(rand() * 100_000) : rand() < 0.1 ? Math.floor(rand() * 200_000) : Math.floor(rand() * 300);
+      const data = new Uint8Array(size);
+      for (let j = 0; j < size; j += 101) data[j] = (i + j + round) & 0xff;
+      return k.call<Uint8Array>('probe', 'echo', { value: data }).then((back) => back.length === size && sha(back) === sha(data));
+    });
+    const ok = (await Promise.all(jobs)).filter(Boolean).length;
+    t.equal(ok, 1000, `round ${round} (after ${idleMs} ms idle): every reply matched its request, intact`);
+  }
+});

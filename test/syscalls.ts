@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_END, SysError, boot, type Proc } from '../kernel/index.js';
-import { ALL_POLICIES, policyName } from './lib/policies.js';
+import { ALL_RUNS } from './lib/policies.js';
 
 interface Procs {
   root: Proc;
@@ -304,10 +304,10 @@ step('unmount', async ({ root }) => {
 }, gives([]));
 step('sync', ({ root }) => root.sync());
 
-t.test('the syscall suite gives the same results under every policy', async (t) => {
+t.test('the syscall suite gives the same results under every policy and transport', async (t) => {
   const outcomes = new Map<string, Outcome[]>();
-  for (const policy of ALL_POLICIES) {
-    const k = await boot({ policy });
+  for (const run of ALL_RUNS) {
+    const k = await boot(run.options);
     try {
       const procs = { root: await k.spawn(), user: await k.spawn({ uid: 1000, gid: 1000 }) };
       const got: Outcome[] = [];
@@ -319,7 +319,7 @@ t.test('the syscall suite gives the same results under every policy', async (t) 
           got.push({ errno: err.errno });
         }
       }
-      outcomes.set(policyName(policy), got);
+      outcomes.set(run.name, got);
     } finally {
       await k.halt();
     }

@@ -61,8 +61,8 @@ export class Ext2 {
   private readonly content: FileContent;
   /** Open file descriptions per inode: an unlinked inode is freed at its last close. */
   private readonly opens = new Map<number, number>();
-  /** s_state as found at mount, written back at unmount. */
-  private readonly stateAtMount: number;
+  /** s_state as found at mount (or as it was before a crashed incarnation), written back at unmount. */
+  readonly stateAtMount: number;
   private sbDirty = false;
   private unmounted = false;
   private rootGeneration = 0;
@@ -76,6 +76,7 @@ export class Ext2 {
     private readonly cache: BlockCache,
     private readonly groups: Groups,
     readonly readonly: boolean,
+    stateBefore: number | undefined,
   ) {
     this.alloc = new Allocator(cache, groups, geo);
     this.inodes = new InodeTable(cache, groups, geo);
@@ -83,11 +84,16 @@ export class Ext2 {
     this.dirs = new Directories(cache, this.map, geo);
     const maxSize = geo.revision === 0 ? 2 ** 31 - 1 : maxFileSize(geo);
     this.content = new FileContent(cache, this.map, groups, geo.blockSize, maxSize);
-    this.stateAtMount = sb.state;
+    this.stateAtMount = stateBefore ?? sb.state;
   }
 
-  /** Attaches the image, checks it, and (read-write) marks it not clean on disk. */
-  static async mount(ctx: Context, source: string, readonlyWanted: boolean): Promise<Ext2> {
+  /**
+   * Attaches the image, checks it, and (read-write) marks it not clean on disk. `stateBefore`
+   * is the state the image had before an earlier incarnation of this driver mounted it: every
+   * commit is atomic and made between whole ops, so a crash leaves the image as consistent as
+   * that incarnation found it, and unmounting may say so.
+   */
+  static async mount(ctx: Context, source: string, readonlyWanted: boolean, stateBefore?: number): Promise<Ext2> {
     const dev = await Device.attach(ctx, source, { readonly: readonlyWanted });
     try {
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
@@ -97,7 +103,7 @@ export class Ext2 {
       if (readOnlyReason && !readonlyWanted) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
       const cache = new BlockCache(dev, geo.blockSize, geo.blocksCount, CACHE_BYTES);
       const groups = await Groups.load(cache, geo);
-      const fs = new Ext2(ctx, source, dev, sb, geo, cache, groups, readonlyWanted || readOnlyReason !== null);
+      const fs = new Ext2(ctx, source, dev, sb, geo, cache, groups, readonlyWanted || readOnlyReason !== null, stateBefore);
       await fs.start();
       return fs;
     } catch (err) {
@@ -114,7 +120,7 @@ export class Ext2 {
     });
     if (this.readonly) return;
     const state = this.sb.state;
-    if (!(state & STATE_CLEAN) || state & STATE_ERRORS) {
+    if (!(this.stateAtMount & STATE_CLEAN) || this.stateAtMount & STATE_ERRORS) {
       this.ctx.hyp.log('warn', `ext2: ${this.source} was not cleanly unmounted or has errors; running e2fsck is recommended`);
     }
     this.sb.state = state & ~STATE_CLEAN;

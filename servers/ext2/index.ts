@@ -38,14 +38,20 @@ export default defineComponent({
     type Creds = { mode: number; uid: number; gid: number };
 
     return {
-      async mount({ source, options = {} }: { source?: string; options?: { readonly?: unknown } }) {
+      async mount({ source, options = {} }: { source?: string; options?: { readonly?: unknown; stateBefore?: unknown } }) {
         if (!source) throw new SysError('EINVAL', 'ext2: mount needs a source (an image path)');
+        // The vfs mounting again what it mounted before it restarted: the same instance.
+        for (const [fsid, m] of mounts) {
+          if (m.source === source && m.readonly === (options.readonly === true)) return { fsid, root: m.root, readonly: m.readonly };
+        }
         claim(source);
         try {
-          const m = await Ext2.mount(ctx, source, options.readonly === true);
+          const stateBefore = typeof options.stateBefore === 'number' ? options.stateBefore : undefined;
+          const m = await Ext2.mount(ctx, source, options.readonly === true, stateBefore);
           const fsid = nextFsid++;
           mounts.set(fsid, m);
-          return { fsid, root: m.root, readonly: m.readonly };
+          // For the vfs to give back if this driver restarts and it must mount the image again.
+          return { fsid, root: m.root, readonly: m.readonly, remount: { stateBefore: m.stateAtMount } };
         } catch (err) {
           busy.delete(source);
           throw err;

@@ -60,6 +60,15 @@ const ops = {
   unmountAll: { args: {}, idempotent: true },
 } as const;
 
+/** A file system's answer to mount. */
+interface MountResult {
+  fsid: number;
+  root: Handle;
+  readonly: boolean;
+  /** Options to add when mounting the same again, after the file system restarted. */
+  remount?: Record<string, unknown>;
+}
+
 interface MountRequest {
   target: string;
   fstype: string;
@@ -110,7 +119,7 @@ export default defineComponent({
       return p;
     };
     const mountAgain = async (m: Mount): Promise<void> => {
-      const r = await ctx.call<{ fsid: number; root: Handle }>(m.fs, 'mount', m.args);
+      const r = await ctx.call<MountResult>(m.fs, 'mount', m.args);
       const fresh = r.root.ino !== m.root.ino || r.root.gen !== m.root.gen;
       m.fsid = r.fsid;
       m.root = r.root;
@@ -202,7 +211,8 @@ export default defineComponent({
       }
       // The target names the instance, so mounting again after a restart finds the same one.
       const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}) } };
-      const r = await ctx.call<{ fsid: number; root: Handle; readonly: boolean }>(a.fstype, 'mount', args);
+      const r = await ctx.call<MountResult>(a.fstype, 'mount', args);
+      Object.assign(args.options, r.remount); // what the file system wants to be told if it must mount this again
       mounts.add({
         fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
         source: a.source ?? a.fstype, readonly: r.readonly || a.readonly === true, args,

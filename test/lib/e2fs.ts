@@ -48,26 +48,7 @@ export function mkImage(path: string, o: ImageOptions): void {
   execFileSync('mke2fs', [...args, path], { env: { ...process.env, E2FSPROGS_FAKE_TIME: String(FAKE_TIME) }, stdio: 'pipe' });
 }
 
-export interface FsckResult {
-  clean: boolean;
-  /** Both runs' exit codes and output, for the assertion message. */
-  report: string;
-}
-
-/**
- * The two checks that together mean "clean": `e2fsck -fn` exits 0 and says nothing beyond its
- * pass lines and summary; `e2fsck -fy` on a copy exits 0 without modifying anything.
- */
-export function fsckClean(img: string): FsckResult {
-  const n = spawnSync('e2fsck', ['-fn', img], { encoding: 'utf8' });
-  const copy = `${img}.fsck-copy`;
-  copyFileSync(img, copy);
-  const y = spawnSync('e2fsck', ['-fy', copy], { encoding: 'utf8' });
-  rmSync(copy, { force: true });
-  const extra = n.stdout.split('\n').filter((l) => l && !/^Pass \d/.test(l) && !/ files \(.*\), .* blocks$/.test(l));
-  const clean = n.status === 0 && extra.length === 0 && y.status === 0 && !y.stdout.includes('MODIFIED');
-  return { clean, report: `e2fsck -fn: exit ${n.status}\n${n.stdout}${n.stderr}\ne2fsck -fy (copy): exit ${y.status}\n${y.stdout}${y.stderr}` };
-}
+export { fsckClean, type FsckResult } from '../../bench/e2fsprogs.js';
 
 export function debugfs(img: string, request: string): string {
   return execFileSync('debugfs', ['-R', request, img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

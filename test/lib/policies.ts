@@ -9,3 +9,9 @@ export const ALL_POLICIES = ['monolithic', 'microkernel', 'multiprocess', MIXED]
 export function policyName(policy: string): string {
   return policy === MIXED ? 'mixed placement file' : policy;
 }
+
+/** Every placement, and the microkernel once more over the other thread transport. */
+export const ALL_RUNS: { name: string; options: { policy: string; transport?: 'ring' | 'postMessage' } }[] = [
+  ...ALL_POLICIES.map((policy) => ({ name: policyName(policy), options: { policy } })),
+  { name: 'microkernel over postMessage', options: { policy: 'microkernel', transport: 'postMessage' } },
+];

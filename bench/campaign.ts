@@ -1,0 +1,319 @@
+// The fault campaign: trial after trial, a kernel runs a mixed workload on an ext2 image —
+// a tree copy, appends with fsync, renames, reads that check content — while one fault drawn
+// from the seed is injected into one component. After each trial the invariants are checked:
+// the kernel is alive, every operation either succeeded or failed with an errno, every byte
+// acknowledged by fsync is on the image, and the image passes e2fsck. The same seed draws the
+// same faults.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DEFAULT_MOUNTS, FAULT_TYPES, O_APPEND, O_CREAT, O_WRONLY, SysError, boot, describeFault,
+  type FaultSpec, type FaultType, type Kernel, type Proc,
+} from '../kernel/index.js';
+import { seededRandom } from '../kernel/faults.js';
+import { fsckClean } from './e2fsprogs.js';
+import { percentile } from './stats.js';
+
+export interface CampaignOptions {
+  image: string;
+  policy: string;
+  trials: number;
+  seed: number;
+  /** Fault types drawn from (default: all but corrupt, see DEFAULT_TYPES). */
+  types?: FaultType[];
+  components?: string[];
+  progress?: (done: number, total: number) => void;
+}
+
+/**
+ * corrupt is left out by default: without end-to-end checksums (ext2 has none), flipped bits in
+ * a block read are indistinguishable from data, and the campaign would only measure that.
+ */
+export const DEFAULT_TYPES: FaultType[] = FAULT_TYPES.filter((t) => t !== 'corrupt');
+const COMPONENTS = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'];
+/** An operation that has not finished after this long is a hang: an invariant broken. */
+const OP_DEADLINE_MS = 60_000;
+const RECORDS = 16;
+
+export interface TrialResult {
+  trial: number;
+  fault: FaultSpec;
+  /** The fault hit at least once. */
+  injected: boolean;
+  /** The kernel was alive at the end, and no invariant broke. */
+  survived: boolean;
+  /** The component was restarted (faults that end a domain). */
+  recovered: boolean;
+  recoveryMs: number | null;
+  syncedBytesLost: number;
+  /** Which invariants broke, in words. */
+  violations: string[];
+  errnos: Record<string, number>;
+}
+
+export interface CampaignRow {
+  component: string;
+  fault: string;
+  trials: number;
+  injected: number;
+  survived: number;
+  recovered: number;
+  recovery_p50_ms: number | null;
+  recovery_p99_ms: number | null;
+  synced_bytes_lost: number;
+}
+
+export interface CampaignReport {
+  policy: string;
+  seed: number;
+  trials: number;
+  rows: CampaignRow[];
+  violations: { trial: number; fault: string; what: string[] }[];
+  /** Every invariant held in every trial. */
+  ok: boolean;
+}
+
+/** One trial's fault, drawn from the seed. */
+export function drawFault(rand: () => number, k: Kernel, types: FaultType[], components: string[]): FaultSpec[] {
+  const component = components[Math.floor(rand() * components.length)];
+  const type = types[Math.floor(rand() * types.length)];
+  const ops = Object.keys(k.placement.defs.get(component)!.ops);
+  const fault: FaultSpec = { component, type, after: Math.floor(rand() * 12) };
+  if (rand() < 0.5) fault.op = ops[Math.floor(rand() * ops.length)];
+  if (type === 'delay') fault.ms = 5 + Math.floor(rand() * 200);
+  if (type === 'error') fault.errno = (['EIO', 'ENOSPC', 'EAGAIN'] as const)[Math.floor(rand() * 3)];
+  if (type === 'leak') fault.count = 0;
+  // crash-init waits for a start: a crash gives it one.
+  return type === 'crash-init' ? [fault, { component, type: 'crash', after: fault.after }] : [fault];
+}
+
+/** A record of the log: its index, repeated, so a torn or shifted record does not pass. */
+function record(i: number): Uint8Array {
+  return new TextEncoder().encode(`record ${String(i).padStart(4, '0')} `.repeat(4).padEnd(63, '.') + '\n');
+}
+
+class Trial {
+  readonly errnos: Record<string, number> = {};
+  readonly violations: string[] = [];
+  /** Files of the tree whose content was synced: path → bytes. */
+  readonly syncedFiles = new Map<string, Uint8Array>();
+  /** Log records acknowledged by a successful fsync. */
+  readonly syncedRecords: number[] = [];
+
+  constructor(readonly p: Proc, readonly dir: string, readonly rand: () => number) {}
+
+  /** Runs one operation: its result, or null when it failed with an errno (counted). */
+  async op<T>(what: string, fn: () => Promise<T>): Promise<T | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not finish in ${OP_DEADLINE_MS / 1000} s`)), OP_DEADLINE_MS);
+    });
+    try {
+      return await Promise.race([fn(), deadline]);
+    } catch (err) {
+      if (err instanceof SysError) {
+        this.errnos[err.errno] = (this.errnos[err.errno] ?? 0) + 1;
+        return null;
+      }
+      this.violations.push(`${what}: ${(err as Error).message}`);
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async run(): Promise<void> {
+    const { p, dir } = this;
+    // The tree's source, in tmpfs.
+    const src = '/tmp/src';
+    const files: [string, Uint8Array][] = [];
+    await this.op('mkdir src', () => p.mkdir(`${src}/a/b`, { recursive: true }));
+    for (let i = 0; i < 8; i++) {
+      const data = new Uint8Array(Math.floor(this.rand() * 20000));
+      for (let j = 0; j < data.length; j++) data[j] = (i * 31 + j * 7) & 0xff;
+      const name = `${['', 'a/', 'a/b/'][i % 3]}f${i}`;
+      if ((await this.op(`write ${src}/${name}`, () => p.writeFile(`${src}/${name}`, data))) !== null) files.push([name, data]);
+    }
+    await this.op('mkdir', () => p.mkdir(dir));
+    // 1. The tree copy, then sync: from then on its content is acknowledged.
+    const copied: [string, Uint8Array][] = [];
+    await this.op('mkdir tree', () => p.mkdir(`${dir}/tree/a/b`, { recursive: true }));
+    for (const [name, data] of files) {
+      const ok = await this.op(`copy ${name}`, async () => {
+        const from = await p.readFile(`${src}/${name}`);
+        await p.writeFile(`${dir}/tree/${name}`, from);
+        return from;
+      });
+      if (ok !== null && Buffer.compare(ok, data) === 0) copied.push([name, data]);
+    }
+    if ((await this.op('sync', () => p.sync())) !== null) {
+      for (const [name, data] of copied) this.syncedFiles.set(`tree/${name}`, data);
+    }
+    // 2. Appends, each followed by fsync.
+    const fd = await this.op('open log', () => p.open(`${dir}/log`, O_WRONLY | O_CREAT | O_APPEND, 0o644));
+    if (fd !== null) {
+      const written: number[] = [];
+      for (let i = 0; i < RECORDS; i++) {
+        if ((await this.op(`append ${i}`, () => p.write(fd, record(i)))) !== null) written.push(i);
+        if ((await this.op(`fsync ${i}`, () => p.fsync(fd))) !== null) this.syncedRecords.push(...written.splice(0));
+      }
+      await this.op('close log', () => p.close(fd));
+    }
+    // 3. Renames of synced files, and a sync after them.
+    for (const name of [...this.syncedFiles.keys()].slice(0, 3)) {
+      const to = `${name}.moved`;
+      if ((await this.op(`rename ${name}`, () => p.rename(`${dir}/${name}`, `${dir}/${to}`))) !== null) {
+        const data = this.syncedFiles.get(name)!;
+        this.syncedFiles.delete(name);
+        this.syncedFiles.set(to, data);
+      }
+    }
+    if ((await this.op('sync', () => p.sync())) === null) {
+      // Unsure which names the image has: check the content of unmoved files only.
+      for (const name of [...this.syncedFiles.keys()]) if (name.endsWith('.moved')) this.syncedFiles.delete(name);
+    }
+    // Devices: a read of random bytes, a write to the bit bucket.
+    const rnd = await this.op('read /dev/random', async () => {
+      const fd = await p.open('/dev/random');
+      try {
+        return await p.read(fd, 64);
+      } finally {
+        await p.close(fd);
+      }
+    });
+    if (rnd !== null && rnd.length !== 64) this.violations.push(`read /dev/random: ${rnd.length} bytes instead of 64`);
+    await this.op('write /dev/null', () => p.writeFile('/dev/null', 'gone'));
+    // 4. Reads that check content.
+    for (const [name, data] of this.syncedFiles) {
+      const back = await this.op(`read ${name}`, () => p.readFile(`${dir}/${name}`));
+      if (back !== null && Buffer.compare(back, data) !== 0) this.violations.push(`read ${name}: content differs from what was written and synced`);
+    }
+  }
+}
+
+/** After the kernel halted: what was acknowledged must be on the image. Returns bytes missing. */
+async function syncedBytesLost(image: string, trial: Trial): Promise<number> {
+  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image, readonly: true }] });
+  try {
+    const p = await k.spawn();
+    let lost = 0;
+    for (const [name, data] of trial.syncedFiles) {
+      const back = await p.readFile(`${trial.dir}/${name}`).catch(() => null);
+      if (!back || Buffer.compare(back, data) !== 0) lost += data.length;
+    }
+    const log = new TextDecoder().decode(await p.readFile(`${trial.dir}/log`).catch(() => new Uint8Array()));
+    for (const i of trial.syncedRecords) {
+      const r = new TextDecoder().decode(record(i));
+      if (!log.includes(r)) lost += r.length;
+    }
+    return lost;
+  } finally {
+    await k.halt();
+  }
+}
+
+async function runTrial(o: CampaignOptions, index: number, workdir: string): Promise<TrialResult> {
+  const rand = seededRandom(o.seed * 100_003 + index);
+  const image = join(workdir, `trial-${index}.img`);
+  execFileSync('cp', ['--sparse=always', o.image, image]);
+  const k = await boot({
+    policy: o.policy,
+    mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image }],
+    heartbeat: { periodMs: 250, timeoutMs: 3000 },
+    calls: { timeoutMs: 4000, tries: 3, reconnectMs: 20_000 },
+    memoryLimitMb: 128,
+    supervision: Object.fromEntries(COMPONENTS.map((c) => [c, { intensity: { max: 10, withinMs: 10_000 } }])),
+  });
+  const faults = drawFault(rand, k, o.types ?? DEFAULT_TYPES, o.components ?? COMPONENTS);
+  const trial = new Trial(await k.spawn(), `/mnt/t${index}`, rand);
+  for (const f of faults) await k.inject(f);
+  await trial.run();
+  await k.settled();
+  // Alive: the kernel answers, and serves a file.
+  const alive = k.panicked === null && (await trial.op('alive', async () => {
+    await trial.p.writeFile('/tmp/alive', 'yes');
+    return new TextDecoder().decode(await trial.p.readFile('/tmp/alive'));
+  })) === 'yes';
+  if (!alive) trial.violations.push(k.panicked ? `kernel panic: ${k.panicked}` : 'the kernel did not serve after the fault');
+  const events = k.events.filter((e) => e.domain === k.placement.home.get(faults[0].component));
+  const failedAt = events.find((e) => e.kind === 'failed')?.at;
+  const restartedAt = events.find((e) => e.kind === 'restarted')?.at;
+  const hits = await k.faultHits();
+  await k.halt();
+
+  const lost = await syncedBytesLost(image, trial).catch((err) => {
+    trial.violations.push(`the image does not mount after the trial: ${(err as Error).message}`);
+    return 0;
+  });
+  if (lost > 0) trial.violations.push(`${lost} bytes acknowledged by fsync or sync are missing`);
+  const fsck = fsckClean(image);
+  if (!fsck.clean) trial.violations.push(`e2fsck: ${fsck.report.split('\n').filter((l) => l && !/^Pass|^e2fsck/.test(l)).slice(0, 3).join(' / ')}`);
+  rmSync(image, { force: true });
+  rmSync(`${image}.wal`, { force: true });
+  return {
+    trial: index,
+    fault: faults[0],
+    injected: failedAt !== undefined || (hits[faults[0].component]?.[faults[0].type] ?? 0) > 0,
+    survived: trial.violations.length === 0,
+    recovered: restartedAt !== undefined,
+    recoveryMs: failedAt !== undefined && restartedAt !== undefined ? restartedAt - failedAt : null,
+    syncedBytesLost: lost,
+    violations: trial.violations,
+    errnos: trial.errnos,
+  };
+}
+
+export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
+  const workdir = mkdtempSync(join(tmpdir(), 'rumpus-faults-'));
+  const results: TrialResult[] = [];
+  try {
+    for (let i = 0; i < o.trials; i++) {
+      results.push(await runTrial(o, i, workdir));
+      o.progress?.(i + 1, o.trials);
+    }
+  } finally {
+    rmSync(workdir, { recursive: true, force: true });
+  }
+  return summarize(o, results);
+}
+
+function summarize(o: CampaignOptions, results: TrialResult[]): CampaignReport {
+  const groups = new Map<string, TrialResult[]>();
+  for (const r of results) {
+    const key = `${r.fault.component}\0${r.fault.type}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const rows: CampaignRow[] = [...groups].map(([key, list]) => {
+    const [component, fault] = key.split('\0');
+    const times = list.map((r) => r.recoveryMs).filter((x): x is number => x !== null).sort((a, b) => a - b);
+    return {
+      component, fault, trials: list.length,
+      injected: list.filter((r) => r.injected).length,
+      survived: list.filter((r) => r.survived).length,
+      recovered: list.filter((r) => r.recovered).length,
+      recovery_p50_ms: times.length ? percentile(times, 0.5) : null,
+      recovery_p99_ms: times.length ? percentile(times, 0.99) : null,
+      synced_bytes_lost: list.reduce((n, r) => n + r.syncedBytesLost, 0),
+    };
+  }).sort((a, b) => a.component.localeCompare(b.component) || a.fault.localeCompare(b.fault));
+  const violations = results.filter((r) => !r.survived).map((r) => ({ trial: r.trial, fault: describeFault(r.fault), what: r.violations }));
+  return { policy: o.policy, seed: o.seed, trials: results.length, rows, violations, ok: violations.length === 0 };
+}
+
+export function formatCampaign(r: CampaignReport): string {
+  const head = ['component', 'fault', 'trials', 'injected', 'survived', 'recovered', 'recovery p50', 'recovery p99', 'synced bytes lost'];
+  const ms = (x: number | null) => (x === null ? '-' : `${x.toFixed(0)} ms`);
+  const rows = r.rows.map((x) => [x.component, x.fault, x.trials, x.injected, x.survived, x.recovered, ms(x.recovery_p50_ms), ms(x.recovery_p99_ms), x.synced_bytes_lost].map(String));
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((row) => row[i].length)));
+  const lines = all.map((row) => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
+  const total = r.rows.reduce((n, x) => n + x.survived, 0);
+  lines.push('', `${r.trials} trials under ${r.policy}, seed ${r.seed}: ${total} survived with every invariant holding; ` +
+    `${r.rows.reduce((n, x) => n + x.synced_bytes_lost, 0)} bytes of synced data lost.`);
+  for (const v of r.violations.slice(0, 20)) lines.push(`  trial ${v.trial} (${v.fault}): ${v.what.join('; ')}`);
+  if (r.violations.length > 20) lines.push(`  … and ${r.violations.length - 20} more`);
+  return lines.join('\n');
+}
