@@ -4,7 +4,8 @@
 
 import type { DomainHooks } from './domain.js';
 import { hostHyp } from './hyp-host.js';
-import { connectSocket } from './sockets.js';
+import { rmSync } from 'node:fs';
+import { connectSocket, listenSocket } from './sockets.js';
 
 /** Exit status of a domain ended by an injected crash. */
 export const CRASH_EXIT = 70;
@@ -15,6 +16,10 @@ const leaked: number[][] = [];
 export const remoteHooks: DomainHooks = {
   hyp: hostHyp,
   connect: connectSocket,
+  async listen(path, onLink) {
+    rmSync(path, { force: true }); // left behind by a predecessor that was killed
+    await listenSocket(path, onLink);
+  },
   die(reason) {
     process.stderr.write(`rumpus: ${reason}\n`);
     process.exit(CRASH_EXIT);

@@ -22,8 +22,11 @@ import { validateArgs } from './validate.js';
 
 /** What the core tells a domain to host and whom it may talk to. */
 export interface DomainPlan {
+  /** The domain's name: a domain started ahead as a spare learns it here. */
   domain: string;
   kind: DomainKind;
+  /** A process domain: the unix socket where its peers reach it. */
+  listen?: string;
   components: { name: string; module: string }[];
   /** For each component outside this domain that a component here requires: its domain. */
   home: Record<string, string>;
@@ -72,6 +75,8 @@ export interface DomainHooks {
   hyp(tag: string): Hyp;
   /** Opens links to peers that are not attached by the core (e.g. sockets to processes). */
   connect?(peer: string, address: string): Promise<Link>;
+  /** Listens at an address for links from peers. */
+  listen?(address: string, onLink: (link: Link) => void): Promise<void>;
   /** Ends this domain at once (an injected crash). */
   die(reason: string): never;
   /** Stops this domain from answering, for good (an injected hang). */
@@ -98,12 +103,16 @@ export class Domain {
   /** Resolves once load() has run: a request that comes earlier (a restart) waits for it. */
   private readonly loaded: Promise<void>;
   private markLoaded!: () => void;
+  private isLoaded = false;
   private readonly corruptRandom = seededRandom(7);
   /** Control ops beyond the built-in ones, added by the entry that runs this domain. */
   readonly control = new Map<string, (args: any) => unknown>();
 
+  /**
+   * @param name  the domain's name; a spare, started before it is needed, is told it by load()
+   */
   constructor(
-    readonly name: string,
+    public name: string,
     readonly kind: DomainKind,
     private readonly hooks: DomainHooks,
   ) {
@@ -125,6 +134,7 @@ export class Domain {
 
   /** Imports the components placed here (without starting them) and records the routes. */
   async load(plan: DomainPlan): Promise<void> {
+    this.name = plan.domain;
     this.calls = plan.calls;
     for (const [c, d] of Object.entries(plan.home)) this.home.set(c, d);
     for (const [peer, list] of Object.entries(plan.accepts)) this.accepts.set(peer, new Set(list));
@@ -136,6 +146,11 @@ export class Domain {
       this.hosted.set(name, { def, handlers: null, started, markStarted, requires: new Set(def.requires), stats: { served: 0, failed: 0 }, faults: [] });
       for (const r of def.requires) if (!this.home.has(r)) this.home.set(r, this.name);
     }
+    if (plan.listen) {
+      if (!this.hooks.listen) throw new SysError('ENOTSUP', `domain ${this.name} cannot listen`);
+      await this.hooks.listen(plan.listen, (link) => this.acceptLink(link));
+    }
+    this.isLoaded = true;
     this.markLoaded();
   }
 
@@ -358,6 +373,7 @@ export class Domain {
       if (!fn) throw new SysError(peer === MAIN ? 'ENOSYS' : 'EPERM', `${CONTROL}.${op}: not a control op for ${peer}`);
       return fn(args);
     }
+    if (!this.isLoaded) return this.loaded.then(() => this.serveFrom(peer, to, op, args));
     if (!this.accepts.get(peer)?.has(to)) {
       throw new SysError('EPERM', `domain ${peer} holds no channel to ${to} in domain ${this.name}`);
     }

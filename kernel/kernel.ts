@@ -98,6 +98,12 @@ interface DomainState {
 
 export class Kernel {
   private readonly states = new Map<string, DomainState>();
+  /**
+   * One idle domain of each kind in use, started ahead: a failed domain is replaced by the
+   * spare, which has already paid for its thread or process and its code, and a new spare is
+   * started in the background.
+   */
+  private readonly spares = new Map<'thread' | 'process', HostedDomain>();
   /** Where process domains listen (a private temporary directory), if there are any. */
   socketDir: string | null = null;
   private nextPid = 1;
@@ -163,6 +169,7 @@ export class Kernel {
       }
       for (const f of faults) await kernel.inject(f);
       kernel.startHeartbeat();
+      for (const kind of new Set(placement.domains.map((d) => d.kind))) if (kind !== 'main') kernel.prepareSpare(kind);
     } catch (err) {
       await kernel.halt();
       throw err;
@@ -265,6 +272,8 @@ export class Kernel {
       this.halted = true;
       this.main.closePeers('the kernel halted');
       await Promise.all([...this.states.values()].map((s) => s.hosted?.kill(0)));
+      await Promise.all([...this.spares.values()].map((h) => h.kill(0)));
+      this.spares.clear();
       for (const s of this.states.values()) s.hosted = null;
       if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     }
@@ -303,21 +312,58 @@ export class Kernel {
       this.main.load(this.planFor(MAIN, mainSpec?.components ?? [])),
       ...remote.map((d) => this.controlDomain(d.name, 'load', this.planFor(d.name, d.components))),
     ]);
-    for (const [x, y] of this.peerPairs()) await this.connectPair(x, y);
-    for (const c of placement.order) await this.startComponent(c, false);
+    await Promise.all(this.peerPairs().map(([x, y]) => this.connectPair(x, y)));
+    await this.startInOrder(placement.order, false);
   }
 
-  /** Starts a fresh thread or process for a domain and links the core to it. */
+  /** Starts components, each once everything it requires has started: independent ones together. */
+  private async startInOrder(components: string[], restart: boolean): Promise<void> {
+    const started = new Map<string, Promise<void>>();
+    const start = (c: string): Promise<void> => {
+      let p = started.get(c);
+      if (!p) {
+        const deps = this.placement.defs.get(c)!.requires.filter((r) => components.includes(r));
+        p = Promise.all(deps.map(start)).then(() => this.startComponent(c, restart));
+        started.set(c, p);
+      }
+      return p;
+    };
+    await Promise.all(components.map(start));
+  }
+
+  /** Gives a domain a thread or process — the spare, if one is ready — and links the core to it. */
   private launch(name: string): void {
     const st = this.states.get(name)!;
-    const limits = { memoryMb: this.options.memoryLimitMb };
-    const h = st.spec.kind === 'thread' ? startThread(name, this.transport, limits) : startProcess(name, this.socketPath(name), limits);
+    const kind = st.spec.kind as 'thread' | 'process';
+    let h = this.spares.get(kind);
+    if (h) {
+      this.spares.delete(kind);
+      this.prepareSpare(kind);
+    } else {
+      h = this.startDomain(kind, name);
+    }
     const generation = ++st.generation;
-    st.hosted = h;
+    const hosted = h;
+    st.hosted = hosted;
     st.startedAt = performance.now();
-    this.main.addPeer(name, h.link);
-    void h.exited.then((reason) => {
-      if (st.generation === generation && st.hosted === h) void this.failed(name, `its ${st.spec.kind} ${reason}`);
+    this.main.addPeer(name, hosted.link);
+    void hosted.exited.then((reason) => {
+      if (st.generation === generation && st.hosted === hosted) void this.failed(name, `its ${kind} ${reason}`);
+    });
+  }
+
+  private startDomain(kind: 'thread' | 'process', name: string): HostedDomain {
+    const limits = { memoryMb: this.options.memoryLimitMb };
+    return kind === 'thread' ? startThread(name, this.transport, limits) : startProcess(name, limits);
+  }
+
+  /** Starts an idle spare domain of a kind (replacing itself if it dies unused). */
+  private prepareSpare(kind: 'thread' | 'process'): void {
+    if (this.halted || this.spares.has(kind)) return;
+    const spare = this.startDomain(kind, `spare ${kind}`);
+    this.spares.set(kind, spare);
+    void spare.exited.then(() => {
+      if (this.spares.get(kind) === spare) this.spares.delete(kind);
     });
   }
 
@@ -360,9 +406,11 @@ export class Kernel {
     // The core, in main, holds a channel to every component.
     if (isMain) for (const [name, where] of placement.home) if (where !== MAIN) callee(name);
     if (!isMain) accepts[MAIN] = [...new Set([...(accepts[MAIN] ?? []), ...components])];
+    const kind = isMain ? 'main' : placement.domains.find((d) => d.name === domain)!.kind;
     return {
       domain,
-      kind: isMain ? 'main' : placement.domains.find((d) => d.name === domain)!.kind,
+      kind,
+      listen: kind === 'process' ? this.socketPath(domain) : undefined,
       components: components.map((name) => ({ name, module: placement.modules.get(name)! })),
       home, accepts, idempotent, calls: this.calls,
     };
