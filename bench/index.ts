@@ -11,7 +11,7 @@ import { procFiles } from './files.js';
 import { makeImage, type ImageFactory } from './image.js';
 import { PEER_POLICY, mountPeer, peerName } from './peer.js';
 import { cpuClock, summarize, type Summary } from './stats.js';
-import { kernelCpuClock, measureBoot, measureIdle, type BootTime, type IdleCpu } from './system.js';
+import { kernelCpuClock, measureBoot, measureIdle, measureRecovery, type BootTime, type IdleCpu, type RecoveryTime } from './system.js';
 import { checkTargets, type TargetCheck } from './targets.js';
 import { EXT2_MOUNT, ext2Workloads } from './workloads-ext2.js';
 import { TMPFS_DIR, kernelWorkloads, type Target, type Workload } from './workloads.js';
@@ -52,6 +52,8 @@ export interface BenchReport {
   baselines: Baseline[];
   boot: BootTime[];
   idle: IdleCpu[];
+  /** Crash → first served call after the restart, per domain kind (policies with threads or processes). */
+  recovery: RecoveryTime[];
   /** The ext2 peer, when the ext2 workloads ran. */
   peer: { name: string; speedups: PeerSpeedup[] } | null;
   targets: TargetCheck[];
@@ -123,7 +125,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
 
   const microkernels = configs.filter((c) => c.policy === 'microkernel');
-  const steps = 1 + configs.length * (1 + workloads.kernel.length + workloads.ext2.length) + microkernels.length +
+  const steps = 1 + configs.length * (2 + workloads.kernel.length + workloads.ext2.length) + microkernels.length +
     (peer ? workloads.ext2.length : 0);
   let step = 0;
   const say: Say = (what) => opts.progress?.(`[${++step}/${steps}] ${what}`);
@@ -141,6 +143,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       say(`idle ${c.policy} (${c.label})`);
       idle.push(await measureIdle(c, quick ? IDLE_SECONDS.quick : IDLE_SECONDS.full));
     }
+    const recovery: RecoveryTime[] = [];
+    for (const c of configs) {
+      say(`recovery ${c.policy} (${c.label})`);
+      const r = await measureRecovery(c, quick ? 3 : 15);
+      if (r) recovery.push(r);
+    }
     const results: Result[] = [];
     for (const c of configs) results.push(...(await runConfig(c, workloads, image, say)));
     // Last: loading ext2fs (emscripten) installs process-wide handlers for uncaught errors.
@@ -157,6 +165,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       baselines,
       boot: bootTimes,
       idle,
+      recovery,
       peer: peer ? { name: peer, speedups: peerSpeedups(results) } : null,
       notes,
     };

@@ -1,6 +1,7 @@
-// What a policy costs before any syscall: the time to boot it (against starting the same
-// number of bare threads and processes, in the same loop), and the CPU a booted, idle system
-// burns (DESIGN rule 5: an idle system burns no CPU).
+// What a policy costs apart from syscalls: the time to boot it (against starting the same
+// number of bare threads and processes, in the same loop), the CPU a booted, idle system burns
+// (DESIGN rule 5: an idle system burns no CPU), and the time from a component's crash to its
+// first served call after the restart (against starting one bare thread or process).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { boot, type Kernel } from '../kernel/index.js';
@@ -26,6 +27,18 @@ export interface IdleCpu {
   seconds: number;
   /** CPU of this process (all its threads) and every domain's process, as % of one core. */
   cpu_percent_of_core: number;
+}
+
+export interface RecoveryTime {
+  policy: string;
+  transport: string;
+  /** The kind of domain that crashed and came back. */
+  kind: 'thread' | 'process';
+  /** From the call that crashes dev to its answer, retried on the restarted dev. */
+  p50_ns: number;
+  p99_ns: number;
+  bare_p50_ns: number;
+  ratio_to_bare: number;
 }
 
 const bootConfig = (c: Config) => boot({ policy: c.policy, transport: c.transport });
@@ -76,4 +89,39 @@ export async function measureIdle(c: Config, seconds: number): Promise<IdleCpu> 
   } finally {
     await k.halt();
   }
+}
+
+/**
+ * Crashes dev at a stat of /dev/null, again and again: the stat is retried on the new dev,
+ * which the vfs mounts again, and its answer ends the measurement.
+ */
+export async function measureRecovery(c: Config, iterations: number): Promise<RecoveryTime | null> {
+  const kind = c.processes > 0 ? 'process' : c.threads > 0 ? 'thread' : null;
+  if (!kind) return null;
+  const k = await boot({
+    policy: c.policy, transport: c.transport, supervision: { dev: { intensity: { max: iterations + 1, withinMs: 3_600_000 } } },
+  });
+  const times = new Float64Array(iterations);
+  try {
+    const p = await k.spawn();
+    for (let i = 0; i < iterations; i++) {
+      await k.inject({ component: 'dev', type: 'crash', op: 'walk' });
+      const t0 = now();
+      await p.stat('/dev/null');
+      times[i] = now() - t0;
+      await k.settled();
+      await sleep(kind === 'process' ? 200 : 50); // the new spare is ready again
+    }
+  } finally {
+    await k.halt();
+  }
+  const bares = new Float64Array(iterations);
+  for (let i = 0; i < iterations; i++) bares[i] = await startBare(kind === 'thread' ? { threads: 1 } : { processes: 1 });
+  times.sort();
+  bares.sort();
+  const bareP50 = percentile(bares, 0.5);
+  return {
+    policy: c.policy, transport: c.label, kind, p50_ns: percentile(times, 0.5), p99_ns: percentile(times, 0.99),
+    bare_p50_ns: bareP50, ratio_to_bare: percentile(times, 0.5) / bareP50,
+  };
 }

@@ -40,6 +40,11 @@ export function formatReport(r: BenchReport): string {
       ...r.boot.map((b) => [b.policy, b.transport, formatNs(b.p50_ns), formatNs(b.p99_ns), b.bare ?? '-',
         b.bare_p50_ns === null ? '-' : formatNs(b.bare_p50_ns), ratio(b.ratio_to_bare)])]), '');
   }
+  if (r.recovery.length) {
+    out.push('recovery: from the call that crashes a component (dev) to its answer, retried on the restarted one, against starting one bare thread/process:');
+    out.push(table([['policy', 'transport', 'domain', 'p50', 'p99', 'bare p50', 'recovery / bare'],
+      ...r.recovery.map((x) => [x.policy, x.transport, x.kind, formatNs(x.p50_ns), formatNs(x.p99_ns), formatNs(x.bare_p50_ns), `${x.ratio_to_bare.toFixed(2)}×`])]), '');
+  }
   if (r.idle.length) {
     out.push('idle: CPU of a booted system doing nothing (this process and its children), % of one core:');
     out.push(table([['policy', 'transport', 'seconds', 'CPU'],

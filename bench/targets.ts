@@ -38,6 +38,7 @@ export function checkTargets(r: Omit<BenchReport, 'targets'>): TargetCheck[] {
     check(`microkernel ${t}: idle CPU, % of one core`, r.idle.find((x) => x.policy === 'microkernel' && x.transport === t)?.cpu_percent_of_core, '<=', 2);
     check(`microkernel ${t}: boot / bare threads`, r.boot.find((x) => x.policy === 'microkernel' && x.transport === t)?.ratio_to_bare ?? undefined, '<=', 1.3);
   }
+  for (const x of r.recovery) check(`${x.policy} ${x.transport}: recovery / bare ${x.kind} start`, x.ratio_to_bare, '<=', 1.5);
   const mpNull = result('null-syscall', 'multiprocess')?.p50_ns;
   check('multiprocess: null-syscall p50 / child_process IPC', mpNull && mpNull / baseline(BASELINES.childIpc)!, '<=', 0.5);
 
