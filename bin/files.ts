@@ -1,5 +1,6 @@
-// Two views of a file tree behind one interface — the rumpus kernel (through a client process)
-// and the host (through node:fs) — so cp and friends copy in any direction with one code path.
+// Views of a file tree behind one interface — the rumpus kernel (through a client process), one
+// image mounted in it, and the host (through node:fs) — so cp copies in any direction with one
+// code path.
 
 import * as fs from 'node:fs/promises';
 import { SysError, fileTypeOf, isErrno, type FileType, type Proc } from '../kernel/index.js';
@@ -40,34 +41,48 @@ export interface FileTree {
   utimes(path: string, atime: number, mtime: number): Promise<void>;
   /** Sets a symlink's own times. */
   lutimes(path: string, atime: number, mtime: number): Promise<void>;
+  /** A path of this tree as messages name it. */
+  show(path: string): string;
 }
 
-export function kernelTree(p: Proc): FileTree {
+/** Where an image is mounted in the kernel, and what the user calls it. */
+export interface ImageMount {
+  root: string;
+  image: string;
+}
+
+/**
+ * The kernel's tree through a client process; with `mount`, the tree of that one image, its paths
+ * taken from the image's root and shown as IMAGE:PATH.
+ */
+export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
+  const at = (path: string) => (mount ? mount.root + path : path);
   const info = (s: Awaited<ReturnType<Proc['stat']>>): FileInfo => ({
     type: fileTypeOf(s.mode), mode: s.mode & 0o7777, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime,
   });
   return {
-    lstat: async (path) => info(await p.lstat(path)),
-    stat: async (path) => info(await p.stat(path)),
-    readdir: async (path) => (await p.readdir(path)).map((e) => e.name),
-    mkdir: (path, mode) => p.mkdir(path, mode),
+    lstat: async (path) => info(await p.lstat(at(path))),
+    stat: async (path) => info(await p.stat(at(path))),
+    readdir: async (path) => (await p.readdir(at(path))).map((e) => e.name),
+    mkdir: (path, mode) => p.mkdir(at(path), mode),
     async openRead(path) {
-      const fd = await p.open(path, O_RDONLY);
+      const fd = await p.open(at(path), O_RDONLY);
       return { read: (n) => p.read(fd, n), close: () => p.close(fd) };
     },
     async openWrite(path, mode) {
-      const fd = await p.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+      const fd = await p.open(at(path), O_WRONLY | O_CREAT | O_TRUNC, mode);
       return {
         pwrite: async (data, offset) => void (await p.pwrite(fd, data, offset)),
         truncate: (size) => p.ftruncate(fd, size),
         close: () => p.close(fd),
       };
     },
-    readlink: (path) => p.readlink(path),
-    symlink: (target, path) => p.symlink(target, path),
-    chmod: (path, mode) => p.chmod(path, mode),
-    utimes: (path, atime, mtime) => p.utimes(path, atime, mtime),
-    lutimes: (path, atime, mtime) => p.lutimes(path, atime, mtime),
+    readlink: (path) => p.readlink(at(path)),
+    symlink: (target, path) => p.symlink(target, at(path)),
+    chmod: (path, mode) => p.chmod(at(path), mode),
+    utimes: (path, atime, mtime) => p.utimes(at(path), atime, mtime),
+    lutimes: (path, atime, mtime) => p.lutimes(at(path), atime, mtime),
+    show: (path) => (mount ? `${mount.image}:${path}` : path),
   };
 }
 
@@ -120,6 +135,7 @@ export function hostTree(): FileTree {
     chmod: (path, mode) => host(path, () => fs.chmod(path, mode)),
     utimes: (path, atime, mtime) => host(path, () => fs.utimes(path, atime / 1000, mtime / 1000)),
     lutimes: (path, atime, mtime) => host(path, () => fs.lutimes(path, atime / 1000, mtime / 1000)),
+    show: (path) => path,
   };
 }
 

@@ -1,57 +1,16 @@
 #!/usr/bin/env node
 // The rumpus command: parses arguments and hands each subcommand to kernel/ or bench/.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFileSync, writeFileSync } from 'node:fs';
-import {
-  DEFAULT_MOUNTS, POLICIES, SysError, THREAD_TRANSPORTS, boot, parsePlan, strerror, type BootOptions, type ThreadTransport,
-} from '../kernel/index.js';
-import { BUILTIN } from '../kernel/registry.js';
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { DEFAULT_MOUNTS, POLICIES, SysError, THREAD_TRANSPORTS, boot, strerror } from '../kernel/index.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_GROUPS, runBench } from '../bench/index.js';
 import { svgReport } from '../bench/svg.js';
 import { formatReport } from '../bench/table.js';
+import { FAULTS_SUBCOMMAND } from './faults-command.js';
+import { IMAGE_SUBCOMMANDS } from './image-commands.js';
 import { Shell } from './shell/shell.js';
-
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-interface Subcommand {
-  summary: string;
-  usage: string;
-  /** Help text after the usage line. */
-  help: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Values, positionals: string[]): Promise<number>;
-}
-
-const POLICY_HELP = `  --policy NAME|FILE  kernel policy: ${POLICIES.join(', ')} (default monolithic),
-                      or a placement JSON file putting components into named domains`;
-
-const policyOption = { policy: { type: 'string', default: 'monolithic' } } as const;
-
-const KERNEL_HELP = `${POLICY_HELP}
-  --transport T       between threads: ${THREAD_TRANSPORTS.join(' or ')} (default postMessage)
-  --faults FILE       arm the faults of a plan at boot: {"faults": [{"component", "type", …}]}`;
-
-const kernelOptions = {
-  ...policyOption,
-  transport: { type: 'string', default: 'postMessage' },
-  faults: { type: 'string' },
-} as const;
-
-/** Boot options from the options every kernel-booting command takes. */
-function bootOptions(v: Values, extra: Partial<BootOptions> = {}): BootOptions {
-  let faults;
-  if (typeof v.faults === 'string') {
-    let text: string;
-    try {
-      text = readFileSync(v.faults, 'utf8');
-    } catch (err) {
-      throw new SysError('ENOENT', `cannot read fault plan ${v.faults}: ${(err as Error).message}`);
-    }
-    faults = parsePlan(text, BUILTIN);
-  }
-  return { policy: v.policy as string, transport: v.transport as ThreadTransport, faults, ...extra };
-}
+import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   sh: {
@@ -128,6 +87,8 @@ See bench/README.md for every workload and the JSON shape.
       return 0;
     },
   },
+  faults: FAULTS_SUBCOMMAND,
+  ...IMAGE_SUBCOMMANDS,
 };
 
 function mainHelp(): string {
@@ -168,6 +129,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(parsed.values as Values, parsed.positionals);
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`rumpus ${name}: ${err.message}\nusage: ${cmd.usage}\n`);
+      return 2;
+    }
     if (!(err instanceof SysError)) throw err;
     process.stderr.write(`rumpus ${name}: ${err.message || strerror(err.errno)}\n`);
     return 1;

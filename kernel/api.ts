@@ -253,3 +253,12 @@ export interface MountInfo {
   readonly: boolean;
   dev: number;
 }
+
+/**
+ * The first mount id a file system hands out in this incarnation. Ids of different
+ * incarnations never meet, so the vfs, holding an id from before a restart, gets ENODEV (and
+ * mounts again) rather than another mount that happens to have the same number.
+ */
+export function firstFsid(info: StartInfo): number {
+  return info.generation * 0x10000 + 1;
+}

@@ -5,7 +5,7 @@ import {
   FAULT_HELP, FAULT_TYPES, S_IFDIR, S_IFMT, SysError, describeFault, fileTypeOf, strerror,
   type FaultSpec, type Kernel, type Proc, type Stat,
 } from '../../kernel/index.js';
-import { copyTree } from '../copy.js';
+import { basename, copyOperands, copyTree, join } from '../copy.js';
 import { kernelTree } from '../files.js';
 import { dfTable, longListing, statBlock, type LongEntry } from '../format.js';
 
@@ -22,6 +22,8 @@ export interface ShellState {
   p: Proc;
   /** Set by exit. */
   exitCode: number | null;
+  /** A path as messages and listings name it: as typed in the shell, as IMAGE:PATH in the image commands. */
+  show(path: string): string;
 }
 
 export interface CommandDef {
@@ -51,26 +53,17 @@ function flags(args: string[], allowed: string): { set: Set<string>; rest: strin
   return { set, rest: args.slice(i) };
 }
 
-function basename(path: string): string {
-  const parts = path.split('/').filter(Boolean);
-  return parts.length ? parts[parts.length - 1] : '/';
-}
-
-function join(dir: string, name: string): string {
-  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
-}
-
 const isDir = (st: Stat) => (st.mode & S_IFMT) === S_IFDIR;
 
 /** Runs fn for each operand, printing `cmd: operand: strerror` for failures; the exit status. */
-async function each(cmd: string, io: Io, operands: string[], fn: (x: string) => Promise<void>): Promise<number> {
+async function each(s: ShellState, cmd: string, io: Io, operands: string[], fn: (x: string) => Promise<void>): Promise<number> {
   let status = 0;
   for (const x of operands) {
     try {
       await fn(x);
     } catch (err) {
       if (!(err instanceof SysError)) throw err;
-      io.err(`${cmd}: ${x}: ${strerror(err.errno)}\n`);
+      io.err(`${cmd}: ${s.show(x)}: ${strerror(err.errno)}\n`);
       status = 1;
     }
   }
@@ -85,13 +78,15 @@ async function removeTree(p: Proc, path: string, depth = 0): Promise<void> {
   await p.rmdir(path);
 }
 
-async function listing(p: Proc, dir: string, names: string[], long: boolean): Promise<string[]> {
-  if (!long) return names;
+/** ls's lines for names in dir, or for operands (dir ''), which are shown as the user named them. */
+async function listing(s: ShellState, dir: string, names: string[], long: boolean): Promise<string[]> {
+  const shown = (name: string) => (dir === '' ? s.show(name) : name);
+  if (!long) return names.map(shown);
   const entries: LongEntry[] = [];
   for (const name of names) {
     const path = dir === '' ? name : join(dir, name);
-    const st = await p.lstat(path);
-    entries.push({ name, st, target: fileTypeOf(st.mode) === 'lnk' ? await p.readlink(path) : undefined });
+    const st = await s.p.lstat(path);
+    entries.push({ name: shown(name), st, target: fileTypeOf(st.mode) === 'lnk' ? await s.p.readlink(path) : undefined });
   }
   return longListing(entries);
 }
@@ -141,7 +136,7 @@ export const COMMANDS: Record<string, CommandDef> = {
         if (io.stdin) await io.out(io.stdin);
         return 0;
       }
-      return each('cat', io, args, async (path) => {
+      return each(s, 'cat', io, args, async (path) => {
         const fd = await s.p.open(path);
         try {
           for (;;) {
@@ -163,7 +158,7 @@ export const COMMANDS: Record<string, CommandDef> = {
       const paths = rest.length ? rest : ['.'];
       const files: string[] = [];
       const dirs: string[] = [];
-      const status = await each('ls', io, paths, async (path) => {
+      const status = await each(s, 'ls', io, paths, async (path) => {
         // Like ls(1): -l and -d show a symlink operand itself; otherwise it is followed.
         const st = set.has('l') || set.has('d')
           ? await s.p.lstat(path)
@@ -173,17 +168,17 @@ export const COMMANDS: Record<string, CommandDef> = {
           });
         (isDir(st) && !set.has('d') ? dirs : files).push(path);
       });
-      const lines = await listing(s.p, '', files, set.has('l'));
+      const lines = await listing(s, '', files, set.has('l'));
       if (lines.length) await io.out(lines.join('\n') + '\n');
       let more = 0;
       for (const dir of dirs) {
-        more |= await each('ls', io, [dir], async () => {
+        more |= await each(s, 'ls', io, [dir], async () => {
           let names = (await s.p.readdir(dir)).map((e) => e.name);
           if (set.has('a')) names = ['.', '..', ...names];
           else names = names.filter((n) => !n.startsWith('.'));
           names.sort();
-          const out = await listing(s.p, dir, names, set.has('l'));
-          const header = paths.length > 1 ? `${files.length || dir !== dirs[0] ? '\n' : ''}${dir}:\n` : '';
+          const out = await listing(s, dir, names, set.has('l'));
+          const header = paths.length > 1 ? `${files.length || dir !== dirs[0] ? '\n' : ''}${s.show(dir)}:\n` : '';
           await io.out(header + out.map((l) => l + '\n').join(''));
         });
       }
@@ -195,10 +190,10 @@ export const COMMANDS: Record<string, CommandDef> = {
     summary: 'show a file\'s inode: size, blocks, links, mode, owner, times',
     async run(s, args, io) {
       if (!args.length) throw new UsageError('missing operand');
-      return each('stat', io, args, async (path) => {
+      return each(s, 'stat', io, args, async (path) => {
         const st = await s.p.lstat(path);
         const target = fileTypeOf(st.mode) === 'lnk' ? await s.p.readlink(path) : undefined;
-        await io.out(statBlock(path, st, target) + '\n');
+        await io.out(statBlock(s.show(path), st, target) + '\n');
       });
     },
   },
@@ -208,7 +203,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     async run(s, args, io) {
       const { set, rest } = flags(args, 'p');
       if (!rest.length) throw new UsageError('missing operand');
-      return each('mkdir', io, rest, (path) => s.p.mkdir(path, { recursive: set.has('p') }));
+      return each(s, 'mkdir', io, rest, (path) => s.p.mkdir(path, { recursive: set.has('p') }));
     },
   },
   rmdir: {
@@ -216,7 +211,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     summary: 'remove empty directories',
     async run(s, args, io) {
       if (!args.length) throw new UsageError('missing operand');
-      return each('rmdir', io, args, (path) => s.p.rmdir(path));
+      return each(s, 'rmdir', io, args, (path) => s.p.rmdir(path));
     },
   },
   rm: {
@@ -225,7 +220,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     async run(s, args, io) {
       const { set, rest } = flags(args, 'rRf');
       if (!rest.length && !set.has('f')) throw new UsageError('missing operand');
-      return each('rm', io, rest, async (path) => {
+      return each(s, 'rm', io, rest, async (path) => {
         try {
           const st = await s.p.lstat(path);
           if (isDir(st) && !set.has('r') && !set.has('R')) throw new SysError('EISDIR', `${path} is a directory`);
@@ -244,10 +239,10 @@ export const COMMANDS: Record<string, CommandDef> = {
       const dest = args[args.length - 1];
       const destIsDir = await s.p.stat(dest).then(isDir, () => false);
       if (args.length > 2 && !destIsDir) {
-        io.err(`mv: target '${dest}' is not a directory\n`);
+        io.err(`mv: target '${s.show(dest)}' is not a directory\n`);
         return 1;
       }
-      return each('mv', io, args.slice(0, -1), async (src) => {
+      return each(s, 'mv', io, args.slice(0, -1), async (src) => {
         const to = destIsDir ? join(dest, basename(src)) : dest;
         try {
           await s.p.rename(src, to);
@@ -269,23 +264,10 @@ export const COMMANDS: Record<string, CommandDef> = {
     async run(s, args, io) {
       const { set, rest } = flags(args, 'rRp');
       if (rest.length < 2) throw new UsageError('missing operand');
-      const dest = rest[rest.length - 1];
-      const destIsDir = await s.p.stat(dest).then(isDir, () => false);
-      if (rest.length > 2 && !destIsDir) {
-        io.err(`cp: target '${dest}' is not a directory\n`);
-        return 1;
-      }
       const tree = kernelTree(s.p);
-      let status = 0;
-      for (const src of rest.slice(0, -1)) {
-        const ok = await copyTree(tree, src, tree, destIsDir ? join(dest, basename(src)) : dest, {
-          recursive: set.has('r') || set.has('R'),
-          preserveTimes: set.has('p'),
-          report: (path, err) => io.err(`cp: ${path}: ${strerror(err.errno)}\n`),
-        });
-        if (!ok) status = 1;
-      }
-      return status;
+      const places = rest.map((path) => ({ tree, path }));
+      const opts = { recursive: set.has('r') || set.has('R'), preserveTimes: set.has('p') };
+      return copyOperands(places.slice(0, -1), places[places.length - 1], opts, (text) => io.err(text));
     },
   },
   ln: {
@@ -296,7 +278,7 @@ export const COMMANDS: Record<string, CommandDef> = {
       if (rest.length !== 2) throw new UsageError('needs TARGET and LINK');
       const [target, link] = rest;
       const to = await s.p.stat(link).then((st) => (isDir(st) ? join(link, basename(target)) : link), () => link);
-      return each('ln', io, [to], () => (set.has('s') ? s.p.symlink(target, to) : s.p.link(target, to)));
+      return each(s, 'ln', io, [to], () => (set.has('s') ? s.p.symlink(target, to) : s.p.link(target, to)));
     },
   },
   touch: {
@@ -304,7 +286,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     summary: 'create empty files, or set their times to now',
     async run(s, args, io) {
       if (!args.length) throw new UsageError('missing operand');
-      return each('touch', io, args, async (path) => {
+      return each(s, 'touch', io, args, async (path) => {
         const fd = await s.p.open(path, 'a');
         await s.p.close(fd);
         const now = Date.now();
@@ -319,7 +301,7 @@ export const COMMANDS: Record<string, CommandDef> = {
       if (args[0] !== '-s' || args.length < 3) throw new UsageError('needs -s SIZE and a file');
       const size = parseSize(args[1]);
       if (size === null) throw new UsageError(`invalid size '${args[1]}'`);
-      return each('truncate', io, args.slice(2), async (path) => {
+      return each(s, 'truncate', io, args.slice(2), async (path) => {
         const fd = await s.p.open(path, 'a');
         try {
           await s.p.ftruncate(fd, size);
@@ -335,7 +317,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     async run(s, args, io) {
       if (args.length < 2 || !/^[0-7]{1,4}$/.test(args[0])) throw new UsageError('needs an octal mode and a file');
       const mode = Number.parseInt(args[0], 8);
-      return each('chmod', io, args.slice(1), (path) => s.p.chmod(path, mode));
+      return each(s, 'chmod', io, args.slice(1), (path) => s.p.chmod(path, mode));
     },
   },
   chown: {
@@ -344,7 +326,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     async run(s, args, io) {
       const m = /^(\d+)(?::(\d+))?$/.exec(args[0] ?? '');
       if (!m || args.length < 2) throw new UsageError('needs UID[:GID] and a file');
-      return each('chown', io, args.slice(1), async (path) => {
+      return each(s, 'chown', io, args.slice(1), async (path) => {
         const st = await s.p.stat(path);
         await s.p.chown(path, Number(m[1]), m[2] === undefined ? st.gid : Number(m[2]));
       });
@@ -354,7 +336,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     usage: 'cd [DIR]',
     summary: 'change the working directory (to / without DIR)',
     async run(s, args, io) {
-      return each('cd', io, [args[0] ?? '/'], (path) => s.p.chdir(path));
+      return each(s, 'cd', io, [args[0] ?? '/'], (path) => s.p.chdir(path));
     },
   },
   pwd: {
@@ -372,10 +354,10 @@ export const COMMANDS: Record<string, CommandDef> = {
       const mounts = await s.p.mounts();
       const targets = args.length ? args : mounts.map((m) => m.target);
       const rows: Parameters<typeof dfTable>[0] = [];
-      const status = await each('df', io, targets, async (path) => {
+      const status = await each(s, 'df', io, targets, async (path) => {
         const st = await s.p.stat(path);
         const m = mounts.find((x) => x.dev === st.dev)!;
-        rows.push({ source: m.source, target: m.target, fs: await s.p.statfs(path) });
+        rows.push({ source: m.source, target: s.show(m.target), fs: await s.p.statfs(path) });
       });
       await io.out(dfTable(rows).join('\n') + '\n');
       return status;
@@ -395,7 +377,7 @@ export const COMMANDS: Record<string, CommandDef> = {
       const [type, ...where] = rest;
       const target = where[where.length - 1];
       const source = where.length === 2 ? where[0] : undefined;
-      return each('mount', io, [target], () => s.p.mount(target, type, { source, readonly: set.has('r') }));
+      return each(s, 'mount', io, [target], () => s.p.mount(target, type, { source, readonly: set.has('r') }));
     },
   },
   umount: {
@@ -403,7 +385,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     summary: 'unmount a file system (syncing it)',
     async run(s, args, io) {
       if (args.length !== 1) throw new UsageError('needs TARGET');
-      return each('umount', io, args, (path) => s.p.unmount(path));
+      return each(s, 'umount', io, args, (path) => s.p.unmount(path));
     },
   },
   sync: {
@@ -495,7 +477,8 @@ export function parseSize(text: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-export async function runCommand(s: ShellState, argv: string[], io: Io): Promise<number> {
+/** Runs one command; `usage` replaces the command's own usage line in usage errors. */
+export async function runCommand(s: ShellState, argv: string[], io: Io, usage?: string): Promise<number> {
   const [name, ...args] = argv;
   const c = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!c) {
@@ -506,7 +489,7 @@ export async function runCommand(s: ShellState, argv: string[], io: Io): Promise
     return await c.run(s, args, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`${name}: ${err.message}\nusage: ${c.usage}\n`);
+      io.err(`${name}: ${err.message}\nusage: ${usage ?? c.usage}\n`);
       return 2;
     }
     if (err instanceof SysError) {

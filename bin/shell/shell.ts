@@ -18,7 +18,7 @@ export class Shell {
   private panicShown = false;
 
   constructor(kernel: Kernel, p: Proc, private readonly term: Terminal) {
-    this.state = { kernel, p, exitCode: null };
+    this.state = { kernel, p, exitCode: null, show: (path) => path };
   }
 
   /** Set once `exit` ran: the status the shell exits with. */

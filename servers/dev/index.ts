@@ -3,7 +3,7 @@
 // nodes is fixed; their modes and times can change, per mount.
 
 import {
-  FS_OPS, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf,
+  FS_OPS, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf, firstFsid,
   type Attr, type Context, type Handle, type WalkResult,
 } from '../../kernel/api.js';
 
@@ -90,9 +90,9 @@ export default defineComponent({
   description: 'device nodes: null, zero, random, console',
   requires: [],
   ops: FS_OPS,
-  start(ctx) {
+  start(ctx, info) {
     const instances = new Map<number, DevInstance>();
-    let nextFsid = 1;
+    let nextFsid = firstFsid(info);
     const fs = (fsid: number): DevInstance => {
       const d = instances.get(fsid);
       if (!d) throw new SysError('ENODEV', `dev: no mounted instance ${fsid}`);

@@ -1,7 +1,7 @@
 // ext2: the second extended file system, on a blk device. One component serves any number of
 // mounts (each an image attached through blk), and makes new file systems with mkfs.
 
-import { FS_OPS, SysError, defineComponent, type Handle } from '../../kernel/api.js';
+import { FS_OPS, SysError, defineComponent, firstFsid, type Handle } from '../../kernel/api.js';
 import { Ext2 } from './fs.js';
 import { mkfs, type MkfsArgs } from './mkfs.js';
 
@@ -20,11 +20,11 @@ export default defineComponent({
       idempotent: false,
     },
   },
-  start(ctx) {
+  start(ctx, info) {
     const mounts = new Map<number, Ext2>();
     /** Images mounted or being mounted: one writer per image. */
     const busy = new Set<string>();
-    let nextFsid = 1;
+    let nextFsid = firstFsid(info);
     const fs = (fsid: number): Ext2 => {
       const m = mounts.get(fsid);
       if (!m) throw new SysError('ENODEV', `ext2: no mounted file system ${fsid}`);

@@ -1,7 +1,7 @@
 // tmpfs: an in-memory file system. Each mount is an independent instance; its content lives
 // only as long as the component does (a restart starts with empty instances, reported as such).
 
-import { FS_OPS, SysError, defineComponent, type Handle } from '../../kernel/api.js';
+import { FS_OPS, SysError, defineComponent, firstFsid, type Handle } from '../../kernel/api.js';
 import { Tmpfs } from './tmpfs.js';
 
 /** Default size of an instance: 1 GiB of content, a million inodes. */
@@ -13,10 +13,10 @@ export default defineComponent({
   description: 'in-memory file system',
   requires: [],
   ops: FS_OPS,
-  start(ctx) {
+  start(ctx, info) {
     const instances = new Map<number, Tmpfs>();
     const byName = new Map<string, number>();
-    let nextFsid = 1;
+    let nextFsid = firstFsid(info);
     const now = () => ctx.hyp.clockRealtime();
     const fs = (fsid: number): Tmpfs => {
       const t = instances.get(fsid);
@@ -35,7 +35,9 @@ export default defineComponent({
         if (!Number.isSafeInteger(size) || (size as number) < 4096) throw new SysError('EINVAL', 'tmpfs: option size must be an integer of at least 4096 bytes');
         if (!Number.isSafeInteger(inodes) || (inodes as number) < 1) throw new SysError('EINVAL', 'tmpfs: option inodes must be a positive integer');
         const fsid = nextFsid++;
-        const t = new Tmpfs(now, { maxBytes: size as number, maxInodes: inodes as number });
+        const random = ctx.hyp.random(4);
+        const firstGeneration = ((random[0] << 23) | (random[1] << 15) | (random[2] << 7) | random[3]) >>> 0;
+        const t = new Tmpfs(now, { maxBytes: size as number, maxInodes: inodes as number }, firstGeneration);
         instances.set(fsid, t);
         if (typeof options.instance === 'string') byName.set(options.instance, fsid);
         return { fsid, root: t.root, readonly: false };

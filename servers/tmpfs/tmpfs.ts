@@ -48,14 +48,20 @@ function checkName(name: string): void {
 export class Tmpfs {
   private readonly inodes = new Map<number, Inode>();
   private nextIno = 2;
-  private nextGen = 1;
+  private nextGen: number;
   private usedPages = 0;
   readonly root: Handle;
 
+  /**
+   * @param firstGeneration where inode generations start: a random one, so the handles of a
+   *   new instance never match those of an instance that was lost with a restart.
+   */
   constructor(
     private readonly now: () => number,
     private readonly limits: TmpfsLimits,
+    firstGeneration: number,
   ) {
+    this.nextGen = firstGeneration;
     const root = this.alloc(S_IFDIR | 0o755, 0, 0);
     root.entries = new Map();
     root.parent = root.ino;

@@ -110,6 +110,8 @@ export default defineComponent({
       }
     };
     const remounting = new Map<Mount, Promise<void>>();
+    /** Counts mounts that came back empty: a walk that met one is made again from the start. */
+    let lostEpoch = 0;
     const remount = (m: Mount): Promise<void> => {
       let p = remounting.get(m);
       if (!p) {
@@ -121,6 +123,7 @@ export default defineComponent({
     const mountAgain = async (m: Mount): Promise<void> => {
       const r = await ctx.call<MountResult>(m.fs, 'mount', m.args);
       const fresh = r.root.ino !== m.root.ino || r.root.gen !== m.root.gen;
+      if (fresh) lostEpoch++;
       m.fsid = r.fsid;
       m.root = r.root;
       ctx.hyp.log('warn', `${m.target}: ${m.fs} restarted; mounted again${fresh ? ' (its content was lost)' : ''}`);
@@ -242,7 +245,7 @@ export default defineComponent({
       }
     }
 
-    return {
+    const handlers = {
       spawn({ pid, uid, gid }: { pid: number; uid: number; gid: number }) {
         procs.spawn(pid, uid, gid);
       },
@@ -538,5 +541,24 @@ export default defineComponent({
         }
       },
     };
+
+    // A path-based syscall that ran into a file system coming back empty after a restart holds
+    // handles from before it (ESTALE): it is made once more, walking its paths again.
+    for (const op of Object.keys(ops) as (keyof typeof ops)[]) {
+      if (!Object.hasOwn(ops[op].args, 'path') && op !== 'rename' && op !== 'link') continue;
+      const handler = handlers[op] as (a: unknown) => Promise<unknown>;
+      (handlers as Record<string, unknown>)[op] = async (a: unknown) => {
+        for (let tries = 1; ; tries++) {
+          const epoch = lostEpoch;
+          try {
+            return await handler(a);
+          } catch (err) {
+            // Each try may meet one more emptied mount on the way (a path crosses a few).
+            if (!(err instanceof SysError && err.errno === 'ESTALE' && lostEpoch !== epoch) || tries > mounts.all().length) throw err;
+          }
+        }
+      };
+    }
+    return handlers;
   },
 });

@@ -1,0 +1,230 @@
+// The image commands: rumpus mkfs, and cp, ls, cat, mkdir, rm, mv, ln, stat, df, chmod and touch
+// on IMAGE:PATH operands. Apart from mkfs and cp (whose operands may be host paths), each is the
+// shell's own command, run on the images mounted in a fresh kernel with its operands translated
+// to kernel paths and the paths in its messages translated back.
+
+import { boot } from '../kernel/index.js';
+import { copyOperands } from './copy.js';
+import { hostTree } from './files.js';
+import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withImages } from './image.js';
+import { parseSize, runCommand, type Io } from './shell/commands.js';
+import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
+
+const terminal: Io = {
+  // Resolves once written, so that a large cat waits for a slow reader.
+  out: (text) => new Promise((resolve) => void process.stdout.write(text, () => resolve())),
+  err: (text) => void process.stderr.write(text),
+  stdin: null,
+};
+
+interface ShellCommandSpec {
+  /** The command's arguments, after its name. */
+  usage: string;
+  summary: string;
+  /** What it does, for --help. */
+  about: string;
+  /** Its one-letter flags and what each means. */
+  flags?: Record<string, string>;
+  /** Whether it changes the images (then they are mounted read-write). */
+  writes: boolean;
+  /** How many leading operands are not image paths (chmod's mode, ln -s's target). */
+  literals?(flags: Set<string>): number;
+}
+
+/** An image command that is the shell command of the same name. */
+function shellCommand(name: string, spec: ShellCommandSpec): Subcommand {
+  const flags = spec.flags ?? {};
+  const usage = `rumpus ${name} ${spec.usage}`;
+  const flagHelp = Object.entries(flags).map(([f, what]) => `  -${f}${' '.repeat(18)}${what}\n`).join('');
+  return {
+    summary: spec.summary,
+    usage,
+    help: `${spec.about}\n\n${flagHelp}${KERNEL_HELP}\n\n${IMAGE_OPERAND_HELP}`,
+    options: { ...kernelOptions, ...Object.fromEntries(Object.keys(flags).map((f) => [f, { type: 'boolean', short: f }])) },
+    async run(v, positionals) {
+      const set = new Set(Object.keys(flags).filter((f) => v[f] === true));
+      const literalCount = spec.literals?.(set) ?? 0;
+      const literals = positionals.slice(0, literalCount);
+      const operands = positionals.slice(literalCount).map(imageOperand);
+      if (operands.length === 0) throw new UsageError('missing IMAGE:PATH operand');
+      const uses = operands.map((o) => ({ image: o.image, writable: spec.writes }));
+      return withImages(bootOptions(v), uses, async (k) => {
+        // '--' ends the flags, so that a literal such as ln -s's target may start with '-'.
+        const flagArgs = set.size ? [`-${[...set].join('')}`, '--'] : [];
+        const argv = [name, ...flagArgs, ...literals, ...operands.map((o) => k.kernelPath(o))];
+        return runCommand({ kernel: k.kernel, p: k.p, exitCode: null, show: k.show }, argv, terminal, usage);
+      });
+    },
+  };
+}
+
+/** A numeric option: a plain number, or a size with K, M, G or T (powers of 1024). */
+function numberOption(v: Values, name: string): number | undefined {
+  const text = v[name];
+  if (typeof text !== 'string') return undefined;
+  const n = parseSize(text);
+  if (n === null) throw new UsageError(`--${name}: '${text}' is not a number`);
+  return n;
+}
+
+const mkfs: Subcommand = {
+  summary: 'make an ext2 file system in a host file (rumpus\'s own mkfs)',
+  usage: 'rumpus mkfs IMAGE --size SIZE [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] [--time SECONDS]',
+  help: `Writes a new ext2 file system to IMAGE, creating the file or cutting or extending it to
+SIZE: revision 1 with the features filetype, sparse_super and large_file (or revision 0),
+laid out as mke2fs -t ext2 lays out the same parameters, with lost+found; e2fsck accepts it.
+Given --uuid and --time, the image is the same byte for byte every time. Sizes are bytes or
+take K, M, G or T (powers of 1024).
+
+  --size SIZE                  the image's size (required), e.g. 64M
+  -b, --block-size N           1024, 2048 or 4096 (default 1024 below 512 MiB, else 4096)
+  -N, --inodes N               how many inodes (rounded up to fill the inode tables)
+  -i, --bytes-per-inode N      one inode per N bytes (default 4096 below 512 MiB, else 16384)
+  -I, --inode-size N           bytes per inode, a power of two from 128 (default 256)
+  -L, --label LABEL            the volume label, up to 16 bytes
+  -U, --uuid UUID              the file system's UUID (default: a random one)
+  --time SECONDS               creation time, seconds since 1970 (default: now)
+  --revision 0|1               the ext2 revision (default 1)
+${KERNEL_HELP}`,
+  options: {
+    ...kernelOptions,
+    size: { type: 'string' },
+    'block-size': { type: 'string', short: 'b' },
+    inodes: { type: 'string', short: 'N' },
+    'bytes-per-inode': { type: 'string', short: 'i' },
+    'inode-size': { type: 'string', short: 'I' },
+    label: { type: 'string', short: 'L' },
+    uuid: { type: 'string', short: 'U' },
+    time: { type: 'string' },
+    revision: { type: 'string' },
+  },
+  async run(v, positionals) {
+    if (positionals.length !== 1) throw new UsageError('needs exactly one IMAGE');
+    const size = numberOption(v, 'size');
+    if (size === undefined) throw new UsageError('--size is required');
+    if (v.inodes !== undefined && v['bytes-per-inode'] !== undefined) throw new UsageError('give --inodes or --bytes-per-inode, not both');
+    const [source] = positionals;
+    const kernel = await boot(bootOptions(v, { mounts: [] }));
+    try {
+      const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
+        'ext2', 'mkfs', {
+          source, size, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
+          inodeRatio: numberOption(v, 'bytes-per-inode'), inodeSize: numberOption(v, 'inode-size'),
+          label: v.label, uuid: v.uuid, time: numberOption(v, 'time'), revision: numberOption(v, 'revision'),
+        },
+      );
+      process.stdout.write(`${source}: ${made.blocks} blocks of ${made.blockSize} bytes, ${made.inodes} inodes of ` +
+        `${made.inodeSize} bytes, ${made.groups} block group${made.groups === 1 ? '' : 's'}, UUID ${made.uuid}\n`);
+      return 0;
+    } finally {
+      await kernel.halt();
+    }
+  },
+};
+
+const cp: Subcommand = {
+  summary: 'copy files and trees from the host into images, out of them, or between them',
+  usage: 'rumpus cp [-r] SOURCE… DEST',
+  help: `Copies each SOURCE to DEST, or into DEST when it is a directory. Any operand may be
+IMAGE:PATH or a host path: host to image, image to host, image to image (one image or two).
+Symbolic links are copied as symbolic links; modes and modification times are kept (owners
+are not: copies belong to root in an image, to you on the host). Problems are reported per
+file and the copy goes on; the exit status is 0 only when everything was copied.
+
+  -r, -R              copy directories and their contents
+${KERNEL_HELP}
+
+${IMAGE_OPERAND_HELP}`,
+  options: { ...kernelOptions, r: { type: 'boolean', short: 'r' }, R: { type: 'boolean', short: 'R' } },
+  async run(v, positionals) {
+    if (positionals.length < 2) throw new UsageError('missing operand');
+    const operands = positionals.map((text) => ({ text, image: parseImageOperand(text) }));
+    const dest = operands[operands.length - 1];
+    const uses = operands.flatMap((o) => (o.image ? [{ image: o.image.image, writable: o === dest }] : []));
+    return withImages(bootOptions(v), uses, async (k) => {
+      const host = hostTree();
+      const places = operands.map((o) => (o.image ? { tree: k.tree(o.image.image), path: o.image.path } : { tree: host, path: o.text }));
+      const opts = { recursive: v.r === true || v.R === true, preserveTimes: true };
+      return copyOperands(places.slice(0, -1), places[places.length - 1], opts, terminal.err);
+    });
+  },
+};
+
+/** The commands that are the shell's command of the same name. */
+const SHELL_COMMANDS: Record<string, ShellCommandSpec> = {
+  ls: {
+    usage: '[-lad] IMAGE:PATH…',
+    summary: 'list directories in images',
+    about: 'Lists each directory (or names each file) in an ext2 image, as ls(1) does.',
+    flags: { l: 'long listing: mode, links, owner, size, date, symlink target', a: 'include names starting with \'.\'', d: 'the directory itself, not its entries' },
+    writes: false,
+  },
+  cat: {
+    usage: 'IMAGE:FILE…',
+    summary: 'print files in images',
+    about: 'Writes the contents of each file in an ext2 image to standard output.',
+    writes: false,
+  },
+  stat: {
+    usage: 'IMAGE:PATH…',
+    summary: 'show inodes in images: size, blocks, links, mode, owner, times',
+    about: 'Shows each file\'s inode, as stat(1) does (a symbolic link itself, not what it points to).',
+    writes: false,
+  },
+  df: {
+    usage: 'IMAGE:PATH…',
+    summary: 'space used and free in images',
+    about: 'Shows the size, space used and space available of the file system of each image, in 1K blocks.',
+    writes: false,
+  },
+  mkdir: {
+    usage: '[-p] IMAGE:DIR…',
+    summary: 'make directories in images',
+    about: 'Makes each directory in an ext2 image.',
+    flags: { p: 'make missing parents too; no error if the directory exists' },
+    writes: true,
+  },
+  rm: {
+    usage: '[-rf] IMAGE:PATH…',
+    summary: 'remove files (and trees, with -r) from images',
+    about: 'Removes each file from an ext2 image; directories only with -r.',
+    flags: { r: 'remove directories and their contents', R: 'the same as -r', f: 'no error when a file does not exist' },
+    writes: true,
+  },
+  mv: {
+    usage: 'IMAGE:SOURCE… IMAGE:DEST',
+    summary: 'rename or move files within or between images',
+    about: `Renames SOURCE to DEST, or moves the SOURCEs into DEST when it is a directory. Between two
+images it copies (keeping modes and times) and then removes the original, as mv(1) does.`,
+    writes: true,
+  },
+  ln: {
+    usage: '[-s] TARGET IMAGE:LINK',
+    summary: 'make hard or symbolic links in images',
+    about: `Makes LINK a hard link to TARGET (IMAGE:PATH, in the same image), or with -s a symbolic
+link whose target is TARGET exactly as written (a path inside the image, not IMAGE:PATH).
+When LINK is a directory, the link is made in it under TARGET's name.`,
+    flags: { s: 'make a symbolic link' },
+    writes: true,
+    literals: (flags) => (flags.has('s') ? 1 : 0),
+  },
+  chmod: {
+    usage: 'OCTAL-MODE IMAGE:PATH…',
+    summary: 'change permission bits in images',
+    about: 'Sets the permission bits (e.g. 644, 1777) of each file in an ext2 image.',
+    writes: true,
+    literals: () => 1,
+  },
+  touch: {
+    usage: 'IMAGE:FILE…',
+    summary: 'create empty files in images, or set their times to now',
+    about: 'Creates each file that does not exist in an ext2 image; sets the access and modification times to now.',
+    writes: true,
+  },
+};
+
+export const IMAGE_SUBCOMMANDS: Record<string, Subcommand> = {
+  mkfs,
+  cp,
+  ...Object.fromEntries(Object.entries(SHELL_COMMANDS).map(([name, spec]) => [name, shellCommand(name, spec)])),
+};
