@@ -166,7 +166,9 @@ class Trial {
       const written: number[] = [];
       for (let i = 0; i < RECORDS; i++) {
         if ((await this.op(`append ${i}`, () => p.write(fd, record(i)))) !== null) written.push(i);
-        if ((await this.op(`fsync ${i}`, () => p.fsync(fd))) !== null) this.syncedRecords.push(...written.splice(0));
+        // A failed fsync acknowledges nothing, and what it did not acknowledge may be gone.
+        if ((await this.op(`fsync ${i}`, () => p.fsync(fd))) !== null) this.syncedRecords.push(...written);
+        written.length = 0;
       }
       await this.op('close log', () => p.close(fd));
     }

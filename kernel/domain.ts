@@ -315,8 +315,14 @@ export class Domain {
     const retriable = this.idempotent.get(to)?.has(op) ?? false;
     for (let attempt = 1; ; attempt++) {
       const ep = this.peers.get(where);
+      if (!ep || ep.isClosed) {
+        // Not sent yet: whatever the op, it can wait for the callee to come back.
+        if (attempt > this.calls.tries || !(await this.peerBack(where))) {
+          throw new SysError('EIO', `${to}.${op}: ${to} is down and was not restarted`);
+        }
+        continue;
+      }
       try {
-        if (!ep || ep.isClosed) throw new PeerLost(`${to}.${op}: no channel to domain ${where}`);
         return await ep.call(to, op, args, this.calls.timeoutMs);
       } catch (err) {
         const lost = err instanceof PeerLost;

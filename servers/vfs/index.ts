@@ -16,6 +16,8 @@ const FILESYSTEMS = ['tmpfs', 'dev', 'ext2'] as const;
 /** Largest single read, in bytes; larger requests return this much (a short read). */
 const MAX_READ = 16 * 1024 * 1024;
 const READDIR_BATCH = 1024;
+/** File-system ops that change nothing: the others leave their mount unsynced. */
+const READ_ONLY_OPS = new Set(['walk', 'getattr', 'read', 'readdir', 'readlink', 'statfs', 'open', 'close', 'fsync', 'sync', 'mount', 'unmount']);
 
 const p = (extra: Record<string, string> = {}) => ({ pid: 'uint', ...extra }) as const;
 
@@ -101,13 +103,16 @@ export default defineComponent({
      */
     const fs = async <T>(v: Vnode | Mount, op: string, args: Record<string, unknown> = {}): Promise<T> => {
       const mnt = 'mnt' in v ? v.mnt : v;
+      let result: T;
       try {
-        return await ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
+        result = await ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
       } catch (err) {
         if (!(err instanceof SysError && err.errno === 'ENODEV') || op === 'unmount' || !mounts.all().includes(mnt)) throw err;
         await remount(mnt);
-        return ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
+        result = await ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
       }
+      if (!READ_ONLY_OPS.has(op)) mnt.unsynced = true;
+      return result;
     };
     const remounting = new Map<Mount, Promise<void>>();
     /** Counts mounts that came back empty: a walk that met one is made again from the start. */
@@ -132,6 +137,10 @@ export default defineComponent({
         for (const f of q.fds) if (f?.node.mnt === m) files.add(f);
         if (fresh && q.cwd?.mnt === m) q.cwd = null;
       }
+      // What was written and not yet synced died with the old incarnation: the next fsync of
+      // those files, and the next sync, must say so rather than succeed on the new one.
+      if (m.unsynced) m.lost = true;
+      for (const f of files) if (f.unsynced) f.lost = true;
       for (const f of files) await ctx.call(m.fs, 'open', { fsid: m.fsid, h: f.node.h }).catch(() => {});
       if (fresh) for (const child of mounts.childrenOf(m)) await coverAgain(m, child);
     };
@@ -297,7 +306,7 @@ export default defineComponent({
           attr = step.attr;
         }
         await fs(node, 'open', { h: node.h });
-        const file: OpenFile = { node, flags, offset: 0, refs: 1, isDir: isDir(attr), queue: Promise.resolve() };
+        const file: OpenFile = { node, flags, offset: 0, refs: 1, isDir: isDir(attr), queue: Promise.resolve(), unsynced: false, lost: false };
         try {
           return procs.install(pr, file);
         } catch (err) {
@@ -329,6 +338,7 @@ export default defineComponent({
             ? await fs<{ written: number; end: number }>(file.node, 'append', { h: file.node.h, data: a.data })
             : await fs<{ written: number; end: number }>(file.node, 'write', { h: file.node.h, offset: file.offset, data: a.data });
           file.offset = r.end;
+          file.unsynced = true;
           return r.written;
         });
       },
@@ -342,6 +352,7 @@ export default defineComponent({
         writable(file, a.fd);
         if (a.data.length === 0) return 0;
         const r = await fs<{ written: number }>(file.node, 'write', { h: file.node.h, offset: a.offset, data: a.data });
+        file.unsynced = true;
         return r.written;
       },
       lseek(a: P & { fd: number; offset: number; whence: number }) {
@@ -469,14 +480,24 @@ export default defineComponent({
         const file = procs.file(proc(a), a.fd);
         if ((file.flags & O_ACCMODE) === O_RDONLY || file.isDir) throw new SysError('EINVAL', `ftruncate: fd ${a.fd} is not open for writing`);
         await fs(file.node, 'setattr', { h: file.node.h, size: a.length });
+        file.unsynced = true;
       },
       async fsync(a: P & { fd: number }) {
         const file = procs.file(proc(a), a.fd);
         await fs(file.node, 'fsync', { h: file.node.h });
+        const lost = file.lost;
+        file.unsynced = file.lost = false;
+        if (lost) throw new SysError('EIO', `fsync: data written to fd ${a.fd} before its file system (${file.node.mnt.fs}) restarted was lost`);
       },
       async sync(a: P) {
         proc(a);
-        for (const m of mounts.all()) await fs(m, 'sync');
+        const lost: string[] = [];
+        for (const m of mounts.all()) {
+          await fs(m, 'sync');
+          if (m.lost) lost.push(m.target);
+          m.unsynced = m.lost = false;
+        }
+        if (lost.length) throw new SysError('EIO', `sync: changes to ${lost.join(', ')} made before their file system restarted were lost`);
       },
       async chmod(a: P & { path: string; mode: number }) {
         const pr = proc(a);

@@ -17,6 +17,10 @@ export interface Mount {
   readonly: boolean;
   /** What the file system's mount op was given: to mount it again after it restarts. */
   args: { source?: string; options: Record<string, unknown> };
+  /** Changed since its last sync. */
+  unsynced: boolean;
+  /** Its file system restarted while it was unsynced: the next sync must report EIO. */
+  lost: boolean;
 }
 
 /** A file as vfs holds it: a mount and the handle its file system gave. */
@@ -49,8 +53,8 @@ export class MountTable {
     return v.h.ino === v.mnt.root.ino && v.h.gen === v.mnt.root.gen;
   }
 
-  add(m: Omit<Mount, 'id'>): Mount {
-    const mount = { ...m, id: this.nextId++ };
+  add(m: Omit<Mount, 'id' | 'unsynced' | 'lost'>): Mount {
+    const mount = { ...m, id: this.nextId++, unsynced: false, lost: false };
     this.list.push(mount);
     if (mount.covered) this.byCovered.set(key(mount.covered), mount);
     return mount;

@@ -12,6 +12,10 @@ export interface OpenFile {
   isDir: boolean;
   /** Serialises offset-using calls on this description. */
   queue: Promise<unknown>;
+  /** Written since its last fsync. */
+  unsynced: boolean;
+  /** Its file system restarted while it was unsynced: the next fsync must report EIO. */
+  lost: boolean;
 }
 
 export interface ProcEntry {
