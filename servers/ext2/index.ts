@@ -22,6 +22,8 @@ export default defineComponent({
   },
   start(ctx, info) {
     const mounts = new Map<number, Ext2>();
+    /** The name the vfs gave each mount (its mount point). */
+    const instances = new WeakMap<Ext2, unknown>();
     /** Images mounted or being mounted: one writer per image. */
     const busy = new Set<string>();
     let nextFsid = firstFsid(info);
@@ -38,18 +40,18 @@ export default defineComponent({
     type Creds = { mode: number; uid: number; gid: number };
 
     return {
-      async mount({ source, options = {} }: { source?: string; options?: { readonly?: unknown; stateBefore?: unknown } }) {
+      async mount({ source, options = {} }: { source?: string; options?: { readonly?: unknown; stateBefore?: unknown; instance?: unknown } }) {
         if (!source) throw new SysError('EINVAL', 'ext2: mount needs a source (an image path)');
-        // The vfs mounting again what it mounted before it restarted: the same instance.
-        for (const [fsid, m] of mounts) {
-          if (m.source === source && m.readonly === (options.readonly === true)) return { fsid, root: m.root, readonly: m.readonly };
-        }
+        // The vfs mounting again, after it restarted, what it had mounted: the same instance.
+        const again = options.instance !== undefined && [...mounts].find(([, m]) => m.source === source && instances.get(m) === options.instance);
+        if (again) return { fsid: again[0], root: again[1].root, readonly: again[1].readonly };
         claim(source);
         try {
           const stateBefore = typeof options.stateBefore === 'number' ? options.stateBefore : undefined;
           const m = await Ext2.mount(ctx, source, options.readonly === true, stateBefore);
           const fsid = nextFsid++;
           mounts.set(fsid, m);
+          instances.set(m, options.instance);
           // For the vfs to give back if this driver restarts and it must mount the image again.
           return { fsid, root: m.root, readonly: m.readonly, remount: { stateBefore: m.stateAtMount } };
         } catch (err) {
