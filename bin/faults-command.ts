@@ -47,6 +47,7 @@ restarted; recovery time: from its failure to its restart) and exits 1 if an inv
     const types = typeof v.types === 'string' ? v.types.split(',') : undefined;
     for (const t of types ?? []) if (!(FAULT_TYPES as readonly string[]).includes(t)) throw new UsageError(`unknown fault type '${t}' (known: ${FAULT_TYPES.join(', ')})`);
     const tty = process.stderr.isTTY;
+    process.env.RUMPUS_LOG ??= 'error'; // the failures are the point here: the table reports them
     const report = await runCampaign({
       image,
       policy: v.policy as string,

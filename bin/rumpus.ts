@@ -75,6 +75,7 @@ See bench/README.md for every workload and the JSON shape.
     async run(v) {
       const list = (s: unknown) => (typeof s === 'string' ? s.split(',').filter(Boolean) : undefined);
       const tty = process.stderr.isTTY;
+      process.env.RUMPUS_LOG ??= 'error'; // the recovery measurement crashes components on purpose
       const report = await runBench({
         policies: list(v.policies)!,
         workloads: list(v.workloads),

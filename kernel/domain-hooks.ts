@@ -21,7 +21,7 @@ export const remoteHooks: DomainHooks = {
     await listenSocket(path, onLink);
   },
   die(reason) {
-    process.stderr.write(`rumpus: ${reason}\n`);
+    hostHyp('domain').log('warn', reason);
     process.exit(CRASH_EXIT);
   },
   hang() {

@@ -7,7 +7,8 @@ import { isErrno, SysError } from '../ipc/errno.js';
 import type { FileOpenOptions, HostFile, Hyp, LogLevel } from './hyp.js';
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-const threshold = LEVELS[(process.env.RUMPUS_LOG as LogLevel) ?? 'warn'] ?? LEVELS.warn;
+/** The least level logged: RUMPUS_LOG (debug, info, warn, error), warn by default. */
+const threshold = () => LEVELS[process.env.RUMPUS_LOG as LogLevel] ?? LEVELS.warn;
 
 /** A Node.js system error becomes a SysError with the same errno and the host's words. */
 function hostError(err: unknown, what: string): SysError {
@@ -80,7 +81,7 @@ export function hostHyp(tag: string): Hyp {
     fileUnlink: (path) => host(`unlink ${path}`, () => fs.unlinkSync(path)),
 
     log(level, message) {
-      if (LEVELS[level] >= threshold) process.stderr.write(`rumpus[${tag}] ${level}: ${message}\n`);
+      if (LEVELS[level] >= threshold()) process.stderr.write(`rumpus[${tag}] ${level}: ${message}\n`);
     },
     consoleWrite: (text) => void process.stdout.write(text),
   };
