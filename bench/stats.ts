@@ -108,15 +108,3 @@ export function formatNs(ns: number): string {
   if (ns < 1e9) return `${(ns / 1e6).toPrecision(3)} ms`;
   return `${(ns / 1e9).toPrecision(3)} s`;
 }
-
-/** A deterministic pseudo-random sequence (mulberry32), so every target gets the same offsets. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -2,7 +2,7 @@
 // /mnt under each policy, and opened directly by the peer (bench/peer.ts) in the same run.
 
 import { MiB, createFiles, preads, readFiles, seqRead, seqWrite, statFiles } from './workloads-files.js';
-import { seededRandom } from './stats.js';
+import { seededRandom } from '../kernel/faults.js';
 import { onFiles, type Target, type Workload } from './workloads.js';
 
 /** Where the image is mounted in the kernel. */

@@ -12,15 +12,20 @@ export interface PortLike {
 export class PortLink implements Link {
   onFrame: (frame: unknown) => void = () => {};
   onClose: (reason: string) => void = () => {};
-  private open = true;
-  private readonly listener = (value: unknown) => this.onFrame(value);
+  protected open = true;
+  private readonly listener = (value: unknown) => this.received(value);
 
-  constructor(private readonly port: PortLike, private readonly closePort: () => void = () => {}) {
+  constructor(protected readonly port: PortLike, private readonly closePort: () => void = () => {}) {
     port.on('message', this.listener);
   }
 
   send(frame: Frame): void {
     if (this.open) this.port.postMessage(frame);
+  }
+
+  /** A message arrived on the port. */
+  protected received(value: unknown): void {
+    this.onFrame(value);
   }
 
   close(): void {

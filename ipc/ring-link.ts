@@ -4,8 +4,8 @@
 // full (so a sender never waits for space), and the news that the peer is gone.
 
 import { Packr } from 'msgpackr';
-import { REQ, type Frame, type Link } from './frame.js';
-import type { PortLike } from './port-link.js';
+import { REQ, type Frame } from './frame.js';
+import { PortLink, type PortLike } from './port-link.js';
 import type { Poller, RingSource } from './poller.js';
 import { Doorbell, Ring } from './ring.js';
 
@@ -31,31 +31,18 @@ export function ringPair(bellA: SharedArrayBuffer, bellB: SharedArrayBuffer): { 
 // Binary fields are copied out of the ring, so a frame outlives the ring space it came in.
 const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
 
-export class RingLink implements Link, RingSource {
-  onFrame: (frame: unknown) => void = () => {};
-  onClose: (reason: string) => void = () => {};
+export class RingLink extends PortLink implements RingSource {
   readonly rx: Ring;
   private readonly tx: Ring;
   private readonly peerBell: Doorbell;
-  private open = true;
   /** Requests sent and not yet answered. */
   private unanswered = 0;
-  /** Anything on the port means the peer is active: a wake-up, or a frame that did not fit. */
-  private readonly listener = (value: unknown) => {
-    this.poller.wake();
-    if (value !== WAKE) this.receive(value);
-  };
 
-  constructor(
-    ends: RingEnds,
-    private readonly port: PortLike,
-    private readonly poller: Poller,
-    private readonly closePort: () => void = () => {},
-  ) {
+  constructor(ends: RingEnds, port: PortLike, private readonly poller: Poller, closePort?: () => void) {
+    super(port, closePort);
     this.tx = new Ring(ends.tx);
     this.rx = new Ring(ends.rx);
     this.peerBell = new Doorbell(ends.peerBell);
-    port.on('message', this.listener);
     poller.add(this);
   }
 
@@ -63,7 +50,7 @@ export class RingLink implements Link, RingSource {
     return this.unanswered > 0;
   }
 
-  send(frame: Frame): void {
+  override send(frame: Frame): void {
     if (!this.open) return;
     if (frame[0] === REQ) this.unanswered++;
     if (!this.tx.tryWrite(packr.pack(frame))) this.port.postMessage(frame);
@@ -71,25 +58,21 @@ export class RingLink implements Link, RingSource {
   }
 
   deliver(record: Uint8Array): void {
-    this.receive(packr.unpack(record));
+    this.frame(packr.unpack(record));
   }
 
-  close(): void {
-    if (!this.open) return;
-    this.lost('closed');
-    this.closePort();
+  override lost(reason: string): void {
+    if (this.open) this.poller.remove(this);
+    super.lost(reason);
   }
 
-  /** The peer is gone (its thread exited, its port closed). */
-  lost(reason: string): void {
-    if (!this.open) return;
-    this.open = false;
-    this.port.off('message', this.listener);
-    this.poller.remove(this);
-    this.onClose(reason);
+  /** Anything on the port means the peer is active: a wake-up, or a frame that did not fit. */
+  protected override received(value: unknown): void {
+    this.poller.wake();
+    if (value !== WAKE) this.frame(value);
   }
 
-  private receive(frame: unknown): void {
+  private frame(frame: unknown): void {
     if (!this.open) return;
     if (Array.isArray(frame) && frame[0] !== REQ) this.unanswered--;
     this.onFrame(frame);

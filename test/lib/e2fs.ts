@@ -2,9 +2,9 @@
 // e2fsck checks (exit 0 alone misses wrong free counts and more), debugfs, and trees of files
 // described the same way on the host and inside rumpus, so they can be compared.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, closeSync, copyFileSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, openSync,
+  chmodSync, chownSync, closeSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, openSync,
   readSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -210,16 +210,8 @@ export async function rumpusTree(p: Proc, dir: string, opts: { seconds?: boolean
   return tree;
 }
 
-/** A small deterministic generator of numbers in [0, 1) (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator (the fault injector's), so fixtures are the same every run. */
+export { seededRandom as random } from '../../kernel/faults.js';
 
 /** Deterministic pseudo-random bytes (xorshift), so fixtures are the same every run. */
 export function seededBytes(n: number, seed: number): Uint8Array {
