@@ -108,6 +108,8 @@ class Trial {
   readonly violations: string[] = [];
   /** Files of the tree whose content was synced: path → bytes. */
   readonly syncedFiles = new Map<string, Uint8Array>();
+  /** A rename whose outcome is unknown (no reply): the file may be under either name. */
+  readonly otherName = new Map<string, string>();
   /** Log records acknowledged by a successful fsync. */
   readonly syncedRecords: number[] = [];
 
@@ -130,6 +132,17 @@ class Trial {
       return null;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** A synced file's content, under its name or, after a rename of unknown outcome, the other. */
+  async readEither(p: Proc, name: string): Promise<Uint8Array> {
+    try {
+      return await p.readFile(`${this.dir}/${name}`);
+    } catch (err) {
+      const other = this.otherName.get(name);
+      if (!other || !(err instanceof SysError && err.errno === 'ENOENT')) throw err;
+      return p.readFile(`${this.dir}/${other}`);
     }
   }
 
@@ -175,15 +188,18 @@ class Trial {
     // 3. Renames of synced files, and a sync after them.
     for (const name of [...this.syncedFiles.keys()].slice(0, 3)) {
       const to = `${name}.moved`;
+      // A rename that failed without a reply (EIO, ETIMEDOUT) may or may not have happened.
+      this.otherName.set(name, to);
       if ((await this.op(`rename ${name}`, () => p.rename(`${dir}/${name}`, `${dir}/${to}`))) !== null) {
         const data = this.syncedFiles.get(name)!;
         this.syncedFiles.delete(name);
+        this.otherName.delete(name);
         this.syncedFiles.set(to, data);
+        this.otherName.set(to, name); // until a sync says which name the image has
       }
     }
-    if ((await this.op('sync', () => p.sync())) === null) {
-      // Unsure which names the image has: check the content of unmoved files only.
-      for (const name of [...this.syncedFiles.keys()]) if (name.endsWith('.moved')) this.syncedFiles.delete(name);
+    if ((await this.op('sync', () => p.sync())) !== null) {
+      for (const name of this.syncedFiles.keys()) if (name.endsWith('.moved')) this.otherName.delete(name);
     }
     // Devices: a read of random bytes, a write to the bit bucket.
     const rnd = await this.op('read /dev/random', async () => {
@@ -198,7 +214,7 @@ class Trial {
     await this.op('write /dev/null', () => p.writeFile('/dev/null', 'gone'));
     // 4. Reads that check content.
     for (const [name, data] of this.syncedFiles) {
-      const back = await this.op(`read ${name}`, () => p.readFile(`${dir}/${name}`));
+      const back = await this.op(`read ${name}`, () => this.readEither(p, name));
       if (back !== null && Buffer.compare(back, data) !== 0) this.violations.push(`read ${name}: content differs from what was written and synced`);
     }
   }
@@ -211,7 +227,7 @@ async function syncedBytesLost(image: string, trial: Trial): Promise<number> {
     const p = await k.spawn();
     let lost = 0;
     for (const [name, data] of trial.syncedFiles) {
-      const back = await p.readFile(`${trial.dir}/${name}`).catch(() => null);
+      const back = await trial.readEither(p, name).catch(() => null);
       if (!back || Buffer.compare(back, data) !== 0) lost += data.length;
     }
     const log = new TextDecoder().decode(await p.readFile(`${trial.dir}/log`).catch(() => new Uint8Array()));
@@ -256,6 +272,7 @@ async function runTrial(o: CampaignOptions, index: number, workdir: string): Pro
   for (const f of faults) await k.inject(f);
   await trial.run();
   await k.settled();
+  const hits = await k.faultHits();
   await k.clearFaults(); // what follows checks the kernel, not the fault
   // Alive: the kernel answers, and serves a file.
   const alive = await serves(trial.p);
@@ -263,7 +280,6 @@ async function runTrial(o: CampaignOptions, index: number, workdir: string): Pro
   const events = k.events.filter((e) => e.domain === k.placement.home.get(faults[0].component));
   const failedAt = events.find((e) => e.kind === 'failed')?.at;
   const restartedAt = events.find((e) => e.kind === 'restarted')?.at;
-  const hits = await k.faultHits();
   await k.halt();
 
   const lost = await syncedBytesLost(image, trial).catch((err) => {
