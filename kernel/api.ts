@@ -171,7 +171,12 @@ export const NAME_MAX = 255;
  * them. Ops are stateless on handles: a file system can restart under open files.
  */
 export const FS_OPS = {
-  /** Mounts a new instance: {source?: device path, options?} → {fsid, root, readonly}. */
+  /**
+   * Mounts a new instance: {source?: device path, options?} → {fsid, root, readonly,
+   * persistent?, remount?}. A persistent file system keeps its data on a device: the vfs keeps
+   * what it sent since the last sync, to send again if the file system restarts. `remount`:
+   * options to add when mounting the same again after a restart.
+   */
   mount: { args: { source: 'string?', options: 'object?' }, idempotent: false },
   /** Syncs and forgets an instance. */
   unmount: { args: { fsid: 'uint' }, idempotent: false },
@@ -221,6 +226,7 @@ export const FS_OPS = {
   /** An open file description now refers to h (unlinked files live until the last close). */
   open: { args: { fsid: 'uint', h: 'handle' }, idempotent: false },
   close: { args: { fsid: 'uint', h: 'handle' }, idempotent: false },
+  /** Makes h durable. → {everything: true} when it made every change of the instance durable. */
   fsync: { args: { fsid: 'uint', h: 'handle' }, idempotent: true },
   sync: { args: { fsid: 'uint' }, idempotent: true },
 } as const satisfies Record<string, OpSpec>;

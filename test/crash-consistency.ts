@@ -129,3 +129,27 @@ t.test('a small fault campaign holds every invariant', async (t) => {
   t.ok(report.rows.every((r: { synced_bytes_lost: number }) => r.synced_bytes_lost === 0));
   t.ok(fsckClean(img).clean, 'the campaign never touches the image it is given');
 });
+
+for (const policy of ['microkernel', 'multiprocess']) {
+  t.test(`${policy}: ext2 crashes mid-copy, is restarted, and the copy completes (the issue's session)`, async (t) => {
+    const img = image(`${policy}-copy.img`);
+    const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: img }], ...FAST });
+    t.teardown(() => k.halt());
+    const { Shell } = await import('../bin/shell/shell.js');
+    const out: string[] = [];
+    const err: string[] = [];
+    const sh = new Shell(k, await k.spawn(), { stdout: (x) => out.push(typeof x === 'string' ? x : new TextDecoder().decode(x)), stderr: (x) => err.push(x) });
+    await sh.run('mkdir -p /tmp/src/a/b; echo one > /tmp/src/1; echo two > /tmp/src/a/2; echo three > /tmp/src/a/b/3; echo four > /tmp/src/4; echo five > /tmp/src/a/5');
+    await sh.run('inject ext2 crash --after 3 --op write');
+    t.equal(await sh.run('cp -r /tmp/src /mnt/dst'), 0, 'cp succeeds');
+    t.same(err.filter((e) => !e.startsWith('rumpus')), [], 'and prints no error');
+    await k.settled();
+    t.equal(k.domains().find((d) => d.name === 'ext2')!.restarts, 1, 'ext2 was restarted under it');
+    out.length = 0;
+    await sh.run('cat /mnt/dst/1 /mnt/dst/a/2 /mnt/dst/a/b/3 /mnt/dst/4 /mnt/dst/a/5');
+    t.equal(out.join(''), 'one\ntwo\nthree\nfour\nfive\n', 'the whole tree is there, made before and after the crash');
+    await k.halt();
+    const fsck = fsckClean(img);
+    t.ok(fsck.clean, fsck.report);
+  });
+}

@@ -53,7 +53,7 @@ export default defineComponent({
           mounts.set(fsid, m);
           instances.set(m, options.instance);
           // For the vfs to give back if this driver restarts and it must mount the image again.
-          return { fsid, root: m.root, readonly: m.readonly, remount: { stateBefore: m.stateAtMount } };
+          return { fsid, root: m.root, readonly: m.readonly, persistent: true, remount: { stateBefore: m.stateAtMount } };
         } catch (err) {
           busy.delete(source);
           throw err;
@@ -84,7 +84,11 @@ export default defineComponent({
       append: ({ fsid, h, data }: A & { data: Uint8Array }) => fs(fsid).write(h, null, data),
       open: ({ fsid, h }: A) => fs(fsid).open(h),
       close: ({ fsid, h }: A) => fs(fsid).close(h),
-      fsync: ({ fsid, h }: A) => fs(fsid).fsync(h),
+      // A commit writes every change, not only this file's: the vfs may forget what it kept.
+      fsync: async ({ fsid, h }: A) => {
+        await fs(fsid).fsync(h);
+        return { everything: true };
+      },
       sync: ({ fsid }: A) => fs(fsid).sync(),
       async mkfs(args: MkfsArgs) {
         claim(args.source);

@@ -10,14 +10,13 @@ import {
 import { MountTable, type Mount, type Vnode } from './mounts.js';
 import { isDir, lookup, type Found, type NameiEnv } from './namei.js';
 import { ProcTable, permits, type OpenFile, type ProcEntry } from './procs.js';
+import { CHANGING_OPS, REPLAY_LIMIT, ReplayLog } from './replay.js';
 
 /** File-system components vfs can mount: exactly the ones it requires. */
 const FILESYSTEMS = ['tmpfs', 'dev', 'ext2'] as const;
 /** Largest single read, in bytes; larger requests return this much (a short read). */
 const MAX_READ = 16 * 1024 * 1024;
 const READDIR_BATCH = 1024;
-/** File-system ops that change nothing: the others leave their mount unsynced. */
-const READ_ONLY_OPS = new Set(['walk', 'getattr', 'read', 'readdir', 'readlink', 'statfs', 'open', 'close', 'fsync', 'sync', 'mount', 'unmount']);
 
 const p = (extra: Record<string, string> = {}) => ({ pid: 'uint', ...extra }) as const;
 
@@ -69,6 +68,8 @@ interface MountResult {
   readonly: boolean;
   /** Options to add when mounting the same again, after the file system restarted. */
   remount?: Record<string, unknown>;
+  /** It keeps its data on a device: the vfs keeps a replay log of the changes since the last sync. */
+  persistent?: boolean;
 }
 
 interface MountRequest {
@@ -109,10 +110,20 @@ export default defineComponent({
       } catch (err) {
         if (!(err instanceof SysError && err.errno === 'ENODEV') || op === 'unmount' || !mounts.all().includes(mnt)) throw err;
         await remount(mnt);
+        if (mnt.log) args = mnt.log.mapArgs(args); // a file made again has a new handle
         result = await ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
       }
-      if (!READ_ONLY_OPS.has(op)) mnt.unsynced = true;
+      if (CHANGING_OPS.has(op)) {
+        mnt.unsynced = true;
+        mnt.log?.record(op, args, result);
+        if (mnt.log && mnt.log.bytes > REPLAY_LIMIT) await syncMount(mnt);
+      }
       return result;
+    };
+    /** Makes a mount durable; its replay log is then empty. */
+    const syncMount = async (m: Mount): Promise<void> => {
+      await fs(m, 'sync');
+      m.log?.clear();
     };
     const remounting = new Map<Mount, Promise<void>>();
     /** Counts mounts that came back empty: a walk that met one is made again from the start. */
@@ -137,12 +148,30 @@ export default defineComponent({
         for (const f of q.fds) if (f?.node.mnt === m) files.add(f);
         if (fresh && q.cwd?.mnt === m) q.cwd = null;
       }
-      // What was written and not yet synced died with the old incarnation: the next fsync of
-      // those files, and the next sync, must say so rather than succeed on the new one.
-      if (m.unsynced) m.lost = true;
-      for (const f of files) if (f.unsynced) f.lost = true;
+      if (!(m.log && (await replay(m, files)))) {
+        // What was written and not yet synced died with the old incarnation: the next fsync of
+        // those files, and the next sync, must say so rather than succeed on the new one.
+        if (m.unsynced) m.lost = true;
+        for (const f of files) if (f.unsynced) f.lost = true;
+      }
       for (const f of files) await ctx.call(m.fs, 'open', { fsid: m.fsid, h: f.node.h }).catch(() => {});
       if (fresh) for (const child of mounts.childrenOf(m)) await coverAgain(m, child);
+    };
+    /** Sends a restarted file system what its predecessor took with it; true when all went back. */
+    const replay = async (m: Mount, files: Set<OpenFile>): Promise<boolean> => {
+      const log = m.log!;
+      if (log.empty) return true;
+      try {
+        await log.replay((op, args) => ctx.call(m.fs, op, { fsid: m.fsid, ...args }));
+      } catch (err) {
+        ctx.hyp.log('warn', `${m.target}: replaying the changes since its last sync failed: ${(err as Error).message}`);
+        log.clear();
+        return false;
+      }
+      for (const f of files) f.node = { mnt: m, h: log.map(f.node.h) };
+      for (const q of procs.all()) if (q.cwd?.mnt === m) q.cwd = { mnt: m, h: log.map(q.cwd.h) };
+      for (const child of mounts.childrenOf(m)) mounts.recover(child, { mnt: m, h: log.map(child.covered!.h) });
+      return true;
     };
     /** Makes a child mount's directory again in a file system that came back empty. */
     const coverAgain = async (m: Mount, child: Mount) => {
@@ -228,6 +257,7 @@ export default defineComponent({
       mounts.add({
         fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
         source: a.source ?? a.fstype, readonly: r.readonly || a.readonly === true, args,
+        log: r.persistent && !r.readonly ? new ReplayLog() : null,
       });
     };
 
@@ -484,7 +514,8 @@ export default defineComponent({
       },
       async fsync(a: P & { fd: number }) {
         const file = procs.file(proc(a), a.fd);
-        await fs(file.node, 'fsync', { h: file.node.h });
+        const r = await fs<{ everything?: boolean } | undefined>(file.node, 'fsync', { h: file.node.h });
+        if (r?.everything) file.node.mnt.log?.clear();
         const lost = file.lost;
         file.unsynced = file.lost = false;
         if (lost) throw new SysError('EIO', `fsync: data written to fd ${a.fd} before its file system (${file.node.mnt.fs}) restarted was lost`);
@@ -493,7 +524,7 @@ export default defineComponent({
         proc(a);
         const lost: string[] = [];
         for (const m of mounts.all()) {
-          await fs(m, 'sync');
+          await syncMount(m);
           if (m.lost) lost.push(m.target);
           m.unsynced = m.lost = false;
         }

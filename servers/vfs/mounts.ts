@@ -2,6 +2,7 @@
 // covers, so a path walk can cross into it.
 
 import type { Handle } from '../../kernel/api.js';
+import type { ReplayLog } from './replay.js';
 
 export interface Mount {
   /** Mount number, from 1 in mount order: what stat reports as dev. */
@@ -17,6 +18,8 @@ export interface Mount {
   readonly: boolean;
   /** What the file system's mount op was given: to mount it again after it restarts. */
   args: { source?: string; options: Record<string, unknown> };
+  /** For a file system that keeps its data on a device: what it was sent since its last sync. */
+  log: ReplayLog | null;
   /** Changed since its last sync. */
   unsynced: boolean;
   /** Its file system restarted while it was unsynced: the next sync must report EIO. */

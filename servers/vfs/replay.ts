@@ -1,0 +1,94 @@
+// The replay log of a mount whose file system keeps its data on a device (ext2). Such a file
+// system commits only at sync points; what it changed since the last one lives in its memory
+// and dies with it. The vfs outlives it, so it keeps every change it sent since the last sync
+// of the mount and, when the file system comes back after a restart, sends them again: the
+// restart loses nothing the clients were told had happened. Replaying is tolerant of changes
+// that had reached the disk after all (a commit the file system made on its own): a directory
+// that exists is found instead of made, a name already gone is not removed twice, and appends
+// are logged as writes at the offset they landed on, so they cannot land twice.
+
+import { SysError, type Handle, type WalkResult, type WalkStep } from '../../kernel/api.js';
+
+/** File-system ops that change something: the ones logged. */
+export const CHANGING_OPS = new Set(['create', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'write', 'append']);
+
+/** Beyond this many bytes of logged data the vfs syncs the mount, which empties the log. */
+export const REPLAY_LIMIT = 16 * 1024 * 1024;
+
+interface Entry {
+  op: string;
+  args: Record<string, unknown>;
+}
+
+const key = (h: Handle) => `${h.ino}:${h.gen}`;
+const isHandle = (v: unknown): v is Handle => !!v && typeof v === 'object' && 'ino' in v && 'gen' in v;
+
+export class ReplayLog {
+  private entries: Entry[] = [];
+  /** Bytes of file data held. */
+  bytes = 0;
+  /** Handles of the lost incarnation → the same files in the new one. */
+  private readonly moved = new Map<string, Handle>();
+
+  get empty(): boolean {
+    return this.entries.length === 0;
+  }
+
+  /** Remembers a change the file system acknowledged (fsid left out: it changes with a restart). */
+  record(op: string, args: Record<string, unknown>, result: unknown): void {
+    const { fsid: _fsid, ...rest } = args;
+    if (op === 'append') {
+      // Where it landed: replayed as a write there, so it cannot be appended twice.
+      const { end, written } = result as { end: number; written: number };
+      this.entries.push({ op: 'write', args: { h: rest.h, offset: end - written, data: rest.data } });
+    } else if (op === 'create' || op === 'mkdir' || op === 'symlink') {
+      // The handle it made, to find the file made again in its place.
+      this.entries.push({ op, args: { ...rest, made: (result as WalkStep).handle } });
+    } else {
+      this.entries.push({ op, args: rest });
+    }
+    if (rest.data instanceof Uint8Array) this.bytes += rest.data.length;
+  }
+
+  clear(): void {
+    this.entries = [];
+    this.bytes = 0;
+  }
+
+  /** A handle of the old incarnation as it is in the new one (unchanged if it was on disk). */
+  map(h: Handle): Handle {
+    return this.moved.get(key(h)) ?? h;
+  }
+
+  /** The same arguments, with handles of files made again replaced. */
+  mapArgs(args: Record<string, unknown>): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, isHandle(v) ? this.map(v) : v]));
+  }
+
+  /**
+   * Sends every logged change again to the file system, in order. Afterwards map() tells where
+   * the files made again are now, and the log itself speaks of the new incarnation.
+   */
+  async replay(call: (op: string, args: Record<string, unknown>) => Promise<unknown>): Promise<void> {
+    this.moved.clear();
+    for (const e of this.entries) {
+      const made = e.args.made as Handle | undefined;
+      const { made: _made, ...args } = this.mapArgs(e.args);
+      try {
+        const r = await call(e.op, e.op === 'create' ? { ...args, excl: false } : args);
+        if (made) this.moved.set(key(made), (r as WalkStep).handle);
+      } catch (err) {
+        if (!(err instanceof SysError)) throw err;
+        if (made && err.errno === 'EEXIST') {
+          // On disk after all: the file is there; find it.
+          const w = (await call('walk', { dir: args.dir, names: [args.name] })) as WalkResult;
+          if (w.steps.length) this.moved.set(key(made), w.steps[0].handle);
+          continue;
+        }
+        const alreadyDone = (err.errno === 'ENOENT' && ['unlink', 'rmdir', 'rename'].includes(e.op)) || (err.errno === 'EEXIST' && e.op === 'link');
+        if (!alreadyDone) throw err;
+      }
+    }
+    for (const e of this.entries) e.args = this.mapArgs(e.args);
+  }
+}
