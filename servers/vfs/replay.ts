@@ -37,6 +37,8 @@ export class ReplayLog {
   /** Remembers a change the file system acknowledged (fsid left out: it changes with a restart). */
   record(op: string, args: Record<string, unknown>, result: unknown): void {
     const { fsid: _fsid, ...rest } = args;
+    // A callee keeps no buffer it was given (the component API's rule): the log keeps a copy.
+    if (rest.data instanceof Uint8Array) rest.data = rest.data.slice();
     if (op === 'append') {
       // Where it landed: replayed as a write there, so it cannot be appended twice.
       const { end, written } = result as { end: number; written: number };
