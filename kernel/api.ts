@@ -233,6 +233,74 @@ export const FS_OPS = {
 
 export type FsOps = typeof FS_OPS;
 
+type Awaitable<T> = T | Promise<T>;
+
+/** What setattr may change. */
+export interface AttrChanges {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: number;
+  mtime?: number;
+}
+
+/**
+ * One mounted instance of a file system, with the FS_OPS (but mount and unmount) as methods:
+ * a file system that keeps a table of them gets its op handlers from instanceOps().
+ */
+export interface FsInstance {
+  statfs(): Awaitable<StatFs>;
+  walk(dir: Handle, names: string[]): Awaitable<WalkResult>;
+  getattr(h: Handle): Awaitable<Attr>;
+  setattr(h: Handle, changes: AttrChanges): Awaitable<Attr>;
+  create(dir: Handle, name: string, mode: number, uid: number, gid: number, excl: boolean): Awaitable<WalkStep>;
+  mkdir(dir: Handle, name: string, mode: number, uid: number, gid: number): Awaitable<WalkStep>;
+  symlink(dir: Handle, name: string, target: string, uid: number, gid: number): Awaitable<WalkStep>;
+  link(h: Handle, dir: Handle, name: string): Awaitable<Attr>;
+  unlink(dir: Handle, name: string): Awaitable<void>;
+  rmdir(dir: Handle, name: string): Awaitable<void>;
+  rename(sdir: Handle, sname: string, ddir: Handle, dname: string): Awaitable<void>;
+  readlink(h: Handle): Awaitable<string>;
+  readdir(h: Handle, cookie: number, count: number): Awaitable<{ entries: DirEntry[]; cookie: number; eof: boolean }>;
+  read(h: Handle, offset: number, length: number): Awaitable<Uint8Array>;
+  write(h: Handle, offset: number, data: Uint8Array): Awaitable<{ written: number; end: number }>;
+  append(h: Handle, data: Uint8Array): Awaitable<{ written: number; end: number }>;
+  open(h: Handle): Awaitable<void>;
+  close(h: Handle): Awaitable<void>;
+  fsync(h: Handle): Awaitable<{ everything: boolean } | void>;
+  sync(): Awaitable<void>;
+}
+
+/** The FS_OPS handlers (but mount and unmount) of a file system, each on the instance its fsid names. */
+export function instanceOps(instance: (fsid: number) => FsInstance) {
+  type On = { fsid: number; h: Handle; dir: Handle; name: string };
+  type Creds = { mode: number; uid: number; gid: number };
+  return {
+    statfs: ({ fsid }: On) => instance(fsid).statfs(),
+    walk: ({ fsid, dir, names }: On & { names: string[] }) => instance(fsid).walk(dir, names),
+    getattr: ({ fsid, h }: On) => instance(fsid).getattr(h),
+    setattr: ({ fsid, h, ...changes }: { fsid: number; h: Handle } & AttrChanges) => instance(fsid).setattr(h, changes),
+    create: ({ fsid, dir, name, mode, uid, gid, excl }: On & Creds & { excl: boolean }) => instance(fsid).create(dir, name, mode, uid, gid, excl),
+    mkdir: ({ fsid, dir, name, mode, uid, gid }: On & Creds) => instance(fsid).mkdir(dir, name, mode, uid, gid),
+    symlink: ({ fsid, dir, name, target, uid, gid }: On & Creds & { target: string }) => instance(fsid).symlink(dir, name, target, uid, gid),
+    link: ({ fsid, h, dir, name }: On) => instance(fsid).link(h, dir, name),
+    unlink: ({ fsid, dir, name }: On) => instance(fsid).unlink(dir, name),
+    rmdir: ({ fsid, dir, name }: On) => instance(fsid).rmdir(dir, name),
+    rename: ({ fsid, sdir, sname, ddir, dname }: { fsid: number; sdir: Handle; sname: string; ddir: Handle; dname: string }) =>
+      instance(fsid).rename(sdir, sname, ddir, dname),
+    readlink: ({ fsid, h }: On) => instance(fsid).readlink(h),
+    readdir: ({ fsid, h, cookie, count }: On & { cookie: number; count: number }) => instance(fsid).readdir(h, cookie, count),
+    read: ({ fsid, h, offset, length }: On & { offset: number; length: number }) => instance(fsid).read(h, offset, length),
+    write: ({ fsid, h, offset, data }: On & { offset: number; data: Uint8Array }) => instance(fsid).write(h, offset, data),
+    append: ({ fsid, h, data }: On & { data: Uint8Array }) => instance(fsid).append(h, data),
+    open: ({ fsid, h }: On) => instance(fsid).open(h),
+    close: ({ fsid, h }: On) => instance(fsid).close(h),
+    fsync: ({ fsid, h }: On) => instance(fsid).fsync(h),
+    sync: ({ fsid }: On) => instance(fsid).sync(),
+  };
+}
+
 /** open(2) flags, with Linux's values. */
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;

@@ -87,8 +87,6 @@ export interface DomainHooks {
   peerLost?(peer: string, reason: string): void;
 }
 
-const DEFAULT_CALLS: CallPolicy = { timeoutMs: 60_000, tries: 3, reconnectMs: 10_000 };
-
 export class Domain {
   private readonly hosted = new Map<string, Hosted>();
   private readonly home = new Map<string, string>();
@@ -99,7 +97,8 @@ export class Domain {
   private readonly peerWaiters = new Map<string, ((ok: boolean) => void)[]>();
   /** Peers the core gave up on: calls to them fail at once. */
   private readonly downPeers = new Set<string>();
-  private calls: CallPolicy = DEFAULT_CALLS;
+  /** From the plan: every call is made after load(). */
+  private calls!: CallPolicy;
   /** Resolves once load() has run: a request that comes earlier (a restart) waits for it. */
   private readonly loaded: Promise<void>;
   private markLoaded!: () => void;

@@ -220,7 +220,7 @@ export class Kernel {
     const out: Record<string, Record<string, number>> = {};
     for (const [name, st] of this.states) {
       if (st.status !== 'running') continue;
-      const stats = (name === MAIN ? this.main.control.get('stats')!({}) : await this.controlDomain(name, 'stats', {}).catch(() => ({})));
+      const stats = await this.controlDomain(name, 'stats', {}).catch(() => ({}));
       for (const [c, v] of Object.entries(stats as Record<string, { faultHits: Record<string, number> }>)) out[c] = v.faultHits;
     }
     return out;
@@ -234,20 +234,18 @@ export class Kernel {
   domains(): DomainInfo[] {
     const now = performance.now();
     return this.placement.domains.map((d) => {
-      const st = this.states.get(d.name);
+      const st = this.states.get(d.name)!;
       return {
         name: d.name,
         kind: d.kind,
         components: [...d.components],
-        id: d.kind === 'main' ? process.pid : (st?.hosted?.id ?? -1),
-        status: st?.status ?? 'running',
-        restarts: st?.restarts ?? 0,
-        uptimeMs: now - (st?.startedAt ?? this.bootedAt),
+        id: d.kind === 'main' ? process.pid : (st.hosted?.id ?? -1),
+        status: st.status,
+        restarts: st.restarts,
+        uptimeMs: now - st.startedAt,
       };
     });
   }
-
-  private readonly bootedAt = performance.now();
 
   /** Resolves when no restart is under way (for tests and the fault campaign). */
   async settled(): Promise<void> {
@@ -453,16 +451,16 @@ export class Kernel {
   /** A control op for the domain that hosts `component`. */
   private async control(component: string, op: string, args: unknown): Promise<unknown> {
     const where = this.placement.home.get(component)!;
-    if (where === MAIN) return this.main.control.get(op)!(args);
     const restarting = this.states.get(where)!.restarting;
     if (restarting && op !== 'start') await restarting; // a fault armed during a restart is for the new incarnation
     return this.controlDomain(where, op, args);
   }
 
   /** Control ops (load, start, connect…) may be slow on a busy machine; they get at least 30 s. */
-  private controlDomain(domain: string, op: string, args: unknown, timeoutMs = Math.max(this.calls.timeoutMs, 30_000)): Promise<unknown> {
+  private async controlDomain(domain: string, op: string, args: unknown, timeoutMs = Math.max(this.calls.timeoutMs, 30_000)): Promise<unknown> {
+    if (domain === MAIN) return this.main.control.get(op)!(args);
     const ep = this.main.peer(domain);
-    if (!ep) return Promise.reject(new SysError('EIO', `domain ${domain} is not running`));
+    if (!ep) throw new SysError('EIO', `domain ${domain} is not running`);
     return ep.call(CONTROL, op, args, timeoutMs);
   }
 

@@ -8,7 +8,7 @@
 
 import {
   NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
-  type Attr, type Context, type DirEntry, type FileType, type Handle, type StatFs, type WalkResult, type WalkStep,
+  type Attr, type AttrChanges, type Context, type DirEntry, type FileType, type FsInstance, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
 import { BlockMap, maxFileSize } from './blockmap.js';
@@ -52,7 +52,7 @@ function checkName(name: string): void {
   if (encoder.encode(name).length > NAME_MAX) throw new SysError('ENAMETOOLONG', `ext2: a name is longer than ${NAME_MAX} bytes`);
 }
 
-export class Ext2 {
+export class Ext2 implements FsInstance {
   private readonly mutex = new Mutex();
   private readonly alloc: Allocator;
   private readonly inodes: InodeTable;
@@ -200,7 +200,7 @@ export class Ext2 {
     return this.run(false, async () => this.attr(await this.live(h)));
   }
 
-  setattr(h: Handle, a: { mode?: number; uid?: number; gid?: number; size?: number; atime?: number; mtime?: number }): Promise<Attr> {
+  setattr(h: Handle, a: AttrChanges): Promise<Attr> {
     return this.run(true, async () => {
       const node = await this.live(h);
       const now = this.now();
@@ -397,7 +397,16 @@ export class Ext2 {
     });
   }
 
-  write(h: Handle, offset: number | null, data: Uint8Array): Promise<{ written: number; end: number }> {
+  write(h: Handle, offset: number, data: Uint8Array): Promise<{ written: number; end: number }> {
+    return this.writeAt(h, offset, data);
+  }
+
+  append(h: Handle, data: Uint8Array): Promise<{ written: number; end: number }> {
+    return this.writeAt(h, null, data);
+  }
+
+  /** Writes at offset, or at the end of the file (null), found under the same lock. */
+  private writeAt(h: Handle, offset: number | null, data: Uint8Array): Promise<{ written: number; end: number }> {
     return this.run(true, async () => {
       const node = await this.liveFile(h);
       const at = offset ?? node.size;
@@ -432,10 +441,12 @@ export class Ext2 {
     });
   }
 
-  fsync(h: Handle): Promise<void> {
-    return this.run(false, async () => {
+  /** A commit writes every change, not only this file's: the vfs may forget what it kept. */
+  async fsync(h: Handle): Promise<{ everything: boolean }> {
+    await this.run(false, async () => {
       await this.live(h);
     }, true);
+    return { everything: true };
   }
 
   sync(): Promise<void> {

@@ -1,7 +1,7 @@
 // ext2: the second extended file system, on a blk device. One component serves any number of
 // mounts (each an image attached through blk), and makes new file systems with mkfs.
 
-import { FS_OPS, SysError, defineComponent, firstFsid, type Handle } from '../../kernel/api.js';
+import { FS_OPS, SysError, defineComponent, firstFsid, instanceOps } from '../../kernel/api.js';
 import { Ext2 } from './fs.js';
 import { mkfs, type MkfsArgs } from './mkfs.js';
 
@@ -36,8 +36,6 @@ export default defineComponent({
       if (busy.has(source)) throw new SysError('EBUSY', `ext2: ${source} is already mounted`);
       busy.add(source);
     };
-    type A = { fsid: number; h: Handle; dir: Handle; name: string };
-    type Creds = { mode: number; uid: number; gid: number };
 
     return {
       async mount({ source, options = {} }: { source?: string; options?: { readonly?: unknown; stateBefore?: unknown; instance?: unknown } }) {
@@ -65,31 +63,7 @@ export default defineComponent({
         busy.delete(m.source);
         await m.unmount();
       },
-      statfs: ({ fsid }: A) => fs(fsid).statfs(),
-      walk: ({ fsid, dir, names }: A & { names: string[] }) => fs(fsid).walk(dir, names),
-      getattr: ({ fsid, h }: A) => fs(fsid).getattr(h),
-      setattr: ({ fsid, h, ...rest }: { fsid: number; h: Handle } & Parameters<Ext2['setattr']>[1]) => fs(fsid).setattr(h, rest),
-      create: ({ fsid, dir, name, mode, uid, gid, excl }: A & Creds & { excl: boolean }) => fs(fsid).create(dir, name, mode, uid, gid, excl),
-      mkdir: ({ fsid, dir, name, mode, uid, gid }: A & Creds) => fs(fsid).mkdir(dir, name, mode, uid, gid),
-      symlink: ({ fsid, dir, name, target, uid, gid }: A & Creds & { target: string }) => fs(fsid).symlink(dir, name, target, uid, gid),
-      link: ({ fsid, h, dir, name }: A) => fs(fsid).link(h, dir, name),
-      unlink: ({ fsid, dir, name }: A) => fs(fsid).unlink(dir, name),
-      rmdir: ({ fsid, dir, name }: A) => fs(fsid).rmdir(dir, name),
-      rename: ({ fsid, sdir, sname, ddir, dname }: { fsid: number; sdir: Handle; sname: string; ddir: Handle; dname: string }) =>
-        fs(fsid).rename(sdir, sname, ddir, dname),
-      readlink: ({ fsid, h }: A) => fs(fsid).readlink(h),
-      readdir: ({ fsid, h, cookie, count }: A & { cookie: number; count: number }) => fs(fsid).readdir(h, cookie, count),
-      read: ({ fsid, h, offset, length }: A & { offset: number; length: number }) => fs(fsid).read(h, offset, length),
-      write: ({ fsid, h, offset, data }: A & { offset: number; data: Uint8Array }) => fs(fsid).write(h, offset, data),
-      append: ({ fsid, h, data }: A & { data: Uint8Array }) => fs(fsid).write(h, null, data),
-      open: ({ fsid, h }: A) => fs(fsid).open(h),
-      close: ({ fsid, h }: A) => fs(fsid).close(h),
-      // A commit writes every change, not only this file's: the vfs may forget what it kept.
-      fsync: async ({ fsid, h }: A) => {
-        await fs(fsid).fsync(h);
-        return { everything: true };
-      },
-      sync: ({ fsid }: A) => fs(fsid).sync(),
+      ...instanceOps(fs),
       async mkfs(args: MkfsArgs) {
         claim(args.source);
         try {

@@ -3,7 +3,7 @@
 
 import {
   NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
-  type Attr, type DirEntry, type Handle, type StatFs, type WalkResult, type WalkStep,
+  type Attr, type AttrChanges, type DirEntry, type FsInstance, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 
 export const PAGE = 4096;
@@ -45,7 +45,7 @@ function checkName(name: string): void {
   if (encoder.encode(name).length > NAME_MAX) throw new SysError('ENAMETOOLONG', `a name is longer than ${NAME_MAX} bytes`);
 }
 
-export class Tmpfs {
+export class Tmpfs implements FsInstance {
   private readonly inodes = new Map<number, Inode>();
   private nextIno = 2;
   private nextGen: number;
@@ -132,7 +132,7 @@ export class Tmpfs {
       if (excl) throw new SysError('EEXIST', `'${name}' exists`);
       return this.step(this.inodes.get(existing)!);
     }
-    return this.step(this.link(dir, name, this.alloc(S_IFREG | (mode & 0o7777), uid, gid)));
+    return this.step(this.addEntry(dir, name, this.alloc(S_IFREG | (mode & 0o7777), uid, gid)));
   }
 
   mkdir(dirH: Handle, name: string, mode: number, uid: number, gid: number): WalkStep {
@@ -143,7 +143,7 @@ export class Tmpfs {
     node.parent = dir.ino;
     node.nlink = 1; // '.'; the entry in dir adds the other
     dir.nlink++; // its '..'
-    return this.step(this.link(dir, name, node));
+    return this.step(this.addEntry(dir, name, node));
   }
 
   symlink(dirH: Handle, name: string, target: string, uid: number, gid: number): WalkStep {
@@ -154,16 +154,16 @@ export class Tmpfs {
     const node = this.alloc(S_IFLNK | 0o777, uid, gid);
     node.target = target;
     node.size = encoder.encode(target).length;
-    return this.step(this.link(dir, name, node));
+    return this.step(this.addEntry(dir, name, node));
   }
 
-  hardlink(h: Handle, dirH: Handle, name: string): Attr {
+  link(h: Handle, dirH: Handle, name: string): Attr {
     const node = this.get(h);
     const dir = this.dir(dirH);
     if (node.entries) throw new SysError('EPERM', 'a directory cannot have another name');
     if (node.nlink === 0) throw new SysError('ENOENT', 'the file was removed');
     this.absent(dir, name);
-    this.link(dir, name, node);
+    this.addEntry(dir, name, node);
     node.ctime = this.now();
     return this.attr(node);
   }
@@ -227,7 +227,7 @@ export class Tmpfs {
     this.touch(ddir, 'mc');
   }
 
-  setattr(h: Handle, a: { mode?: number; uid?: number; gid?: number; size?: number; atime?: number; mtime?: number }): Attr {
+  setattr(h: Handle, a: AttrChanges): Attr {
     const node = this.get(h);
     if (a.size !== undefined) {
       if (node.entries) throw new SysError('EISDIR', 'cannot truncate a directory');
@@ -274,9 +274,25 @@ export class Tmpfs {
     return out;
   }
 
-  write(h: Handle, offset: number, data: Uint8Array, append = false): { written: number; end: number } {
+  write(h: Handle, offset: number, data: Uint8Array): { written: number; end: number } {
+    return this.writeAt(this.file(h), offset, data);
+  }
+
+  append(h: Handle, data: Uint8Array): { written: number; end: number } {
     const node = this.file(h);
-    const start = append ? node.size : offset;
+    return this.writeAt(node, node.size, data);
+  }
+
+  /** Content lives only in memory: there is nothing to make durable, only the handle to check. */
+  fsync(h: Handle): void {
+    this.get(h);
+  }
+
+  sync(): void {}
+
+  // ---- internals --------------------------------------------------------------------
+
+  private writeAt(node: Inode, start: number, data: Uint8Array): { written: number; end: number } {
     const end = start + data.length;
     if (end > MAX_FILE) throw new SysError('EFBIG', `a file cannot grow past ${MAX_FILE} bytes`);
     for (let at = start; at < end; ) {
@@ -297,8 +313,6 @@ export class Tmpfs {
     return { written: data.length, end };
   }
 
-  // ---- internals --------------------------------------------------------------------
-
   private alloc(mode: number, uid: number, gid: number): Inode {
     if (this.inodes.size >= this.limits.maxInodes) throw new SysError('ENOSPC', 'no free inodes');
     const t = this.now();
@@ -311,7 +325,7 @@ export class Tmpfs {
     return node;
   }
 
-  private link(dir: Inode, name: string, node: Inode): Inode {
+  private addEntry(dir: Inode, name: string, node: Inode): Inode {
     checkName(name);
     dir.entries!.set(name, node.ino);
     node.nlink++;
