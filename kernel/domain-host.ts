@@ -13,7 +13,6 @@ import { Doorbell } from '../ipc/ring.js';
 import { RingLink, ringPair, type RingEnds } from '../ipc/ring-link.js';
 import type { Link } from '../ipc/frame.js';
 import type { DomainKind } from './placement.js';
-import { SOURCE_EXT } from './registry.js';
 
 /** How threads talk: shared-memory rings (the fast path) or postMessage (the baseline). */
 export const THREAD_TRANSPORTS = ['ring', 'postMessage'] as const;
@@ -28,12 +27,14 @@ export function mainThreadPoller(): Poller {
   return (mainPoller ??= new Poller(new Doorbell(Doorbell.allocate()), new SpinTickets(spinTickets)));
 }
 
-const THREAD_ENTRY = new URL(`./domain-thread${SOURCE_EXT}`, import.meta.url);
-const PROCESS_ENTRY = new URL(`./domain-process${SOURCE_EXT}`, import.meta.url);
+/** The kernel runs from TypeScript source (tests, through tsx) rather than compiled. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const THREAD_ENTRY = new URL(`./domain-thread${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+const PROCESS_ENTRY = new URL(`./domain-process${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
 
 /** When the kernel runs from TypeScript source, its domains need the same loader. */
 function tsLoader(): string | null {
-  return SOURCE_EXT === '.ts' ? import.meta.resolve('tsx/esm/api') : null;
+  return FROM_SOURCE ? import.meta.resolve('tsx/esm/api') : null;
 }
 
 export interface HostedDomain {

@@ -27,7 +27,8 @@ export interface DomainPlan {
   kind: DomainKind;
   /** A process domain: the unix socket where its peers reach it. */
   listen?: string;
-  components: { name: string; module: string }[];
+  /** module: the URL of a component a placement adds; a built-in one is found by name. */
+  components: { name: string; module?: string }[];
   /** For each component outside this domain that a component here requires: its domain. */
   home: Record<string, string>;
   /** Peer domain → the components here that it may call. */

@@ -409,7 +409,7 @@ export class Kernel {
       domain,
       kind,
       listen: kind === 'process' ? this.socketPath(domain) : undefined,
-      components: components.map((name) => ({ name, module: placement.modules.get(name)! })),
+      components: components.map((name) => ({ name, module: placement.modules.get(name) })),
       home, accepts, idempotent, calls: this.calls,
     };
   }

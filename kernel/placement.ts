@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SysError } from '../ipc/errno.js';
 import type { ComponentDef } from './api.js';
-import { BUILTIN, builtinModule, loadComponent } from './registry.js';
+import { BUILTIN, loadComponent } from './registry.js';
 
 export const DOMAIN_KINDS = ['main', 'thread', 'process'] as const;
 export type DomainKind = (typeof DOMAIN_KINDS)[number];
@@ -36,8 +36,8 @@ export interface Placement {
   domains: DomainSpec[];
   /** Every component in the system, by name. */
   defs: Map<string, ComponentDef>;
-  /** Component name → module URL, for loading it inside its domain. */
-  modules: Map<string, string>;
+  /** Every component's name → the URL of its module, undefined for a built-in one (found by name). */
+  modules: Map<string, string | undefined>;
   /** Component name → the domain it runs in. */
   home: Map<string, string>;
   /** Components with everything they require before them: the start order. */
@@ -97,7 +97,7 @@ export async function resolvePlacement(spec: unknown): Promise<Placement> {
   if (!s.domains || typeof s.domains !== 'object' || Array.isArray(s.domains)) {
     throw invalid('"domains" must be an object mapping domain names to {kind, components}');
   }
-  const modules = new Map<string, string>(BUILTIN.map((c) => [c, builtinModule(c)]));
+  const modules = new Map<string, string | undefined>(BUILTIN.map((c) => [c, undefined]));
   if (s.modules !== undefined) {
     if (typeof s.modules !== 'object' || s.modules === null) throw invalid('"modules" must map component names to module paths');
     for (const [name, url] of Object.entries(s.modules)) {

@@ -4,31 +4,42 @@
 import { SysError } from '../ipc/errno.js';
 import type { ComponentDef } from './api.js';
 
-/** '.ts' when the kernel runs from source (tests), '.js' when compiled. */
-export const SOURCE_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-
 /** The built-in components, in the order `rumpus ps` lists them. */
 export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'] as const;
 
-export function builtinModule(name: string): string {
-  return new URL(`../servers/${name}/index${SOURCE_EXT}`, import.meta.url).href;
-}
+type Builtin = (typeof BUILTIN)[number];
+type ComponentModule = { default?: unknown };
+
+// Literal paths: the domain bundles (scripts/bundle.mjs) contain the built-in servers, and tsx
+// finds them in source.
+const BUILTIN_MODULES: Record<Builtin, () => Promise<ComponentModule>> = {
+  vfs: () => import('../servers/vfs/index.js'),
+  tmpfs: () => import('../servers/tmpfs/index.js'),
+  dev: () => import('../servers/dev/index.js'),
+  ext2: () => import('../servers/ext2/index.js'),
+  blk: () => import('../servers/blk/index.js'),
+};
 
 const NAME = /^[a-z][a-z0-9]*$/;
 
-export async function loadComponent(name: string, moduleUrl: string): Promise<ComponentDef> {
-  let mod: { default?: unknown };
+/** Loads a component: a built-in one by name (no moduleUrl), any other from its module. */
+export async function loadComponent(name: string, moduleUrl?: string): Promise<ComponentDef> {
+  const source = moduleUrl ?? `servers/${name}`;
+  const load = moduleUrl !== undefined ? () => import(moduleUrl) as Promise<ComponentModule>
+    : Object.hasOwn(BUILTIN_MODULES, name) ? BUILTIN_MODULES[name as Builtin] : null;
+  if (!load) throw new SysError('ENOENT', `component ${name}: there is no built-in component of that name`);
+  let mod: ComponentModule;
   try {
-    mod = await import(moduleUrl);
+    mod = await load();
   } catch (err) {
-    throw new SysError('ENOENT', `component ${name}: cannot load ${moduleUrl}: ${(err as Error).message}`);
+    throw new SysError('ENOENT', `component ${name}: cannot load ${source}: ${(err as Error).message}`);
   }
   const def = mod.default as ComponentDef | undefined;
   if (!def || typeof def !== 'object' || typeof def.start !== 'function' || !Array.isArray(def.requires) ||
       typeof def.ops !== 'object' || def.ops === null) {
-    throw new SysError('EINVAL', `component ${name}: ${moduleUrl} does not export a component definition`);
+    throw new SysError('EINVAL', `component ${name}: ${source} does not export a component definition`);
   }
-  if (def.name !== name) throw new SysError('EINVAL', `component ${name}: ${moduleUrl} defines '${def.name}' instead`);
+  if (def.name !== name) throw new SysError('EINVAL', `component ${name}: ${source} defines '${def.name}' instead`);
   if (!NAME.test(name)) throw new SysError('EINVAL', `component name '${name}' must be lower-case letters and digits`);
   return def;
 }
