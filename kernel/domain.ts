@@ -20,6 +20,18 @@ import type { DomainKind } from './placement.js';
 import { loadComponent } from './registry.js';
 import { validateArgs } from './validate.js';
 
+/**
+ * The CommonJS bundle this code runs from (scripts/bundle.mjs), or undefined when it runs as ES
+ * modules: only CommonJS code has a __filename.
+ */
+const BUNDLE = typeof __filename === 'string' ? __filename : undefined;
+
+/** What a domain answers when it has loaded its plan. */
+export interface LoadReply {
+  /** The bundle its code came from, if any. */
+  bundle?: string;
+}
+
 /** What the core tells a domain to host and whom it may talk to. */
 export interface DomainPlan {
   /** The domain's name: a domain started ahead as a spare learns it here. */
@@ -133,7 +145,7 @@ export class Domain {
   }
 
   /** Imports the components placed here (without starting them) and records the routes. */
-  async load(plan: DomainPlan): Promise<void> {
+  async load(plan: DomainPlan): Promise<LoadReply> {
     this.name = plan.domain;
     this.calls = plan.calls;
     for (const [c, d] of Object.entries(plan.home)) this.home.set(c, d);
@@ -152,6 +164,7 @@ export class Domain {
     }
     this.isLoaded = true;
     this.markLoaded();
+    return { bundle: BUNDLE };
   }
 
   /** Runs a component's start(); the components it requires are already started. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { SysError } from '../ipc/errno.js';
 import { ringPair } from '../ipc/ring-link.js';
-import { CONTROL, Domain, MAIN, type CallPolicy, type DomainPlan } from './domain.js';
+import { CONTROL, Domain, MAIN, type CallPolicy, type DomainPlan, type LoadReply } from './domain.js';
 import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type ThreadTransport } from './domain-host.js';
 import { checkFault, type FaultSpec } from './faults.js';
 import { hostHyp } from './hyp-host.js';
@@ -81,6 +81,8 @@ export interface DomainInfo {
   restarts: number;
   /** Milliseconds since this incarnation started. */
   uptimeMs: number;
+  /** The CommonJS bundle the domain's code was loaded from, as the domain tells; absent for ES modules. */
+  bundle?: string;
 }
 
 interface DomainState {
@@ -94,6 +96,7 @@ interface DomainState {
   supervision: Supervision;
   /** A restart is under way: the promise of it. */
   restarting: Promise<void> | null;
+  bundle?: string;
 }
 
 export class Kernel {
@@ -243,6 +246,7 @@ export class Kernel {
         status: st.status,
         restarts: st.restarts,
         uptimeMs: now - st.startedAt,
+        bundle: st.bundle,
       };
     });
   }
@@ -308,7 +312,7 @@ export class Kernel {
     const mainSpec = placement.domains.find((d) => d.kind === 'main');
     await Promise.all([
       this.main.load(this.planFor(MAIN, mainSpec?.components ?? [])),
-      ...remote.map((d) => this.controlDomain(d.name, 'load', this.planFor(d.name, d.components))),
+      ...remote.map((d) => this.loadDomain(d.name)),
     ]);
     await Promise.all(this.peerPairs().map(([x, y]) => this.connectPair(x, y)));
     await this.startInOrder(placement.order, false);
@@ -348,6 +352,13 @@ export class Kernel {
     void hosted.exited.then((reason) => {
       if (st.generation === generation && st.hosted === hosted) void this.failed(name, `its ${kind} ${reason}`);
     });
+  }
+
+  /** Has a domain import its components and learn its routes. */
+  private async loadDomain(name: string): Promise<void> {
+    const st = this.states.get(name)!;
+    const reply = await this.controlDomain(name, 'load', this.planFor(name, st.spec.components)) as LoadReply;
+    st.bundle = reply.bundle;
   }
 
   private startDomain(kind: 'thread' | 'process', name: string): HostedDomain {
@@ -530,7 +541,7 @@ export class Kernel {
     const st = this.states.get(name)!;
     this.launch(name);
     const gen = st.generation;
-    await this.controlDomain(name, 'load', this.planFor(name, st.spec.components));
+    await this.loadDomain(name);
     for (const [x, y] of this.peerPairs()) {
       if ((x === name || y === name) && this.states.get(x === name ? y : x)!.hosted) await this.connectPair(x, y);
     }
