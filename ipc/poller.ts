@@ -1,13 +1,16 @@
 // One poller per thread drains every ring that delivers to the thread. When they are empty it
-// spins: it polls again after each turn of promise continuations, letting the event loop run
-// every few tens of microseconds, so a message is picked up within a microsecond or two. It
-// spins while it waits for replies and for a moment after its last message (the next request
-// of a busy client comes soon), and only while fewer threads of the process spin than there
-// are cores, so spinning threads leave a core to the one working. Then it parks: it marks its
-// doorbell and returns to the event loop, and the next producer wakes it with a message on a
-// port — the cost of a postMessage, paid only after an idle spell. An idle thread burns no CPU.
+// waits in three steps, each cheaper in CPU and dearer to wake from:
+//  1. spin: poll again after each turn of promise continuations, letting the event loop run
+//     every few tens of microseconds, so a message is picked up within a microsecond or two;
+//     only while replies are due or for a moment after the last message, and only while a
+//     core is spare (fewer threads run pollers than there are cores), so a spinning thread never
+//     holds the core that a thread it has just woken needs;
+//  2. doze: block in Atomics.wait on the doorbell for slices of ~100 µs, with a turn of the
+//     event loop between slices (I/O completions, timers); a producer wakes it with a notify;
+//  3. park: return to the event loop; the next producer wakes it with a message on a port —
+//     the cost of a postMessage, paid only after an idle spell. A parked thread burns no CPU.
 
-import type { Doorbell, Ring } from './ring.js';
+import { DOZING, PARKED, type Doorbell, type Ring, type RunningCount } from './ring.js';
 
 export interface RingSource {
   readonly rx: Ring;
@@ -25,31 +28,44 @@ export interface WaitPolicy {
   spinLingerMs: number;
   /** While spinning, let the event loop run (timers, I/O, port messages) this often. */
   eventLoopEveryMs: number;
+  /** After spinning, doze this long before parking. */
+  dozeMs: number;
+  /** One slice of a doze, between turns of the event loop. */
+  dozeSliceMs: number;
 }
 
 /**
- * Measured on a 2-vCPU machine: a linger of 50 µs covers a busy client's think time between
- * calls (a few µs), yet is short enough that two lingering threads soon leave the cores to a
- * thread that was woken; longer lingers made chains of calls slower, shorter ones the null
- * syscall (numbers in the README).
+ * Measured on a 2-vCPU machine (bench/README.md): a linger of 50 µs covers a busy client's think
+ * time between calls (a few µs); waking a dozing thread costs about half of waking a parked one.
  */
-export const DEFAULT_WAIT: WaitPolicy = { spinForReplyMs: 1, spinLingerMs: 0.05, eventLoopEveryMs: 0.05 };
+export const DEFAULT_WAIT: WaitPolicy = {
+  spinForReplyMs: 1,
+  spinLingerMs: 0.05,
+  eventLoopEveryMs: 0.05,
+  dozeMs: 2,
+  dozeSliceMs: 0.1,
+};
+
+const TICKETS = 0;
+const RUNNING = 1;
+const CORES = 2;
 
 /**
- * Who may spin: the `limit` threads of the process that most recently started to. A thread
- * that starts waiting takes a ticket; it spins while fewer than `limit` tickets were taken
- * after its own, and stops as soon as newer waiters push it out. In a chain of calls
- * (client → vfs → tmpfs) the newest waiter is the innermost caller, the next to be answered,
- * so the spinning happens where the reply is about to land, and the outer callers, whose
- * replies are further away, park and leave their cores to the threads at work. Messages are
- * written before a ticket is taken, so a thread pushed out finds anything sent to it.
+ * The process's cores, shared by the pollers of all its threads: how many pollers run (not
+ * dozing or parked), and tickets that order the spinning threads by when they began.
+ * A thread may spin while no more pollers run than there are cores. When more do (a thread was
+ * just woken), only the newest spinners — as many as there are cores, less the one that works —
+ * go on: in a chain of calls (client → vfs → tmpfs) the newest is the innermost caller, the next
+ * to be answered, or the server that has just replied, the next to be called; the others doze
+ * and leave their cores to the threads at work. On two cores that makes two wake-ups per call
+ * through the chain (the client's and tmpfs's), the fewest possible.
  */
-export class SpinTickets {
+export class CoreShare implements RunningCount {
   readonly cells: Int32Array;
 
-  static allocate(limit: number): SharedArrayBuffer {
-    const buffer = new SharedArrayBuffer(8);
-    new Int32Array(buffer)[1] = Math.max(1, limit);
+  static allocate(cores: number): SharedArrayBuffer {
+    const buffer = new SharedArrayBuffer(12);
+    new Int32Array(buffer)[CORES] = Math.max(1, cores);
     return buffer;
   }
 
@@ -57,13 +73,31 @@ export class SpinTickets {
     this.cells = new Int32Array(buffer);
   }
 
-  take(): number {
-    return Atomics.add(this.cells, 0, 1) + 1;
+  enter(): void {
+    Atomics.add(this.cells, RUNNING, 1);
   }
 
-  /** Whether the holder of `ticket` is still among the newest `limit` spinners. */
-  mayspin(ticket: number): boolean {
-    return ((Atomics.load(this.cells, 0) - ticket) | 0) < this.cells[1];
+  leave(): void {
+    Atomics.sub(this.cells, RUNNING, 1);
+  }
+
+  /** How many pollers run now. */
+  get running(): number {
+    return Atomics.load(this.cells, RUNNING);
+  }
+
+  /** True while no more pollers run than there are cores. */
+  get spare(): boolean {
+    return Atomics.load(this.cells, RUNNING) <= this.cells[CORES];
+  }
+
+  take(): number {
+    return Atomics.add(this.cells, TICKETS, 1) + 1;
+  }
+
+  /** Whether the holder of `ticket` is among the newest waiters allowed to spin without a spare core. */
+  newest(ticket: number): boolean {
+    return ((Atomics.load(this.cells, TICKETS) - ticket) | 0) < this.cells[CORES] - 1;
   }
 }
 
@@ -75,12 +109,12 @@ export class Poller {
   private running = false;
   private lastMessage = 0;
   private lastTurn = 0;
-  /** How waits ended: with a message found while spinning, or by parking. */
-  readonly stats = { spun: 0, parked: 0 };
+  /** How waits ended: with a message found while spinning, or while dozing, or by parking. */
+  readonly stats = { spun: 0, dozed: 0, parked: 0 };
 
   constructor(
     readonly bell: Doorbell,
-    private readonly tickets: SpinTickets,
+    readonly share: CoreShare,
     private readonly policy: WaitPolicy = DEFAULT_WAIT,
   ) {}
 
@@ -95,9 +129,13 @@ export class Poller {
 
   /** Starts polling if parked: a producer's wake-up arrived, or a source was added. */
   wake(): void {
-    if (this.running || this.sources.size === 0) return;
+    if (this.running) return;
+    if (this.sources.size === 0) {
+      this.bell.sleep(PARKED); // a late producer may have counted it as running
+      return;
+    }
     this.running = true;
-    this.bell.unpark();
+    this.bell.resume();
     // Not before the caller has finished wiring things up (an endpoint's handlers).
     queueMicrotask(() => void this.loop());
   }
@@ -110,7 +148,9 @@ export class Poller {
     return any;
   }
 
-  private anyPending(): boolean {
+  /** Something to do: a record in a ring, or no rings left (the loop ends). */
+  private due(): boolean {
+    if (this.sources.size === 0) return true;
     for (const s of this.sources) if (s.rx.pending) return true;
     return false;
   }
@@ -118,12 +158,6 @@ export class Poller {
   private anyWaiting(): boolean {
     for (const s of this.sources) if (s.waiting) return true;
     return false;
-  }
-
-  /** How long to spin now: lingering after a recent message, and while replies are due. */
-  private spinWindow(now: number): number {
-    const linger = this.policy.spinLingerMs - (now - this.lastMessage);
-    return Math.max(linger, this.anyWaiting() ? this.policy.spinForReplyMs : 0);
   }
 
   /** Yields to promise continuations, and to the event loop when it is its turn. */
@@ -136,14 +170,34 @@ export class Poller {
     }
   }
 
-  /** Polls for up to `window` ms, while newer waiters leave it room; true when something arrived. */
-  private async spin(window: number): Promise<boolean> {
-    if (window <= 0) return false;
-    const ticket = this.tickets.take();
+  /**
+   * Polls while replies are due (up to spinForReplyMs) or the last message is recent (up to
+   * spinLingerMs), as long as the core share allows it; true when something arrived.
+   */
+  private async spin(): Promise<boolean> {
     const start = performance.now();
-    while (performance.now() - start < window && this.tickets.mayspin(ticket)) {
+    const ticket = this.share.take();
+    for (;;) {
+      const now = performance.now();
+      const forReply = now - start < this.policy.spinForReplyMs && this.anyWaiting();
+      if (!forReply && now - this.lastMessage >= this.policy.spinLingerMs) return false;
+      if (!this.share.spare && !this.share.newest(ticket)) return false;
       await this.yieldTurn();
-      if (this.anyPending() || this.sources.size === 0) return true;
+      if (this.due()) return true;
+    }
+  }
+
+  /** Blocks in slices, with a turn of the event loop between them, up to dozeMs; true when something arrived. */
+  private async doze(): Promise<boolean> {
+    const end = performance.now() + this.policy.dozeMs;
+    while (performance.now() < end) {
+      this.bell.sleep(DOZING);
+      if (!this.due()) this.bell.doze(this.policy.dozeSliceMs);
+      this.bell.resume();
+      if (this.due()) return true;
+      await nextTurn();
+      this.lastTurn = performance.now();
+      if (this.due()) return true;
     }
     return false;
   }
@@ -157,15 +211,20 @@ export class Poller {
         await this.yieldTurn(); // let the continuations run before looking again
         continue;
       }
-      if (await this.spin(this.spinWindow(performance.now()))) {
+      if (await this.spin()) {
         this.stats.spun++;
         continue;
       }
+      if (await this.doze()) {
+        this.stats.dozed++;
+        continue;
+      }
       // Park: announce it, then look once more, so a record written meanwhile is not missed.
-      this.bell.park();
-      if (!this.anyPending()) break;
-      this.bell.unpark();
+      this.bell.sleep(PARKED);
+      if (!this.due()) break;
+      this.bell.resume();
     }
+    this.bell.sleep(PARKED);
     this.stats.parked++;
     this.running = false;
   }

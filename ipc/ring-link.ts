@@ -42,7 +42,7 @@ export class RingLink extends PortLink implements RingSource {
     super(port, closePort);
     this.tx = new Ring(ends.tx);
     this.rx = new Ring(ends.rx);
-    this.peerBell = new Doorbell(ends.peerBell);
+    this.peerBell = new Doorbell(ends.peerBell, poller.share);
     poller.add(this);
   }
 
@@ -54,7 +54,7 @@ export class RingLink extends PortLink implements RingSource {
     if (!this.open) return;
     if (frame[0] === REQ) this.unanswered++;
     if (!this.tx.tryWrite(packr.pack(frame))) this.port.postMessage(frame);
-    else if (this.peerBell.claimWake()) this.port.postMessage(WAKE);
+    else if (this.peerBell.ring()) this.port.postMessage(WAKE);
   }
 
   deliver(record: Uint8Array): void {

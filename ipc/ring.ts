@@ -87,35 +87,70 @@ export class Ring {
   }
 }
 
+/** What a thread's poller is doing, as its doorbell shows it to the threads that write to it. */
+export const RUNNING = 0;
+/** Back in its event loop: a producer must send it a message on its port. */
+export const PARKED = 1;
+/** Blocked in Atomics.wait on the doorbell for a moment: a producer notifies it. */
+export const DOZING = 2;
+/** The thread has ended: nobody wakes it, nobody counts it. */
+const ENDED = 3;
+
+/** Counts the threads of the process whose pollers run, so that spinning never takes the core a woken thread needs. */
+export interface RunningCount {
+  enter(): void;
+  leave(): void;
+}
+
 /**
- * A thread's parked flag, shared with every thread that writes to its rings. A thread parks by
- * setting it and returning to its event loop; the first producer to find it set clears it and
- * must wake the thread with a message on its port. So under load, when the thread is polling,
- * producers send no wake-ups at all.
+ * A thread's doorbell, shared with every thread that writes to its rings. The consumer marks it
+ * PARKED or DOZING before it stops looking at its rings; the first producer to find it so sets
+ * it back to RUNNING, counts the thread as running again, and wakes it (a notify, or a port
+ * message that it must send). Under load, when the thread polls, producers do nothing at all.
  */
 export class Doorbell {
   private readonly cell: Int32Array;
 
+  /** A new doorbell: its thread is not running a poller yet. */
   static allocate(): SharedArrayBuffer {
-    return new SharedArrayBuffer(4);
+    const buffer = new SharedArrayBuffer(4);
+    new Int32Array(buffer)[0] = PARKED;
+    return buffer;
   }
 
-  constructor(readonly buffer: SharedArrayBuffer) {
+  constructor(readonly buffer: SharedArrayBuffer, private readonly running: RunningCount) {
     this.cell = new Int32Array(buffer);
   }
 
-  /** Consumer: about to return to the event loop; a producer will wake it. */
-  park(): void {
-    Atomics.store(this.cell, 0, 1);
+  /** Consumer: stops running (PARKED or DOZING); it looks at its rings once more after this. */
+  sleep(state: typeof PARKED | typeof DOZING): void {
+    if (Atomics.exchange(this.cell, 0, state) === RUNNING) this.running.leave();
   }
 
-  /** Consumer: polling again. */
-  unpark(): void {
-    Atomics.store(this.cell, 0, 0);
+  /** Consumer: blocks while DOZING, at most `ms`, unless a producer has woken it already. */
+  doze(ms: number): void {
+    Atomics.wait(this.cell, 0, DOZING, ms);
   }
 
-  /** Producer, after writing: true when this producer must send the wake-up. */
-  claimWake(): boolean {
-    return Atomics.compareExchange(this.cell, 0, 1, 0) === 1;
+  /** Consumer: runs again; counts itself as running unless a producer did when it woke it. */
+  resume(): void {
+    if (Atomics.exchange(this.cell, 0, RUNNING) !== RUNNING) this.running.enter();
+  }
+
+  /** Producer, after writing: wakes the consumer; true when it was PARKED and must be sent a message. */
+  ring(): boolean {
+    for (;;) {
+      const state = Atomics.load(this.cell, 0);
+      if (state === RUNNING || state === ENDED) return false;
+      if (Atomics.compareExchange(this.cell, 0, state, RUNNING) !== state) continue;
+      this.running.enter();
+      if (state === DOZING) Atomics.notify(this.cell, 0);
+      return state === PARKED;
+    }
+  }
+
+  /** The thread's host, when the thread has ended: it no longer counts as running. */
+  retire(): void {
+    if (Atomics.exchange(this.cell, 0, ENDED) === RUNNING) this.running.leave();
   }
 }

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { StreamLink } from '../ipc/stream-link.js';
 import { PortLink } from '../ipc/port-link.js';
 import { availableParallelism } from 'node:os';
-import { Poller, SpinTickets } from '../ipc/poller.js';
+import { CoreShare, Poller } from '../ipc/poller.js';
 import { Doorbell } from '../ipc/ring.js';
 import { RingLink, ringPair, type RingEnds } from '../ipc/ring-link.js';
 import type { Link } from '../ipc/frame.js';
@@ -19,13 +19,13 @@ import type { DomainKind } from './placement.js';
 export const THREAD_TRANSPORTS = ['ring', 'postMessage'] as const;
 export type ThreadTransport = (typeof THREAD_TRANSPORTS)[number];
 
-/** Who may spin (the newest waiters, as many as there are cores), shared with every worker. */
-const spinTickets = SpinTickets.allocate(availableParallelism());
+/** Who may spin: the cores, shared with every worker (ipc/poller.ts). */
+const coreShare = new CoreShare(CoreShare.allocate(availableParallelism()));
 
 /** The main thread's doorbell and poller, shared by every kernel booted in this process. */
 let mainPoller: Poller | null = null;
 export function mainThreadPoller(): Poller {
-  return (mainPoller ??= new Poller(new Doorbell(Doorbell.allocate()), new SpinTickets(spinTickets)));
+  return (mainPoller ??= new Poller(new Doorbell(Doorbell.allocate(), coreShare), coreShare));
 }
 
 /** The kernel runs from TypeScript source (tests, through tsx) rather than compiled. */
@@ -90,7 +90,7 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
   const bell = Doorbell.allocate();
   const poller = mainThreadPoller();
   const ends = transport === 'ring' ? ringPair(poller.bell.buffer, bell) : null;
-  const workerData = { name, bell, spinTickets, ends: ends?.b };
+  const workerData = { name, bell, coreShare: coreShare.buffer, ends: ends?.b };
   const resourceLimits = limits.memoryMb ? { maxOldGenerationSizeMb: limits.memoryMb } : undefined;
   const options = { workerData, execArgv: [], resourceLimits, env: domainEnv() };
   const worker = loader
@@ -105,6 +105,7 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
   });
   const exited = new Promise<string>((resolve) =>
     worker.once('exit', (code) => {
+      new Doorbell(bell, coreShare).retire(); // it may have died while counted as running
       const reason = exitReason === 'exited' ? `exited with code ${code}` : exitReason;
       link.lost(`thread domain ${name} ${reason}`);
       resolve(reason);

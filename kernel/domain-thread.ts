@@ -2,16 +2,17 @@
 // and hands it further ports, one per peer thread domain, as {attach, port} messages.
 
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { Poller, SpinTickets } from '../ipc/poller.js';
+import { CoreShare, Poller } from '../ipc/poller.js';
 import { PortLink } from '../ipc/port-link.js';
 import { Doorbell } from '../ipc/ring.js';
 import { RingLink, type RingEnds } from '../ipc/ring-link.js';
 import { Domain, MAIN } from './domain.js';
 import { remoteHooks } from './domain-hooks.js';
 
-const { name, bell, spinTickets, ends } = workerData as { name: string; bell: SharedArrayBuffer; spinTickets: SharedArrayBuffer; ends?: RingEnds };
+const { name, bell, coreShare, ends } = workerData as { name: string; bell: SharedArrayBuffer; coreShare: SharedArrayBuffer; ends?: RingEnds };
 const port = parentPort!;
-const poller = new Poller(new Doorbell(bell), new SpinTickets(spinTickets));
+const share = new CoreShare(coreShare);
+const poller = new Poller(new Doorbell(bell, share), share);
 const domain = new Domain(name, 'thread', remoteHooks);
 
 port.on('message', (msg: { attach?: string; port?: MessagePort; ends?: RingEnds }) => {

@@ -16,6 +16,7 @@ import { MAX_FRAME, StreamLink } from '../ipc/stream-link.js';
 import type { Link } from '../ipc/frame.js';
 import { SysError, boot } from '../kernel/index.js';
 import { BUILTIN } from '../kernel/registry.js';
+import { mainThreadPoller } from '../kernel/domain-host.js';
 import { seededRandom } from '../kernel/faults.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -167,8 +168,9 @@ t.test('ring transport: concurrent calls of random sizes through a worker, acros
   });
   t.teardown(() => k.halt());
   const rand = rng(4);
-  for (const [round, idleMs] of [[1, 0], [2, 300], [3, 50]] as const) {
-    await new Promise((r) => setTimeout(r, idleMs)); // long enough for both sides to park
+  // 300 and 50 ms: long enough for both sides to park; 1 ms: they doze.
+  for (const [round, idleMs] of [[1, 0], [2, 300], [3, 50], [4, 1]] as const) {
+    await new Promise((r) => setTimeout(r, idleMs));
     const jobs = Array.from({ length: 1000 }, (_, i) => {
       // Mostly small; some bigger than a ring record may be (they go by port), some filling it.
       const size = rand() < 0.02 ? 600_000 + Math.floor(rand() * 100_000) : rand() < 0.1 ? Math.floor(rand() * 200_000) : Math.floor(rand() * 300);
@@ -179,4 +181,22 @@ t.test('ring transport: concurrent calls of random sizes through a worker, acros
     const ok = (await Promise.all(jobs)).filter(Boolean).length;
     t.equal(ok, 1000, `round ${round} (after ${idleMs} ms idle): every reply matched its request, intact`);
   }
+});
+
+t.test('ring transport: threads that die while they run give their cores back', async (t) => {
+  const share = mainThreadPoller().share;
+  const k = await boot({ policy: 'microkernel', transport: 'ring' });
+  t.teardown(() => k.halt());
+  const p = await k.spawn();
+  for (let round = 0; round < 3; round++) {
+    const writes = Promise.allSettled(Array.from({ length: 300 }, (_, i) => p.writeFile(`/tmp/r${round}-${i}`, 'x'.repeat(i))));
+    await k.inject({ component: 'tmpfs', type: 'crash', after: 50 });
+    await k.inject({ component: 'vfs', type: 'crash', after: 100 });
+    await writes;
+  }
+  t.ok(k.events.filter((e) => e.kind === 'restarted').length >= 2, 'the crashed domains were restarted');
+  await k.halt();
+  const deadline = performance.now() + 2000;
+  while (share.running !== 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.equal(share.running, 0, 'no thread of a halted kernel still counts as running a poller');
 });
