@@ -10,6 +10,27 @@ export type OkReply = [kind: typeof OK, id: number, value: unknown];
 export type ErrReply = [kind: typeof ERR, id: number, errno: string, message: string];
 export type Frame = Request | OkReply | ErrReply;
 
+const handedOver = new WeakSet<ArrayBuffer>();
+
+/**
+ * Marks bytes their owner made to reply with and will not touch again, so that a thread
+ * transport may move them to the receiving thread instead of copying them (the sender's array
+ * is then empty). Only a whole, unshared buffer qualifies; anything else is copied as usual.
+ */
+export function handOver<T extends Uint8Array>(bytes: T): T {
+  const b = bytes.buffer;
+  if (b instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === b.byteLength) handedOver.add(b);
+  return bytes;
+}
+
+/** The buffer a frame may move: a reply's value, handed over and at least `min` bytes long. */
+export function movableBuffer(frame: Frame, min: number): ArrayBuffer | null {
+  if (frame[0] !== OK) return null; // never a request's: a retried request is sent again
+  const v = frame[2];
+  if (!(v instanceof Uint8Array) || v.byteLength < min || !handedOver.has(v.buffer as ArrayBuffer)) return null;
+  return v.buffer as ArrayBuffer;
+}
+
 /** Checks the shape of a frame that arrived from outside; null when it is malformed. */
 export function asFrame(x: unknown): Frame | null {
   if (!Array.isArray(x) || !Number.isSafeInteger(x[1])) return null;

@@ -160,6 +160,11 @@ export class Poller {
     return false;
   }
 
+  /** Lets the event loop run at the next yield: a frame waits on a port. */
+  turnEventLoop(): void {
+    this.lastTurn = -Infinity;
+  }
+
   /** Yields to promise continuations, and to the event loop when it is its turn. */
   private async yieldTurn(): Promise<void> {
     if (performance.now() - this.lastTurn >= this.policy.eventLoopEveryMs) {

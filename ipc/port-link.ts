@@ -1,10 +1,10 @@
 // A link over a worker_threads MessagePort (or a Worker, or a worker's parentPort): frames
 // travel by structured clone. The owner reports the end of the port through lost().
 
-import type { Frame, Link } from './frame.js';
+import { movableBuffer, type Frame, type Link } from './frame.js';
 
 export interface PortLike {
-  postMessage(value: unknown): void;
+  postMessage(value: unknown, transfer?: ArrayBuffer[]): void;
   on(event: 'message', listener: (value: unknown) => void): unknown;
   off(event: 'message', listener: (value: unknown) => void): unknown;
 }
@@ -20,7 +20,9 @@ export class PortLink implements Link {
   }
 
   send(frame: Frame): void {
-    if (this.open) this.port.postMessage(frame);
+    if (!this.open) return;
+    const bulk = movableBuffer(frame, 0);
+    this.port.postMessage(frame, bulk ? [bulk] : undefined);
   }
 
   /** A message arrived on the port. */

@@ -1,10 +1,12 @@
 // A link between two threads over a pair of shared-memory rings: frames are msgpackr-encoded
 // into the ring towards the peer. The port beside the rings carries what the rings cannot: a
 // wake-up when the peer's poller is parked, a frame too big for the ring or one that finds it
-// full (so a sender never waits for space), and the news that the peer is gone.
+// full (so a sender never waits for space), a reply's bulk data handed over by its owner (moved,
+// not copied: see handOver in ./frame.ts), and the news that the peer is gone. A frame sent on
+// the port leaves an empty record in the ring, so that the peer looks at its port at once.
 
 import { Packr } from 'msgpackr';
-import { REQ, type Frame } from './frame.js';
+import { REQ, movableBuffer, type Frame } from './frame.js';
 import { PortLink, type PortLike } from './port-link.js';
 import type { Poller, RingSource } from './poller.js';
 import { Doorbell, Ring } from './ring.js';
@@ -17,6 +19,14 @@ export interface RingEnds {
 }
 
 export const RING_CAPACITY = 1 << 20;
+
+/**
+ * Handed-over reply data of this size or more is moved over the port rather than copied
+ * through the ring (an encoding copy, the ring's copy and the decoding copy).
+ */
+export const MOVE_MIN_BYTES = 64 * 1024;
+
+const PORT_NOTICE = new Uint8Array(0);
 
 /** The port message that wakes a parked poller. */
 const WAKE = 'wake';
@@ -53,12 +63,18 @@ export class RingLink extends PortLink implements RingSource {
   override send(frame: Frame): void {
     if (!this.open) return;
     if (frame[0] === REQ) this.unanswered++;
-    if (!this.tx.tryWrite(packr.pack(frame))) this.port.postMessage(frame);
-    else if (this.peerBell.ring()) this.port.postMessage(WAKE);
+    const bulk = movableBuffer(frame, MOVE_MIN_BYTES);
+    if (!bulk && this.tx.tryWrite(packr.pack(frame))) {
+      if (this.peerBell.ring()) this.port.postMessage(WAKE);
+      return;
+    }
+    this.port.postMessage(frame, bulk ? [bulk] : undefined);
+    if (this.tx.tryWrite(PORT_NOTICE)) this.peerBell.ring(); // a parked peer wakes for the frame itself
   }
 
   deliver(record: Uint8Array): void {
-    this.frame(packr.unpack(record));
+    if (record.length === 0) this.poller.turnEventLoop();
+    else this.frame(packr.unpack(record));
   }
 
   override lost(reason: string): void {

@@ -16,6 +16,9 @@ import { MAX_FRAME, StreamLink } from '../ipc/stream-link.js';
 import type { Link } from '../ipc/frame.js';
 import { SysError, boot } from '../kernel/index.js';
 import { BUILTIN } from '../kernel/registry.js';
+import { MOVE_MIN_BYTES } from '../ipc/ring-link.js';
+import { handOver } from '../ipc/frame.js';
+import { pattern } from './fixtures/probe.js';
 import { mainThreadPoller } from '../kernel/domain-host.js';
 import { seededRandom } from '../kernel/faults.js';
 
@@ -200,3 +203,23 @@ t.test('ring transport: threads that die while they run give their cores back', 
   while (share.running !== 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   t.equal(share.running, 0, 'no thread of a halted kernel still counts as running a poller');
 });
+
+for (const transport of ['ring', 'postMessage'] as const) {
+  t.test(`${transport} transport: handed-over replies of every size arrive intact; the caller's data is never moved`, async (t) => {
+    const k = await boot({
+      transport,
+      policy: { name: 'bulk', modules: { probe }, domains: { main: { kind: 'main', components: [...BUILTIN] }, p: { kind: 'thread', components: ['probe'] } } },
+    });
+    t.teardown(() => k.halt());
+    const rand = rng(9);
+    const sizes = [0, 1, MOVE_MIN_BYTES - 1, MOVE_MIN_BYTES, MOVE_MIN_BYTES + 1, 600_000, 2 << 20];
+    for (let i = 0; i < 300; i++) sizes.push(Math.floor(rand() * 300_000));
+    const results = await Promise.all(sizes.map((size, seed) => k.call<Uint8Array>('probe', 'bytes', { size, seed })));
+    const bad = results.filter((r, i) => sha(r) !== sha(pattern(sizes[i], i))).length;
+    t.equal(bad, 0, `${sizes.length} concurrent replies, some moved and some copied, each matched its request`);
+    const data = handOver(pattern(1 << 20, 7)); // even handed over, a request's bytes are copied: it may be sent again
+    const back = await k.call<Uint8Array>('probe', 'echo', { value: data });
+    t.equal(data.length, 1 << 20, 'a request\'s bytes stay with the caller');
+    t.equal(sha(back), sha(data), 'and come back intact');
+  });
+}

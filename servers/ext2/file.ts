@@ -2,7 +2,7 @@
 // stretch with one device read, writes that allocate next to the previous block, holes that
 // read as zeros, and resizing in both directions.
 
-import { SysError } from '../../kernel/api.js';
+import { SysError, handOver } from '../../kernel/api.js';
 import type { BlockCache } from './cache.js';
 import type { BlockMap } from './blockmap.js';
 import type { Groups } from './groups.js';
@@ -43,7 +43,7 @@ export class FileContent {
       }
       i += n;
     }
-    return out;
+    return handOver(out);
   }
 
   /**

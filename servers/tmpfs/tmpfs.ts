@@ -2,7 +2,7 @@
 // pages, allocated on first write, so holes cost nothing and `blocks` counts what is stored.
 
 import {
-  NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
+  NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf, handOver,
   type Attr, type AttrChanges, type DirEntry, type FsInstance, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 
@@ -271,7 +271,7 @@ export class Tmpfs implements FsInstance {
       at += n;
     }
     this.touch(node, 'a');
-    return out;
+    return handOver(out);
   }
 
   write(h: Handle, offset: number, data: Uint8Array): { written: number; end: number } {

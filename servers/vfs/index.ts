@@ -4,7 +4,7 @@
 
 import {
   O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
-  S_IFLNK, S_IFMT, S_IFREG, SysError, defineComponent,
+  S_IFLNK, S_IFMT, S_IFREG, SysError, defineComponent, handOver,
   type Attr, type Context, type DirEntry, type StartInfo, type Handle, type MountInfo, type Stat, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { MountTable, type Mount, type Vnode } from './mounts.js';
@@ -356,7 +356,7 @@ export default defineComponent({
         return serial(file, async () => {
           const data = await fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: file.offset, length: Math.min(a.length, MAX_READ) });
           file.offset += data.length;
-          return data;
+          return handOver(data);
         });
       },
       write(a: P & { fd: number; data: Uint8Array }) {
@@ -375,7 +375,7 @@ export default defineComponent({
       async pread(a: P & { fd: number; length: number; offset: number }) {
         const file = procs.file(proc(a), a.fd);
         readable(file, a.fd);
-        return fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: a.offset, length: Math.min(a.length, MAX_READ) });
+        return handOver(await fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: a.offset, length: Math.min(a.length, MAX_READ) }));
       },
       async pwrite(a: P & { fd: number; data: Uint8Array; offset: number }) {
         const file = procs.file(proc(a), a.fd);
