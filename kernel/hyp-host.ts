@@ -2,7 +2,6 @@
 // domain, each component's copy tagging its log lines with the component's name.
 
 import * as fs from 'node:fs';
-import { randomFillSync } from 'node:crypto';
 import { isErrno, SysError } from '../ipc/errno.js';
 import type { FileOpenOptions, HostFile, Hyp, LogLevel } from './hyp.js';
 
@@ -37,7 +36,8 @@ export function hostHyp(tag: string): Hyp {
 
     random(n) {
       if (!Number.isSafeInteger(n) || n < 0 || n > 65536) throw new SysError('EINVAL', `random: bad length ${n}`);
-      return randomFillSync(new Uint8Array(n));
+      // Web Crypto's global loads on first use; importing node:crypto would slow every domain's start.
+      return crypto.getRandomValues(new Uint8Array(n));
     },
 
     fileOpen(path: string, options: FileOpenOptions = {}): HostFile {

@@ -1,14 +1,17 @@
 // Unix-socket channels, used wherever a process domain is on one end (other than the pipe
-// between the core and the process): process domains listen, their peers connect.
+// between the core and the process): process domains listen, their peers connect. node:net is
+// loaded when first needed: most thread domains never open a socket, and would pay for it at
+// every start.
 
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { SysError } from '../ipc/errno.js';
 import { StreamLink } from '../ipc/stream-link.js';
 import type { Link } from '../ipc/frame.js';
 
-export function connectSocket(peer: string, path: string): Promise<Link> {
+export async function connectSocket(peer: string, path: string): Promise<Link> {
+  const { connect } = await import('node:net');
   return new Promise((resolve, reject) => {
-    const sock = net.connect(path);
+    const sock = connect(path);
     sock.once('connect', () => {
       sock.off('error', reject);
       sock.setNoDelay(true);
@@ -18,9 +21,10 @@ export function connectSocket(peer: string, path: string): Promise<Link> {
   });
 }
 
-export function listenSocket(path: string, onLink: (link: Link) => void): Promise<net.Server> {
+export async function listenSocket(path: string, onLink: (link: Link) => void): Promise<net.Server> {
+  const { createServer } = await import('node:net');
   return new Promise((resolve, reject) => {
-    const server = net.createServer((sock) => onLink(new StreamLink(sock)));
+    const server = createServer((sock) => onLink(new StreamLink(sock)));
     server.once('error', reject);
     server.listen(path, () => {
       server.off('error', reject);
