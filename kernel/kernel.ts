@@ -309,28 +309,32 @@ export class Kernel {
       });
     }
     for (const d of remote) this.launch(d.name);
+    // Each step waits for what it needs and no more, so the domains that load first start their
+    // components while others still load: a channel waits for the two domains it joins, a
+    // component for its domain, for the components it requires and for the channels to them.
     const mainSpec = placement.domains.find((d) => d.kind === 'main');
-    await Promise.all([
-      this.main.load(this.planFor(MAIN, mainSpec?.components ?? [])),
-      ...remote.map((d) => this.loadDomain(d.name)),
-    ]);
-    await Promise.all(this.peerPairs().map(([x, y]) => this.connectPair(x, y)));
-    await this.startInOrder(placement.order, false);
-  }
-
-  /** Starts components, each once everything it requires has started: independent ones together. */
-  private async startInOrder(components: string[], restart: boolean): Promise<void> {
+    const loaded = new Map<string, Promise<unknown>>([[MAIN, this.main.load(this.planFor(MAIN, mainSpec?.components ?? []))]]);
+    for (const d of remote) loaded.set(d.name, this.loadDomain(d.name));
+    const channels = new Map<string, Promise<void>>();
+    for (const [x, y] of this.peerPairs()) {
+      channels.set(pairKey(x, y), Promise.all([loaded.get(x), loaded.get(y)]).then(() => this.connectPair(x, y)));
+    }
     const started = new Map<string, Promise<void>>();
     const start = (c: string): Promise<void> => {
       let p = started.get(c);
       if (!p) {
-        const deps = this.placement.defs.get(c)!.requires.filter((r) => components.includes(r));
-        p = Promise.all(deps.map(start)).then(() => this.startComponent(c, restart));
+        const home = placement.home.get(c)!;
+        const requires = placement.defs.get(c)!.requires;
+        p = Promise.all([
+          loaded.get(home),
+          ...requires.map(start),
+          ...requires.map((r) => channels.get(pairKey(home, placement.home.get(r)!))),
+        ]).then(() => this.startComponent(c, false));
         started.set(c, p);
       }
       return p;
     };
-    await Promise.all(components.map(start));
+    await Promise.all([...loaded.values(), ...channels.values(), ...placement.order.map(start)]);
   }
 
   /** Gives a domain a thread or process — the spare, if one is ready — and links the core to it. */
@@ -435,7 +439,7 @@ export class Kernel {
         const b = placement.home.get(r)!;
         if (a === b || a === MAIN || b === MAIN) continue;
         const [x, y] = [a, b].sort();
-        pairs.set(`${x}\0${y}`, [x, y]);
+        pairs.set(pairKey(x, y), [x, y]);
       }
     }
     return [...pairs.values()];
@@ -610,6 +614,9 @@ export class Kernel {
     this.heartbeatTimer = null;
   }
 }
+
+/** Names the channel between two domains, either way round. */
+const pairKey = (a: string, b: string): string => [a, b].sort().join('\0');
 
 export function describeFault(f: FaultSpec): string {
   const parts = [`${f.component} ${f.type}`];
