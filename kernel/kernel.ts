@@ -166,10 +166,7 @@ export class Kernel {
     try {
       await kernel.startDomains();
       kernel.init = await kernel.spawn({ uid: 0, gid: 0 });
-      for (const m of options.mounts ?? DEFAULT_MOUNTS) {
-        if (m.target !== '/') await kernel.init.mkdir(m.target, { recursive: true, mode: 0o755 });
-        await kernel.init.mount(m.target, m.fstype, { source: m.source, readonly: m.readonly });
-      }
+      await kernel.bootMounts(options.mounts ?? DEFAULT_MOUNTS);
       for (const f of faults) await kernel.inject(f);
       kernel.startHeartbeat();
       for (const kind of new Set(placement.domains.map((d) => d.kind))) if (kind !== 'main') kernel.prepareSpare(kind);
@@ -296,6 +293,19 @@ export class Kernel {
   }
 
   // ---- boot ----------------------------------------------------------------------------
+
+  /**
+   * The boot mounts, in order, by init; what they mount, to be made again if vfs restarts, is
+   * asked once at the end rather than after each (as syscall() does).
+   */
+  private async bootMounts(mounts: MountSpec[]): Promise<void> {
+    for (const m of mounts) {
+      if (m.target !== '/') await this.init.mkdir(m.target, { recursive: true, mode: 0o755 });
+      await this.call('vfs', 'mount', { pid: this.init.pid, target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly });
+    }
+    const made = await this.call<MountInfo[]>('vfs', 'mounts', { pid: this.init.pid });
+    this.mountTable = mounts.map((m, i) => ({ ...m, target: made[i].target }));
+  }
 
   private async startDomains(): Promise<void> {
     const { placement } = this;
