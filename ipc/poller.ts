@@ -24,6 +24,12 @@ export interface RingSource {
 export interface WaitPolicy {
   /** Spin at most this long for a reply. */
   spinForReplyMs: number;
+  /**
+   * ...and at least this long: a wait that outlasts the spin halves the next one, a reply
+   * caught while spinning doubles it, so a thread stops burning a core on calls that take
+   * milliseconds (a component's start, a disk write) and spins again when replies come fast.
+   */
+  minSpinForReplyMs: number;
   /** Spin at most this long after the last message. */
   spinLingerMs: number;
   /** While spinning, let the event loop run (timers, I/O, port messages) this often. */
@@ -40,6 +46,7 @@ export interface WaitPolicy {
  */
 export const DEFAULT_WAIT: WaitPolicy = {
   spinForReplyMs: 1,
+  minSpinForReplyMs: 0.02,
   spinLingerMs: 0.05,
   eventLoopEveryMs: 0.05,
   dozeMs: 2,
@@ -51,11 +58,12 @@ const RUNNING = 1;
 const CORES = 2;
 
 /**
- * The process's cores, shared by the pollers of all its threads: how many pollers run (not
- * dozing or parked), and tickets that order the spinning threads by when they began.
- * A thread may spin while no more pollers run than there are cores. When more do (a thread was
- * just woken), only the newest spinners — as many as there are cores, less the one that works —
- * go on: in a chain of calls (client → vfs → tmpfs) the newest is the innermost caller, the next
+ * The process's cores, shared by the pollers of all its threads: how many threads run (a new
+ * thread from its start, then whenever its poller is not dozing or parked), and tickets that
+ * order the spinning threads by when they began. A thread may spin while no more threads run
+ * than there are cores. With one more (a thread was just woken), only the newest spinners — as
+ * many as there are cores, less the one that works — go on; with more still (threads starting,
+ * loading their code), nobody spins. In a chain of calls (client → vfs → tmpfs) the newest is the innermost caller, the next
  * to be answered, or the server that has just replied, the next to be called; the others doze
  * and leave their cores to the threads at work. On two cores that makes two wake-ups per call
  * through the chain (the client's and tmpfs's), the fewest possible.
@@ -86,18 +94,19 @@ export class CoreShare implements RunningCount {
     return Atomics.load(this.cells, RUNNING);
   }
 
-  /** True while no more pollers run than there are cores. */
-  get spare(): boolean {
-    return Atomics.load(this.cells, RUNNING) <= this.cells[CORES];
-  }
-
   take(): number {
     return Atomics.add(this.cells, TICKETS, 1) + 1;
   }
 
-  /** Whether the holder of `ticket` is among the newest waiters allowed to spin without a spare core. */
-  newest(ticket: number): boolean {
-    return ((Atomics.load(this.cells, TICKETS) - ticket) | 0) < this.cells[CORES] - 1;
+  /**
+   * Whether the holder of `ticket` may spin: while no more threads run than there are cores;
+   * with one more (a thread just woken), only the newest spinners but one per core.
+   */
+  mayspin(ticket: number): boolean {
+    const running = Atomics.load(this.cells, RUNNING);
+    const cores = this.cells[CORES];
+    if (running <= cores) return true;
+    return running === cores + 1 && ((Atomics.load(this.cells, TICKETS) - ticket) | 0) < cores - 1;
   }
 }
 
@@ -109,6 +118,7 @@ export class Poller {
   private running = false;
   private lastMessage = 0;
   private lastTurn = 0;
+  private replySpinMs: number;
   /** How waits ended: with a message found while spinning, or while dozing, or by parking. */
   readonly stats = { spun: 0, dozed: 0, parked: 0 };
 
@@ -116,7 +126,9 @@ export class Poller {
     readonly bell: Doorbell,
     readonly share: CoreShare,
     private readonly policy: WaitPolicy = DEFAULT_WAIT,
-  ) {}
+  ) {
+    this.replySpinMs = policy.spinForReplyMs;
+  }
 
   add(source: RingSource): void {
     this.sources.add(source);
@@ -176,19 +188,28 @@ export class Poller {
   }
 
   /**
-   * Polls while replies are due (up to spinForReplyMs) or the last message is recent (up to
+   * Polls while replies are due (up to replySpinMs) or the last message is recent (up to
    * spinLingerMs), as long as the core share allows it; true when something arrived.
    */
   private async spin(): Promise<boolean> {
     const start = performance.now();
     const ticket = this.share.take();
+    let outlasted = false;
     for (;;) {
       const now = performance.now();
-      const forReply = now - start < this.policy.spinForReplyMs && this.anyWaiting();
+      const waiting = this.anyWaiting();
+      const forReply = waiting && now - start < this.replySpinMs;
+      if (waiting && !forReply && !outlasted) {
+        outlasted = true;
+        this.replySpinMs = Math.max(this.policy.minSpinForReplyMs, this.replySpinMs / 2);
+      }
       if (!forReply && now - this.lastMessage >= this.policy.spinLingerMs) return false;
-      if (!this.share.spare && !this.share.newest(ticket)) return false;
+      if (!this.share.mayspin(ticket)) return false;
       await this.yieldTurn();
-      if (this.due()) return true;
+      if (this.due()) {
+        if (waiting) this.replySpinMs = Math.min(this.policy.spinForReplyMs, this.replySpinMs * 2);
+        return true;
+      }
     }
   }
 

@@ -85,9 +85,14 @@ export interface DomainLimits {
   memoryMb?: number;
 }
 
-export function startThread(name: string, transport: ThreadTransport, limits: DomainLimits = {}): HostedDomain {
+/**
+ * @param components  what the domain will be asked to load, if known (a spare's is not): picks
+ *   the bundle it starts from
+ */
+export function startThread(name: string, transport: ThreadTransport, limits: DomainLimits = {}, components: readonly string[] = []): HostedDomain {
   const loader = tsLoader();
   const bell = Doorbell.allocate();
+  new Doorbell(bell, coreShare).resume(); // the thread runs (loads its code) until its poller first sleeps
   const poller = mainThreadPoller();
   const ends = transport === 'ring' ? ringPair(poller.bell.buffer, bell) : null;
   const workerData = { name, bell, coreShare: coreShare.buffer, ends: ends?.b };
