@@ -14,6 +14,7 @@ import { Doorbell } from '../ipc/ring.js';
 import { RingLink, ringPair, type RingEnds } from '../ipc/ring-link.js';
 import type { Link } from '../ipc/frame.js';
 import type { DomainKind } from './placement.js';
+import { BUILTIN } from './registry.js';
 
 /** How threads talk: shared-memory rings (the fast path) or postMessage (the baseline). */
 export const THREAD_TRANSPORTS = ['ring', 'postMessage'] as const;
@@ -39,9 +40,9 @@ const PROCESS_ENTRY = new URL(`./domain-process${FROM_SOURCE ? '.ts' : '.js'}`, 
  * bundle missing or older than its entry means tsc ran without the bundling step, and the
  * bundle would run stale code: the module graph is used instead.
  */
-function bundleOf(entry: URL): string | null {
+function bundleOf(entry: URL, variant = ''): string | null {
   if (FROM_SOURCE) return null;
-  const bundle = fileURLToPath(entry).replace(/\.js$/, '.bundle.cjs');
+  const bundle = fileURLToPath(entry).replace(/\.js$/, `${variant}.bundle.cjs`);
   try {
     return statSync(bundle).mtimeMs >= statSync(entry).mtimeMs ? bundle : null;
   } catch {
@@ -51,6 +52,18 @@ function bundleOf(entry: URL): string | null {
 
 const THREAD_BUNDLE = bundleOf(THREAD_ENTRY);
 const PROCESS_BUNDLE = bundleOf(PROCESS_ENTRY);
+/** Thread bundles that hold one built-in server only, for a domain that hosts no other. */
+const ONE_SERVER_BUNDLES = new Map(BUILTIN.map((c) => [c as string, bundleOf(THREAD_ENTRY, `.${c}`)]));
+
+/**
+ * The bundle a thread domain hosting `components` starts from: the one with only its built-in
+ * server, if it hosts one (a component a placement adds is imported from its own module from any
+ * bundle), else the full one.
+ */
+function threadBundle(components: readonly string[]): string | null {
+  const builtins = components.filter((c) => ONE_SERVER_BUNDLES.has(c));
+  return (builtins.length === 1 ? ONE_SERVER_BUNDLES.get(builtins[0]) : null) ?? THREAD_BUNDLE;
+}
 
 /** When the kernel runs from TypeScript source, its domains need the same loader. */
 function tsLoader(): string | null {
@@ -100,8 +113,7 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
   const options = { workerData, execArgv: [], resourceLimits, env: domainEnv() };
   const worker = loader
     ? new Worker(`import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_ENTRY.href)}); })`, { ...options, eval: true })
-    : THREAD_BUNDLE ? new Worker(THREAD_BUNDLE, options)
-    : new Worker(THREAD_ENTRY, options);
+    : new Worker(threadBundle(components) ?? THREAD_ENTRY, options);
   const link = ends ? new RingLink(ends.a, worker, poller) : new PortLink(worker);
   let exitReason = 'exited';
   worker.on('error', (err) => {

@@ -356,7 +356,7 @@ export class Kernel {
       this.spares.delete(kind);
       this.prepareSpare(kind);
     } else {
-      h = this.startDomain(kind, name);
+      h = this.startDomain(kind, name, st.spec.components);
     }
     const generation = ++st.generation;
     const hosted = h;
@@ -375,9 +375,10 @@ export class Kernel {
     st.bundle = reply.bundle;
   }
 
-  private startDomain(kind: 'thread' | 'process', name: string): HostedDomain {
+  /** @param components  what it will host; a spare's are not known yet */
+  private startDomain(kind: 'thread' | 'process', name: string, components: readonly string[] = []): HostedDomain {
     const limits = { memoryMb: this.options.memoryLimitMb };
-    return kind === 'thread' ? startThread(name, this.transport, limits) : startProcess(name, limits);
+    return kind === 'thread' ? startThread(name, this.transport, limits, components) : startProcess(name, limits);
   }
 
   /** Starts an idle spare domain of a kind (replacing itself if it dies unused). */
