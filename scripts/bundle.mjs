@@ -46,6 +46,10 @@ async function bundle(entry, outName, plugins = []) {
     target: 'node20',
     external: ['msgpackr-extract'], // msgpackr's native add-on, which domains do not load
     plugins,
+    // Less for each worker to parse (330 -> 210 KB); identifiers are kept for stack traces, as
+    // renaming them too gained nothing measurable at load.
+    minifyWhitespace: true,
+    minifySyntax: true,
     logLevel: 'warning',
   });
   if (warnings.length > 0) {
