@@ -99,6 +99,14 @@ export class CoreShare implements RunningCount {
   }
 
   /**
+   * True when more threads run than cores plus one: threads starting or at work want every
+   * core, and a dozing thread's periodic turns of its event loop would take time from them.
+   */
+  get crowded(): boolean {
+    return Atomics.load(this.cells, RUNNING) > this.cells[CORES] + 1;
+  }
+
+  /**
    * Whether the holder of `ticket` may spin: while no more threads run than there are cores;
    * with one more (a thread just woken), only the newest spinners but one per core.
    */
@@ -213,10 +221,13 @@ export class Poller {
     }
   }
 
-  /** Blocks in slices, with a turn of the event loop between them, up to dozeMs; true when something arrived. */
+  /**
+   * Blocks in slices, with a turn of the event loop between them, up to dozeMs, unless the
+   * cores are crowded (then it parks at once); true when something arrived.
+   */
   private async doze(): Promise<boolean> {
     const end = performance.now() + this.policy.dozeMs;
-    while (performance.now() < end) {
+    while (performance.now() < end && !this.share.crowded) {
       this.bell.sleep(DOZING);
       if (!this.due()) this.bell.doze(this.policy.dozeSliceMs);
       this.bell.resume();
