@@ -69,7 +69,9 @@ export class RingLink extends PortLink implements RingSource {
       return;
     }
     this.port.postMessage(frame, bulk ? [bulk] : undefined);
-    if (this.tx.tryWrite(PORT_NOTICE)) this.peerBell.ring(); // a parked peer wakes for the frame itself
+    // The peer may have taken the frame and parked again before the notice lands: a wake-up
+    // claimed here must be sent, or the peer would sleep with a record in its ring.
+    if (this.tx.tryWrite(PORT_NOTICE) && this.peerBell.ring()) this.port.postMessage(WAKE);
   }
 
   deliver(record: Uint8Array): void {
