@@ -2,9 +2,9 @@
 // waits in three steps, each cheaper in CPU and dearer to wake from:
 //  1. spin: poll again after each turn of promise continuations, letting the event loop run
 //     every few tens of microseconds, so a message is picked up within a microsecond or two;
-//     only while replies are due or for a moment after the last message, and only while a
-//     core is spare (fewer threads run pollers than there are cores), so a spinning thread never
-//     holds the core that a thread it has just woken needs;
+//     only while replies are due or for a moment after the last message, and only while the
+//     cores allow it (see CoreShare), so a spinning thread does not hold the core that a thread
+//     it has just woken needs;
 //  2. doze: block in Atomics.wait on the doorbell for slices of ~100 µs, with a turn of the
 //     event loop between slices (I/O completions, timers); a producer wakes it with a notify;
 //  3. park: return to the event loop; the next producer wakes it with a message on a port —
@@ -41,8 +41,9 @@ export interface WaitPolicy {
 }
 
 /**
- * Measured on a 2-vCPU machine (bench/README.md): a linger of 50 µs covers a busy client's think
- * time between calls (a few µs); waking a dozing thread costs about half of waking a parked one.
+ * Measured on a 2-vCPU machine: a linger of 50 µs covers a busy client's think time between
+ * calls (a few µs); waking a dozing thread (a notify, ~25 µs there) costs less than waking a
+ * parked one (a port message, ~40 µs).
  */
 export const DEFAULT_WAIT: WaitPolicy = {
   spinForReplyMs: 1,
@@ -63,10 +64,11 @@ const CORES = 2;
  * order the spinning threads by when they began. A thread may spin while no more threads run
  * than there are cores. With one more (a thread was just woken), only the newest spinners — as
  * many as there are cores, less the one that works — go on; with more still (threads starting,
- * loading their code), nobody spins. In a chain of calls (client → vfs → tmpfs) the newest is the innermost caller, the next
- * to be answered, or the server that has just replied, the next to be called; the others doze
- * and leave their cores to the threads at work. On two cores that makes two wake-ups per call
- * through the chain (the client's and tmpfs's), the fewest possible.
+ * loading their code), nobody spins. In a chain of calls (client → vfs → tmpfs) the newest is
+ * the innermost caller, the next to be answered, or the server that has just replied, the next
+ * to be called; the others doze and leave their cores to the threads at work. Three threads
+ * taking turns on two cores must each sleep while the other two work, so a call through the
+ * chain wakes two of them (the client and tmpfs), the fewest possible.
  */
 export class CoreShare implements RunningCount {
   readonly cells: Int32Array;
@@ -89,7 +91,7 @@ export class CoreShare implements RunningCount {
     Atomics.sub(this.cells, RUNNING, 1);
   }
 
-  /** How many pollers run now. */
+  /** How many threads count as running now. */
   get running(): number {
     return Atomics.load(this.cells, RUNNING);
   }
@@ -127,8 +129,6 @@ export class Poller {
   private lastMessage = 0;
   private lastTurn = 0;
   private replySpinMs: number;
-  /** How waits ended: with a message found while spinning, or while dozing, or by parking. */
-  readonly stats = { spun: 0, dozed: 0, parked: 0 };
 
   constructor(
     readonly bell: Doorbell,
@@ -248,21 +248,13 @@ export class Poller {
         await this.yieldTurn(); // let the continuations run before looking again
         continue;
       }
-      if (await this.spin()) {
-        this.stats.spun++;
-        continue;
-      }
-      if (await this.doze()) {
-        this.stats.dozed++;
-        continue;
-      }
+      if ((await this.spin()) || (await this.doze())) continue;
       // Park: announce it, then look once more, so a record written meanwhile is not missed.
       this.bell.sleep(PARKED);
       if (!this.due()) break;
       this.bell.resume();
     }
     this.bell.sleep(PARKED);
-    this.stats.parked++;
     this.running = false;
   }
 }
