@@ -105,7 +105,8 @@ export interface DomainLimits {
 export function startThread(name: string, transport: ThreadTransport, limits: DomainLimits = {}, components: readonly string[] = []): HostedDomain {
   const loader = tsLoader();
   const bell = Doorbell.allocate();
-  new Doorbell(bell, coreShare).resume(); // the thread runs (loads its code) until its poller first sleeps
+  const hostBell = new Doorbell(bell, coreShare);
+  hostBell.resume(); // the thread runs (loads its code) until its poller first sleeps
   const poller = mainThreadPoller();
   const ends = transport === 'ring' ? ringPair(poller.bell.buffer, bell) : null;
   const workerData = { name, bell, coreShare: coreShare.buffer, ends: ends?.b };
@@ -122,7 +123,7 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
   });
   const exited = new Promise<string>((resolve) =>
     worker.once('exit', (code) => {
-      new Doorbell(bell, coreShare).retire(); // it may have died while counted as running
+      hostBell.retire(); // it may have died while counted as running
       const reason = exitReason === 'exited' ? `exited with code ${code}` : exitReason;
       link.lost(`thread domain ${name} ${reason}`);
       resolve(reason);

@@ -14,7 +14,7 @@ import { Endpoint } from '../ipc/endpoint.js';
 import { PortLink } from '../ipc/port-link.js';
 import { MAX_FRAME, StreamLink } from '../ipc/stream-link.js';
 import type { Link } from '../ipc/frame.js';
-import { SysError, boot } from '../kernel/index.js';
+import { SysError, boot, type PlacementSpec } from '../kernel/index.js';
 import { BUILTIN } from '../kernel/registry.js';
 import { MOVE_MIN_BYTES } from '../ipc/ring-link.js';
 import { handOver } from '../ipc/frame.js';
@@ -142,13 +142,15 @@ t.test('endpoint: malformed requests get EINVAL, replies nobody awaits are dropp
 
 const probe = pathToFileURL(join(import.meta.dirname, 'fixtures', 'probe.ts')).href;
 
+/** The built-in components in the main thread, the probe alone in a thread or process domain. */
+const probePlacement = (name: string, kind: 'thread' | 'process'): PlacementSpec => ({
+  name, modules: { probe }, domains: { main: { kind: 'main', components: [...BUILTIN] }, p: { kind, components: ['probe'] } },
+});
+
 for (const kind of ['thread', 'process'] as const) {
   t.test(`a ${kind} domain that dies mid-call fails its callers with EIO instead of hanging them`, async (t) => {
     const k = await boot({
-      policy: {
-        name: 'dying', modules: { probe },
-        domains: { main: { kind: 'main', components: [...BUILTIN] }, p: { kind, components: ['probe'] } },
-      },
+      policy: probePlacement('dying', kind),
       supervision: { probe: { restart: 'temporary' } }, // not restarted: its callers must hear of it
     });
     t.teardown(() => k.halt());
@@ -167,7 +169,7 @@ for (const kind of ['thread', 'process'] as const) {
 t.test('ring transport: concurrent calls of random sizes through a worker, across idle periods', async (t) => {
   const k = await boot({
     transport: 'ring',
-    policy: { name: 'ring', modules: { probe }, domains: { main: { kind: 'main', components: [...BUILTIN] }, p: { kind: 'thread', components: ['probe'] } } },
+    policy: probePlacement('ring', 'thread'),
   });
   t.teardown(() => k.halt());
   const rand = rng(4);
@@ -220,7 +222,7 @@ for (const transport of ['ring', 'postMessage'] as const) {
   t.test(`${transport} transport: handed-over replies of every size arrive intact; the caller's data is never moved`, async (t) => {
     const k = await boot({
       transport,
-      policy: { name: 'bulk', modules: { probe }, domains: { main: { kind: 'main', components: [...BUILTIN] }, p: { kind: 'thread', components: ['probe'] } } },
+      policy: probePlacement('bulk', 'thread'),
     });
     t.teardown(() => k.halt());
     const rand = rng(9);
