@@ -52,6 +52,53 @@ function bundleOf(entry: URL, variant = ''): string | null {
 
 const THREAD_BUNDLE = bundleOf(THREAD_ENTRY);
 const PROCESS_BUNDLE = bundleOf(PROCESS_ENTRY);
+/**
+ * V8's code for a bundle, saved beside it by the build (scripts/code-cache.mjs) from domains
+ * that booted and served a first few calls: a domain that starts with it need not compile
+ * again what they ran. Null when there is none or it is older than the bundle (a cache made for
+ * other code, or by another Node, is also refused by V8 itself, which then compiles as usual).
+ */
+function codeCacheOf(bundle: string): string | null {
+  const cache = `${bundle}.v8cache`;
+  try {
+    return statSync(cache).mtimeMs >= statSync(bundle).mtimeMs ? cache : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Set while the build warms the code caches: every thread domain saves its own at its first stop. */
+const SAVE_CODE_CACHE = 'RUMPUS_SAVE_CODE_CACHE';
+
+/**
+ * The eval'd entry of a thread domain that starts from a bundle: it compiles the bundle with
+ * its code cache, if there is one, and runs it as Node runs a CommonJS module. What the bundle
+ * needs of it is under globalThis[Symbol.for('rumpus.…')]: the code cache (see domain.ts), and
+ * an import(), which code compiled from a code cache cannot run itself (kernel/dynamic-import.ts).
+ */
+const BUNDLE_LOADER = `
+const { workerData } = require('node:worker_threads');
+const { readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { dirname } = require('node:path');
+const { Script } = require('node:vm');
+const Module = require('node:module');
+const { bundle, codeCache, saveCodeCache } = workerData.loader;
+let cachedData;
+try { if (codeCache) cachedData = readFileSync(codeCache); } catch {}
+const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
+globalThis[Symbol.for('rumpus.import')] = (specifier) => import(specifier);
+globalThis[Symbol.for('rumpus.codeCache')] = {
+  used: cachedData !== undefined && !script.cachedDataRejected,
+  save: saveCodeCache ? () => {
+    const file = bundle + '.v8cache', part = file + '.' + process.pid + '.' + require('node:worker_threads').threadId;
+    writeFileSync(part, script.createCachedData());
+    renameSync(part, file);
+  } : null,
+};
+const module = { exports: {}, filename: bundle, id: bundle };
+script.runInThisContext().call(module.exports, module.exports, Module.createRequire(bundle), module, bundle, dirname(bundle));
+`;
+
 /** Thread bundles that hold one built-in server only, for a domain that hosts no other. */
 const ONE_SERVER_BUNDLES = new Map(BUILTIN.map((c) => [c as string, bundleOf(THREAD_ENTRY, `.${c}`)]));
 
@@ -109,12 +156,16 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
   hostBell.resume(); // the thread runs (loads its code) until its poller first sleeps
   const poller = mainThreadPoller();
   const ends = transport === 'ring' ? ringPair(poller.bell.buffer, bell) : null;
-  const workerData = { name, bell, coreShare: coreShare.buffer, ends: ends?.b };
+  const bundle = loader ? null : threadBundle(components);
+  const workerData = {
+    name, bell, coreShare: coreShare.buffer, ends: ends?.b,
+    loader: bundle ? { bundle, codeCache: codeCacheOf(bundle), saveCodeCache: process.env[SAVE_CODE_CACHE] === '1' } : undefined,
+  };
   const resourceLimits = limits.memoryMb ? { maxOldGenerationSizeMb: limits.memoryMb } : undefined;
   const options = { workerData, execArgv: [], resourceLimits, env: domainEnv() };
   const worker = loader
     ? new Worker(`import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_ENTRY.href)}); })`, { ...options, eval: true })
-    : new Worker(threadBundle(components) ?? THREAD_ENTRY, options);
+    : bundle ? new Worker(BUNDLE_LOADER, { ...options, eval: true }) : new Worker(THREAD_ENTRY, options);
   const link = ends ? new RingLink(ends.a, worker, poller) : new PortLink(worker);
   let exitReason = 'exited';
   worker.on('error', (err) => {

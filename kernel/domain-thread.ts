@@ -6,7 +6,7 @@ import { CoreShare, Poller } from '../ipc/poller.js';
 import { PortLink } from '../ipc/port-link.js';
 import { Doorbell } from '../ipc/ring.js';
 import { RingLink, type RingEnds } from '../ipc/ring-link.js';
-import { Domain, MAIN } from './domain.js';
+import { Domain, MAIN, codeCache } from './domain.js';
 import { remoteHooks } from './domain-hooks.js';
 
 const { name, bell, coreShare, ends } = workerData as { name: string; bell: SharedArrayBuffer; coreShare: SharedArrayBuffer; ends?: RingEnds };
@@ -24,3 +24,17 @@ port.on('message', (msg: { attach?: string; port?: MessagePort; ends?: RingEnds 
   }
 });
 domain.addPeer(MAIN, ends ? new RingLink(ends, port, poller) : new PortLink(port));
+
+// While the build warms the code caches (scripts/code-cache.mjs), a domain saves what V8 has
+// compiled once its components stop: by then it has loaded, started and served a first use.
+const saveCodeCache = codeCache?.save;
+if (saveCodeCache) {
+  const stop = domain.control.get('stop')!;
+  domain.control.set('stop', async (a) => {
+    try {
+      return await stop(a);
+    } finally {
+      saveCodeCache();
+    }
+  });
+}

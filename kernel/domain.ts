@@ -26,10 +26,19 @@ import { validateArgs } from './validate.js';
  */
 const BUNDLE = typeof __filename === 'string' ? __filename : undefined;
 
+/**
+ * What the loader of a bundle (kernel/domain-host.ts) tells of V8's code cache: whether the
+ * bundle was compiled from it, and how to save what has been compiled since (only while the
+ * build warms the caches).
+ */
+export const codeCache = (globalThis as { [key: symbol]: { used: boolean; save: (() => void) | null } | undefined })[Symbol.for('rumpus.codeCache')];
+
 /** What a domain answers when it has loaded its plan. */
 export interface LoadReply {
   /** The bundle its code came from, if any. */
   bundle?: string;
+  /** Whether that bundle's code came from V8's code cache. */
+  codeCache?: boolean;
 }
 
 /** What the core tells a domain to host and whom it may talk to. */
@@ -164,7 +173,7 @@ export class Domain {
     }
     this.isLoaded = true;
     this.markLoaded();
-    return { bundle: BUNDLE };
+    return { bundle: BUNDLE, codeCache: codeCache?.used };
   }
 
   /** Runs a component's start(); the components it requires are already started. */

@@ -83,6 +83,8 @@ export interface DomainInfo {
   uptimeMs: number;
   /** The CommonJS bundle the domain's code was loaded from, as the domain tells; absent for ES modules. */
   bundle?: string;
+  /** Whether V8 compiled that bundle from its code cache (npm run build saves one per bundle). */
+  codeCache?: boolean;
 }
 
 interface DomainState {
@@ -97,6 +99,7 @@ interface DomainState {
   /** A restart is under way: the promise of it. */
   restarting: Promise<void> | null;
   bundle?: string;
+  codeCache?: boolean;
 }
 
 export class Kernel {
@@ -244,6 +247,7 @@ export class Kernel {
         restarts: st.restarts,
         uptimeMs: now - st.startedAt,
         bundle: st.bundle,
+        codeCache: st.codeCache,
       };
     });
   }
@@ -373,6 +377,7 @@ export class Kernel {
     const st = this.states.get(name)!;
     const reply = await this.controlDomain(name, 'load', this.planFor(name, st.spec.components)) as LoadReply;
     st.bundle = reply.bundle;
+    st.codeCache = reply.codeCache;
   }
 
   /** @param components  what it will host; a spare's are not known yet */

@@ -3,6 +3,7 @@
 
 import { SysError } from '../ipc/errno.js';
 import type { ComponentDef } from './api.js';
+import { dynamicImport } from './dynamic-import.js';
 
 /** The built-in components, in the order `rumpus ps` lists them. */
 export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'] as const;
@@ -25,7 +26,7 @@ const NAME = /^[a-z][a-z0-9]*$/;
 /** Loads a component: a built-in one by name (no moduleUrl), any other from its module. */
 export async function loadComponent(name: string, moduleUrl?: string): Promise<ComponentDef> {
   const source = moduleUrl ?? `servers/${name}`;
-  const load = moduleUrl !== undefined ? () => import(moduleUrl) as Promise<ComponentModule>
+  const load = moduleUrl !== undefined ? () => dynamicImport<ComponentModule>(moduleUrl)
     : Object.hasOwn(BUILTIN_MODULES, name) ? BUILTIN_MODULES[name as Builtin] : null;
   if (!load) throw new SysError('ENOENT', `component ${name}: there is no built-in component of that name`);
   let mod: ComponentModule;

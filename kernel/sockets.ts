@@ -7,9 +7,10 @@ import type * as net from 'node:net';
 import { SysError } from '../ipc/errno.js';
 import { StreamLink } from '../ipc/stream-link.js';
 import type { Link } from '../ipc/frame.js';
+import { dynamicImport } from './dynamic-import.js';
 
 export async function connectSocket(peer: string, path: string): Promise<Link> {
-  const { connect } = await import('node:net');
+  const { connect } = await dynamicImport<typeof net>('node:net');
   return new Promise((resolve, reject) => {
     const sock = connect(path);
     sock.once('connect', () => {
@@ -22,7 +23,7 @@ export async function connectSocket(peer: string, path: string): Promise<Link> {
 }
 
 export async function listenSocket(path: string, onLink: (link: Link) => void): Promise<net.Server> {
-  const { createServer } = await import('node:net');
+  const { createServer } = await dynamicImport<typeof net>('node:net');
   return new Promise((resolve, reject) => {
     const server = createServer((sock) => onLink(new StreamLink(sock)));
     server.once('error', reject);

@@ -1,5 +1,6 @@
 // The compiled kernel, as `npm start` and the rumpus command run it: its thread and process
-// domains load from the CommonJS bundles that `npm run build` makes (scripts/bundle.mjs), a
+// domains load from the CommonJS bundles that `npm run build` makes (scripts/bundle.mjs), thread
+// domains with V8's code cache that the build saved beside each (scripts/code-cache.mjs), a
 // component a placement adds is still imported from its own module, a restarted domain runs in
 // the spare, and halt ends them all.
 
@@ -44,9 +45,12 @@ const cases = [
 for (const { policy, kind, domains: placed, from } of cases) {
   t.test(`compiled ${policy}: domains run from the ${kind} bundles`, { skip }, async (t) => {
     const { boot } = (await import(pathToFileURL(join(dist, 'kernel', 'index.js')).href)) as typeof import('../kernel/index.js');
-    for (const file of new Set(Object.values(from))) {
+    for (const file of new Set([...Object.values(from), bundle(kind)])) {
       t.ok(existsSync(file) && statSync(file).mtimeMs >= statSync(entry(kind)).mtimeMs,
         `${file} is there and not older than its entry (npm run build makes it; tsc alone does not)`);
+      if (kind === 'thread') {
+        t.ok(existsSync(`${file}.v8cache`) && statSync(`${file}.v8cache`).mtimeMs >= statSync(file).mtimeMs, `${file}.v8cache is there and not older than its bundle`);
+      }
     }
     const threadsBefore = threads();
     const k = await boot({
@@ -54,6 +58,8 @@ for (const { policy, kind, domains: placed, from } of cases) {
     });
     const domains = k.domains();
     t.same(Object.fromEntries(domains.map((d) => [d.name, d.bundle])), from, 'each domain says its code came from the bundle meant for it');
+    t.same(domains.filter((d) => d.kind !== 'main').map((d) => d.codeCache ?? false), domains.filter((d) => d.kind !== 'main').map(() => kind === 'thread'),
+      kind === 'thread' ? 'and V8 compiled each from its code cache' : 'process domains load without a code cache');
 
     const p = await k.spawn();
     await p.writeFile('/tmp/hello', 'hello from the bundle');
@@ -67,6 +73,7 @@ for (const { policy, kind, domains: placed, from } of cases) {
     const dev = k.domains().find((d) => d.name === 'dev')!;
     t.equal(dev.restarts, 1, 'dev crashed and was restarted');
     t.equal(dev.bundle, bundle(kind), 'the restarted dev runs in the spare, from the full bundle');
+    t.equal(dev.codeCache ?? false, kind === 'thread', kind === 'thread' ? 'with its code cache' : 'without a code cache');
     await p.stat('/dev/null');
 
     const children = k.domains().filter((d) => d.kind === 'process').map((d) => d.id);
