@@ -67,7 +67,7 @@ function codeCacheOf(bundle: string): string | null {
   }
 }
 
-/** Set while the build warms the code caches: every thread domain saves its own at its first stop. */
+/** Set while the build warms the code caches: each thread domain saves its own as its components stop. */
 const SAVE_CODE_CACHE = 'RUMPUS_SAVE_CODE_CACHE';
 
 /**

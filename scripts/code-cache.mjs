@@ -2,7 +2,7 @@
 // boots the compiled kernel with RUMPUS_SAVE_CODE_CACHE=1 — each built-in server in a thread
 // of its own, then all of them in one thread (so that the full bundle, which spares start from,
 // warms too) — makes the calls that a boot and a first use make, ext2 on an image included, and
-// halts: at its first stop each thread domain saves what V8 compiled beside its bundle
+// halts: as its components stop, each thread domain saves what V8 compiled beside its bundle
 // (NAME.bundle.cjs.v8cache). A domain started from a bundle with a cache then skips compiling
 // that code again: about 10 ms of a five-thread boot on 2 cores.
 
