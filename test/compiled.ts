@@ -4,7 +4,7 @@
 // component a placement adds is still imported from its own module, a restarted domain runs in
 // the spare, and halt ends them all.
 
-import { existsSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
@@ -82,3 +82,27 @@ for (const { policy, kind, domains: placed, from } of cases) {
     t.ok(await eventually(() => threads() <= threadsBefore), `no thread is left (${threads()} now, ${threadsBefore} before)`);
   });
 }
+
+// A code cache that V8 cannot use (cut short, or not V8's at all) is refused: the domain compiles
+// its bundle as it would without one, and serves. The compiled kernel is copied inside dist/ (so
+// that it still finds node_modules) with every cache spoilt, newer than its bundle.
+t.test('compiled microkernel: a spoilt code cache is refused and the domain compiles its bundle', { skip }, async (t) => {
+  const copy = join(dist, `.spoilt-code-cache-${process.pid}`);
+  t.teardown(() => rmSync(copy, { recursive: true, force: true }));
+  for (const dir of ['kernel', 'ipc', 'servers']) cpSync(join(dist, dir), join(copy, dir), { recursive: true, preserveTimestamps: true });
+  const caches = readdirSync(join(copy, 'kernel')).filter((f) => f.endsWith('.v8cache'));
+  t.ok(caches.length >= 6, `${caches.length} code caches to spoil`);
+  for (const [i, f] of caches.entries()) writeFileSync(join(copy, 'kernel', f), i % 2 ? 'not a code cache' : new Uint8Array(4096));
+  const { boot } = (await import(pathToFileURL(join(copy, 'kernel', 'index.js')).href)) as typeof import('../kernel/index.js');
+  const k = await boot({ policy: 'microkernel' });
+  try {
+    const domains = k.domains().filter((d) => d.kind === 'thread');
+    t.same(domains.map((d) => d.codeCache), domains.map(() => false), 'no domain says its code came from the cache');
+    t.ok(domains.every((d) => d.bundle?.startsWith(copy)), 'each still runs from its bundle');
+    const p = await k.spawn();
+    await p.writeFile('/tmp/hello', 'compiled anyway');
+    t.equal(new TextDecoder().decode(await p.readFile('/tmp/hello')), 'compiled anyway', 'and the kernel serves');
+  } finally {
+    await k.halt();
+  }
+});
