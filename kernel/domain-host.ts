@@ -42,9 +42,14 @@ const PROCESS_ENTRY = new URL(`./domain-process${FROM_SOURCE ? '.ts' : '.js'}`, 
  */
 function bundleOf(entry: URL, variant = ''): string | null {
   if (FROM_SOURCE) return null;
-  const bundle = fileURLToPath(entry).replace(/\.js$/, `${variant}.bundle.cjs`);
+  const path = fileURLToPath(entry);
+  return notOlder(path.replace(/\.js$/, `${variant}.bundle.cjs`), path);
+}
+
+/** `file`, if it exists and is not older than `source` (what it was made from), else null. */
+function notOlder(file: string, source: string): string | null {
   try {
-    return statSync(bundle).mtimeMs >= statSync(entry).mtimeMs ? bundle : null;
+    return statSync(file).mtimeMs >= statSync(source).mtimeMs ? file : null;
   } catch {
     return null;
   }
@@ -59,12 +64,7 @@ const PROCESS_BUNDLE = bundleOf(PROCESS_ENTRY);
  * other code, or by another Node, is also refused by V8 itself, which then compiles as usual).
  */
 function codeCacheOf(bundle: string): string | null {
-  const cache = `${bundle}.v8cache`;
-  try {
-    return statSync(cache).mtimeMs >= statSync(bundle).mtimeMs ? cache : null;
-  } catch {
-    return null;
-  }
+  return notOlder(`${bundle}.v8cache`, bundle);
 }
 
 /** Set while the build warms the code caches: each thread domain saves its own as its components stop. */
@@ -77,7 +77,7 @@ const SAVE_CODE_CACHE = 'RUMPUS_SAVE_CODE_CACHE';
  * an import(), which code compiled from a code cache cannot run itself (kernel/dynamic-import.ts).
  */
 const BUNDLE_LOADER = `
-const { workerData } = require('node:worker_threads');
+const { threadId, workerData } = require('node:worker_threads');
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { dirname } = require('node:path');
 const { Script } = require('node:vm');
@@ -90,7 +90,7 @@ globalThis[Symbol.for('rumpus.import')] = (specifier) => import(specifier);
 globalThis[Symbol.for('rumpus.codeCache')] = {
   used: cachedData !== undefined && !script.cachedDataRejected,
   save: saveCodeCache ? () => {
-    const file = bundle + '.v8cache', part = file + '.' + process.pid + '.' + require('node:worker_threads').threadId;
+    const file = bundle + '.v8cache', part = file + '.' + process.pid + '.' + threadId;
     writeFileSync(part, script.createCachedData());
     renameSync(part, file);
   } : null,
