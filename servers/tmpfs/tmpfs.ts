@@ -56,10 +56,23 @@ export interface TmpfsLimits {
   maxInodes: number;
 }
 
-const encoder = new TextEncoder();
-
-/** Bytes of a name or symlink target as charged: UTF-8, at least one per UTF-16 unit. */
-const bytesOf = (text: string): number => encoder.encode(text).length;
+/**
+ * Bytes of a name or symlink target: its UTF-8 length (what TextEncoder makes of it, a lone
+ * surrogate 3 bytes), counted without making the bytes — never fewer than the string takes in memory.
+ */
+function bytesOf(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a surrogate pair: 4 bytes for its 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
 
 /** What a directory entry called `name` costs. */
 const entryCost = (name: string): number => COST.entry + bytesOf(name);
@@ -68,7 +81,7 @@ function checkName(name: string): void {
   if (name === '' || name === '.' || name === '..' || name.includes('/')) {
     throw new SysError('EINVAL', `'${name}' cannot be a directory entry's name`);
   }
-  if (encoder.encode(name).length > NAME_MAX) throw new SysError('ENAMETOOLONG', `a name is longer than ${NAME_MAX} bytes`);
+  if (bytesOf(name) > NAME_MAX) throw new SysError('ENAMETOOLONG', `a name is longer than ${NAME_MAX} bytes`);
 }
 
 export class Tmpfs implements FsInstance {
@@ -238,8 +251,9 @@ export class Tmpfs implements FsInstance {
       if (!node.entries && victim.entries) throw new SysError('EISDIR', `'${dname}' is a directory`);
       if (victim.entries && victim.entries.size > 0) throw new SysError('ENOTEMPTY', `'${dname}' is not empty`);
     }
-    // The new name is charged before anything changes; the old one (and a victim's) is then released.
-    this.charge(entryCost(dname));
+    // Charged before anything changes, net of the entries it removes: a rename on a full
+    // instance to a name no longer than the old one works.
+    this.charge(entryCost(dname), 0, entryCost(sname) + (victim ? entryCost(dname) : 0));
     if (victim?.entries) this.removeDir(ddir, dname, victim);
     else if (victim) this.unlinkEntry(ddir, dname, victim);
     sdir.entries!.delete(sname);
@@ -350,10 +364,13 @@ export class Tmpfs implements FsInstance {
     return { written: at - start, end: at };
   }
 
-  /** Fails with ENOSPC unless `bytes` (and `inodes` more inodes) fit in the limits; else charges them. */
-  private charge(bytes: number, inodes = 0): void {
+  /**
+   * Fails with ENOSPC unless `bytes` (and `inodes` more inodes) fit in the limits, counting
+   * `freeing` bytes that the same change releases right after; else charges `bytes`.
+   */
+  private charge(bytes: number, inodes = 0, freeing = 0): void {
     if (this.inodes.size + inodes > this.limits.maxInodes) throw new SysError('ENOSPC', 'the tmpfs has no free inodes');
-    if (this.usedBytes + bytes > this.limits.maxBytes) throw new SysError('ENOSPC', 'the tmpfs is full');
+    if (this.usedBytes + bytes - freeing > this.limits.maxBytes) throw new SysError('ENOSPC', 'the tmpfs is full');
     this.usedBytes += bytes;
   }
 
