@@ -47,13 +47,15 @@ export class FileContent {
   }
 
   /**
-   * Writes data at offset, allocating holes. Returns the bytes written: fewer than asked
-   * only when the file system filled up after some were written (else ENOSPC).
+   * Writes data at offset, allocating holes. Returns the bytes written, a prefix of data:
+   * fewer than asked when the file system filled up after some were written, or when the
+   * file reached maxSize (as Linux's write does). When not one byte can be written it fails
+   * with ENOSPC or EFBIG, and the op's rollback undoes what it allocated.
    */
   async write(node: Inode, offset: number, data: Uint8Array): Promise<number> {
     if (data.length === 0) return 0;
-    const end = offset + data.length;
-    if (end > this.maxSize) throw new SysError('EFBIG', `ext2: a file cannot grow past ${this.maxSize} bytes`);
+    if (offset >= this.maxSize) throw new SysError('EFBIG', `ext2: a file cannot grow past ${this.maxSize} bytes`);
+    const end = Math.min(offset + data.length, this.maxSize);
     if (offset > node.size) await this.zeroTail(node);
     const bs = this.blockSize;
     const first = Math.floor(offset / bs);
