@@ -2,11 +2,16 @@
 // entries, inodes, pages — to the mount's limits: an unprivileged client that exhausts them
 // gets ENOSPC, statfs says so, the space comes back when the things go, and the kernel and
 // every other user's files stay (no panic, no restart). And readdir resumes from its cookie:
-// every entry once, also while the directory changes between batches.
+// every entry once, also while the directory changes between batches. A sibling: ext2 keeps
+// no more memory than its block cache after one large write.
 
 import t from 'tap';
-import { boot, O_CREAT, O_RDWR, type Kernel, type KernelEvent, type Proc } from '../kernel/index.js';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { DEFAULT_MOUNTS, boot, O_CREAT, O_RDWR, type Kernel, type KernelEvent, type Proc } from '../kernel/index.js';
 import { COST, PAGE, Tmpfs } from '../servers/tmpfs/tmpfs.js';
+import { mkImage, tempDir } from './lib/e2fs.js';
 
 const KiB = 1024;
 /** Bound on every exhaustion loop: far more than the small instance can hold. */
@@ -204,6 +209,34 @@ t.test('readdir of 20,000 entries through the syscall', async (t) => {
     t.comment(`readdir of ${N} entries: ${(performance.now() - started).toFixed(0)} ms`);
     t.equal(entries.length, N, 'every entry');
     t.equal(new Set(entries.map((e) => e.name)).size, N, 'each once');
+  } finally {
+    await k.halt();
+  }
+});
+
+t.test('ext2 holds no more than its block cache after one large write', async (t) => {
+  const MiB = 1024 * 1024;
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const held = () => {
+    gc();
+    gc();
+    return process.memoryUsage().arrayBuffers;
+  };
+  const img = join(tempDir('rumpus-ext2-mem-'), 'a.img');
+  mkImage(img, { size: 256 * MiB, blockSize: 4096 });
+  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: img }] });
+  try {
+    const p = await k.spawn({ uid: 0, gid: 0 });
+    const before = held();
+    const fd = await p.open('/mnt/big', O_CREAT | O_RDWR, 0o644);
+    await p.write(fd, new Uint8Array(128 * MiB).fill(1));
+    await p.fsync(fd);
+    await p.close(fd);
+    for (let i = 0; i < 3; i++) await p.stat('/mnt/big'); // ops that end, evicting down to the cache's capacity
+    const grown = (held() - before) / MiB;
+    t.comment(`array buffers grew by ${grown.toFixed(0)} MiB`);
+    t.ok(grown < 64 + 16, 'no more than the 64 MiB cache (and a little) stays allocated');
   } finally {
     await k.halt();
   }

@@ -27,6 +27,12 @@ type Before = Uint8Array | 'clean' | null;
 const MAX_WRITE = 16 * 1024 * 1024;
 /** Block buffers are cut from slabs of this size. */
 const SLAB_BYTES = 1024 * 1024;
+/**
+ * Free buffers kept for reuse, in bytes; beyond it a released buffer is left to the garbage
+ * collector. Without a bound, one large write (its blocks all dirty in one op) would stay
+ * allocated for the life of the mount after it was written and evicted.
+ */
+const MAX_FREE_BYTES = 4 * SLAB_BYTES;
 
 /**
  * Block-sized buffers cut from large slabs and recycled: thousands of cached blocks are then
@@ -34,8 +40,11 @@ const SLAB_BYTES = 1024 * 1024;
  */
 class BufferPool {
   private readonly free: Uint8Array[] = [];
+  private readonly maxFree: number;
 
-  constructor(private readonly blockSize: number) {}
+  constructor(private readonly blockSize: number) {
+    this.maxFree = MAX_FREE_BYTES / blockSize;
+  }
 
   /** A buffer of unspecified content. */
   take(): Uint8Array {
@@ -46,8 +55,9 @@ class BufferPool {
     return this.free.pop()!;
   }
 
+  /** Takes a buffer back, or drops it when MAX_FREE_BYTES are free already. */
   give(buf: Uint8Array): void {
-    this.free.push(buf);
+    if (this.free.length < this.maxFree) this.free.push(buf);
   }
 }
 
