@@ -8,6 +8,8 @@ import t from 'tap';
 import { join } from 'node:path';
 import { DEFAULT_MOUNTS, O_CREAT, O_RDWR, boot, type Proc } from '../kernel/index.js';
 import { fsckClean, mkImage, seededBytes, tempDir } from './lib/e2fs.js';
+import { maxFileSize } from '../servers/ext2/blockmap.js';
+import type { Geometry } from '../servers/ext2/superblock.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -115,3 +117,10 @@ for (const policy of POLICIES) {
     }
   });
 }
+
+t.test("ext2's largest file size is Linux's ext2_max_size", async (t) => {
+  const max = (blockSize: number) => maxFileSize({ blockSize, pointersPerBlock: blockSize / 4 } as Geometry);
+  t.equal(max(1024), 17_247_252_480, '1 KiB blocks: the whole block tree');
+  t.equal(max(2048), 275_415_851_008, '2 KiB blocks: the whole block tree');
+  t.equal(max(4096), 2_196_873_666_560, '4 KiB blocks: what fits in i_blocks beside its indirect blocks');
+});

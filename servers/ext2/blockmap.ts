@@ -17,13 +17,29 @@ const DIRECT = 12;
 const pointerAt = (buf: Uint8Array, index: number) => u32(buf, index * 4);
 const setPointer = (buf: Uint8Array, index: number, b: number) => setU32(buf, index * 4, b);
 
-/** Largest file size the map (and 32-bit i_blocks) can describe, as Linux's ext2_max_size. */
+/**
+ * Largest file size in bytes that the map and the 32-bit i_blocks (512-byte units, indirect
+ * blocks included) can describe, computed as Linux's ext2_max_size: the whole block tree if
+ * its blocks fit in i_blocks, else as many data blocks as fit beside the indirect blocks a
+ * dense file of that length needs.
+ */
 export function maxFileSize(geo: Geometry): number {
   const p = geo.pointersPerBlock;
-  const sectorsPerBlock = geo.blockSize / 512;
-  const metaBlocks = 1 + (1 + p) + (1 + p + p * p);
-  const byBlocksField = (Math.floor((2 ** 32 - 1) / sectorsPerBlock) - metaBlocks) * geo.blockSize;
-  return Math.min((DIRECT + p + p * p + p * p * p) * geo.blockSize, byBlocksField);
+  const tree = DIRECT + p + p * p + p * p * p;
+  const treeMeta = 1 + (1 + p) + (1 + p + p * p);
+  let limit = Math.floor((2 ** 32 - 1) / (geo.blockSize / 512));
+  if (tree + treeMeta <= limit) return tree * geo.blockSize;
+  const blocks = limit;
+  limit -= DIRECT + p;
+  let meta = 1; // the single indirect block
+  if (limit < p * p) {
+    meta += 1 + Math.ceil(limit / p);
+  } else {
+    meta += 1 + p;
+    limit -= p * p;
+    meta += 1 + Math.ceil(limit / p) + Math.ceil(limit / (p * p));
+  }
+  return (blocks - meta) * geo.blockSize;
 }
 
 export class BlockMap {
