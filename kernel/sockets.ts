@@ -33,7 +33,7 @@ import { dynamicImport } from './dynamic-import.js';
 /** Largest frame a peer may send before it has proved who it is, in bytes. */
 export const PREAUTH_FRAME = 4096;
 /** How long a peer has, from connecting, to complete the handshake, in milliseconds. */
-export const HELLO_TIMEOUT_MS = 5000;
+export const HELLO_TIMEOUT_MS = 10_000;
 /** Handshakes a listener runs at once; a connection beyond them is closed at once. */
 export const MAX_UNPROVEN = 32;
 /** Bytes in a nonce and in a channel key. */
