@@ -1,8 +1,9 @@
 // The core: boots a placement (domains, channels along `requires`, components in dependency
 // order), mounts the default file systems, hands out client processes, supervises the domains
-// — restarting one that exits, throws, stops answering or runs out of memory — injects faults,
-// and halts leaving no thread or process behind. A fatal fault in the kernel's own thread
-// cannot be survived: the kernel panics, with a report.
+// — restarting one that exits, throws, stops answering or runs out of memory, and making again a
+// channel between two domains that broke while both ran — injects faults, and halts leaving no
+// thread or process behind. Socket channels are keyed from a per-boot secret (kernel/sockets.ts).
+// A fatal fault in the kernel's own thread cannot be survived: the kernel panics, with a report.
 
 import { createHmac, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -643,9 +644,10 @@ export class Kernel {
 
   /**
    * One end of the channel between two domains saw it close. If a domain died, its restart
-   * makes the channel again; if both still run, the channel is reported and made again, and if
-   * that fails, the domain that listens is restarted as its supervision says. Reports from both
-   * ends, and any while it is being mended, are one.
+   * makes the channel again; if both still run (both answer, and neither holds the channel any
+   * more), the loss is reported and the channel made again, and if that fails, the domain that
+   * listens is restarted as its supervision says. Reports from both ends, and any while it is
+   * being mended, are one.
    */
   private channelLost(from: string, peer: string, reason: string): void {
     const key = pairKey(from, peer);
@@ -654,12 +656,14 @@ export class Kernel {
     const b = this.states.get(peer)!;
     const generations = [a.generation, b.generation];
     const bothRun = () => !this.halted && [a, b].every((s, i) => s.status === 'running' && !s.restarting && s.generation === generations[i]);
+    // What a domain holds channels to; a domain that died (its exit not seen yet) never answers.
+    const channels = (d: string) => this.controlDomain(d, 'channels', {}, this.heartbeat.timeoutMs) as Promise<string[]>;
     const mend = async () => {
       // A domain that died is reported by its exit soon; give that the chance to come first.
       await new Promise((resolve) => setTimeout(resolve, 250));
       if (!bothRun()) return;
-      const holds = async (x: string, y: string) => ((await this.controlDomain(x, 'channels', {})) as string[]).includes(y);
-      if ((await holds(from, peer)) && (await holds(peer, from))) return; // mended already
+      const [ofFrom, ofPeer] = await Promise.all([channels(from), channels(peer)]);
+      if (!bothRun() || (ofFrom.includes(peer) && ofPeer.includes(from))) return;
       this.log({ kind: 'channel-lost', domain: from, components: a.spec.components, reason: `its channel to domain ${peer} closed while both ran (${reason}); making it again` });
       const [x, y] = [from, peer].sort();
       try {
