@@ -8,7 +8,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -17,7 +17,7 @@ import { Packr } from 'msgpackr';
 import t, { type Test } from 'tap';
 import { boot, type Kernel, type KernelEvent } from '../kernel/index.js';
 import type { PlacementSpec } from '../kernel/placement.js';
-import { HELLO_TIMEOUT_MS, MAX_UNPROVEN, PREAUTH_FRAME } from '../kernel/sockets.js';
+import { HELLO_TIMEOUT_MS, MAX_UNPROVEN, PREAUTH_FRAME, checkPrivateDir } from '../kernel/sockets.js';
 import { mkImage } from './lib/e2fs.js';
 import { alive } from './lib/os.js';
 
@@ -438,4 +438,30 @@ t.test('the socket directories of killed kernels are swept at the next boot, and
   t.ok(existsSync(link) && existsSync(target), 'a symlink, and what it points to, are kept');
   t.ok(existsSync(other), 'a directory of another name is kept');
   t.match(mine, new RegExp(`rumpus-sockets-${process.pid}-`), 'a socket directory names its kernel');
+});
+
+/** The errno `fn` throws, or 'none'. */
+function errnoOf(fn: () => void): string {
+  try {
+    fn();
+    return 'none';
+  } catch (err) {
+    return (err as { errno?: string }).errno ?? String(err);
+  }
+}
+
+t.test('a socket is refused in a directory that is not private to this user', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'rumpus-auth-dir-'));
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const priv = join(tmp, 'private');
+  mkdirSync(priv, { mode: 0o700 });
+  t.doesNotThrow(() => checkPrivateDir(join(priv, 'x.sock')), 'a 0700 directory of ours is taken');
+  const open = join(tmp, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o755);
+  t.equal(errnoOf(() => checkPrivateDir(join(open, 'x.sock'))), 'EACCES', 'one others can read is refused');
+  const link = join(tmp, 'link');
+  symlinkSync(priv, link);
+  t.equal(errnoOf(() => checkPrivateDir(join(link, 'x.sock'))), 'EACCES', 'a symlink to one is refused');
+  t.equal(errnoOf(() => checkPrivateDir(join(tmp, 'missing', 'x.sock'))), 'ENOENT', 'a missing one is refused');
 });
