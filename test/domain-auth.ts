@@ -322,7 +322,7 @@ async function fuzz(t: Test, k: Kernel, check: Check, events: KernelEvent[]): Pr
     return { dialer, key: keyOf(k, dialer, listener) };
   };
   const started = Date.now();
-  const COUNT = 60;
+  const COUNT = 50;
   const BATCH = 10;
   const results: { kind: string; accepted: boolean; closed: boolean }[] = [];
   // Each stranger draws from its own generator, seeded from the campaign's: the same seed makes the same strangers.
@@ -382,13 +382,16 @@ const ONE_PROCESS: PlacementSpec = {
 
 const KERNEL_URL = pathToFileURL(join(import.meta.dirname, '..', 'kernel', 'index.ts')).href;
 
-/** A kernel in a child process, under multiprocess, with TMPDIR `tmp`: its pid and socket dir. */
-async function childKernel(tmp: string): Promise<{ pid: number; socketDir: string; domains: number[] }> {
+/** A kernel in a child process (ONE_PROCESS, TMPDIR `tmp`), killed at teardown: its pid, socket dir and domain pids. */
+async function childKernel(t: Test, tmp: string): Promise<{ pid: number; socketDir: string; domains: number[] }> {
   const code = `const { boot } = await import(${JSON.stringify(KERNEL_URL)});
 const k = await boot({ policy: ${JSON.stringify(ONE_PROCESS)}, heartbeat: { periodMs: 0 } });
 console.log(JSON.stringify({ socketDir: k.socketDir, domains: k.domains().filter((d) => d.kind === 'process').map((d) => d.id) }));
 setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (alive(child.pid!)) process.kill(child.pid!, 'SIGKILL');
+  });
   let out = '';
   const line = await new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (c) => {
@@ -408,10 +411,9 @@ t.test('the socket directories of killed kernels are swept at the next boot, and
     else process.env.TMPDIR = savedTmp;
     rmSync(tmp, { recursive: true, force: true });
   });
-  const dead = await childKernel(tmp);
-  const live = await childKernel(tmp);
+  const [dead, live] = await Promise.all([childKernel(t, tmp), childKernel(t, tmp)]);
   t.teardown(() => {
-    for (const pid of [live.pid, ...live.domains, ...dead.domains]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of [...live.domains, ...dead.domains]) if (alive(pid)) process.kill(pid, 'SIGKILL');
   });
   process.kill(dead.pid, 'SIGKILL');
   for (let i = 0; i < 100 && alive(dead.pid); i++) await sleep(50);
