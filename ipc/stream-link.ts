@@ -1,7 +1,9 @@
 // A link over a byte stream (a pipe to a child process, a unix socket): each frame is a
 // 4-byte little-endian length and a msgpackr body. Frames written in one tick leave in one
 // write. A frame over the size limit, or one that does not decode, closes the link: a peer
-// that sends garbage is not a peer we can trust to frame the next message either.
+// that sends garbage is not a peer we can trust to frame the next message either. Until a
+// peer has proved who it is (kernel/sockets.ts), its limit is small: a stranger can make the
+// link hold no more than one small frame.
 
 import type { Duplex } from 'node:stream';
 import { Packr } from 'msgpackr';
@@ -11,6 +13,11 @@ import type { Frame, Link } from './frame.js';
 export const MAX_FRAME = 64 * 1024 * 1024;
 
 export class StreamLink implements Link {
+  /**
+   * Largest frame this link accepts, in bytes: MAX_FRAME, or less while the peer is not yet
+   * authenticated. Raising it takes effect from the next frame header read.
+   */
+  limit: number;
   onFrame: (frame: unknown) => void = () => {};
   onClose: (reason: string) => void = () => {};
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
@@ -19,7 +26,9 @@ export class StreamLink implements Link {
   private open = true;
   private corked = false;
 
-  constructor(private readonly stream: Duplex) {
+  /** @param limit  the frame size limit to start with (see `limit`) */
+  constructor(private readonly stream: Duplex, limit = MAX_FRAME) {
+    this.limit = limit;
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('error', (err) => this.lost(`stream error: ${err.message}`));
     stream.on('close', () => this.lost('stream closed'));
@@ -61,7 +70,7 @@ export class StreamLink implements Link {
     this.buffered += chunk.length;
     while (this.open && this.buffered >= 4) {
       const size = this.take(4, false).readUInt32LE(0);
-      if (size > MAX_FRAME) return this.abort(`a frame of ${size} bytes exceeds the limit of ${MAX_FRAME}`);
+      if (size > this.limit) return this.abort(`a frame of ${size} bytes exceeds the limit of ${this.limit}`);
       if (this.buffered < 4 + size) return;
       const whole = this.take(4 + size, true);
       // Decode from a plain Uint8Array view, so binary fields arrive as Uint8Array, not Buffer.

@@ -5,7 +5,7 @@
 import type { DomainHooks } from './domain.js';
 import { hostHyp } from './hyp-host.js';
 import { rmSync } from 'node:fs';
-import { connectSocket, listenSocket } from './sockets.js';
+import { checkPrivateDir, connectSocket, listenSocket } from './sockets.js';
 
 /** Exit status of a domain ended by an injected crash. */
 export const CRASH_EXIT = 70;
@@ -16,9 +16,10 @@ const leaked: number[][] = [];
 export const remoteHooks: DomainHooks = {
   hyp: hostHyp,
   connect: connectSocket,
-  async listen(path, onLink) {
+  async listen(path, gate) {
+    checkPrivateDir(path);
     rmSync(path, { force: true }); // left behind by a predecessor that was killed
-    await listenSocket(path, onLink);
+    await listenSocket(path, gate);
   },
   die(reason) {
     hostHyp('domain').log('warn', reason);

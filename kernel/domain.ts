@@ -3,7 +3,12 @@
 // routes each call — a direct call when the callee is in this domain, the peer domain's
 // endpoint otherwise — and serves requests from peers, but only for the components each peer
 // holds a channel to. Requests for '@domain' are the core's control plane and come only from
-// the main domain.
+// the main domain; the other way, a domain reports to the core what the core cannot see (a
+// channel between two domains that closed).
+//
+// A channel over a socket is made only with a peer that proves its name with the channel's key
+// (kernel/sockets.ts), only when the core has announced it ('expect'), and never in place of a
+// live one: a stranger who can connect to a domain's socket gets nothing, and changes nothing.
 //
 // Two things make failures survivable. A call whose callee's domain dies while the call is in
 // flight, or that gets no reply before its deadline, is retried once the callee is back, when
@@ -18,6 +23,7 @@ import { ArmedFault, checkFault, corrupt, seededRandom, type FaultSpec } from '.
 import type { Hyp } from './hyp.js';
 import type { DomainKind } from './placement.js';
 import { loadComponent } from './registry.js';
+import type { Gate } from './sockets.js';
 import { validateArgs } from './validate.js';
 
 /**
@@ -54,6 +60,11 @@ export interface DomainPlan {
   home: Record<string, string>;
   /** Peer domain → the components here that it may call. */
   accepts: Record<string, string[]>;
+  /**
+   * Peer domain → the key of the socket channel with it (HMAC-SHA256 key, 32 bytes), for each
+   * peer this domain dials or is dialled by. Given over the domain's private link only.
+   */
+  keys?: Record<string, Uint8Array>;
   /** For each component this domain calls: its idempotent ops (retried across restarts). */
   idempotent: Record<string, string[]>;
   calls: CallPolicy;
@@ -95,10 +106,14 @@ interface Hosted {
 export interface DomainHooks {
   /** Builds the hyp instance for one component of this domain. */
   hyp(tag: string): Hyp;
-  /** Opens links to peers that are not attached by the core (e.g. sockets to processes). */
-  connect?(peer: string, address: string): Promise<Link>;
-  /** Listens at an address for links from peers. */
-  listen?(address: string, onLink: (link: Link) => void): Promise<void>;
+  /**
+   * Opens a link to a peer that is not attached by the core (a socket to a process), as
+   * `self`, proving itself with the channel's `key`; hands it to `adopt` once the peer has
+   * proved itself too. Fails with a SysError.
+   */
+  connect?(peer: string, address: string, self: string, key: Uint8Array, adopt: (link: Link) => void): Promise<void>;
+  /** Listens at an address for links from peers; those that prove their name go through `gate`. */
+  listen?(address: string, gate: Gate): Promise<void>;
   /** Ends this domain at once (an injected crash). */
   die(reason: string): never;
   /** Stops this domain from answering, for good (an injected hang). */
@@ -113,6 +128,9 @@ export class Domain {
   private readonly hosted = new Map<string, Hosted>();
   private readonly home = new Map<string, string>();
   private readonly accepts = new Map<string, Set<string>>();
+  private readonly keys = new Map<string, Uint8Array>();
+  /** Peers the core announced a new socket channel from (see expect()). */
+  private readonly expected = new Set<string>();
   private readonly idempotent = new Map<string, Set<string>>();
   private readonly peers = new Map<string, Endpoint>();
   /** Callers waiting for a peer's channel to come back. */
@@ -128,6 +146,11 @@ export class Domain {
   private readonly corruptRandom = seededRandom(7);
   /** Control ops beyond the built-in ones, added by the entry that runs this domain. */
   readonly control = new Map<string, (args: any) => unknown>();
+  /**
+   * Reports other domains may make to this one (the main domain, where the core is), by op:
+   * `from` is the reporting domain, as its channel says, never as its arguments do.
+   */
+  readonly reports = new Map<string, (from: string, args: unknown) => unknown>();
 
   /**
    * @param name  the domain's name; a spare, started before it is needed, is told it by load()
@@ -147,6 +170,8 @@ export class Domain {
     this.control.set('inject', (a: { fault: FaultSpec }) => this.inject(a.fault));
     this.control.set('clear', (a: { component?: string }) => this.clear(a.component));
     this.control.set('peerDown', (a: { peer: string }) => this.peerDown(a.peer));
+    this.control.set('expect', (a: { peer: string }) => this.expect(a.peer));
+    this.control.set('channels', () => [...this.peers].filter(([, ep]) => !ep.isClosed).map(([name]) => name));
   }
 
   get components(): string[] {
@@ -159,6 +184,7 @@ export class Domain {
     this.calls = plan.calls;
     for (const [c, d] of Object.entries(plan.home)) this.home.set(c, d);
     for (const [peer, list] of Object.entries(plan.accepts)) this.accepts.set(peer, new Set(list));
+    for (const [peer, key] of Object.entries(plan.keys ?? {})) this.keys.set(peer, key);
     for (const [c, ops] of Object.entries(plan.idempotent)) this.idempotent.set(c, new Set(ops));
     for (const { name, module } of plan.components) {
       const def = await loadComponent(name, module);
@@ -169,7 +195,7 @@ export class Domain {
     }
     if (plan.listen) {
       if (!this.hooks.listen) throw new SysError('ENOTSUP', `domain ${this.name} cannot listen`);
-      await this.hooks.listen(plan.listen, (link) => this.acceptLink(link));
+      await this.hooks.listen(plan.listen, { self: this.name, keyFor: (peer) => this.keys.get(peer), admit: (peer, link) => this.admit(peer, link) });
     }
     this.isLoaded = true;
     this.markLoaded();
@@ -211,32 +237,36 @@ export class Domain {
   }
 
   /**
-   * Takes a link whose peer is not known yet (an accepted socket): its first request must be
-   * '@domain.hello' with the peer's domain name, which must be one this domain expects.
+   * The core announces that `peer` will open a new socket channel to this domain (it was
+   * restarted, or the old channel broke): whatever is left of the old channel is closed, and the
+   * next proven hello from `peer` is admitted, once.
    */
-  acceptLink(link: Link): void {
-    let peer: string | null = null;
-    const ep: Endpoint = new Endpoint(link, 'an unidentified domain', (to, op, args) => {
-      if (peer !== null) return this.serveFrom(peer, to, op, args);
-      const from = (args as { from?: unknown } | null)?.from;
-      if (to !== CONTROL || op !== 'hello' || typeof from !== 'string') {
-        throw new SysError('EPERM', `${to}.${op}: a peer must say hello first`);
-      }
-      if (!this.accepts.has(from) && ![...this.home.values()].includes(from)) {
-        throw new SysError('EPERM', `domain ${this.name} expects no channel from '${from}'`);
-      }
-      peer = from;
-      this.setPeer(from, ep);
-      return { domain: this.name };
-    });
+  expect(peer: string): void {
+    if (peer === MAIN || !this.keys.has(peer)) throw new SysError('EINVAL', `domain ${this.name} has no socket channel with '${peer}'`);
+    const old = this.peers.get(peer);
+    if (old) {
+      this.peers.delete(peer); // closed by the core's decision: nothing to report
+      old.close('the core replaces this channel');
+    }
+    this.expected.add(peer);
+  }
+
+  /**
+   * Takes the link of a peer that proved its name (see kernel/sockets.ts) as its channel, if
+   * the core announced it and no live channel from it exists; otherwise throws EACCES or EBUSY.
+   */
+  admit(peer: string, link: Link): void {
+    if (this.peers.get(peer)?.isClosed === false) throw new SysError('EBUSY', `domain ${this.name} already holds a live channel from ${peer}`);
+    if (!this.expected.delete(peer)) throw new SysError('EACCES', `domain ${this.name} expects no channel from ${peer} now`);
+    this.addPeer(peer, link);
   }
 
   /** Opens this domain's side of a channel to a peer at a transport address. */
   async connect(peer: string, address: string): Promise<void> {
     if (!this.hooks.connect) throw new SysError('ENOTSUP', `domain ${this.name} cannot open connections`);
-    const ep = new Endpoint(await this.hooks.connect(peer, address), `domain ${peer}`, (to, op, args) => this.serveFrom(peer, to, op, args));
-    await ep.call(CONTROL, 'hello', { from: this.name }, this.calls.timeoutMs);
-    this.setPeer(peer, ep);
+    const key = this.keys.get(peer);
+    if (!key) throw new SysError('EINVAL', `domain ${this.name} has no socket channel with '${peer}'`);
+    await this.hooks.connect(peer, address, this.name, key, (link) => this.addPeer(peer, link));
   }
 
   peer(name: string): Endpoint | undefined {
@@ -389,6 +419,8 @@ export class Domain {
       if (this.peers.get(peer) !== ep) return;
       this.peers.delete(peer);
       this.hooks.peerLost?.(peer, reason);
+      // Only the two ends see a channel between domains break: the core is told, to mend it.
+      if (peer !== MAIN) void this.peers.get(MAIN)?.call(CONTROL, 'channelLost', { peer, reason }).catch(() => {});
     };
     const waiters = this.peerWaiters.get(peer) ?? [];
     this.peerWaiters.delete(peer);
@@ -397,8 +429,13 @@ export class Domain {
 
   private serveFrom(peer: string, to: string, op: string, args: unknown): unknown {
     if (to === CONTROL) {
-      const fn = peer === MAIN ? this.control.get(op) : undefined;
-      if (!fn) throw new SysError(peer === MAIN ? 'ENOSYS' : 'EPERM', `${CONTROL}.${op}: not a control op for ${peer}`);
+      if (peer !== MAIN) {
+        const report = this.reports.get(op);
+        if (!report) throw new SysError('EPERM', `${CONTROL}.${op}: not a report domain ${peer} may make`);
+        return report(peer, args);
+      }
+      const fn = this.control.get(op);
+      if (!fn) throw new SysError('ENOSYS', `${CONTROL}.${op}: not a control op for ${peer}`);
       return fn(args);
     }
     if (!this.isLoaded) return this.loaded.then(() => this.serveFrom(peer, to, op, args));

@@ -1,11 +1,12 @@
 // The core: boots a placement (domains, channels along `requires`, components in dependency
 // order), mounts the default file systems, hands out client processes, supervises the domains
-// — restarting one that exits, throws, stops answering or runs out of memory — injects faults,
-// and halts leaving no thread or process behind. A fatal fault in the kernel's own thread
-// cannot be survived: the kernel panics, with a report.
+// — restarting one that exits, throws, stops answering or runs out of memory, and making again a
+// channel between two domains that broke while both ran — injects faults, and halts leaving no
+// thread or process behind. Socket channels are keyed from a per-boot secret (kernel/sockets.ts).
+// A fatal fault in the kernel's own thread cannot be survived: the kernel panics, with a report.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHmac, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { SysError } from '../ipc/errno.js';
@@ -16,6 +17,7 @@ import { checkFault, type FaultSpec } from './faults.js';
 import { hostHyp } from './hyp-host.js';
 import { readPlacement, resolvePlacement, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
 import { Proc, type Credentials } from './proc.js';
+import { makeSocketDir } from './sockets.js';
 import type { MountInfo } from './api.js';
 import {
   DEFAULT_HEARTBEAT, RestartRecord, combine, supervisionFor, type Heartbeat, type Supervision,
@@ -65,7 +67,8 @@ const DEFAULT_CALLS: CallPolicy = { timeoutMs: 60_000, tries: 3, reconnectMs: 15
 export interface KernelEvent {
   /** performance.now() of the event. */
   at: number;
-  kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault';
+  /** channel-lost: a channel between two running domains closed (domain and components: one end); reconnected: it was made again. */
+  kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault' | 'channel-lost' | 'reconnected';
   domain: string;
   components: string[];
   reason: string;
@@ -112,6 +115,10 @@ export class Kernel {
   private readonly spares = new Map<'thread' | 'process', HostedDomain>();
   /** Where process domains listen (a private temporary directory), if there are any. */
   socketDir: string | null = null;
+  /** This boot's secret, from which each socket channel's key is derived (see channelKey). */
+  private readonly secret = randomBytes(32);
+  /** Channels between domains being mended, by pairKey. */
+  private readonly mending = new Map<string, Promise<void>>();
   private nextPid = 1;
   private halted = false;
   private panicReport: string | null = null;
@@ -148,6 +155,11 @@ export class Kernel {
         const broke = new Promise<string>((resolve) => setTimeout(() => resolve(`its channel to the core broke (${reason})`), 250).unref());
         void this.failed(peer, Promise.race([h.exited.then((why) => `its ${st.spec.kind} ${why}`), broke]));
       },
+    });
+    this.main.reports.set('channelLost', (from, args) => {
+      const { peer, reason } = (args ?? {}) as { peer?: unknown; reason?: unknown };
+      if (typeof peer !== 'string' || !this.states.has(peer)) throw new SysError('EINVAL', `channelLost: '${String(peer)}' is not a domain`);
+      this.channelLost(from, peer, String(reason).slice(0, 200));
     });
   }
 
@@ -314,7 +326,7 @@ export class Kernel {
   private async startDomains(): Promise<void> {
     const { placement } = this;
     const remote = placement.domains.filter((d) => d.kind !== 'main');
-    if (remote.some((d) => d.kind === 'process')) this.socketDir = mkdtempSync(join(tmpdir(), 'rumpus-'));
+    if (remote.some((d) => d.kind === 'process')) this.socketDir = makeSocketDir();
     for (const d of placement.domains) {
       const supervision = combine(d.components.map((c) => supervisionFor(c, this.options.supervision?.[c])));
       this.states.set(d.name, {
@@ -436,13 +448,31 @@ export class Kernel {
     if (isMain) for (const [name, where] of placement.home) if (where !== MAIN) callee(name);
     if (!isMain) accepts[MAIN] = [...new Set([...(accepts[MAIN] ?? []), ...components])];
     const kind = isMain ? 'main' : placement.domains.find((d) => d.name === domain)!.kind;
+    const keys: Record<string, Uint8Array> = {};
+    for (const [x, y] of this.peerPairs()) {
+      if ((x === domain || y === domain) && this.overSocket(x, y)) keys[x === domain ? y : x] = this.channelKey(x, y);
+    }
     return {
       domain,
       kind,
       listen: kind === 'process' ? this.socketPath(domain) : undefined,
       components: components.map((name) => ({ name, module: placement.modules.get(name) })),
-      home, accepts, idempotent, calls: this.calls,
+      home, accepts, idempotent, keys, calls: this.calls,
     };
+  }
+
+  /** Whether the channel between two non-main domains is a socket (a process on either end). */
+  private overSocket(x: string, y: string): boolean {
+    const kind = (d: string) => this.placement.domains.find((s) => s.name === d)!.kind;
+    return kind(x) === 'process' || kind(y) === 'process';
+  }
+
+  /**
+   * The key of the socket channel between two domains: HMAC-SHA256 of their names under this
+   * boot's secret. Only those two domains are given it, so neither can pose as a third.
+   */
+  private channelKey(x: string, y: string): Uint8Array {
+    return createHmac('sha256', this.secret).update(JSON.stringify(['channel', ...[x, y].sort()])).digest();
   }
 
   /** Every pair of non-main domains that a `requires` edge joins. */
@@ -472,11 +502,17 @@ export class Kernel {
       hy.attachPort!(x, port2, ends?.b);
       return;
     }
+    const [dialer, listener] = this.socketEnds(x, y);
+    await this.controlDomain(listener, 'expect', { peer: dialer });
+    await this.controlDomain(dialer, 'connect', { peer: listener, address: this.socketPath(listener) });
+  }
+
+  /** Of a socket channel's two domains: [the one that connects, the one that listens]. */
+  private socketEnds(x: string, y: string): [dialer: string, listener: string] {
     // A process domain listens; its peer connects (of two processes, the later one).
     const order = this.placement.domains.map((d) => d.name);
-    const [dialer, listener] =
-      hy.kind === 'process' && (hx.kind === 'thread' || order.indexOf(x) > order.indexOf(y)) ? [x, y] : [y, x];
-    await this.controlDomain(dialer, 'connect', { peer: listener, address: this.socketPath(listener) });
+    const kind = (d: string) => this.placement.domains[order.indexOf(d)].kind;
+    return kind(y) === 'process' && (kind(x) !== 'process' || order.indexOf(x) > order.indexOf(y)) ? [x, y] : [y, x];
   }
 
   /** A control op for the domain that hosts `component`. */
@@ -604,6 +640,43 @@ export class Kernel {
       d.hosted = null;
       await h?.kill(0);
     }
+  }
+
+  /**
+   * One end of the channel between two domains saw it close. If a domain died, its restart
+   * makes the channel again; if both still run (both answer, and neither holds the channel any
+   * more), the loss is reported and the channel made again, and if that fails, the domain that
+   * listens is restarted as its supervision says. Reports from both ends, and any while it is
+   * being mended, are one.
+   */
+  private channelLost(from: string, peer: string, reason: string): void {
+    const key = pairKey(from, peer);
+    if (this.halted || this.mending.has(key) || !this.peerPairs().some(([x, y]) => pairKey(x, y) === key)) return;
+    const a = this.states.get(from)!;
+    const b = this.states.get(peer)!;
+    const generations = [a.generation, b.generation];
+    const bothRun = () => !this.halted && [a, b].every((s, i) => s.status === 'running' && !s.restarting && s.generation === generations[i]);
+    // What a domain holds channels to; a domain that died (its exit not seen yet) never answers.
+    const channels = (d: string) => this.controlDomain(d, 'channels', {}, this.heartbeat.timeoutMs) as Promise<string[]>;
+    const mend = async () => {
+      // A domain that died is reported by its exit soon; give that the chance to come first.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      if (!bothRun()) return;
+      const [ofFrom, ofPeer] = await Promise.all([channels(from), channels(peer)]);
+      if (!bothRun() || (ofFrom.includes(peer) && ofPeer.includes(from))) return;
+      this.log({ kind: 'channel-lost', domain: from, components: a.spec.components, reason: `its channel to domain ${peer} closed while both ran (${reason}); making it again` });
+      const [x, y] = [from, peer].sort();
+      try {
+        await this.connectPair(x, y);
+        this.log({ kind: 'reconnected', domain: from, components: a.spec.components, reason: `channel to domain ${peer} made again` });
+      } catch (err) {
+        if (!bothRun()) return;
+        const [dialer, listener] = this.socketEnds(x, y);
+        void this.failed(listener, `its channel to domain ${dialer} could not be made again (${(err as Error).message})`);
+      }
+    };
+    const p = mend().catch(() => {}).finally(() => this.mending.delete(key));
+    this.mending.set(key, p);
   }
 
   private startHeartbeat(): void {
