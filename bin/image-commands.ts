@@ -8,14 +8,10 @@ import { copyOperands } from './copy.js';
 import { hostTree } from './files.js';
 import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withImages } from './image.js';
 import { parseSize, runCommand, type Io } from './shell/commands.js';
+import { writeErr, writeOut } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
 
-const terminal: Io = {
-  // Resolves once written, so that a large cat waits for a slow reader.
-  out: (text) => new Promise((resolve) => void process.stdout.write(text, () => resolve())),
-  err: (text) => void process.stderr.write(text),
-  stdin: null,
-};
+const terminal: Io = { out: writeOut, err: writeErr, stdin: null };
 
 interface ShellCommandSpec {
   /** The command's arguments, after its name. */
