@@ -149,10 +149,10 @@ ${IMAGE_OPERAND_HELP}`,
 /** The commands that are the shell's command of the same name. */
 const SHELL_COMMANDS: Record<string, ShellCommandSpec> = {
   ls: {
-    usage: '[-lad] IMAGE:PATH…',
+    usage: '[-ladR] IMAGE:PATH…',
     summary: 'list directories in images',
     about: 'Lists each directory (or names each file) in an ext2 image, as ls(1) does.',
-    flags: { l: 'long listing: mode, links, owner, size, date, symlink target', a: 'include names starting with \'.\'', d: 'the directory itself, not its entries' },
+    flags: { l: 'long listing: mode, links, owner, size, date, symlink target', a: 'include names starting with \'.\'', d: 'the directory itself, not its entries', R: 'list subdirectories too, recursively' },
     writes: false,
   },
   cat: {

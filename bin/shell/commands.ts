@@ -178,10 +178,10 @@ export const COMMANDS: Record<string, CommandDef> = {
     },
   },
   ls: {
-    usage: 'ls [-la] [-d] [PATH…]',
-    summary: 'list directories (-l long, -a with dot files, -d the directory itself)',
+    usage: 'ls [-laR] [-d] [PATH…]',
+    summary: 'list directories (-l long, -a with dot files, -R subdirectories too, -d the directory itself)',
     async run(s, args, io) {
-      const { set, rest } = flags(args, 'lad1');
+      const { set, rest } = flags(args, 'ladR1');
       const paths = rest.length ? rest : ['.'];
       const files: string[] = [];
       const dirs: string[] = [];
@@ -198,23 +198,33 @@ export const COMMANDS: Record<string, CommandDef> = {
       const lines = await listing(s, '', files, set.has('l'));
       if (lines.length) await io.out(lines.join('\n') + '\n');
       let more = 0;
-      let bad = 0;
-      for (const dir of dirs) {
-        more |= await each(s, 'ls', io, [dir], async () => {
+      let nothingYet = lines.length === 0;
+      const listDir = async (dir: string, depth: number): Promise<void> => {
+        const subdirs: string[] = [];
+        const failed = await each(s, 'ls', io, [dir], async () => {
+          if (depth > 256) throw new SysError('ELOOP', `${dir}: too deep`);
           const listed = (await s.p.readdir(dir)).map((e) => e.name);
           let names = usableNames(s.show(dir), listed, (shown, err) => {
             reporter('ls', io)(shown, err);
-            bad = 1;
+            more = 1;
           });
           if (set.has('a')) names = ['.', '..', ...names];
           else names = names.filter((n) => !n.startsWith('.'));
           names.sort();
           const out = await listing(s, dir, names, set.has('l'));
-          const header = paths.length > 1 ? `${files.length || dir !== dirs[0] ? '\n' : ''}${s.show(dir)}:\n` : '';
+          const header = paths.length > 1 || set.has('R') ? `${nothingYet ? '' : '\n'}${s.show(dir)}:\n` : '';
+          nothingYet = false;
           await io.out(header + out.map((l) => l + '\n').join(''));
+          if (!set.has('R')) return;
+          for (const name of names) {
+            if (name !== '.' && name !== '..' && isDir(await s.p.lstat(join(dir, name)))) subdirs.push(join(dir, name));
+          }
         });
-      }
-      return status | more | bad;
+        more |= failed;
+        for (const sub of subdirs) await listDir(sub, depth + 1);
+      };
+      for (const dir of dirs) await listDir(dir, 0);
+      return status | more;
     },
   },
   stat: {
