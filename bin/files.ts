@@ -87,10 +87,10 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
 }
 
 /**
- * The names in a listing of a directory (`dir`, as messages show it) that may become path components. A name
- * that cannot be a file name (empty, '.', '..', holding '/' or NUL — whatever the file system
- * that listed it says) or that is listed twice is left out and reported, as shown in messages
- * ("IMAGE:/d: the entry \"a/b\" cannot be a file name") with an EUCLEAN error.
+ * The names of a directory listing that may become path components (`dir` is the directory as
+ * messages show it). A name that cannot be a file name — empty, '.', '..', holding '/' or NUL,
+ * whatever the file system that listed it says — or that is listed twice is left out and
+ * reported ("IMAGE:/d: the entry \"a/b\" cannot be a file name") with an EUCLEAN error.
  */
 export function usableNames(dir: string, names: string[], report: (shown: string, err: SysError) => void): string[] {
   const seen = new Set<string>();

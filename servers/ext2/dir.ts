@@ -1,5 +1,7 @@
 // Directories: linear blocks of entries (inode u32, rec_len u16, name_len u8, file_type u8,
-// name). Every block is checked entry by entry before use. For each directory in use, an
+// name). Every block is checked entry by entry before use, names included: a name holding '/'
+// or NUL, or a '.' or '..' that is not one of a directory's first two entries, is corruption
+// (EUCLEAN) for every op on that directory, never a name handed on. For each directory in use, an
 // index of its names (and of the free room in each block) is kept between ops, so a lookup
 // or an insertion does not rescan the directory; the driver is the only writer, and updates
 // the index with each change it makes. Names are UTF-8; one that is not decodes with
