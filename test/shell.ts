@@ -51,7 +51,7 @@ t.test('the shell, on a microkernel', async (t) => {
   t.same(await run('cat /x'), { status: 1, out: '', err: 'cat: /x: No such file or directory\n' }, 'errors the POSIX way');
   t.same(await run('mkdir /tmp/a'), { status: 1, out: '', err: 'mkdir: /tmp/a: File exists\n' });
   t.same(await run('frob'), { status: 127, out: '', err: 'sh: frob: command not found\n' });
-  t.same((await run('ls -z')).err, "ls: invalid option -- 'z'\nusage: ls [-la] [-d] [PATH…]\n", 'an unknown flag is a usage error');
+  t.same((await run('ls -z')).err, "ls: invalid option -- 'z'\nusage: ls [-laR] [-d] [PATH…]\n", 'an unknown flag is a usage error');
   t.equal((await run("echo 'oops")).status, 2, 'a syntax error has status 2');
   t.same(await run('echo x > /nodir/f'), { status: 1, out: '', err: 'sh: /nodir/f: No such file or directory\n' }, 'a redirection that fails');
 
