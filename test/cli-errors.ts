@@ -118,8 +118,8 @@ t.test('help into a closed pipe, and errors of arguments: no stack trace', async
 
 t.test('the last-resort handler says what happened in one line, with the errno', async (t) => {
   const err = Object.assign(new Error('first line\n    at somewhere (file.js:1:1)'), { code: 'EACCES' });
-  t.equal(describeUnexpected(err), 'internal error: first line (EACCES: Permission denied)');
-  t.equal(describeUnexpected(new TypeError('x is not a function')), 'internal error: x is not a function');
-  t.equal(describeUnexpected('a string'), 'internal error: a string');
-  t.equal(describeUnexpected(null), 'internal error: null');
+  t.equal(describeUnexpected(err), 'internal error: first line (EACCES: Permission denied)', 'the first line of the message, and the errno');
+  t.equal(describeUnexpected(new TypeError('x is not a function')), 'internal error: x is not a function', 'no error class name, no trace');
+  t.equal(describeUnexpected('a string'), 'internal error: a string', 'something thrown that is not an Error');
+  t.equal(describeUnexpected(null), 'internal error: null', 'even null');
 });
