@@ -96,7 +96,7 @@ t.test('the shell, on a microkernel', async (t) => {
   t.match(df[0], /^Filesystem +1K-blocks +Used +Available +Use% +Mounted on$/);
   t.match(df[2], /^tmpfs +1048576 +\d+ +\d+ +\d+% +\/tmp$/, 'df lists /tmp');
 
-  t.match((await run('help')).out, /ls \[-la\].*\n/, 'help lists commands');
+  t.match((await run('help')).out, /ls \[-laR\].*\n/, 'help lists commands');
   t.match((await run('help cp')).out, /^usage: cp/, 'help describes one');
   t.match((await run('ps')).out, /^DOMAIN +KIND +ID +STATUS +RESTARTS +UPTIME +COMPONENTS\nvfs +thread +\d+ +running +0 +[\d.]+s +vfs\n/, 'ps shows the domains');
   t.match((await run('mount')).out, /tmpfs on \/ type tmpfs \(rw\)\ntmpfs on \/tmp type tmpfs \(rw\)\ndev on \/dev type dev \(rw\)\n/);
