@@ -3,7 +3,7 @@
 // when asked.
 
 import { SysError, strerror } from '../kernel/index.js';
-import { copyFile, type FileTree } from './files.js';
+import { copyFile, usableNames, type FileTree } from './files.js';
 
 export interface CopyOptions {
   recursive: boolean;
@@ -25,10 +25,11 @@ export function join(dir: string, name: string): string {
 /** Copies src to dst (dst is the new name, not a directory to copy into). True when all went well. */
 export async function copyTree(from: FileTree, src: string, to: FileTree, dst: string, opts: CopyOptions): Promise<boolean> {
   let ok = true;
-  const fail = (tree: FileTree, path: string, err: SysError) => {
-    opts.report(tree.show(path), err);
+  const report = (shown: string, err: SysError) => {
+    opts.report(shown, err);
     ok = false;
   };
+  const fail = (tree: FileTree, path: string, err: SysError) => report(tree.show(path), err);
   const attempt = async (tree: FileTree, path: string, fn: () => Promise<void>) => {
     try {
       await fn();
@@ -64,7 +65,7 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
         await attempt(from, s, async () => {
           names = await from.readdir(s);
         });
-        for (const name of names) await one(join(s, name), join(d, name), depth + 1);
+        for (const name of usableNames(from.show(s), names, report)) await one(join(s, name), join(d, name), depth + 1);
         await attempt(to, d, async () => {
           await to.chmod(d, info.mode);
           if (opts.preserveTimes) await to.utimes(d, info.atime, info.mtime);

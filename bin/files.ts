@@ -3,7 +3,7 @@
 // code path.
 
 import * as fs from 'node:fs/promises';
-import { SysError, fileTypeOf, isErrno, type FileType, type Proc } from '../kernel/index.js';
+import { SysError, entryNameFault, fileTypeOf, isErrno, quoteName, type FileType, type Proc } from '../kernel/index.js';
 import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY } from '../kernel/index.js';
 
 export interface FileInfo {
@@ -84,6 +84,22 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     lutimes: (path, atime, mtime) => p.lutimes(at(path), atime, mtime),
     show: (path) => (mount ? `${mount.image}:${path}` : path),
   };
+}
+
+/**
+ * The names of a directory listing that may become path components (`dir` is the directory as
+ * messages show it). A name that cannot be a file name — empty, '.', '..', holding '/' or NUL,
+ * whatever the file system that listed it says — or that is listed twice is left out and
+ * reported ("IMAGE:/d: the entry \"a/b\" cannot be a file name") with an EUCLEAN error.
+ */
+export function usableNames(dir: string, names: string[], report: (shown: string, err: SysError) => void): string[] {
+  const seen = new Set<string>();
+  return names.filter((name) => {
+    const why = entryNameFault(name) ? 'cannot be a file name' : seen.has(name) ? 'is listed twice' : null;
+    seen.add(name);
+    if (why) report(`${dir}: the entry ${quoteName(name)} ${why}`, new SysError('EUCLEAN', `the entry ${quoteName(name)} ${why}`));
+    return why === null;
+  });
 }
 
 /** A host error as a SysError with the same errno, so messages read the same on both sides. */

@@ -8,14 +8,10 @@ import { copyOperands } from './copy.js';
 import { hostTree } from './files.js';
 import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withImages } from './image.js';
 import { parseSize, runCommand, type Io } from './shell/commands.js';
+import { writeErr, writeOut } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
 
-const terminal: Io = {
-  // Resolves once written, so that a large cat waits for a slow reader.
-  out: (text) => new Promise((resolve) => void process.stdout.write(text, () => resolve())),
-  err: (text) => void process.stderr.write(text),
-  stdin: null,
-};
+const terminal: Io = { out: writeOut, err: writeErr, stdin: null };
 
 interface ShellCommandSpec {
   /** The command's arguments, after its name. */
@@ -153,10 +149,10 @@ ${IMAGE_OPERAND_HELP}`,
 /** The commands that are the shell's command of the same name. */
 const SHELL_COMMANDS: Record<string, ShellCommandSpec> = {
   ls: {
-    usage: '[-lad] IMAGE:PATH…',
+    usage: '[-ladR] IMAGE:PATH…',
     summary: 'list directories in images',
     about: 'Lists each directory (or names each file) in an ext2 image, as ls(1) does.',
-    flags: { l: 'long listing: mode, links, owner, size, date, symlink target', a: 'include names starting with \'.\'', d: 'the directory itself, not its entries' },
+    flags: { l: 'long listing: mode, links, owner, size, date, symlink target', a: 'include names starting with \'.\'', d: 'the directory itself, not its entries', R: 'list subdirectories too, recursively' },
     writes: false,
   },
   cat: {

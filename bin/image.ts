@@ -6,7 +6,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { SysError, boot, isErrno, strerror, type BootOptions, type Kernel, type Proc } from '../kernel/index.js';
-import { kernelTree, type FileTree, type ImageMount } from './files.js';
+import { fromHost, kernelTree, type FileTree, type ImageMount } from './files.js';
 import { UsageError } from './subcommand.js';
 
 export const IMAGE_OPERAND_HELP = `IMAGE:PATH is PATH inside the ext2 image IMAGE, a host file. An operand is split at its
@@ -107,7 +107,12 @@ function about(image: string, err: unknown): unknown {
 export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k: ImageKernel) => Promise<number>): Promise<number> {
   const mounts = new Map<string, Mounted>();
   for (const use of uses) {
-    const key = realpathSync(use.image);
+    let key: string;
+    try {
+      key = realpathSync(use.image);
+    } catch (err) {
+      throw fromHost(err, use.image);
+    }
     const m = mounts.get(key) ?? { root: `/img${mounts.size}`, image: use.image, writable: false };
     m.writable ||= use.writable;
     mounts.set(key, m);

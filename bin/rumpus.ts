@@ -10,6 +10,7 @@ import { formatReport } from '../bench/table.js';
 import { FAULTS_SUBCOMMAND } from './faults-command.js';
 import { IMAGE_SUBCOMMANDS } from './image-commands.js';
 import { Shell } from './shell/shell.js';
+import { BROKEN_PIPE_STATUS, OutputFailed, describeUnexpected, guardStdio, outputFailure, writeErr, writeOut } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
@@ -29,10 +30,7 @@ ${KERNEL_HELP}`,
       const mounts = typeof v.image === 'string' ? [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: v.image }] : undefined;
       const kernel = await boot(bootOptions(v, { mounts }));
       try {
-        const shell = new Shell(kernel, await kernel.spawn(), {
-          stdout: (t) => process.stdout.write(t),
-          stderr: (t) => process.stderr.write(t),
-        });
+        const shell = new Shell(kernel, await kernel.spawn(), { stdout: writeOut, stderr: writeErr });
         if (typeof v.c === 'string') {
           const status = await shell.run(v.c);
           return shell.exitCode ?? status;
@@ -134,10 +132,33 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`rumpus ${name}: ${err.message}\nusage: ${cmd.usage}\n`);
       return 2;
     }
-    if (!(err instanceof SysError)) throw err;
-    process.stderr.write(`rumpus ${name}: ${err.message || strerror(err.errno)}\n`);
+    if (err instanceof OutputFailed && err.broken) return BROKEN_PIPE_STATUS;
+    if (err instanceof SysError || err instanceof OutputFailed) {
+      writeErr(`rumpus ${name}: ${err.message || strerror((err as SysError).errno)}\n`);
+    } else {
+      writeErr(`rumpus ${name}: ${describeUnexpected(err)}\n`);
+    }
     return 1;
   }
 }
 
+/** The last resort, for what escapes every command (a bug, an error event no one listens to): one line, status 1. */
+function lastResort(err: unknown): void {
+  if (err instanceof OutputFailed && err.broken) process.exit(BROKEN_PIPE_STATUS);
+  writeErr(`rumpus: ${describeUnexpected(err)}\n`);
+  process.exit(1);
+}
+
+guardStdio();
+process.on('uncaughtException', lastResort);
+process.on('unhandledRejection', lastResort);
+// Output written straight to process.stdout (help, reports) may fail after main returned, for
+// another reason than a gone reader: said here, as the last thing.
+process.on('exit', () => {
+  const failed = outputFailure();
+  if (failed && !failed.broken && !process.exitCode) {
+    writeErr(`rumpus: ${failed.message}\n`);
+    process.exitCode = 1;
+  }
+});
 process.exitCode = await main(process.argv.slice(2));

@@ -168,6 +168,24 @@ export interface WalkResult {
 export const NAME_MAX = 255;
 
 /**
+ * Why `name` cannot be the name of a directory entry — it is empty, '.' or '..' (the names a
+ * directory has for itself and its parent), or holds '/' or NUL — or null when it can be.
+ * Whatever lists names (vfs readdir, the CLI) refuses to pass such a name on as a path component.
+ */
+export function entryNameFault(name: string): string | null {
+  if (name === '') return 'is empty';
+  if (name === '.' || name === '..') return `is '${name}'`;
+  if (name.includes('/')) return "holds '/'";
+  if (name.includes('\0')) return 'holds NUL';
+  return null;
+}
+
+/** A name as messages show it: quoted, with NUL and other control characters escaped. */
+export function quoteName(name: string): string {
+  return JSON.stringify(name);
+}
+
+/**
  * The op table every file system serves (tmpfs, dev, ext2, …), so the vfs can mount any of
  * them. Ops are stateless on handles: a file system can restart under open files.
  */

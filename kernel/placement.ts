@@ -121,6 +121,7 @@ export async function resolvePlacement(spec: unknown): Promise<Placement> {
     if (!Array.isArray(d.components) || !d.components.every((c) => typeof c === 'string')) {
       throw invalid(`domain '${name}' must list its components as an array of names`);
     }
+    if (d.components.length === 0) throw invalid(`domain '${name}' hosts no components (leave it out, or place a component in it)`);
     for (const c of d.components) {
       if (!modules.has(c)) throw invalid(`domain '${name}' places unknown component '${c}' (known: ${[...modules.keys()].join(', ')})`);
       const other = home.get(c);

@@ -51,7 +51,7 @@ t.test('the shell, on a microkernel', async (t) => {
   t.same(await run('cat /x'), { status: 1, out: '', err: 'cat: /x: No such file or directory\n' }, 'errors the POSIX way');
   t.same(await run('mkdir /tmp/a'), { status: 1, out: '', err: 'mkdir: /tmp/a: File exists\n' });
   t.same(await run('frob'), { status: 127, out: '', err: 'sh: frob: command not found\n' });
-  t.same((await run('ls -z')).err, "ls: invalid option -- 'z'\nusage: ls [-la] [-d] [PATH…]\n", 'an unknown flag is a usage error');
+  t.same((await run('ls -z')).err, "ls: invalid option -- 'z'\nusage: ls [-laR] [-d] [PATH…]\n", 'an unknown flag is a usage error');
   t.equal((await run("echo 'oops")).status, 2, 'a syntax error has status 2');
   t.same(await run('echo x > /nodir/f'), { status: 1, out: '', err: 'sh: /nodir/f: No such file or directory\n' }, 'a redirection that fails');
 
@@ -96,7 +96,7 @@ t.test('the shell, on a microkernel', async (t) => {
   t.match(df[0], /^Filesystem +1K-blocks +Used +Available +Use% +Mounted on$/);
   t.match(df[2], /^tmpfs +1048576 +\d+ +\d+ +\d+% +\/tmp$/, 'df lists /tmp');
 
-  t.match((await run('help')).out, /ls \[-la\].*\n/, 'help lists commands');
+  t.match((await run('help')).out, /ls \[-laR\].*\n/, 'help lists commands');
   t.match((await run('help cp')).out, /^usage: cp/, 'help describes one');
   t.match((await run('ps')).out, /^DOMAIN +KIND +ID +STATUS +RESTARTS +UPTIME +COMPONENTS\nvfs +thread +\d+ +running +0 +[\d.]+s +vfs\n/, 'ps shows the domains');
   t.match((await run('mount')).out, /tmpfs on \/ type tmpfs \(rw\)\ntmpfs on \/tmp type tmpfs \(rw\)\ndev on \/dev type dev \(rw\)\n/);

@@ -6,7 +6,7 @@ import {
   type FaultSpec, type Kernel, type Proc, type Stat,
 } from '../../kernel/index.js';
 import { basename, copyOperands, copyTree, join } from '../copy.js';
-import { kernelTree } from '../files.js';
+import { kernelTree, usableNames } from '../files.js';
 import { dfTable, longListing, statBlock, type LongEntry } from '../format.js';
 
 export interface Io {
@@ -55,12 +55,20 @@ function flags(args: string[], allowed: string): { set: Set<string>; rest: strin
 
 const isDir = (st: Stat) => (st.mode & S_IFMT) === S_IFDIR;
 
-/** Runs fn for each operand, printing `cmd: operand: strerror` for failures; the exit status. */
-async function each(s: ShellState, cmd: string, io: Io, operands: string[], fn: (x: string) => Promise<void>): Promise<number> {
+/** `cmd: shown-path: strerror`, for problems a command reports and goes on from. */
+function reporter(cmd: string, io: Io): (shown: string, err: SysError) => void {
+  return (shown, err) => io.err(`${cmd}: ${shown}: ${strerror(err.errno)}\n`);
+}
+
+/**
+ * Runs fn for each operand, printing `cmd: operand: strerror` for failures; the exit status. fn
+ * returns false for a failure it has reported itself.
+ */
+async function each(s: ShellState, cmd: string, io: Io, operands: string[], fn: (x: string) => Promise<void | boolean>): Promise<number> {
   let status = 0;
   for (const x of operands) {
     try {
-      await fn(x);
+      if ((await fn(x)) === false) status = 1;
     } catch (err) {
       if (!(err instanceof SysError)) throw err;
       io.err(`${cmd}: ${s.show(x)}: ${strerror(err.errno)}\n`);
@@ -70,12 +78,31 @@ async function each(s: ShellState, cmd: string, io: Io, operands: string[], fn: 
   return status;
 }
 
-async function removeTree(p: Proc, path: string, depth = 0): Promise<void> {
-  const st = await p.lstat(path);
-  if (!isDir(st)) return p.unlink(path);
-  if (depth > 256) throw new SysError('ELOOP', `${path}: too deep`);
-  for (const e of await p.readdir(path)) await removeTree(p, join(path, e.name), depth + 1);
-  await p.rmdir(path);
+/**
+ * Removes a tree: path and, when it is a directory, everything below it. Each problem is
+ * reported (the path as `s.show` shows it) and the rest still removed; a name the directory
+ * lists that cannot be a file name is never acted on. True when everything is gone.
+ */
+async function removeTree(s: ShellState, path: string, report: (shown: string, err: SysError) => void, depth = 0): Promise<boolean> {
+  try {
+    if (!isDir(await s.p.lstat(path))) {
+      await s.p.unlink(path);
+      return true;
+    }
+    if (depth > 256) throw new SysError('ELOOP', `${path}: too deep`);
+    let ok = true;
+    const names = usableNames(s.show(path), (await s.p.readdir(path)).map((e) => e.name), (x, err) => {
+      report(x, err);
+      ok = false;
+    });
+    for (const name of names) ok = (await removeTree(s, join(path, name), report, depth + 1)) && ok;
+    await s.p.rmdir(path);
+    return ok;
+  } catch (err) {
+    if (!(err instanceof SysError)) throw err;
+    report(s.show(path), err);
+    return false;
+  }
 }
 
 /** ls's lines for names in dir, or for operands (dir ''), which are shown as the user named them. */
@@ -151,10 +178,10 @@ export const COMMANDS: Record<string, CommandDef> = {
     },
   },
   ls: {
-    usage: 'ls [-la] [-d] [PATH…]',
-    summary: 'list directories (-l long, -a with dot files, -d the directory itself)',
+    usage: 'ls [-laR] [-d] [PATH…]',
+    summary: 'list directories (-l long, -a with dot files, -R subdirectories too, -d the directory itself)',
     async run(s, args, io) {
-      const { set, rest } = flags(args, 'lad1');
+      const { set, rest } = flags(args, 'ladR1');
       const paths = rest.length ? rest : ['.'];
       const files: string[] = [];
       const dirs: string[] = [];
@@ -171,17 +198,32 @@ export const COMMANDS: Record<string, CommandDef> = {
       const lines = await listing(s, '', files, set.has('l'));
       if (lines.length) await io.out(lines.join('\n') + '\n');
       let more = 0;
-      for (const dir of dirs) {
-        more |= await each(s, 'ls', io, [dir], async () => {
-          let names = (await s.p.readdir(dir)).map((e) => e.name);
+      let nothingYet = lines.length === 0;
+      const listDir = async (dir: string, depth: number): Promise<void> => {
+        const subdirs: string[] = [];
+        const failed = await each(s, 'ls', io, [dir], async () => {
+          if (depth > 256) throw new SysError('ELOOP', `${dir}: too deep`);
+          const listed = (await s.p.readdir(dir)).map((e) => e.name);
+          let names = usableNames(s.show(dir), listed, (shown, err) => {
+            reporter('ls', io)(shown, err);
+            more = 1;
+          });
           if (set.has('a')) names = ['.', '..', ...names];
           else names = names.filter((n) => !n.startsWith('.'));
           names.sort();
           const out = await listing(s, dir, names, set.has('l'));
-          const header = paths.length > 1 ? `${files.length || dir !== dirs[0] ? '\n' : ''}${s.show(dir)}:\n` : '';
+          const header = paths.length > 1 || set.has('R') ? `${nothingYet ? '' : '\n'}${s.show(dir)}:\n` : '';
+          nothingYet = false;
           await io.out(header + out.map((l) => l + '\n').join(''));
+          if (!set.has('R')) return;
+          for (const name of names) {
+            if (name !== '.' && name !== '..' && isDir(await s.p.lstat(join(dir, name)))) subdirs.push(join(dir, name));
+          }
         });
-      }
+        more |= failed;
+        for (const sub of subdirs) await listDir(sub, depth + 1);
+      };
+      for (const dir of dirs) await listDir(dir, 0);
       return status | more;
     },
   },
@@ -223,8 +265,9 @@ export const COMMANDS: Record<string, CommandDef> = {
       return each(s, 'rm', io, rest, async (path) => {
         try {
           const st = await s.p.lstat(path);
-          if (isDir(st) && !set.has('r') && !set.has('R')) throw new SysError('EISDIR', `${path} is a directory`);
-          await (isDir(st) ? removeTree(s.p, path) : s.p.unlink(path));
+          if (!isDir(st)) return await s.p.unlink(path);
+          if (!set.has('r') && !set.has('R')) throw new SysError('EISDIR', `${path} is a directory`);
+          return await removeTree(s, path, reporter('rm', io));
         } catch (err) {
           if (!(set.has('f') && err instanceof SysError && err.errno === 'ENOENT')) throw err;
         }
@@ -253,7 +296,7 @@ export const COMMANDS: Record<string, CommandDef> = {
           let failure: SysError | null = null;
           const ok = await copyTree(tree, src, tree, to, { recursive: true, preserveTimes: true, report: (_, e) => (failure ??= e) });
           if (!ok) throw failure ?? new SysError('EIO', 'copy failed');
-          await removeTree(s.p, src);
+          return removeTree(s, src, reporter('mv', io));
         }
       });
     },

@@ -5,9 +5,11 @@ import { createInterface } from 'node:readline';
 import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, strerror, type Kernel, type Proc } from '../../kernel/index.js';
 import { runCommand, type Io, type ShellState } from './commands.js';
 import { ParseError, parse, type Command } from './parse.js';
+import { BROKEN_PIPE_STATUS, OutputFailed } from '../stdio.js';
 
 export interface Terminal {
-  stdout(text: string | Uint8Array): void;
+  /** Writes to standard output; a promise it returns (waiting for the reader, or rejecting with OutputFailed) is awaited. */
+  stdout(text: string | Uint8Array): unknown;
   stderr(text: string): void;
 }
 
@@ -88,7 +90,7 @@ export class Shell {
     const encoder = new TextEncoder();
     const io: Io = {
       out: async (text) => {
-        if (fd === null) this.term.stdout(text);
+        if (fd === null) await this.term.stdout(text);
         else await p.write(fd, typeof text === 'string' ? encoder.encode(text) : text);
       },
       err: (text) => this.term.stderr(text),
@@ -97,6 +99,12 @@ export class Shell {
     try {
       return await runCommand(this.state, c.argv, io);
     } catch (err) {
+      // Standard output failed: this command stops (quietly when the reader has gone), the script goes on.
+      if (err instanceof OutputFailed) {
+        if (err.broken) return BROKEN_PIPE_STATUS;
+        this.term.stderr(`${c.argv[0]}: ${err.message}\n`);
+        return 1;
+      }
       if (!(err instanceof SysError)) throw err;
       this.term.stderr(`${c.argv[0]}: ${strerror(err.errno)}\n`);
       return 1;

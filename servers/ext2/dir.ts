@@ -1,11 +1,15 @@
 // Directories: linear blocks of entries (inode u32, rec_len u16, name_len u8, file_type u8,
-// name). Every block is checked entry by entry before use. For each directory in use, an
+// name). Every block is checked entry by entry before use, names included: a name holding '/'
+// or NUL, or a '.' or '..' that is not one of a directory's first two entries, is corruption
+// (EUCLEAN) for every op on that directory, never a name handed on. For each directory in use, an
 // index of its names (and of the free room in each block) is kept between ops, so a lookup
 // or an insertion does not rescan the directory; the driver is the only writer, and updates
 // the index with each change it makes. Names are UTF-8; one that is not decodes with
 // U+FFFD in it, and is found by that decoded form.
 
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, type DirEntry, type FileType } from '../../kernel/api.js';
+import {
+  NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, quoteName, type DirEntry, type FileType,
+} from '../../kernel/api.js';
 import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import type { BlockMap } from './blockmap.js';
@@ -78,6 +82,23 @@ function decodeName(buf: Uint8Array, at: number, len: number): string {
   return ascii ? String.fromCharCode(...buf.subarray(at, at + len)) : decoder.decode(buf.subarray(at, at + len));
 }
 
+const SLASH = 0x2f;
+const PERIOD = 0x2e;
+
+/**
+ * Why the name of a live entry cannot be there, or null: a name holds neither '/' nor NUL, and
+ * '.' and '..' are the names of a directory's first two entries (`slot` 0 and 1) only.
+ */
+function nameFault(buf: Uint8Array, at: number, len: number, slot: number): string | null {
+  for (let i = at; i < at + len; i++) {
+    if (buf[i] === SLASH) return "holds '/'";
+    if (buf[i] === 0) return 'holds NUL';
+  }
+  const dots = len <= 2 && buf[at] === PERIOD && buf[at + len - 1] === PERIOD ? len : 0;
+  if (dots !== 0 && slot !== dots - 1) return `is not the directory's ${dots === 1 ? 'first' : 'second'} entry`;
+  return null;
+}
+
 /** One entry as scan reports it (the same object is reused for every entry). */
 interface RawEntry {
   off: number;
@@ -129,7 +150,7 @@ export class Directories {
     const bs = this.bs;
     const e: RawEntry = { off: 0, ino: 0, recLen: 0, nameLen: 0, type: 0 };
     const bad = (what: string) => corrupt(`directory inode ${dir.ino}, block ${lblk}: the entry at offset ${e.off} ${what}`);
-    for (let off = 0; off < bs; off += e.recLen) {
+    for (let off = 0, slot = lblk === 0 ? 0 : 2; off < bs; off += e.recLen, slot++) {
       e.off = off;
       if (bs - off < MIN_REC_LEN) throw bad('does not fit in the block');
       e.ino = u32(buf, off);
@@ -140,6 +161,9 @@ export class Directories {
       if (HEADER + e.nameLen > e.recLen) throw bad('has a name longer than its record');
       if (e.ino > this.geo.inodesCount) throw bad(`names inode ${e.ino}, past the last inode`);
       if (e.ino !== 0 && e.nameLen === 0) throw bad('has an empty name');
+      if (e.nameLen > NAME_MAX) throw bad(`has a name of ${e.nameLen} bytes, longer than ${NAME_MAX}`);
+      const fault = e.ino === 0 ? null : nameFault(buf, off + HEADER, e.nameLen, slot);
+      if (fault) throw bad(`(inode ${e.ino}) is named ${quoteName(decodeName(buf, off + HEADER, e.nameLen))}, which ${fault}`);
       if (fn(e)) return;
     }
   }

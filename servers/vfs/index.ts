@@ -7,6 +7,7 @@ import {
   S_IFLNK, S_IFMT, S_IFREG, SysError, defineComponent, handOver,
   type Attr, type Context, type DirEntry, type StartInfo, type Handle, type MountInfo, type Stat, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
+import { entryNameFault, quoteName } from '../../kernel/api.js';
 import { MountTable, type Mount, type Vnode } from './mounts.js';
 import { isDir, lookup, type Found, type NameiEnv } from './namei.js';
 import { ProcTable, permits, type OpenFile, type ProcEntry } from './procs.js';
@@ -440,6 +441,10 @@ export default defineComponent({
         const all: DirEntry[] = [];
         for (let cookie = 0; ;) {
           const r = await fs<{ entries: DirEntry[]; cookie: number; eof: boolean }>(f.node!, 'readdir', { h: f.node!.h, cookie, count: READDIR_BATCH });
+          for (const e of r.entries) {
+            const fault = entryNameFault(e.name);
+            if (fault) throw new SysError('EUCLEAN', `readdir ${a.path}: the file system lists an entry named ${quoteName(e.name)}, which ${fault}`);
+          }
           all.push(...r.entries);
           if (r.eof || r.entries.length === 0) break;
           cookie = r.cookie;

@@ -1,0 +1,86 @@
+// The rumpus command's standard output and error, treated as coreutils treat them: output into
+// a pipe whose reader has gone (EPIPE) ends the command quietly — status 141, as a shell shows a
+// program killed by SIGPIPE — and any other failure to write is one line on stderr, never a
+// stack trace. Nothing is written to a stream after it failed.
+
+import { isErrno, strerror } from '../kernel/index.js';
+
+/**
+ * Thrown by writeOut once standard output failed: not a SysError, so that no command reports it
+ * as a problem with one of its operands; the command stops, and the shell or the top level
+ * says so in one line — or nothing, when the reader has gone (`broken`).
+ */
+export class OutputFailed extends Error {
+  /** The host's error code: 'EPIPE' when the reader has gone. */
+  readonly code: string;
+
+  constructor(code: string, detail: string) {
+    super(`standard output: ${isErrno(code) ? strerror(code) : detail}`);
+    this.code = code;
+  }
+
+  /** The reader of the pipe has gone: stop quietly, as a program killed by SIGPIPE. */
+  get broken(): boolean {
+    return this.code === 'EPIPE';
+  }
+}
+
+/** The exit status of a command whose standard output's reader has gone: 128 + SIGPIPE. */
+export const BROKEN_PIPE_STATUS = 141;
+
+/** Why standard output can no longer be written to, once it failed. */
+let outFailure: OutputFailed | null = null;
+let errFailed = false;
+
+function failure(err: NodeJS.ErrnoException): OutputFailed {
+  return new OutputFailed(err.code ?? 'EIO', err.message);
+}
+
+/**
+ * Catches errors on both streams, so that a failed write is never an unhandled 'error' event
+ * (which Node prints with a stack trace). Call once, before anything is written.
+ */
+export function guardStdio(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    outFailure ??= failure(err);
+  });
+  process.stderr.on('error', () => {
+    errFailed = true;
+  });
+}
+
+/**
+ * Writes to standard output; resolves once the text is handed on, so that a long output waits
+ * for a slow reader. Rejects with OutputFailed when standard output failed, now or before.
+ */
+export function writeOut(text: string | Uint8Array): Promise<void> {
+  if (outFailure) return Promise.reject(outFailure);
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => {
+      if (!err) return resolve();
+      outFailure ??= failure(err);
+      reject(outFailure);
+    });
+  });
+}
+
+/** How standard output failed, if it did (writes made with process.stdout.write directly too). */
+export function outputFailure(): OutputFailed | null {
+  return outFailure;
+}
+
+/** Writes to standard error; dropped once standard error failed (there is nowhere to say so). */
+export function writeErr(text: string): void {
+  if (!errFailed) process.stderr.write(text);
+}
+
+/**
+ * One line saying what went wrong with something thrown that no command expected (a bug), with
+ * its errno when it has one: what a last-resort handler prints instead of a stack trace.
+ */
+export function describeUnexpected(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown } | null;
+  const message = typeof e?.message === 'string' && e.message ? e.message.split('\n')[0] : String(err);
+  const code = typeof e?.code === 'string' && isErrno(e.code) ? ` (${e.code}: ${strerror(e.code)})` : '';
+  return `internal error: ${message}${code}`;
+}
