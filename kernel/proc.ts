@@ -1,6 +1,10 @@
 // A client process: the context (pid, credentials, fds and cwd held by vfs) through which a
 // program issues syscalls. Every method is one syscall to vfs, except the few convenience
 // calls at the end, which are made of syscalls. Failures are SysErrors with POSIX errnos.
+//
+// Who makes a call is never an argument: the core binds each process's syscall function to its
+// pid, keeps it out of reach (a private field), and accepts through it only the client syscalls
+// below, with their own arguments and nothing that names a process or credentials.
 
 import { SysError } from '../ipc/errno.js';
 import {
@@ -13,7 +17,50 @@ export interface Credentials {
   gid: number;
 }
 
+/** A process's way into the core: one syscall by name; the core knows which process it is for. */
 export type SyscallFn = (op: string, args: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * The syscalls a client process can make, each with the names of its arguments. The caller's
+ * pid is not among them: the core adds it. Ops of vfs that are not here (spawn, unmountAll)
+ * serve only the core.
+ */
+export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  exit: [], getpid: [], umask: ['mask'],
+  open: ['path', 'flags', 'mode'], close: ['fd'],
+  read: ['fd', 'length'], write: ['fd', 'data'],
+  pread: ['fd', 'length', 'offset'], pwrite: ['fd', 'data', 'offset'], lseek: ['fd', 'offset', 'whence'],
+  stat: ['path'], lstat: ['path'], fstat: ['fd'],
+  mkdir: ['path', 'mode'], rmdir: ['path'], readdir: ['path'], unlink: ['path'],
+  rename: ['from', 'to'], link: ['existing', 'path'], symlink: ['target', 'path'], readlink: ['path'],
+  truncate: ['path', 'length'], ftruncate: ['fd', 'length'], fsync: ['fd'], sync: [],
+  // uid and gid of chown are the file's new owner, not the caller's identity.
+  chmod: ['path', 'mode'], chown: ['path', 'uid', 'gid'], utimes: ['path', 'atime', 'mtime', 'nofollow'],
+  statfs: ['path'], chdir: ['path'], getcwd: [],
+  mount: ['target', 'fstype', 'source', 'readonly'], unmount: ['target'], mounts: [],
+});
+
+/** Argument names that would say who is calling: refused with a sentence of their own. */
+const IDENTITY_FIELDS = new Set(['pid', 'uid', 'gid', 'cred']);
+
+/**
+ * Checks a call at the syscall boundary: `op` must be a client syscall and `args` a plain object
+ * holding only that syscall's arguments (their types are checked by vfs). Throws a SysError:
+ * ENOSYS for an op a client cannot make, EINVAL for an argument that names a process or
+ * credentials, or any other argument the syscall does not take.
+ */
+export function checkClientCall(op: string, args: unknown): asserts args is Record<string, unknown> {
+  if (!Object.hasOwn(CLIENT_SYSCALLS, op)) throw new SysError('ENOSYS', `'${op}' is not a syscall a client process can make`);
+  if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new SysError('EINVAL', `${op}: the arguments must be an object`);
+  const takes = CLIENT_SYSCALLS[op];
+  for (const name of Object.keys(args)) {
+    if (takes.includes(name)) continue;
+    if (IDENTITY_FIELDS.has(name)) {
+      throw new SysError('EINVAL', `${op}: '${name}' is not an argument: a process's identity comes from the process making the call`);
+    }
+    throw new SysError('EINVAL', `${op}: unknown argument '${name}'`);
+  }
+}
 
 /** Node-style flag strings, for convenience: 'r', 'r+', 'w', 'w+', 'wx', 'a', 'a+', 'ax'. */
 const FLAG_STRINGS: Record<string, number> = {
@@ -38,55 +85,65 @@ function bytes(data: Uint8Array | string): Uint8Array {
   return typeof data === 'string' ? encoder.encode(data) : data;
 }
 
+/**
+ * A client process. Its pid and credentials are frozen copies, for display: the core decides
+ * who a call is from by the process the call came through, never by these.
+ */
 export class Proc {
-  constructor(
-    readonly pid: number,
-    readonly cred: Credentials,
-    private readonly sys: SyscallFn,
-  ) {}
+  readonly pid: number;
+  readonly cred: Readonly<Credentials>;
+  readonly #sys: SyscallFn;
+
+  /** @param sys  the core's syscall entry, already bound to this process */
+  constructor(pid: number, cred: Credentials, sys: SyscallFn) {
+    this.pid = pid;
+    this.cred = Object.freeze({ uid: cred.uid, gid: cred.gid });
+    this.#sys = sys;
+    Object.freeze(this);
+  }
 
   /** Opens a file; flags are O_* bits or a Node-style string. Returns the new fd. */
   open(path: string, flags: number | string = O_RDONLY, mode = 0o666): Promise<number> {
     const f = typeof flags === 'string' ? FLAG_STRINGS[flags] : flags;
     if (f === undefined) return Promise.reject(new SysError('EINVAL', `open: unknown flags '${flags}'`));
-    return this.sys('open', { path, flags: f, mode }) as Promise<number>;
+    return this.#sys('open', { path, flags: f, mode }) as Promise<number>;
   }
   close(fd: number): Promise<void> {
-    return this.sys('close', { fd }) as Promise<void>;
+    return this.#sys('close', { fd }) as Promise<void>;
   }
   /** Reads up to `length` bytes at the fd's offset; an empty result is the end of the file. */
   read(fd: number, length: number): Promise<Uint8Array> {
-    return this.sys('read', { fd, length }) as Promise<Uint8Array>;
+    return this.#sys('read', { fd, length }) as Promise<Uint8Array>;
   }
   /** Writes at the fd's offset (at the end with O_APPEND); returns the count written. */
   write(fd: number, data: Uint8Array | string): Promise<number> {
-    return this.sys('write', { fd, data: bytes(data) }) as Promise<number>;
+    return this.#sys('write', { fd, data: bytes(data) }) as Promise<number>;
   }
   pread(fd: number, length: number, offset: number): Promise<Uint8Array> {
-    return this.sys('pread', { fd, length, offset }) as Promise<Uint8Array>;
+    return this.#sys('pread', { fd, length, offset }) as Promise<Uint8Array>;
   }
   pwrite(fd: number, data: Uint8Array | string, offset: number): Promise<number> {
-    return this.sys('pwrite', { fd, data: bytes(data), offset }) as Promise<number>;
+    return this.#sys('pwrite', { fd, data: bytes(data), offset }) as Promise<number>;
   }
   /** Moves the fd's offset; whence is SEEK_SET, SEEK_CUR or SEEK_END. Returns the new offset. */
   lseek(fd: number, offset: number, whence = SEEK_SET): Promise<number> {
-    return this.sys('lseek', { fd, offset, whence }) as Promise<number>;
+    return this.#sys('lseek', { fd, offset, whence }) as Promise<number>;
   }
   stat(path: string): Promise<Stat> {
-    return this.sys('stat', { path }) as Promise<Stat>;
+    return this.#sys('stat', { path }) as Promise<Stat>;
   }
   /** Like stat, but a final symlink is reported itself. */
   lstat(path: string): Promise<Stat> {
-    return this.sys('lstat', { path }) as Promise<Stat>;
+    return this.#sys('lstat', { path }) as Promise<Stat>;
   }
   fstat(fd: number): Promise<Stat> {
-    return this.sys('fstat', { fd }) as Promise<Stat>;
+    return this.#sys('fstat', { fd }) as Promise<Stat>;
   }
   /** Makes a directory; with `recursive`, its missing parents too, and no EEXIST for a directory. */
   async mkdir(path: string, options: number | { mode?: number; recursive?: boolean } = {}): Promise<void> {
     const { mode = 0o777, recursive = false } = typeof options === 'number' ? { mode: options } : options;
     if (!recursive) {
-      await this.sys('mkdir', { path, mode });
+      await this.#sys('mkdir', { path, mode });
       return;
     }
     const absolute = path.startsWith('/');
@@ -94,7 +151,7 @@ export class Proc {
     for (let i = 1; i <= parts.length; i++) {
       const prefix = (absolute ? '/' : '') + parts.slice(0, i).join('/');
       try {
-        await this.sys('mkdir', { path: prefix, mode });
+        await this.#sys('mkdir', { path: prefix, mode });
       } catch (err) {
         if (!(err instanceof SysError) || err.errno !== 'EEXIST') throw err;
         const st = await this.stat(prefix);
@@ -103,82 +160,86 @@ export class Proc {
     }
   }
   rmdir(path: string): Promise<void> {
-    return this.sys('rmdir', { path }) as Promise<void>;
+    return this.#sys('rmdir', { path }) as Promise<void>;
   }
   /** The entries of a directory, without '.' and '..', in the file system's order. */
   readdir(path: string): Promise<DirEntry[]> {
-    return this.sys('readdir', { path }) as Promise<DirEntry[]>;
+    return this.#sys('readdir', { path }) as Promise<DirEntry[]>;
   }
   unlink(path: string): Promise<void> {
-    return this.sys('unlink', { path }) as Promise<void>;
+    return this.#sys('unlink', { path }) as Promise<void>;
   }
   rename(from: string, to: string): Promise<void> {
-    return this.sys('rename', { from, to }) as Promise<void>;
+    return this.#sys('rename', { from, to }) as Promise<void>;
   }
   /** Makes `path` a new name (hard link) for `existing`. */
   link(existing: string, path: string): Promise<void> {
-    return this.sys('link', { existing, path }) as Promise<void>;
+    return this.#sys('link', { existing, path }) as Promise<void>;
   }
   /** Makes `path` a symbolic link whose content is `target`. */
   symlink(target: string, path: string): Promise<void> {
-    return this.sys('symlink', { target, path }) as Promise<void>;
+    return this.#sys('symlink', { target, path }) as Promise<void>;
   }
   readlink(path: string): Promise<string> {
-    return this.sys('readlink', { path }) as Promise<string>;
+    return this.#sys('readlink', { path }) as Promise<string>;
   }
   truncate(path: string, length: number): Promise<void> {
-    return this.sys('truncate', { path, length }) as Promise<void>;
+    return this.#sys('truncate', { path, length }) as Promise<void>;
   }
   ftruncate(fd: number, length: number): Promise<void> {
-    return this.sys('ftruncate', { fd, length }) as Promise<void>;
+    return this.#sys('ftruncate', { fd, length }) as Promise<void>;
   }
   fsync(fd: number): Promise<void> {
-    return this.sys('fsync', { fd }) as Promise<void>;
+    return this.#sys('fsync', { fd }) as Promise<void>;
   }
   /** Commits every mounted file system. */
   sync(): Promise<void> {
-    return this.sys('sync', {}) as Promise<void>;
+    return this.#sys('sync', {}) as Promise<void>;
   }
   chmod(path: string, mode: number): Promise<void> {
-    return this.sys('chmod', { path, mode }) as Promise<void>;
+    return this.#sys('chmod', { path, mode }) as Promise<void>;
   }
   chown(path: string, uid: number, gid: number): Promise<void> {
-    return this.sys('chown', { path, uid, gid }) as Promise<void>;
+    return this.#sys('chown', { path, uid, gid }) as Promise<void>;
   }
   /** Sets access and modification times, in milliseconds since the epoch. */
   utimes(path: string, atime: number, mtime: number): Promise<void> {
-    return this.sys('utimes', { path, atime, mtime }) as Promise<void>;
+    return this.#sys('utimes', { path, atime, mtime }) as Promise<void>;
   }
   /** Like utimes, but a final symlink's own times are set. */
   lutimes(path: string, atime: number, mtime: number): Promise<void> {
-    return this.sys('utimes', { path, atime, mtime, nofollow: true }) as Promise<void>;
+    return this.#sys('utimes', { path, atime, mtime, nofollow: true }) as Promise<void>;
   }
   statfs(path: string): Promise<StatFs> {
-    return this.sys('statfs', { path }) as Promise<StatFs>;
+    return this.#sys('statfs', { path }) as Promise<StatFs>;
   }
   chdir(path: string): Promise<void> {
-    return this.sys('chdir', { path }) as Promise<void>;
+    return this.#sys('chdir', { path }) as Promise<void>;
   }
   getcwd(): Promise<string> {
-    return this.sys('getcwd', {}) as Promise<string>;
+    return this.#sys('getcwd', {}) as Promise<string>;
   }
   /** Mounts a file system (root only): fstype is its component, source an image for ext2. */
   mount(target: string, fstype: string, options: { source?: string; readonly?: boolean } = {}): Promise<void> {
-    return this.sys('mount', { target, fstype, source: options.source, readonly: options.readonly }) as Promise<void>;
+    return this.#sys('mount', { target, fstype, source: options.source, readonly: options.readonly }) as Promise<void>;
   }
   unmount(target: string): Promise<void> {
-    return this.sys('unmount', { target }) as Promise<void>;
+    return this.#sys('unmount', { target }) as Promise<void>;
   }
   mounts(): Promise<MountInfo[]> {
-    return this.sys('mounts', {}) as Promise<MountInfo[]>;
+    return this.#sys('mounts', {}) as Promise<MountInfo[]>;
+  }
+  /** Sets the file-mode creation mask (its low 9 bits); returns the previous one. */
+  umask(mask: number): Promise<number> {
+    return this.#sys('umask', { mask }) as Promise<number>;
   }
   /** The null syscall: a round trip to vfs that does no work. */
   getpid(): Promise<number> {
-    return this.sys('getpid', {}) as Promise<number>;
+    return this.#sys('getpid', {}) as Promise<number>;
   }
   /** Closes every fd; the process is gone afterwards. */
   exit(): Promise<void> {
-    return this.sys('exit', {}) as Promise<void>;
+    return this.#sys('exit', {}) as Promise<void>;
   }
 
   // ---- made of syscalls ----------------------------------------------------------------

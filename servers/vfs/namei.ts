@@ -51,9 +51,12 @@ function split(path: string): string[] {
   return path.split('/').filter((n) => n !== '' && n !== '.');
 }
 
+/** A path's length in bytes (UTF-8), as PATH_MAX counts it. */
+export const pathBytes = (path: string): number => encoder.encode(path).length;
+
 export function checkPath(path: string): void {
   if (path === '') throw new SysError('ENOENT', 'the empty path names nothing');
-  if (encoder.encode(path).length >= PATH_MAX) throw new SysError('ENAMETOOLONG', `a path of more than ${PATH_MAX - 1} bytes`);
+  if (pathBytes(path) >= PATH_MAX) throw new SysError('ENAMETOOLONG', `a path of more than ${PATH_MAX - 1} bytes`);
   for (const name of path.split('/')) {
     if (encoder.encode(name).length > NAME_MAX) {
       throw new SysError('ENAMETOOLONG', `the name '${name.slice(0, 20)}…' is longer than ${NAME_MAX} bytes`);
