@@ -132,6 +132,8 @@ export class Kernel {
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   /** What vfs must be told again if it restarts: the client processes and the mounts. */
   private readonly procs = new Map<number, Readonly<Credentials>>();
+  /** spawn() calls not yet answered by vfs: they count against MAX_PROCS too. */
+  private spawning = 0;
   /** Per client pid: its syscalls not yet answered (absent when none). */
   private readonly inFlight = new Map<number, number>();
   private mountTable: MountSpec[] = [];
@@ -202,10 +204,17 @@ export class Kernel {
    * MAX_PROCS processes are alive.
    */
   async spawn(cred: Partial<Credentials> = {}): Promise<Proc> {
-    if (this.procs.size >= MAX_PROCS) throw new SysError('EAGAIN', `spawn: ${MAX_PROCS} client processes are alive already; one must exit first`);
+    if (this.procs.size + this.spawning >= MAX_PROCS) {
+      throw new SysError('EAGAIN', `spawn: ${MAX_PROCS} client processes are alive already; one must exit first`);
+    }
     const pid = this.nextPid++;
     const full: Readonly<Credentials> = Object.freeze({ uid: cred.uid ?? 0, gid: cred.gid ?? 0 });
-    await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid });
+    this.spawning++;
+    try {
+      await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid });
+    } finally {
+      this.spawning--;
+    }
     this.procs.set(pid, full);
     return new Proc(pid, full, (op, args) => this.syscall(pid, op, args));
   }
