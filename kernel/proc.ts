@@ -102,48 +102,53 @@ export class Proc {
     Object.freeze(this);
   }
 
+  /** One syscall of this process, through the core's boundary (which checks op and arguments). */
+  private sys(op: string, args: Record<string, unknown>): Promise<unknown> {
+    return this.#sys(op, args);
+  }
+
   /** Opens a file; flags are O_* bits or a Node-style string. Returns the new fd. */
   open(path: string, flags: number | string = O_RDONLY, mode = 0o666): Promise<number> {
     const f = typeof flags === 'string' ? FLAG_STRINGS[flags] : flags;
     if (f === undefined) return Promise.reject(new SysError('EINVAL', `open: unknown flags '${flags}'`));
-    return this.#sys('open', { path, flags: f, mode }) as Promise<number>;
+    return this.sys('open', { path, flags: f, mode }) as Promise<number>;
   }
   close(fd: number): Promise<void> {
-    return this.#sys('close', { fd }) as Promise<void>;
+    return this.sys('close', { fd }) as Promise<void>;
   }
   /** Reads up to `length` bytes at the fd's offset; an empty result is the end of the file. */
   read(fd: number, length: number): Promise<Uint8Array> {
-    return this.#sys('read', { fd, length }) as Promise<Uint8Array>;
+    return this.sys('read', { fd, length }) as Promise<Uint8Array>;
   }
   /** Writes at the fd's offset (at the end with O_APPEND); returns the count written. */
   write(fd: number, data: Uint8Array | string): Promise<number> {
-    return this.#sys('write', { fd, data: bytes(data) }) as Promise<number>;
+    return this.sys('write', { fd, data: bytes(data) }) as Promise<number>;
   }
   pread(fd: number, length: number, offset: number): Promise<Uint8Array> {
-    return this.#sys('pread', { fd, length, offset }) as Promise<Uint8Array>;
+    return this.sys('pread', { fd, length, offset }) as Promise<Uint8Array>;
   }
   pwrite(fd: number, data: Uint8Array | string, offset: number): Promise<number> {
-    return this.#sys('pwrite', { fd, data: bytes(data), offset }) as Promise<number>;
+    return this.sys('pwrite', { fd, data: bytes(data), offset }) as Promise<number>;
   }
   /** Moves the fd's offset; whence is SEEK_SET, SEEK_CUR or SEEK_END. Returns the new offset. */
   lseek(fd: number, offset: number, whence = SEEK_SET): Promise<number> {
-    return this.#sys('lseek', { fd, offset, whence }) as Promise<number>;
+    return this.sys('lseek', { fd, offset, whence }) as Promise<number>;
   }
   stat(path: string): Promise<Stat> {
-    return this.#sys('stat', { path }) as Promise<Stat>;
+    return this.sys('stat', { path }) as Promise<Stat>;
   }
   /** Like stat, but a final symlink is reported itself. */
   lstat(path: string): Promise<Stat> {
-    return this.#sys('lstat', { path }) as Promise<Stat>;
+    return this.sys('lstat', { path }) as Promise<Stat>;
   }
   fstat(fd: number): Promise<Stat> {
-    return this.#sys('fstat', { fd }) as Promise<Stat>;
+    return this.sys('fstat', { fd }) as Promise<Stat>;
   }
   /** Makes a directory; with `recursive`, its missing parents too, and no EEXIST for a directory. */
   async mkdir(path: string, options: number | { mode?: number; recursive?: boolean } = {}): Promise<void> {
     const { mode = 0o777, recursive = false } = typeof options === 'number' ? { mode: options } : options;
     if (!recursive) {
-      await this.#sys('mkdir', { path, mode });
+      await this.sys('mkdir', { path, mode });
       return;
     }
     const absolute = path.startsWith('/');
@@ -151,7 +156,7 @@ export class Proc {
     for (let i = 1; i <= parts.length; i++) {
       const prefix = (absolute ? '/' : '') + parts.slice(0, i).join('/');
       try {
-        await this.#sys('mkdir', { path: prefix, mode });
+        await this.sys('mkdir', { path: prefix, mode });
       } catch (err) {
         if (!(err instanceof SysError) || err.errno !== 'EEXIST') throw err;
         const st = await this.stat(prefix);
@@ -160,86 +165,86 @@ export class Proc {
     }
   }
   rmdir(path: string): Promise<void> {
-    return this.#sys('rmdir', { path }) as Promise<void>;
+    return this.sys('rmdir', { path }) as Promise<void>;
   }
   /** The entries of a directory, without '.' and '..', in the file system's order. */
   readdir(path: string): Promise<DirEntry[]> {
-    return this.#sys('readdir', { path }) as Promise<DirEntry[]>;
+    return this.sys('readdir', { path }) as Promise<DirEntry[]>;
   }
   unlink(path: string): Promise<void> {
-    return this.#sys('unlink', { path }) as Promise<void>;
+    return this.sys('unlink', { path }) as Promise<void>;
   }
   rename(from: string, to: string): Promise<void> {
-    return this.#sys('rename', { from, to }) as Promise<void>;
+    return this.sys('rename', { from, to }) as Promise<void>;
   }
   /** Makes `path` a new name (hard link) for `existing`. */
   link(existing: string, path: string): Promise<void> {
-    return this.#sys('link', { existing, path }) as Promise<void>;
+    return this.sys('link', { existing, path }) as Promise<void>;
   }
   /** Makes `path` a symbolic link whose content is `target`. */
   symlink(target: string, path: string): Promise<void> {
-    return this.#sys('symlink', { target, path }) as Promise<void>;
+    return this.sys('symlink', { target, path }) as Promise<void>;
   }
   readlink(path: string): Promise<string> {
-    return this.#sys('readlink', { path }) as Promise<string>;
+    return this.sys('readlink', { path }) as Promise<string>;
   }
   truncate(path: string, length: number): Promise<void> {
-    return this.#sys('truncate', { path, length }) as Promise<void>;
+    return this.sys('truncate', { path, length }) as Promise<void>;
   }
   ftruncate(fd: number, length: number): Promise<void> {
-    return this.#sys('ftruncate', { fd, length }) as Promise<void>;
+    return this.sys('ftruncate', { fd, length }) as Promise<void>;
   }
   fsync(fd: number): Promise<void> {
-    return this.#sys('fsync', { fd }) as Promise<void>;
+    return this.sys('fsync', { fd }) as Promise<void>;
   }
   /** Commits every mounted file system. */
   sync(): Promise<void> {
-    return this.#sys('sync', {}) as Promise<void>;
+    return this.sys('sync', {}) as Promise<void>;
   }
   chmod(path: string, mode: number): Promise<void> {
-    return this.#sys('chmod', { path, mode }) as Promise<void>;
+    return this.sys('chmod', { path, mode }) as Promise<void>;
   }
   chown(path: string, uid: number, gid: number): Promise<void> {
-    return this.#sys('chown', { path, uid, gid }) as Promise<void>;
+    return this.sys('chown', { path, uid, gid }) as Promise<void>;
   }
   /** Sets access and modification times, in milliseconds since the epoch. */
   utimes(path: string, atime: number, mtime: number): Promise<void> {
-    return this.#sys('utimes', { path, atime, mtime }) as Promise<void>;
+    return this.sys('utimes', { path, atime, mtime }) as Promise<void>;
   }
   /** Like utimes, but a final symlink's own times are set. */
   lutimes(path: string, atime: number, mtime: number): Promise<void> {
-    return this.#sys('utimes', { path, atime, mtime, nofollow: true }) as Promise<void>;
+    return this.sys('utimes', { path, atime, mtime, nofollow: true }) as Promise<void>;
   }
   statfs(path: string): Promise<StatFs> {
-    return this.#sys('statfs', { path }) as Promise<StatFs>;
+    return this.sys('statfs', { path }) as Promise<StatFs>;
   }
   chdir(path: string): Promise<void> {
-    return this.#sys('chdir', { path }) as Promise<void>;
+    return this.sys('chdir', { path }) as Promise<void>;
   }
   getcwd(): Promise<string> {
-    return this.#sys('getcwd', {}) as Promise<string>;
+    return this.sys('getcwd', {}) as Promise<string>;
   }
   /** Mounts a file system (root only): fstype is its component, source an image for ext2. */
   mount(target: string, fstype: string, options: { source?: string; readonly?: boolean } = {}): Promise<void> {
-    return this.#sys('mount', { target, fstype, source: options.source, readonly: options.readonly }) as Promise<void>;
+    return this.sys('mount', { target, fstype, source: options.source, readonly: options.readonly }) as Promise<void>;
   }
   unmount(target: string): Promise<void> {
-    return this.#sys('unmount', { target }) as Promise<void>;
+    return this.sys('unmount', { target }) as Promise<void>;
   }
   mounts(): Promise<MountInfo[]> {
-    return this.#sys('mounts', {}) as Promise<MountInfo[]>;
+    return this.sys('mounts', {}) as Promise<MountInfo[]>;
   }
   /** Sets the file-mode creation mask (its low 9 bits); returns the previous one. */
   umask(mask: number): Promise<number> {
-    return this.#sys('umask', { mask }) as Promise<number>;
+    return this.sys('umask', { mask }) as Promise<number>;
   }
   /** The null syscall: a round trip to vfs that does no work. */
   getpid(): Promise<number> {
-    return this.#sys('getpid', {}) as Promise<number>;
+    return this.sys('getpid', {}) as Promise<number>;
   }
   /** Closes every fd; the process is gone afterwards. */
   exit(): Promise<void> {
-    return this.#sys('exit', {}) as Promise<void>;
+    return this.sys('exit', {}) as Promise<void>;
   }
 
   // ---- made of syscalls ----------------------------------------------------------------

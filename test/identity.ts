@@ -163,6 +163,13 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
     for (const [path, flags, errno] of cases) {
       t.equal(await outcome(r.open(path, flags, 0o644)), errno, `open('${path}', 0o${flags.toString(8)}) is ${errno}`);
     }
+    // Search permission on the directory the name would be in still comes first.
+    await r.mkdir('/tmp/rod', 0o700);
+    const u = await k.spawn({ uid: 1000, gid: 1000 });
+    for (const [path, errno] of [['/tmp/rod/x/', 'EACCES'], ['/tmp/rod/x', 'EACCES'], ['/tmp/rod/x/y/', 'EACCES'], ['/tmp/rod/', 'EISDIR'], ['/tmp/rod', 'EISDIR']]) {
+      t.equal(await outcome(u.open(path, O_RDONLY | O_CREAT, 0o644)), errno, `open('${path}', O_RDONLY|O_CREAT) by uid 1000 is ${errno}, /tmp/rod being root's 0700`);
+    }
+    await u.exit();
     for (const name of ['new1', 'new2', 'new3', 'nowhere']) t.equal(await outcome(r.stat(`/tmp/${name}`)), 'ENOENT', `/tmp/${name} was not made`);
     t.equal(dec.decode(await r.readFile('/tmp/f')), 'f', '/tmp/f is intact');
   });
@@ -188,6 +195,24 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
         t.equal(await outcome(r.symlink('x', `${top}/${name}`)), 'ENAMETOOLONG', `${what}: symlink`);
         t.equal(await outcome(r.rename(`${top}/${name255}`, `${top}/${name}`)), 'ENAMETOOLONG', `${what}: rename to it`);
       }
+      // A long name is too long when the walk reaches it, as on Linux.
+      await r.writeFile(`${top}/f`, 'f');
+      await r.mkdir(`${top}/private`, 0o700);
+      await r.symlink(`${top}/${name256}`, `${top}/to-long`);
+      const u = await k.spawn({ uid: 1000, gid: 1000 });
+      for (const [who, path, flags, errno] of [
+        [r, `${top}/nonexist/${name256}`, O_RDONLY, 'ENOENT'],
+        [r, `${top}/f/${name256}`, O_RDONLY, 'ENOTDIR'],
+        [r, `${top}/${name256}/../f`, O_RDONLY, 'ENAMETOOLONG'],
+        [r, `${top}/${name256}/`, O_RDONLY | O_CREAT, 'EISDIR'],
+        [r, `${top}/private/${name256}`, O_RDONLY | O_CREAT, 'ENAMETOOLONG'],
+        [u, `${top}/private/${name256}`, O_RDONLY | O_CREAT, 'EACCES'],
+        [r, `${top}/to-long`, O_RDONLY, 'ENAMETOOLONG'],
+      ] as const) {
+        t.equal(await outcome(who.open(path, flags, 0o644)), errno, `${top}: open('${path.replace(name256, '<256 bytes>')}', 0o${flags.toString(8)}) by uid ${who.cred.uid} is ${errno}`);
+      }
+      await u.exit();
+
       // A path of PATH_MAX - 1 bytes is a path; PATH_MAX bytes is not.
       const fits = '/'.repeat(PATH_MAX - 1 - top.length) + top;
       t.equal(await outcome(r.chdir(fits)), 'ok', `${top}: chdir to a path of ${PATH_MAX - 1} bytes`);

@@ -86,15 +86,17 @@ export interface VfsMemo {
 }
 
 /**
- * For open with O_CREAT: a path whose last name (not '.' or '..') is followed by '/' gives the
- * path without its trailing slashes, to find the directory the name would be in; any other
- * path gives null.
+ * For open with O_CREAT: when the path's last name (not '.' or '..') is followed by '/', the
+ * directory that name would be in, ending in '/'; null for any other path. Such an open is
+ * EISDIR once that directory is found and searchable, whatever the name (as on Linux).
  */
-function createWithSlash(path: string): string | null {
+function dirOfSlashedName(path: string): string | null {
   if (!path.endsWith('/')) return null;
   const stripped = path.replace(/\/+$/, '');
-  const last = stripped.slice(stripped.lastIndexOf('/') + 1);
-  return last === '' || last === '.' || last === '..' ? null : stripped;
+  const at = stripped.lastIndexOf('/');
+  const last = stripped.slice(at + 1);
+  if (last === '' || last === '.' || last === '..') return null;
+  return at < 0 ? './' : stripped.slice(0, at + 1);
 }
 
 function stat(v: Vnode, a: Attr): Stat {
@@ -322,12 +324,13 @@ export default defineComponent({
         // As Linux (since 6.4): O_CREAT makes a regular file, O_DIRECTORY wants a directory.
         if (create && flags & O_DIRECTORY) throw new SysError('EINVAL', `open ${a.path}: O_CREAT and O_DIRECTORY together`);
         const excl = create && (flags & O_EXCL) !== 0;
-        // O_CREAT of a name followed by '/' is EISDIR whether the name exists or not, once the
-        // directory it would be in is found (as on Linux).
-        checkPath(a.path);
-        const slashed = create ? createWithSlash(a.path) : null;
-        const f = await lookup(env, pr, slashed ?? a.path, { follow: !(flags & O_NOFOLLOW) && !excl, allowMissing: create });
-        if (slashed !== null) throw new SysError('EISDIR', `open ${a.path}: O_CREAT of a name ending in '/'`);
+        const slashedIn = create ? dirOfSlashedName(a.path) : null;
+        if (slashedIn !== null) {
+          checkPath(a.path);
+          deny(pr, (await find(pr, slashedIn)).attr!, 1, `open ${a.path}`);
+          throw new SysError('EISDIR', `open ${a.path}: O_CREAT of a name followed by '/'`);
+        }
+        const f = await lookup(env, pr, a.path, { follow: !(flags & O_NOFOLLOW) && !excl, allowMissing: create });
         let node: Vnode;
         let attr: Attr;
         if (f.node) {
