@@ -71,6 +71,15 @@ const DEFAULT_CALLS: CallPolicy = { timeoutMs: 60_000, tries: 3, reconnectMs: 15
 export const MAX_CALLS_IN_FLIGHT = 1024;
 
 /**
+ * Bytes one client process's reads in flight (read, pread) may ask for in all. Each is answered
+ * with a buffer of up to its length, held until the reply is taken: without this bound,
+ * MAX_CALLS_IN_FLIGHT reads of the largest size would make the kernel hold gigabytes. A read is
+ * let through whatever its length when none of the process's reads is in flight (vfs bounds
+ * the size of one).
+ */
+export const MAX_READ_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
+
+/**
  * Client processes alive at once. Each holds an fd table and a cwd in vfs until it exits;
  * spawn() past this fails with EAGAIN, as fork(2) does at RLIMIT_NPROC.
  */
@@ -134,8 +143,8 @@ export class Kernel {
   private readonly procs = new Map<number, Readonly<Credentials>>();
   /** spawn() calls not yet answered by vfs: they count against MAX_PROCS too. */
   private spawning = 0;
-  /** Per client pid: its syscalls not yet answered (absent when none). */
-  private readonly inFlight = new Map<number, number>();
+  /** Per client pid: its syscalls not yet answered, and the bytes its reads among them ask for (absent when none). */
+  private readonly inFlight = new Map<number, { calls: number; readBytes: number }>();
   private mountTable: MountSpec[] = [];
   /** crash-init faults, applied at a component's next start. */
   private readonly crashInit = new Set<string>();
@@ -317,16 +326,23 @@ export class Kernel {
   /**
    * The syscall boundary: a call from client process `pid`, which the core bound when it made
    * the process; only client syscalls, with their own arguments (checkClientCall), at most
-   * MAX_CALLS_IN_FLIGHT at once (EAGAIN beyond). Mounts are remembered, to be made again if vfs
-   * restarts.
+   * MAX_CALLS_IN_FLIGHT at once and reads asking for MAX_READ_BYTES_IN_FLIGHT in all (EAGAIN
+   * beyond). Mounts are remembered, to be made again if vfs restarts.
    */
   private async syscall(pid: number, op: string, args: Record<string, unknown>): Promise<unknown> {
     checkClientCall(op, args);
-    const busy = this.inFlight.get(pid) ?? 0;
-    if (busy >= MAX_CALLS_IN_FLIGHT) {
+    const load = this.inFlight.get(pid) ?? { calls: 0, readBytes: 0 };
+    if (load.calls >= MAX_CALLS_IN_FLIGHT) {
       throw new SysError('EAGAIN', `${op}: process ${pid} has ${MAX_CALLS_IN_FLIGHT} calls in flight already; wait for some to finish`);
     }
-    this.inFlight.set(pid, busy + 1);
+    // A length that is not a byte count is vfs's to refuse; it asks for nothing here.
+    const asks = (op === 'read' || op === 'pread') && Number.isSafeInteger(args.length) ? Math.max(0, args.length as number) : 0;
+    if (asks > 0 && load.readBytes > 0 && load.readBytes + asks > MAX_READ_BYTES_IN_FLIGHT) {
+      throw new SysError('EAGAIN', `${op}: process ${pid} has reads of ${load.readBytes} bytes in flight already, and at most ${MAX_READ_BYTES_IN_FLIGHT} may be; wait for some to finish`);
+    }
+    load.calls++;
+    load.readBytes += asks;
+    this.inFlight.set(pid, load);
     try {
       const result = await this.call('vfs', op, { ...args, pid });
       if (op === 'exit') this.procs.delete(pid);
@@ -337,9 +353,9 @@ export class Kernel {
       }
       return result;
     } finally {
-      const left = this.inFlight.get(pid)! - 1;
-      if (left === 0) this.inFlight.delete(pid);
-      else this.inFlight.set(pid, left);
+      load.calls--;
+      load.readBytes -= asks;
+      if (load.calls === 0) this.inFlight.delete(pid);
     }
   }
 

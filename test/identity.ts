@@ -10,7 +10,7 @@ import {
   O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SysError, boot,
   type Kernel, type Proc,
 } from '../kernel/index.js';
-import { MAX_CALLS_IN_FLIGHT, MAX_PROCS } from '../kernel/kernel.js';
+import { MAX_CALLS_IN_FLIGHT, MAX_PROCS, MAX_READ_BYTES_IN_FLIGHT } from '../kernel/kernel.js';
 import { PATH_MAX } from '../servers/vfs/namei.js';
 import { mkImage, tempDir } from './lib/e2fs.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
@@ -92,6 +92,21 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
       t.ok(results.slice(0, MAX_CALLS_IN_FLIGHT).every((r) => r.status === 'fulfilled' && r.value === u.pid), 'the calls within the limit are answered');
       t.equal(await u.getpid(), u.pid, 'the process goes on');
       t.equal(await k.init.getpid(), k.init.pid, 'and so does the kernel');
+    });
+
+    t.test(`reads in flight ask for at most ${MAX_READ_BYTES_IN_FLIGHT} bytes`, async (t) => {
+      await k.init.writeFile('/tmp/small', 'abc', 0o644);
+      const fd = await u.open('/tmp/small');
+      const chunk = 16 * 1024 * 1024;
+      const fit = MAX_READ_BYTES_IN_FLIGHT / chunk;
+      const results = await Promise.allSettled(Array.from({ length: fit + 3 }, () => u.pread(fd, chunk, 0)));
+      t.ok(results.slice(0, fit).every((r) => r.status === 'fulfilled' && dec.decode(r.value) === 'abc'), `${fit} reads of ${chunk} bytes are answered`);
+      t.ok(results.slice(fit).every((r) => r.status === 'rejected' && (r.reason as SysError).errno === 'EAGAIN' && /reads of \d+ bytes in flight/.test((r.reason as SysError).message)), 'the reads past the limit get EAGAIN');
+      const [alone, next] = await Promise.allSettled([u.pread(fd, 2 * MAX_READ_BYTES_IN_FLIGHT, 0), u.read(fd, 1)]);
+      t.ok(alone.status === 'fulfilled' && dec.decode(alone.value) === 'abc', 'a read asking for more than the limit, alone, is answered (with what there is)');
+      t.equal(next.status === 'rejected' && (next.reason as SysError).errno, 'EAGAIN', 'and a read beside it waits its turn (EAGAIN)');
+      t.equal(dec.decode(await u.read(fd, 1)), 'a', 'reads go on afterwards');
+      await u.close(fd);
     });
 
     t.test(`at most ${MAX_PROCS} processes alive`, async (t) => {
