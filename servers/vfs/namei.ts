@@ -64,7 +64,8 @@ export function checkPath(path: string): void {
   if (pathBytes(path) >= PATH_MAX) throw new SysError('ENAMETOOLONG', `a path of more than ${PATH_MAX - 1} bytes`);
 }
 
-const tooLong = (name: string) => pathBytes(name) > NAME_MAX;
+/** A UTF-16 code unit is at most 3 bytes of UTF-8: a short name needs no encoding to be judged. */
+const tooLong = (name: string) => name.length * 3 > NAME_MAX && pathBytes(name) > NAME_MAX;
 
 function searchable(p: ProcEntry, dir: Attr, path: string): void {
   if (!permits(p, dir, 1)) throw new SysError('EACCES', `${path}: search permission denied on a directory on the way`);
