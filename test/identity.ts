@@ -55,6 +55,8 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
       t.ok(Object.isFrozen(u) && Object.isFrozen(u.cred), 'the process and its credentials are frozen');
       t.throws(() => { (u as { pid: number }).pid = 1; }, TypeError, 'its pid cannot be changed');
       t.throws(() => { (u.cred as { uid: number }).uid = 0; }, TypeError, 'its uid cannot be changed');
+      const viaPrototype = (u as unknown as { sys(op: string, args: unknown): Promise<unknown> }).sys;
+      await t.rejects(viaPrototype.call(u, 'open', { pid: 1, path: '/tmp/secret', flags: O_RDONLY, mode: 0 }), { errno: 'EINVAL', message: /'pid' is not an argument/ }, 'its (private) sys method goes through the same boundary');
       t.equal(await u.getpid(), u.pid, 'it is still itself');
       t.equal(await outcome(u.mkdir('/made-by-1000')), 'EACCES', 'and still uid 1000');
     });
