@@ -15,7 +15,7 @@ import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type T
 import { checkFault, type FaultSpec } from './faults.js';
 import { hostHyp } from './hyp-host.js';
 import { readPlacement, resolvePlacement, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
-import { Proc, checkClientCall, type Credentials } from './proc.js';
+import { Proc, clientArgs, type Credentials } from './proc.js';
 import type { MountInfo } from './api.js';
 import {
   DEFAULT_HEARTBEAT, RestartRecord, combine, supervisionFor, type Heartbeat, type Supervision,
@@ -325,12 +325,12 @@ export class Kernel {
 
   /**
    * The syscall boundary: a call from client process `pid`, which the core bound when it made
-   * the process; only client syscalls, with their own arguments (checkClientCall), at most
+   * the process; only client syscalls, with their own arguments (clientArgs), at most
    * MAX_CALLS_IN_FLIGHT at once and reads asking for MAX_READ_BYTES_IN_FLIGHT in all (EAGAIN
    * beyond). Mounts are remembered, to be made again if vfs restarts.
    */
-  private async syscall(pid: number, op: string, args: Record<string, unknown>): Promise<unknown> {
-    checkClientCall(op, args);
+  private async syscall(pid: number, op: string, given: Record<string, unknown>): Promise<unknown> {
+    const args = clientArgs(op, given);
     const load = this.inFlight.get(pid) ?? { calls: 0, readBytes: 0 };
     if (load.calls >= MAX_CALLS_IN_FLIGHT) {
       throw new SysError('EAGAIN', `${op}: process ${pid} has ${MAX_CALLS_IN_FLIGHT} calls in flight already; wait for some to finish`);

@@ -44,22 +44,25 @@ export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Obje
 const IDENTITY_FIELDS = new Set(['pid', 'uid', 'gid', 'cred']);
 
 /**
- * Checks a call at the syscall boundary: `op` must be a client syscall and `args` a plain object
- * holding only that syscall's arguments (their types are checked by vfs). Throws a SysError:
- * ENOSYS for an op a client cannot make, EINVAL for an argument that names a process or
- * credentials, or any other argument the syscall does not take.
+ * Checks a call at the syscall boundary: `op` must be a client syscall and `args` an object
+ * holding only that syscall's arguments (their types are checked by vfs). Returns a plain copy
+ * of them, taken once, so that what was checked is what is sent. Throws a SysError: ENOSYS for
+ * an op a client cannot make, EINVAL for an argument that names a process or credentials, or
+ * any other argument the syscall does not take.
  */
-export function checkClientCall(op: string, args: unknown): asserts args is Record<string, unknown> {
+export function clientArgs(op: string, args: unknown): Record<string, unknown> {
   if (!Object.hasOwn(CLIENT_SYSCALLS, op)) throw new SysError('ENOSYS', `'${op}' is not a syscall a client process can make`);
   if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new SysError('EINVAL', `${op}: the arguments must be an object`);
+  const copy: Record<string, unknown> = { ...args };
   const takes = CLIENT_SYSCALLS[op];
-  for (const name of Object.keys(args)) {
+  for (const name of Object.keys(copy)) {
     if (takes.includes(name)) continue;
     if (IDENTITY_FIELDS.has(name)) {
       throw new SysError('EINVAL', `${op}: '${name}' is not an argument: a process's identity comes from the process making the call`);
     }
     throw new SysError('EINVAL', `${op}: unknown argument '${name}'`);
   }
+  return copy;
 }
 
 /** Node-style flag strings, for convenience: 'r', 'r+', 'w', 'w+', 'wx', 'a', 'a+', 'ax'. */
