@@ -16,7 +16,7 @@ import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type T
 import { checkFault, type FaultSpec } from './faults.js';
 import { hostHyp } from './hyp-host.js';
 import { readPlacement, resolvePlacement, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
-import { Proc, type Credentials } from './proc.js';
+import { Proc, clientArgs, type Credentials } from './proc.js';
 import { makeSocketDir } from './sockets.js';
 import type { MountInfo } from './api.js';
 import {
@@ -63,6 +63,29 @@ export const DEFAULT_MOUNTS: MountSpec[] = [
 ];
 
 const DEFAULT_CALLS: CallPolicy = { timeoutMs: 60_000, tries: 3, reconnectMs: 15_000 };
+
+/**
+ * Syscalls one client process may have in flight at once. Each one holds memory in the core and
+ * in vfs (its arguments, its promise) until it is answered, so a client that fires calls without
+ * waiting is refused the excess with EAGAIN rather than made to grow the kernel. 1024 is far
+ * more than any one program pipelines (the syscall suite never has more than a few).
+ */
+export const MAX_CALLS_IN_FLIGHT = 1024;
+
+/**
+ * Bytes one client process's reads in flight (read, pread) may ask for in all. Each is answered
+ * with a buffer of up to its length, held until the reply is taken: without this bound,
+ * MAX_CALLS_IN_FLIGHT reads of the largest size would make the kernel hold gigabytes. A read is
+ * let through whatever its length when none of the process's reads is in flight (vfs bounds
+ * the size of one).
+ */
+export const MAX_READ_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
+
+/**
+ * Client processes alive at once. Each holds an fd table and a cwd in vfs until it exits;
+ * spawn() past this fails with EAGAIN, as fork(2) does at RLIMIT_NPROC.
+ */
+export const MAX_PROCS = 1024;
 
 export interface KernelEvent {
   /** performance.now() of the event. */
@@ -124,7 +147,11 @@ export class Kernel {
   private panicReport: string | null = null;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   /** What vfs must be told again if it restarts: the client processes and the mounts. */
-  private readonly procs = new Map<number, Credentials>();
+  private readonly procs = new Map<number, Readonly<Credentials>>();
+  /** spawn() calls not yet answered by vfs: they count against MAX_PROCS too. */
+  private spawning = 0;
+  /** Per client pid: its syscalls not yet answered, and the bytes its reads among them ask for (absent when none). */
+  private readonly inFlight = new Map<number, { calls: number; readBytes: number }>();
   private mountTable: MountSpec[] = [];
   /** crash-init faults, applied at a component's next start. */
   private readonly crashInit = new Set<string>();
@@ -192,11 +219,23 @@ export class Kernel {
     return kernel;
   }
 
-  /** A new client process: its own fd table and cwd in vfs, with these credentials. */
+  /**
+   * A new client process: its own fd table and cwd in vfs, with these credentials (default
+   * root). Only the holder of the kernel can make one; a process cannot. EAGAIN when
+   * MAX_PROCS processes are alive.
+   */
   async spawn(cred: Partial<Credentials> = {}): Promise<Proc> {
+    if (this.procs.size + this.spawning >= MAX_PROCS) {
+      throw new SysError('EAGAIN', `spawn: ${MAX_PROCS} client processes are alive already; one must exit first`);
+    }
     const pid = this.nextPid++;
-    const full: Credentials = { uid: cred.uid ?? 0, gid: cred.gid ?? 0 };
-    await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid });
+    const full: Readonly<Credentials> = Object.freeze({ uid: cred.uid ?? 0, gid: cred.gid ?? 0 });
+    this.spawning++;
+    try {
+      await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid });
+    } finally {
+      this.spawning--;
+    }
     this.procs.set(pid, full);
     return new Proc(pid, full, (op, args) => this.syscall(pid, op, args));
   }
@@ -296,16 +335,40 @@ export class Kernel {
 
   // ---- syscalls ------------------------------------------------------------------------
 
-  /** A client process's syscall; mounts are remembered, to be made again if vfs restarts. */
-  private async syscall(pid: number, op: string, args: Record<string, unknown>): Promise<unknown> {
-    const result = await this.call('vfs', op, { pid, ...args });
-    if (op === 'exit') this.procs.delete(pid);
-    if (op === 'mount' || op === 'unmount') {
-      const now = await this.call<MountInfo[]>('vfs', 'mounts', { pid });
-      if (op === 'unmount') this.mountTable = this.mountTable.filter((m) => now.some((x) => x.target === m.target));
-      else this.mountTable.push({ ...(args as Omit<MountSpec, 'target'>), target: now[now.length - 1].target });
+  /**
+   * The syscall boundary: a call from client process `pid`, which the core bound when it made
+   * the process; only client syscalls, with their own arguments (clientArgs), at most
+   * MAX_CALLS_IN_FLIGHT at once and reads asking for MAX_READ_BYTES_IN_FLIGHT in all (EAGAIN
+   * beyond). Mounts are remembered, to be made again if vfs restarts.
+   */
+  private async syscall(pid: number, op: string, given: Record<string, unknown>): Promise<unknown> {
+    const args = clientArgs(op, given);
+    const load = this.inFlight.get(pid) ?? { calls: 0, readBytes: 0 };
+    if (load.calls >= MAX_CALLS_IN_FLIGHT) {
+      throw new SysError('EAGAIN', `${op}: process ${pid} has ${MAX_CALLS_IN_FLIGHT} calls in flight already; wait for some to finish`);
     }
-    return result;
+    // A length that is not a byte count is vfs's to refuse; it asks for nothing here.
+    const asks = (op === 'read' || op === 'pread') && Number.isSafeInteger(args.length) ? Math.max(0, args.length as number) : 0;
+    if (asks > 0 && load.readBytes > 0 && load.readBytes + asks > MAX_READ_BYTES_IN_FLIGHT) {
+      throw new SysError('EAGAIN', `${op}: process ${pid} has reads of ${load.readBytes} bytes in flight already, and at most ${MAX_READ_BYTES_IN_FLIGHT} may be; wait for some to finish`);
+    }
+    load.calls++;
+    load.readBytes += asks;
+    this.inFlight.set(pid, load);
+    try {
+      const result = await this.call('vfs', op, { ...args, pid });
+      if (op === 'exit') this.procs.delete(pid);
+      if (op === 'mount' || op === 'unmount') {
+        const now = await this.call<MountInfo[]>('vfs', 'mounts', { pid });
+        if (op === 'unmount') this.mountTable = this.mountTable.filter((m) => now.some((x) => x.target === m.target));
+        else this.mountTable.push({ ...(args as Omit<MountSpec, 'target'>), target: now[now.length - 1].target });
+      }
+      return result;
+    } finally {
+      load.calls--;
+      load.readBytes -= asks;
+      if (load.calls === 0) this.inFlight.delete(pid);
+    }
   }
 
   // ---- boot ----------------------------------------------------------------------------

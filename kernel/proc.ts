@@ -1,6 +1,10 @@
 // A client process: the context (pid, credentials, fds and cwd held by vfs) through which a
 // program issues syscalls. Every method is one syscall to vfs, except the few convenience
 // calls at the end, which are made of syscalls. Failures are SysErrors with POSIX errnos.
+//
+// Who makes a call is never an argument: the core binds each process's syscall function to its
+// pid, keeps it out of reach (a private field), and accepts through it only the client syscalls
+// below, with their own arguments and nothing that names a process or credentials.
 
 import { SysError } from '../ipc/errno.js';
 import {
@@ -13,7 +17,53 @@ export interface Credentials {
   gid: number;
 }
 
+/** A process's way into the core: one syscall by name; the core knows which process it is for. */
 export type SyscallFn = (op: string, args: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * The syscalls a client process can make, each with the names of its arguments. The caller's
+ * pid is not among them: the core adds it. Ops of vfs that are not here (spawn, unmountAll)
+ * serve only the core.
+ */
+export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  exit: [], getpid: [], umask: ['mask'],
+  open: ['path', 'flags', 'mode'], close: ['fd'],
+  read: ['fd', 'length'], write: ['fd', 'data'],
+  pread: ['fd', 'length', 'offset'], pwrite: ['fd', 'data', 'offset'], lseek: ['fd', 'offset', 'whence'],
+  stat: ['path'], lstat: ['path'], fstat: ['fd'],
+  mkdir: ['path', 'mode'], rmdir: ['path'], readdir: ['path'], unlink: ['path'],
+  rename: ['from', 'to'], link: ['existing', 'path'], symlink: ['target', 'path'], readlink: ['path'],
+  truncate: ['path', 'length'], ftruncate: ['fd', 'length'], fsync: ['fd'], sync: [],
+  // uid and gid of chown are the file's new owner, not the caller's identity.
+  chmod: ['path', 'mode'], chown: ['path', 'uid', 'gid'], utimes: ['path', 'atime', 'mtime', 'nofollow'],
+  statfs: ['path'], chdir: ['path'], getcwd: [],
+  mount: ['target', 'fstype', 'source', 'readonly'], unmount: ['target'], mounts: [],
+});
+
+/** Argument names that would say who is calling: refused with a sentence of their own. */
+const IDENTITY_FIELDS = new Set(['pid', 'uid', 'gid', 'cred']);
+
+/**
+ * Checks a call at the syscall boundary: `op` must be a client syscall and `args` an object
+ * holding only that syscall's arguments (their types are checked by vfs). Returns a plain copy
+ * of them, taken once, so that what was checked is what is sent. Throws a SysError: ENOSYS for
+ * an op a client cannot make, EINVAL for an argument that names a process or credentials, or
+ * any other argument the syscall does not take.
+ */
+export function clientArgs(op: string, args: unknown): Record<string, unknown> {
+  if (!Object.hasOwn(CLIENT_SYSCALLS, op)) throw new SysError('ENOSYS', `'${op}' is not a syscall a client process can make`);
+  if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new SysError('EINVAL', `${op}: the arguments must be an object`);
+  const copy: Record<string, unknown> = { ...args };
+  const takes = CLIENT_SYSCALLS[op];
+  for (const name of Object.keys(copy)) {
+    if (takes.includes(name)) continue;
+    if (IDENTITY_FIELDS.has(name)) {
+      throw new SysError('EINVAL', `${op}: '${name}' is not an argument: a process's identity comes from the process making the call`);
+    }
+    throw new SysError('EINVAL', `${op}: unknown argument '${name}'`);
+  }
+  return copy;
+}
 
 /** Node-style flag strings, for convenience: 'r', 'r+', 'w', 'w+', 'wx', 'a', 'a+', 'ax'. */
 const FLAG_STRINGS: Record<string, number> = {
@@ -38,12 +88,27 @@ function bytes(data: Uint8Array | string): Uint8Array {
   return typeof data === 'string' ? encoder.encode(data) : data;
 }
 
+/**
+ * A client process. Its pid and credentials are frozen copies, for display: the core decides
+ * who a call is from by the process the call came through, never by these.
+ */
 export class Proc {
-  constructor(
-    readonly pid: number,
-    readonly cred: Credentials,
-    private readonly sys: SyscallFn,
-  ) {}
+  readonly pid: number;
+  readonly cred: Readonly<Credentials>;
+  readonly #sys: SyscallFn;
+
+  /** @param sys  the core's syscall entry, already bound to this process */
+  constructor(pid: number, cred: Credentials, sys: SyscallFn) {
+    this.pid = pid;
+    this.cred = Object.freeze({ uid: cred.uid, gid: cred.gid });
+    this.#sys = sys;
+    Object.freeze(this);
+  }
+
+  /** One syscall of this process, through the core's boundary (which checks op and arguments). */
+  private sys(op: string, args: Record<string, unknown>): Promise<unknown> {
+    return this.#sys(op, args);
+  }
 
   /** Opens a file; flags are O_* bits or a Node-style string. Returns the new fd. */
   open(path: string, flags: number | string = O_RDONLY, mode = 0o666): Promise<number> {
@@ -171,6 +236,10 @@ export class Proc {
   }
   mounts(): Promise<MountInfo[]> {
     return this.sys('mounts', {}) as Promise<MountInfo[]>;
+  }
+  /** Sets the file-mode creation mask (its low 9 bits); returns the previous one. */
+  umask(mask: number): Promise<number> {
+    return this.sys('umask', { mask }) as Promise<number>;
   }
   /** The null syscall: a round trip to vfs that does no work. */
   getpid(): Promise<number> {

@@ -9,7 +9,7 @@ import {
 } from '../../kernel/api.js';
 import { entryNameFault, quoteName } from '../../kernel/api.js';
 import { MountTable, type Mount, type Vnode } from './mounts.js';
-import { isDir, lookup, type Found, type NameiEnv } from './namei.js';
+import { PATH_MAX, checkPath, isDir, lookup, pathBytes, type Found, type NameiEnv } from './namei.js';
 import { ProcTable, permits, type OpenFile, type ProcEntry } from './procs.js';
 import { CHANGING_OPS, REPLAY_LIMIT, ReplayLog } from './replay.js';
 
@@ -84,6 +84,20 @@ interface MountRequest {
 export interface VfsMemo {
   procs: { pid: number; uid: number; gid: number }[];
   mounts: MountRequest[];
+}
+
+/**
+ * For open with O_CREAT: when the path's last name (not '.' or '..') is followed by '/', the
+ * directory that name would be in, ending in '/'; null for any other path. Such an open is
+ * EISDIR once that directory is found and searchable, whatever the name (as on Linux).
+ */
+function dirOfSlashedName(path: string): string | null {
+  if (!path.endsWith('/')) return null;
+  const stripped = path.replace(/\/+$/, '');
+  const at = stripped.lastIndexOf('/');
+  const last = stripped.slice(at + 1);
+  if (last === '' || last === '.' || last === '..') return null;
+  return at < 0 ? './' : stripped.slice(0, at + 1);
 }
 
 function stat(v: Vnode, a: Attr): Stat {
@@ -308,7 +322,15 @@ export default defineComponent({
         const acc = flags & O_ACCMODE;
         if (acc === O_ACCMODE) throw new SysError('EINVAL', `open ${a.path}: flags ask for no access mode`);
         const create = (flags & O_CREAT) !== 0;
+        // As Linux (since 6.4): O_CREAT makes a regular file, O_DIRECTORY wants a directory.
+        if (create && flags & O_DIRECTORY) throw new SysError('EINVAL', `open ${a.path}: O_CREAT and O_DIRECTORY together`);
         const excl = create && (flags & O_EXCL) !== 0;
+        const slashedIn = create ? dirOfSlashedName(a.path) : null;
+        if (slashedIn !== null) {
+          checkPath(a.path);
+          deny(pr, (await find(pr, slashedIn)).attr!, 1, `open ${a.path}`);
+          throw new SysError('EISDIR', `open ${a.path}: O_CREAT of a name followed by '/'`);
+        }
         const f = await lookup(env, pr, a.path, { follow: !(flags & O_NOFOLLOW) && !excl, allowMissing: create });
         let node: Vnode;
         let attr: Attr;
@@ -318,7 +340,8 @@ export default defineComponent({
           if (excl) throw new SysError('EEXIST', `open ${a.path}: exists`);
           if ((attr.mode & S_IFMT) === S_IFLNK) throw new SysError('ELOOP', `open ${a.path}: a symbolic link (O_NOFOLLOW)`);
           if (flags & O_DIRECTORY && !isDir(attr)) throw new SysError('ENOTDIR', `open ${a.path}: not a directory`);
-          if (isDir(attr) && (acc !== O_RDONLY || flags & O_TRUNC)) throw new SysError('EISDIR', `open ${a.path}: is a directory`);
+          // A directory is opened only to read it: not for writing, truncating or O_CREAT.
+          if (isDir(attr) && (acc !== O_RDONLY || flags & (O_TRUNC | O_CREAT))) throw new SysError('EISDIR', `open ${a.path}: is a directory`);
           if (acc !== O_WRONLY) deny(pr, attr, 4, `open ${a.path}`);
           if (acc !== O_RDONLY) {
             deny(pr, attr, 2, `open ${a.path}`);
@@ -493,6 +516,7 @@ export default defineComponent({
         const pr = proc(a);
         const what = `symlink ${a.path}`;
         if (a.target === '') throw new SysError('ENOENT', `${what}: empty target`);
+        if (pathBytes(a.target) >= PATH_MAX) throw new SysError('ENAMETOOLONG', `${what}: a target of more than ${PATH_MAX - 1} bytes`);
         const f = await findOrMissing(pr, a.path);
         if (f.node) throw new SysError('EEXIST', `${what}: exists`);
         changeDir(pr, f, what);
@@ -569,7 +593,13 @@ export default defineComponent({
         pr.cwd = f.node;
         pr.cwdPath = f.path;
       },
-      getcwd: (a: P) => '/' + proc(a).cwdPath.join('/'),
+      getcwd(a: P) {
+        const cwd = '/' + proc(a).cwdPath.join('/');
+        // As Linux's getcwd(2): a cwd reached by relative steps may be longer than any path
+        // argument can be; it is refused rather than returned.
+        if (pathBytes(cwd) >= PATH_MAX) throw new SysError('ENAMETOOLONG', `getcwd: the current directory's path is longer than ${PATH_MAX - 1} bytes`);
+        return cwd;
+      },
 
       mount: (a: P & MountRequest) => mount(proc(a), a),
       async unmount(a: P & { target: string }) {

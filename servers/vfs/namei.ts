@@ -51,15 +51,21 @@ function split(path: string): string[] {
   return path.split('/').filter((n) => n !== '' && n !== '.');
 }
 
+/** A path's length in bytes (UTF-8), as PATH_MAX counts it. */
+export const pathBytes = (path: string): number => encoder.encode(path).length;
+
+/**
+ * A path argument: ENOENT when empty, ENAMETOOLONG at PATH_MAX bytes or more. A name longer than
+ * NAME_MAX is ENAMETOOLONG when the walk reaches it (as on Linux: after a missing directory
+ * before it, ENOENT; in a directory the caller may not search, EACCES).
+ */
 export function checkPath(path: string): void {
   if (path === '') throw new SysError('ENOENT', 'the empty path names nothing');
-  if (encoder.encode(path).length >= PATH_MAX) throw new SysError('ENAMETOOLONG', `a path of more than ${PATH_MAX - 1} bytes`);
-  for (const name of path.split('/')) {
-    if (encoder.encode(name).length > NAME_MAX) {
-      throw new SysError('ENAMETOOLONG', `the name '${name.slice(0, 20)}…' is longer than ${NAME_MAX} bytes`);
-    }
-  }
+  if (pathBytes(path) >= PATH_MAX) throw new SysError('ENAMETOOLONG', `a path of more than ${PATH_MAX - 1} bytes`);
 }
+
+/** A UTF-16 code unit is at most 3 bytes of UTF-8: a short name needs no encoding to be judged. */
+const tooLong = (name: string) => name.length * 3 > NAME_MAX && pathBytes(name) > NAME_MAX;
 
 function searchable(p: ProcEntry, dir: Attr, path: string): void {
   if (!permits(p, dir, 1)) throw new SysError('EACCES', `${path}: search permission denied on a directory on the way`);
@@ -84,7 +90,10 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
   let links = 0;
 
   while (pending.length > 0) {
-    const res = await env.fs<WalkResult>(cur, 'walk', { dir: cur.h, names: pending });
+    // The file system is sent the names up to the first that is too long for any.
+    const long = pending.findIndex(tooLong);
+    const names = long < 0 ? pending : pending.slice(0, long);
+    const res = await env.fs<WalkResult>(cur, 'walk', { dir: cur.h, names });
     let dir = cur;
     let dirAttr = res.start;
     let jumped = false;
@@ -144,6 +153,12 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
         };
       }
       throw new SysError(res.error.errno as Errno, `${path}: ${res.error.message}`);
+    }
+    if (consumed === names.length) {
+      // Stopped before a name longer than NAME_MAX: reached, it is looked up in what came before.
+      if (!isDir(dirAttr)) throw new SysError('ENOTDIR', `${path}: a name is looked up in something that is not a directory`);
+      searchable(p, dirAttr, path);
+      throw new SysError('ENAMETOOLONG', `${path}: the name '${pending[0].slice(0, 20)}…' is longer than ${NAME_MAX} bytes`);
     }
     if (pending[0] !== '..') throw new SysError('EIO', `${path}: the file system stopped a walk without a reason`);
     // '..' from the root of a mount: from the directory it covers, or nowhere above '/'.
