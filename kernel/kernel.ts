@@ -113,7 +113,10 @@ export class Kernel {
   /** Where process domains listen (a private temporary directory), if there are any. */
   socketDir: string | null = null;
   private nextPid = 1;
-  private halted = false;
+  /** halt() began: the promise of it. From then on nothing is restarted and no call gets in. */
+  private halting: Promise<void> | null = null;
+  /** Calls made through call() and not answered yet: halt() fails each at once. */
+  private readonly inflight = new Set<(why: string) => void>();
   private panicReport: string | null = null;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   /** What vfs must be told again if it restarts: the client processes and the mounts. */
@@ -195,8 +198,15 @@ export class Kernel {
    */
   call<T = unknown>(component: string, op: string, args: Record<string, unknown> = {}): Promise<T> {
     if (this.panicReport !== null) return Promise.reject(new SysError('EIO', `${component}.${op}: kernel panic: ${this.panicReport}`));
-    if (this.halted) return Promise.reject(new SysError('EIO', `${component}.${op}: the kernel has halted`));
-    return this.main.kernelCall(component, op, args) as Promise<T>;
+    if (this.halting) return Promise.reject(new SysError('EIO', `${component}.${op}: the kernel has halted`));
+    return new Promise<T>((resolve, reject) => {
+      const cutOff = (why: string) => reject(new SysError('EIO', `${component}.${op}: ${why} while the call was under way`));
+      this.inflight.add(cutOff);
+      this.main.kernelCall(component, op, args).then(
+        (result) => { this.inflight.delete(cutOff); resolve(result as T); },
+        (err) => { this.inflight.delete(cutOff); reject(err); },
+      );
+    });
   }
 
   /** Arms a fault in the component's domain (crash-init: for its next start). */
@@ -261,19 +271,28 @@ export class Kernel {
     }
   }
 
-  /** Unmounts everything (syncing), stops every component, ends every thread and process. */
-  async halt(): Promise<void> {
-    if (this.halted) return;
+  /**
+   * Unmounts everything (syncing), stops every component, ends every thread and process. Every
+   * call still under way fails at once with EIO, and so does every call made from now on;
+   * nothing is restarted. Calling it again returns the same promise.
+   */
+  halt(): Promise<void> {
+    return (this.halting ??= this.shutDown());
+  }
+
+  private async shutDown(): Promise<void> {
     this.stopHeartbeat();
+    const why = this.panicReport === null ? 'the kernel halted' : `kernel panic: ${this.panicReport}`;
+    for (const cutOff of this.inflight) cutOff(why);
+    this.inflight.clear();
     try {
       if (this.panicReport === null) await this.settled(); // a panic may come from a restart itself
       if (this.init && this.panicReport === null) {
-        await this.call('vfs', 'unmountAll', {}).catch(() => {});
+        await this.main.kernelCall('vfs', 'unmountAll', {}).catch(() => {});
         for (const c of [...this.placement.order].reverse()) await this.control(c, 'stop', { component: c }).catch(() => {});
       }
     } finally {
-      this.halted = true;
-      this.main.closePeers('the kernel halted');
+      this.main.closePeers(why);
       await Promise.all([...this.states.values()].map((s) => s.hosted?.kill(0)));
       await Promise.all([...this.spares.values()].map((h) => h.kill(0)));
       this.spares.clear();
@@ -388,7 +407,7 @@ export class Kernel {
 
   /** Starts an idle spare domain of a kind (replacing itself if it dies unused). */
   private prepareSpare(kind: 'thread' | 'process'): void {
-    if (this.halted || this.spares.has(kind)) return;
+    if (this.halting || this.spares.has(kind)) return;
     const spare = this.startDomain(kind, `spare ${kind}`);
     this.spares.set(kind, spare);
     void spare.exited.then(() => {
@@ -513,7 +532,7 @@ export class Kernel {
 
   /** Stops everything: every call from now on fails with EIO and the report. */
   private async panic(report: string): Promise<void> {
-    if (this.panicReport !== null || this.halted) return;
+    if (this.panicReport !== null || this.halting) return;
     this.panicReport = report;
     this.log({ kind: 'panic', domain: MAIN, components: this.placement.domains.find((d) => d.kind === 'main')?.components ?? [], reason: report });
     await this.halt();
@@ -522,7 +541,7 @@ export class Kernel {
   /** A domain exited or stopped answering: restart it as its supervision says, or give up. */
   private failed(name: string, reason: string | Promise<string>): Promise<void> {
     const st = this.states.get(name)!;
-    if (this.halted || this.panicReport !== null || st.restarting || st.status === 'failed') return st.restarting ?? Promise.resolve();
+    if (this.halting || this.panicReport !== null || st.restarting || st.status === 'failed') return st.restarting ?? Promise.resolve();
     st.status = 'restarting';
     st.restarting = this.restart(name, reason).finally(() => {
       st.restarting = null;
@@ -539,7 +558,7 @@ export class Kernel {
       const delay = st.supervision.restart === 'temporary' ? null : st.record.next(performance.now());
       if (delay === null) return this.giveUp(name);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      if (this.halted) return;
+      if (this.halting) return;
       st.restarts++;
       try {
         await this.relaunch(name);
@@ -547,7 +566,7 @@ export class Kernel {
         this.log({ kind: 'restarted', domain: name, components: st.spec.components, reason: `incarnation ${st.restarts + 1}` });
         break;
       } catch (err) {
-        if (this.halted) return;
+        if (this.halting) return;
         this.log({ kind: 'failed', domain: name, components: st.spec.components, reason: `while starting: ${(err as Error).message}` });
       }
     }
