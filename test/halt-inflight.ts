@@ -10,7 +10,7 @@ import t from 'tap';
 
 const POLICIES = ['monolithic', 'microkernel', 'multiprocess'];
 /** Runs per policy: whether a call is in flight at the wrong moment of halt is a race. */
-const RUNS = 3;
+const RUNS = 2;
 const CHILD = join(import.meta.dirname, 'fixtures', 'halt-inflight-child.ts');
 const TSX = import.meta.resolve('tsx');
 /** A generous bound on a whole run settling at all: the bug this guards against is a hang. */
@@ -41,7 +41,7 @@ for (const policy of POLICIES) {
   for (let run = 1; run <= RUNS; run++) {
     t.test(`${policy}, run ${run}: halt with 8 clients' calls in flight`, async (t) => {
       const { result, stderr, code } = await runChild(policy);
-      if (!t.ok(result, `the run finished (exit ${code}) ${stderr.slice(-500)}`) || !result) return;
+      if (!t.ok(result, result ? 'the run finished' : `the run finished: exit ${code} ${stderr.slice(-500)}`) || !result) return;
       t.equal(result.pending, 0, 'no call is left pending after halt() returned');
       // Cut off by halt: settled by the time halt() returned, or just after (an event-loop turn).
       t.same(result.ends.filter((e) => e.ms > 2000), [], 'every call settled by halt() returning (2 s of slack)');

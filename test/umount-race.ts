@@ -52,6 +52,11 @@ for (const policy of POLICIES) {
       const other = await k.spawn({ uid: 0, gid: 0 });
       await root.writeFile('/mnt/data', 'x'.repeat(100_000));
 
+      const fd = await root.open('/mnt/data', 'r');
+      await t.rejects(settles(root.unmount('/mnt'), 'unmount'), { errno: 'EBUSY', message: /in use/ }, 'an open file keeps the mount busy');
+      t.equal((await root.stat('/mnt/data')).size, 100_000, 'the mount still serves after the refused unmount');
+      await root.close(fd);
+
       let stop = false;
       const errnos = new Set<string>();
       const hammer = (async () => {
@@ -81,17 +86,13 @@ for (const policy of POLICIES) {
     });
   }
 
-  t.test(`${policy}: a refused unmount leaves the mount serving; the image mounts again after an unmount`, async (t) => {
+  t.test(`${policy}: the image mounts again after an unmount, as it was left`, async (t) => {
     const img = join(dir, `${policy}-again.img`);
     mkImage(img, { size: 8 * 1024 * 1024 });
     const k = await bootWith(policy, img);
     t.teardown(() => k.halt());
     const p = await k.spawn({ uid: 0, gid: 0 });
     await p.writeFile('/mnt/kept', 'kept\n');
-    const fd = await p.open('/mnt/kept', 'r');
-    await t.rejects(settles(p.unmount('/mnt'), 'unmount'), { errno: 'EBUSY', message: /in use/ }, 'an open file keeps the mount busy');
-    t.equal(new TextDecoder().decode(await p.readFile('/mnt/kept')), 'kept\n', 'the mount still serves after the refused unmount');
-    await p.close(fd);
     await settles(p.unmount('/mnt'), 'unmount');
     await settles(p.mount('/mnt', 'ext2', { source: img }), 'mount again');
     t.equal(new TextDecoder().decode(await p.readFile('/mnt/kept')), 'kept\n', 'mounted again, the image has what was written');

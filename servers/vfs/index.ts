@@ -311,6 +311,13 @@ export default defineComponent({
       // The target names the instance, so mounting again after a restart finds the same one.
       const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}) } };
       const r = await ctx.call<MountResult>(a.fstype, 'mount', args);
+      if (covered) {
+        // The mount it goes on was unmounted meanwhile: undone (the caller walks its path again).
+        await enter(covered.mnt, what).catch(async (err) => {
+          await ctx.call(a.fstype, 'unmount', { fsid: r.fsid }).catch(() => {});
+          throw err;
+        });
+      }
       Object.assign(args.options, r.remount); // what the file system wants to be told if it must mount this again
       mounts.add({
         fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
