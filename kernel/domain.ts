@@ -121,6 +121,8 @@ export class Domain {
   private readonly downPeers = new Set<string>();
   /** Why every channel was closed for good (the kernel halted): calls fail at once with EIO. */
   private closedFor: string | null = null;
+  /** Why calls are no longer retried (the kernel is halting), or null while they are. */
+  private noRetry: string | null = null;
   /** From the plan: every call is made after load(). */
   private calls!: CallPolicy;
   /** Resolves once load() has run: a request that comes earlier (a restart) waits for it. */
@@ -248,9 +250,22 @@ export class Domain {
   /** Closes every channel for good; calls pending on them, or made later, fail with EIO at once. */
   closePeers(reason: string): void {
     this.closedFor = reason;
+    this.stopRetrying(reason);
     for (const ep of [...this.peers.values()]) ep.close(reason);
     this.peers.clear();
-    for (const peer of [...this.peerWaiters.keys()]) this.peerDown(peer);
+  }
+
+  /**
+   * The kernel is halting: from now on a call is sent at most once — none waits for a peer to
+   * come back or is sent again after a timeout — and calls waiting for a peer fail now, with EIO.
+   */
+  stopRetrying(reason: string): void {
+    this.noRetry ??= reason;
+    for (const peer of [...this.peerWaiters.keys()]) {
+      const waiters = this.peerWaiters.get(peer)!;
+      this.peerWaiters.delete(peer);
+      for (const w of waiters) w(false);
+    }
   }
 
   /** The core gave up on a peer: calls waiting for it to come back fail now. */
@@ -345,7 +360,7 @@ export class Domain {
       if (!ep || ep.isClosed) {
         // Not sent yet: whatever the op, it can wait for the callee to come back.
         if (attempt > this.calls.tries || !(await this.peerBack(where))) {
-          throw new SysError('EIO', `${to}.${op}: ${to} is down and was not restarted`);
+          throw new SysError('EIO', `${to}.${op}: ${this.noRetry ?? `${to} is down and was not restarted`}`);
         }
         continue;
       }
@@ -354,7 +369,7 @@ export class Domain {
       } catch (err) {
         const lost = err instanceof PeerLost;
         if (!lost && !(err instanceof SysError && err.errno === 'ETIMEDOUT')) throw err;
-        if (this.closedFor !== null) throw new SysError('EIO', `${to}.${op}: ${this.closedFor}`); // never retried into a halted kernel
+        if (this.noRetry !== null) throw new SysError('EIO', `${to}.${op}: ${this.noRetry}`); // never retried into a halting kernel
         if (!retriable || attempt >= this.calls.tries) {
           if (!lost) throw err;
           throw new SysError('EIO', `${to}.${op}: ${to} failed while the call was in flight${retriable ? ', and did not come back' : ''} (${err.message})`);
@@ -370,7 +385,7 @@ export class Domain {
   private peerBack(peer: string): Promise<boolean> {
     const ep = this.peers.get(peer);
     if (ep && !ep.isClosed) return Promise.resolve(true);
-    if (this.downPeers.has(peer) || this.closedFor !== null) return Promise.resolve(false);
+    if (this.downPeers.has(peer) || this.noRetry !== null) return Promise.resolve(false);
     return new Promise((resolve) => {
       const list = this.peerWaiters.get(peer) ?? [];
       this.peerWaiters.set(peer, list);

@@ -62,6 +62,9 @@ export const DEFAULT_MOUNTS: MountSpec[] = [
 
 const DEFAULT_CALLS: CallPolicy = { timeoutMs: 60_000, tries: 3, reconnectMs: 15_000 };
 
+/** Milliseconds halt() gives the calls under way to finish before it fails them with EIO. */
+const HALT_GRACE_MS = 5_000;
+
 export interface KernelEvent {
   /** performance.now() of the event. */
   at: number;
@@ -115,8 +118,8 @@ export class Kernel {
   private nextPid = 1;
   /** halt() began: the promise of it. From then on nothing is restarted and no call gets in. */
   private halting: Promise<void> | null = null;
-  /** Calls made through call() and not answered yet: halt() fails each at once. */
-  private readonly inflight = new Set<(why: string) => void>();
+  /** Calls made through call() and not answered yet → how to fail each (halt() does, after a grace). */
+  private readonly inflight = new Map<Promise<unknown>, (why: string) => void>();
   private panicReport: string | null = null;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   /** What vfs must be told again if it restarts: the client processes and the mounts. */
@@ -200,11 +203,11 @@ export class Kernel {
     if (this.panicReport !== null) return Promise.reject(new SysError('EIO', `${component}.${op}: kernel panic: ${this.panicReport}`));
     if (this.halting) return Promise.reject(new SysError('EIO', `${component}.${op}: the kernel has halted`));
     return new Promise<T>((resolve, reject) => {
-      const cutOff = (why: string) => reject(new SysError('EIO', `${component}.${op}: ${why} while the call was under way`));
-      this.inflight.add(cutOff);
-      this.main.kernelCall(component, op, args).then(
-        (result) => { this.inflight.delete(cutOff); resolve(result as T); },
-        (err) => { this.inflight.delete(cutOff); reject(err); },
+      const call = this.main.kernelCall(component, op, args);
+      this.inflight.set(call, (why) => reject(new SysError('EIO', `${component}.${op}: ${why} while the call was under way`)));
+      call.then(
+        (result) => { this.inflight.delete(call); resolve(result as T); },
+        (err) => { this.inflight.delete(call); reject(err); },
       );
     });
   }
@@ -272,9 +275,10 @@ export class Kernel {
   }
 
   /**
-   * Unmounts everything (syncing), stops every component, ends every thread and process. Every
-   * call still under way fails at once with EIO, and so does every call made from now on;
-   * nothing is restarted. Calling it again returns the same promise.
+   * Unmounts everything (syncing), stops every component, ends every thread and process. Calls
+   * made from now on fail with EIO; calls under way get HALT_GRACE_MS to finish, then fail with
+   * EIO (at once, after a panic) — before anything is unmounted, so none meets a file system
+   * going away. Nothing is restarted. Calling it again returns the same promise.
    */
   halt(): Promise<void> {
     return (this.halting ??= this.shutDown());
@@ -282,23 +286,44 @@ export class Kernel {
 
   private async shutDown(): Promise<void> {
     this.stopHeartbeat();
-    const why = this.panicReport === null ? 'the kernel halted' : `kernel panic: ${this.panicReport}`;
-    for (const cutOff of this.inflight) cutOff(why);
-    this.inflight.clear();
+    this.main.stopRetrying(this.haltReason());
     try {
-      if (this.panicReport === null) await this.settled(); // a panic may come from a restart itself
+      if (this.panicReport === null) {
+        await this.settled(); // a panic may come from a restart itself
+        await this.callsDone(HALT_GRACE_MS);
+      }
+      this.failCalls();
       if (this.init && this.panicReport === null) {
         await this.main.kernelCall('vfs', 'unmountAll', {}).catch(() => {});
         for (const c of [...this.placement.order].reverse()) await this.control(c, 'stop', { component: c }).catch(() => {});
       }
     } finally {
-      this.main.closePeers(why);
+      this.failCalls();
+      this.main.closePeers(this.haltReason());
       await Promise.all([...this.states.values()].map((s) => s.hosted?.kill(0)));
       await Promise.all([...this.spares.values()].map((h) => h.kill(0)));
       this.spares.clear();
       for (const s of this.states.values()) s.hosted = null;
       if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     }
+  }
+
+  private haltReason(): string {
+    return this.panicReport === null ? 'the kernel halted' : `kernel panic: ${this.panicReport}`;
+  }
+
+  /** Fails every call under way with EIO. */
+  private failCalls(): void {
+    for (const cutOff of this.inflight.values()) cutOff(this.haltReason());
+    this.inflight.clear();
+  }
+
+  /** Resolves when every call under way has been answered, or after `ms` milliseconds. */
+  private async callsDone(ms: number): Promise<void> {
+    let timer!: ReturnType<typeof setTimeout>;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.allSettled([...this.inflight.keys()]), late]);
+    clearTimeout(timer);
   }
 
   // ---- syscalls ------------------------------------------------------------------------
