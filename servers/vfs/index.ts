@@ -213,19 +213,23 @@ export default defineComponent({
     };
     /**
      * Unmounts m: mounted → unmounting → gone. While it is unmounting nothing mounts it again
-     * (a remount already under way finishes first) and new ops wait; ops already sent are
-     * answered first; then `refuse` may still refuse (EBUSY), which leaves m mounted. Resolves
-     * once its file system has committed and let go of its device; if that fails, m stays.
+     * (a remount already under way finishes first) and new ops wait. With `refuse`, the ops
+     * already sent are answered first (one may have opened a file), then `refuse` may still
+     * refuse (EBUSY), which leaves m mounted; without (at halt), nothing waits for them: the file
+     * system serves them before the unmount anyway. Resolves once the file system has committed
+     * and let go of its device; if that fails, m stays.
      */
-    const unmountMount = async (m: Mount, refuse: () => void = () => {}): Promise<void> => {
+    const unmountMount = async (m: Mount, refuse?: () => void): Promise<void> => {
       if (m.state !== 'mounted') throw new SysError('EBUSY', `unmount ${m.target}: already being unmounted`);
       m.state = 'unmounting';
       let settle!: () => void;
       m.settled = new Promise((resolve) => (settle = resolve));
       try {
         await remounting.get(m)?.catch(() => {});
-        while (m.inflight.size > 0) await Promise.allSettled([...m.inflight]);
-        refuse();
+        if (refuse) {
+          while (m.inflight.size > 0) await Promise.allSettled([...m.inflight]);
+          refuse();
+        }
         try {
           await ctx.call(m.fs, 'unmount', { fsid: m.fsid });
         } catch (err) {
