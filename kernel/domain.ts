@@ -137,6 +137,10 @@ export class Domain {
   private readonly peerWaiters = new Map<string, ((ok: boolean) => void)[]>();
   /** Peers the core gave up on: calls to them fail at once. */
   private readonly downPeers = new Set<string>();
+  /** Why every channel was closed for good (the kernel halted): calls fail at once with EIO. */
+  private closedFor: string | null = null;
+  /** Why calls are no longer retried (the kernel is halting), or null while they are. */
+  private noRetry: string | null = null;
   /** From the plan: every call is made after load(). */
   private calls!: CallPolicy;
   /** Resolves once load() has run: a request that comes earlier (a restart) waits for it. */
@@ -273,11 +277,25 @@ export class Domain {
     return this.peers.get(name);
   }
 
-  /** Closes every channel; pending calls on them fail with EIO. */
+  /** Closes every channel for good; calls pending on them, or made later, fail with EIO at once. */
   closePeers(reason: string): void {
+    this.closedFor = reason;
+    this.stopRetrying(reason);
     for (const ep of [...this.peers.values()]) ep.close(reason);
     this.peers.clear();
-    for (const peer of [...this.peerWaiters.keys()]) this.peerDown(peer);
+  }
+
+  /**
+   * The kernel is halting: from now on a call is sent at most once — none waits for a peer to
+   * come back or is sent again after a timeout — and calls waiting for a peer fail now, with EIO.
+   */
+  stopRetrying(reason: string): void {
+    this.noRetry ??= reason;
+    for (const peer of [...this.peerWaiters.keys()]) {
+      const waiters = this.peerWaiters.get(peer)!;
+      this.peerWaiters.delete(peer);
+      for (const w of waiters) w(false);
+    }
   }
 
   /** The core gave up on a peer: calls waiting for it to come back fail now. */
@@ -309,7 +327,8 @@ export class Domain {
       validateArgs(where, spec, args);
       if (!h.handlers) await h.started; // a request that came while the component was starting
       const handlers = h.handlers;
-      if (!handlers) throw new SysError('ENXIO', `${to} is not running`);
+      // Stopped (the kernel is halting): EIO, as every call cut off by a halt, under every policy.
+      if (!handlers) throw new SysError('EIO', `${to} has stopped`);
       fault = h.faults.find((f) => f.hit(op));
       if (fault) await this.before(fault, where);
       let result = await handlers[op](args);
@@ -366,11 +385,12 @@ export class Domain {
     if (where === undefined) throw new SysError('ENXIO', `no component named '${to}'`);
     const retriable = this.idempotent.get(to)?.has(op) ?? false;
     for (let attempt = 1; ; attempt++) {
+      if (this.closedFor !== null) throw new SysError('EIO', `${to}.${op}: ${this.closedFor}`);
       const ep = this.peers.get(where);
       if (!ep || ep.isClosed) {
         // Not sent yet: whatever the op, it can wait for the callee to come back.
         if (attempt > this.calls.tries || !(await this.peerBack(where))) {
-          throw new SysError('EIO', `${to}.${op}: ${to} is down and was not restarted`);
+          throw new SysError('EIO', `${to}.${op}: ${this.noRetry ?? `${to} is down and was not restarted`}`);
         }
         continue;
       }
@@ -379,6 +399,7 @@ export class Domain {
       } catch (err) {
         const lost = err instanceof PeerLost;
         if (!lost && !(err instanceof SysError && err.errno === 'ETIMEDOUT')) throw err;
+        if (this.noRetry !== null) throw new SysError('EIO', `${to}.${op}: ${this.noRetry}`); // never retried into a halting kernel
         if (!retriable || attempt >= this.calls.tries) {
           if (!lost) throw err;
           throw new SysError('EIO', `${to}.${op}: ${to} failed while the call was in flight${retriable ? ', and did not come back' : ''} (${err.message})`);
@@ -394,7 +415,7 @@ export class Domain {
   private peerBack(peer: string): Promise<boolean> {
     const ep = this.peers.get(peer);
     if (ep && !ep.isClosed) return Promise.resolve(true);
-    if (this.downPeers.has(peer)) return Promise.resolve(false);
+    if (this.downPeers.has(peer) || this.noRetry !== null) return Promise.resolve(false);
     return new Promise((resolve) => {
       const list = this.peerWaiters.get(peer) ?? [];
       this.peerWaiters.set(peer, list);

@@ -87,6 +87,9 @@ export const MAX_READ_BYTES_IN_FLIGHT = 256 * 1024 * 1024;
  */
 export const MAX_PROCS = 1024;
 
+/** Milliseconds halt() gives the calls under way to finish before it fails them with EIO. */
+const HALT_GRACE_MS = 5_000;
+
 export interface KernelEvent {
   /** performance.now() of the event. */
   at: number;
@@ -143,7 +146,10 @@ export class Kernel {
   /** Channels between domains being mended, by pairKey. */
   private readonly mending = new Map<string, Promise<void>>();
   private nextPid = 1;
-  private halted = false;
+  /** halt() began: the promise of it. From then on nothing is restarted and no call gets in. */
+  private halting: Promise<void> | null = null;
+  /** Calls made through call() and not answered yet → how to fail each (halt() does, after a grace). */
+  private readonly callsUnderWay = new Map<Promise<unknown>, (why: string) => void>();
   private panicReport: string | null = null;
   private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
   /** What vfs must be told again if it restarts: the client processes and the mounts. */
@@ -246,8 +252,15 @@ export class Kernel {
    */
   call<T = unknown>(component: string, op: string, args: Record<string, unknown> = {}): Promise<T> {
     if (this.panicReport !== null) return Promise.reject(new SysError('EIO', `${component}.${op}: kernel panic: ${this.panicReport}`));
-    if (this.halted) return Promise.reject(new SysError('EIO', `${component}.${op}: the kernel has halted`));
-    return this.main.kernelCall(component, op, args) as Promise<T>;
+    if (this.halting) return Promise.reject(new SysError('EIO', `${component}.${op}: the kernel has halted`));
+    return new Promise<T>((resolve, reject) => {
+      const call = this.main.kernelCall(component, op, args);
+      this.callsUnderWay.set(call, (why) => reject(new SysError('EIO', `${component}.${op}: ${why} while the call was under way`)));
+      call.then(
+        (result) => { this.callsUnderWay.delete(call); resolve(result as T); },
+        (err) => { this.callsUnderWay.delete(call); reject(err); },
+      );
+    });
   }
 
   /** Arms a fault in the component's domain (crash-init: for its next start). */
@@ -312,25 +325,56 @@ export class Kernel {
     }
   }
 
-  /** Unmounts everything (syncing), stops every component, ends every thread and process. */
-  async halt(): Promise<void> {
-    if (this.halted) return;
+  /**
+   * Unmounts everything (syncing), stops every component, ends every thread and process. Calls
+   * made from now on fail with EIO; calls under way get HALT_GRACE_MS to finish, then fail with
+   * EIO (at once, after a panic) — before anything is unmounted, so none meets a file system
+   * going away. Nothing is restarted. Calling it again returns the same promise.
+   */
+  halt(): Promise<void> {
+    return (this.halting ??= this.shutDown());
+  }
+
+  private async shutDown(): Promise<void> {
     this.stopHeartbeat();
+    this.main.stopRetrying(this.haltReason());
     try {
-      if (this.panicReport === null) await this.settled(); // a panic may come from a restart itself
+      if (this.panicReport === null) {
+        await this.settled(); // a panic may come from a restart itself
+        await this.callsDone(HALT_GRACE_MS);
+      }
+      this.failCalls();
       if (this.init && this.panicReport === null) {
-        await this.call('vfs', 'unmountAll', {}).catch(() => {});
+        await this.main.kernelCall('vfs', 'unmountAll', {}).catch(() => {});
         for (const c of [...this.placement.order].reverse()) await this.control(c, 'stop', { component: c }).catch(() => {});
       }
     } finally {
-      this.halted = true;
-      this.main.closePeers('the kernel halted');
+      this.failCalls();
+      this.main.closePeers(this.haltReason());
       await Promise.all([...this.states.values()].map((s) => s.hosted?.kill(0)));
       await Promise.all([...this.spares.values()].map((h) => h.kill(0)));
       this.spares.clear();
       for (const s of this.states.values()) s.hosted = null;
       if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     }
+  }
+
+  private haltReason(): string {
+    return this.panicReport === null ? 'the kernel halted' : `kernel panic: ${this.panicReport}`;
+  }
+
+  /** Fails every call under way with EIO. */
+  private failCalls(): void {
+    for (const cutOff of this.callsUnderWay.values()) cutOff(this.haltReason());
+    this.callsUnderWay.clear();
+  }
+
+  /** Resolves when every call under way has been answered, or after `ms` milliseconds. */
+  private async callsDone(ms: number): Promise<void> {
+    let timer!: ReturnType<typeof setTimeout>;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.allSettled([...this.callsUnderWay.keys()]), late]);
+    clearTimeout(timer);
   }
 
   // ---- syscalls ------------------------------------------------------------------------
@@ -463,7 +507,7 @@ export class Kernel {
 
   /** Starts an idle spare domain of a kind (replacing itself if it dies unused). */
   private prepareSpare(kind: 'thread' | 'process'): void {
-    if (this.halted || this.spares.has(kind)) return;
+    if (this.halting || this.spares.has(kind)) return;
     const spare = this.startDomain(kind, `spare ${kind}`);
     this.spares.set(kind, spare);
     void spare.exited.then(() => {
@@ -612,7 +656,7 @@ export class Kernel {
 
   /** Stops everything: every call from now on fails with EIO and the report. */
   private async panic(report: string): Promise<void> {
-    if (this.panicReport !== null || this.halted) return;
+    if (this.panicReport !== null || this.halting) return;
     this.panicReport = report;
     this.log({ kind: 'panic', domain: MAIN, components: this.placement.domains.find((d) => d.kind === 'main')?.components ?? [], reason: report });
     await this.halt();
@@ -621,7 +665,7 @@ export class Kernel {
   /** A domain exited or stopped answering: restart it as its supervision says, or give up. */
   private failed(name: string, reason: string | Promise<string>): Promise<void> {
     const st = this.states.get(name)!;
-    if (this.halted || this.panicReport !== null || st.restarting || st.status === 'failed') return st.restarting ?? Promise.resolve();
+    if (this.halting || this.panicReport !== null || st.restarting || st.status === 'failed') return st.restarting ?? Promise.resolve();
     st.status = 'restarting';
     st.restarting = this.restart(name, reason).finally(() => {
       st.restarting = null;
@@ -638,7 +682,7 @@ export class Kernel {
       const delay = st.supervision.restart === 'temporary' ? null : st.record.next(performance.now());
       if (delay === null) return this.giveUp(name);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      if (this.halted) return;
+      if (this.halting) return;
       st.restarts++;
       try {
         await this.relaunch(name);
@@ -646,7 +690,7 @@ export class Kernel {
         this.log({ kind: 'restarted', domain: name, components: st.spec.components, reason: `incarnation ${st.restarts + 1}` });
         break;
       } catch (err) {
-        if (this.halted) return;
+        if (this.halting) return;
         this.log({ kind: 'failed', domain: name, components: st.spec.components, reason: `while starting: ${(err as Error).message}` });
       }
     }
@@ -714,11 +758,11 @@ export class Kernel {
    */
   private channelLost(from: string, peer: string, reason: string): void {
     const key = pairKey(from, peer);
-    if (this.halted || this.mending.has(key) || !this.peerPairs().some(([x, y]) => pairKey(x, y) === key)) return;
+    if (this.halting || this.mending.has(key) || !this.peerPairs().some(([x, y]) => pairKey(x, y) === key)) return;
     const a = this.states.get(from)!;
     const b = this.states.get(peer)!;
     const generations = [a.generation, b.generation];
-    const bothRun = () => !this.halted && [a, b].every((s, i) => s.status === 'running' && !s.restarting && s.generation === generations[i]);
+    const bothRun = () => !this.halting && [a, b].every((s, i) => s.status === 'running' && !s.restarting && s.generation === generations[i]);
     // What a domain holds channels to; a domain that died (its exit not seen yet) never answers.
     const channels = (d: string) => this.controlDomain(d, 'channels', {}, this.heartbeat.timeoutMs) as Promise<string[]>;
     const mend = async () => {

@@ -1,6 +1,7 @@
 // The block device under a mount, reached only through the blk component. Reads and commits
 // larger than blk's limit on one transfer are split. If blk restarts, it forgets its units:
-// the image is then attached again, once per call, and the call goes on.
+// the image is then attached again, once per call, and the call goes on — but never once the
+// device is detached.
 
 import { SysError, type Context } from '../../kernel/api.js';
 
@@ -19,6 +20,8 @@ interface AttachInfo {
 }
 
 export class Device {
+  private isDetached = false;
+
   private constructor(
     private readonly ctx: Context,
     private readonly path: string,
@@ -53,12 +56,22 @@ export class Device {
     if (writes.length > 0) await this.call('commit', { writes });
   }
 
+  /**
+   * Lets blk close the image (and remove its emptied write-ahead log). After a blk restart the
+   * image is attached again first, so that blk finds a commit it left sealed and applies it.
+   */
   async detach(): Promise<void> {
-    await this.ctx.call('blk', 'detach', { unit: this.unit });
+    await this.call('detach', {});
+    this.isDetached = true;
+  }
+
+  get detached(): boolean {
+    return this.isDetached;
   }
 
   /** An op of blk on this device's unit; ENXIO (blk restarted, the unit is gone) attaches the image again. */
   private async call<T>(op: string, args: Record<string, unknown>): Promise<T> {
+    if (this.isDetached) throw new SysError('ENXIO', `ext2: ${this.path} is detached`);
     try {
       return await this.ctx.call<T>('blk', op, { unit: this.unit, ...args });
     } catch (err) {

@@ -136,7 +136,16 @@ export class Ext2 implements FsInstance {
 
   // ---- the ops ----------------------------------------------------------------------------
 
-  /** Releases files unlinked while open, commits, marks the file system clean, detaches. */
+  /** Whether its device is detached: set by unmount() once blk has let go of the image. */
+  get detached(): boolean {
+    return this.dev.detached;
+  }
+
+  /**
+   * Releases files unlinked while open, commits, marks the file system clean, detaches. Ops
+   * after it fail with ENODEV. Throws what failed (the commit, or the detach: then `detached`
+   * stays false).
+   */
   async unmount(): Promise<void> {
     let failure: unknown = null;
     await this.run(false, async () => {

@@ -1,5 +1,7 @@
 // ext2: the second extended file system, on a blk device. One component serves any number of
-// mounts (each an image attached through blk), and makes new file systems with mkfs.
+// mounts (each an image attached through blk), and makes new file systems with mkfs. An image
+// is claimed from the start of its mount until its unmount has committed and detached it from
+// blk: an unmount returns only then, and a mount of the same image meanwhile waits for it.
 
 import { FS_OPS, SysError, defineComponent, firstFsid, instanceOps } from '../../kernel/api.js';
 import { Ext2 } from './fs.js';
@@ -24,17 +26,30 @@ export default defineComponent({
     const mounts = new Map<number, Ext2>();
     /** The name the vfs gave each mount (its mount point). */
     const instances = new WeakMap<Ext2, unknown>();
-    /** Images mounted or being mounted: one writer per image. */
+    /** Images mounted, being mounted or being unmounted: one writer per image. */
     const busy = new Set<string>();
+    /** Images being unmounted → the unmount. */
+    const detaching = new Map<string, Promise<void>>();
     let nextFsid = firstFsid(info);
     const fs = (fsid: number): Ext2 => {
       const m = mounts.get(fsid);
       if (!m) throw new SysError('ENODEV', `ext2: no mounted file system ${fsid}`);
       return m;
     };
-    const claim = (source: string) => {
+    /** Claims an image, once an unmount of it under way has let go of it. */
+    const claim = async (source: string) => {
+      await detaching.get(source)?.catch(() => {});
       if (busy.has(source)) throw new SysError('EBUSY', `ext2: ${source} is already mounted`);
       busy.add(source);
+    };
+    /** Unmounts m; its claim is given up only once its device is detached (else it stays). */
+    const unmount = (m: Ext2): Promise<void> => {
+      const done = m.unmount().finally(() => {
+        detaching.delete(m.source);
+        if (m.detached) busy.delete(m.source);
+      });
+      detaching.set(m.source, done);
+      return done;
     };
 
     return {
@@ -43,7 +58,7 @@ export default defineComponent({
         // The vfs mounting again, after it restarted, what it had mounted: the same instance.
         const again = options.instance !== undefined && [...mounts].find(([, m]) => m.source === source && instances.get(m) === options.instance);
         if (again) return { fsid: again[0], root: again[1].root, readonly: again[1].readonly };
-        claim(source);
+        await claim(source);
         try {
           const stateBefore = typeof options.stateBefore === 'number' ? options.stateBefore : undefined;
           const m = await Ext2.mount(ctx, source, options.readonly === true, stateBefore);
@@ -60,12 +75,11 @@ export default defineComponent({
       async unmount({ fsid }: { fsid: number }) {
         const m = fs(fsid);
         mounts.delete(fsid);
-        busy.delete(m.source);
-        await m.unmount();
+        await unmount(m);
       },
       ...instanceOps(fs),
       async mkfs(args: MkfsArgs) {
-        claim(args.source);
+        await claim(args.source);
         try {
           return await mkfs(ctx, args);
         } finally {
@@ -75,8 +89,9 @@ export default defineComponent({
       async stop() {
         for (const [fsid, m] of mounts) {
           mounts.delete(fsid);
-          await m.unmount().catch((err) => ctx.hyp.log('warn', `ext2: unmount ${m.source} at stop: ${(err as Error).message}`));
+          await unmount(m).catch((err) => ctx.hyp.log('warn', `ext2: unmount ${m.source} at stop: ${(err as Error).message}`));
         }
+        await Promise.allSettled([...detaching.values()]); // unmounts under way
       },
     };
   },

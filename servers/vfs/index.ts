@@ -114,26 +114,48 @@ export default defineComponent({
     const procs = new ProcTable();
     /**
      * An op of a mount's file system. A file system that answers ENODEV no longer knows the
-     * mount: it restarted. The mount is made again — same instance for a file system that keeps
-     * its data on a device, an empty one for tmpfs — and the op is tried once more.
+     * mount: it restarted. A mount still mounted is made again — same instance for a file system
+     * that keeps its data on a device, an empty one for tmpfs — and the op is tried once more.
+     * An op on a mount being unmounted waits for the outcome; on one that is gone it fails with
+     * ESTALE (a path-based syscall then walks its path again, see the end of start()).
      */
     const fs = async <T>(v: Vnode | Mount, op: string, args: Record<string, unknown> = {}): Promise<T> => {
       const mnt = 'mnt' in v ? v.mnt : v;
+      if (halting) throw new SysError('EIO', `${op}: the kernel is halting`);
+      await enter(mnt, op);
       let result: T;
       try {
-        result = await ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
+        result = await send<T>(mnt, op, args);
       } catch (err) {
-        if (!(err instanceof SysError && err.errno === 'ENODEV') || op === 'unmount' || !mounts.all().includes(mnt)) throw err;
+        if (!(err instanceof SysError && err.errno === 'ENODEV')) throw err;
+        await enter(mnt, op); // an unmount under way decides first: gone, or still mounted
         await remount(mnt);
+        await enter(mnt, op);
         if (mnt.log) args = mnt.log.mapArgs(args); // a file made again has a new handle
-        result = await ctx.call<T>(mnt.fs, op, { fsid: mnt.fsid, ...args });
+        result = await send<T>(mnt, op, args);
       }
       if (CHANGING_OPS.has(op)) {
         mnt.unsynced = true;
         mnt.log?.record(op, args, result);
-        if (mnt.log && mnt.log.bytes > REPLAY_LIMIT) await syncMount(mnt);
+        // An unmount under way commits everything anyway.
+        if (mnt.log && mnt.log.bytes > REPLAY_LIMIT && mnt.state === 'mounted') await syncMount(mnt);
       }
       return result;
+    };
+    /** unmountAll() began: no op reaches a file system any more, none is retried. */
+    let halting = false;
+    /** Waits while m is being unmounted; ESTALE if it is gone. */
+    const enter = async (m: Mount, op: string): Promise<void> => {
+      while (m.settled) await m.settled;
+      if (m.state === 'gone') throw new SysError('ESTALE', `${op}: ${m.target} was unmounted while the call was under way`);
+    };
+    /** Sends an op to m's file system, counted in m.inflight until it is answered. */
+    const send = <T>(m: Mount, op: string, args: Record<string, unknown>): Promise<T> => {
+      const sent = ctx.call<T>(m.fs, op, { fsid: m.fsid, ...args });
+      m.inflight.add(sent);
+      const done = () => m.inflight.delete(sent);
+      sent.then(done, done);
+      return sent;
     };
     /** Makes a mount durable; its replay log is then empty. */
     const syncMount = async (m: Mount): Promise<void> => {
@@ -141,8 +163,12 @@ export default defineComponent({
       m.log?.clear();
     };
     const remounting = new Map<Mount, Promise<void>>();
-    /** Counts mounts that came back empty: a walk that met one is made again from the start. */
-    let lostEpoch = 0;
+    /**
+     * Counts events that leave a walk holding handles that are no longer good: a mount that came
+     * back empty after a restart, an unmount that ended (done or refused). A walk that met one
+     * is made again from the start.
+     */
+    let staleEpoch = 0;
     const remount = (m: Mount): Promise<void> => {
       let p = remounting.get(m);
       if (!p) {
@@ -154,7 +180,7 @@ export default defineComponent({
     const mountAgain = async (m: Mount): Promise<void> => {
       const r = await ctx.call<MountResult>(m.fs, 'mount', m.args);
       const fresh = r.root.ino !== m.root.ino || r.root.gen !== m.root.gen;
-      if (fresh) lostEpoch++;
+      if (fresh) staleEpoch++;
       m.fsid = r.fsid;
       m.root = r.root;
       ctx.hyp.log('warn', `${m.target}: ${m.fs} restarted; mounted again${fresh ? ' (its content was lost)' : ''}`);
@@ -199,6 +225,42 @@ export default defineComponent({
           : (await ctx.call<WalkStep>(m.fs, 'mkdir', { fsid: m.fsid, dir: h, name, mode: 0o755, uid: 0, gid: 0 })).handle;
       }
       mounts.recover(child, { mnt: m, h });
+    };
+    /**
+     * Unmounts m: mounted → unmounting → gone. While it is unmounting nothing mounts it again
+     * (a remount already under way finishes first) and new ops wait. With `refuse`, the ops
+     * already sent are answered first (one may have opened a file), then `refuse` may still
+     * refuse (EBUSY), which leaves m mounted; without (at halt), nothing waits for them: the file
+     * system serves them before the unmount anyway. Resolves once the file system has committed
+     * and let go of its device; if that fails, m stays.
+     */
+    const unmountMount = async (m: Mount, refuse?: () => void): Promise<void> => {
+      if (m.state !== 'mounted') throw new SysError('EBUSY', `unmount ${m.target}: already being unmounted`);
+      m.state = 'unmounting';
+      let settle!: () => void;
+      m.settled = new Promise((resolve) => (settle = resolve));
+      try {
+        await remounting.get(m)?.catch(() => {});
+        if (refuse) {
+          while (m.inflight.size > 0) await Promise.allSettled([...m.inflight]);
+          refuse();
+        }
+        try {
+          await ctx.call(m.fs, 'unmount', { fsid: m.fsid });
+        } catch (err) {
+          if (!(err instanceof SysError && err.errno === 'ENODEV')) throw err;
+          // Its file system restarted: mounted again (so that the replay log goes back) to unmount.
+          await remount(m);
+          await ctx.call(m.fs, 'unmount', { fsid: m.fsid });
+        }
+        mounts.remove(m);
+        for (const q of procs.all()) if (q.cwd?.mnt === m) q.cwd = null;
+      } finally {
+        if (m.state === 'unmounting') m.state = 'mounted';
+        m.settled = null;
+        staleEpoch++;
+        settle();
+      }
     };
     const env: NameiEnv = { mounts, fs: (v, op, args) => fs(v, op, args) };
     const find = (proc: ProcEntry, path: string, follow = true) => lookup(env, proc, path, { follow });
@@ -268,6 +330,13 @@ export default defineComponent({
       // The target names the instance, so mounting again after a restart finds the same one.
       const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}) } };
       const r = await ctx.call<MountResult>(a.fstype, 'mount', args);
+      if (covered) {
+        // The mount it goes on was unmounted meanwhile: undone (the caller walks its path again).
+        await enter(covered.mnt, what).catch(async (err) => {
+          await ctx.call(a.fstype, 'unmount', { fsid: r.fsid }).catch(() => {});
+          throw err;
+        });
+      }
       Object.assign(args.options, r.remount); // what the file system wants to be told if it must mount this again
       mounts.add({
         fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
@@ -552,7 +621,8 @@ export default defineComponent({
       async sync(a: P) {
         proc(a);
         const lost: string[] = [];
-        for (const m of mounts.all()) {
+        for (const m of [...mounts.all()]) {
+          if (m.state !== 'mounted') continue; // an unmount under way commits it
           await syncMount(m);
           if (m.lost) lost.push(m.target);
           m.unsynced = m.lost = false;
@@ -609,39 +679,44 @@ export default defineComponent({
         const f = await find(pr, a.target);
         const m = f.node!.mnt;
         if (!mounts.isMountRoot(f.node!)) throw new SysError('EINVAL', `${what}: not a mount point`);
-        const busy =
-          mounts.childrenOf(m).length > 0 ||
-          [...procs.all()].some((q) => q.cwd?.mnt === m || q.fds.some((file) => file?.node.mnt === m));
-        if (busy) throw new SysError('EBUSY', `${what}: in use`);
-        await fs(m, 'unmount');
-        mounts.remove(m);
-        for (const q of procs.all()) if (q.cwd?.mnt === m) q.cwd = null;
+        await unmountMount(m, () => {
+          const busy =
+            mounts.childrenOf(m).length > 0 ||
+            [...procs.all()].some((q) => q.cwd?.mnt === m || q.fds.some((file) => file?.node.mnt === m));
+          if (busy) throw new SysError('EBUSY', `${what}: in use`);
+        });
       },
       mounts(a: P): MountInfo[] {
         proc(a);
         return mounts.all().map((m) => ({ target: m.target, fstype: m.fs, source: m.source, readonly: m.readonly, dev: m.id }));
       },
       async unmountAll() {
+        halting = true;
         for (const m of [...mounts.all()].reverse()) {
-          await fs(m, 'unmount').catch((err) => ctx.hyp.log('warn', `unmount ${m.target}: ${(err as Error).message}`));
-          mounts.remove(m);
+          await enter(m, 'unmount').catch(() => {}); // an unmount under way ends first
+          if (m.state === 'gone') continue;
+          await unmountMount(m).catch((err) => {
+            ctx.hyp.log('warn', `unmount ${m.target}: ${(err as Error).message}`);
+            mounts.remove(m);
+          });
         }
       },
     };
 
-    // A path-based syscall that ran into a file system coming back empty after a restart holds
-    // handles from before it (ESTALE): it is made once more, walking its paths again.
+    // A path-based syscall that ran into a file system coming back empty after a restart, or
+    // into a mount unmounted under it, holds handles from before (ESTALE): it is made once more,
+    // walking its paths again.
     for (const op of Object.keys(ops) as (keyof typeof ops)[]) {
-      if (!Object.hasOwn(ops[op].args, 'path') && op !== 'rename' && op !== 'link') continue;
+      if (!Object.hasOwn(ops[op].args, 'path') && !Object.hasOwn(ops[op].args, 'target') && op !== 'rename' && op !== 'link') continue;
       const handler = handlers[op] as (a: unknown) => Promise<unknown>;
       (handlers as Record<string, unknown>)[op] = async (a: unknown) => {
         for (let tries = 1; ; tries++) {
-          const epoch = lostEpoch;
+          const epoch = staleEpoch;
           try {
             return await handler(a);
           } catch (err) {
             // Each try may meet one more emptied mount on the way (a path crosses a few).
-            if (!(err instanceof SysError && err.errno === 'ESTALE' && lostEpoch !== epoch) || tries > mounts.all().length) throw err;
+            if (!(err instanceof SysError && err.errno === 'ESTALE' && staleEpoch !== epoch) || tries > mounts.all().length) throw err;
           }
         }
       };

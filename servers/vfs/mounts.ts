@@ -1,8 +1,16 @@
 // The mount table: which file-system instance is mounted where, and which directory each one
-// covers, so a path walk can cross into it.
+// covers, so a path walk can cross into it. A mount lives through three states, one way only:
+// mounted → unmounting → gone (an unmount that is refused goes back to mounted). Only a mounted
+// mount is ever mounted again after its file system restarts.
 
 import type { Handle } from '../../kernel/api.js';
 import type { ReplayLog } from './replay.js';
+
+/**
+ * mounted: in service. unmounting: an unmount is under way; nothing mounts it again, new ops
+ * wait for the outcome. gone: out of the table; its file system has let go of its device.
+ */
+export type MountState = 'mounted' | 'unmounting' | 'gone';
 
 export interface Mount {
   /** Mount number, from 1 in mount order: what stat reports as dev. */
@@ -24,6 +32,11 @@ export interface Mount {
   unsynced: boolean;
   /** Its file system restarted while it was unsynced: the next sync must report EIO. */
   lost: boolean;
+  state: MountState;
+  /** Ops sent to its file system and not answered yet: an unmount lets them finish first. */
+  inflight: Set<Promise<unknown>>;
+  /** While unmounting: resolves when the unmount has succeeded or been refused. */
+  settled: Promise<void> | null;
 }
 
 /** A file as vfs holds it: a mount and the handle its file system gave. */
@@ -56,15 +69,18 @@ export class MountTable {
     return v.h.ino === v.mnt.root.ino && v.h.gen === v.mnt.root.gen;
   }
 
-  add(m: Omit<Mount, 'id' | 'unsynced' | 'lost'>): Mount {
-    const mount = { ...m, id: this.nextId++, unsynced: false, lost: false };
+  add(m: Omit<Mount, 'id' | 'unsynced' | 'lost' | 'state' | 'inflight' | 'settled'>): Mount {
+    const mount: Mount = { ...m, id: this.nextId++, unsynced: false, lost: false, state: 'mounted', inflight: new Set(), settled: null };
     this.list.push(mount);
     if (mount.covered) this.byCovered.set(key(mount.covered), mount);
     return mount;
   }
 
+  /** Takes m out of the table, for good: it is gone. */
   remove(m: Mount): void {
-    this.list.splice(this.list.indexOf(m), 1);
+    m.state = 'gone';
+    const at = this.list.indexOf(m);
+    if (at >= 0) this.list.splice(at, 1);
     if (m.covered) this.byCovered.delete(key(m.covered));
   }
 
