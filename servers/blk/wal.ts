@@ -162,7 +162,7 @@ export class WriteAheadLog {
       this.hyp.fileTruncate(this.file, 0);
       return;
     }
-    const stale = staleness(this.hyp, image, found);
+    const stale = staleness(this.hyp, image, found, this.path);
     if (stale !== null) {
       const aside = `${this.path}.stale-${new Date(this.hyp.clockRealtime()).toISOString().replace(/[:.]/g, '-')}`;
       this.hyp.fileRename(this.path, aside);
@@ -191,7 +191,7 @@ export function committedOverlay(hyp: Hyp, imagePath: string, image: HostFile): 
   try {
     const found = readLog(hyp, file, path);
     if (found === null) return null;
-    const stale = staleness(hyp, image, found);
+    const stale = staleness(hyp, image, found, path);
     if (stale !== null) throw new SysError('EUCLEAN', `blk: ${stale} It is not used; a read-write attach sets it aside.`);
     hyp.log('info', `blk: ${imagePath}: read through the sealed commit of ${found.writes.length} writes in its write-ahead log`);
     return new Overlay(found.writes);
@@ -212,7 +212,7 @@ function readLog(hyp: Hyp, file: HostFile, path: string): Sealed | null {
 }
 
 /** Why a sealed commit does not belong to the image as it is now, or null if it does. */
-function staleness(hyp: Hyp, image: HostFile, sealed: Sealed): string | null {
+function staleness(hyp: Hyp, image: HostFile, sealed: Sealed, path: string): string | null {
   for (let i = 0; i < sealed.writes.length; i++) {
     const w = sealed.writes[i];
     const now = new Uint8Array(w.data.length);
@@ -224,7 +224,7 @@ function staleness(hyp: Hyp, image: HostFile, sealed: Sealed): string | null {
       if (equal(sum, sealed.before[i].subarray((s / SECTOR) * SUM, (s / SECTOR + 1) * SUM))) continue;
       const identity = hyp.fileIdentity(image);
       const other = identity === sealed.identity ? '' : ` (the log was written for file ${sealed.identity}; this image is ${identity})`;
-      return `the write-ahead log holds a sealed commit for the image as it was, but the image has changed since: the sector at byte ${w.offset + s} holds neither what the commit found there nor what it wrote (e2fsck or another tool wrote it)${other}.`;
+      return `${path} holds a sealed commit for the image as it was, but the image has changed since: the sector at byte ${w.offset + s} holds neither what the commit found there nor what it wrote (e2fsck or another tool wrote it)${other}.`;
     }
   }
   return null;
