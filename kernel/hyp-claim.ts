@@ -58,6 +58,7 @@ function taskStart(pid: number, tid: number): string | null {
 const held = new Set<string>();
 
 function alive(h: Holder): boolean {
+  if (!(h.pid > 0)) return false; // a damaged lock
   const me = thisTask();
   if (h.pid === process.pid && (me === null || h.tid === me.tid)) return held.has(h.token) || me === null;
   if (me !== null && h.tid !== null) return taskStart(h.pid, h.tid) === h.start;
