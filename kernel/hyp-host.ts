@@ -74,7 +74,37 @@ function checkPos(pos: number, what: string): void {
   if (!Number.isSafeInteger(pos) || pos < 0) throw new SysError('EINVAL', `${what}: bad offset ${pos}`);
 }
 
-export function hostHyp(tag: string): Hyp {
+/** Closes a host file and ends its claims. */
+function closeFile(file: HostFile): void {
+  host('close', () => fs.closeSync(file));
+  for (const c of claims.get(file) ?? []) c.release();
+  claims.delete(file);
+}
+
+/**
+ * Hyp instances whose host files can all be closed at once: the kernel's own thread's, closed at
+ * halt — as a process's files are at its exit — so that a panic, which stops no component,
+ * leaves no file open and no image claimed.
+ */
+export function hostHypGroup(): { hyp(tag: string): Hyp; closeAll(): void } {
+  const open = new Set<HostFile>();
+  return {
+    hyp: (tag) => hostHyp(tag, open),
+    closeAll() {
+      for (const file of open) {
+        try {
+          closeFile(file);
+        } catch {
+          // closed already
+        }
+      }
+      open.clear();
+    },
+  };
+}
+
+/** The hyp of component `tag`; `open`, if given, tracks the files it has open. */
+export function hostHyp(tag: string, open?: Set<HostFile>): Hyp {
   return {
     clockRealtime: () => Date.now(),
     clockMonotonic: () => Number(process.hrtime.bigint()),
@@ -106,6 +136,7 @@ export function hostHyp(tag: string): Hyp {
           fs.closeSync(fd);
           throw wrong;
         }
+        open?.add(fd);
         return fd;
       });
     },
@@ -147,9 +178,8 @@ export function hostHyp(tag: string): Hyp {
       host('truncate', () => fs.ftruncateSync(file, size));
     },
     fileClose(file) {
-      host('close', () => fs.closeSync(file));
-      for (const c of claims.get(file) ?? []) c.release();
-      claims.delete(file);
+      closeFile(file);
+      open?.delete(file);
     },
     fileUnlink(path) {
       checkOwnedPath(path, 'unlink');

@@ -13,7 +13,7 @@ import { ringPair } from '../ipc/ring-link.js';
 import { CONTROL, Domain, MAIN, type CallPolicy, type DomainPlan, type LoadReply } from './domain.js';
 import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type ThreadTransport } from './domain-host.js';
 import { checkFault, type FaultSpec } from './faults.js';
-import { hostHyp } from './hyp-host.js';
+import { hostHyp, hostHypGroup } from './hyp-host.js';
 import { readPlacement, resolvePlacement, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
 import { Proc, type Credentials } from './proc.js';
 import type { MountInfo } from './api.js';
@@ -126,6 +126,8 @@ export class Kernel {
   readonly events: KernelEvent[] = [];
   /** pid 1: the core's own client process, which made the boot mounts. */
   init!: Proc;
+  /** The hyp of the components in the kernel's own thread. */
+  private readonly mainHyps = hostHypGroup();
 
   private constructor(
     readonly placement: Placement,
@@ -135,7 +137,7 @@ export class Kernel {
     private readonly heartbeat: Heartbeat,
   ) {
     this.main = new Domain(MAIN, 'main', {
-      hyp: hostHyp,
+      hyp: this.mainHyps.hyp,
       die: (reason) => this.fatal(reason),
       hang: (reason) => this.fatal(`${reason} (a hang in the kernel's own thread would freeze it)`),
       leak: (reason) => this.fatal(`${reason} (a leak in the kernel's own thread grows the whole kernel until it dies)`),
@@ -273,6 +275,7 @@ export class Kernel {
       }
     } finally {
       this.halted = true;
+      this.mainHyps.closeAll(); // after a panic, nothing stopped the components of this thread
       this.main.closePeers('the kernel halted');
       await Promise.all([...this.states.values()].map((s) => s.hosted?.kill(0)));
       await Promise.all([...this.spares.values()].map((h) => h.kill(0)));

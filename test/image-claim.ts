@@ -181,3 +181,18 @@ t.test('stale and live locks written by others', async (t) => {
   copyFileSync(img, join(dir, 'copy.img'));
   t.equal(await errnoOf(boot({ policy: 'monolithic', mounts: [...ROOT, { target: '/x', fstype: 'ext2', source: join(dir, 'copy.img') }] }).then((k) => k.halt())), 'accepted', 'a copy is another image');
 });
+
+t.test('monolithic: a panic releases the images of the kernel it stopped', async (t) => {
+  const img = image('panic.img');
+  const k = await boot({ policy: 'monolithic', mounts: [...ROOT, { target: '/a', fstype: 'ext2', source: img }] });
+  try {
+    await k.inject({ component: 'ext2', type: 'crash', op: 'statfs' });
+    const p = await k.spawn();
+    await t.rejects(p.statfs('/a'), { errno: 'EIO', message: /kernel panic/ }, 'the crash panics the kernel');
+  } finally {
+    await k.halt();
+  }
+  t.notOk(existsSync(writerLock(img)), 'its claim on the image is gone');
+  const again = await boot({ policy: 'monolithic', mounts: [...ROOT, { target: '/a', fstype: 'ext2', source: img }] }).then((k2) => k2.halt().then(() => 'mounted'), (e: SysError) => e.message);
+  t.equal(again, 'mounted', 'another kernel in the same process mounts it');
+});
