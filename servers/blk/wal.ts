@@ -254,32 +254,39 @@ function merge(writes: BlockWrite[]): BlockWrite[] {
 /** 64-bit sums of each 512-byte sector of `data`. */
 function sectorSums(data: Uint8Array): Uint8Array {
   const sums = new Uint8Array((data.length / SECTOR) * SUM);
-  for (let s = 0; s < data.length; s += SECTOR) sums.set(sum64(data.subarray(s, s + SECTOR)), (s / SECTOR) * SUM);
+  const view = new DataView(data.buffer, data.byteOffset, data.length);
+  const out = new DataView(sums.buffer);
+  for (let s = 0; s < data.length; s += SECTOR) sumInto(view, s, s + SECTOR, out, (s / SECTOR) * SUM);
   return sums;
 }
 
-/** A 64-bit sum of `data` (two murmur3-style 32-bit lanes): to tell content apart, not to resist an adversary. */
+/** A 64-bit sum of `data` (a multiple of 4 bytes). */
 function sum64(data: Uint8Array): Uint8Array {
-  const view = new DataView(data.buffer, data.byteOffset, data.length);
-  let a = 0x2f1b3c4d ^ data.length;
-  let b = 0x9747b28c;
-  const step = (k: number) => {
-    a = Math.imul(rotl(Math.imul(k, 0xcc9e2d51), 15), 0x1b873593) ^ a;
-    a = (Math.imul(rotl(a, 13), 5) + 0xe6546b64) | 0;
-    b = Math.imul(b ^ k, 0x85ebca6b);
-    b ^= b >>> 13;
-  };
-  const words = data.length & ~3;
-  for (let i = 0; i < words; i += 4) step(view.getUint32(i, true));
-  for (let i = words; i < data.length; i++) step(data[i] | 0x100);
-  const out = new Uint8Array(SUM);
-  const o = new DataView(out.buffer);
-  o.setUint32(0, fmix(a), true);
-  o.setUint32(4, fmix(b), true);
-  return out;
+  const sum = new Uint8Array(SUM);
+  sumInto(new DataView(data.buffer, data.byteOffset, data.length), 0, data.length, new DataView(sum.buffer), 0);
+  return sum;
 }
 
-const rotl = (x: number, r: number) => (x << r) | (x >>> (32 - r));
+/**
+ * Writes at `at` of `out` a 64-bit sum of bytes [start, end) of `view`, a multiple of 4 bytes
+ * (sectors; log records): two murmur3-style 32-bit lanes, to tell content apart (not to resist
+ * an adversary).
+ */
+function sumInto(view: DataView, start: number, end: number, out: DataView, at: number): void {
+  let a = 0x2f1b3c4d ^ (end - start);
+  let b = 0x9747b28c;
+  for (let i = start; i < end; i += 4) {
+    const k = view.getUint32(i, true);
+    let m = Math.imul(k, 0xcc9e2d51);
+    m = Math.imul((m << 15) | (m >>> 17), 0x1b873593);
+    a ^= m;
+    a = (Math.imul((a << 13) | (a >>> 19), 5) + 0xe6546b64) | 0;
+    b = Math.imul(b ^ k, 0x85ebca6b);
+    b ^= b >>> 13;
+  }
+  out.setUint32(at, fmix(a), true);
+  out.setUint32(at + 4, fmix(b), true);
+}
 
 function fmix(h: number): number {
   h ^= h >>> 16;
@@ -333,7 +340,7 @@ function decodeLog(log: Uint8Array): Sealed | null | string {
   const tv = new DataView(log.buffer, log.byteOffset + log.length - TRAILER, TRAILER);
   const count = tv.getUint32(8, true);
   const size = tv.getUint32(12, true);
-  if (size !== log.length - TRAILER) return null;
+  if (size !== log.length - TRAILER || size % 4) return null;
   const records = log.subarray(0, size);
   // Records are durable before the trailer is written: a sum that does not match is a trailer torn while sealing.
   if (!equal(sum64(records), t.subarray(16, 24))) return null;
