@@ -121,6 +121,7 @@ export class WriteAheadLog {
     this.hyp.filePwrite(this.file, records, 0);
     this.hyp.fileSync(this.file);
     this.hyp.filePwrite(this.file, trailer, records.length);
+    this.hyp.fileTruncate(this.file, records.length + trailer.length); // the trailer ends the log, whatever was there
     this.hyp.fileSync(this.file);
     this.pending = sealed;
     this.apply(image, sealed);
