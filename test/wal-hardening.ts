@@ -77,6 +77,14 @@ t.test('a .wal path that is not a regular file of ours is refused with a sentenc
         rmSync(`${img}.wal`, { recursive: true, force: true });
         t.ok(fsckClean(img).clean, `[${policy}] ${what}: the image is untouched and clean`);
       }
+      // The same kind, for the image itself: a FIFO named as an image would block the domain forever.
+      const fifo = join(dir, `${policy}-fifo.img`);
+      execFileSync('mkfifo', [fifo]);
+      for (const readonly of [false, true]) {
+        const err = await p.mount('/m', 'ext2', { source: fifo, readonly }).then(() => null, (e: SysError) => e);
+        t.equal(err?.errno, 'EINVAL', `[${policy}] a FIFO as the image${readonly ? ' (read-only)' : ''}: EINVAL, at once`);
+        t.match(err?.message, /a FIFO, not a regular file or a block device/, `[${policy}] with a sentence`);
+      }
     } finally {
       await k.halt();
     }
