@@ -28,13 +28,11 @@ export interface FileOpenOptions {
   owned?: boolean;
 }
 
-/**
- * A claim on a host file, by its identity: `shared` for readers (any number of them), or
- * `exclusive` for one writer and no readers.
- */
+/** A claim on a host file, by its identity. */
 export interface FileClaim {
+  /** True: one writer and no readers. False: shared by any number of readers, and no writer. */
   exclusive: boolean;
-  /** Who claims it, for the message a refused claimer gets, e.g. 'mounted read-write at /mnt'. */
+  /** Who claims it, for the message a refused claimer gets, e.g. 'attached read-write for the mount at /mnt'. */
   note: string;
 }
 
