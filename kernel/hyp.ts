@@ -18,8 +18,22 @@ export type HostFile = number;
 export interface FileOpenOptions {
   /** Open for reading only; pwrite then fails with EBADF. */
   readonly?: boolean;
-  /** Create the file if it does not exist (mode 0600). */
+  /** Create the file if it does not exist (mode 0600). Implies `owned`. */
   create?: boolean;
+  /**
+   * The file is one the driver keeps for itself beside the user's (a write-ahead log) or makes
+   * (create): the path is not followed if it is a symbolic link (ELOOP), and it must name a
+   * regular file owned by this user with one link (EPERM otherwise), checked on the open file.
+   */
+  owned?: boolean;
+}
+
+/** A claim on a host file, by its identity. */
+export interface FileClaim {
+  /** True: one writer and no readers. False: shared by any number of readers, and no writer. */
+  exclusive: boolean;
+  /** Who claims it, for the message a refused claimer gets, e.g. 'attached read-write for the mount at /mnt'. */
+  note: string;
 }
 
 export interface Hyp {
@@ -43,12 +57,29 @@ export interface Hyp {
   // ---- host files, for block devices -----------------------------------------------------
 
   /**
-   * Opens a host file. ENOENT (missing and not create), EACCES/EPERM (permissions),
-   * EISDIR (a directory), EROFS, EMFILE; EINVAL for an empty path.
+   * Opens a host file (close-on-exec, and never blocking on a FIFO). ENOENT (missing and not
+   * create), EACCES/EPERM (permissions), EISDIR (a directory), EINVAL (neither a regular file
+   * nor a block device: a FIFO, a socket, a character device), EROFS, EMFILE; EINVAL for an
+   * empty path. With `owned` (or `create`): ELOOP for a symbolic link, EPERM for a file that is
+   * not regular, not this user's, or has more than one link.
    */
   fileOpen(path: string, options?: FileOpenOptions): HostFile;
   /** The file's size in bytes. EBADF (not open), EIO. */
   fileSize(file: HostFile): number;
+  /**
+   * The file's identity, 'device:inode' (decimal): the same for every path that names the same
+   * file (another spelling, a symlink, a hard link). EBADF, EIO.
+   */
+  fileIdentity(file: HostFile): string;
+  /**
+   * Claims the open file by its identity, against every other claimer in any thread or process
+   * of this user (a lock file in a per-user runtime directory): EBUSY with a sentence naming the
+   * holder ('held by rumpus pid N …') when a live claim conflicts. A claim whose holder — a
+   * thread or a process — is gone is stale and taken over. The claim ends when the file is
+   * closed, or when its holder ends. EPERM when the runtime directory is not this user's alone
+   * ($XDG_RUNTIME_DIR/rumpus, else $TMPDIR/rumpus-UID), EBADF, EIO.
+   */
+  fileClaim(file: HostFile, claim: FileClaim): void;
   /**
    * Reads up to buf.length bytes at byte offset `pos` into buf; returns how many were read
    * (fewer only at end of file). EBADF, EINVAL (negative pos), EIO.
@@ -60,10 +91,19 @@ export interface Hyp {
   fileSync(file: HostFile): void;
   /** Sets the file's size. EBADF, EINVAL, EFBIG, EIO. */
   fileTruncate(file: HostFile, size: number): void;
-  /** Closes the file. EBADF if it was not open. */
+  /** Closes the file, ending its claim if any. EBADF if it was not open. */
   fileClose(file: HostFile): void;
-  /** Removes a host file, e.g. a spent write-ahead log. ENOENT, EACCES, EISDIR. */
+  /**
+   * Removes a host file the driver made, e.g. a spent write-ahead log; a symbolic link there is
+   * removed as a link, never followed. ENOENT, EACCES, EISDIR (a directory), EPERM (a file of
+   * another user).
+   */
   fileUnlink(path: string): void;
+  /**
+   * Renames a file the driver made (e.g. a log set aside), never replacing one: EEXIST if `to`
+   * exists. ENOENT, EACCES, EISDIR, EPERM (a file of another user), EXDEV.
+   */
+  fileRename(from: string, to: string): void;
 
   // ---- logging ---------------------------------------------------------------------------
 

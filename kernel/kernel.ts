@@ -14,7 +14,7 @@ import { ringPair } from '../ipc/ring-link.js';
 import { CONTROL, Domain, MAIN, type CallPolicy, type DomainPlan, type LoadReply } from './domain.js';
 import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type ThreadTransport } from './domain-host.js';
 import { checkFault, type FaultSpec } from './faults.js';
-import { hostHyp } from './hyp-host.js';
+import { hostHyp, hostHypGroup } from './hyp-host.js';
 import { readPlacement, resolvePlacement, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
 import { Proc, clientArgs, type Credentials } from './proc.js';
 import { makeSocketDir } from './sockets.js';
@@ -166,6 +166,8 @@ export class Kernel {
   readonly events: KernelEvent[] = [];
   /** pid 1: the core's own client process, which made the boot mounts. */
   init!: Proc;
+  /** The hyp of the components in the kernel's own thread. */
+  private readonly mainHyps = hostHypGroup();
 
   private constructor(
     readonly placement: Placement,
@@ -175,7 +177,7 @@ export class Kernel {
     private readonly heartbeat: Heartbeat,
   ) {
     this.main = new Domain(MAIN, 'main', {
-      hyp: hostHyp,
+      hyp: this.mainHyps.hyp,
       die: (reason) => this.fatal(reason),
       hang: (reason) => this.fatal(`${reason} (a hang in the kernel's own thread would freeze it)`),
       leak: (reason) => this.fatal(`${reason} (a leak in the kernel's own thread grows the whole kernel until it dies)`),
@@ -350,6 +352,7 @@ export class Kernel {
       }
     } finally {
       this.failCalls();
+      this.mainHyps.closeAll(); // after a panic, nothing stopped the components of this thread
       this.main.closePeers(this.haltReason());
       await Promise.all([...this.states.values()].map((s) => s.hosted?.kill(0)));
       await Promise.all([...this.spares.values()].map((h) => h.kill(0)));

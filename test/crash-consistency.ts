@@ -3,10 +3,11 @@
 // applied entirely or not at all; and a small fault campaign holds all its invariants.
 
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { DEFAULT_MOUNTS, O_APPEND, O_CREAT, O_WRONLY, boot, type FaultSpec } from '../kernel/index.js';
+import { sealCommit } from '../servers/blk/wal.js';
 import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
 
 const dir = tempDir('rumpus-crash-');
@@ -77,18 +78,13 @@ t.test('a commit reaches the image entirely or not at all: the write-ahead log',
   writeFileSync(img, Buffer.alloc(64 * 1024, 0));
   // A sealed log left by a blk that died after sealing and before applying: replayed at attach.
   const sealed = (writes: [number, number][]) => {
-    const records = writes.map(([offset, fill]) => {
-      const head = Buffer.alloc(12);
-      head.writeUInt32LE(offset, 0);
-      head.writeUInt32LE(512, 8);
-      return Buffer.concat([head, Buffer.alloc(512, fill)]);
-    });
-    const body = Buffer.concat(records);
-    const trailer = Buffer.alloc(16);
-    trailer.write('RUMPUSOK', 0);
-    trailer.writeUInt32LE(writes.length, 8);
-    trailer.writeUInt32LE(body.length, 12);
-    return Buffer.concat([body, trailer]);
+    const now = readFileSync(img);
+    const { records, trailer } = sealCommit(
+      writes.map(([offset, fill]) => ({ offset, data: new Uint8Array(512).fill(fill) })),
+      (offset, length) => now.subarray(offset, offset + length),
+      `${statSync(img, { bigint: true }).dev}:${statSync(img, { bigint: true }).ino}`,
+    );
+    return Buffer.concat([records, trailer]);
   };
   const k = await boot({ policy: 'microkernel', supervision: { blk: { intensity: { max: 20, withinMs: 60_000 } } } });
   t.teardown(() => k.halt());

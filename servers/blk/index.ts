@@ -1,9 +1,20 @@
 // blk: block devices backed by a host file (through hyp) or by RAM. A unit is attached once
 // and then read and written in whole sectors; a request that is misaligned or runs past the
 // end is refused with EINVAL before anything touches the backing store.
+//
+// An image is claimed by its identity (device, inode), whatever path names it: read-write by one
+// unit, in any kernel or process, and read-only by any number of units while nobody writes it
+// (hyp's fileClaim, and this blk's own table of units). A second attach gets EBUSY naming the
+// holder — unless it comes from the same holder (a file system's mount, after that file system
+// restarted): that one takes the unit over.
+//
+// Restart story: a fresh start and a restart are the same: units are forgotten, and each
+// attacher (ext2's Device) attaches again when it meets ENXIO. The claims of the dead blk are
+// stale — the thread or process that held them is gone — and the new attach takes them over. A
+// commit the dead blk had sealed in an image's log is completed by the next read-write attach.
 
-import { SysError, defineComponent, type HostFile } from '../../kernel/api.js';
-import { WriteAheadLog } from './wal.js';
+import { SysError, defineComponent, type HostFile, type Hyp } from '../../kernel/api.js';
+import { committedOverlay, WriteAheadLog, type Overlay } from './wal.js';
 
 /** Largest single transfer, in bytes. */
 const MAX_IO = 64 * 1024 * 1024;
@@ -18,8 +29,44 @@ interface Unit {
   readonly: boolean;
   file: HostFile | null;
   ram: Uint8Array | null;
+  /** The host file's identity ('dev:ino'), or null for RAM. */
+  identity: string | null;
+  /** Who attached it, if it said (a file system's mount): the same holder may take it over. */
+  holder: string | undefined;
   /** The log that makes commits to a writable host file atomic. */
   wal: WriteAheadLog | null;
+  /** Read-only: a sealed commit left in the image's log, laid over reads. */
+  overlay: Overlay | null;
+}
+
+/**
+ * Opens and claims a host image (creating it and setting it to `size` bytes, if given), after
+ * checking `units` for another unit of the same image. EBUSY if the image is taken.
+ */
+function openImage(hyp: Hyp, units: Map<number, Unit>, close: (u: Unit) => void, a: { path: string; size?: number; readonly: boolean; holder?: string }): { file: HostFile; identity: string } {
+  const file = hyp.fileOpen(a.path, { readonly: a.readonly, create: a.size !== undefined });
+  try {
+    const identity = hyp.fileIdentity(file);
+    for (const other of units.values()) {
+      if (other.identity !== identity) continue;
+      if (a.holder !== undefined && other.holder === a.holder) {
+        // The same holder again: the file system that attached it restarted. It takes the unit over.
+        hyp.log('info', `blk: ${a.path}: unit ${other.unit} taken over by its holder ${a.holder}`);
+        units.delete(other.unit);
+        close(other);
+      } else if (!a.readonly || !other.readonly) {
+        const as = other.source !== a.path ? `, opened as ${other.source}` : '';
+        const by = other.holder !== undefined ? `, for ${other.holder}` : '';
+        throw new SysError('EBUSY', `blk: ${a.path} is already attached ${other.readonly ? 'read-only' : 'read-write'} in this kernel (unit ${other.unit}${by}${as})`);
+      }
+    }
+    hyp.fileClaim(file, { exclusive: !a.readonly, note: `attached ${a.readonly ? 'read-only' : 'read-write'}${a.holder !== undefined ? ` for ${a.holder}` : ''}` });
+    if (a.size !== undefined) hyp.fileTruncate(file, a.size);
+    return { file, identity };
+  } catch (err) {
+    hyp.fileClose(file);
+    throw err;
+  }
 }
 
 function info(u: Unit) {
@@ -33,9 +80,12 @@ export default defineComponent({
   ops: {
     /**
      * Attaches a device: {path} for a host file, or {ram: bytes}. With {path, size} the file
-     * is created if missing and set to exactly `size` bytes (for mkfs). → info
+     * is created if missing and set to exactly `size` bytes (for mkfs). `holder` names who
+     * attaches (a mount): the same holder attaching the same image again takes its unit over.
+     * EBUSY if the image is attached read-write elsewhere (or read-only, for a read-write
+     * attach), in this kernel or another; EUCLEAN for a stale write-ahead log. → info
      */
-    attach: { args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?' }, idempotent: false },
+    attach: { args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?', holder: 'string?' }, idempotent: false },
     detach: { args: { unit: 'uint' }, idempotent: false },
     /** → {unit, source, size, sectorSize, sectors, readonly} */
     info: { args: { unit: 'uint' }, idempotent: true },
@@ -63,8 +113,11 @@ export default defineComponent({
       return u;
     };
     const close = (u: Unit) => {
-      u.wal?.close();
-      if (u.file !== null) hyp.fileClose(u.file);
+      try {
+        u.wal?.close();
+      } finally {
+        if (u.file !== null) hyp.fileClose(u.file); // and with it the claim
+      }
     };
     const check = (u: Unit, op: string, offset: number, length: number) => {
       if (offset % u.sectorSize || length % u.sectorSize) {
@@ -77,35 +130,31 @@ export default defineComponent({
     };
 
     return {
-      attach({ path, size, ram, sectorSize = 512, readonly = false }: { path?: string; size?: number; ram?: number; sectorSize?: number; readonly?: boolean }) {
+      attach(a: { path?: string; size?: number; ram?: number; sectorSize?: number; readonly?: boolean; holder?: string }) {
+        const { path, size, ram, sectorSize = 512, readonly = false, holder } = a;
         if ((path === undefined) === (ram === undefined)) throw new SysError('EINVAL', 'blk: attach needs exactly one of path and ram');
         if (!SECTOR_SIZES.includes(sectorSize)) throw new SysError('EINVAL', `blk: sector size ${sectorSize} is not one of ${SECTOR_SIZES.join(', ')}`);
         if (size !== undefined && (readonly || path === undefined)) throw new SysError('EINVAL', 'blk: size is for creating a writable host file');
         let u: Unit;
         if (path !== undefined) {
-          const file = hyp.fileOpen(path, { readonly, create: size !== undefined });
-          if (size !== undefined) {
-            try {
-              hyp.fileTruncate(file, size);
-            } catch (err) {
-              hyp.fileClose(file);
-              throw err;
-            }
-          }
-          const bytes = hyp.fileSize(file);
+          const { file, identity } = openImage(hyp, units, close, { path, size, readonly, holder });
           let wal: WriteAheadLog | null = null;
+          let overlay: Overlay | null = null;
+          let bytes: number;
           try {
-            if (!readonly) wal = WriteAheadLog.open(hyp, path, file);
+            bytes = hyp.fileSize(file);
+            if (readonly) overlay = committedOverlay(hyp, path, file);
+            else wal = WriteAheadLog.open(hyp, path, file);
           } catch (err) {
             hyp.fileClose(file);
             throw err;
           }
-          u = { unit: nextUnit++, source: path, size: bytes - (bytes % sectorSize), sectorSize, readonly, file, ram: null, wal };
+          u = { unit: nextUnit++, source: path, size: bytes - (bytes % sectorSize), sectorSize, readonly, file, ram: null, identity, holder, wal, overlay };
         } else {
           if (ram! % sectorSize || ram! > 2 ** 31) {
             throw new SysError('EINVAL', `blk: a RAM disk must be a multiple of ${sectorSize} bytes, at most 2 GiB`);
           }
-          u = { unit: nextUnit++, source: 'ram', size: ram!, sectorSize, readonly, file: null, ram: new Uint8Array(ram!), wal: null };
+          u = { unit: nextUnit++, source: 'ram', size: ram!, sectorSize, readonly, file: null, ram: new Uint8Array(ram!), identity: null, holder, wal: null, overlay: null };
         }
         units.set(u.unit, u);
         return info(u);
@@ -122,6 +171,8 @@ export default defineComponent({
         if (u.ram) return u.ram.slice(offset, offset + length);
         const buf = new Uint8Array(length);
         hyp.filePread(u.file!, buf, offset); // past the host file's end (it shrank): zeros
+        u.overlay?.patch(offset, buf);
+        u.wal?.patch(offset, buf); // a commit the host refused part of: reads see it whole
         return buf;
       },
       write({ unit, offset, data }: { unit: number; offset: number; data: Uint8Array }) {

@@ -29,16 +29,22 @@ export class Device {
     /** Size in bytes. */
     readonly size: number,
     readonly readonly: boolean,
+    private readonly holder: string | undefined,
   ) {}
 
-  /** Attaches a host image; with `size`, the file is created or resized to exactly that. */
-  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number } = {}): Promise<Device> {
-    const info = await ctx.call<AttachInfo>('blk', 'attach', { path, readonly: opts.readonly || undefined, size: opts.size });
+  /**
+   * Attaches a host image; with `size`, the file is created or resized to exactly that.
+   * `holder` names the mount (its mount point): after this driver restarts, the mount made
+   * again takes over the image its dead incarnation still held in blk. EBUSY if the image is
+   * attached elsewhere.
+   */
+  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string } = {}): Promise<Device> {
+    const info = await ctx.call<AttachInfo>('blk', 'attach', { path, readonly: opts.readonly || undefined, size: opts.size, holder: opts.holder });
     if (info.sectorSize !== 512) {
       await ctx.call('blk', 'detach', { unit: info.unit });
       throw new SysError('EINVAL', `ext2: ${path} has ${info.sectorSize}-byte sectors; only 512 is supported`);
     }
-    return new Device(ctx, path, info.unit, info.size, opts.readonly === true);
+    return new Device(ctx, path, info.unit, info.size, opts.readonly === true, opts.holder);
   }
 
   /** Reads `length` bytes at `offset` (both multiples of 512). */
@@ -76,7 +82,7 @@ export class Device {
       return await this.ctx.call<T>('blk', op, { unit: this.unit, ...args });
     } catch (err) {
       if (!(err instanceof SysError && err.errno === 'ENXIO')) throw err;
-      const info = await this.ctx.call<AttachInfo>('blk', 'attach', { path: this.path, readonly: this.readonly || undefined });
+      const info = await this.ctx.call<AttachInfo>('blk', 'attach', { path: this.path, readonly: this.readonly || undefined, holder: this.holder });
       this.unit = info.unit;
       return this.ctx.call<T>('blk', op, { unit: this.unit, ...args });
     }

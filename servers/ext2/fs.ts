@@ -93,8 +93,8 @@ export class Ext2 implements FsInstance {
    * commit is atomic and made between whole ops, so a crash leaves the image as consistent as
    * that incarnation found it, and unmounting may say so.
    */
-  static async mount(ctx: Context, source: string, readonlyWanted: boolean, stateBefore?: number): Promise<Ext2> {
-    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted });
+  static async mount(ctx: Context, source: string, readonlyWanted: boolean, stateBefore?: number, holder?: string): Promise<Ext2> {
+    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder });
     try {
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
       const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());

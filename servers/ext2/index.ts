@@ -61,7 +61,8 @@ export default defineComponent({
         await claim(source);
         try {
           const stateBefore = typeof options.stateBefore === 'number' ? options.stateBefore : undefined;
-          const m = await Ext2.mount(ctx, source, options.readonly === true, stateBefore);
+          const holder = typeof options.instance === 'string' ? `the mount at ${options.instance}` : undefined;
+          const m = await Ext2.mount(ctx, source, options.readonly === true, stateBefore, holder);
           const fsid = nextFsid++;
           mounts.set(fsid, m);
           instances.set(m, options.instance);
