@@ -18,7 +18,7 @@ import { ArmedFault, checkFault, corrupt, seededRandom, type FaultSpec } from '.
 import type { Hyp } from './hyp.js';
 import type { DomainKind } from './placement.js';
 import { loadComponent } from './registry.js';
-import { validateArgs } from './validate.js';
+import { validateRequest } from './validate.js';
 
 /**
  * The CommonJS bundle this code runs from (scripts/bundle.mjs), or undefined when it runs as ES
@@ -274,9 +274,7 @@ export class Domain {
     const where = `${to}.${op}`;
     let fault: ArmedFault | undefined;
     try {
-      const spec = Object.hasOwn(h.def.ops, op) ? h.def.ops[op] : undefined;
-      if (!spec) throw new SysError('ENOSYS', `${to}: unknown op '${op}'`);
-      validateArgs(where, spec, args);
+      validateRequest(h.def, op, args);
       if (!h.handlers) await h.started; // a request that came while the component was starting
       const handlers = h.handlers;
       if (!handlers) throw new SysError('ENXIO', `${to} is not running`);
