@@ -2,13 +2,14 @@
 // hostile names, paths through symlinks and missing directories, bad fds, flag combinations — runs
 // on tmpfs and on ext2 under every placement and thread transport, and every step must give the
 // same value or the same errno and sentence as under the monolithic kernel, and leave the same
-// tree. Then two clients race (renames and removals against stats and readdirs): each may fail
-// only with the errnos its op allows. The seed is printed; CROSS_POLICY_SEED=<n> repeats a run
-// (and CROSS_POLICY_MS=<ms> lets each program run longer than PROGRAM_MS on a slow machine).
+// tree. In the same boot, the calls this test was made for are checked by name, and two clients
+// race (renames and removals against stats and readdirs): each may fail only with the errnos its
+// op allows, never ESTALE or EIO. The seed is printed; CROSS_POLICY_SEED=<n> repeats a run (and
+// CROSS_POLICY_MS=<ms> lets each program run longer than PROGRAM_MS on a slow machine).
 
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import {
   MAX_IO, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SysError, boot,
   type Kernel, type Proc,
@@ -304,17 +305,69 @@ async function bootRun(options: (typeof ALL_RUNS)[number]['options'], img: strin
   }
 }
 
-t.test('the same random syscalls give the same results under every policy and transport', async (t) => {
-  const results = new Map<string, Record<string, { steps: Outcome[]; tree: Record<string, unknown> }>>();
+/**
+ * The calls the property test was first made for, each by name: a NUL in every kind of path
+ * argument, write data of every type, the largest writes and reads. Returns each call's outcome
+ * (for comparing runs) and checks the expected errno or value.
+ */
+async function smallThings(t: Test, run: string, k: Kernel, p: Proc, img: string): Promise<unknown[]> {
+  const got: unknown[] = [];
+  const note = async (what: string, fn: () => Promise<unknown>, expect: string | number) => {
+    const o = await outcome(fn);
+    got.push([what, o]);
+    t.same('errno' in o ? o.errno : o.value, expect, `${run}: ${what}`);
+  };
+  await p.writeFile('/tmp/plain', 'x');
+  for (const at of Object.values(ROOTS)) {
+    await note(`open O_CREAT ${at}/a\\0b`, () => p.open(`${at}/a\0b`, O_RDWR | O_CREAT), 'EINVAL');
+    await note(`mkdir ${at}/d\\0e`, () => p.mkdir(`${at}/d\0e`), 'EINVAL');
+    await note(`rename to ${at}/x\\0y`, () => p.rename('/tmp/plain', `${at}/x\0y`), 'EINVAL');
+    await note(`rename from ${at}/x\\0y`, () => p.rename(`${at}/x\0y`, '/tmp/other'), 'EINVAL');
+    await note(`link to ${at}/l\\0`, () => p.link('/tmp/plain', `${at}/l\0`), 'EINVAL');
+    await note(`symlink at ${at}/s\\0`, () => p.symlink('plain', `${at}/s\0`), 'EINVAL');
+    await note(`symlink to a target with NUL in ${at}`, () => p.symlink('pl\0ain', `${at}/s`), 'EINVAL');
+    await note(`stat ${at}/\\0`, () => p.stat(`${at}/\0`), 'EINVAL');
+    await note(`mkdir ${at}/(a lone surrogate)`, () => p.mkdir(`${at}/\uD800`), 'EINVAL');
+    await note(`no name with NUL in ${at}`, async () => (await p.readdir(at)).filter((e) => e.name.includes('\0')).length, 0);
+  }
+  await note('mount with a NUL in its source', () => p.mount('/tmp', 'ext2', { source: `${img}\0x` }), 'EINVAL');
+  const fd = await p.open('/tmp/w', O_RDWR | O_CREAT, 0o644);
+  const types: [string, unknown][] = [
+    ['DataView', new DataView(new ArrayBuffer(4))], ['Uint16Array', new Uint16Array(4)], ['ArrayBuffer', new ArrayBuffer(4)],
+    ['Uint8ClampedArray', new Uint8ClampedArray(4)], ['number', 4],
+  ];
+  const write = p.write as (fd: number, data: unknown) => Promise<number>;
+  for (const [name, data] of types) await note(`write() with a ${name}`, () => write.call(p, fd, data), 'EINVAL');
+  await note('write() with a Buffer', () => p.write(fd, Buffer.from('four')), 4);
+  await note('write() of 64 MiB + 1 writes MAX_IO', () => p.write(fd, new Uint8Array(4 * MAX_IO + 1)), MAX_IO);
+  await note('the file holds what was written', async () => (await p.fstat(fd)).size, MAX_IO + 4);
+  await note('a raw write of MAX_IO + 1 bytes', () => k.call('vfs', 'write', { pid: p.pid, fd, data: new Uint8Array(MAX_IO + 1) }), 'EINVAL');
+  await note('a read of more than MAX_IO', async () => (await p.pread(fd, MAX_IO + 10, 0)).length, MAX_IO);
+  await p.close(fd);
+  await p.unlink('/tmp/w');
+  return got;
+}
+
+interface RunResult {
+  programs: Record<string, { steps: Outcome[]; tree: Record<string, unknown> }>;
+  small: unknown[];
+}
+
+t.test('the same calls give the same results under every policy and transport', async (t) => {
+  const results = new Map<string, RunResult>();
   for (const run of ALL_RUNS) {
     const img = join(dir, `${results.size}.img`);
     const events: string[] = [];
     const { k, root } = await bootRun(run.options, img, events);
-    const got: Record<string, { steps: Outcome[]; tree: Record<string, unknown> }> = {};
+    const got: RunResult = { programs: {}, small: [] };
     try {
       for (const [fs, at] of Object.entries(ROOTS)) {
         const steps = await runProgram(root, at, programs[fs as keyof typeof ROOTS]);
-        got[fs] = { steps, tree: await tree(root, at) };
+        got.programs[fs] = { steps, tree: await tree(root, at) };
+      }
+      got.small = await smallThings(t, run.name, k, root, img);
+      for (const at of Object.values(ROOTS)) {
+        t.same(await race(root, await k.spawn(), at, SEED), [], `${run.name}, racing clients in ${at}: only the errnos their ops allow`);
       }
     } finally {
       await k.halt();
@@ -328,82 +381,16 @@ t.test('the same random syscalls give the same results under every policy and tr
   for (const [name, got] of others) {
     for (const fs of Object.keys(ROOTS) as (keyof typeof ROOTS)[]) {
       const steps = programs[fs];
-      const made = Math.min(got[fs].steps.length, first[fs].steps.length);
-      const i = steps.slice(0, made).findIndex((_, j) => JSON.stringify(got[fs].steps[j]) !== JSON.stringify(first[fs].steps[j]));
+      const mine = got.programs[fs];
+      const theirs = first.programs[fs];
+      const made = Math.min(mine.steps.length, theirs.steps.length);
+      const i = steps.slice(0, made).findIndex((_, j) => JSON.stringify(mine.steps[j]) !== JSON.stringify(theirs.steps[j]));
       const at = (o: Outcome[]) => (i < 0 ? null : { step: i, call: steps[i], outcome: o[i] });
-      t.same(at(got[fs].steps), at(first[fs].steps), `${fs} under ${name}: each of ${made} steps as under ${firstName}`);
-      if (made === steps.length && first[fs].steps.length === steps.length) {
-        t.same(got[fs].tree, first[fs].tree, `${fs} under ${name}: the same tree as under ${firstName}`);
+      t.same(at(mine.steps), at(theirs.steps), `${fs} under ${name}: each of ${made} steps as under ${firstName}`);
+      if (mine.steps.length === steps.length && theirs.steps.length === steps.length) {
+        t.same(mine.tree, theirs.tree, `${fs} under ${name}: the same tree as under ${firstName}`);
       }
     }
+    t.same(got.small, first.small, `${name}: the small things give the same errno and sentence as under ${firstName}`);
   }
-});
-
-t.test('racing clients meet only the errnos their ops allow, never ESTALE or EIO', async (t) => {
-  for (const run of ALL_RUNS) {
-    const img = join(dir, `race-${run.name.replace(/\W+/g, '-')}.img`);
-    const events: string[] = [];
-    const { k, root } = await bootRun(run.options, img, events);
-    try {
-      for (const at of Object.values(ROOTS)) {
-        const other = await k.spawn();
-        t.same(await race(root, other, at, SEED), [], `${run.name}, ${at}: only allowed errnos`);
-      }
-    } finally {
-      await k.halt();
-    }
-    t.same(events, [], `${run.name}: no component failed or restarted in the race`);
-    const fsck = fsckClean(img);
-    t.ok(fsck.clean, `${run.name}: the ext2 image is clean after the race`, { report: fsck.report });
-  }
-});
-
-t.test('the same answers for the small things the property test was made for, under every run', async (t) => {
-  const answers = new Map<string, unknown[]>();
-  for (const run of ALL_RUNS) {
-    const events: string[] = [];
-    const img = join(dir, `small-${answers.size}.img`);
-    const { k, root } = await bootRun(run.options, img, events);
-    const got: unknown[] = [];
-    const note = async (what: string, fn: () => Promise<unknown>, expect?: string | number) => {
-      const o = await outcome(fn);
-      got.push([what, o]);
-      if (expect !== undefined) t.same('errno' in o ? o.errno : o.value, expect, `${run.name}: ${what}`);
-    };
-    try {
-      await root.writeFile('/tmp/plain', 'x');
-      for (const at of Object.values(ROOTS)) {
-        await note(`open O_CREAT ${at}/a\\0b`, () => root.open(`${at}/a\0b`, O_RDWR | O_CREAT), 'EINVAL');
-        await note(`mkdir ${at}/d\\0e`, () => root.mkdir(`${at}/d\0e`), 'EINVAL');
-        await note(`rename to ${at}/x\\0y`, () => root.rename('/tmp/plain', `${at}/x\0y`), 'EINVAL');
-        await note(`rename from ${at}/x\\0y`, () => root.rename(`${at}/x\0y`, '/tmp/other'), 'EINVAL');
-        await note(`link to ${at}/l\\0`, () => root.link('/tmp/plain', `${at}/l\0`), 'EINVAL');
-        await note(`symlink at ${at}/s\\0`, () => root.symlink('plain', `${at}/s\0`), 'EINVAL');
-        await note(`symlink to a target with NUL in ${at}`, () => root.symlink('pl\0ain', `${at}/s`), 'EINVAL');
-        await note(`stat ${at}/\\0`, () => root.stat(`${at}/\0`), 'EINVAL');
-        await note(`mkdir ${at}/lone surrogate`, () => root.mkdir(`${at}/\uD800`), 'EINVAL');
-        await note(`no name with NUL in ${at}`, async () => (await root.readdir(at)).filter((e) => e.name.includes('\0')).length, 0);
-      }
-      await note('mount with a NUL in its source', () => root.mount('/tmp', 'ext2', { source: `${img}\0x` }), 'EINVAL');
-      const fd = await root.open('/tmp/w', O_RDWR | O_CREAT, 0o644);
-      const types: [string, unknown][] = [
-        ['DataView', new DataView(new ArrayBuffer(4))], ['Uint16Array', new Uint16Array(4)], ['ArrayBuffer', new ArrayBuffer(4)],
-        ['Uint8ClampedArray', new Uint8ClampedArray(4)], ['number', 4],
-      ];
-      const write = root.write as (fd: number, data: unknown) => Promise<number>;
-      for (const [name, data] of types) await note(`write() with a ${name}`, () => write.call(root, fd, data), 'EINVAL');
-      await note('write() with a Buffer', () => root.write(fd, Buffer.from('four')), 4);
-      await note('write() of 64 MiB + 1 writes MAX_IO', () => root.write(fd, new Uint8Array(4 * MAX_IO + 1)), MAX_IO);
-      await note('the file holds what was written', async () => (await root.fstat(fd)).size, MAX_IO + 4);
-      await note('a raw write of MAX_IO + 1 bytes', () => k.call('vfs', 'write', { pid: root.pid, fd, data: new Uint8Array(MAX_IO + 1) }), 'EINVAL');
-      await note('a read of more than MAX_IO', async () => (await root.pread(fd, MAX_IO + 10, 0)).length, MAX_IO);
-      await root.close(fd);
-    } finally {
-      await k.halt();
-    }
-    t.same(events, [], `${run.name}: no component failed or restarted`);
-    answers.set(run.name, got);
-  }
-  const [[firstName, first], ...others] = answers;
-  for (const [name, got] of others) t.same(got, first, `${name}: the same answers, errno and sentence, as ${firstName}`);
 });
