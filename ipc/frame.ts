@@ -10,6 +10,15 @@ export type OkReply = [kind: typeof OK, id: number, value: unknown];
 export type ErrReply = [kind: typeof ERR, id: number, errno: string, message: string];
 export type Frame = Request | OkReply | ErrReply;
 
+/**
+ * The most bytes one op may carry in a `bytes` argument, and the most one read returns: 16 MiB.
+ * Every transport must carry a frame of this much data and its envelope (see MAX_FRAME in
+ * ./stream-link.ts), so a call that passes validation never fails for its size under any policy.
+ * The syscall layer keeps to it as Linux keeps to MAX_RW_COUNT: a larger read or write moves this
+ * much and returns a short count.
+ */
+export const MAX_IO = 16 * 1024 * 1024;
+
 const handedOver = new WeakSet<ArrayBuffer>();
 
 /**

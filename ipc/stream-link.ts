@@ -7,10 +7,14 @@
 
 import type { Duplex } from 'node:stream';
 import { Packr } from 'msgpackr';
-import type { Frame, Link } from './frame.js';
+import { SysError } from './errno.js';
+import { MAX_IO, type Frame, type Link } from './frame.js';
 
-/** Largest frame accepted, in bytes. */
-export const MAX_FRAME = 64 * 1024 * 1024;
+/**
+ * Largest frame sent or accepted, in bytes: four times MAX_IO, so that a call carrying the most
+ * data an op may take (or a reply with the most a read returns), with its envelope, always fits.
+ */
+export const MAX_FRAME = 4 * MAX_IO;
 
 export class StreamLink implements Link {
   /**
@@ -38,7 +42,7 @@ export class StreamLink implements Link {
   send(frame: Frame): void {
     if (!this.open) return;
     const body = this.packr.pack(frame);
-    if (body.length > MAX_FRAME) throw new RangeError(`frame of ${body.length} bytes exceeds ${MAX_FRAME}`);
+    if (body.length > MAX_FRAME) throw new SysError('E2BIG', `a message of ${body.length} bytes is larger than the largest frame (${MAX_FRAME} bytes)`);
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(body.length, 0);
     if (!this.corked) {

@@ -6,7 +6,7 @@
 import type { Hyp } from './hyp.js';
 
 export { SysError, strerror, type Errno } from '../ipc/errno.js';
-export { handOver } from '../ipc/frame.js';
+export { MAX_IO, handOver } from '../ipc/frame.js';
 export type { Hyp, HostFile, LogLevel } from './hyp.js';
 
 /**

@@ -24,7 +24,7 @@ import type { Hyp } from './hyp.js';
 import type { DomainKind } from './placement.js';
 import { loadComponent } from './registry.js';
 import type { Gate } from './sockets.js';
-import { validateArgs } from './validate.js';
+import { validateRequest } from './validate.js';
 
 /**
  * The CommonJS bundle this code runs from (scripts/bundle.mjs), or undefined when it runs as ES
@@ -322,9 +322,7 @@ export class Domain {
     const where = `${to}.${op}`;
     let fault: ArmedFault | undefined;
     try {
-      const spec = Object.hasOwn(h.def.ops, op) ? h.def.ops[op] : undefined;
-      if (!spec) throw new SysError('ENOSYS', `${to}: unknown op '${op}'`);
-      validateArgs(where, spec, args);
+      validateRequest(h.def, op, args);
       if (!h.handlers) await h.started; // a request that came while the component was starting
       const handlers = h.handlers;
       // Stopped (the kernel is halting): EIO, as every call cut off by a halt, under every policy.

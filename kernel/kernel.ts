@@ -18,6 +18,7 @@ import { hostHyp, hostHypGroup } from './hyp-host.js';
 import { readPlacement, resolvePlacement, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
 import { Proc, clientArgs, type Credentials } from './proc.js';
 import { makeSocketDir } from './sockets.js';
+import { validateRequest } from './validate.js';
 import type { MountInfo } from './api.js';
 import {
   DEFAULT_HEARTBEAT, RestartRecord, combine, supervisionFor, type Heartbeat, type Supervision,
@@ -255,6 +256,16 @@ export class Kernel {
   call<T = unknown>(component: string, op: string, args: Record<string, unknown> = {}): Promise<T> {
     if (this.panicReport !== null) return Promise.reject(new SysError('EIO', `${component}.${op}: kernel panic: ${this.panicReport}`));
     if (this.halting) return Promise.reject(new SysError('EIO', `${component}.${op}: the kernel has halted`));
+    // Checked here as well as where it lands: a transport would carry some bad arguments as good
+    // ones (validate.ts). A component in the main domain is checked by the direct call itself.
+    const def = this.placement.defs.get(component);
+    if (def && this.placement.home.get(component) !== MAIN) {
+      try {
+        validateRequest(def, op, args);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return new Promise<T>((resolve, reject) => {
       const call = this.main.kernelCall(component, op, args);
       this.callsUnderWay.set(call, (why) => reject(new SysError('EIO', `${component}.${op}: ${why} while the call was under way`)));

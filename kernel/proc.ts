@@ -8,7 +8,7 @@
 
 import { SysError } from '../ipc/errno.js';
 import {
-  O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+  MAX_IO, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
   type DirEntry, type MountInfo, type Stat, type StatFs,
 } from './api.js';
 
@@ -89,6 +89,16 @@ function bytes(data: Uint8Array | string): Uint8Array {
 }
 
 /**
+ * Write data as sent: a string as its UTF-8 bytes, and at most MAX_IO bytes of it, so that a larger
+ * write writes that much and returns a short count (as Linux's does past MAX_RW_COUNT). What is not
+ * a Uint8Array goes as it is, for the syscall layer to refuse.
+ */
+function writeData(data: Uint8Array | string): Uint8Array {
+  const b = bytes(data);
+  return b instanceof Uint8Array && b.byteLength > MAX_IO ? b.subarray(0, MAX_IO) : b;
+}
+
+/**
  * A client process. Its pid and credentials are frozen copies, for display: the core decides
  * who a call is from by the process the call came through, never by these.
  */
@@ -123,15 +133,19 @@ export class Proc {
   read(fd: number, length: number): Promise<Uint8Array> {
     return this.sys('read', { fd, length }) as Promise<Uint8Array>;
   }
-  /** Writes at the fd's offset (at the end with O_APPEND); returns the count written. */
+  /**
+   * Writes at the fd's offset (at the end with O_APPEND); returns the count written, which is
+   * less than the data's length for more than MAX_IO bytes (or a full file system).
+   */
   write(fd: number, data: Uint8Array | string): Promise<number> {
-    return this.sys('write', { fd, data: bytes(data) }) as Promise<number>;
+    return this.sys('write', { fd, data: writeData(data) }) as Promise<number>;
   }
   pread(fd: number, length: number, offset: number): Promise<Uint8Array> {
     return this.sys('pread', { fd, length, offset }) as Promise<Uint8Array>;
   }
+  /** Writes at an offset, leaving the fd's offset alone; returns the count written, as write. */
   pwrite(fd: number, data: Uint8Array | string, offset: number): Promise<number> {
-    return this.sys('pwrite', { fd, data: bytes(data), offset }) as Promise<number>;
+    return this.sys('pwrite', { fd, data: writeData(data), offset }) as Promise<number>;
   }
   /** Moves the fd's offset; whence is SEEK_SET, SEEK_CUR or SEEK_END. Returns the new offset. */
   lseek(fd: number, offset: number, whence = SEEK_SET): Promise<number> {

@@ -1,8 +1,15 @@
 // Checks a request's arguments against the op's declaration before the handler sees them, so
 // every driver gets well-typed input and every caller gets the same EINVAL for bad input.
+//
+// The check runs where a call enters a domain, and the core runs it once more before it sends a
+// client's call to another domain: the transports do not carry every value as it is (msgpackr
+// turns any ArrayBufferView into bytes and a lone surrogate into U+FFFD; structured clone keeps
+// both), so only a check made before the transport decides the same under every policy. What
+// passes here crosses every transport unchanged and fits in every frame.
 
 import { SysError } from '../ipc/errno.js';
-import type { ArgSpec, OpSpec } from './api.js';
+import { MAX_IO } from '../ipc/frame.js';
+import type { ArgSpec, ComponentDef, OpSpec } from './api.js';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v)) return false;
@@ -19,12 +26,12 @@ function matches(type: string, v: unknown): boolean {
     case 'uint': return isUint(v);
     case 'int': return Number.isSafeInteger(v);
     case 'number': return typeof v === 'number' && Number.isFinite(v);
-    case 'string': return typeof v === 'string';
+    case 'string': return typeof v === 'string' && v.isWellFormed();
     case 'boolean': return typeof v === 'boolean';
-    case 'bytes': return v instanceof Uint8Array;
+    case 'bytes': return v instanceof Uint8Array && v.byteLength <= MAX_IO;
     case 'handle':
       return isPlainObject(v) && isUint(v.ino) && isUint(v.gen) && Object.keys(v).length === 2;
-    case 'string[]': return Array.isArray(v) && v.every((s) => typeof s === 'string');
+    case 'string[]': return Array.isArray(v) && v.every((s) => typeof s === 'string' && s.isWellFormed());
     case 'object': return isPlainObject(v);
     case 'any': return true;
     default: return false;
@@ -41,9 +48,30 @@ function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (v instanceof Uint8Array) return 'a Uint8Array';
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) return `a ${v.constructor.name}`;
   if (typeof v === 'number' && !Number.isInteger(v)) return `the number ${v}`;
   if (typeof v === 'number') return `${v}`;
-  return `a ${typeof v}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/** Why v is not of the type: what it must be and what it is. */
+function mismatch(type: string, v: unknown): string {
+  if (v instanceof Uint8Array && type === 'bytes') return `holds ${v.byteLength} bytes, more than one call may carry (${MAX_IO})`;
+  const text = (s: unknown) => typeof s === 'string';
+  if ((type === 'string' && text(v)) || (type === 'string[]' && Array.isArray(v) && v.every(text))) {
+    return 'must be well-formed Unicode, got text with a lone surrogate (which no byte string encodes)';
+  }
+  return `must be ${DESCRIBE[type]}, got ${describeValue(v)}`;
+}
+
+/**
+ * Checks a request to a component: ENOSYS for an op it does not serve, else as validateArgs.
+ * The same sentence whichever side of a transport runs it.
+ */
+export function validateRequest(def: ComponentDef, op: string, args: unknown): asserts args is Record<string, unknown> {
+  const spec = Object.hasOwn(def.ops, op) ? def.ops[op] : undefined;
+  if (!spec) throw new SysError('ENOSYS', `${def.name}: unknown op '${op}'`);
+  validateArgs(`${def.name}.${op}`, spec, args);
 }
 
 /** Throws EINVAL naming the first argument that does not match the op's declaration. */
@@ -62,8 +90,6 @@ export function validateArgs(where: string, spec: OpSpec, args: unknown): assert
       if (optional) continue;
       throw new SysError('EINVAL', `${where}: missing argument '${key}' (${DESCRIBE[type]})`);
     }
-    if (!matches(type, v)) {
-      throw new SysError('EINVAL', `${where}: argument '${key}' must be ${DESCRIBE[type]}, got ${describeValue(v)}`);
-    }
+    if (!matches(type, v)) throw new SysError('EINVAL', `${where}: argument '${key}' ${mismatch(type, v)}`);
   }
 }

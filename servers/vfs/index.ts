@@ -4,7 +4,7 @@
 
 import {
   O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
-  S_IFLNK, S_IFMT, S_IFREG, SysError, defineComponent, handOver,
+  MAX_IO, S_IFLNK, S_IFMT, S_IFREG, SysError, defineComponent, handOver,
   type Attr, type Context, type DirEntry, type StartInfo, type Handle, type MountInfo, type Stat, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { entryNameFault, quoteName } from '../../kernel/api.js';
@@ -15,9 +15,24 @@ import { CHANGING_OPS, REPLAY_LIMIT, ReplayLog } from './replay.js';
 
 /** File-system components vfs can mount: exactly the ones it requires. */
 const FILESYSTEMS = ['tmpfs', 'dev', 'ext2'] as const;
-/** Largest single read, in bytes; larger requests return this much (a short read). */
-const MAX_READ = 16 * 1024 * 1024;
 const READDIR_BATCH = 1024;
+
+/** The syscalls that walk a path: a stale handle sends them back to walk again. */
+const WALKING_OPS = new Set([
+  'open', 'stat', 'lstat', 'mkdir', 'rmdir', 'readdir', 'unlink', 'rename', 'link', 'symlink', 'readlink',
+  'truncate', 'chmod', 'chown', 'utimes', 'statfs', 'chdir', 'mount', 'unmount',
+]);
+
+/**
+ * EINVAL for a NUL in any text argument of a syscall — a path (both of rename's and link's), a
+ * symlink's target, a mount's source or type: a POSIX name is a byte string NUL cannot be part of.
+ * Checked here, where paths enter, so every file system below sees the same.
+ */
+function refuseNul(op: string, args: Record<string, unknown>): void {
+  for (const [key, v] of Object.entries(args)) {
+    if (typeof v === 'string' && v.includes('\0')) throw new SysError('EINVAL', `${op}: argument '${key}' holds a NUL byte`);
+  }
+}
 
 const p = (extra: Record<string, string> = {}) => ({ pid: 'uint', ...extra }) as const;
 
@@ -122,7 +137,7 @@ export default defineComponent({
     const fs = async <T>(v: Vnode | Mount, op: string, args: Record<string, unknown> = {}): Promise<T> => {
       const mnt = 'mnt' in v ? v.mnt : v;
       if (halting) throw new SysError('EIO', `${op}: the kernel is halting`);
-      await enter(mnt, op);
+      if (mnt.state !== 'mounted') await enter(mnt, op); // the common case takes no extra turn
       let result: T;
       try {
         result = await send<T>(mnt, op, args);
@@ -163,12 +178,6 @@ export default defineComponent({
       m.log?.clear();
     };
     const remounting = new Map<Mount, Promise<void>>();
-    /**
-     * Counts events that leave a walk holding handles that are no longer good: a mount that came
-     * back empty after a restart, an unmount that ended (done or refused). A walk that met one
-     * is made again from the start.
-     */
-    let staleEpoch = 0;
     const remount = (m: Mount): Promise<void> => {
       let p = remounting.get(m);
       if (!p) {
@@ -180,7 +189,6 @@ export default defineComponent({
     const mountAgain = async (m: Mount): Promise<void> => {
       const r = await ctx.call<MountResult>(m.fs, 'mount', m.args);
       const fresh = r.root.ino !== m.root.ino || r.root.gen !== m.root.gen;
-      if (fresh) staleEpoch++;
       m.fsid = r.fsid;
       m.root = r.root;
       ctx.hyp.log('warn', `${m.target}: ${m.fs} restarted; mounted again${fresh ? ' (its content was lost)' : ''}`);
@@ -258,7 +266,6 @@ export default defineComponent({
       } finally {
         if (m.state === 'unmounting') m.state = 'mounted';
         m.settled = null;
-        staleEpoch++;
         settle();
       }
     };
@@ -447,7 +454,7 @@ export default defineComponent({
         const file = procs.file(proc(a), a.fd);
         readable(file, a.fd);
         return serial(file, async () => {
-          const data = await fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: file.offset, length: Math.min(a.length, MAX_READ) });
+          const data = await fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: file.offset, length: Math.min(a.length, MAX_IO) });
           file.offset += data.length;
           return handOver(data);
         });
@@ -468,7 +475,7 @@ export default defineComponent({
       async pread(a: P & { fd: number; length: number; offset: number }) {
         const file = procs.file(proc(a), a.fd);
         readable(file, a.fd);
-        return handOver(await fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: a.offset, length: Math.min(a.length, MAX_READ) }));
+        return handOver(await fs<Uint8Array>(file.node, 'read', { h: file.node.h, offset: a.offset, length: Math.min(a.length, MAX_IO) }));
       },
       async pwrite(a: P & { fd: number; data: Uint8Array; offset: number }) {
         const file = procs.file(proc(a), a.fd);
@@ -703,23 +710,39 @@ export default defineComponent({
       },
     };
 
-    // A path-based syscall that ran into a file system coming back empty after a restart, or
-    // into a mount unmounted under it, holds handles from before (ESTALE): it is made once more,
-    // walking its paths again.
-    for (const op of Object.keys(ops) as (keyof typeof ops)[]) {
-      if (!Object.hasOwn(ops[op].args, 'path') && !Object.hasOwn(ops[op].args, 'target') && op !== 'rename' && op !== 'link') continue;
-      const handler = handlers[op] as (a: unknown) => Promise<unknown>;
-      (handlers as Record<string, unknown>)[op] = async (a: unknown) => {
-        for (let tries = 1; ; tries++) {
-          const epoch = staleEpoch;
-          try {
-            return await handler(a);
-          } catch (err) {
-            // Each try may meet one more emptied mount on the way (a path crosses a few).
-            if (!(err instanceof SysError && err.errno === 'ESTALE' && staleEpoch !== epoch) || tries > mounts.all().length) throw err;
-          }
+    /**
+     * A path syscall, made again from its walk when it meets a stale handle: what it walked to was
+     * removed, or its file system came back empty after a restart, between the walk and the op (as
+     * Linux walks again with LOOKUP_REVAL). A file system checks a call's handles before it changes
+     * anything, so the op that met one changed nothing. A handle still stale after a walk per mount
+     * and one more names something that is gone: ENOENT, as a walk that came later would say.
+     */
+    const walking = (op: string, handler: (a: unknown) => unknown) => async (a: Record<string, unknown>) => {
+      refuseNul(op, a);
+      for (let walks = 1; ; walks++) {
+        try {
+          return await handler(a);
+        } catch (err) {
+          if (!(err instanceof SysError && err.errno === 'ESTALE')) throw err;
+          if (walks > mounts.all().length) throw new SysError('ENOENT', `${op}: removed while the call ran (${err.message})`);
         }
-      };
+      }
+    };
+    /**
+     * Any other syscall: a stale handle there is an open file (or cwd) whose object its file
+     * system lost with a restart, which no new walk can find: EIO. ESTALE never reaches a client.
+     */
+    const staleIsLost = (op: string, handler: (a: unknown) => unknown) => (a: unknown) => {
+      const result = handler(a);
+      if (!(result instanceof Promise)) return result;
+      return result.catch((err: unknown) => {
+        if (err instanceof SysError && err.errno === 'ESTALE') throw new SysError('EIO', `${op}: its file was lost with its file system (${err.message})`);
+        throw err;
+      });
+    };
+    for (const op of Object.keys(ops) as (keyof typeof ops)[]) {
+      const handler = handlers[op] as (a: unknown) => unknown;
+      (handlers as Record<string, unknown>)[op] = WALKING_OPS.has(op) ? walking(op, handler) : staleIsLost(op, handler);
     }
     return handlers;
   },
