@@ -327,8 +327,7 @@ export class Ext2 implements FsInstance {
       const now = this.now();
       await this.dirs.remove(dir, name, now);
       this.dropLink(dir, now);
-      node.links = 0;
-      node.ctime = now;
+      this.unlinkDirectory(node, now);
       await this.release(node);
     });
   }
@@ -353,8 +352,7 @@ export class Ext2 implements FsInstance {
         if (victim.isDir && !(await this.dirs.isEmpty(victim))) throw new SysError('ENOTEMPTY', `ext2: '${dname}' is not empty`);
         await this.dirs.retarget(ddir, dname, node, now);
         if (victim.isDir) {
-          victim.links = 0;
-          victim.ctime = now;
+          this.unlinkDirectory(victim, now);
           this.dropLink(ddir, now);
         } else {
           this.dropLink(victim, now);
@@ -592,6 +590,17 @@ export class Ext2 implements FsInstance {
 
   private dropLink(node: Inode, now: number): void {
     node.links = Math.max(0, node.links - 1);
+    node.ctime = now;
+    node.dirty = true;
+  }
+
+  /**
+   * A directory loses its only name: no links left (its own '.' does not count). Marked dirty,
+   * for a directory still open is not freed now and must reach the disk unlinked, so that its
+   * last close (or the unmount) finds it so and frees it.
+   */
+  private unlinkDirectory(node: Inode, now: number): void {
+    node.links = 0;
     node.ctime = now;
     node.dirty = true;
   }
