@@ -12,7 +12,10 @@ import { BUILTIN } from '../kernel/registry.js';
 const probe = pathToFileURL(join(import.meta.dirname, 'fixtures', 'probe.ts')).href;
 const FAST: Partial<BootOptions> = {
   heartbeat: { periodMs: 200, timeoutMs: 2500 },
-  calls: { timeoutMs: 1500, tries: 3, reconnectMs: 8000 },
+  // Four tries: crash-init spends two on one call (the crash, then the death in init), and on a
+  // loaded machine (CI runs two test files at once) a third can be lost while the channel to the
+  // new incarnation is made again.
+  calls: { timeoutMs: 1500, tries: 4, reconnectMs: 8000 },
 };
 
 /** One domain per component, of the given kind, with the probe component added. */
