@@ -15,7 +15,7 @@ import { CONTROL, Domain, MAIN, type CallPolicy, type DomainPlan, type LoadReply
 import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type ThreadTransport } from './domain-host.js';
 import { checkFault, type FaultSpec } from './faults.js';
 import { hostHyp, hostHypGroup } from './hyp-host.js';
-import { readPlacement, resolvePlacement, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
+import { readPlacement, resolvePlacement, type DomainKind, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
 import { Proc, clientArgs, type Credentials } from './proc.js';
 import { makeSocketDir } from './sockets.js';
 import { validateRequest } from './validate.js';
@@ -568,7 +568,7 @@ export class Kernel {
     // The core, in main, holds a channel to every component.
     if (isMain) for (const [name, where] of placement.home) if (where !== MAIN) callee(name);
     if (!isMain) accepts[MAIN] = [...new Set([...(accepts[MAIN] ?? []), ...components])];
-    const kind = isMain ? 'main' : placement.domains.find((d) => d.name === domain)!.kind;
+    const kind = isMain ? 'main' : this.kindOf(domain);
     const keys: Record<string, Uint8Array> = {};
     for (const [x, y] of this.peerPairs()) {
       if ((x === domain || y === domain) && this.overSocket(x, y)) keys[x === domain ? y : x] = this.channelKey(x, y);
@@ -582,10 +582,14 @@ export class Kernel {
     };
   }
 
+  /** The kind of a domain of the placement. */
+  private kindOf(domain: string): DomainKind {
+    return this.placement.domains.find((d) => d.name === domain)!.kind;
+  }
+
   /** Whether the channel between two non-main domains is a socket (a process on either end). */
   private overSocket(x: string, y: string): boolean {
-    const kind = (d: string) => this.placement.domains.find((s) => s.name === d)!.kind;
-    return kind(x) === 'process' || kind(y) === 'process';
+    return this.kindOf(x) === 'process' || this.kindOf(y) === 'process';
   }
 
   /**
@@ -632,8 +636,7 @@ export class Kernel {
   private socketEnds(x: string, y: string): [dialer: string, listener: string] {
     // A process domain listens; its peer connects (of two processes, the later one).
     const order = this.placement.domains.map((d) => d.name);
-    const kind = (d: string) => this.placement.domains[order.indexOf(d)].kind;
-    return kind(y) === 'process' && (kind(x) !== 'process' || order.indexOf(x) > order.indexOf(y)) ? [x, y] : [y, x];
+    return this.kindOf(y) === 'process' && (this.kindOf(x) !== 'process' || order.indexOf(x) > order.indexOf(y)) ? [x, y] : [y, x];
   }
 
   /** A control op for the domain that hosts `component`. */
