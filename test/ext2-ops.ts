@@ -9,21 +9,13 @@ import { closeSync, mkdirSync, openSync, readSync, truncateSync, writeFileSync, 
 import { join } from 'node:path';
 import { SysError, boot, type Attr, type DirEntry, type Handle, type Kernel, type WalkResult, type WalkStep } from '../kernel/index.js';
 import { FAKE_TIME, UUID, debugfs, debugfsWrite, fsckClean, mkImage, seededBytes, superblock, tempDir } from './lib/e2fs.js';
+import { errnoOf } from './lib/errno.js';
 
 const MiB = 1024 * 1024;
 const dir = tempDir();
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-async function errno(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    if (err instanceof SysError) return err.errno;
-    throw err;
-  }
-}
 
 /** The component's ops on one mount, typed loosely. */
 function ops(k: Kernel, fsid: number) {
@@ -54,7 +46,7 @@ t.test('ops on a mounted image', async (t) => {
     const m = await k.call<{ fsid: number; root: Handle; readonly: boolean }>('ext2', 'mount', { source: img });
     t.same(m.root, { ino: 2, gen: 0 }, 'the root handle is inode 2');
     t.equal(m.readonly, false);
-    t.equal(await errno(k.call('ext2', 'mount', { source: img })), 'EBUSY', 'an image is mounted once');
+    t.equal(await errnoOf(k.call('ext2', 'mount', { source: img })), 'EBUSY', 'an image is mounted once');
     const fs = ops(k, m.fsid);
     const root = m.root;
 
@@ -71,11 +63,11 @@ t.test('ops on a mounted image', async (t) => {
       t.same([through.steps.length, through.error?.errno], [1, 'ENOTDIR'], 'a name below a file is ENOTDIR');
       const link = await fs.walk(root, ['link', 'x']);
       t.same([link.steps.length, link.steps[0].attr.mode & 0o170000], [1, 0o120000], 'a walk stops after a symlink');
-      t.equal(await errno(fs.create(root, 'file')), 'EEXIST', 'exclusive create of an existing name');
+      t.equal(await errnoOf(fs.create(root, 'file')), 'EEXIST', 'exclusive create of an existing name');
       t.same((await fs.create(root, 'file', false)).handle, f.handle, 'non-exclusive create opens the existing file');
-      t.equal(await errno(fs.create(root, 'a/b')), 'EINVAL', 'a name with a slash');
-      t.equal(await errno(fs.create(root, 'x'.repeat(256))), 'ENAMETOOLONG', 'a name of 256 bytes');
-      t.equal(await errno(fs.create(root, 'x'.repeat(255))), 'ok', 'a name of 255 bytes');
+      t.equal(await errnoOf(fs.create(root, 'a/b')), 'EINVAL', 'a name with a slash');
+      t.equal(await errnoOf(fs.create(root, 'x'.repeat(256))), 'ENAMETOOLONG', 'a name of 256 bytes');
+      t.equal(await errnoOf(fs.create(root, 'x'.repeat(255))), 'ok', 'a name of 255 bytes');
     });
 
     await t.test('readdir pages with cookies', async (t) => {
@@ -101,13 +93,13 @@ t.test('ops on a mounted image', async (t) => {
     await t.test('stale handles', async (t) => {
       const a = await fs.create(root, 'stale');
       await fs.unlink(root, 'stale');
-      t.equal(await errno(fs.getattr(a.handle)), 'ESTALE', 'a removed file');
+      t.equal(await errnoOf(fs.getattr(a.handle)), 'ESTALE', 'a removed file');
       const b = await fs.create(root, 'reused');
       t.equal(b.handle.ino, a.handle.ino, 'the inode number is reused');
       t.not(b.handle.gen, a.handle.gen, 'with a new generation');
-      t.equal(await errno(fs.getattr(a.handle)), 'ESTALE', 'so the old handle stays stale');
-      t.equal(await errno(fs.getattr({ ino: 99999, gen: 0 })), 'ESTALE', 'an inode number past the end');
-      t.equal(await errno(fs.getattr({ ino: 7, gen: 0 })), 'ESTALE', 'a reserved inode');
+      t.equal(await errnoOf(fs.getattr(a.handle)), 'ESTALE', 'so the old handle stays stale');
+      t.equal(await errnoOf(fs.getattr({ ino: 99999, gen: 0 })), 'ESTALE', 'an inode number past the end');
+      t.equal(await errnoOf(fs.getattr({ ino: 7, gen: 0 })), 'ESTALE', 'a reserved inode');
     });
 
     await t.test('an unlinked open file lives until its last close', async (t) => {
@@ -125,7 +117,7 @@ t.test('ops on a mounted image', async (t) => {
       const held = await fs.call<{ bfree: number; ffree: number }>('statfs');
       t.ok(held.bfree < before.bfree - 200, 'its blocks are still in use');
       await fs.call('close', { h: f });
-      t.equal(await errno(fs.getattr(f)), 'ESTALE', 'gone after the last close');
+      t.equal(await errnoOf(fs.getattr(f)), 'ESTALE', 'gone after the last close');
       const after = await fs.call<{ bfree: number; ffree: number }>('statfs');
       t.same([after.bfree, after.ffree], [before.bfree, before.ffree], 'and its blocks and inode are free again');
     });
@@ -142,8 +134,8 @@ t.test('ops on a mounted image', async (t) => {
       t.same(back, Uint8Array.from({ length: 200 }, (_, i) => (i < 100 ? 9 : 0)), 'bytes cut off read back as zeros');
       await fs.write(f, 100 * 1024, enc.encode('in the hole'));
       t.equal(dec.decode(await fs.read(f, 100 * 1024, 11)), 'in the hole', 'writing into a hole allocates');
-      t.equal(await errno(fs.setattr(f, { size: 2 ** 40 })), 'EFBIG', 'past the largest file of 1 KiB blocks');
-      t.equal(await errno(fs.setattr(root, { size: 0 })), 'EISDIR', 'a directory cannot be truncated');
+      t.equal(await errnoOf(fs.setattr(f, { size: 2 ** 40 })), 'EFBIG', 'past the largest file of 1 KiB blocks');
+      t.equal(await errnoOf(fs.setattr(root, { size: 0 })), 'EISDIR', 'a directory cannot be truncated');
     });
 
     await t.test('times and attributes', async (t) => {
@@ -159,21 +151,21 @@ t.test('ops on a mounted image', async (t) => {
       const long = await fs.symlink(root, 'long', 'z'.repeat(1023));
       t.same([fast.attr.blocks, slow.attr.blocks], [0, 2], 'up to 59 bytes live in the inode');
       t.equal(await fs.call('readlink', { h: long.handle }), 'z'.repeat(1023), 'a target fills a block but its NUL');
-      t.equal(await errno(fs.symlink(root, 'toolong', 'z'.repeat(1024))), 'ENAMETOOLONG', 'one byte more does not fit');
-      t.equal(await errno(fs.call('readlink', { h: root })), 'EINVAL', 'readlink of a directory');
+      t.equal(await errnoOf(fs.symlink(root, 'toolong', 'z'.repeat(1024))), 'ENAMETOOLONG', 'one byte more does not fit');
+      t.equal(await errnoOf(fs.call('readlink', { h: root })), 'EINVAL', 'readlink of a directory');
     });
 
     await t.test('rename rules', async (t) => {
       const a = (await fs.mkdir(root, 'ra')).handle;
       const b = (await fs.mkdir(a, 'rb')).handle;
-      t.equal(await errno(fs.rename(root, 'ra', b, 'inside')), 'EINVAL', 'a directory cannot move below itself');
-      t.equal(await errno(fs.rename(root, 'ra', a, 'self')), 'EINVAL', 'or into itself');
+      t.equal(await errnoOf(fs.rename(root, 'ra', b, 'inside')), 'EINVAL', 'a directory cannot move below itself');
+      t.equal(await errnoOf(fs.rename(root, 'ra', a, 'self')), 'EINVAL', 'or into itself');
       await fs.mkdir(root, 'full');
       await fs.create((await fs.walk(root, ['full'])).steps[0].handle, 'x');
-      t.equal(await errno(fs.rename(a, 'rb', root, 'full')), 'ENOTEMPTY', 'over a non-empty directory');
+      t.equal(await errnoOf(fs.rename(a, 'rb', root, 'full')), 'ENOTEMPTY', 'over a non-empty directory');
       await fs.create(root, 'plain');
-      t.equal(await errno(fs.rename(a, 'rb', root, 'plain')), 'ENOTDIR', 'a directory over a file');
-      t.equal(await errno(fs.rename(root, 'plain', a, 'rb')), 'EISDIR', 'a file over a directory');
+      t.equal(await errnoOf(fs.rename(a, 'rb', root, 'plain')), 'ENOTDIR', 'a directory over a file');
+      t.equal(await errnoOf(fs.rename(root, 'plain', a, 'rb')), 'EISDIR', 'a file over a directory');
       const links = (await fs.getattr(root)).nlink;
       await fs.rename(a, 'rb', root, 'moved');
       t.equal((await fs.getattr(root)).nlink, links + 1, "the new parent gains the moved directory's '..'");
@@ -182,7 +174,7 @@ t.test('ops on a mounted image', async (t) => {
       await fs.mkdir(root, 'empty');
       await fs.rename(root, 'moved', root, 'empty');
       t.equal((await fs.getattr(root)).nlink, links + 1, 'replacing an empty directory drops its link');
-      t.equal(await errno(fs.rmdir(root, 'full')), 'ENOTEMPTY');
+      t.equal(await errnoOf(fs.rmdir(root, 'full')), 'ENOTEMPTY');
     });
 
     await fs.call('unmount');
@@ -201,7 +193,7 @@ t.test('read-only mounts and feature checks', async (t) => {
   try {
     const ro = await k.call<{ fsid: number; root: Handle; readonly: boolean }>('ext2', 'mount', { source: img, options: { readonly: true } });
     t.equal(ro.readonly, true);
-    t.equal(await errno(ops(k, ro.fsid).create(ro.root, 'x')), 'EROFS', 'writes on a read-only mount fail');
+    t.equal(await errnoOf(ops(k, ro.fsid).create(ro.root, 'x')), 'EROFS', 'writes on a read-only mount fail');
     t.equal(superblock(img)['Filesystem state'], 'clean', 'a read-only mount leaves the state alone');
     await k.call('ext2', 'unmount', { fsid: ro.fsid });
 
@@ -216,7 +208,7 @@ t.test('read-only mounts and feature checks', async (t) => {
     poke(0x64, 0x8); // RO_COMPAT huge_file
     const m = await k.call<{ fsid: number; root: Handle; readonly: boolean }>('ext2', 'mount', { source: img });
     t.equal(m.readonly, true, 'an unknown read-only-compatible feature mounts read-only');
-    t.equal(await errno(ops(k, m.fsid).mkdir(m.root, 'x')), 'EROFS');
+    t.equal(await errnoOf(ops(k, m.fsid).mkdir(m.root, 'x')), 'EROFS');
     t.ok((await ops(k, m.fsid).walk(m.root, ['lost+found'])).steps.length === 1, 'but reads work');
     await k.call('ext2', 'unmount', { fsid: m.fsid });
     poke(0x60, 0x40); // INCOMPAT extent
@@ -323,7 +315,7 @@ t.test('revision 0 with 2 KiB blocks: no filetype, no large files', async (t) =>
     await fs.rename(d, 'file', m.root, 'moved');
     const types = (await fs.readdir(d, 0, 10)).entries.map((e) => e.type);
     t.same(types, ['lnk'], 'entry types come from the inodes');
-    t.equal(await errno(fs.write(f, 2 ** 31 - 1, new Uint8Array(1))), 'EFBIG', 'a file cannot pass 2 GiB on revision 0');
+    t.equal(await errnoOf(fs.write(f, 2 ** 31 - 1, new Uint8Array(1))), 'EFBIG', 'a file cannot pass 2 GiB on revision 0');
     await fs.call('unmount');
   } finally {
     await k.halt();

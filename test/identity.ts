@@ -14,19 +14,10 @@ import { MAX_CALLS_IN_FLIGHT, MAX_PROCS, MAX_READ_BYTES_IN_FLIGHT } from '../ker
 import { PATH_MAX } from '../servers/vfs/namei.js';
 import { mkImage, tempDir } from './lib/e2fs.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
+import { errnoOf } from './lib/errno.js';
 
 const dec = new TextDecoder();
 
-/** The errno a call fails with, or 'ok'. */
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    if (err instanceof SysError) return err.errno;
-    throw err;
-  }
-}
 
 /**
  * The core's syscall entry as a process's own syscall function reaches it, bound to `pid`. A
@@ -49,7 +40,7 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
     const u = await k.spawn({ uid: 1000, gid: 1000 });
 
     t.test('a process has no raw syscall function and cannot change who it is', async (t) => {
-      t.equal(await outcome(u.readFile('/tmp/secret')), 'EACCES', "uid 1000 cannot read root's 0600 file");
+      t.equal(await errnoOf(u.readFile('/tmp/secret')), 'EACCES', "uid 1000 cannot read root's 0600 file");
       const own = [...Object.getOwnPropertyNames(u), ...Object.getOwnPropertySymbols(u)].map((key) => (u as unknown as Record<PropertyKey, unknown>)[key]);
       t.same(own.filter((v) => typeof v === 'function'), [], 'no function among its own properties');
       t.ok(Object.isFrozen(u) && Object.isFrozen(u.cred), 'the process and its credentials are frozen');
@@ -58,7 +49,7 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
       const viaPrototype = (u as unknown as { sys(op: string, args: unknown): Promise<unknown> }).sys;
       await t.rejects(viaPrototype.call(u, 'open', { pid: 1, path: '/tmp/secret', flags: O_RDONLY, mode: 0 }), { errno: 'EINVAL', message: /'pid' is not an argument/ }, 'its (private) sys method goes through the same boundary');
       t.equal(await u.getpid(), u.pid, 'it is still itself');
-      t.equal(await outcome(u.mkdir('/made-by-1000')), 'EACCES', 'and still uid 1000');
+      t.equal(await errnoOf(u.mkdir('/made-by-1000')), 'EACCES', 'and still uid 1000');
     });
 
     t.test('the syscall entry takes identity from the process, never from arguments', async (t) => {
@@ -72,16 +63,16 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
         await t.rejects(sys('open', args), { errno: 'EINVAL', message: new RegExp(`'${name}' is not an argument: a process's identity comes from the process`) }, `open with a '${name}' argument is refused`);
       }
       await t.rejects(sys('mkdir', { pid: 1, path: '/made-as-root', mode: 0o755 }), { errno: 'EINVAL', message: /'pid' is not an argument/ }, 'mkdir as pid 1 is refused');
-      t.equal(await outcome(k.init.stat('/made-as-root')), 'ENOENT', 'and nothing was made');
+      t.equal(await errnoOf(k.init.stat('/made-as-root')), 'ENOENT', 'and nothing was made');
       for (const op of ['spawn', 'unmountAll', 'constructor', '__proto__', 'toString', 'nosuch']) {
         await t.rejects(sys(op, op === 'spawn' ? { pid: 4242, uid: 0, gid: 0 } : {}), { errno: 'ENOSYS', message: /is not a syscall a client process can make/ }, `'${op}' is not a client syscall`);
       }
-      t.equal(await outcome(rawSyscall(k, 4242)('getpid', {})), 'ESRCH', 'no process 4242 was made');
+      t.equal(await errnoOf(rawSyscall(k, 4242)('getpid', {})), 'ESRCH', 'no process 4242 was made');
       await t.rejects(sys('getpid', { extra: 1 }), { errno: 'EINVAL', message: /unknown argument 'extra'/ }, 'an argument the syscall does not take');
       await t.rejects(sys('getpid', null), { errno: 'EINVAL', message: /must be an object/ }, 'arguments that are not an object');
       await t.rejects(sys('getpid', [1]), { errno: 'EINVAL', message: /must be an object/ }, 'an array for arguments');
       // chown's uid and gid are the new owner, not the caller: they pass, and vfs judges the caller.
-      t.equal(await outcome(sys('chown', { path: '/tmp/secret', uid: 1000, gid: 1000 })), 'EPERM', 'chown by uid 1000 is judged as uid 1000');
+      t.equal(await errnoOf(sys('chown', { path: '/tmp/secret', uid: 1000, gid: 1000 })), 'EPERM', 'chown by uid 1000 is judged as uid 1000');
       t.equal(await sys('getpid', {}), u.pid, 'the entry serves its own process');
     });
 
@@ -178,16 +169,16 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
       ['/tmp/d', O_RDONLY | O_EXCL, 'ok'],
     ];
     for (const [path, flags, errno] of cases) {
-      t.equal(await outcome(r.open(path, flags, 0o644)), errno, `open('${path}', 0o${flags.toString(8)}) is ${errno}`);
+      t.equal(await errnoOf(r.open(path, flags, 0o644)), errno, `open('${path}', 0o${flags.toString(8)}) is ${errno}`);
     }
     // Search permission on the directory the name would be in still comes first.
     await r.mkdir('/tmp/rod', 0o700);
     const u = await k.spawn({ uid: 1000, gid: 1000 });
     for (const [path, errno] of [['/tmp/rod/x/', 'EACCES'], ['/tmp/rod/x', 'EACCES'], ['/tmp/rod/x/y/', 'EACCES'], ['/tmp/rod/', 'EISDIR'], ['/tmp/rod', 'EISDIR']]) {
-      t.equal(await outcome(u.open(path, O_RDONLY | O_CREAT, 0o644)), errno, `open('${path}', O_RDONLY|O_CREAT) by uid 1000 is ${errno}, /tmp/rod being root's 0700`);
+      t.equal(await errnoOf(u.open(path, O_RDONLY | O_CREAT, 0o644)), errno, `open('${path}', O_RDONLY|O_CREAT) by uid 1000 is ${errno}, /tmp/rod being root's 0700`);
     }
     await u.exit();
-    for (const name of ['new1', 'new2', 'new3', 'nowhere']) t.equal(await outcome(r.stat(`/tmp/${name}`)), 'ENOENT', `/tmp/${name} was not made`);
+    for (const name of ['new1', 'new2', 'new3', 'nowhere']) t.equal(await errnoOf(r.stat(`/tmp/${name}`)), 'ENOENT', `/tmp/${name} was not made`);
     t.equal(dec.decode(await r.readFile('/tmp/f')), 'f', '/tmp/f is intact');
   });
 
@@ -201,16 +192,16 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
       const name255 = 'n'.repeat(255);
       const name256 = 'n'.repeat(256);
       const wide = 'é'.repeat(128); // 256 bytes in UTF-8, 128 characters
-      t.equal(await outcome(r.mkdir(`${top}/${name255}`, 0o755)), 'ok', `${top}: a name of ${255} bytes is made`);
-      t.equal(await outcome(r.chdir(`${top}/${name255}`)), 'ok', `${top}: and entered`);
+      t.equal(await errnoOf(r.mkdir(`${top}/${name255}`, 0o755)), 'ok', `${top}: a name of ${255} bytes is made`);
+      t.equal(await errnoOf(r.chdir(`${top}/${name255}`)), 'ok', `${top}: and entered`);
       for (const name of [name256, wide]) {
         const what = `${top}: a name of 256 bytes (${name.length} characters)`;
-        t.equal(await outcome(r.open(`${top}/${name}`, O_WRONLY | O_CREAT)), 'ENAMETOOLONG', `${what}: open O_CREAT`);
-        t.equal(await outcome(r.mkdir(`${top}/${name}`)), 'ENAMETOOLONG', `${what}: mkdir`);
-        t.equal(await outcome(r.stat(`${top}/${name}`)), 'ENAMETOOLONG', `${what}: stat`);
-        t.equal(await outcome(r.chdir(`${top}/${name}`)), 'ENAMETOOLONG', `${what}: chdir`);
-        t.equal(await outcome(r.symlink('x', `${top}/${name}`)), 'ENAMETOOLONG', `${what}: symlink`);
-        t.equal(await outcome(r.rename(`${top}/${name255}`, `${top}/${name}`)), 'ENAMETOOLONG', `${what}: rename to it`);
+        t.equal(await errnoOf(r.open(`${top}/${name}`, O_WRONLY | O_CREAT)), 'ENAMETOOLONG', `${what}: open O_CREAT`);
+        t.equal(await errnoOf(r.mkdir(`${top}/${name}`)), 'ENAMETOOLONG', `${what}: mkdir`);
+        t.equal(await errnoOf(r.stat(`${top}/${name}`)), 'ENAMETOOLONG', `${what}: stat`);
+        t.equal(await errnoOf(r.chdir(`${top}/${name}`)), 'ENAMETOOLONG', `${what}: chdir`);
+        t.equal(await errnoOf(r.symlink('x', `${top}/${name}`)), 'ENAMETOOLONG', `${what}: symlink`);
+        t.equal(await errnoOf(r.rename(`${top}/${name255}`, `${top}/${name}`)), 'ENAMETOOLONG', `${what}: rename to it`);
       }
       // A long name is too long when the walk reaches it, as on Linux.
       await r.writeFile(`${top}/f`, 'f');
@@ -226,17 +217,17 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
         [u, `${top}/private/${name256}`, O_RDONLY | O_CREAT, 'EACCES'],
         [r, `${top}/to-long`, O_RDONLY, 'ENAMETOOLONG'],
       ] as const) {
-        t.equal(await outcome(who.open(path, flags, 0o644)), errno, `${top}: open('${path.replace(name256, '<256 bytes>')}', 0o${flags.toString(8)}) by uid ${who.cred.uid} is ${errno}`);
+        t.equal(await errnoOf(who.open(path, flags, 0o644)), errno, `${top}: open('${path.replace(name256, '<256 bytes>')}', 0o${flags.toString(8)}) by uid ${who.cred.uid} is ${errno}`);
       }
       await u.exit();
 
       // A path of PATH_MAX - 1 bytes is a path; PATH_MAX bytes is not.
       const fits = '/'.repeat(PATH_MAX - 1 - top.length) + top;
-      t.equal(await outcome(r.chdir(fits)), 'ok', `${top}: chdir to a path of ${PATH_MAX - 1} bytes`);
-      t.equal(await outcome(r.chdir('/' + fits)), 'ENAMETOOLONG', `${top}: chdir to a path of ${PATH_MAX} bytes`);
-      t.equal(await outcome(r.stat('/' + fits)), 'ENAMETOOLONG', `${top}: stat of a path of ${PATH_MAX} bytes`);
-      t.equal(await outcome(r.symlink('/' + fits, `${top}/long-target`)), 'ENAMETOOLONG', `${top}: a symlink target of ${PATH_MAX} bytes`);
-      t.equal(await outcome(r.lstat(`${top}/long-target`)), 'ENOENT', `${top}: and no symlink was made`);
+      t.equal(await errnoOf(r.chdir(fits)), 'ok', `${top}: chdir to a path of ${PATH_MAX - 1} bytes`);
+      t.equal(await errnoOf(r.chdir('/' + fits)), 'ENAMETOOLONG', `${top}: chdir to a path of ${PATH_MAX} bytes`);
+      t.equal(await errnoOf(r.stat('/' + fits)), 'ENAMETOOLONG', `${top}: stat of a path of ${PATH_MAX} bytes`);
+      t.equal(await errnoOf(r.symlink('/' + fits, `${top}/long-target`)), 'ENAMETOOLONG', `${top}: a symlink target of ${PATH_MAX} bytes`);
+      t.equal(await errnoOf(r.lstat(`${top}/long-target`)), 'ENOENT', `${top}: and no symlink was made`);
 
       // A cwd reached by relative steps can grow past PATH_MAX; getcwd then refuses it.
       await r.chdir(top);
