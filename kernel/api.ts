@@ -39,14 +39,16 @@ export type Handlers<Ops extends Record<string, OpSpec> = Record<string, OpSpec>
   stop?: () => void | Promise<void>;
 };
 
-export interface StartInfo {
-  /** False on the first start; true when the component is a reincarnation after a failure. */
-  restart: boolean;
-  /** How many times this component has been started before (0 on first start). */
+/**
+ * What a reincarnation is told: which incarnation it is and what the core kept for it.
+ * (MINIX's SEF hands init_restart the same, and DS holds the state a server published.)
+ */
+export interface RestartInfo {
+  /** How many times this component has been started before (1 at its first restart). */
   generation: number;
   /**
-   * On a restart, what the core kept for this component (for vfs: the client processes and
-   * the mounts); undefined otherwise.
+   * What the core kept for this component (for vfs: the client processes and the mounts), or
+   * undefined when it kept nothing.
    */
   memo?: unknown;
 }
@@ -72,8 +74,22 @@ export interface ComponentDef<Ops extends Record<string, OpSpec> = Record<string
   /** Components this one may call; the core builds a channel for each and nothing else. */
   requires: readonly string[];
   ops: Ops;
-  /** Builds the component's state and returns its handlers. Runs in the component's domain. */
-  start(ctx: Context, info: StartInfo): Handlers<Ops> | Promise<Handlers<Ops>>;
+  /**
+   * True when the kernel cannot go on without this component: once it has failed and cannot
+   * be restarted any more, the kernel panics. Default false.
+   */
+  essential?: boolean;
+  /**
+   * How the component starts, as MINIX's SEF init callbacks: `fresh` at boot, `restart` in a
+   * reincarnation after a failure (`fresh` when there is none). Each runs in the component's
+   * domain, builds its state and returns its handlers; the components it requires have
+   * started. One that throws fails this start, as a crash during init does: the supervisor
+   * counts it and tries again.
+   */
+  init: {
+    fresh(ctx: Context): Handlers<Ops> | Promise<Handlers<Ops>>;
+    restart?(ctx: Context, info: RestartInfo): Handlers<Ops> | Promise<Handlers<Ops>>;
+  };
 }
 
 /** Declares a component with its op table typed; a plain identity at run time. */
@@ -348,10 +364,10 @@ export interface MountInfo {
 }
 
 /**
- * The first mount id a file system hands out in this incarnation. Ids of different
- * incarnations never meet, so the vfs, holding an id from before a restart, gets ENODEV (and
- * mounts again) rather than another mount that happens to have the same number.
+ * The first mount id a file system hands out in its incarnation `generation` (0 at boot). Ids
+ * of different incarnations never meet, so the vfs, holding an id from before a restart, gets
+ * ENODEV (and mounts again) rather than another mount that happens to have the same number.
  */
-export function firstFsid(info: StartInfo): number {
-  return info.generation * 0x10000 + 1;
+export function firstFsid(generation: number): number {
+  return generation * 0x10000 + 1;
 }

@@ -18,7 +18,7 @@
 import { SysError, toSysError } from '../ipc/errno.js';
 import { Endpoint, PeerLost } from '../ipc/endpoint.js';
 import type { Link } from '../ipc/frame.js';
-import type { ComponentDef, Context, Handlers, StartInfo } from './api.js';
+import type { ComponentDef, Context, Handlers, RestartInfo } from './api.js';
 import { ArmedFault, checkFault, corrupt, seededRandom, type FaultSpec } from './faults.js';
 import type { Hyp } from './hyp.js';
 import type { DomainKind } from './placement.js';
@@ -85,10 +85,10 @@ export const CONTROL = '@domain';
 /** The main domain's name; it hosts the core. */
 export const MAIN = 'main';
 
-/** What start() is told beyond StartInfo: a fault armed for this start. */
+/** What the core tells a domain to start a component: fresh, or a restart with its info; and a fault armed for this start. */
 export interface StartArgs {
   component: string;
-  info: StartInfo;
+  restart?: RestartInfo;
   crashInit?: boolean;
 }
 
@@ -206,8 +206,8 @@ export class Domain {
     return { bundle: BUNDLE, codeCache: codeCache?.used };
   }
 
-  /** Runs a component's start(); the components it requires are already started. */
-  async start({ component, info, crashInit }: StartArgs): Promise<void> {
+  /** Runs a component's init (fresh, or restart when it has one); the components it requires are already started. */
+  async start({ component, restart, crashInit }: StartArgs): Promise<void> {
     await this.loaded;
     const h = this.hosted.get(component);
     if (!h) throw new SysError('ENXIO', `domain ${this.name} does not host component ${component}`);
@@ -218,9 +218,10 @@ export class Domain {
       call: (to, op, args) => this.callFrom(h, to, op, args) as Promise<any>,
     };
     try {
-      h.handlers = await h.def.start(ctx, info);
+      const { init } = h.def;
+      h.handlers = await (restart && init.restart ? init.restart(ctx, restart) : init.fresh(ctx));
     } catch (err) {
-      throw toSysError(err, `${component}: start`);
+      throw toSysError(err, `${component}: ${restart ? 'init (restart)' : 'init'}`);
     }
     h.markStarted();
   }

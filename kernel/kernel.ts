@@ -449,7 +449,7 @@ export class Kernel {
     const remote = placement.domains.filter((d) => d.kind !== 'main');
     if (remote.some((d) => d.kind === 'process')) this.socketDir = makeSocketDir();
     for (const d of placement.domains) {
-      const supervision = combine(d.components.map((c) => supervisionFor(c, this.options.supervision?.[c])));
+      const supervision = combine(d.components.map((c) => supervisionFor(c, placement.defs.get(c)!.essential === true, this.options.supervision?.[c])));
       this.states.set(d.name, {
         spec: d, hosted: null, status: 'running', generation: 0, restarts: 0, startedAt: performance.now(),
         record: new RestartRecord(supervision), supervision, restarting: null,
@@ -536,7 +536,7 @@ export class Kernel {
     const memo = restart && c === 'vfs'
       ? { procs: [...this.procs].map(([pid, cred]) => ({ pid, ...cred })), mounts: this.mountTable }
       : undefined;
-    await this.control(c, 'start', { component: c, info: { restart, generation: restart ? st.restarts + 1 : 0, memo }, crashInit });
+    await this.control(c, 'start', { component: c, restart: restart ? { generation: st.restarts + 1, memo } : undefined, crashInit });
   }
 
   private socketPath(domain: string): string {

@@ -36,7 +36,8 @@ export async function loadComponent(name: string, moduleUrl?: string): Promise<C
     throw new SysError('ENOENT', `component ${name}: cannot load ${source}: ${(err as Error).message}`);
   }
   const def = mod.default as ComponentDef | undefined;
-  if (!def || typeof def !== 'object' || typeof def.start !== 'function' || !Array.isArray(def.requires) ||
+  if (!def || typeof def !== 'object' || typeof def.init?.fresh !== 'function' ||
+      (def.init.restart !== undefined && typeof def.init.restart !== 'function') || !Array.isArray(def.requires) ||
       typeof def.ops !== 'object' || def.ops === null) {
     throw new SysError('EINVAL', `component ${name}: ${source} does not export a component definition`);
   }

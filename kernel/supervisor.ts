@@ -33,9 +33,6 @@ export const DEFAULT_SUPERVISION: Supervision = {
   essential: false,
 };
 
-/** vfs serves every syscall: without it there is no kernel to speak of. */
-export const ESSENTIAL = ['vfs'];
-
 export interface Heartbeat {
   /** How often each domain is pinged, in milliseconds (0: never). */
   periodMs: number;
@@ -45,11 +42,14 @@ export interface Heartbeat {
 
 export const DEFAULT_HEARTBEAT: Heartbeat = { periodMs: 1000, timeoutMs: 5000 };
 
-/** Fills in the defaults for one component and checks what was given. */
-export function supervisionFor(component: string, given: Partial<Supervision> | undefined): Supervision {
+/**
+ * Fills in the defaults for one component and checks what was given; `essential` defaults to
+ * what the component's definition declares.
+ */
+export function supervisionFor(component: string, essential: boolean, given: Partial<Supervision> | undefined): Supervision {
   const s: Supervision = {
     ...DEFAULT_SUPERVISION,
-    essential: ESSENTIAL.includes(component),
+    essential,
     ...given,
     intensity: { ...DEFAULT_SUPERVISION.intensity, ...given?.intensity },
     backoff: { ...DEFAULT_SUPERVISION.backoff, ...given?.backoff },

@@ -102,108 +102,110 @@ export default defineComponent({
      */
     commit: { args: { unit: 'uint', writes: 'any' }, idempotent: true },
   },
-  start(ctx) {
-    const units = new Map<number, Unit>();
-    let nextUnit = 1;
-    const { hyp } = ctx;
+  init: {
+    fresh(ctx) {
+      const units = new Map<number, Unit>();
+      let nextUnit = 1;
+      const { hyp } = ctx;
 
-    const get = (unit: number): Unit => {
-      const u = units.get(unit);
-      if (!u) throw new SysError('ENXIO', `blk: no unit ${unit}`);
-      return u;
-    };
-    const close = (u: Unit) => {
-      try {
-        u.wal?.close();
-      } finally {
-        if (u.file !== null) hyp.fileClose(u.file); // and with it the claim
-      }
-    };
-    const check = (u: Unit, op: string, offset: number, length: number) => {
-      if (offset % u.sectorSize || length % u.sectorSize) {
-        throw new SysError('EINVAL', `blk: ${op} of ${length} bytes at ${offset} is not aligned to ${u.sectorSize}-byte sectors`);
-      }
-      if (offset + length > u.size) {
-        throw new SysError('EINVAL', `blk: ${op} of ${length} bytes at ${offset} runs past the end of unit ${u.unit} (${u.size} bytes)`);
-      }
-      if (length > MAX_IO) throw new SysError('EINVAL', `blk: ${op} of ${length} bytes exceeds the limit of ${MAX_IO}`);
-    };
+      const get = (unit: number): Unit => {
+        const u = units.get(unit);
+        if (!u) throw new SysError('ENXIO', `blk: no unit ${unit}`);
+        return u;
+      };
+      const close = (u: Unit) => {
+        try {
+          u.wal?.close();
+        } finally {
+          if (u.file !== null) hyp.fileClose(u.file); // and with it the claim
+        }
+      };
+      const check = (u: Unit, op: string, offset: number, length: number) => {
+        if (offset % u.sectorSize || length % u.sectorSize) {
+          throw new SysError('EINVAL', `blk: ${op} of ${length} bytes at ${offset} is not aligned to ${u.sectorSize}-byte sectors`);
+        }
+        if (offset + length > u.size) {
+          throw new SysError('EINVAL', `blk: ${op} of ${length} bytes at ${offset} runs past the end of unit ${u.unit} (${u.size} bytes)`);
+        }
+        if (length > MAX_IO) throw new SysError('EINVAL', `blk: ${op} of ${length} bytes exceeds the limit of ${MAX_IO}`);
+      };
 
-    return {
-      attach(a: { path?: string; size?: number; ram?: number; sectorSize?: number; readonly?: boolean; holder?: string }) {
-        const { path, size, ram, sectorSize = 512, readonly = false, holder } = a;
-        if ((path === undefined) === (ram === undefined)) throw new SysError('EINVAL', 'blk: attach needs exactly one of path and ram');
-        if (!SECTOR_SIZES.includes(sectorSize)) throw new SysError('EINVAL', `blk: sector size ${sectorSize} is not one of ${SECTOR_SIZES.join(', ')}`);
-        if (size !== undefined && (readonly || path === undefined)) throw new SysError('EINVAL', 'blk: size is for creating a writable host file');
-        let u: Unit;
-        if (path !== undefined) {
-          const { file, identity } = openImage(hyp, units, close, { path, size, readonly, holder });
-          let wal: WriteAheadLog | null = null;
-          let overlay: Overlay | null = null;
-          let bytes: number;
-          try {
-            bytes = hyp.fileSize(file);
-            if (readonly) overlay = committedOverlay(hyp, path, file);
-            else wal = WriteAheadLog.open(hyp, path, file);
-          } catch (err) {
-            hyp.fileClose(file);
-            throw err;
+      return {
+        attach(a: { path?: string; size?: number; ram?: number; sectorSize?: number; readonly?: boolean; holder?: string }) {
+          const { path, size, ram, sectorSize = 512, readonly = false, holder } = a;
+          if ((path === undefined) === (ram === undefined)) throw new SysError('EINVAL', 'blk: attach needs exactly one of path and ram');
+          if (!SECTOR_SIZES.includes(sectorSize)) throw new SysError('EINVAL', `blk: sector size ${sectorSize} is not one of ${SECTOR_SIZES.join(', ')}`);
+          if (size !== undefined && (readonly || path === undefined)) throw new SysError('EINVAL', 'blk: size is for creating a writable host file');
+          let u: Unit;
+          if (path !== undefined) {
+            const { file, identity } = openImage(hyp, units, close, { path, size, readonly, holder });
+            let wal: WriteAheadLog | null = null;
+            let overlay: Overlay | null = null;
+            let bytes: number;
+            try {
+              bytes = hyp.fileSize(file);
+              if (readonly) overlay = committedOverlay(hyp, path, file);
+              else wal = WriteAheadLog.open(hyp, path, file);
+            } catch (err) {
+              hyp.fileClose(file);
+              throw err;
+            }
+            u = { unit: nextUnit++, source: path, size: bytes - (bytes % sectorSize), sectorSize, readonly, file, ram: null, identity, holder, wal, overlay };
+          } else {
+            if (ram! % sectorSize || ram! > 2 ** 31) {
+              throw new SysError('EINVAL', `blk: a RAM disk must be a multiple of ${sectorSize} bytes, at most 2 GiB`);
+            }
+            u = { unit: nextUnit++, source: 'ram', size: ram!, sectorSize, readonly, file: null, ram: new Uint8Array(ram!), identity: null, holder, wal: null, overlay: null };
           }
-          u = { unit: nextUnit++, source: path, size: bytes - (bytes % sectorSize), sectorSize, readonly, file, ram: null, identity, holder, wal, overlay };
-        } else {
-          if (ram! % sectorSize || ram! > 2 ** 31) {
-            throw new SysError('EINVAL', `blk: a RAM disk must be a multiple of ${sectorSize} bytes, at most 2 GiB`);
+          units.set(u.unit, u);
+          return info(u);
+        },
+        detach({ unit }: { unit: number }) {
+          const u = get(unit);
+          units.delete(unit);
+          close(u);
+        },
+        info: ({ unit }: { unit: number }) => info(get(unit)),
+        read({ unit, offset, length }: { unit: number; offset: number; length: number }) {
+          const u = get(unit);
+          check(u, 'read', offset, length);
+          if (u.ram) return u.ram.slice(offset, offset + length);
+          const buf = new Uint8Array(length);
+          hyp.filePread(u.file!, buf, offset); // past the host file's end (it shrank): zeros
+          u.overlay?.patch(offset, buf);
+          u.wal?.patch(offset, buf); // a commit the host refused part of: reads see it whole
+          return buf;
+        },
+        write({ unit, offset, data }: { unit: number; offset: number; data: Uint8Array }) {
+          const u = get(unit);
+          check(u, 'write', offset, data.length);
+          if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
+          if (u.ram) u.ram.set(data, offset);
+          else hyp.filePwrite(u.file!, data, offset);
+        },
+        flush({ unit }: { unit: number }) {
+          const u = get(unit);
+          if (u.file !== null && !u.readonly) hyp.fileSync(u.file);
+        },
+        commit({ unit, writes }: { unit: number; writes: unknown }) {
+          const u = get(unit);
+          if (!Array.isArray(writes)) throw new SysError('EINVAL', 'blk: commit needs an array of {offset, data}');
+          for (const w of writes) {
+            if (!w || typeof w !== 'object' || !Number.isSafeInteger(w.offset) || w.offset < 0 || !(w.data instanceof Uint8Array)) {
+              throw new SysError('EINVAL', 'blk: each write of a commit must be {offset: integer, data: Uint8Array}');
+            }
+            check(u, 'commit', w.offset, w.data.length);
           }
-          u = { unit: nextUnit++, source: 'ram', size: ram!, sectorSize, readonly, file: null, ram: new Uint8Array(ram!), identity: null, holder, wal: null, overlay: null };
-        }
-        units.set(u.unit, u);
-        return info(u);
-      },
-      detach({ unit }: { unit: number }) {
-        const u = get(unit);
-        units.delete(unit);
-        close(u);
-      },
-      info: ({ unit }: { unit: number }) => info(get(unit)),
-      read({ unit, offset, length }: { unit: number; offset: number; length: number }) {
-        const u = get(unit);
-        check(u, 'read', offset, length);
-        if (u.ram) return u.ram.slice(offset, offset + length);
-        const buf = new Uint8Array(length);
-        hyp.filePread(u.file!, buf, offset); // past the host file's end (it shrank): zeros
-        u.overlay?.patch(offset, buf);
-        u.wal?.patch(offset, buf); // a commit the host refused part of: reads see it whole
-        return buf;
-      },
-      write({ unit, offset, data }: { unit: number; offset: number; data: Uint8Array }) {
-        const u = get(unit);
-        check(u, 'write', offset, data.length);
-        if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
-        if (u.ram) u.ram.set(data, offset);
-        else hyp.filePwrite(u.file!, data, offset);
-      },
-      flush({ unit }: { unit: number }) {
-        const u = get(unit);
-        if (u.file !== null && !u.readonly) hyp.fileSync(u.file);
-      },
-      commit({ unit, writes }: { unit: number; writes: unknown }) {
-        const u = get(unit);
-        if (!Array.isArray(writes)) throw new SysError('EINVAL', 'blk: commit needs an array of {offset, data}');
-        for (const w of writes) {
-          if (!w || typeof w !== 'object' || !Number.isSafeInteger(w.offset) || w.offset < 0 || !(w.data instanceof Uint8Array)) {
-            throw new SysError('EINVAL', 'blk: each write of a commit must be {offset: integer, data: Uint8Array}');
-          }
-          check(u, 'commit', w.offset, w.data.length);
-        }
-        if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
-        const list = writes as { offset: number; data: Uint8Array }[];
-        if (u.wal) u.wal.commit(u.file!, list);
-        else for (const w of list) u.ram!.set(w.data, w.offset);
-      },
-      stop() {
-        for (const u of units.values()) close(u);
-        units.clear();
-      },
-    };
+          if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
+          const list = writes as { offset: number; data: Uint8Array }[];
+          if (u.wal) u.wal.commit(u.file!, list);
+          else for (const w of list) u.ram!.set(w.data, w.offset);
+        },
+        stop() {
+          for (const u of units.values()) close(u);
+          units.clear();
+        },
+      };
+    },
   },
 });

@@ -90,81 +90,87 @@ export default defineComponent({
   description: 'device nodes: null, zero, random, console',
   requires: [],
   ops: FS_OPS,
-  start(ctx, info) {
-    const instances = new Map<number, DevInstance>();
-    let nextFsid = firstFsid(info);
-    const fs = (fsid: number): DevInstance => {
-      const d = instances.get(fsid);
-      if (!d) throw new SysError('ENODEV', `dev: no mounted instance ${fsid}`);
-      return d;
-    };
-    const device = (fsid: number, h: Handle): Device => {
-      fs(fsid).get(h);
-      const d = deviceOf(h.ino);
-      if (!d) throw new SysError('EISDIR', 'dev: the root is a directory');
-      return d;
-    };
-    const fixed = (): never => {
-      throw new SysError('EPERM', 'dev: the set of device nodes is fixed');
-    };
-    const now = () => ctx.hyp.clockRealtime();
-    type A = { fsid: number; h: Handle };
-
-    return {
-      mount() {
-        const fsid = nextFsid++;
-        instances.set(fsid, new DevInstance(now()));
-        return { fsid, root: { ino: ROOT_INO, gen: 1 }, readonly: false };
-      },
-      unmount({ fsid }: A) {
-        fs(fsid);
-        instances.delete(fsid);
-      },
-      statfs: ({ fsid }: A) => {
-        fs(fsid);
-        return { fstype: 'dev', bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: DEVICES.length + 1, ffree: 0, namemax: NAME_MAX, readonly: false };
-      },
-      walk: ({ fsid, dir, names }: A & { dir: Handle; names: string[] }) => fs(fsid).walk(dir, names),
-      getattr: ({ fsid, h }: A) => ({ ...fs(fsid).get(h) }),
-      setattr({ fsid, h, mode, uid, gid, atime, mtime }: A & Record<string, number | undefined>) {
-        const a = fs(fsid).get(h);
-        // A size change is what O_TRUNC asks of /dev/null: devices have no size, so it is a no-op.
-        if (mode !== undefined) a.mode = (a.mode & ~0o7777) | (mode & 0o7777);
-        if (uid !== undefined) a.uid = uid;
-        if (gid !== undefined) a.gid = gid;
-        if (atime !== undefined) a.atime = atime;
-        if (mtime !== undefined) a.mtime = mtime;
-        a.ctime = now();
-        return { ...a };
-      },
-      create: fixed, mkdir: fixed, symlink: fixed, link: fixed, unlink: fixed, rmdir: fixed, rename: fixed,
-      readlink: ({ fsid, h }: A) => {
-        fs(fsid).get(h);
-        throw new SysError('EINVAL', 'dev: not a symbolic link');
-      },
-      readdir({ fsid, h, cookie, count }: A & { cookie: number; count: number }) {
-        const a = fs(fsid).get(h);
-        if (h.ino !== ROOT_INO) throw new SysError('ENOTDIR', 'dev: a device is not a directory');
-        const slice = DEVICES.slice(cookie, cookie + Math.max(1, count));
-        const entries = slice.map((d) => {
-          const ino = DEVICES.indexOf(d) + 2;
-          return { name: d.name, ino, type: fileTypeOf(fs(fsid).attrs.get(ino)!.mode) };
-        });
-        a.atime = now();
-        return { entries, cookie: cookie + slice.length, eof: cookie + slice.length >= DEVICES.length };
-      },
-      read: ({ fsid, h, length }: A & { length: number }) => device(fsid, h).read(ctx, length),
-      write({ fsid, h, offset, data }: A & { offset: number; data: Uint8Array }) {
-        const written = device(fsid, h).write(ctx, data);
-        return { written, end: offset + written };
-      },
-      append({ fsid, h, data }: A & { data: Uint8Array }) {
-        return { written: device(fsid, h).write(ctx, data), end: 0 };
-      },
-      open: ({ fsid, h }: A) => void fs(fsid).get(h),
-      close: ({ fsid, h }: A) => void fs(fsid).get(h),
-      fsync: ({ fsid, h }: A) => void fs(fsid).get(h),
-      sync: ({ fsid }: A) => void fs(fsid),
-    };
+  init: {
+    fresh: (ctx) => serve(ctx, 0),
+    restart: (ctx, { generation }) => serve(ctx, generation),
   },
 });
+
+/** The handlers of incarnation `generation` (0 at boot): a fresh table of mounts. */
+function serve(ctx: Context, generation: number) {
+  const instances = new Map<number, DevInstance>();
+  let nextFsid = firstFsid(generation);
+  const fs = (fsid: number): DevInstance => {
+    const d = instances.get(fsid);
+    if (!d) throw new SysError('ENODEV', `dev: no mounted instance ${fsid}`);
+    return d;
+  };
+  const device = (fsid: number, h: Handle): Device => {
+    fs(fsid).get(h);
+    const d = deviceOf(h.ino);
+    if (!d) throw new SysError('EISDIR', 'dev: the root is a directory');
+    return d;
+  };
+  const fixed = (): never => {
+    throw new SysError('EPERM', 'dev: the set of device nodes is fixed');
+  };
+  const now = () => ctx.hyp.clockRealtime();
+  type A = { fsid: number; h: Handle };
+
+  return {
+    mount() {
+      const fsid = nextFsid++;
+      instances.set(fsid, new DevInstance(now()));
+      return { fsid, root: { ino: ROOT_INO, gen: 1 }, readonly: false };
+    },
+    unmount({ fsid }: A) {
+      fs(fsid);
+      instances.delete(fsid);
+    },
+    statfs: ({ fsid }: A) => {
+      fs(fsid);
+      return { fstype: 'dev', bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: DEVICES.length + 1, ffree: 0, namemax: NAME_MAX, readonly: false };
+    },
+    walk: ({ fsid, dir, names }: A & { dir: Handle; names: string[] }) => fs(fsid).walk(dir, names),
+    getattr: ({ fsid, h }: A) => ({ ...fs(fsid).get(h) }),
+    setattr({ fsid, h, mode, uid, gid, atime, mtime }: A & Record<string, number | undefined>) {
+      const a = fs(fsid).get(h);
+      // A size change is what O_TRUNC asks of /dev/null: devices have no size, so it is a no-op.
+      if (mode !== undefined) a.mode = (a.mode & ~0o7777) | (mode & 0o7777);
+      if (uid !== undefined) a.uid = uid;
+      if (gid !== undefined) a.gid = gid;
+      if (atime !== undefined) a.atime = atime;
+      if (mtime !== undefined) a.mtime = mtime;
+      a.ctime = now();
+      return { ...a };
+    },
+    create: fixed, mkdir: fixed, symlink: fixed, link: fixed, unlink: fixed, rmdir: fixed, rename: fixed,
+    readlink: ({ fsid, h }: A) => {
+      fs(fsid).get(h);
+      throw new SysError('EINVAL', 'dev: not a symbolic link');
+    },
+    readdir({ fsid, h, cookie, count }: A & { cookie: number; count: number }) {
+      const a = fs(fsid).get(h);
+      if (h.ino !== ROOT_INO) throw new SysError('ENOTDIR', 'dev: a device is not a directory');
+      const slice = DEVICES.slice(cookie, cookie + Math.max(1, count));
+      const entries = slice.map((d) => {
+        const ino = DEVICES.indexOf(d) + 2;
+        return { name: d.name, ino, type: fileTypeOf(fs(fsid).attrs.get(ino)!.mode) };
+      });
+      a.atime = now();
+      return { entries, cookie: cookie + slice.length, eof: cookie + slice.length >= DEVICES.length };
+    },
+    read: ({ fsid, h, length }: A & { length: number }) => device(fsid, h).read(ctx, length),
+    write({ fsid, h, offset, data }: A & { offset: number; data: Uint8Array }) {
+      const written = device(fsid, h).write(ctx, data);
+      return { written, end: offset + written };
+    },
+    append({ fsid, h, data }: A & { data: Uint8Array }) {
+      return { written: device(fsid, h).write(ctx, data), end: 0 };
+    },
+    open: ({ fsid, h }: A) => void fs(fsid).get(h),
+    close: ({ fsid, h }: A) => void fs(fsid).get(h),
+    fsync: ({ fsid, h }: A) => void fs(fsid).get(h),
+    sync: ({ fsid }: A) => void fs(fsid),
+  };
+}
