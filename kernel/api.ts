@@ -4,40 +4,15 @@
 // that is — a driver is written once and runs under every policy.
 
 import type { Hyp } from './hyp.js';
+import { op, type ArgsOf, type CallArgs, type CallResult, type Handlers, type OpName, type OpSpec, type ResultOf } from './ops.js';
 
 export { SysError, strerror, type Errno } from '../ipc/errno.js';
 export { MAX_IO, handOver } from '../ipc/frame.js';
 export type { Hyp, HostFile, LogLevel } from './hyp.js';
-
-/**
- * The argument types an op can declare. A trailing '?' makes the argument optional.
- * - 'uint' a non-negative safe integer, 'int' any safe integer, 'number' any finite number
- * - 'string', 'boolean', 'bytes' (a Uint8Array), 'handle' ({ino, gen}, both uint)
- * - 'string[]', 'object' (a plain object, checked by the op itself), 'any'
- */
-export type ArgType =
-  | 'uint' | 'int' | 'number' | 'string' | 'boolean' | 'bytes' | 'handle' | 'string[]' | 'object' | 'any';
-export type ArgSpec = ArgType | `${ArgType}?`;
-
-export interface OpSpec {
-  /** Arguments by name. Unknown names and wrong types are refused with EINVAL. */
-  args: Record<string, ArgSpec>;
-  /**
-   * True when running the op twice has the same effect as once (read, lookup, stat, write at
-   * an offset). After a component restarts, the core retries an idempotent op that was in
-   * flight, and fails a non-idempotent one with EIO.
-   */
-  idempotent: boolean;
-}
-
-/** What a component's start() returns: one handler per declared op, and cleanup. */
-export type Handlers<Ops extends Record<string, OpSpec> = Record<string, OpSpec>> = {
-  // Handlers take the validated arguments; results are plain data and Uint8Arrays.
-  [K in keyof Ops]: (args: any) => unknown;
-} & {
-  /** Called once at halt, after the last request: flush and release host resources. */
-  stop?: () => void | Promise<void>;
-};
+export {
+  op, type ArgSpec, type ArgType, type ArgsOf, type CallArgs, type CallResult, type Components, type Handlers, type OpName,
+  type OpSpec, type ResultOf,
+} from './ops.js';
 
 /**
  * What a reincarnation is told: which incarnation it is and what the core kept for it.
@@ -61,7 +36,7 @@ export interface Context {
    * EPERM. Arguments and results are copied across domain boundaries: a callee must not keep
    * or change a Uint8Array it was given, a caller must not change one it got back.
    */
-  call<T = unknown>(component: string, op: string, args: Record<string, unknown>): Promise<T>;
+  call<C extends string, O extends OpName<C>>(component: C, op: O, args: CallArgs<C, O>): Promise<CallResult<C, O>>;
   /** The host, reached only through hypercalls. */
   readonly hyp: Hyp;
 }
@@ -201,139 +176,123 @@ export function quoteName(name: string): string {
   return JSON.stringify(name);
 }
 
+/** What a file system's mount answers. */
+export interface FsMountResult {
+  fsid: number;
+  root: Handle;
+  readonly: boolean;
+  /**
+   * It keeps its data on a device: the vfs keeps what it sent since the last sync, to send
+   * again if the file system restarts.
+   */
+  persistent?: boolean;
+  /** Options to add when mounting the same again after a restart of the file system. */
+  remount?: Record<string, unknown>;
+}
+
+/** A page of a directory's entries; `cookie` continues after the last one. */
+export interface DirPage {
+  entries: DirEntry[];
+  cookie: number;
+  eof: boolean;
+}
+
+/** What write and append answer: bytes written, and the offset after the last of them. */
+export interface WriteResult {
+  written: number;
+  end: number;
+}
+
 /**
  * The op table every file system serves (tmpfs, dev, ext2, …), so the vfs can mount any of
  * them. Ops are stateless on handles: a file system can restart under open files.
+ *
+ * Adding an op to the file-system protocol is one edit, here (its arguments and its result):
+ * FsInstance, instanceOps and the vfs's typed calls follow from this table, and the compiler
+ * then asks every file system for the new method.
  */
 export const FS_OPS = {
-  /**
-   * Mounts a new instance: {source?: device path, options?} → {fsid, root, readonly,
-   * persistent?, remount?}. A persistent file system keeps its data on a device: the vfs keeps
-   * what it sent since the last sync, to send again if the file system restarts. `remount`:
-   * options to add when mounting the same again after a restart.
-   */
-  mount: { args: { source: 'string?', options: 'object?' }, idempotent: false },
+  /** Mounts a new instance from a device path, with options. */
+  mount: op<FsMountResult>()({ args: { source: 'string?', options: 'object?' }, idempotent: false }),
   /** Syncs and forgets an instance. */
-  unmount: { args: { fsid: 'uint' }, idempotent: false },
-  statfs: { args: { fsid: 'uint' }, idempotent: true },
-  /** Resolves names one after another from dir → WalkResult. */
-  walk: { args: { fsid: 'uint', dir: 'handle', names: 'string[]' }, idempotent: true },
-  getattr: { args: { fsid: 'uint', h: 'handle' }, idempotent: true },
-  /** Changes what is given; `size` truncates or extends. → Attr */
-  setattr: {
+  unmount: op<void>()({ args: { fsid: 'uint' }, idempotent: false }),
+  statfs: op<StatFs>()({ args: { fsid: 'uint' }, idempotent: true }),
+  /** Resolves names one after another from dir. */
+  walk: op<WalkResult>()({ args: { fsid: 'uint', dir: 'handle', names: 'string[]' }, idempotent: true }),
+  getattr: op<Attr>()({ args: { fsid: 'uint', h: 'handle' }, idempotent: true }),
+  /** Changes what is given; `size` truncates or extends. */
+  setattr: op<Attr>()({
     args: {
       fsid: 'uint', h: 'handle', mode: 'uint?', uid: 'uint?', gid: 'uint?', size: 'uint?',
       atime: 'number?', mtime: 'number?',
     },
     idempotent: true,
-  },
-  /** Creates a regular file, or opens the existing one unless excl. → WalkStep */
-  create: {
+  }),
+  /** Creates a regular file, or opens the existing one unless excl. */
+  create: op<WalkStep>()({
     args: { fsid: 'uint', dir: 'handle', name: 'string', mode: 'uint', uid: 'uint', gid: 'uint', excl: 'boolean' },
     idempotent: false,
-  },
-  /** → WalkStep */
-  mkdir: {
+  }),
+  mkdir: op<WalkStep>()({
     args: { fsid: 'uint', dir: 'handle', name: 'string', mode: 'uint', uid: 'uint', gid: 'uint' },
     idempotent: false,
-  },
-  /** → WalkStep */
-  symlink: {
+  }),
+  symlink: op<WalkStep>()({
     args: { fsid: 'uint', dir: 'handle', name: 'string', target: 'string', uid: 'uint', gid: 'uint' },
     idempotent: false,
-  },
-  /** Adds a name for h in dir. → Attr of h */
-  link: { args: { fsid: 'uint', h: 'handle', dir: 'handle', name: 'string' }, idempotent: false },
-  unlink: { args: { fsid: 'uint', dir: 'handle', name: 'string' }, idempotent: false },
-  rmdir: { args: { fsid: 'uint', dir: 'handle', name: 'string' }, idempotent: false },
-  rename: {
+  }),
+  /** Adds a name for h in dir; answers h's attributes. */
+  link: op<Attr>()({ args: { fsid: 'uint', h: 'handle', dir: 'handle', name: 'string' }, idempotent: false }),
+  unlink: op<void>()({ args: { fsid: 'uint', dir: 'handle', name: 'string' }, idempotent: false }),
+  rmdir: op<void>()({ args: { fsid: 'uint', dir: 'handle', name: 'string' }, idempotent: false }),
+  rename: op<void>()({
     args: { fsid: 'uint', sdir: 'handle', sname: 'string', ddir: 'handle', dname: 'string' },
     idempotent: false,
-  },
-  readlink: { args: { fsid: 'uint', h: 'handle' }, idempotent: true },
-  /** → {entries: DirEntry[], cookie, eof}; '.' and '..' are not listed. */
-  readdir: { args: { fsid: 'uint', h: 'handle', cookie: 'uint', count: 'uint' }, idempotent: true },
-  read: { args: { fsid: 'uint', h: 'handle', offset: 'uint', length: 'uint' }, idempotent: true },
-  /** Writes at offset. → {written, end} (end: the offset after the last byte written) */
-  write: { args: { fsid: 'uint', h: 'handle', offset: 'uint', data: 'bytes' }, idempotent: true },
-  /** Writes at the end of the file, atomically with finding it. → {written, end} */
-  append: { args: { fsid: 'uint', h: 'handle', data: 'bytes' }, idempotent: false },
+  }),
+  readlink: op<string>()({ args: { fsid: 'uint', h: 'handle' }, idempotent: true }),
+  /** '.' and '..' are not listed. */
+  readdir: op<DirPage>()({ args: { fsid: 'uint', h: 'handle', cookie: 'uint', count: 'uint' }, idempotent: true }),
+  read: op<Uint8Array>()({ args: { fsid: 'uint', h: 'handle', offset: 'uint', length: 'uint' }, idempotent: true }),
+  /** Writes at offset. */
+  write: op<WriteResult>()({ args: { fsid: 'uint', h: 'handle', offset: 'uint', data: 'bytes' }, idempotent: true }),
+  /** Writes at the end of the file, atomically with finding it. */
+  append: op<WriteResult>()({ args: { fsid: 'uint', h: 'handle', data: 'bytes' }, idempotent: false }),
   /** An open file description now refers to h (unlinked files live until the last close). */
-  open: { args: { fsid: 'uint', h: 'handle' }, idempotent: false },
-  close: { args: { fsid: 'uint', h: 'handle' }, idempotent: false },
-  /** Makes h durable. → {everything: true} when it made every change of the instance durable. */
-  fsync: { args: { fsid: 'uint', h: 'handle' }, idempotent: true },
-  sync: { args: { fsid: 'uint' }, idempotent: true },
+  open: op<void>()({ args: { fsid: 'uint', h: 'handle' }, idempotent: false }),
+  close: op<void>()({ args: { fsid: 'uint', h: 'handle' }, idempotent: false }),
+  /** Makes h durable; `everything` when it made every change of the instance durable. */
+  fsync: op<{ everything: boolean } | void>()({ args: { fsid: 'uint', h: 'handle' }, idempotent: true }),
+  sync: op<void>()({ args: { fsid: 'uint' }, idempotent: true }),
 } as const satisfies Record<string, OpSpec>;
 
 export type FsOps = typeof FS_OPS;
 
-type Awaitable<T> = T | Promise<T>;
+/** The FS_OPS an instance serves: all but mount and unmount, which the file system's table serves. */
+export type FsInstanceOp = Exclude<keyof FsOps, 'mount' | 'unmount'>;
+
+/** The arguments of an FS op as an instance gets them: those of the op but the fsid. */
+export type FsArgs<O extends FsInstanceOp> = Omit<ArgsOf<FsOps[O]>, 'fsid'>;
 
 /** What setattr may change. */
-export interface AttrChanges {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  atime?: number;
-  mtime?: number;
-}
+export type AttrChanges = Omit<FsArgs<'setattr'>, 'h'>;
 
 /**
- * One mounted instance of a file system, with the FS_OPS (but mount and unmount) as methods:
- * a file system that keeps a table of them gets its op handlers from instanceOps().
+ * One mounted instance of a file system, with the FS_OPS (but mount and unmount) as methods
+ * that take the op's arguments but the fsid: a file system that keeps a table of them gets
+ * its op handlers from instanceOps().
  */
-export interface FsInstance {
-  statfs(): Awaitable<StatFs>;
-  walk(dir: Handle, names: string[]): Awaitable<WalkResult>;
-  getattr(h: Handle): Awaitable<Attr>;
-  setattr(h: Handle, changes: AttrChanges): Awaitable<Attr>;
-  create(dir: Handle, name: string, mode: number, uid: number, gid: number, excl: boolean): Awaitable<WalkStep>;
-  mkdir(dir: Handle, name: string, mode: number, uid: number, gid: number): Awaitable<WalkStep>;
-  symlink(dir: Handle, name: string, target: string, uid: number, gid: number): Awaitable<WalkStep>;
-  link(h: Handle, dir: Handle, name: string): Awaitable<Attr>;
-  unlink(dir: Handle, name: string): Awaitable<void>;
-  rmdir(dir: Handle, name: string): Awaitable<void>;
-  rename(sdir: Handle, sname: string, ddir: Handle, dname: string): Awaitable<void>;
-  readlink(h: Handle): Awaitable<string>;
-  readdir(h: Handle, cookie: number, count: number): Awaitable<{ entries: DirEntry[]; cookie: number; eof: boolean }>;
-  read(h: Handle, offset: number, length: number): Awaitable<Uint8Array>;
-  write(h: Handle, offset: number, data: Uint8Array): Awaitable<{ written: number; end: number }>;
-  append(h: Handle, data: Uint8Array): Awaitable<{ written: number; end: number }>;
-  open(h: Handle): Awaitable<void>;
-  close(h: Handle): Awaitable<void>;
-  fsync(h: Handle): Awaitable<{ everything: boolean } | void>;
-  sync(): Awaitable<void>;
-}
+export type FsInstance = {
+  [O in FsInstanceOp]: (args: FsArgs<O>) => ResultOf<FsOps[O]> | Promise<ResultOf<FsOps[O]>>;
+};
 
 /** The FS_OPS handlers (but mount and unmount) of a file system, each on the instance its fsid names. */
-export function instanceOps(instance: (fsid: number) => FsInstance) {
-  type On = { fsid: number; h: Handle; dir: Handle; name: string };
-  type Creds = { mode: number; uid: number; gid: number };
-  return {
-    statfs: ({ fsid }: On) => instance(fsid).statfs(),
-    walk: ({ fsid, dir, names }: On & { names: string[] }) => instance(fsid).walk(dir, names),
-    getattr: ({ fsid, h }: On) => instance(fsid).getattr(h),
-    setattr: ({ fsid, h, ...changes }: { fsid: number; h: Handle } & AttrChanges) => instance(fsid).setattr(h, changes),
-    create: ({ fsid, dir, name, mode, uid, gid, excl }: On & Creds & { excl: boolean }) => instance(fsid).create(dir, name, mode, uid, gid, excl),
-    mkdir: ({ fsid, dir, name, mode, uid, gid }: On & Creds) => instance(fsid).mkdir(dir, name, mode, uid, gid),
-    symlink: ({ fsid, dir, name, target, uid, gid }: On & Creds & { target: string }) => instance(fsid).symlink(dir, name, target, uid, gid),
-    link: ({ fsid, h, dir, name }: On) => instance(fsid).link(h, dir, name),
-    unlink: ({ fsid, dir, name }: On) => instance(fsid).unlink(dir, name),
-    rmdir: ({ fsid, dir, name }: On) => instance(fsid).rmdir(dir, name),
-    rename: ({ fsid, sdir, sname, ddir, dname }: { fsid: number; sdir: Handle; sname: string; ddir: Handle; dname: string }) =>
-      instance(fsid).rename(sdir, sname, ddir, dname),
-    readlink: ({ fsid, h }: On) => instance(fsid).readlink(h),
-    readdir: ({ fsid, h, cookie, count }: On & { cookie: number; count: number }) => instance(fsid).readdir(h, cookie, count),
-    read: ({ fsid, h, offset, length }: On & { offset: number; length: number }) => instance(fsid).read(h, offset, length),
-    write: ({ fsid, h, offset, data }: On & { offset: number; data: Uint8Array }) => instance(fsid).write(h, offset, data),
-    append: ({ fsid, h, data }: On & { data: Uint8Array }) => instance(fsid).append(h, data),
-    open: ({ fsid, h }: On) => instance(fsid).open(h),
-    close: ({ fsid, h }: On) => instance(fsid).close(h),
-    fsync: ({ fsid, h }: On) => instance(fsid).fsync(h),
-    sync: ({ fsid }: On) => instance(fsid).sync(),
-  };
+export function instanceOps(instance: (fsid: number) => FsInstance): Handlers<Pick<FsOps, FsInstanceOp>> {
+  const handlers: Record<string, (a: { fsid: number }) => unknown> = {};
+  for (const name of Object.keys(FS_OPS) as (keyof FsOps)[]) {
+    if (name === 'mount' || name === 'unmount') continue;
+    handlers[name] = ({ fsid, ...args }) => (instance(fsid)[name] as (a: object) => unknown)(args);
+  }
+  return handlers as unknown as Handlers<Pick<FsOps, FsInstanceOp>>; // built by name from FS_OPS, so it has each op
 }
 
 /** open(2) flags, with Linux's values. */

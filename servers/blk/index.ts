@@ -13,7 +13,7 @@
 // stale — the thread or process that held them is gone — and the new attach takes them over. A
 // commit the dead blk had sealed in an image's log is completed by the next read-write attach.
 
-import { SysError, defineComponent, type HostFile, type Hyp } from '../../kernel/api.js';
+import { SysError, defineComponent, op, type HostFile, type Hyp } from '../../kernel/api.js';
 import { committedOverlay, WriteAheadLog, type Overlay } from './wal.js';
 
 /** Largest single transfer, in bytes. */
@@ -69,39 +69,58 @@ function openImage(hyp: Hyp, units: Map<number, Unit>, close: (u: Unit) => void,
   }
 }
 
-function info(u: Unit) {
+/** What attach and info answer about a unit. Sizes in bytes. */
+export interface UnitInfo {
+  unit: number;
+  /** The host path, or 'ram'. */
+  source: string;
+  size: number;
+  sectorSize: number;
+  sectors: number;
+  readonly: boolean;
+}
+
+function info(u: Unit): UnitInfo {
   return { unit: u.unit, source: u.source, size: u.size, sectorSize: u.sectorSize, sectors: u.size / u.sectorSize, readonly: u.readonly };
+}
+
+/** The ops of blk. */
+const BLK_OPS = {
+  /**
+   * Attaches a device: {path} for a host file, or {ram: bytes}. With {path, size} the file
+   * is created if missing and set to exactly `size` bytes (for mkfs). `holder` names who
+   * attaches (a mount): the same holder attaching the same image again takes its unit over.
+   * EBUSY if the image is attached read-write elsewhere (or read-only, for a read-write
+   * attach), in this kernel or another; EUCLEAN for a stale write-ahead log.
+   */
+  attach: op<UnitInfo>()({ args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?', holder: 'string?' }, idempotent: false }),
+  detach: op<void>()({ args: { unit: 'uint' }, idempotent: false }),
+  info: op<UnitInfo>()({ args: { unit: 'uint' }, idempotent: true }),
+  /** Reads `length` bytes at byte `offset`, both multiples of the sector size. */
+  read: op<Uint8Array>()({ args: { unit: 'uint', offset: 'uint', length: 'uint' }, idempotent: true }),
+  /** Writes data at byte `offset`; offset and length multiples of the sector size. */
+  write: op<void>()({ args: { unit: 'uint', offset: 'uint', data: 'bytes' }, idempotent: true }),
+  /** Makes every completed write durable. */
+  flush: op<void>()({ args: { unit: 'uint' }, idempotent: true }),
+  /**
+   * A file system's sync point: writes [{offset, data}, …] (each aligned) atomically — through
+   * a write-ahead log beside a host image — and durably, before answering. Every write is
+   * checked before the first one is applied.
+   */
+  commit: op<void>()({ args: { unit: 'uint', writes: 'any' }, idempotent: true }),
+};
+
+declare module '../../kernel/ops.js' {
+  interface Components {
+    blk: typeof BLK_OPS;
+  }
 }
 
 export default defineComponent({
   name: 'blk',
   description: 'block devices on host files or RAM',
   requires: [],
-  ops: {
-    /**
-     * Attaches a device: {path} for a host file, or {ram: bytes}. With {path, size} the file
-     * is created if missing and set to exactly `size` bytes (for mkfs). `holder` names who
-     * attaches (a mount): the same holder attaching the same image again takes its unit over.
-     * EBUSY if the image is attached read-write elsewhere (or read-only, for a read-write
-     * attach), in this kernel or another; EUCLEAN for a stale write-ahead log. → info
-     */
-    attach: { args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?', holder: 'string?' }, idempotent: false },
-    detach: { args: { unit: 'uint' }, idempotent: false },
-    /** → {unit, source, size, sectorSize, sectors, readonly} */
-    info: { args: { unit: 'uint' }, idempotent: true },
-    /** Reads `length` bytes at byte `offset`, both multiples of the sector size. */
-    read: { args: { unit: 'uint', offset: 'uint', length: 'uint' }, idempotent: true },
-    /** Writes data at byte `offset`; offset and length multiples of the sector size. */
-    write: { args: { unit: 'uint', offset: 'uint', data: 'bytes' }, idempotent: true },
-    /** Makes every completed write durable. */
-    flush: { args: { unit: 'uint' }, idempotent: true },
-    /**
-     * A file system's sync point: writes [{offset, data}, …] (each aligned) atomically — through
-     * a write-ahead log beside a host image — and durably, before answering. Every write is
-     * checked before the first one is applied.
-     */
-    commit: { args: { unit: 'uint', writes: 'any' }, idempotent: true },
-  },
+  ops: BLK_OPS,
   init: {
     fresh(ctx) {
       const units = new Map<number, Unit>();
@@ -131,7 +150,7 @@ export default defineComponent({
       };
 
       return {
-        attach(a: { path?: string; size?: number; ram?: number; sectorSize?: number; readonly?: boolean; holder?: string }) {
+        attach(a) {
           const { path, size, ram, sectorSize = 512, readonly = false, holder } = a;
           if ((path === undefined) === (ram === undefined)) throw new SysError('EINVAL', 'blk: attach needs exactly one of path and ram');
           if (!SECTOR_SIZES.includes(sectorSize)) throw new SysError('EINVAL', `blk: sector size ${sectorSize} is not one of ${SECTOR_SIZES.join(', ')}`);
@@ -160,13 +179,13 @@ export default defineComponent({
           units.set(u.unit, u);
           return info(u);
         },
-        detach({ unit }: { unit: number }) {
+        detach({ unit }) {
           const u = get(unit);
           units.delete(unit);
           close(u);
         },
-        info: ({ unit }: { unit: number }) => info(get(unit)),
-        read({ unit, offset, length }: { unit: number; offset: number; length: number }) {
+        info: ({ unit }) => info(get(unit)),
+        read({ unit, offset, length }) {
           const u = get(unit);
           check(u, 'read', offset, length);
           if (u.ram) return u.ram.slice(offset, offset + length);
@@ -176,18 +195,18 @@ export default defineComponent({
           u.wal?.patch(offset, buf); // a commit the host refused part of: reads see it whole
           return buf;
         },
-        write({ unit, offset, data }: { unit: number; offset: number; data: Uint8Array }) {
+        write({ unit, offset, data }) {
           const u = get(unit);
           check(u, 'write', offset, data.length);
           if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
           if (u.ram) u.ram.set(data, offset);
           else hyp.filePwrite(u.file!, data, offset);
         },
-        flush({ unit }: { unit: number }) {
+        flush({ unit }) {
           const u = get(unit);
           if (u.file !== null && !u.readonly) hyp.fileSync(u.file);
         },
-        commit({ unit, writes }: { unit: number; writes: unknown }) {
+        commit({ unit, writes }) {
           const u = get(unit);
           if (!Array.isArray(writes)) throw new SysError('EINVAL', 'blk: commit needs an array of {offset, data}');
           for (const w of writes) {
