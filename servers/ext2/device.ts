@@ -3,7 +3,7 @@
 // the image is then attached again, once per call, and the call goes on — but never once the
 // device is detached.
 
-import { SysError, type Context } from '../../kernel/api.js';
+import { SysError, type CallArgs, type CallResult, type Context } from '../../kernel/api.js';
 
 /** blk's largest single transfer. */
 const MAX_TRANSFER = 64 * 1024 * 1024;
@@ -13,11 +13,8 @@ export interface Write {
   data: Uint8Array;
 }
 
-interface AttachInfo {
-  unit: number;
-  size: number;
-  sectorSize: number;
-}
+/** The ops of blk a device sends on its unit. */
+type UnitOp = 'read' | 'write' | 'flush' | 'commit' | 'detach';
 
 export class Device {
   private isDetached = false;
@@ -39,7 +36,7 @@ export class Device {
    * attached elsewhere.
    */
   static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string } = {}): Promise<Device> {
-    const info = await ctx.call<AttachInfo>('blk', 'attach', { path, readonly: opts.readonly || undefined, size: opts.size, holder: opts.holder });
+    const info = await ctx.call('blk', 'attach', { path, readonly: opts.readonly || undefined, size: opts.size, holder: opts.holder });
     if (info.sectorSize !== 512) {
       await ctx.call('blk', 'detach', { unit: info.unit });
       throw new SysError('EINVAL', `ext2: ${path} has ${info.sectorSize}-byte sectors; only 512 is supported`);
@@ -49,10 +46,10 @@ export class Device {
 
   /** Reads `length` bytes at `offset` (both multiples of 512). */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    if (length <= MAX_TRANSFER) return this.call<Uint8Array>('read', { offset, length });
+    if (length <= MAX_TRANSFER) return this.call('read', { offset, length });
     const out = new Uint8Array(length);
     for (let at = 0; at < length; at += MAX_TRANSFER) {
-      out.set(await this.call<Uint8Array>('read', { offset: offset + at, length: Math.min(MAX_TRANSFER, length - at) }), at);
+      out.set(await this.call('read', { offset: offset + at, length: Math.min(MAX_TRANSFER, length - at) }), at);
     }
     return out;
   }
@@ -76,15 +73,15 @@ export class Device {
   }
 
   /** An op of blk on this device's unit; ENXIO (blk restarted, the unit is gone) attaches the image again. */
-  private async call<T>(op: string, args: Record<string, unknown>): Promise<T> {
+  private async call<O extends UnitOp>(op: O, args: Omit<CallArgs<'blk', O>, 'unit'>): Promise<CallResult<'blk', O>> {
     if (this.isDetached) throw new SysError('ENXIO', `ext2: ${this.path} is detached`);
     try {
-      return await this.ctx.call<T>('blk', op, { unit: this.unit, ...args });
+      return await this.ctx.call('blk', op, { unit: this.unit, ...args } as CallArgs<'blk', O>);
     } catch (err) {
       if (!(err instanceof SysError && err.errno === 'ENXIO')) throw err;
-      const info = await this.ctx.call<AttachInfo>('blk', 'attach', { path: this.path, readonly: this.readonly || undefined, holder: this.holder });
+      const info = await this.ctx.call('blk', 'attach', { path: this.path, readonly: this.readonly || undefined, holder: this.holder });
       this.unit = info.unit;
-      return this.ctx.call<T>('blk', op, { unit: this.unit, ...args });
+      return this.ctx.call('blk', op, { unit: this.unit, ...args } as CallArgs<'blk', O>);
     }
   }
 }

@@ -8,7 +8,7 @@
 
 import {
   NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
-  type Attr, type AttrChanges, type Context, type DirEntry, type FileType, type FsInstance, type Handle, type StatFs, type WalkResult, type WalkStep,
+  type Attr, type AttrChanges, type Context, type DirEntry, type FileType, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
 import { BlockMap, maxFileSize } from './blockmap.js';
@@ -182,7 +182,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  walk(dirH: Handle, names: string[]): Promise<WalkResult> {
+  walk({ dir: dirH, names }: FsArgs<'walk'>): Promise<WalkResult> {
     return this.run(false, async () => {
       let cur = await this.live(dirH);
       const result: WalkResult = { start: this.attr(cur), steps: [] };
@@ -205,11 +205,11 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  getattr(h: Handle): Promise<Attr> {
+  getattr({ h }: FsArgs<'getattr'>): Promise<Attr> {
     return this.run(false, async () => this.attr(await this.live(h)));
   }
 
-  setattr(h: Handle, a: AttrChanges): Promise<Attr> {
+  setattr({ h, ...a }: FsArgs<'setattr'>): Promise<Attr> {
     return this.run(true, async () => {
       const node = await this.live(h);
       const now = this.now();
@@ -231,7 +231,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  create(dirH: Handle, name: string, mode: number, uid: number, gid: number, excl: boolean): Promise<WalkStep> {
+  create({ dir: dirH, name, mode, uid, gid, excl }: FsArgs<'create'>): Promise<WalkStep> {
     return this.run(true, async () => {
       checkName(name);
       const dir = await this.liveDir(dirH);
@@ -247,7 +247,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  mkdir(dirH: Handle, name: string, mode: number, uid: number, gid: number): Promise<WalkStep> {
+  mkdir({ dir: dirH, name, mode, uid, gid }: FsArgs<'mkdir'>): Promise<WalkStep> {
     return this.run(true, async () => {
       checkName(name);
       const dir = await this.liveDir(dirH);
@@ -264,7 +264,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  symlink(dirH: Handle, name: string, target: string, uid: number, gid: number): Promise<WalkStep> {
+  symlink({ dir: dirH, name, target, uid, gid }: FsArgs<'symlink'>): Promise<WalkStep> {
     return this.run(true, async () => {
       checkName(name);
       const text = encoder.encode(target);
@@ -285,7 +285,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  link(h: Handle, dirH: Handle, name: string): Promise<Attr> {
+  link({ h, dir: dirH, name }: FsArgs<'link'>): Promise<Attr> {
     return this.run(true, async () => {
       checkName(name);
       const node = await this.live(h);
@@ -303,7 +303,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  unlink(dirH: Handle, name: string): Promise<void> {
+  unlink({ dir: dirH, name }: FsArgs<'unlink'>): Promise<void> {
     return this.run(true, async () => {
       checkName(name);
       const dir = await this.liveDir(dirH);
@@ -316,7 +316,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  rmdir(dirH: Handle, name: string): Promise<void> {
+  rmdir({ dir: dirH, name }: FsArgs<'rmdir'>): Promise<void> {
     return this.run(true, async () => {
       if (name === '..') throw new SysError('ENOTEMPTY', `ext2: '..' is not empty`);
       checkName(name);
@@ -332,7 +332,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  rename(sdirH: Handle, sname: string, ddirH: Handle, dname: string): Promise<void> {
+  rename({ sdir: sdirH, sname, ddir: ddirH, dname }: FsArgs<'rename'>): Promise<void> {
     return this.run(true, async () => {
       checkName(sname);
       checkName(dname);
@@ -373,7 +373,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  readlink(h: Handle): Promise<string> {
+  readlink({ h }: FsArgs<'readlink'>): Promise<string> {
     return this.run(false, async () => {
       const node = await this.live(h);
       if (!node.isSymlink) throw new SysError('EINVAL', `ext2: inode ${node.ino} is not a symbolic link`);
@@ -386,7 +386,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  readdir(h: Handle, cookie: number, count: number): Promise<{ entries: DirEntry[]; cookie: number; eof: boolean }> {
+  readdir({ h, cookie, count }: FsArgs<'readdir'>): Promise<DirPage> {
     return this.run(false, async () => {
       const dir = await this.liveDir(h);
       const result = await this.dirs.list(dir, cookie, count, (ino) => this.typeOf(ino));
@@ -395,7 +395,7 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  read(h: Handle, offset: number, length: number): Promise<Uint8Array> {
+  read({ h, offset, length }: FsArgs<'read'>): Promise<Uint8Array> {
     return this.run(false, async () => {
       const node = await this.liveFile(h);
       const data = await this.content.read(node, offset, length);
@@ -404,16 +404,16 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  write(h: Handle, offset: number, data: Uint8Array): Promise<{ written: number; end: number }> {
+  write({ h, offset, data }: FsArgs<'write'>): Promise<WriteResult> {
     return this.writeAt(h, offset, data);
   }
 
-  append(h: Handle, data: Uint8Array): Promise<{ written: number; end: number }> {
+  append({ h, data }: FsArgs<'append'>): Promise<WriteResult> {
     return this.writeAt(h, null, data);
   }
 
   /** Writes at offset, or at the end of the file (null), found under the same lock. */
-  private writeAt(h: Handle, offset: number | null, data: Uint8Array): Promise<{ written: number; end: number }> {
+  private writeAt(h: Handle, offset: number | null, data: Uint8Array): Promise<WriteResult> {
     return this.run(true, async () => {
       const node = await this.liveFile(h);
       const at = offset ?? node.size;
@@ -426,14 +426,14 @@ export class Ext2 implements FsInstance {
     });
   }
 
-  open(h: Handle): Promise<void> {
+  open({ h }: FsArgs<'open'>): Promise<void> {
     return this.run(false, async () => {
       const node = await this.live(h);
       this.opens.set(node.ino, (this.opens.get(node.ino) ?? 0) + 1);
     });
   }
 
-  close(h: Handle): Promise<void> {
+  close({ h }: FsArgs<'close'>): Promise<void> {
     return this.run(false, async () => {
       const count = this.opens.get(h.ino);
       if (!count) return;
@@ -449,7 +449,7 @@ export class Ext2 implements FsInstance {
   }
 
   /** A commit writes every change, not only this file's: the vfs may forget what it kept. */
-  async fsync(h: Handle): Promise<{ everything: boolean }> {
+  async fsync({ h }: FsArgs<'fsync'>): Promise<{ everything: boolean }> {
     await this.run(false, async () => {
       await this.live(h);
     }, true);

@@ -6,7 +6,7 @@
 
 import {
   NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf, handOver,
-  type Attr, type AttrChanges, type DirEntry, type FsInstance, type Handle, type StatFs, type WalkResult, type WalkStep,
+  type Attr, type AttrChanges, type DirEntry, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { DirEntries } from './entries.js';
 
@@ -112,7 +112,7 @@ export class Tmpfs implements FsInstance {
 
   // ---- lookups ----------------------------------------------------------------------
 
-  walk(dir: Handle, names: string[]): WalkResult {
+  walk({ dir, names }: FsArgs<'walk'>): WalkResult {
     let cur = this.get(dir);
     const result: WalkResult = { start: this.attr(cur), steps: [] };
     for (const name of names) {
@@ -133,18 +133,18 @@ export class Tmpfs implements FsInstance {
     return result;
   }
 
-  getattr(h: Handle): Attr {
+  getattr({ h }: FsArgs<'getattr'>): Attr {
     return this.attr(this.get(h));
   }
 
-  readlink(h: Handle): string {
+  readlink({ h }: FsArgs<'readlink'>): string {
     const node = this.get(h);
     if (node.target === undefined) throw new SysError('EINVAL', `inode ${h.ino} is not a symbolic link`);
     return node.target;
   }
 
   /** A cookie is where the last batch ended (0 to start): see DirEntries.list. */
-  readdir(h: Handle, cookie: number, count: number): { entries: DirEntry[]; cookie: number; eof: boolean } {
+  readdir({ h, cookie, count }: FsArgs<'readdir'>): DirPage {
     const dir = this.dir(h);
     const batch = dir.entries!.list(cookie, count);
     const entries = batch.entries.map(({ name, ino }) => ({ name, ino, type: fileTypeOf(this.inodes.get(ino)!.mode) }));
@@ -163,7 +163,7 @@ export class Tmpfs implements FsInstance {
 
   // ---- changes to the tree ----------------------------------------------------------
 
-  create(dirH: Handle, name: string, mode: number, uid: number, gid: number, excl: boolean): WalkStep {
+  create({ dir: dirH, name, mode, uid, gid, excl }: FsArgs<'create'>): WalkStep {
     const dir = this.dir(dirH);
     const existing = dir.entries!.get(name);
     if (existing !== undefined) {
@@ -175,7 +175,7 @@ export class Tmpfs implements FsInstance {
     return this.step(this.addEntry(dir, name, this.alloc(S_IFREG | (mode & 0o7777), uid, gid)));
   }
 
-  mkdir(dirH: Handle, name: string, mode: number, uid: number, gid: number): WalkStep {
+  mkdir({ dir: dirH, name, mode, uid, gid }: FsArgs<'mkdir'>): WalkStep {
     const dir = this.dir(dirH);
     this.absent(dir, name);
     checkName(name);
@@ -188,7 +188,7 @@ export class Tmpfs implements FsInstance {
     return this.step(this.addEntry(dir, name, node));
   }
 
-  symlink(dirH: Handle, name: string, target: string, uid: number, gid: number): WalkStep {
+  symlink({ dir: dirH, name, target, uid, gid }: FsArgs<'symlink'>): WalkStep {
     const dir = this.dir(dirH);
     this.absent(dir, name);
     if (target === '') throw new SysError('ENOENT', 'a symbolic link cannot be empty');
@@ -202,7 +202,7 @@ export class Tmpfs implements FsInstance {
     return this.step(this.addEntry(dir, name, node));
   }
 
-  link(h: Handle, dirH: Handle, name: string): Attr {
+  link({ h, dir: dirH, name }: FsArgs<'link'>): Attr {
     const node = this.get(h);
     const dir = this.dir(dirH);
     if (node.entries) throw new SysError('EPERM', 'a directory cannot have another name');
@@ -215,14 +215,14 @@ export class Tmpfs implements FsInstance {
     return this.attr(node);
   }
 
-  unlink(dirH: Handle, name: string): void {
+  unlink({ dir: dirH, name }: FsArgs<'unlink'>): void {
     const dir = this.dir(dirH);
     const node = this.child(dir, name);
     if (node.entries) throw new SysError('EISDIR', `'${name}' is a directory`);
     this.unlinkEntry(dir, name, node);
   }
 
-  rmdir(dirH: Handle, name: string): void {
+  rmdir({ dir: dirH, name }: FsArgs<'rmdir'>): void {
     const dir = this.dir(dirH);
     const node = this.child(dir, name);
     if (!node.entries) throw new SysError('ENOTDIR', `'${name}' is not a directory`);
@@ -231,7 +231,7 @@ export class Tmpfs implements FsInstance {
     this.touch(dir, 'mc');
   }
 
-  rename(sdirH: Handle, sname: string, ddirH: Handle, dname: string): void {
+  rename({ sdir: sdirH, sname, ddir: ddirH, dname }: FsArgs<'rename'>): void {
     const sdir = this.dir(sdirH);
     const ddir = this.dir(ddirH);
     checkName(dname);
@@ -269,7 +269,7 @@ export class Tmpfs implements FsInstance {
     this.touch(ddir, 'mc');
   }
 
-  setattr(h: Handle, a: AttrChanges): Attr {
+  setattr({ h, ...a }: FsArgs<'setattr'>): Attr {
     const node = this.get(h);
     if (a.size !== undefined) {
       if (node.entries) throw new SysError('EISDIR', 'cannot truncate a directory');
@@ -286,11 +286,11 @@ export class Tmpfs implements FsInstance {
     return this.attr(node);
   }
 
-  open(h: Handle): void {
+  open({ h }: FsArgs<'open'>): void {
     this.get(h).opens++;
   }
 
-  close(h: Handle): void {
+  close({ h }: FsArgs<'close'>): void {
     const node = this.inodes.get(h.ino);
     if (!node || node.gen !== h.gen || node.opens === 0) return;
     node.opens--;
@@ -299,7 +299,7 @@ export class Tmpfs implements FsInstance {
 
   // ---- file content -----------------------------------------------------------------
 
-  read(h: Handle, offset: number, length: number): Uint8Array {
+  read({ h, offset, length }: FsArgs<'read'>): Uint8Array {
     const node = this.file(h);
     const end = Math.min(node.size, offset + length);
     if (end <= offset) return new Uint8Array(0);
@@ -316,17 +316,17 @@ export class Tmpfs implements FsInstance {
     return handOver(out);
   }
 
-  write(h: Handle, offset: number, data: Uint8Array): { written: number; end: number } {
+  write({ h, offset, data }: FsArgs<'write'>): WriteResult {
     return this.writeAt(this.file(h), offset, data);
   }
 
-  append(h: Handle, data: Uint8Array): { written: number; end: number } {
+  append({ h, data }: FsArgs<'append'>): WriteResult {
     const node = this.file(h);
     return this.writeAt(node, node.size, data);
   }
 
   /** Content lives only in memory: there is nothing to make durable, only the handle to check. */
-  fsync(h: Handle): void {
+  fsync({ h }: FsArgs<'fsync'>): void {
     this.get(h);
   }
 
@@ -340,7 +340,7 @@ export class Tmpfs implements FsInstance {
    * returned, as POSIX (and Linux's tmpfs) have it; when not even one byte fits, nothing
    * changes and the write fails with ENOSPC (EFBIG at MAX_FILE).
    */
-  private writeAt(node: Inode, start: number, data: Uint8Array): { written: number; end: number } {
+  private writeAt(node: Inode, start: number, data: Uint8Array): WriteResult {
     if (data.length > 0 && start >= MAX_FILE) throw new SysError('EFBIG', `a file cannot grow past ${MAX_FILE} bytes`);
     const limit = Math.min(start + data.length, MAX_FILE);
     let at = start;
