@@ -109,12 +109,12 @@ t.test('a rename to a longer name is charged, and refused when it does not fit',
   const fs = new Tmpfs(() => 0, { maxBytes: 4 * PAGE, maxInodes: 100 }, 1);
   const free = () => fs.statfs().bfree;
   const start = free();
-  const a = fs.create(fs.root, 'a', 0o644, 0, 0, true);
-  fs.create(fs.root, 'v', 0o644, 0, 0, true);
+  const a = fs.create({ dir: fs.root, name: 'a', mode: 0o644, uid: 0, gid: 0, excl: true });
+  fs.create({ dir: fs.root, name: 'v', mode: 0o644, uid: 0, gid: 0, excl: true });
   let i = 0;
   for (; i < MAX_TRIES; i++) {
     try {
-      fs.link(a.handle, fs.root, LONG_NAME(i));
+      fs.link({ h: a.handle, dir: fs.root, name: LONG_NAME(i) });
     } catch (err) {
       t.equal((err as { errno: string }).errno, 'ENOSPC', 'links end with ENOSPC');
       break;
@@ -123,21 +123,21 @@ t.test('a rename to a longer name is charged, and refused when it does not fit',
   let s = 0;
   for (; s < MAX_TRIES; s++) {
     try {
-      fs.link(a.handle, fs.root, `s${s}`);
+      fs.link({ h: a.handle, dir: fs.root, name: `s${s}` });
     } catch {
       break;
     }
   }
   t.equal(free(), 0, 'full: less than a short name\'s entry is left');
-  t.throws(() => fs.rename(fs.root, 'a', fs.root, 'b'.repeat(255)), { errno: 'ENOSPC', message: /full/ }, 'a rename to a longer name does not fit');
-  t.ok(fs.walk(fs.root, ['a']).error === undefined, 'and left the old name');
-  fs.rename(fs.root, 'a', fs.root, 'c');
-  t.ok(fs.walk(fs.root, ['c']).error === undefined, 'a rename to a name as long works on the full instance');
-  fs.rename(fs.root, 'v', fs.root, LONG_NAME(0));
-  t.ok(fs.walk(fs.root, ['v']).error !== undefined, 'a rename over another file works on the full instance');
-  for (let j = 0; j < i; j++) fs.unlink(fs.root, LONG_NAME(j));
-  for (let j = 0; j < s; j++) fs.unlink(fs.root, `s${j}`);
-  fs.unlink(fs.root, 'c');
+  t.throws(() => fs.rename({ sdir: fs.root, sname: 'a', ddir: fs.root, dname: 'b'.repeat(255) }), { errno: 'ENOSPC', message: /full/ }, 'a rename to a longer name does not fit');
+  t.ok(fs.walk({ dir: fs.root, names: ['a'] }).error === undefined, 'and left the old name');
+  fs.rename({ sdir: fs.root, sname: 'a', ddir: fs.root, dname: 'c' });
+  t.ok(fs.walk({ dir: fs.root, names: ['c'] }).error === undefined, 'a rename to a name as long works on the full instance');
+  fs.rename({ sdir: fs.root, sname: 'v', ddir: fs.root, dname: LONG_NAME(0) });
+  t.ok(fs.walk({ dir: fs.root, names: ['v'] }).error !== undefined, 'a rename over another file works on the full instance');
+  for (let j = 0; j < i; j++) fs.unlink({ dir: fs.root, name: LONG_NAME(j) });
+  for (let j = 0; j < s; j++) fs.unlink({ dir: fs.root, name: `s${j}` });
+  fs.unlink({ dir: fs.root, name: 'c' });
   t.equal(free(), start, 'every byte comes back');
 });
 
@@ -145,14 +145,14 @@ t.test('readdir resumes from its cookie', async (t) => {
   const N = 200_000;
   const BATCH = 1024;
   const fs = new Tmpfs(() => 0, { maxBytes: 2 ** 30, maxInodes: 2 ** 20 }, 1);
-  const d = fs.mkdir(fs.root, 'd', 0o755, 0, 0).handle;
-  for (let i = 0; i < N; i++) fs.create(d, `e${i}`, 0o644, 0, 0, true);
+  const d = fs.mkdir({ dir: fs.root, name: 'd', mode: 0o755, uid: 0, gid: 0 }).handle;
+  for (let i = 0; i < N; i++) fs.create({ dir: d, name: `e${i}`, mode: 0o644, uid: 0, gid: 0, excl: true });
 
   const listAll = (between?: (batch: number) => void) => {
     const seen: string[] = [];
     let cookie = 0;
     for (let batch = 0; batch < N; batch++) {
-      const r = fs.readdir(d, cookie, BATCH);
+      const r = fs.readdir({ h: d, cookie, count: BATCH });
       for (const e of r.entries) seen.push(e.name);
       if (r.eof) return seen;
       cookie = r.cookie;
@@ -175,11 +175,11 @@ t.test('readdir resumes from its cookie', async (t) => {
     const behind = `e${batch}`;
     const ahead = `e${nextAhead--}`;
     for (const name of [behind, ahead]) {
-      fs.unlink(d, name);
+      fs.unlink({ dir: d, name });
       removed.add(name);
     }
     const name = `new${batch}`;
-    fs.create(d, name, 0o644, 0, 0, true);
+    fs.create({ dir: d, name, mode: 0o644, uid: 0, gid: 0, excl: true });
     added.add(name);
   });
   const busySet = new Set(busy);
@@ -191,9 +191,9 @@ t.test('readdir resumes from its cookie', async (t) => {
   t.ok([...busySet].filter((name) => added.has(name)).length > 0, 'entries added ahead of the cursor are listed');
 
   // A cookie of an entry since removed (and swept) still continues after it.
-  const first = fs.readdir(d, 0, 10);
-  for (const e of fs.readdir(d, 0, 1000).entries) fs.unlink(d, e.name);
-  const resumed = fs.readdir(d, first.cookie, BATCH);
+  const first = fs.readdir({ h: d, cookie: 0, count: 10 });
+  for (const e of fs.readdir({ h: d, cookie: 0, count: 1000 }).entries) fs.unlink({ dir: d, name: e.name });
+  const resumed = fs.readdir({ h: d, cookie: first.cookie, count: BATCH });
   t.ok(resumed.entries.length > 0 && resumed.entries.every((e) => !first.entries.some((f) => f.name === e.name)), 'a stale cookie continues without crashing or repeating');
 });
 
