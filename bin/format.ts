@@ -1,6 +1,6 @@
 // How the shell and the image commands print files: ls -l lines, stat blocks, df tables.
 
-import { fileTypeOf, type Stat, type StatFs } from '../kernel/index.js';
+import { S_ISGID, S_ISUID, S_ISVTX, fileTypeOf, type Stat, type StatFs } from '../kernel/index.js';
 
 const TYPE_CHAR: Record<string, string> = { reg: '-', dir: 'd', lnk: 'l', chr: 'c', blk: 'b', fifo: 'p', sock: 's' };
 const TYPE_NAME: Record<string, string> = {
@@ -15,9 +15,9 @@ export function modeString(mode: number): string {
     (bits & 4 ? 'r' : '-') + (bits & 2 ? 'w' : '-') + (special ? (bits & 1 ? ch : ch.toUpperCase()) : bits & 1 ? 'x' : '-');
   return (
     TYPE_CHAR[fileTypeOf(mode)] +
-    rwx((mode >> 6) & 7, (mode & 0o4000) !== 0, 's') +
-    rwx((mode >> 3) & 7, (mode & 0o2000) !== 0, 's') +
-    rwx(mode & 7, (mode & 0o1000) !== 0, 't')
+    rwx((mode >> 6) & 7, (mode & S_ISUID) !== 0, 's') +
+    rwx((mode >> 3) & 7, (mode & S_ISGID) !== 0, 's') +
+    rwx(mode & 7, (mode & S_ISVTX) !== 0, 't')
   );
 }
 

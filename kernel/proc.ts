@@ -8,7 +8,7 @@
 
 import { SysError } from '../ipc/errno.js';
 import {
-  MAX_IO, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+  MAX_IO, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT,
   type DirEntry, type MountInfo, type Stat, type StatFs,
 } from './api.js';
 
@@ -177,7 +177,7 @@ export class Proc {
       } catch (err) {
         if (!(err instanceof SysError) || err.errno !== 'EEXIST') throw err;
         const st = await this.stat(prefix);
-        if ((st.mode & 0o170000) !== 0o040000) throw new SysError('ENOTDIR', `mkdir ${prefix}: not a directory`);
+        if ((st.mode & S_IFMT) !== S_IFDIR) throw new SysError('ENOTDIR', `mkdir ${prefix}: not a directory`);
       }
     }
   }

@@ -9,7 +9,7 @@ import { setU32, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
-import type { Inode } from './inode.js';
+import { I_BLOCKS_UNIT, type Inode } from './inode.js';
 import type { Geometry } from './superblock.js';
 
 const DIRECT = 12;
@@ -27,7 +27,7 @@ export function maxFileSize(geo: Geometry): number {
   const p = geo.pointersPerBlock;
   const tree = DIRECT + p + p * p + p * p * p;
   const treeMeta = 1 + (1 + p) + (1 + p + p * p);
-  let limit = Math.floor((2 ** 32 - 1) / (geo.blockSize / 512));
+  let limit = Math.floor((2 ** 32 - 1) / (geo.blockSize / I_BLOCKS_UNIT));
   if (tree + treeMeta <= limit) return tree * geo.blockSize;
   const blocks = limit;
   limit -= DIRECT + p;
@@ -53,7 +53,7 @@ export class BlockMap {
     geo: Geometry,
   ) {
     this.p = geo.pointersPerBlock;
-    this.sectorsPerBlock = geo.blockSize / 512;
+    this.sectorsPerBlock = geo.blockSize / I_BLOCKS_UNIT;
   }
 
   /** Where logical block `lblk` hangs: [slot in i_block, index in each indirect level…]. */

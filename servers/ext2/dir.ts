@@ -14,39 +14,60 @@ import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import type { BlockMap } from './blockmap.js';
 import { corrupt } from './errors.js';
-import { INDEX_FL, type Inode } from './inode.js';
+import { I_BLOCKS_UNIT, INDEX_FL, type Inode } from './inode.js';
 import type { Geometry } from './superblock.js';
 
-const HEADER = 8;
+// Where each field of an entry lies: Linux's struct ext2_dir_entry_2 (fs/ext2/ext2.h).
+// Little-endian. Without the filetype feature (struct ext2_dir_entry), name_len is a u16
+// over both bytes and there is no file_type.
+const ENTRY_INODE = 0; // u32, 0 for an unused entry
+const ENTRY_REC_LEN = 4; // u16
+const ENTRY_NAME_LEN = 6; // u8
+const ENTRY_FILE_TYPE = 7; // u8
+/** The name's first byte: the header's size. */
+const ENTRY_NAME = 8;
+/** The shortest entry: a header and a name of up to 4 bytes. */
 const MIN_REC_LEN = 12;
+/** Bytes '.' and '..' take at the start of a directory followed by other entries. */
+export const DOT_ENTRIES_SIZE = 2 * MIN_REC_LEN;
 /** A directory's size is a 32-bit field. */
 const MAX_DIR_SIZE = 2 ** 32 - 1;
 /** Names kept in all directory indexes together; the least recently used go first. */
 const MAX_INDEXED_NAMES = 256 * 1024;
 
-const TYPE_CODES = new Map<number, number>([
-  [S_IFREG, 1], [S_IFDIR, 2], [S_IFCHR, 3], [S_IFBLK, 4], [S_IFIFO, 5], [S_IFSOCK, 6], [S_IFLNK, 7],
-]);
-const TYPE_NAMES: (FileType | null)[] = [null, 'reg', 'dir', 'chr', 'blk', 'fifo', 'sock', 'lnk'];
+/** file_type of an entry whose type is not recorded (EXT2_FT_UNKNOWN), as without the filetype feature. */
+export const FT_UNKNOWN = 0;
+/** The other file_type codes (EXT2_FT_*), with the mode type and the FileType each stands for. */
+const FILE_TYPES: { code: number; mode: number; name: FileType }[] = [
+  { code: 1, mode: S_IFREG, name: 'reg' },
+  { code: 2, mode: S_IFDIR, name: 'dir' },
+  { code: 3, mode: S_IFCHR, name: 'chr' },
+  { code: 4, mode: S_IFBLK, name: 'blk' },
+  { code: 5, mode: S_IFIFO, name: 'fifo' },
+  { code: 6, mode: S_IFSOCK, name: 'sock' },
+  { code: 7, mode: S_IFLNK, name: 'lnk' },
+];
+const TYPE_CODES = new Map(FILE_TYPES.map((t) => [t.mode, t.code]));
+const TYPE_NAMES = new Map(FILE_TYPES.map((t) => [t.code, t.name]));
 
 /** The dirent file_type code for an inode mode. */
 export function typeCode(mode: number): number {
-  return TYPE_CODES.get(mode & S_IFMT) ?? 0;
+  return TYPE_CODES.get(mode & S_IFMT) ?? FT_UNKNOWN;
 }
 
 /** Bytes an entry with a name of n bytes takes at least. */
 export function recLenFor(n: number): number {
-  return (HEADER + n + 3) & ~3;
+  return (ENTRY_NAME + n + 3) & ~3;
 }
 
 /** Writes one entry at `off` (its padding zeroed). */
 export function writeEntry(buf: Uint8Array, off: number, ino: number, recLen: number, name: Uint8Array, type: number): void {
   buf.fill(0, off, off + recLenFor(name.length));
-  setU32(buf, off, ino);
-  setU16(buf, off + 4, recLen);
-  buf[off + 6] = name.length;
-  buf[off + 7] = type;
-  buf.set(name, off + HEADER);
+  setU32(buf, off + ENTRY_INODE, ino);
+  setU16(buf, off + ENTRY_REC_LEN, recLen);
+  buf[off + ENTRY_NAME_LEN] = name.length;
+  buf[off + ENTRY_FILE_TYPE] = type;
+  buf.set(name, off + ENTRY_NAME);
 }
 
 const DOT = new Uint8Array([0x2e]);
@@ -65,7 +86,7 @@ export function writeDotEntries(buf: Uint8Array, ino: number, parent: number, ty
 /** Makes a block one unused entry spanning all of it. */
 export function writeEmptyBlock(buf: Uint8Array): void {
   buf.fill(0);
-  setU16(buf, 4, buf.length);
+  setU16(buf, ENTRY_REC_LEN, buf.length);
 }
 
 const encoder = new TextEncoder();
@@ -153,17 +174,17 @@ export class Directories {
     for (let off = 0, slot = lblk === 0 ? 0 : 2; off < bs; off += e.recLen, slot++) {
       e.off = off;
       if (bs - off < MIN_REC_LEN) throw bad('does not fit in the block');
-      e.ino = u32(buf, off);
-      e.recLen = u16(buf, off + 4);
-      e.nameLen = this.geo.filetype ? buf[off + 6] : u16(buf, off + 6);
-      e.type = this.geo.filetype ? buf[off + 7] : 0;
+      e.ino = u32(buf, off + ENTRY_INODE);
+      e.recLen = u16(buf, off + ENTRY_REC_LEN);
+      e.nameLen = this.geo.filetype ? buf[off + ENTRY_NAME_LEN] : u16(buf, off + ENTRY_NAME_LEN);
+      e.type = this.geo.filetype ? buf[off + ENTRY_FILE_TYPE] : FT_UNKNOWN;
       if (e.recLen < MIN_REC_LEN || e.recLen % 4 !== 0 || off + e.recLen > bs) throw bad(`has a bad record length ${e.recLen}`);
-      if (HEADER + e.nameLen > e.recLen) throw bad('has a name longer than its record');
+      if (ENTRY_NAME + e.nameLen > e.recLen) throw bad('has a name longer than its record');
       if (e.ino > this.geo.inodesCount) throw bad(`names inode ${e.ino}, past the last inode`);
       if (e.ino !== 0 && e.nameLen === 0) throw bad('has an empty name');
       if (e.nameLen > NAME_MAX) throw bad(`has a name of ${e.nameLen} bytes, longer than ${NAME_MAX}`);
-      const fault = e.ino === 0 ? null : nameFault(buf, off + HEADER, e.nameLen, slot);
-      if (fault) throw bad(`(inode ${e.ino}) is named ${quoteName(decodeName(buf, off + HEADER, e.nameLen))}, which ${fault}`);
+      const fault = e.ino === 0 ? null : nameFault(buf, off + ENTRY_NAME, e.nameLen, slot);
+      if (fault) throw bad(`(inode ${e.ino}) is named ${quoteName(decodeName(buf, off + ENTRY_NAME, e.nameLen))}, which ${fault}`);
       if (fn(e)) return;
     }
   }
@@ -189,7 +210,7 @@ export class Directories {
     let prev = -1;
     let off = -1;
     this.scan(buf, dir, slot.lblk, (e) => {
-      if (e.ino !== 0 && decodeName(buf, e.off + HEADER, e.nameLen) === name) {
+      if (e.ino !== 0 && decodeName(buf, e.off + ENTRY_NAME, e.nameLen) === name) {
         off = e.off;
         return true;
       }
@@ -209,7 +230,7 @@ export class Directories {
     const bs = this.bs;
     const count = dir.size / bs;
     if (!Number.isInteger(count) || count < 1) throw corrupt(`directory inode ${dir.ino} has size ${dir.size}, not a whole number of blocks`);
-    if (dir.size > dir.blocks * 512) throw corrupt(`directory inode ${dir.ino} has size ${dir.size} but only ${dir.blocks * 512} bytes of blocks`);
+    if (dir.size > dir.blocks * I_BLOCKS_UNIT) throw corrupt(`directory inode ${dir.ino} has size ${dir.size} but only ${dir.blocks * I_BLOCKS_UNIT} bytes of blocks`);
     const phys = Array.from(await this.map.lookupRun(dir, 0, count));
     const seen = new Set<number>();
     phys.forEach((b, lblk) => {
@@ -227,7 +248,7 @@ export class Directories {
         this.scan(buf, dir, lblk, (e) => {
           room = Math.max(room, slack(e));
           if (e.ino === 0) return;
-          const name = decodeName(buf, e.off + HEADER, e.nameLen);
+          const name = decodeName(buf, e.off + ENTRY_NAME, e.nameLen);
           if (!idx.names.has(name)) idx.names.set(name, { ino: e.ino, type: e.type, lblk });
         });
         idx.room.push(room);
@@ -268,7 +289,7 @@ export class Directories {
       this.scan(buf, dir, lblk, (e) => {
         const pos = lblk * bs + e.off;
         if (pos < cookie || e.ino === 0) return;
-        const name = decodeName(buf, e.off + HEADER, e.nameLen);
+        const name = decodeName(buf, e.off + ENTRY_NAME, e.nameLen);
         if (name === '.' || name === '..') return;
         if (found.length === Math.max(1, count)) {
           next = pos;
@@ -278,7 +299,7 @@ export class Directories {
       });
     }
     const entries: DirEntry[] = [];
-    for (const f of found) entries.push({ name: f.name, ino: f.ino, type: TYPE_NAMES[f.type] ?? (await typeOf(f.ino)) });
+    for (const f of found) entries.push({ name: f.name, ino: f.ino, type: TYPE_NAMES.get(f.type) ?? (await typeOf(f.ino)) });
     return { entries, cookie: next, eof: next >= idx.phys.length * bs };
   }
 
@@ -292,7 +313,7 @@ export class Directories {
     let lblk = idx.room.findIndex((room) => room >= need);
     if (lblk < 0) lblk = await this.grow(dir, idx);
     const buf = await this.cache.modify(idx.phys[lblk]);
-    const type = this.geo.filetype ? typeCode(node.mode) : 0;
+    const type = this.geo.filetype ? typeCode(node.mode) : FT_UNKNOWN;
     let placed = false;
     this.scan(buf, dir, lblk, (e) => {
       if (slack(e) < need) return false;
@@ -301,7 +322,7 @@ export class Directories {
       } else {
         const used = recLenFor(e.nameLen);
         writeEntry(buf, e.off + used, node.ino, e.recLen - used, bytes, type);
-        setU16(buf, e.off + 4, used);
+        setU16(buf, e.off + ENTRY_REC_LEN, used);
       }
       placed = true;
       return true;
@@ -316,8 +337,8 @@ export class Directories {
   /** Removes the entry `name`, merging its room into the entry before it. */
   async remove(dir: Inode, name: string, now: number): Promise<void> {
     const { buf, lblk, off, prev } = await this.entry(dir, name);
-    if (prev < 0) setU32(buf, off, 0);
-    else setU16(buf, prev + 4, u16(buf, prev + 4) + u16(buf, off + 4));
+    if (prev < 0) setU32(buf, off + ENTRY_INODE, 0);
+    else setU16(buf, prev + ENTRY_REC_LEN, u16(buf, prev + ENTRY_REC_LEN) + u16(buf, off + ENTRY_REC_LEN));
     const idx = await this.index(dir);
     idx.room[lblk] = this.roomIn(buf, dir, lblk);
     idx.names.delete(name);
@@ -328,16 +349,16 @@ export class Directories {
   /** Points the existing entry `name` at another inode (rename over a target, a moved directory's '..'). */
   async retarget(dir: Inode, name: string, node: Inode, now: number): Promise<void> {
     const { buf, off, slot } = await this.entry(dir, name);
-    setU32(buf, off, node.ino);
-    if (this.geo.filetype) buf[off + 7] = typeCode(node.mode);
+    setU32(buf, off + ENTRY_INODE, node.ino);
+    if (this.geo.filetype) buf[off + ENTRY_FILE_TYPE] = typeCode(node.mode);
     slot.ino = node.ino;
-    slot.type = this.geo.filetype ? typeCode(node.mode) : 0;
+    slot.type = this.geo.filetype ? typeCode(node.mode) : FT_UNKNOWN;
     this.changed(dir, now);
   }
 
   /** Fills a new directory's first block with '.' and '..'. */
   initialize(buf: Uint8Array, ino: number, parent: number): void {
-    writeDotEntries(buf, ino, parent, this.geo.filetype ? typeCode(S_IFDIR) : 0);
+    writeDotEntries(buf, ino, parent, this.geo.filetype ? typeCode(S_IFDIR) : FT_UNKNOWN);
   }
 
   /** Forgets a directory's index (it was freed). */

@@ -19,10 +19,10 @@ import { Directories, type Slot } from './dir.js';
 import { corrupt } from './errors.js';
 import { FileContent } from './file.js';
 import { Groups } from './groups.js';
-import { FAST_SYMLINK_MAX, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
+import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
 import {
-  RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
+  MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
   type Geometry,
 } from './superblock.js';
 
@@ -34,6 +34,10 @@ const DIRTY_LIMIT = 8 * 1024 * 1024;
 const ATIME_REFRESH_MS = 24 * 3600 * 1000;
 /** An extended attribute block starts with this magic number. */
 const XATTR_MAGIC = 0xea020000;
+// Where the fields of an extended attribute block's header lie: Linux's struct ext2_xattr_header
+// (fs/ext2/xattr.h). Little-endian.
+const XATTR_H_MAGIC = 0x00; // u32
+const XATTR_H_REFCOUNT = 0x04; // u32: inodes sharing the block
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -82,7 +86,7 @@ export class Ext2 implements FsInstance {
     this.inodes = new InodeTable(cache, groups, geo);
     this.map = new BlockMap(cache, groups, this.alloc, geo);
     this.dirs = new Directories(cache, this.map, geo);
-    const maxSize = geo.revision === 0 ? 2 ** 31 - 1 : maxFileSize(geo);
+    const maxSize = geo.revision === 0 ? MAX_SIZE_WITHOUT_LARGE_FILE : maxFileSize(geo);
     this.content = new FileContent(cache, this.map, groups, geo.blockSize, maxSize);
     this.stateAtMount = stateBefore ?? sb.state;
   }
@@ -628,20 +632,20 @@ export class Ext2 implements FsInstance {
     const b = node.fileAcl;
     if (this.groups.isMetadata(b)) throw corrupt(`inode ${node.ino}'s attribute block ${b} is metadata or outside the file system`);
     const buf = await this.cache.modify(b);
-    if (u32(buf, 0) !== XATTR_MAGIC) throw corrupt(`inode ${node.ino}'s attribute block ${b} has no attribute header`);
-    const refs = u32(buf, 4);
+    if (u32(buf, XATTR_H_MAGIC) !== XATTR_MAGIC) throw corrupt(`inode ${node.ino}'s attribute block ${b} has no attribute header`);
+    const refs = u32(buf, XATTR_H_REFCOUNT);
     if (refs <= 1) {
       await this.alloc.freeBlock(b);
     } else {
-      setU32(buf, 4, refs - 1);
+      setU32(buf, XATTR_H_REFCOUNT, refs - 1);
     }
     node.fileAcl = 0;
-    node.blocks = Math.max(0, node.blocks - this.geo.blockSize / 512);
+    node.blocks = Math.max(0, node.blocks - this.geo.blockSize / I_BLOCKS_UNIT);
   }
 
   /** A fast symlink keeps its target in i_block: it has no blocks, other than an attribute block. */
   private isFastSymlink(node: Inode): boolean {
-    return node.blocks - (node.fileAcl !== 0 ? this.geo.blockSize / 512 : 0) === 0;
+    return node.blocks - (node.fileAcl !== 0 ? this.geo.blockSize / I_BLOCKS_UNIT : 0) === 0;
   }
 
   /** A symlink target and its NUL fit in one block (as Linux's ext2 and e2fsck require). */
@@ -655,7 +659,7 @@ export class Ext2 implements FsInstance {
 
   /** A file past 2 GiB needs the large_file feature. */
   private noteSize(node: Inode): void {
-    if (node.size > 2 ** 31 - 1 && !(this.sb.roCompat & RO_COMPAT_LARGE_FILE)) {
+    if (node.size > MAX_SIZE_WITHOUT_LARGE_FILE && !(this.sb.roCompat & RO_COMPAT_LARGE_FILE)) {
       this.sb.roCompat |= RO_COMPAT_LARGE_FILE;
       this.sbDirty = true;
     }

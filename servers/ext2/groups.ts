@@ -2,17 +2,43 @@
 // where each group's bitmaps and inode table lie, and which blocks are metadata that no file
 // may own or the allocator hand out.
 
-import { setU16, u16, u32 } from './bytes.js';
+import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
 import { GROUP_DESC_SIZE, type Geometry } from './superblock.js';
 
-const BLOCK_BITMAP = 0x00;
-const INODE_BITMAP = 0x04;
-const INODE_TABLE = 0x08;
-const FREE_BLOCKS = 0x0c;
-const FREE_INODES = 0x0e;
-const USED_DIRS = 0x10;
+// Where each field of a group descriptor lies: Linux's struct ext2_group_desc (fs/ext2/ext2.h),
+// GROUP_DESC_SIZE bytes. Little-endian.
+const BLOCK_BITMAP = 0x00; // u32
+const INODE_BITMAP = 0x04; // u32
+const INODE_TABLE = 0x08; // u32
+const FREE_BLOCKS = 0x0c; // u16
+const FREE_INODES = 0x0e; // u16
+const USED_DIRS = 0x10; // u16
+const FLAGS = 0x12; // u16, bg_flags (ext4's; mke2fs sets it on ext2 too)
+
+/** A whole group descriptor, as mkfs writes one. */
+export interface GroupDescriptor {
+  blockBitmap: number;
+  inodeBitmap: number;
+  inodeTable: number;
+  freeBlocks: number;
+  freeInodes: number;
+  usedDirs: number;
+  flags: number;
+}
+
+/** Writes group g's descriptor into `table`, the bytes of a descriptor table from its start. */
+export function writeDescriptor(table: Uint8Array, g: number, d: GroupDescriptor): void {
+  const at = g * GROUP_DESC_SIZE;
+  setU32(table, at + BLOCK_BITMAP, d.blockBitmap);
+  setU32(table, at + INODE_BITMAP, d.inodeBitmap);
+  setU32(table, at + INODE_TABLE, d.inodeTable);
+  setU16(table, at + FREE_BLOCKS, d.freeBlocks);
+  setU16(table, at + FREE_INODES, d.freeInodes);
+  setU16(table, at + USED_DIRS, d.usedDirs);
+  setU16(table, at + FLAGS, d.flags);
+}
 
 export class Groups {
   private constructor(

@@ -8,7 +8,7 @@ import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Attr, type Ha
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
-import type { Geometry } from './superblock.js';
+import { GOOD_OLD_INODE_SIZE, type Geometry } from './superblock.js';
 
 export const ROOT_INO = 2;
 /** Most links an ext2 inode may have (EXT2_LINK_MAX). */
@@ -18,16 +18,40 @@ export const INDEX_FL = 0x1000;
 /** i_block holds 15 pointers, 60 bytes: a symlink target shorter than that lives there. */
 export const N_BLOCKS = 15;
 export const FAST_SYMLINK_MAX = 59;
-const GOOD_OLD_INODE_SIZE = 128;
+/** i_blocks counts units of this many bytes, whatever the block size. */
+export const I_BLOCKS_UNIT = 512;
 /** Extra space a new large inode gets (as mke2fs and Linux give it): room for ns times and crtime. */
 const NEW_EXTRA_ISIZE = 32;
 
-/** Where each optional time field lies after the 128-byte base record. */
-const CTIME_EXTRA = 0x84;
-const MTIME_EXTRA = 0x88;
-const ATIME_EXTRA = 0x8c;
-const CRTIME = 0x90;
-const CRTIME_EXTRA = 0x94;
+// Where each field of the on-disk inode lies: Linux's struct ext2_inode (fs/ext2/ext2.h), and
+// past the first 128 bytes struct ext4_inode's extra fields (Documentation/filesystems/ext4/
+// inodes.rst). All little-endian.
+const I_MODE = 0x00; // u16
+const I_UID = 0x02; // u16, low half
+const I_SIZE = 0x04; // u32, low half
+const I_ATIME = 0x08; // s32 seconds
+const I_CTIME = 0x0c;
+const I_MTIME = 0x10;
+const I_DTIME = 0x14; // u32 seconds
+const I_GID = 0x18; // u16, low half
+const I_LINKS_COUNT = 0x1a; // u16
+const I_BLOCKS = 0x1c; // u32, in I_BLOCKS_UNIT
+const I_FLAGS = 0x20; // u32
+const I_BLOCK = 0x28; // u32 × N_BLOCKS
+const I_GENERATION = 0x64; // u32
+const I_FILE_ACL = 0x68; // u32
+/** u32: a regular file's size, high half (i_dir_acl on a directory). */
+const I_SIZE_HIGH = 0x6c;
+const I_UID_HIGH = 0x78; // u16, osd2's l_i_uid_high
+const I_GID_HIGH = 0x7a; // u16, osd2's l_i_gid_high
+/** u16: bytes in use past the first 128 (only in a larger inode). */
+const I_EXTRA_ISIZE = 0x80;
+/** u32 each: ns << 2 | epoch bits of the time of the same name. */
+const I_CTIME_EXTRA = 0x84;
+const I_MTIME_EXTRA = 0x88;
+const I_ATIME_EXTRA = 0x8c;
+const I_CRTIME = 0x90;
+const I_CRTIME_EXTRA = 0x94;
 
 function decodeTime(seconds: number, extra: number | null): number {
   if (extra === null) return seconds * 1000;
@@ -120,59 +144,59 @@ export class Inode {
 
   /** Milliseconds at the precision the record can keep (seconds, or nanoseconds). */
   storedTime(ms: number): number {
-    return this.hasField(ATIME_EXTRA) ? ms : Math.floor(ms / 1000) * 1000;
+    return this.hasField(I_ATIME_EXTRA) ? ms : Math.floor(ms / 1000) * 1000;
   }
 
   parse(view: DataView, inodeSize: number): void {
-    this.mode = view.getUint16(0x00, true);
-    this.uid = view.getUint16(0x02, true) | (view.getUint16(0x78, true) << 16);
-    this.gid = view.getUint16(0x18, true) | (view.getUint16(0x7a, true) << 16);
+    this.mode = view.getUint16(I_MODE, true);
+    this.uid = view.getUint16(I_UID, true) | (view.getUint16(I_UID_HIGH, true) << 16);
+    this.gid = view.getUint16(I_GID, true) | (view.getUint16(I_GID_HIGH, true) << 16);
     this.uid >>>= 0;
     this.gid >>>= 0;
-    this.size = view.getUint32(0x04, true) + (this.isReg ? view.getUint32(0x6c, true) * 2 ** 32 : 0);
-    this.links = view.getUint16(0x1a, true);
-    this.blocks = view.getUint32(0x1c, true);
-    this.flags = view.getUint32(0x20, true);
-    for (let i = 0; i < N_BLOCKS; i++) this.block[i] = view.getUint32(0x28 + i * 4, true);
-    this.generation = view.getUint32(0x64, true);
-    this.fileAcl = view.getUint32(0x68, true);
-    this.dtime = view.getUint32(0x14, true);
-    const extra = inodeSize > GOOD_OLD_INODE_SIZE ? view.getUint16(0x80, true) : 0;
+    this.size = view.getUint32(I_SIZE, true) + (this.isReg ? view.getUint32(I_SIZE_HIGH, true) * 2 ** 32 : 0);
+    this.links = view.getUint16(I_LINKS_COUNT, true);
+    this.blocks = view.getUint32(I_BLOCKS, true);
+    this.flags = view.getUint32(I_FLAGS, true);
+    for (let i = 0; i < N_BLOCKS; i++) this.block[i] = view.getUint32(I_BLOCK + i * 4, true);
+    this.generation = view.getUint32(I_GENERATION, true);
+    this.fileAcl = view.getUint32(I_FILE_ACL, true);
+    this.dtime = view.getUint32(I_DTIME, true);
+    const extra = inodeSize > GOOD_OLD_INODE_SIZE ? view.getUint16(I_EXTRA_ISIZE, true) : 0;
     this.extraIsize = extra <= inodeSize - GOOD_OLD_INODE_SIZE && extra % 4 === 0 ? extra : 0;
-    this.atime = decodeTime(view.getInt32(0x08, true), this.hasField(ATIME_EXTRA) ? view.getUint32(ATIME_EXTRA, true) : null);
-    this.ctime = decodeTime(view.getInt32(0x0c, true), this.hasField(CTIME_EXTRA) ? view.getUint32(CTIME_EXTRA, true) : null);
-    this.mtime = decodeTime(view.getInt32(0x10, true), this.hasField(MTIME_EXTRA) ? view.getUint32(MTIME_EXTRA, true) : null);
+    this.atime = decodeTime(view.getInt32(I_ATIME, true), this.hasField(I_ATIME_EXTRA) ? view.getUint32(I_ATIME_EXTRA, true) : null);
+    this.ctime = decodeTime(view.getInt32(I_CTIME, true), this.hasField(I_CTIME_EXTRA) ? view.getUint32(I_CTIME_EXTRA, true) : null);
+    this.mtime = decodeTime(view.getInt32(I_MTIME, true), this.hasField(I_MTIME_EXTRA) ? view.getUint32(I_MTIME_EXTRA, true) : null);
   }
 
   serialize(view: DataView, inodeSize: number, now: number): void {
     if (this.fresh) {
       for (let i = 0; i < inodeSize; i++) view.setUint8(i, 0);
       this.extraIsize = inodeSize - GOOD_OLD_INODE_SIZE >= NEW_EXTRA_ISIZE ? NEW_EXTRA_ISIZE : 0;
-      if (this.extraIsize) view.setUint16(0x80, this.extraIsize, true);
+      if (this.extraIsize) view.setUint16(I_EXTRA_ISIZE, this.extraIsize, true);
       const created = encodeTime(now, true);
-      if (this.hasField(CRTIME_EXTRA)) {
-        view.setInt32(CRTIME, created.seconds, true);
-        view.setUint32(CRTIME_EXTRA, created.extra, true);
+      if (this.hasField(I_CRTIME_EXTRA)) {
+        view.setInt32(I_CRTIME, created.seconds, true);
+        view.setUint32(I_CRTIME_EXTRA, created.extra, true);
       }
       this.fresh = false;
     }
-    view.setUint16(0x00, this.mode, true);
-    view.setUint16(0x02, this.uid & 0xffff, true);
-    view.setUint16(0x78, this.uid >>> 16, true);
-    view.setUint16(0x18, this.gid & 0xffff, true);
-    view.setUint16(0x7a, this.gid >>> 16, true);
-    view.setUint32(0x04, this.size % 2 ** 32, true);
-    if (this.isReg) view.setUint32(0x6c, Math.floor(this.size / 2 ** 32), true);
-    view.setUint16(0x1a, this.links, true);
-    view.setUint32(0x1c, this.blocks, true);
-    view.setUint32(0x20, this.flags, true);
-    for (let i = 0; i < N_BLOCKS; i++) view.setUint32(0x28 + i * 4, this.block[i], true);
-    view.setUint32(0x64, this.generation, true);
-    view.setUint32(0x68, this.fileAcl, true);
-    view.setUint32(0x14, this.dtime, true);
-    this.writeTime(view, this.atime, 0x08, ATIME_EXTRA);
-    this.writeTime(view, this.ctime, 0x0c, CTIME_EXTRA);
-    this.writeTime(view, this.mtime, 0x10, MTIME_EXTRA);
+    view.setUint16(I_MODE, this.mode, true);
+    view.setUint16(I_UID, this.uid & 0xffff, true);
+    view.setUint16(I_UID_HIGH, this.uid >>> 16, true);
+    view.setUint16(I_GID, this.gid & 0xffff, true);
+    view.setUint16(I_GID_HIGH, this.gid >>> 16, true);
+    view.setUint32(I_SIZE, this.size % 2 ** 32, true);
+    if (this.isReg) view.setUint32(I_SIZE_HIGH, Math.floor(this.size / 2 ** 32), true);
+    view.setUint16(I_LINKS_COUNT, this.links, true);
+    view.setUint32(I_BLOCKS, this.blocks, true);
+    view.setUint32(I_FLAGS, this.flags, true);
+    for (let i = 0; i < N_BLOCKS; i++) view.setUint32(I_BLOCK + i * 4, this.block[i], true);
+    view.setUint32(I_GENERATION, this.generation, true);
+    view.setUint32(I_FILE_ACL, this.fileAcl, true);
+    view.setUint32(I_DTIME, this.dtime, true);
+    this.writeTime(view, this.atime, I_ATIME, I_ATIME_EXTRA);
+    this.writeTime(view, this.ctime, I_CTIME, I_CTIME_EXTRA);
+    this.writeTime(view, this.mtime, I_MTIME, I_MTIME_EXTRA);
   }
 
   private writeTime(view: DataView, ms: number, at: number, extraAt: number): void {

@@ -7,11 +7,12 @@
 
 import { S_IFDIR, SysError, type Context } from '../../kernel/api.js';
 import { Device, type Write } from './device.js';
-import { typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
-import { Inode, ROOT_INO } from './inode.js';
+import { DOT_ENTRIES_SIZE, FT_UNKNOWN, typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
+import { writeDescriptor } from './groups.js';
+import { I_BLOCKS_UNIT, Inode, ROOT_INO } from './inode.js';
 import {
-  EXT2_MAGIC, GROUP_DESC_SIZE, INCOMPAT_FILETYPE, MIN_INODE_SIZE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER,
-  STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
+  EXT2_MAGIC, GOOD_OLD_FIRST_INO, GOOD_OLD_INODE_SIZE, GROUP_DESC_SIZE, INCOMPAT_FILETYPE, RO_COMPAT_LARGE_FILE,
+  RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
 } from './superblock.js';
 
 export interface MkfsArgs {
@@ -42,16 +43,22 @@ export interface MkfsResult {
 
 const MiB = 1024 * 1024;
 const PAGE = 4096;
-const LOST_FOUND_INO = 11;
-const FIRST_INO = 11;
+/** The bad blocks inode (EXT2_BAD_INO): mke2fs gives it times and nothing else. */
+const BAD_BLOCKS_INO = 1;
+/** lost+found is the first non-reserved inode, as mke2fs makes it. */
+const LOST_FOUND_INO = GOOD_OLD_FIRST_INO;
 const RESERVED_PERCENT = 5;
 /** bg_flags: the inode table is zeroed. */
 const BG_INODE_ZEROED = 4;
-/** user_xattr and acl, the default mount options mke2fs records. */
-const DEFAULT_MOUNT_OPTIONS = 0x0c;
+/** s_default_mount_opts bits (EXT2_DEFM_*): user_xattr and acl, the ones mke2fs records. */
+const DEFM_XATTR_USER = 0x4;
+const DEFM_ACL = 0x8;
+const DEFAULT_MOUNT_OPTIONS = DEFM_XATTR_USER | DEFM_ACL;
 const HASH_HALF_MD4 = 1;
 const FLAGS_SIGNED_HASH = 1;
 const ERRORS_CONTINUE = 1;
+/** s_max_mnt_count −1 (as a u16): no check forced by the number of mounts. */
+const NO_MAX_MOUNT_COUNT = 0xffff;
 /** The extra inode space mke2fs asks for in large inodes. */
 const EXTRA_ISIZE = 32;
 /** A group's leftover shorter than its metadata plus this is dropped, as mke2fs does. */
@@ -87,11 +94,11 @@ function plan(a: MkfsArgs): Plan {
   const big = a.size >= 4 * 1024 * 1024 * MiB;
   const blockSize = a.blockSize ?? (small ? 1024 : 4096);
   if (![1024, 2048, 4096].includes(blockSize)) throw invalid(`block size ${blockSize} is not 1024, 2048 or 4096`);
-  const inodeSize = a.inodeSize ?? (revision === 0 ? MIN_INODE_SIZE : 256);
-  if (inodeSize < MIN_INODE_SIZE || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) {
+  const inodeSize = a.inodeSize ?? (revision === 0 ? GOOD_OLD_INODE_SIZE : 256);
+  if (inodeSize < GOOD_OLD_INODE_SIZE || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) {
     throw invalid(`inode size ${inodeSize} is not a power of two from 128 to the block size`);
   }
-  if (revision === 0 && inodeSize !== MIN_INODE_SIZE) throw invalid('revision 0 has 128-byte inodes');
+  if (revision === 0 && inodeSize !== GOOD_OLD_INODE_SIZE) throw invalid('revision 0 has 128-byte inodes');
   const ratio = a.inodeRatio ?? (floppy ? 8192 : small ? 4096 : big ? 32768 : 16384);
   if (ratio < 1024 || ratio > 64 * MiB) throw invalid(`inode ratio ${ratio} is not between 1024 and 64 MiB`);
   const firstDataBlock = blockSize === 1024 ? 1 : 0;
@@ -101,7 +108,7 @@ function plan(a: MkfsArgs): Plan {
   let blocks = Math.floor(a.size / PAGE) * (PAGE / blockSize);
   if (blocks > 2 ** 32 - 1) throw invalid(`${a.size} bytes is too large for ${blockSize}-byte blocks`);
   if (blocks < 64) throw invalid(`${a.size} bytes is too small for a file system`);
-  const inodesWanted = Math.max(FIRST_INO + 1, a.inodes ?? Math.floor((blocks * blockSize) / ratio));
+  const inodesWanted = Math.max(GOOD_OLD_FIRST_INO + 1, a.inodes ?? Math.floor((blocks * blockSize) / ratio));
   let reservedBlocks = Math.floor((RESERVED_PERCENT * blocks) / 100);
   const lostFoundBlocks = Math.min(12, Math.max(2, 16384 / blockSize));
   for (;;) {
@@ -197,19 +204,14 @@ function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, la
   const writes: Write[] = [];
 
   const gdt = new Uint8Array(p.gdtBlocks * bs);
-  const gdtView = new DataView(gdt.buffer);
   let freeBlocks = 0;
   let overhead = p.firstDataBlock;
   for (const [g, l] of groups.entries()) {
     const usedInodes = g === 0 ? LOST_FOUND_INO : 0;
-    const at = g * GROUP_DESC_SIZE;
-    gdtView.setUint32(at, l.blockBitmap, true);
-    gdtView.setUint32(at + 4, l.inodeBitmap, true);
-    gdtView.setUint32(at + 8, l.inodeTable, true);
-    gdtView.setUint16(at + 12, l.size - l.used, true);
-    gdtView.setUint16(at + 14, p.inodesPerGroup - usedInodes, true);
-    gdtView.setUint16(at + 16, g === 0 ? 2 : 0, true);
-    gdtView.setUint16(at + 18, BG_INODE_ZEROED, true);
+    writeDescriptor(gdt, g, {
+      blockBitmap: l.blockBitmap, inodeBitmap: l.inodeBitmap, inodeTable: l.inodeTable, freeBlocks: l.size - l.used,
+      freeInodes: p.inodesPerGroup - usedInodes, usedDirs: g === 0 ? 2 : 0 /* root and lost+found */, flags: BG_INODE_ZEROED,
+    });
     freeBlocks += l.size - l.used;
     overhead += l.inodeTable + p.inodeTableBlocks - l.start;
     const bitmaps = new Uint8Array(2 * bs);
@@ -229,12 +231,12 @@ function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, la
   sb.blocksPerGroup = sb.fragsPerGroup = p.blocksPerGroup;
   sb.inodesPerGroup = p.inodesPerGroup;
   sb.writeTime = sb.lastCheck = sb.mkfsTime = time;
-  sb.maxMountCount = 0xffff;
+  sb.maxMountCount = NO_MAX_MOUNT_COUNT;
   sb.magic = EXT2_MAGIC;
   sb.state = STATE_CLEAN;
   sb.errors = ERRORS_CONTINUE;
   sb.revLevel = p.revision;
-  sb.firstIno = FIRST_INO;
+  sb.firstIno = GOOD_OLD_FIRST_INO;
   sb.inodeSize = p.inodeSize;
   sb.uuid.set(uuid);
   sb.hashSeed.set(hashSeed);
@@ -246,7 +248,7 @@ function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, la
     sb.roCompat = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
     sb.volumeName.set(label);
     sb.defaultMountOptions = DEFAULT_MOUNT_OPTIONS;
-    if (p.inodeSize > MIN_INODE_SIZE) sb.minExtraIsize = sb.wantExtraIsize = EXTRA_ISIZE;
+    if (p.inodeSize > GOOD_OLD_INODE_SIZE) sb.minExtraIsize = sb.wantExtraIsize = EXTRA_ISIZE;
   }
   for (const [g, l] of groups.entries()) {
     if (!l.hasSuper) continue;
@@ -260,12 +262,12 @@ function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, la
 
   // Inodes 1 (bad blocks: only its times), 2 (root) and 11 (lost+found) in group 0's table.
   const ms = time * 1000;
-  const dirType = p.revision === 1 ? typeCode(S_IFDIR) : 0;
+  const dirType = p.revision === 1 ? typeCode(S_IFDIR) : FT_UNKNOWN;
   const rootBlock = groups[0].start + groups[0].used - 1 - p.lostFoundBlocks;
   const lostFoundBlock = rootBlock + 1;
-  const sectorsPerBlock = bs / 512;
+  const sectorsPerBlock = bs / I_BLOCKS_UNIT;
   const table = new Uint8Array(Math.ceil((LOST_FOUND_INO * p.inodeSize) / bs) * bs);
-  const badBlocks = new Inode(1);
+  const badBlocks = new Inode(BAD_BLOCKS_INO);
   badBlocks.atime = badBlocks.mtime = badBlocks.ctime = ms;
   table.set(inodeRecord(badBlocks, p.inodeSize, ms), 0);
   const root = new Inode(ROOT_INO);
@@ -285,8 +287,8 @@ function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, la
   writes.push({ offset: groups[0].inodeTable * bs, data: table });
 
   const rootData = new Uint8Array(bs);
-  writeDotEntries(rootData, ROOT_INO, ROOT_INO, dirType, 24);
-  writeEntry(rootData, 24, LOST_FOUND_INO, bs - 24, new TextEncoder().encode('lost+found'), dirType);
+  writeDotEntries(rootData, ROOT_INO, ROOT_INO, dirType, DOT_ENTRIES_SIZE);
+  writeEntry(rootData, DOT_ENTRIES_SIZE, LOST_FOUND_INO, bs - DOT_ENTRIES_SIZE, new TextEncoder().encode('lost+found'), dirType);
   const lostFoundData = new Uint8Array(p.lostFoundBlocks * bs);
   writeDotEntries(lostFoundData.subarray(0, bs), LOST_FOUND_INO, ROOT_INO, dirType);
   for (let i = 1; i < p.lostFoundBlocks; i++) writeEmptyBlock(lostFoundData.subarray(i * bs, (i + 1) * bs));

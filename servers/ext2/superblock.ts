@@ -9,6 +9,11 @@ import { corrupt } from './errors.js';
 export const SUPERBLOCK_OFFSET = 1024;
 export const SUPERBLOCK_SIZE = 1024;
 export const EXT2_MAGIC = 0xef53;
+/** Inode size, and first non-reserved inode, of revision 0 (EXT2_GOOD_OLD_*). */
+export const GOOD_OLD_INODE_SIZE = 128;
+export const GOOD_OLD_FIRST_INO = 11;
+/** Largest file without large_file: i_size read as a signed 32-bit number. */
+export const MAX_SIZE_WITHOUT_LARGE_FILE = 2 ** 31 - 1;
 
 /** s_state bits. */
 export const STATE_CLEAN = 1;
@@ -26,12 +31,12 @@ const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
 const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
 const INCOMPAT_NAMES: Record<number, string> = {
-  0x1: 'compression', 0x2: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
+  0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
   0x40: 'extent', 0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata',
   0x2000: 'metadata_csum_seed', 0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold',
 };
 const RO_COMPAT_NAMES: Record<number, string> = {
-  0x1: 'sparse_super', 0x2: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
+  [RO_COMPAT_SPARSE_SUPER]: 'sparse_super', [RO_COMPAT_LARGE_FILE]: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
   0x40: 'extra_isize', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica', 0x1000: 'read-only',
   0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present',
 };
@@ -43,6 +48,49 @@ function featureNames(bits: number, names: Record<number, string>): string {
   }
   return out.join(', ');
 }
+
+// Where each field this driver reads or writes lies: Linux's struct ext2_super_block
+// (fs/ext2/ext2.h), and past it struct ext4_super_block (Documentation/filesystems/ext4/
+// super.rst) for the fields mke2fs also fills in. Little-endian; u32 unless marked.
+const S_INODES_COUNT = 0x00;
+const S_BLOCKS_COUNT = 0x04;
+const S_R_BLOCKS_COUNT = 0x08;
+const S_FREE_BLOCKS_COUNT = 0x0c;
+const S_FREE_INODES_COUNT = 0x10;
+const S_FIRST_DATA_BLOCK = 0x14;
+const S_LOG_BLOCK_SIZE = 0x18;
+const S_LOG_FRAG_SIZE = 0x1c;
+const S_BLOCKS_PER_GROUP = 0x20;
+const S_FRAGS_PER_GROUP = 0x24;
+const S_INODES_PER_GROUP = 0x28;
+const S_MTIME = 0x2c;
+const S_WTIME = 0x30;
+const S_MNT_COUNT = 0x34; // u16
+const S_MAX_MNT_COUNT = 0x36; // u16
+const S_MAGIC = 0x38; // u16
+const S_STATE = 0x3a; // u16
+const S_ERRORS = 0x3c; // u16
+const S_LASTCHECK = 0x40;
+const S_REV_LEVEL = 0x4c;
+// From here on, revision 1 only.
+const S_FIRST_INO = 0x54;
+const S_INODE_SIZE = 0x58; // u16
+const S_BLOCK_GROUP_NR = 0x5a; // u16
+const S_FEATURE_COMPAT = 0x5c;
+const S_FEATURE_INCOMPAT = 0x60;
+const S_FEATURE_RO_COMPAT = 0x64;
+const S_UUID = 0x68; // 16 bytes
+const S_VOLUME_NAME = 0x78; // 16 bytes
+const S_RESERVED_GDT_BLOCKS = 0xce; // u16
+const S_HASH_SEED = 0xec; // 16 bytes
+const S_DEF_HASH_VERSION = 0xfc; // u8
+const S_DEFAULT_MOUNT_OPTS = 0x100;
+const S_MKFS_TIME = 0x108;
+const S_MIN_EXTRA_ISIZE = 0x15c; // u16
+const S_WANT_EXTRA_ISIZE = 0x15e; // u16
+const S_FLAGS = 0x160;
+const S_OVERHEAD_CLUSTERS = 0x248;
+const S_BACKUP_BGS = 0x24c; // u32 × 2
 
 /** Little-endian field access to the raw superblock bytes. */
 export class Superblock {
@@ -59,64 +107,64 @@ export class Superblock {
   private set16(at: number, v: number): void { this.view.setUint16(at, v, true); }
   private set32(at: number, v: number): void { this.view.setUint32(at, v >>> 0, true); }
 
-  get inodesCount() { return this.u32(0x00); }
-  set inodesCount(v) { this.set32(0x00, v); }
-  get blocksCount() { return this.u32(0x04); }
-  set blocksCount(v) { this.set32(0x04, v); }
-  get reservedBlocks() { return this.u32(0x08); }
-  set reservedBlocks(v) { this.set32(0x08, v); }
-  get freeBlocks() { return this.u32(0x0c); }
-  set freeBlocks(v) { this.set32(0x0c, v); }
-  get freeInodes() { return this.u32(0x10); }
-  set freeInodes(v) { this.set32(0x10, v); }
-  get firstDataBlock() { return this.u32(0x14); }
-  set firstDataBlock(v) { this.set32(0x14, v); }
-  get logBlockSize() { return this.u32(0x18); }
-  set logBlockSize(v) { this.set32(0x18, v); }
-  set logFragSize(v: number) { this.set32(0x1c, v); }
-  get blocksPerGroup() { return this.u32(0x20); }
-  set blocksPerGroup(v) { this.set32(0x20, v); }
-  set fragsPerGroup(v: number) { this.set32(0x24, v); }
-  get inodesPerGroup() { return this.u32(0x28); }
-  set inodesPerGroup(v) { this.set32(0x28, v); }
-  set mountTime(v: number) { this.set32(0x2c, v); }
-  set writeTime(v: number) { this.set32(0x30, v); }
-  get mountCount() { return this.u16(0x34); }
-  set mountCount(v) { this.set16(0x34, v); }
-  set maxMountCount(v: number) { this.set16(0x36, v); }
-  get magic() { return this.u16(0x38); }
-  set magic(v) { this.set16(0x38, v); }
-  get state() { return this.u16(0x3a); }
-  set state(v) { this.set16(0x3a, v); }
-  set errors(v: number) { this.set16(0x3c, v); }
-  set lastCheck(v: number) { this.set32(0x40, v); }
-  get revLevel() { return this.u32(0x4c); }
-  set revLevel(v) { this.set32(0x4c, v); }
-  /** First non-reserved inode (11 in revision 0). */
-  get firstIno() { return this.revLevel === 0 ? 11 : this.u32(0x54); }
-  set firstIno(v) { this.set32(0x54, v); }
-  get inodeSize() { return this.revLevel === 0 ? 128 : this.u16(0x58); }
-  set inodeSize(v) { this.set16(0x58, v); }
-  set blockGroupNr(v: number) { this.set16(0x5a, v); }
-  get compat() { return this.revLevel === 0 ? 0 : this.u32(0x5c); }
-  set compat(v) { this.set32(0x5c, v); }
-  get incompat() { return this.revLevel === 0 ? 0 : this.u32(0x60); }
-  set incompat(v) { this.set32(0x60, v); }
-  get roCompat() { return this.revLevel === 0 ? 0 : this.u32(0x64); }
-  set roCompat(v) { this.set32(0x64, v); }
-  get uuid() { return this.raw.subarray(0x68, 0x78); }
-  get volumeName() { return this.raw.subarray(0x78, 0x88); }
-  get reservedGdtBlocks() { return this.compat & COMPAT_RESIZE_INODE ? this.u16(0xce) : 0; }
-  get hashSeed() { return this.raw.subarray(0xec, 0xfc); }
-  set defHashVersion(v: number) { this.raw[0xfc] = v; }
-  set defaultMountOptions(v: number) { this.set32(0x100, v); }
-  set mkfsTime(v: number) { this.set32(0x108, v); }
-  set minExtraIsize(v: number) { this.set16(0x15c, v); }
-  set wantExtraIsize(v: number) { this.set16(0x15e, v); }
-  set flags(v: number) { this.set32(0x160, v); }
-  set overheadClusters(v: number) { this.set32(0x248, v); }
+  get inodesCount() { return this.u32(S_INODES_COUNT); }
+  set inodesCount(v) { this.set32(S_INODES_COUNT, v); }
+  get blocksCount() { return this.u32(S_BLOCKS_COUNT); }
+  set blocksCount(v) { this.set32(S_BLOCKS_COUNT, v); }
+  get reservedBlocks() { return this.u32(S_R_BLOCKS_COUNT); }
+  set reservedBlocks(v) { this.set32(S_R_BLOCKS_COUNT, v); }
+  get freeBlocks() { return this.u32(S_FREE_BLOCKS_COUNT); }
+  set freeBlocks(v) { this.set32(S_FREE_BLOCKS_COUNT, v); }
+  get freeInodes() { return this.u32(S_FREE_INODES_COUNT); }
+  set freeInodes(v) { this.set32(S_FREE_INODES_COUNT, v); }
+  get firstDataBlock() { return this.u32(S_FIRST_DATA_BLOCK); }
+  set firstDataBlock(v) { this.set32(S_FIRST_DATA_BLOCK, v); }
+  get logBlockSize() { return this.u32(S_LOG_BLOCK_SIZE); }
+  set logBlockSize(v) { this.set32(S_LOG_BLOCK_SIZE, v); }
+  set logFragSize(v: number) { this.set32(S_LOG_FRAG_SIZE, v); }
+  get blocksPerGroup() { return this.u32(S_BLOCKS_PER_GROUP); }
+  set blocksPerGroup(v) { this.set32(S_BLOCKS_PER_GROUP, v); }
+  set fragsPerGroup(v: number) { this.set32(S_FRAGS_PER_GROUP, v); }
+  get inodesPerGroup() { return this.u32(S_INODES_PER_GROUP); }
+  set inodesPerGroup(v) { this.set32(S_INODES_PER_GROUP, v); }
+  set mountTime(v: number) { this.set32(S_MTIME, v); }
+  set writeTime(v: number) { this.set32(S_WTIME, v); }
+  get mountCount() { return this.u16(S_MNT_COUNT); }
+  set mountCount(v) { this.set16(S_MNT_COUNT, v); }
+  set maxMountCount(v: number) { this.set16(S_MAX_MNT_COUNT, v); }
+  get magic() { return this.u16(S_MAGIC); }
+  set magic(v) { this.set16(S_MAGIC, v); }
+  get state() { return this.u16(S_STATE); }
+  set state(v) { this.set16(S_STATE, v); }
+  set errors(v: number) { this.set16(S_ERRORS, v); }
+  set lastCheck(v: number) { this.set32(S_LASTCHECK, v); }
+  get revLevel() { return this.u32(S_REV_LEVEL); }
+  set revLevel(v) { this.set32(S_REV_LEVEL, v); }
+  /** First non-reserved inode (GOOD_OLD_FIRST_INO in revision 0). */
+  get firstIno() { return this.revLevel === 0 ? GOOD_OLD_FIRST_INO : this.u32(S_FIRST_INO); }
+  set firstIno(v) { this.set32(S_FIRST_INO, v); }
+  get inodeSize() { return this.revLevel === 0 ? GOOD_OLD_INODE_SIZE : this.u16(S_INODE_SIZE); }
+  set inodeSize(v) { this.set16(S_INODE_SIZE, v); }
+  set blockGroupNr(v: number) { this.set16(S_BLOCK_GROUP_NR, v); }
+  get compat() { return this.revLevel === 0 ? 0 : this.u32(S_FEATURE_COMPAT); }
+  set compat(v) { this.set32(S_FEATURE_COMPAT, v); }
+  get incompat() { return this.revLevel === 0 ? 0 : this.u32(S_FEATURE_INCOMPAT); }
+  set incompat(v) { this.set32(S_FEATURE_INCOMPAT, v); }
+  get roCompat() { return this.revLevel === 0 ? 0 : this.u32(S_FEATURE_RO_COMPAT); }
+  set roCompat(v) { this.set32(S_FEATURE_RO_COMPAT, v); }
+  get uuid() { return this.raw.subarray(S_UUID, S_UUID + 16); }
+  get volumeName() { return this.raw.subarray(S_VOLUME_NAME, S_VOLUME_NAME + 16); }
+  get reservedGdtBlocks() { return this.compat & COMPAT_RESIZE_INODE ? this.u16(S_RESERVED_GDT_BLOCKS) : 0; }
+  get hashSeed() { return this.raw.subarray(S_HASH_SEED, S_HASH_SEED + 16); }
+  set defHashVersion(v: number) { this.raw[S_DEF_HASH_VERSION] = v; }
+  set defaultMountOptions(v: number) { this.set32(S_DEFAULT_MOUNT_OPTS, v); }
+  set mkfsTime(v: number) { this.set32(S_MKFS_TIME, v); }
+  set minExtraIsize(v: number) { this.set16(S_MIN_EXTRA_ISIZE, v); }
+  set wantExtraIsize(v: number) { this.set16(S_WANT_EXTRA_ISIZE, v); }
+  set flags(v: number) { this.set32(S_FLAGS, v); }
+  set overheadClusters(v: number) { this.set32(S_OVERHEAD_CLUSTERS, v); }
   /** sparse_super2: the two groups (besides 0) holding backups; 0 for none. */
-  get backupGroups(): [number, number] { return [this.u32(0x24c), this.u32(0x250)]; }
+  get backupGroups(): [number, number] { return [this.u32(S_BACKUP_BGS), this.u32(S_BACKUP_BGS + 4)]; }
 }
 
 /** The shape of a file system, derived from a superblock that has been checked. */
@@ -144,12 +192,11 @@ export interface Geometry {
 }
 
 export const GROUP_DESC_SIZE = 32;
-export const MIN_INODE_SIZE = 128;
 
 /** Checks a superblock's numbers against each other and the device; returns the geometry. */
 export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
   if (sb.magic !== EXT2_MAGIC) {
-    throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0xef53)`);
+    throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
   }
   if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
   if (sb.logBlockSize > 2) {
@@ -172,9 +219,9 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
   const groups = Math.ceil((blocksCount - firstDataBlock) / bpg);
   if (sb.inodesCount !== ipg * groups) corruptSb(`inode count ${sb.inodesCount} is not ${groups} groups × ${ipg}`);
   const inodeSize = sb.inodeSize;
-  if (inodeSize < MIN_INODE_SIZE || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) corruptSb(`inode size is ${inodeSize}`);
+  if (inodeSize < GOOD_OLD_INODE_SIZE || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) corruptSb(`inode size is ${inodeSize}`);
   const firstIno = sb.firstIno;
-  if (firstIno < 11 || firstIno >= sb.inodesCount) corruptSb(`first inode is ${firstIno}`);
+  if (firstIno < GOOD_OLD_FIRST_INO || firstIno >= sb.inodesCount) corruptSb(`first inode is ${firstIno}`);
   const gdtBlocks = Math.ceil((groups * GROUP_DESC_SIZE) / blockSize);
   const reservedGdtBlocks = sb.reservedGdtBlocks;
   const inodeTableBlocks = Math.ceil((ipg * inodeSize) / blockSize);
