@@ -246,6 +246,14 @@ export class Domains {
     if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
   }
 
+  /**
+   * The key of the socket channel between two domains: HMAC-SHA256 of their names under this
+   * boot's secret. Only those two domains are given it, so neither can pose as a third.
+   */
+  channelKey(x: string, y: string): Uint8Array {
+    return createHmac('sha256', this.secret).update(JSON.stringify(['channel', ...[x, y].sort()])).digest();
+  }
+
   /** Starts an idle spare domain of a kind (replacing itself if it dies unused). */
   private prepareSpare(kind: RemoteKind): void {
     if (this.cfg.halting() || this.spares.has(kind)) return;
@@ -256,17 +264,13 @@ export class Domains {
     });
   }
 
-  /** @param components  what it will host; a spare's are not known yet */
+  /**
+   * Starts a thread or process for a domain, with the kernel's memory limit.
+   *
+   * @param components  what it will host; a spare's are not known yet
+   */
   private startHost(kind: RemoteKind, name: string, components: readonly string[] = []): DomainHost {
     const limits = { memoryMb: this.cfg.memoryLimitMb };
     return kind === 'thread' ? startThread(name, this.cfg.transport, limits, components) : startProcess(name, limits);
-  }
-
-  /**
-   * The key of the socket channel between two domains: HMAC-SHA256 of their names under this
-   * boot's secret. Only those two domains are given it, so neither can pose as a third.
-   */
-  private channelKey(x: string, y: string): Uint8Array {
-    return createHmac('sha256', this.secret).update(JSON.stringify(['channel', ...[x, y].sort()])).digest();
   }
 }
