@@ -1,6 +1,6 @@
 // Starting and stopping the domains that run outside the kernel's main thread: a worker
-// thread or a child process, each with an endpoint the core uses to control it and to call
-// the components it hosts.
+// thread or a child process (its code from bundles.ts), each with a link the core uses to
+// control it and to call the components it hosts.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';

@@ -6,7 +6,9 @@
 // Its parts, one concern each: boot-options.ts (the options and their check), domains.ts (the
 // domains at run time: their threads and processes, spares, channels, control plane),
 // topology.ts (which channels a placement makes, and each domain's plan), supervisor.ts
-// (restarts, heartbeat, mending channels), faults.ts (faults and how they are reported).
+// (restarts, heartbeat, mending channels), faults.ts (faults and how they are reported),
+// client-limits.ts (what one client may make the kernel hold), vfs-memo.ts (vfs's restart memo,
+// to be replaced by state vfs saves itself).
 
 import { SysError } from '../ipc/errno.js';
 import { CallsInFlight, MAX_PROCS } from './client-limits.js';
@@ -42,6 +44,7 @@ export class Kernel {
   private readonly procs = new Map<number, Readonly<Credentials>>();
   /** spawn() calls not yet answered by vfs: they count against MAX_PROCS too. */
   private spawning = 0;
+  /** Per client process, its syscalls not yet answered (bounded: client-limits.ts). */
   private readonly inFlight = new CallsInFlight();
   /** vfs restart memo (to be replaced: see vfs-memo.ts). */
   private readonly vfsMemo = new VfsRestartMemo((component, op, args) => this.call(component, op, args));

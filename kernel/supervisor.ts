@@ -13,6 +13,7 @@ import type { Placement } from './placement.js';
 import type { Heartbeat } from './supervisor-policy.js';
 import { pairKey, peerPairs, socketEnds } from './topology.js';
 
+/** Something the supervisor saw or did, or a fault armed (Kernel.events, BootOptions.onEvent). */
 export interface KernelEvent {
   /** performance.now() of the event. */
   at: number;
@@ -23,11 +24,13 @@ export interface KernelEvent {
   reason: string;
 }
 
+/** What the supervisor uses of the domains: their states; launching, loading, connecting, controlling them. */
+export type SupervisedDomains = Pick<Domains, 'states' | 'get' | 'launch' | 'load' | 'connect' | 'control' | 'peerDown'>;
+
 /** What the supervisor needs of the kernel: its domains, and a few of its duties. */
 export interface SupervisedKernel {
   readonly placement: Placement;
-  /** The domains' states, and launching, loading, connecting and controlling them. */
-  readonly domains: Domains;
+  readonly domains: SupervisedDomains;
   readonly heartbeat: Heartbeat;
   /** Starts a component of a domain's new incarnation, by its restart init path. */
   restartComponent(component: string): Promise<void>;
@@ -44,6 +47,7 @@ const EXIT_GRACE_MS = 250;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Supervises one kernel's domains; the kernel starts it after boot and stops its heartbeat at halt. */
 export class Supervisor {
   /** Channels between domains being mended, by pairKey. */
   private readonly mending = new Map<string, Promise<void>>();
@@ -134,6 +138,7 @@ export class Supervisor {
     this.heartbeatTimer.unref();
   }
 
+  /** Stops the pings (at halt). */
   stopHeartbeat(): void {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
