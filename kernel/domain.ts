@@ -33,7 +33,7 @@ import { validateRequest } from './validate.js';
 const BUNDLE = typeof __filename === 'string' ? __filename : undefined;
 
 /**
- * What the loader of a bundle (kernel/domain-host.ts) tells of V8's code cache: whether the
+ * What the loader of a bundle (kernel/bundles.ts) tells of V8's code cache: whether the
  * bundle was compiled from it, and how to save what has been compiled since (only while the
  * build warms the caches).
  */

@@ -50,10 +50,13 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** Checks a fault as it comes from a user, a plan file or another domain. */
-export function checkFault(x: unknown, components: readonly string[]): FaultSpec {
+/**
+ * Checks a fault as it comes from a user, a plan file or another domain: EINVAL, the message
+ * beginning with `where`, for anything but a FaultSpec of one of `components`.
+ */
+export function checkFault(x: unknown, components: readonly string[], where = 'fault'): FaultSpec {
   const bad = (why: string): never => {
-    throw new SysError('EINVAL', `fault: ${why}`);
+    throw new SysError('EINVAL', `${where}: ${why}`);
   };
   if (!x || typeof x !== 'object') bad('must be an object {component, type, …}');
   const f = x as Record<string, unknown>;
@@ -119,6 +122,35 @@ export function corrupt(value: unknown, random: () => number): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, corrupt(v, random)]));
   }
   return value;
+}
+
+/** A fault as the command line gives it: `dev delay 5ms±2 --op read --count 3`. */
+export function describeFault(f: FaultSpec): string {
+  const parts = [`${f.component} ${f.type}`];
+  if (f.ms !== undefined) parts.push(`${f.ms}ms${f.jitter ? `±${f.jitter}` : ''}`);
+  if (f.errno) parts.push(f.errno);
+  if (f.op) parts.push(`--op ${f.op}`);
+  if (f.after) parts.push(`--after ${f.after}`);
+  if (f.prob !== undefined) parts.push(`--prob ${f.prob} --seed ${f.seed ?? 1}`);
+  if (f.count !== undefined) parts.push(`--count ${f.count}`);
+  return parts.join(' ');
+}
+
+/** What a crash, a hang or a leak does to the thread it happens in. */
+export type FaultEffect = 'die' | 'hang' | 'leak';
+
+const IN_THE_KERNEL_THREAD: Record<FaultEffect, string> = {
+  die: '',
+  hang: " (a hang in the kernel's own thread would freeze it)",
+  leak: " (a leak in the kernel's own thread grows the whole kernel until it dies)",
+};
+
+/**
+ * The report of the panic a fault in the kernel's own thread causes (under `policy`, some
+ * component runs there): `reason`, what the fault would do there, and why the kernel stops.
+ */
+export function kernelThreadPanic(effect: FaultEffect, reason: string, policy: string): string {
+  return `${reason}${IN_THE_KERNEL_THREAD[effect]}; under the ${policy} policy the fault is in the kernel's own thread, so the whole kernel stops`;
 }
 
 /** Parses a fault plan file's content: {"faults": [FaultSpec, …]}. */

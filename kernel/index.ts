@@ -1,8 +1,11 @@
 // The rumpus TypeScript API: boot a kernel under a policy, spawn client processes, halt.
 
-export { boot, Kernel, DEFAULT_MOUNTS, describeFault, type BootOptions, type MountSpec, type DomainInfo, type KernelEvent } from './kernel.js';
-export { FAULT_TYPES, FAULT_HELP, parsePlan, type FaultSpec, type FaultType } from './faults.js';
-export type { Supervision, Heartbeat } from './supervisor.js';
+export { boot, Kernel } from './kernel.js';
+export { DEFAULT_MOUNTS, type BootOptions, type MountSpec } from './boot-options.js';
+export type { DomainInfo } from './domains.js';
+export type { KernelEvent } from './supervisor.js';
+export { FAULT_TYPES, FAULT_HELP, describeFault, parsePlan, type FaultSpec, type FaultType } from './faults.js';
+export type { Supervision, Heartbeat } from './supervisor-policy.js';
 export { Proc, SEEK_SET, SEEK_CUR, SEEK_END, type Credentials } from './proc.js';
 export { SysError, strerror, errnoNumber, isErrno, type Errno } from '../ipc/errno.js';
 export { THREAD_TRANSPORTS, type ThreadTransport } from './domain-host.js';

@@ -1,100 +1,224 @@
-// Supervision policy, as in Erlang/OTP and MINIX 3's reincarnation server: per component, a
-// restart type, a restart intensity and a strategy for its dependents. The kernel applies it
-// to domains: a domain is restarted when any of its components should be, by the most
-// restart-worthy of them, and its restarts are counted against the tightest intensity.
+// The supervisor, as MINIX 3's reincarnation server: it notices a domain that exits, throws,
+// runs out of memory (its thread or process ends), stops answering (the heartbeat) or loses its
+// channel to the core, and restarts it in a fresh thread or process as its supervision says
+// (supervisor-policy.ts) — with backoff, within its restart intensity, then its dependents under
+// rest_for_one — or gives up on it, and on the domains that require it; giving up on an
+// essential domain panics the kernel. A channel between two domains that closed while both ran
+// is made again; if that fails, the domain that listens is restarted.
 
 import { SysError } from '../ipc/errno.js';
+import { MAIN } from './domain.js';
+import type { Domains } from './domains.js';
+import type { Placement } from './placement.js';
+import type { Heartbeat } from './supervisor-policy.js';
+import { pairKey, peerPairs, socketEnds } from './topology.js';
 
-export const RESTART_TYPES = ['permanent', 'transient', 'temporary'] as const;
-export type RestartType = (typeof RESTART_TYPES)[number];
-export type Strategy = 'one_for_one' | 'rest_for_one';
+/** Something the supervisor saw or did, or a fault armed (Kernel.events, BootOptions.onEvent). */
+export interface KernelEvent {
+  /** performance.now() of the event. */
+  at: number;
+  /** channel-lost: a channel between two running domains closed (domain and components: one end); reconnected: it was made again. */
+  kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault' | 'channel-lost' | 'reconnected';
+  domain: string;
+  components: string[];
+  reason: string;
+}
 
-export interface Supervision {
+/** What the supervisor uses of the domains: their states; launching, loading, connecting, controlling them. */
+export type SupervisedDomains = Pick<Domains, 'states' | 'get' | 'launch' | 'load' | 'connect' | 'control' | 'peerDown'>;
+
+/** What the supervisor needs of the kernel: its domains, and a few of its duties. */
+export interface SupervisedKernel {
+  readonly placement: Placement;
+  readonly domains: SupervisedDomains;
+  readonly heartbeat: Heartbeat;
+  /** Starts a component of a domain's new incarnation, by its restart init path. */
+  restartComponent(component: string): Promise<void>;
+  /** Records an event, and reports it to the onEvent hook and the log. */
+  log(e: Omit<KernelEvent, 'at'>): void;
+  /** Stops the kernel with a report: an essential domain is lost for good. */
+  panic(report: string): Promise<void>;
+  /** Whether the kernel is halting (a panic halts it too): nothing is restarted or mended then. */
+  stopping(): boolean;
+}
+
+/** How long a lost channel waits for the exit of a domain that died to be seen: its exit is the better reason. */
+const EXIT_GRACE_MS = 250;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Supervises one kernel's domains; the kernel starts it after boot and stops its heartbeat at halt. */
+export class Supervisor {
+  /** Channels between domains being mended, by pairKey. */
+  private readonly mending = new Map<string, Promise<void>>();
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private readonly kernel: SupervisedKernel) {}
+
   /**
-   * permanent: always restarted; transient: restarted after a failure (every exit the
-   * supervisor sees is one); temporary: never restarted.
+   * A domain exited or stopped answering: restart it as its supervision says, or give up.
+   * Resolves when that is done; a domain already restarting, or given up on, is left to it.
    */
-  restart: RestartType;
-  /** At most `max` restarts within `withinMs`; one more escalates. */
-  intensity: { max: number; withinMs: number };
-  /** The first restart is immediate; then first, 2×first, … up to max milliseconds. */
-  backoff: { firstMs: number; maxMs: number };
-  /** one_for_one: only the failed component's domain; rest_for_one: also the domains of the components that require it, after it. */
-  strategy: Strategy;
-  /** When it cannot be restarted any more, the kernel halts with a report. */
-  essential: boolean;
-}
-
-export const DEFAULT_SUPERVISION: Supervision = {
-  restart: 'permanent',
-  intensity: { max: 5, withinMs: 10_000 },
-  backoff: { firstMs: 50, maxMs: 2_000 },
-  strategy: 'one_for_one',
-  essential: false,
-};
-
-export interface Heartbeat {
-  /** How often each domain is pinged, in milliseconds (0: never). */
-  periodMs: number;
-  /** A domain that has not answered a ping after this long is declared hung. */
-  timeoutMs: number;
-}
-
-export const DEFAULT_HEARTBEAT: Heartbeat = { periodMs: 1000, timeoutMs: 5000 };
-
-/**
- * Fills in the defaults for one component and checks what was given; `essential` defaults to
- * what the component's definition declares.
- */
-export function supervisionFor(component: string, essential: boolean, given: Partial<Supervision> | undefined): Supervision {
-  const s: Supervision = {
-    ...DEFAULT_SUPERVISION,
-    essential,
-    ...given,
-    intensity: { ...DEFAULT_SUPERVISION.intensity, ...given?.intensity },
-    backoff: { ...DEFAULT_SUPERVISION.backoff, ...given?.backoff },
-  };
-  const bad = (why: string) => new SysError('EINVAL', `supervision of ${component}: ${why}`);
-  if (!(RESTART_TYPES as readonly string[]).includes(s.restart)) throw bad(`restart must be one of ${RESTART_TYPES.join(', ')}`);
-  if (s.strategy !== 'one_for_one' && s.strategy !== 'rest_for_one') throw bad('strategy must be one_for_one or rest_for_one');
-  if (!(s.intensity.max >= 0 && s.intensity.withinMs > 0)) throw bad('intensity needs max ≥ 0 and withinMs > 0');
-  if (!(s.backoff.firstMs >= 0 && s.backoff.maxMs >= s.backoff.firstMs)) throw bad('backoff needs 0 ≤ firstMs ≤ maxMs');
-  return s;
-}
-
-/** The supervision of a domain hosting several components: the most restart-worthy, the tightest limits. */
-export function combine(list: Supervision[]): Supervision {
-  const rank = (r: RestartType) => RESTART_TYPES.indexOf(r);
-  return list.reduce((a, b) => ({
-    restart: rank(a.restart) <= rank(b.restart) ? a.restart : b.restart,
-    intensity: {
-      max: Math.min(a.intensity.max, b.intensity.max),
-      withinMs: Math.max(a.intensity.withinMs, b.intensity.withinMs),
-    },
-    backoff: { firstMs: Math.max(a.backoff.firstMs, b.backoff.firstMs), maxMs: Math.max(a.backoff.maxMs, b.backoff.maxMs) },
-    strategy: a.strategy === 'rest_for_one' || b.strategy === 'rest_for_one' ? 'rest_for_one' : 'one_for_one',
-    essential: a.essential || b.essential,
-  }));
-}
-
-/** Keeps a domain's recent restarts and says whether, and after how long, the next may happen. */
-export class RestartRecord {
-  private readonly times: number[] = [];
-
-  constructor(private readonly policy: Supervision) {}
-
-  /** Restarts within the intensity window, as of `now`. */
-  recent(now: number): number {
-    while (this.times.length && now - this.times[0] > this.policy.intensity.withinMs) this.times.shift();
-    return this.times.length;
+  failed(name: string, reason: string | Promise<string>): Promise<void> {
+    const st = this.kernel.domains.get(name);
+    if (this.kernel.stopping() || st.restarting || st.status === 'failed') return st.restarting ?? Promise.resolve();
+    st.status = 'restarting';
+    st.restarting = this.restart(name, reason).finally(() => {
+      st.restarting = null;
+    });
+    return st.restarting;
   }
 
-  /** null when the intensity is exceeded; otherwise the backoff before this restart. */
-  next(now: number): number | null {
-    const n = this.recent(now);
-    if (n >= this.policy.intensity.max) return null;
-    this.times.push(now);
-    if (n === 0) return 0;
-    return Math.min(this.policy.backoff.maxMs, this.policy.backoff.firstMs * 2 ** (n - 1));
+  /**
+   * The core's channel to a running domain broke: the domain died (its exit may be reported
+   * later) or went mad. Its exit, when it comes soon, is the reason given.
+   */
+  peerLost(peer: string, reason: string): void {
+    const st = this.kernel.domains.states.get(peer);
+    const host = st?.host;
+    if (st?.status !== 'running' || !host) return;
+    const broke = new Promise<string>((resolve) => setTimeout(() => resolve(`its channel to the core broke (${reason})`), EXIT_GRACE_MS).unref());
+    void this.failed(peer, Promise.race([host.exited.then((why) => `its ${st.spec.kind} ${why}`), broke]));
+  }
+
+  /**
+   * One end of the channel between two domains saw it close. If a domain died, its restart
+   * makes the channel again; if both still run (both answer, and neither holds the channel any
+   * more), the loss is reported and the channel made again, and if that fails, the domain that
+   * listens is restarted as its supervision says. Reports from both ends, and any while it is
+   * being mended, are one.
+   */
+  channelLost(from: string, peer: string, reason: string): void {
+    const { placement, domains } = this.kernel;
+    const key = pairKey(from, peer);
+    if (this.kernel.stopping() || this.mending.has(key) || !peerPairs(placement).some(([x, y]) => pairKey(x, y) === key)) return;
+    const a = domains.get(from);
+    const b = domains.get(peer);
+    const generations = [a.generation, b.generation];
+    const bothRun = () => !this.kernel.stopping() && [a, b].every((s, i) => s.status === 'running' && !s.restarting && s.generation === generations[i]);
+    // What a domain holds channels to; a domain that died (its exit not seen yet) never answers.
+    const channels = (d: string) => domains.control(d, 'channels', {}, this.kernel.heartbeat.timeoutMs) as Promise<string[]>;
+    const mend = async () => {
+      await sleep(EXIT_GRACE_MS); // a domain that died is reported by its exit soon: that comes first
+      if (!bothRun()) return;
+      const [ofFrom, ofPeer] = await Promise.all([channels(from), channels(peer)]);
+      if (!bothRun() || (ofFrom.includes(peer) && ofPeer.includes(from))) return;
+      this.kernel.log({ kind: 'channel-lost', domain: from, components: a.spec.components, reason: `its channel to domain ${peer} closed while both ran (${reason}); making it again` });
+      const [x, y] = [from, peer].sort();
+      try {
+        await domains.connect(x, y);
+        this.kernel.log({ kind: 'reconnected', domain: from, components: a.spec.components, reason: `channel to domain ${peer} made again` });
+      } catch (err) {
+        if (!bothRun()) return;
+        const [dialer, listener] = socketEnds(placement, x, y);
+        void this.failed(listener, `its channel to domain ${dialer} could not be made again (${(err as Error).message})`);
+      }
+    };
+    const p = mend().catch(() => {}).finally(() => this.mending.delete(key));
+    this.mending.set(key, p);
+  }
+
+  /** Pings every running domain each heartbeat period; one that does not answer in time has failed. */
+  startHeartbeat(): void {
+    const { periodMs, timeoutMs } = this.kernel.heartbeat;
+    if (periodMs <= 0) return;
+    const inFlight = new Set<string>();
+    this.heartbeatTimer = setInterval(() => {
+      for (const [name, st] of this.kernel.domains.states) {
+        if (name === MAIN || st.status !== 'running' || inFlight.has(name)) continue;
+        inFlight.add(name);
+        const gen = st.generation;
+        this.kernel.domains.control(name, 'ping', {}, timeoutMs)
+          .catch((err: SysError) => {
+            if (err.errno === 'ETIMEDOUT' && st.generation === gen) void this.failed(name, `it stopped answering (no heartbeat reply in ${timeoutMs} ms)`);
+          })
+          .finally(() => inFlight.delete(name));
+      }
+    }, periodMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Stops the pings (at halt). */
+  stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  private async restart(name: string, reason: string | Promise<string>): Promise<void> {
+    const { kernel } = this;
+    const st = kernel.domains.get(name);
+    kernel.log({ kind: 'failed', domain: name, components: st.spec.components, reason: await reason });
+    for (;;) {
+      await st.host?.kill(0);
+      st.host = null;
+      const delay = st.supervision.restart === 'temporary' ? null : st.record.next(performance.now());
+      if (delay === null) return this.giveUp(name);
+      if (delay > 0) await sleep(delay);
+      if (kernel.stopping()) return;
+      st.restarts++;
+      try {
+        await this.relaunch(name);
+        st.status = 'running';
+        kernel.log({ kind: 'restarted', domain: name, components: st.spec.components, reason: `incarnation ${st.restarts + 1}` });
+        break;
+      } catch (err) {
+        if (kernel.stopping()) return;
+        kernel.log({ kind: 'failed', domain: name, components: st.spec.components, reason: `while starting: ${(err as Error).message}` });
+      }
+    }
+    if (st.supervision.strategy === 'rest_for_one') {
+      for (const dep of this.dependentDomains(name)) await this.failed(dep, `rest_for_one after domain ${name} restarted`);
+    }
+  }
+
+  /** A new incarnation of a domain: fresh thread or process, its channels, its components. */
+  private async relaunch(name: string): Promise<void> {
+    const { placement, domains } = this.kernel;
+    const st = domains.get(name);
+    domains.launch(name);
+    const gen = st.generation;
+    await domains.load(name);
+    for (const [x, y] of peerPairs(placement)) {
+      if ((x === name || y === name) && domains.get(x === name ? y : x).host) await domains.connect(x, y);
+    }
+    for (const c of placement.order.filter((c) => st.spec.components.includes(c))) {
+      if (st.generation !== gen) throw new SysError('EIO', `domain ${name} died again while starting`);
+      await this.kernel.restartComponent(c);
+    }
+  }
+
+  /** Domains hosting components that require one of `name`'s components, other than it. */
+  private dependentDomains(name: string): string[] {
+    const { placement, domains } = this.kernel;
+    const mine = new Set(domains.get(name).spec.components);
+    const out = new Set<string>();
+    for (const [c, def] of placement.defs) {
+      const where = placement.home.get(c)!;
+      if (where !== name && where !== MAIN && def.requires.some((r) => mine.has(r))) out.add(where);
+    }
+    return [...out];
+  }
+
+  /** Intensity exceeded (or temporary): the domain stays down, its dependents stop, maybe the kernel. */
+  private async giveUp(name: string): Promise<void> {
+    const { kernel } = this;
+    const st = kernel.domains.get(name);
+    st.status = 'failed';
+    const why = st.supervision.restart === 'temporary' ? 'temporary' : `more than ${st.supervision.intensity.max} restarts in ${st.supervision.intensity.withinMs} ms`;
+    kernel.log({ kind: 'gave-up', domain: name, components: st.spec.components, reason: why });
+    await kernel.domains.peerDown(name);
+    if (st.supervision.essential) {
+      await kernel.panic(`essential domain ${name} (${st.spec.components.join(', ')}) failed and cannot be restarted`);
+      return;
+    }
+    for (const dep of this.dependentDomains(name)) {
+      const d = kernel.domains.get(dep);
+      if (d.status === 'failed') continue;
+      d.status = 'failed';
+      kernel.log({ kind: 'gave-up', domain: dep, components: d.spec.components, reason: `it requires domain ${name}, which failed` });
+      const host = d.host;
+      d.host = null;
+      await host?.kill(0);
+    }
   }
 }

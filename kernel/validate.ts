@@ -11,7 +11,8 @@ import { SysError } from '../ipc/errno.js';
 import { MAX_IO } from '../ipc/frame.js';
 import type { ArgSpec, ComponentDef, OpSpec } from './api.js';
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+/** Whether v is an object made by {} or Object.create(null): not an array, a typed array or a class instance. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v)) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
@@ -44,7 +45,8 @@ const DESCRIBE: Record<string, string> = {
   'string[]': 'an array of strings', object: 'a plain object', any: 'a value',
 };
 
-function describeValue(v: unknown): string {
+/** A value as an error message names it: 'null', 'an array', '42', 'the number 1.5', 'a string'… */
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (v instanceof Uint8Array) return 'a Uint8Array';

@@ -1,7 +1,7 @@
 // Bundles the entries of thread and process domains, as tsc compiled them into dist/kernel/,
 // each with everything it imports, into one CommonJS file beside it (NAME.bundle.cjs): a new
 // domain then loads one file instead of some forty ES modules, which is most of what it costs
-// to start (kernel/domain-host.ts picks the bundle). A warning fails the build and writes
+// to start (kernel/bundles.ts picks the bundle). A warning fails the build and writes
 // nothing: esbuild warns, for one, when bundled code uses import.meta, empty in CommonJS.
 //
 // The thread entry is also bundled once per built-in component with only that component's

@@ -16,8 +16,10 @@ import { pathToFileURL } from 'node:url';
 import { Packr } from 'msgpackr';
 import t, { type Test } from 'tap';
 import { boot, type Kernel, type KernelEvent } from '../kernel/index.js';
+import type { Domains } from '../kernel/domains.js';
 import type { PlacementSpec } from '../kernel/placement.js';
 import { HELLO_TIMEOUT_MS, MAX_UNPROVEN, PREAUTH_FRAME, checkPrivateDir } from '../kernel/sockets.js';
+import { peerPairs, socketEnds } from '../kernel/topology.js';
 import { mkImage } from './lib/e2fs.js';
 import { alive } from './lib/os.js';
 
@@ -105,8 +107,11 @@ class Stranger {
   }
 }
 
-/** The core's key for the channel between two domains (a test reaches into the kernel for it). */
-const keyOf = (k: Kernel, a: string, b: string): Uint8Array => (k as unknown as { channelKey(a: string, b: string): Uint8Array }).channelKey(a, b);
+/** The kernel's domains at run time (a test reaches into the kernel for them). */
+const domainsOf = (k: Kernel): Domains => (k as unknown as { domainSet: Domains }).domainSet;
+
+/** The core's key for the channel between two domains. */
+const keyOf = (k: Kernel, a: string, b: string): Uint8Array => domainsOf(k).channelKey(a, b);
 
 /** A dialer's proof, as kernel/sockets.ts computes it. */
 function proof(key: Uint8Array, dialer: string, listener: string, listenerNonce: Uint8Array, dialerNonce: Uint8Array): Uint8Array {
@@ -314,7 +319,7 @@ async function fuzz(t: Test, k: Kernel, check: Check, events: KernelEvent[]): Pr
   const rnd = seeded(seed);
   const sockets = readdirSync(k.socketDir!).filter((f) => f.endsWith('.sock')).map((f) => join(k.socketDir!, f));
   const names = [...k.domains().map((d) => d.name), 'spare process', ''];
-  const pairs = (k as unknown as { peerPairs(): [string, string][] }).peerPairs();
+  const pairs = peerPairs(k.placement);
   const genuine: Genuine = (listener, rnd) => {
     const peers = pairs.filter((p) => p.includes(listener)).map(([x, y]) => (x === listener ? y : x));
     if (peers.length === 0) return null;
@@ -361,9 +366,9 @@ async function restarts(t: Test, k: Kernel, check: Check, events: KernelEvent[])
   }
   const before = events.length;
   // The listener of the vfs–ext2 channel drops it, as if the connection broke: both domains run on.
-  const [, listener] = (k as unknown as { socketEnds(x: string, y: string): [string, string] }).socketEnds('ext2', 'vfs');
+  const [, listener] = socketEnds(k.placement, 'ext2', 'vfs');
   const dialer = listener === 'ext2' ? 'vfs' : 'ext2';
-  await (k as unknown as { controlDomain(d: string, op: string, a: unknown): Promise<unknown> }).controlDomain(listener, 'expect', { peer: dialer });
+  await domainsOf(k).control(listener, 'expect', { peer: dialer });
   for (let i = 0; i < 100 && !events.slice(before).some((e) => e.kind === 'reconnected'); i++) await sleep(100);
   const after = events.slice(before).map((e) => `${e.kind} ${e.domain}`);
   t.ok(after.includes(`channel-lost ${dialer}`), `the lost channel is reported (${after.join('; ')})`);

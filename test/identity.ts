@@ -10,7 +10,7 @@ import {
   O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SysError, boot,
   type Kernel, type Proc,
 } from '../kernel/index.js';
-import { MAX_CALLS_IN_FLIGHT, MAX_PROCS, MAX_READ_BYTES_IN_FLIGHT } from '../kernel/kernel.js';
+import { MAX_CALLS_IN_FLIGHT, MAX_PROCS, MAX_READ_BYTES_IN_FLIGHT } from '../kernel/client-limits.js';
 import { PATH_MAX } from '../servers/vfs/namei.js';
 import { mkImage, tempDir } from './lib/e2fs.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';

@@ -1,0 +1,139 @@
+// Where a new domain's code comes from. From TypeScript source (tests, through tsx) a domain
+// imports its entry module through tsx's loader. Compiled, it starts from a CommonJS bundle of
+// its entry (scripts/bundle.mjs) when there is an up-to-date one — one file instead of some
+// forty ES modules — and a thread domain compiles that bundle with V8's code cache saved beside
+// it by the build (scripts/code-cache.mjs), when there is one.
+
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BUILTIN } from './registry.js';
+
+/** The kernel runs from TypeScript source (tests, through tsx) rather than compiled. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const THREAD_ENTRY = new URL(`./domain-thread${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+const PROCESS_ENTRY = new URL(`./domain-process${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * A compiled entry's CommonJS bundle (scripts/bundle.mjs): one file, which more than halves
+ * what a new domain spends loading its code; null from source. tsc rewrites every output, so a
+ * bundle missing or older than its entry means tsc ran without the bundling step, and the
+ * bundle would run stale code: the module graph is used instead.
+ */
+function bundleOf(entry: URL, variant = ''): string | null {
+  if (FROM_SOURCE) return null;
+  const path = fileURLToPath(entry);
+  return notOlder(path.replace(/\.js$/, `${variant}.bundle.cjs`), path);
+}
+
+/** `file`, if it exists and is not older than `source` (what it was made from), else null. */
+function notOlder(file: string, source: string): string | null {
+  try {
+    return statSync(file).mtimeMs >= statSync(source).mtimeMs ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+const THREAD_BUNDLE = bundleOf(THREAD_ENTRY);
+const PROCESS_BUNDLE = bundleOf(PROCESS_ENTRY);
+
+/**
+ * V8's code for a bundle, saved beside it by the build (scripts/code-cache.mjs) from domains
+ * that booted and served a first few calls: a domain that starts with it need not compile
+ * again what they ran. Null when there is none or it is older than the bundle (a cache made for
+ * other code, or by another Node, is also refused by V8 itself, which then compiles as usual).
+ */
+function codeCacheOf(bundle: string): string | null {
+  return notOlder(`${bundle}.v8cache`, bundle);
+}
+
+/** Set while the build warms the code caches: each thread domain saves its own as its components stop. */
+const SAVE_CODE_CACHE = 'RUMPUS_SAVE_CODE_CACHE';
+
+/**
+ * The eval'd entry of a thread domain that starts from a bundle: it compiles the bundle with
+ * its code cache, if there is one, and runs it as Node runs a CommonJS module. What the bundle
+ * needs of it is under globalThis[Symbol.for('rumpus.…')]: the code cache (see domain.ts), and
+ * an import(), which code compiled from a code cache cannot run itself (kernel/dynamic-import.ts).
+ */
+const BUNDLE_LOADER = `
+const { threadId, workerData } = require('node:worker_threads');
+const { readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { dirname } = require('node:path');
+const { Script } = require('node:vm');
+const Module = require('node:module');
+const { bundle, codeCache, saveCodeCache } = workerData.loader;
+let cachedData;
+try { if (codeCache) cachedData = readFileSync(codeCache); } catch {}
+const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
+globalThis[Symbol.for('rumpus.import')] = (specifier) => import(specifier);
+globalThis[Symbol.for('rumpus.codeCache')] = {
+  used: cachedData !== undefined && !script.cachedDataRejected,
+  save: saveCodeCache ? () => {
+    const file = bundle + '.v8cache', part = file + '.' + process.pid + '.' + threadId;
+    writeFileSync(part, script.createCachedData());
+    renameSync(part, file);
+  } : null,
+};
+const module = { exports: {}, filename: bundle, id: bundle };
+script.runInThisContext().call(module.exports, module.exports, Module.createRequire(bundle), module, bundle, dirname(bundle));
+`;
+
+/** Thread bundles that hold one built-in server only, for a domain that hosts no other. */
+const ONE_SERVER_BUNDLES = new Map(BUILTIN.map((c) => [c as string, bundleOf(THREAD_ENTRY, `.${c}`)]));
+
+/**
+ * The bundle a thread domain hosting `components` starts from: the one with only its built-in
+ * server, if it hosts one (a component a placement adds is imported from its own module from any
+ * bundle), else the full one.
+ */
+function threadBundle(components: readonly string[]): string | null {
+  const builtins = components.filter((c) => ONE_SERVER_BUNDLES.has(c));
+  return (builtins.length === 1 ? ONE_SERVER_BUNDLES.get(builtins[0]) : null) ?? THREAD_BUNDLE;
+}
+
+/** When the kernel runs from TypeScript source, its domains need the same loader. */
+function tsLoader(): string | null {
+  return FROM_SOURCE ? import.meta.resolve('tsx/esm/api') : null;
+}
+
+/** What BUNDLE_LOADER reads from the worker's data (`workerData.loader`). */
+export interface BundleLoad {
+  /** The bundle's path. */
+  bundle: string;
+  /** Its V8 code cache's path, if there is an up-to-date one. */
+  codeCache: string | null;
+  /** Whether the domain saves its code cache when its components stop (the build's warm-up). */
+  saveCodeCache: boolean;
+}
+
+/** How to start a thread domain's worker: the Worker's first argument and whether it is code to eval. */
+export interface ThreadScript {
+  script: string | URL;
+  eval: boolean;
+  /** For a worker that starts from a bundle: goes in its workerData as `loader`. */
+  loader?: BundleLoad;
+}
+
+/**
+ * The code a thread domain's worker starts from: its entry through tsx from source, else its
+ * bundle (with the code cache) when one is up to date, else its entry module.
+ *
+ * @param components  what the domain will be asked to load, if known (a spare's is not): picks
+ *   the bundle
+ */
+export function threadScript(components: readonly string[]): ThreadScript {
+  const loader = tsLoader();
+  if (loader) {
+    return { script: `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_ENTRY.href)}); })`, eval: true };
+  }
+  const bundle = threadBundle(components);
+  if (!bundle) return { script: THREAD_ENTRY, eval: false };
+  return { script: BUNDLE_LOADER, eval: true, loader: { bundle, codeCache: codeCacheOf(bundle), saveCodeCache: process.env[SAVE_CODE_CACHE] === '1' } };
+}
+
+/** The Node arguments that run a process domain's entry: tsx's loader from source, then its bundle or entry module. */
+export function processScript(): string[] {
+  const loader = tsLoader();
+  return [...(loader ? ['--import', import.meta.resolve('tsx')] : []), PROCESS_BUNDLE ?? fileURLToPath(PROCESS_ENTRY)];
+}
