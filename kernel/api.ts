@@ -8,6 +8,7 @@ import type { Hyp } from './hyp.js';
 export { SysError, strerror, type Errno } from '../ipc/errno.js';
 export { MAX_IO, handOver } from '../ipc/frame.js';
 export type { Hyp, HostFile, LogLevel } from './hyp.js';
+export { FsInstances, firstFsid } from './fs-instances.js';
 
 /**
  * The argument types an op can declare. A trailing '?' makes the argument optional.
@@ -361,13 +362,4 @@ export interface MountInfo {
   source: string;
   readonly: boolean;
   dev: number;
-}
-
-/**
- * The first mount id a file system hands out in its incarnation `generation` (0 at boot). Ids
- * of different incarnations never meet, so the vfs, holding an id from before a restart, gets
- * ENODEV (and mounts again) rather than another mount that happens to have the same number.
- */
-export function firstFsid(generation: number): number {
-  return generation * 0x10000 + 1;
 }

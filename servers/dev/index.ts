@@ -3,7 +3,7 @@
 // nodes is fixed; their modes and times can change, per mount.
 
 import {
-  FS_OPS, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf, firstFsid,
+  FS_OPS, FsInstances, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf,
   type Attr, type Context, type Handle, type WalkResult,
 } from '../../kernel/api.js';
 
@@ -98,13 +98,8 @@ export default defineComponent({
 
 /** The handlers of incarnation `generation` (0 at boot): a fresh table of mounts. */
 function serve(ctx: Context, generation: number) {
-  const instances = new Map<number, DevInstance>();
-  let nextFsid = firstFsid(generation);
-  const fs = (fsid: number): DevInstance => {
-    const d = instances.get(fsid);
-    if (!d) throw new SysError('ENODEV', `dev: no mounted instance ${fsid}`);
-    return d;
-  };
+  const instances = new FsInstances<DevInstance>('dev', generation);
+  const fs = instances.get;
   const device = (fsid: number, h: Handle): Device => {
     fs(fsid).get(h);
     const d = deviceOf(h.ino);
@@ -119,13 +114,11 @@ function serve(ctx: Context, generation: number) {
 
   return {
     mount() {
-      const fsid = nextFsid++;
-      instances.set(fsid, new DevInstance(now()));
+      const fsid = instances.add(new DevInstance(now()));
       return { fsid, root: { ino: ROOT_INO, gen: 1 }, readonly: false };
     },
     unmount({ fsid }: A) {
-      fs(fsid);
-      instances.delete(fsid);
+      instances.remove(fsid);
     },
     statfs: ({ fsid }: A) => {
       fs(fsid);
