@@ -13,6 +13,7 @@ export {
   op, type ArgSpec, type ArgType, type ArgsOf, type CallArgs, type CallResult, type Components, type Handlers, type OpName,
   type OpSpec, type ResultOf,
 } from './ops.js';
+export { FsInstances, firstFsid } from './fs-instances.js';
 
 /**
  * What a reincarnation is told: which incarnation it is and what the core kept for it.
@@ -324,13 +325,4 @@ export interface MountInfo {
   source: string;
   readonly: boolean;
   dev: number;
-}
-
-/**
- * The first mount id a file system hands out in its incarnation `generation` (0 at boot). Ids
- * of different incarnations never meet, so the vfs, holding an id from before a restart, gets
- * ENODEV (and mounts again) rather than another mount that happens to have the same number.
- */
-export function firstFsid(generation: number): number {
-  return generation * 0x10000 + 1;
 }

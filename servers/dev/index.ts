@@ -3,8 +3,8 @@
 // nodes is fixed; their modes and times can change, per mount.
 
 import {
-  FS_OPS, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf, firstFsid,
-  type Attr, type Context, type Handle, type WalkResult,
+  FS_OPS, FsInstances, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf,
+  type Attr, type Context, type FsOps, type Handle, type Handlers, type WalkResult,
 } from '../../kernel/api.js';
 
 interface Device {
@@ -85,6 +85,12 @@ class DevInstance {
   }
 }
 
+declare module '../../kernel/ops.js' {
+  interface Components {
+    dev: FsOps;
+  }
+}
+
 export default defineComponent({
   name: 'dev',
   description: 'device nodes: null, zero, random, console',
@@ -97,14 +103,9 @@ export default defineComponent({
 });
 
 /** The handlers of incarnation `generation` (0 at boot): a fresh table of mounts. */
-function serve(ctx: Context, generation: number) {
-  const instances = new Map<number, DevInstance>();
-  let nextFsid = firstFsid(generation);
-  const fs = (fsid: number): DevInstance => {
-    const d = instances.get(fsid);
-    if (!d) throw new SysError('ENODEV', `dev: no mounted instance ${fsid}`);
-    return d;
-  };
+function serve(ctx: Context, generation: number): Handlers<FsOps> {
+  const instances = new FsInstances<DevInstance>('dev', generation);
+  const fs = instances.get;
   const device = (fsid: number, h: Handle): Device => {
     fs(fsid).get(h);
     const d = deviceOf(h.ino);
@@ -115,25 +116,21 @@ function serve(ctx: Context, generation: number) {
     throw new SysError('EPERM', 'dev: the set of device nodes is fixed');
   };
   const now = () => ctx.hyp.clockRealtime();
-  type A = { fsid: number; h: Handle };
-
   return {
     mount() {
-      const fsid = nextFsid++;
-      instances.set(fsid, new DevInstance(now()));
+      const fsid = instances.add(new DevInstance(now()));
       return { fsid, root: { ino: ROOT_INO, gen: 1 }, readonly: false };
     },
-    unmount({ fsid }: A) {
-      fs(fsid);
-      instances.delete(fsid);
+    unmount({ fsid }) {
+      instances.remove(fsid);
     },
-    statfs: ({ fsid }: A) => {
+    statfs: ({ fsid }) => {
       fs(fsid);
       return { fstype: 'dev', bsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: DEVICES.length + 1, ffree: 0, namemax: NAME_MAX, readonly: false };
     },
-    walk: ({ fsid, dir, names }: A & { dir: Handle; names: string[] }) => fs(fsid).walk(dir, names),
-    getattr: ({ fsid, h }: A) => ({ ...fs(fsid).get(h) }),
-    setattr({ fsid, h, mode, uid, gid, atime, mtime }: A & Record<string, number | undefined>) {
+    walk: ({ fsid, dir, names }) => fs(fsid).walk(dir, names),
+    getattr: ({ fsid, h }) => ({ ...fs(fsid).get(h) }),
+    setattr({ fsid, h, mode, uid, gid, atime, mtime }) {
       const a = fs(fsid).get(h);
       // A size change is what O_TRUNC asks of /dev/null: devices have no size, so it is a no-op.
       if (mode !== undefined) a.mode = (a.mode & ~0o7777) | (mode & 0o7777);
@@ -145,11 +142,11 @@ function serve(ctx: Context, generation: number) {
       return { ...a };
     },
     create: fixed, mkdir: fixed, symlink: fixed, link: fixed, unlink: fixed, rmdir: fixed, rename: fixed,
-    readlink: ({ fsid, h }: A) => {
+    readlink: ({ fsid, h }) => {
       fs(fsid).get(h);
       throw new SysError('EINVAL', 'dev: not a symbolic link');
     },
-    readdir({ fsid, h, cookie, count }: A & { cookie: number; count: number }) {
+    readdir({ fsid, h, cookie, count }) {
       const a = fs(fsid).get(h);
       if (h.ino !== ROOT_INO) throw new SysError('ENOTDIR', 'dev: a device is not a directory');
       const slice = DEVICES.slice(cookie, cookie + Math.max(1, count));
@@ -160,17 +157,17 @@ function serve(ctx: Context, generation: number) {
       a.atime = now();
       return { entries, cookie: cookie + slice.length, eof: cookie + slice.length >= DEVICES.length };
     },
-    read: ({ fsid, h, length }: A & { length: number }) => device(fsid, h).read(ctx, length),
-    write({ fsid, h, offset, data }: A & { offset: number; data: Uint8Array }) {
+    read: ({ fsid, h, length }) => device(fsid, h).read(ctx, length),
+    write({ fsid, h, offset, data }) {
       const written = device(fsid, h).write(ctx, data);
       return { written, end: offset + written };
     },
-    append({ fsid, h, data }: A & { data: Uint8Array }) {
+    append({ fsid, h, data }) {
       return { written: device(fsid, h).write(ctx, data), end: 0 };
     },
-    open: ({ fsid, h }: A) => void fs(fsid).get(h),
-    close: ({ fsid, h }: A) => void fs(fsid).get(h),
-    fsync: ({ fsid, h }: A) => void fs(fsid).get(h),
-    sync: ({ fsid }: A) => void fs(fsid),
+    open: ({ fsid, h }) => void fs(fsid).get(h),
+    close: ({ fsid, h }) => void fs(fsid).get(h),
+    fsync: ({ fsid, h }) => void fs(fsid).get(h),
+    sync: ({ fsid }) => void fs(fsid),
   };
 }

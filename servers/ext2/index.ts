@@ -3,25 +3,34 @@
 // is claimed from the start of its mount until its unmount has committed and detached it from
 // blk: an unmount returns only then, and a mount of the same image meanwhile waits for it.
 
-import { FS_OPS, SysError, defineComponent, firstFsid, instanceOps, type Context } from '../../kernel/api.js';
+import { FS_OPS, FsInstances, SysError, defineComponent, instanceOps, op, type Context, type Handlers } from '../../kernel/api.js';
 import { Ext2 } from './fs.js';
-import { mkfs, type MkfsArgs } from './mkfs.js';
+import { mkfs, type MkfsResult } from './mkfs.js';
+
+/** The ops of ext2: the file-system protocol, and mkfs. */
+const EXT2_OPS = {
+  ...FS_OPS,
+  /** Writes a new file system over a host image of `size` bytes. */
+  mkfs: op<MkfsResult>()({
+    args: {
+      source: 'string', size: 'uint', blockSize: 'uint?', inodes: 'uint?', inodeRatio: 'uint?', inodeSize: 'uint?',
+      label: 'string?', uuid: 'string?', time: 'uint?', revision: 'uint?',
+    },
+    idempotent: false,
+  }),
+};
+
+declare module '../../kernel/ops.js' {
+  interface Components {
+    ext2: typeof EXT2_OPS;
+  }
+}
 
 export default defineComponent({
   name: 'ext2',
   description: 'ext2 file system (revisions 0 and 1) on blk devices',
   requires: ['blk'],
-  ops: {
-    ...FS_OPS,
-    /** Writes a new file system over a host image of `size` bytes. → {blocks, inodes, blockSize, inodeSize, groups, uuid} */
-    mkfs: {
-      args: {
-        source: 'string', size: 'uint', blockSize: 'uint?', inodes: 'uint?', inodeRatio: 'uint?', inodeSize: 'uint?',
-        label: 'string?', uuid: 'string?', time: 'uint?', revision: 'uint?',
-      },
-      idempotent: false,
-    },
-  },
+  ops: EXT2_OPS,
   init: {
     fresh: (ctx) => serve(ctx, 0),
     restart: (ctx, { generation }) => serve(ctx, generation),
@@ -29,20 +38,13 @@ export default defineComponent({
 });
 
 /** The handlers of incarnation `generation` (0 at boot): a fresh table of mounts. */
-function serve(ctx: Context, generation: number) {
-  const mounts = new Map<number, Ext2>();
-  /** The name the vfs gave each mount (its mount point). */
-  const instances = new WeakMap<Ext2, unknown>();
+function serve(ctx: Context, generation: number): Handlers<typeof EXT2_OPS> {
+  /** Mounts, each named by the vfs with its mount point. */
+  const mounts = new FsInstances<Ext2>('ext2', generation);
   /** Images mounted, being mounted or being unmounted: one writer per image. */
   const busy = new Set<string>();
   /** Images being unmounted → the unmount. */
   const detaching = new Map<string, Promise<void>>();
-  let nextFsid = firstFsid(generation);
-  const fs = (fsid: number): Ext2 => {
-    const m = mounts.get(fsid);
-    if (!m) throw new SysError('ENODEV', `ext2: no mounted file system ${fsid}`);
-    return m;
-  };
   /** Claims an image, once an unmount of it under way has let go of it. */
   const claim = async (source: string) => {
     await detaching.get(source)?.catch(() => {});
@@ -60,19 +62,18 @@ function serve(ctx: Context, generation: number) {
   };
 
   return {
-    async mount({ source, options = {} }: { source?: string; options?: { readonly?: unknown; stateBefore?: unknown; instance?: unknown } }) {
+    async mount({ source, options = {} }) {
       if (!source) throw new SysError('EINVAL', 'ext2: mount needs a source (an image path)');
       // The vfs mounting again, after it restarted, what it had mounted: the same instance.
-      const again = options.instance !== undefined && [...mounts].find(([, m]) => m.source === source && instances.get(m) === options.instance);
-      if (again) return { fsid: again[0], root: again[1].root, readonly: again[1].readonly };
+      const name = typeof options.instance === 'string' ? options.instance : undefined;
+      const again = name === undefined ? undefined : mounts.named(name, (m) => m.source === source);
+      if (again) return { fsid: again.fsid, root: again.instance.root, readonly: again.instance.readonly };
       await claim(source);
       try {
         const stateBefore = typeof options.stateBefore === 'number' ? options.stateBefore : undefined;
-        const holder = typeof options.instance === 'string' ? `the mount at ${options.instance}` : undefined;
+        const holder = name === undefined ? undefined : `the mount at ${name}`;
         const m = await Ext2.mount(ctx, source, options.readonly === true, stateBefore, holder);
-        const fsid = nextFsid++;
-        mounts.set(fsid, m);
-        instances.set(m, options.instance);
+        const fsid = mounts.add(m, name);
         // For the vfs to give back if this driver restarts and it must mount the image again.
         return { fsid, root: m.root, readonly: m.readonly, persistent: true, remount: { stateBefore: m.stateAtMount } };
       } catch (err) {
@@ -80,13 +81,11 @@ function serve(ctx: Context, generation: number) {
         throw err;
       }
     },
-    async unmount({ fsid }: { fsid: number }) {
-      const m = fs(fsid);
-      mounts.delete(fsid);
-      await unmount(m);
+    async unmount({ fsid }) {
+      await unmount(mounts.remove(fsid));
     },
-    ...instanceOps(fs),
-    async mkfs(args: MkfsArgs) {
+    ...instanceOps(mounts.get),
+    async mkfs(args) {
       await claim(args.source);
       try {
         return await mkfs(ctx, args);
@@ -95,8 +94,8 @@ function serve(ctx: Context, generation: number) {
       }
     },
     async stop() {
-      for (const [fsid, m] of mounts) {
-        mounts.delete(fsid);
+      for (const [fsid, m] of mounts.entries()) {
+        mounts.remove(fsid);
         await unmount(m).catch((err) => ctx.hyp.log('warn', `ext2: unmount ${m.source} at stop: ${(err as Error).message}`));
       }
       await Promise.allSettled([...detaching.values()]); // unmounts under way

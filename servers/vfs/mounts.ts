@@ -3,7 +3,8 @@
 // mounted → unmounting → gone (an unmount that is refused goes back to mounted). Only a mounted
 // mount is ever mounted again after its file system restarts.
 
-import type { Handle } from '../../kernel/api.js';
+import { SysError, type Attr, type Handle, type Stat } from '../../kernel/api.js';
+import type { MountArgs } from './fs-requests.js';
 import type { ReplayLog } from './replay.js';
 
 /**
@@ -25,7 +26,7 @@ export interface Mount {
   source: string;
   readonly: boolean;
   /** What the file system's mount op was given: to mount it again after it restarts. */
-  args: { source?: string; options: Record<string, unknown> };
+  args: MountArgs;
   /** For a file system that keeps its data on a device: what it was sent since its last sync. */
   log: ReplayLog | null;
   /** Changed since its last sync. */
@@ -43,6 +44,24 @@ export interface Mount {
 export interface Vnode {
   mnt: Mount;
   h: Handle;
+}
+
+/** The mode of a mount point vfs makes again (one it lost with a file system, or vfs lost), before the umask. */
+export const MOUNT_POINT_MODE = 0o755;
+
+/** stat(2) of v, whose attributes are a: those, and the number of its mount as dev. */
+export function statOf(v: Vnode, a: Attr): Stat {
+  return { ...a, dev: v.mnt.id };
+}
+
+/** Whether v is the root of its mount. */
+export function isMountRoot(v: Vnode): boolean {
+  return v.h.ino === v.mnt.root.ino && v.h.gen === v.mnt.root.gen;
+}
+
+/** EBUSY when v is the root of a mount: it cannot be removed, renamed or mounted on. */
+export function requireNotMountRoot(v: Vnode, what: string): void {
+  if (isMountRoot(v)) throw new SysError('EBUSY', `${what}: a mount point`);
 }
 
 const key = (v: Vnode) => `${v.mnt.id}:${v.h.ino}`;
@@ -63,10 +82,6 @@ export class MountTable {
   /** The mount whose root covers v, if v is a mount point. */
   mountedOn(v: Vnode): Mount | undefined {
     return this.byCovered.get(key(v));
-  }
-
-  isMountRoot(v: Vnode): boolean {
-    return v.h.ino === v.mnt.root.ino && v.h.gen === v.mnt.root.gen;
   }
 
   add(m: Omit<Mount, 'id' | 'unsynced' | 'lost' | 'state' | 'inflight' | 'settled'>): Mount {

@@ -4,9 +4,11 @@
 // permission, crossing into mounts, following symlinks — and sends the rest on, so a path
 // inside one file system costs one round trip however deep it is.
 
-import { NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, SysError, type Attr, type Errno, type WalkResult } from '../../kernel/api.js';
+import { NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, SysError, type Attr, type Errno } from '../../kernel/api.js';
+import { MAY_EXEC, permits } from './access.js';
+import type { FsRequests } from './fs-requests.js';
 import type { MountTable, Vnode } from './mounts.js';
-import { permits, type ProcEntry } from './procs.js';
+import type { ProcEntry } from './procs.js';
 
 export const PATH_MAX = 4096;
 /** Symbolic links followed in one lookup before ELOOP, as Linux's MAXSYMLINKS. */
@@ -36,9 +38,10 @@ export interface Found {
   path: string[];
 }
 
+/** What a lookup needs: the mount table, and the file systems' ops (through recovery). */
 export interface NameiEnv {
-  mounts: MountTable;
-  fs<T>(v: Vnode, op: string, args: Record<string, unknown>): Promise<T>;
+  readonly mounts: MountTable;
+  readonly fs: FsRequests;
 }
 
 const encoder = new TextEncoder();
@@ -64,13 +67,29 @@ export function checkPath(path: string): void {
   if (pathBytes(path) >= PATH_MAX) throw new SysError('ENAMETOOLONG', `a path of more than ${PATH_MAX - 1} bytes`);
 }
 
+/**
+ * EINVAL for a NUL in any text argument of a syscall — a path (both of rename's and link's), a
+ * symlink's target, a mount's source or type: a POSIX name is a byte string NUL cannot be part of.
+ * Checked where paths enter vfs, so every file system below sees the same.
+ */
+export function refuseNul(op: string, args: Record<string, unknown>): void {
+  for (const [key, v] of Object.entries(args)) {
+    if (typeof v === 'string' && v.includes('\0')) throw new SysError('EINVAL', `${op}: argument '${key}' holds a NUL byte`);
+  }
+}
+
 /** A UTF-16 code unit is at most 3 bytes of UTF-8: a short name needs no encoding to be judged. */
 const tooLong = (name: string) => name.length * 3 > NAME_MAX && pathBytes(name) > NAME_MAX;
 
 function searchable(p: ProcEntry, dir: Attr, path: string): void {
-  if (!permits(p, dir, 1)) throw new SysError('EACCES', `${path}: search permission denied on a directory on the way`);
+  if (!permits(p, dir, MAY_EXEC)) throw new SysError('EACCES', `${path}: search permission denied on a directory on the way`);
 }
 
+/**
+ * Resolves `path` for process p: what it names, the directory holding its last name, and the
+ * names from '/' (see Found). Fails with the errno a syscall reports (ENOENT, ENOTDIR, EACCES,
+ * ELOOP, ENAMETOOLONG, …) and a message that begins with the path.
+ */
 export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: LookupOptions): Promise<Found> {
   checkPath(path);
   const rootMount = env.mounts.root;
@@ -93,7 +112,7 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
     // The file system is sent the names up to the first that is too long for any.
     const long = pending.findIndex(tooLong);
     const names = long < 0 ? pending : pending.slice(0, long);
-    const res = await env.fs<WalkResult>(cur, 'walk', { dir: cur.h, names });
+    const res = await env.fs.walk(cur, names);
     let dir = cur;
     let dirAttr = res.start;
     let jumped = false;
@@ -116,7 +135,7 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
         attr = null;
       } else if (isLink(attr) && (consumed < pending.length || opts.follow || mustBeDir)) {
         if (++links > MAX_SYMLINKS) throw new SysError('ELOOP', `${path}: more than ${MAX_SYMLINKS} symbolic links`);
-        const target = await env.fs<string>(node, 'readlink', { h: node.h });
+        const target = await env.fs.readlink(node);
         stack.pop();
         if (target.endsWith('/') && consumed === pending.length) mustBeDir = true;
         pending = [...split(target), ...pending.slice(consumed)];
@@ -176,9 +195,19 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
     }
   }
 
-  if (curAttr === null) curAttr = await env.fs<Attr>(cur, 'getattr', { h: cur.h });
+  if (curAttr === null) curAttr = await env.fs.getattr(cur);
   if (mustBeDir && !isDir(curAttr)) {
     throw new SysError(isLink(curAttr) ? 'ELOOP' : 'ENOTDIR', `${path}: not a directory`);
   }
   return { parent, parentAttr, name, node: cur, attr: curAttr, mustBeDir, endsWithDot, path: stack };
+}
+
+/** What an existing path names (following a final symlink unless `follow` is false). */
+export function find(env: NameiEnv, p: ProcEntry, path: string, follow = true): Promise<Found> {
+  return lookup(env, p, path, { follow });
+}
+
+/** Like find, but a missing final name is no error: node is null (for what makes a name). */
+export function findOrMissing(env: NameiEnv, p: ProcEntry, path: string, follow = false): Promise<Found> {
+  return lookup(env, p, path, { follow, allowMissing: true });
 }

@@ -1,6 +1,6 @@
 // The process table: each client process's credentials, umask, cwd and file descriptors.
 
-import { SysError, type Attr } from '../../kernel/api.js';
+import { SysError } from '../../kernel/api.js';
 import type { Vnode } from './mounts.js';
 
 /** An open file description: shared by every fd that refers to it. */
@@ -31,13 +31,15 @@ export interface ProcEntry {
 }
 
 export const MAX_FDS = 1024;
+/** The umask a process starts with. */
+export const DEFAULT_UMASK = 0o022;
 
 export class ProcTable {
   private readonly procs = new Map<number, ProcEntry>();
 
   spawn(pid: number, uid: number, gid: number): void {
     if (this.procs.has(pid)) throw new SysError('EEXIST', `vfs: process ${pid} exists`);
-    this.procs.set(pid, { pid, uid, gid, umask: 0o022, cwd: null, cwdPath: [], fds: [] });
+    this.procs.set(pid, { pid, uid, gid, umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] });
   }
 
   get(pid: number): ProcEntry {
@@ -67,14 +69,4 @@ export class ProcTable {
     p.fds[fd] = file;
     return fd;
   }
-}
-
-/**
- * Permission check on mode bits: want is a mask of 4 (read), 2 (write), 1 (search/execute).
- * Root passes, except that executing a non-directory needs some execute bit.
- */
-export function permits(p: ProcEntry, a: Attr, want: number): boolean {
-  if (p.uid === 0) return !(want & 1) || (a.mode & 0o170000) === 0o040000 || (a.mode & 0o111) !== 0;
-  const bits = p.uid === a.uid ? (a.mode >> 6) & 7 : p.gid === a.gid ? (a.mode >> 3) & 7 : a.mode & 7;
-  return (bits & want) === want;
 }

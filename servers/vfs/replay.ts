@@ -81,8 +81,8 @@ export class ReplayLog {
   }
 
   /** The same arguments, with handles of files made again replaced. */
-  mapArgs(args: Record<string, unknown>): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, isHandle(v) ? this.map(v) : v]));
+  mapArgs<A extends object>(args: A): A {
+    return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, isHandle(v) ? this.map(v) : v])) as A;
   }
 
   /**

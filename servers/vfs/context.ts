@@ -1,0 +1,34 @@
+// What one incarnation of vfs shares between its syscall families: the component's context,
+// the mount and process tables, and the requests to file systems (through recovery).
+
+import type { Context } from '../../kernel/api.js';
+import { FsClient, FsRequests } from './fs-requests.js';
+import { MountTable } from './mounts.js';
+import type { NameiEnv } from './namei.js';
+import { ProcTable } from './procs.js';
+import { FsRecovery } from './recovery.js';
+
+export interface Vfs extends NameiEnv {
+  readonly ctx: Context;
+  readonly mounts: MountTable;
+  readonly procs: ProcTable;
+  /** The file systems' ops as the syscalls send them: through recovery. */
+  readonly fs: FsRequests;
+  /** Mounting and unmounting file systems. */
+  readonly client: FsClient;
+  readonly recovery: FsRecovery;
+}
+
+/** A vfs with no processes and nothing mounted. */
+export function emptyVfs(ctx: Context): Vfs {
+  const mounts = new MountTable();
+  const procs = new ProcTable();
+  const client = new FsClient(ctx);
+  const recovery = new FsRecovery(ctx, client, mounts, procs);
+  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send) };
+}
+
+/** The argument every syscall but unmountAll has: the client process it comes from. */
+export interface FromProc {
+  pid: number;
+}

@@ -1,0 +1,144 @@
+// The only place vfs calls a file system, as MINIX's vfs/request.c: mount and unmount by
+// component (FsClient), and one typed wrapper per op on a mount's files (FsRequests), with the
+// argument and result types of kernel/api.ts's FS_OPS. FsRequests runs over a Send: the
+// syscalls' goes through recovery (recovery.ts), which mounts again a file system that
+// restarted; recovery's own goes straight to the file system.
+
+import type {
+  Attr, AttrChanges, Context, DirPage, FsArgs, FsInstanceOp, FsMountResult, FsOps, ResultOf, StatFs, WalkResult,
+  WalkStep, WriteResult,
+} from '../../kernel/api.js';
+import type { Mount, Vnode } from './mounts.js';
+
+/** File-system components vfs can mount: exactly the ones it requires. */
+export const FILESYSTEMS = ['tmpfs', 'dev', 'ext2'] as const;
+
+/** What a file system's mount op is given. */
+export type MountArgs = { source?: string; options: Record<string, unknown> };
+
+/** The FS ops on a mounted instance: all but mount and unmount. */
+export type FsOp = FsInstanceOp;
+
+/** Sends op to m's file system with args and m's fsid; resolves to its answer. */
+export type Send = <O extends FsOp>(m: Mount, op: O, args: FsArgs<O>) => Promise<ResultOf<FsOps[O]>>;
+
+/** Mounting and unmounting file systems, and the plain Send: every ctx.call vfs makes to one. */
+export class FsClient {
+  constructor(private readonly ctx: Context) {}
+
+  /** Mounts a new instance of file system `fs` (or finds the one args.options.instance names). */
+  mount(fs: string, args: MountArgs): Promise<FsMountResult> {
+    return this.ctx.call(fs, 'mount', args) as Promise<FsMountResult>; // fs is any of FILESYSTEMS: all serve FS_OPS
+  }
+
+  /** Syncs and forgets instance `fsid` of file system `fs`. */
+  async unmount(fs: string, fsid: number): Promise<void> {
+    await this.ctx.call(fs, 'unmount', { fsid });
+  }
+
+  /** Sends an op straight to m's file system: no recovery (recovery itself uses it). */
+  readonly send: Send = (m, op, args) => this.ctx.call(m.fs, op, { fsid: m.fsid, ...args }) as Promise<ResultOf<FsOps[typeof op]>>;
+}
+
+/**
+ * The FS ops on a mount's files, typed, each sent with the Send given. A Vnode names the mount
+ * and the handle; a new file's mode and owner are given as the file system stores them.
+ */
+export class FsRequests {
+  constructor(readonly send: Send) {}
+
+  statfs(m: Mount): Promise<StatFs> {
+    return this.request(m, 'statfs', {});
+  }
+
+  /** Makes everything of m durable. */
+  sync(m: Mount): Promise<void> {
+    return this.request(m, 'sync', {});
+  }
+
+  /** Resolves `names` one after another from dir, as far as they go (see WalkResult). */
+  walk(dir: Vnode, names: string[]): Promise<WalkResult> {
+    return this.request(dir.mnt, 'walk', { dir: dir.h, names });
+  }
+
+  getattr(v: Vnode): Promise<Attr> {
+    return this.request(v.mnt, 'getattr', { h: v.h });
+  }
+
+  /** Changes what `changes` holds; a size truncates or extends. */
+  setattr(v: Vnode, changes: AttrChanges): Promise<Attr> {
+    return this.request(v.mnt, 'setattr', { h: v.h, ...changes });
+  }
+
+  /** Creates a regular file in dir, or finds the existing one unless excl (then EEXIST). */
+  create(dir: Vnode, name: string, mode: number, uid: number, gid: number, excl: boolean): Promise<WalkStep> {
+    return this.request(dir.mnt, 'create', { dir: dir.h, name, mode, uid, gid, excl });
+  }
+
+  mkdir(dir: Vnode, name: string, mode: number, uid: number, gid: number): Promise<WalkStep> {
+    return this.request(dir.mnt, 'mkdir', { dir: dir.h, name, mode, uid, gid });
+  }
+
+  symlink(dir: Vnode, name: string, target: string, uid: number, gid: number): Promise<WalkStep> {
+    return this.request(dir.mnt, 'symlink', { dir: dir.h, name, target, uid, gid });
+  }
+
+  /** Adds the name `name` in dir for v (both on dir's mount); answers v's attributes. */
+  link(v: Vnode, dir: Vnode, name: string): Promise<Attr> {
+    return this.request(dir.mnt, 'link', { h: v.h, dir: dir.h, name });
+  }
+
+  unlink(dir: Vnode, name: string): Promise<void> {
+    return this.request(dir.mnt, 'unlink', { dir: dir.h, name });
+  }
+
+  rmdir(dir: Vnode, name: string): Promise<void> {
+    return this.request(dir.mnt, 'rmdir', { dir: dir.h, name });
+  }
+
+  /** Renames sname in sdir to dname in ddir (both on sdir's mount). */
+  rename(sdir: Vnode, sname: string, ddir: Vnode, dname: string): Promise<void> {
+    return this.request(sdir.mnt, 'rename', { sdir: sdir.h, sname, ddir: ddir.h, dname });
+  }
+
+  readlink(v: Vnode): Promise<string> {
+    return this.request(v.mnt, 'readlink', { h: v.h });
+  }
+
+  /** Up to `count` entries of directory v from `cookie` (0: the first); '.' and '..' not listed. */
+  readdir(v: Vnode, cookie: number, count: number): Promise<DirPage> {
+    return this.request(v.mnt, 'readdir', { h: v.h, cookie, count });
+  }
+
+  /** Up to `length` bytes at `offset`; fewer at the end of the file. */
+  read(v: Vnode, offset: number, length: number): Promise<Uint8Array> {
+    return this.request(v.mnt, 'read', { h: v.h, offset, length });
+  }
+
+  write(v: Vnode, offset: number, data: Uint8Array): Promise<WriteResult> {
+    return this.request(v.mnt, 'write', { h: v.h, offset, data });
+  }
+
+  /** Writes at the end of the file, atomically with finding it. */
+  append(v: Vnode, data: Uint8Array): Promise<WriteResult> {
+    return this.request(v.mnt, 'append', { h: v.h, data });
+  }
+
+  /** An open file description now refers to v (an unlinked file lives until its last close). */
+  open(v: Vnode): Promise<void> {
+    return this.request(v.mnt, 'open', { h: v.h });
+  }
+
+  close(v: Vnode): Promise<void> {
+    return this.request(v.mnt, 'close', { h: v.h });
+  }
+
+  /** Makes v durable; `everything` when that made every change of its mount durable. */
+  fsync(v: Vnode): Promise<{ everything: boolean } | void> {
+    return this.request(v.mnt, 'fsync', { h: v.h });
+  }
+
+  private request<O extends FsOp>(m: Mount, op: O, args: FsArgs<O>): Promise<ResultOf<FsOps[O]>> {
+    return this.send(m, op, args);
+  }
+}

@@ -1,0 +1,80 @@
+// The syscalls vfs serves, and for each whether it walks a path. Every syscall names the client
+// process it comes from (pid): the core sets it from the channel the call arrived on.
+
+import type { ArgSpec, Handlers } from '../../kernel/api.js';
+
+/** A syscall's arguments: the calling process (pid), then its own. */
+const p = <const A extends Record<string, ArgSpec> = {}>(extra: A = {} as A) => ({ pid: 'uint', ...extra }) as { readonly pid: 'uint' } & A;
+
+export const VFS_OPS = {
+  spawn: { args: { pid: 'uint', uid: 'uint', gid: 'uint' }, idempotent: false },
+  exit: { args: p(), idempotent: false },
+  getpid: { args: p(), idempotent: true },
+  umask: { args: p({ mask: 'uint' }), idempotent: false },
+  open: { args: p({ path: 'string', flags: 'uint', mode: 'uint' }), idempotent: false },
+  close: { args: p({ fd: 'uint' }), idempotent: false },
+  read: { args: p({ fd: 'uint', length: 'uint' }), idempotent: false },
+  write: { args: p({ fd: 'uint', data: 'bytes' }), idempotent: false },
+  pread: { args: p({ fd: 'uint', length: 'uint', offset: 'uint' }), idempotent: true },
+  pwrite: { args: p({ fd: 'uint', data: 'bytes', offset: 'uint' }), idempotent: true },
+  lseek: { args: p({ fd: 'uint', offset: 'int', whence: 'uint' }), idempotent: false },
+  stat: { args: p({ path: 'string' }), idempotent: true },
+  lstat: { args: p({ path: 'string' }), idempotent: true },
+  fstat: { args: p({ fd: 'uint' }), idempotent: true },
+  mkdir: { args: p({ path: 'string', mode: 'uint' }), idempotent: false },
+  rmdir: { args: p({ path: 'string' }), idempotent: false },
+  readdir: { args: p({ path: 'string' }), idempotent: true },
+  unlink: { args: p({ path: 'string' }), idempotent: false },
+  rename: { args: p({ from: 'string', to: 'string' }), idempotent: false },
+  link: { args: p({ existing: 'string', path: 'string' }), idempotent: false },
+  symlink: { args: p({ target: 'string', path: 'string' }), idempotent: false },
+  readlink: { args: p({ path: 'string' }), idempotent: true },
+  truncate: { args: p({ path: 'string', length: 'uint' }), idempotent: true },
+  ftruncate: { args: p({ fd: 'uint', length: 'uint' }), idempotent: true },
+  fsync: { args: p({ fd: 'uint' }), idempotent: true },
+  sync: { args: p(), idempotent: true },
+  chmod: { args: p({ path: 'string', mode: 'uint' }), idempotent: true },
+  chown: { args: p({ path: 'string', uid: 'uint', gid: 'uint' }), idempotent: true },
+  /** Sets times; with nofollow, of a final symlink itself (lutimes). */
+  utimes: { args: p({ path: 'string', atime: 'number', mtime: 'number', nofollow: 'boolean?' }), idempotent: true },
+  statfs: { args: p({ path: 'string' }), idempotent: true },
+  chdir: { args: p({ path: 'string' }), idempotent: true },
+  getcwd: { args: p(), idempotent: true },
+  mount: { args: p({ target: 'string', fstype: 'string', source: 'string?', readonly: 'boolean?' }), idempotent: false },
+  unmount: { args: p({ target: 'string' }), idempotent: false },
+  mounts: { args: p(), idempotent: true },
+  /** The core's last call at halt: unmount (and so sync) everything, innermost first. */
+  unmountAll: { args: {}, idempotent: true },
+} as const;
+
+export type VfsOps = typeof VFS_OPS;
+export type VfsOp = keyof VfsOps;
+
+declare module '../../kernel/ops.js' {
+  interface Components {
+    vfs: VfsOps;
+  }
+}
+
+/** The handlers of some of the syscalls, each with its arguments typed from VFS_OPS. */
+export type VfsHandlers<K extends VfsOp> = Pick<Handlers<VfsOps>, K>;
+
+/**
+ * Whether each syscall walks a path, declared for every one (a new syscall does not compile
+ * until it says). This decides two things (see recovery.ts and namei.ts):
+ * - a syscall that walks a path takes its handles from that walk: when one turns out stale
+ *   (ESTALE: removed, or its file system came back empty, between the walk and the op), the
+ *   syscall is made again from a new walk. Its text arguments (paths, a symlink's target, a
+ *   mount's source and type) are refused with EINVAL if they hold NUL.
+ * - any other syscall takes its handle from an open file or the cwd, which no new walk can
+ *   find again: a stale one means the file was lost with its file system, EIO.
+ */
+export const WALKS_A_PATH: { readonly [K in VfsOp]: boolean } = {
+  spawn: false, exit: false, getpid: false, umask: false,
+  open: true, close: false, read: false, write: false, pread: false, pwrite: false, lseek: false,
+  stat: true, lstat: true, fstat: false,
+  mkdir: true, rmdir: true, readdir: true, unlink: true, rename: true, link: true, symlink: true, readlink: true,
+  truncate: true, ftruncate: false, fsync: false, sync: false,
+  chmod: true, chown: true, utimes: true, statfs: true, chdir: true, getcwd: false,
+  mount: true, unmount: true, mounts: false, unmountAll: false,
+};

@@ -1,0 +1,184 @@
+// The syscalls on open files: open and close, reads and writes (at the file offset or at one
+// given), lseek, fstat, ftruncate, fsync. An open file description (OpenFile) is shared by the
+// fds that refer to it; calls that use its offset run one at a time.
+
+import {
+  MAX_IO, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY,
+  S_IFLNK, S_IFMT, S_IFREG, SysError, handOver, type Attr,
+} from '../../kernel/api.js';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, S_IALLUGO, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
+import type { FromProc, Vfs } from './context.js';
+import type { VfsHandlers } from './ops.js';
+import { statOf, type Vnode } from './mounts.js';
+import { checkPath, find, isDir, lookup } from './namei.js';
+import type { OpenFile } from './procs.js';
+
+/** lseek's whence: from the start, from the offset, from the end of the file. */
+const SEEK_SET = 0;
+const SEEK_CUR = 1;
+const SEEK_END = 2;
+
+/**
+ * For open with O_CREAT: when the path's last name (not '.' or '..') is followed by '/', the
+ * directory that name would be in, ending in '/'; null for any other path. Such an open is
+ * EISDIR once that directory is found and searchable, whatever the name (as on Linux).
+ */
+function dirOfSlashedName(path: string): string | null {
+  if (!path.endsWith('/')) return null;
+  const stripped = path.replace(/\/+$/, '');
+  const at = stripped.lastIndexOf('/');
+  const last = stripped.slice(at + 1);
+  if (last === '' || last === '.' || last === '..') return null;
+  return at < 0 ? './' : stripped.slice(0, at + 1);
+}
+
+/** Drops one reference to an open file description; the last one closes it in its file system. */
+export async function releaseFile(vfs: Vfs, file: OpenFile): Promise<void> {
+  if (--file.refs === 0) await vfs.fs.close(file.node);
+}
+
+/** Runs offset-using calls on one open file description one at a time. */
+function serial<T>(file: OpenFile, fn: () => Promise<T>): Promise<T> {
+  const run = file.queue.then(fn, fn);
+  file.queue = run.catch(() => {});
+  return run;
+}
+
+function requireReadable(file: OpenFile, fd: number): void {
+  if ((file.flags & O_ACCMODE) === O_WRONLY) throw new SysError('EBADF', `fd ${fd} is not open for reading`);
+  if (file.isDir) throw new SysError('EISDIR', `fd ${fd} is a directory`);
+}
+
+function requireWritable(file: OpenFile, fd: number): void {
+  if ((file.flags & O_ACCMODE) === O_RDONLY) throw new SysError('EBADF', `fd ${fd} is not open for writing`);
+}
+
+export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'write' | 'pread' | 'pwrite' | 'lseek' | 'fstat' | 'ftruncate' | 'fsync'> {
+  const { fs, procs } = vfs;
+  /** The open file description behind fd `fd` of the calling process. */
+  const fileOf = (a: FromProc & { fd: number }) => procs.file(procs.get(a.pid), a.fd);
+
+  return {
+    async open(a) {
+      const pr = procs.get(a.pid);
+      const { flags } = a;
+      const acc = flags & O_ACCMODE;
+      if (acc === O_ACCMODE) throw new SysError('EINVAL', `open ${a.path}: flags ask for no access mode`);
+      const create = (flags & O_CREAT) !== 0;
+      // As Linux (since 6.4): O_CREAT makes a regular file, O_DIRECTORY wants a directory.
+      if (create && flags & O_DIRECTORY) throw new SysError('EINVAL', `open ${a.path}: O_CREAT and O_DIRECTORY together`);
+      const excl = create && (flags & O_EXCL) !== 0;
+      const slashedIn = create ? dirOfSlashedName(a.path) : null;
+      if (slashedIn !== null) {
+        checkPath(a.path);
+        requireAccess(pr, (await find(vfs, pr, slashedIn)).attr!, MAY_EXEC, `open ${a.path}`);
+        throw new SysError('EISDIR', `open ${a.path}: O_CREAT of a name followed by '/'`);
+      }
+      const f = await lookup(vfs, pr, a.path, { follow: !(flags & O_NOFOLLOW) && !excl, allowMissing: create });
+      let node: Vnode;
+      let attr: Attr;
+      if (f.node) {
+        node = f.node;
+        attr = f.attr!;
+        if (excl) throw new SysError('EEXIST', `open ${a.path}: exists`);
+        if ((attr.mode & S_IFMT) === S_IFLNK) throw new SysError('ELOOP', `open ${a.path}: a symbolic link (O_NOFOLLOW)`);
+        if (flags & O_DIRECTORY && !isDir(attr)) throw new SysError('ENOTDIR', `open ${a.path}: not a directory`);
+        // A directory is opened only to read it: not for writing, truncating or O_CREAT.
+        if (isDir(attr) && (acc !== O_RDONLY || flags & (O_TRUNC | O_CREAT))) throw new SysError('EISDIR', `open ${a.path}: is a directory`);
+        if (acc !== O_WRONLY) requireAccess(pr, attr, MAY_READ, `open ${a.path}`);
+        if (acc !== O_RDONLY) {
+          requireAccess(pr, attr, MAY_WRITE, `open ${a.path}`);
+          if ((attr.mode & S_IFMT) === S_IFREG) requireWritableMount(node, `open ${a.path}`);
+        }
+        if (flags & O_TRUNC && acc !== O_RDONLY && (attr.mode & S_IFMT) === S_IFREG && attr.size > 0) {
+          attr = await fs.setattr(node, { size: 0 });
+        }
+      } else {
+        if (f.mustBeDir) throw new SysError('EISDIR', `open ${a.path}: cannot create a directory with open`);
+        requireNameChangeable(pr, f, `open ${a.path}`);
+        const step = await fs.create(f.parent!, f.name!, a.mode & S_IALLUGO & ~pr.umask, pr.uid, pr.gid, excl);
+        node = { mnt: f.parent!.mnt, h: step.handle };
+        attr = step.attr;
+      }
+      await fs.open(node);
+      const file: OpenFile = { node, flags, offset: 0, refs: 1, isDir: isDir(attr), queue: Promise.resolve(), unsynced: false, lost: false };
+      try {
+        return procs.install(pr, file);
+      } catch (err) {
+        await releaseFile(vfs, file);
+        throw err;
+      }
+    },
+    async close(a) {
+      const pr = procs.get(a.pid);
+      const file = procs.file(pr, a.fd);
+      pr.fds[a.fd] = undefined;
+      await releaseFile(vfs, file);
+    },
+    read(a) {
+      const file = fileOf(a);
+      requireReadable(file, a.fd);
+      return serial(file, async () => {
+        const data = await fs.read(file.node, file.offset, Math.min(a.length, MAX_IO));
+        file.offset += data.length;
+        return handOver(data);
+      });
+    },
+    write(a) {
+      const file = fileOf(a);
+      requireWritable(file, a.fd);
+      return serial(file, async () => {
+        if (a.data.length === 0) return 0;
+        const r = file.flags & O_APPEND ? await fs.append(file.node, a.data) : await fs.write(file.node, file.offset, a.data);
+        file.offset = r.end;
+        file.unsynced = true;
+        return r.written;
+      });
+    },
+    async pread(a) {
+      const file = fileOf(a);
+      requireReadable(file, a.fd);
+      return handOver(await fs.read(file.node, a.offset, Math.min(a.length, MAX_IO)));
+    },
+    async pwrite(a) {
+      const file = fileOf(a);
+      requireWritable(file, a.fd);
+      if (a.data.length === 0) return 0;
+      const r = await fs.write(file.node, a.offset, a.data);
+      file.unsynced = true;
+      return r.written;
+    },
+    lseek(a) {
+      const file = fileOf(a);
+      return serial(file, async () => {
+        let base: number;
+        if (a.whence === SEEK_SET) base = 0;
+        else if (a.whence === SEEK_CUR) base = file.offset;
+        else if (a.whence === SEEK_END) base = (await fs.getattr(file.node)).size;
+        else throw new SysError('EINVAL', `lseek: whence ${a.whence} is not SEEK_SET, SEEK_CUR or SEEK_END`);
+        const to = base + a.offset;
+        if (to < 0 || !Number.isSafeInteger(to)) throw new SysError('EINVAL', `lseek: offset ${to} is out of range`);
+        file.offset = to;
+        return to;
+      });
+    },
+    async fstat(a) {
+      const file = fileOf(a);
+      return statOf(file.node, await fs.getattr(file.node));
+    },
+    async ftruncate(a) {
+      const file = fileOf(a);
+      if ((file.flags & O_ACCMODE) === O_RDONLY || file.isDir) throw new SysError('EINVAL', `ftruncate: fd ${a.fd} is not open for writing`);
+      await fs.setattr(file.node, { size: a.length });
+      file.unsynced = true;
+    },
+    async fsync(a) {
+      const file = fileOf(a);
+      const r = await fs.fsync(file.node);
+      if (r?.everything) file.node.mnt.log?.clear();
+      const lost = file.lost;
+      file.unsynced = file.lost = false;
+      if (lost) throw new SysError('EIO', `fsync: data written to fd ${a.fd} before its file system (${file.node.mnt.fs}) restarted was lost`);
+    },
+  };
+}

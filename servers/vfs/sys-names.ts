@@ -1,0 +1,108 @@
+// The syscalls on names: making and removing them (mkdir, rmdir, unlink, symlink, link),
+// renaming, and reading them (readdir, readlink).
+
+import { S_IFLNK, S_IFMT, SysError, entryNameFault, quoteName, type DirEntry } from '../../kernel/api.js';
+import { MAY_READ, S_IALLUGO, requireAccess, requireNameChangeable, requireStickyAllows } from './access.js';
+import type { Vfs } from './context.js';
+import type { VfsHandlers } from './ops.js';
+import { requireNotMountRoot } from './mounts.js';
+import { PATH_MAX, find, findOrMissing, isDir, pathBytes } from './namei.js';
+
+/** Entries asked of a file system at once by readdir. */
+const READDIR_BATCH = 1024;
+
+export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' | 'unlink' | 'rename' | 'link' | 'symlink' | 'readlink'> {
+  const { fs, procs } = vfs;
+  return {
+    async mkdir(a) {
+      const pr = procs.get(a.pid);
+      const f = await findOrMissing(vfs, pr, a.path);
+      if (f.node) throw new SysError('EEXIST', `mkdir ${a.path}: exists`);
+      requireNameChangeable(pr, f, `mkdir ${a.path}`);
+      await fs.mkdir(f.parent!, f.name!, a.mode & S_IALLUGO & ~pr.umask, pr.uid, pr.gid);
+    },
+    async rmdir(a) {
+      const pr = procs.get(a.pid);
+      const f = await find(vfs, pr, a.path, false);
+      if (f.endsWithDot) throw new SysError('EINVAL', `rmdir ${a.path}: cannot remove '.'`);
+      if (f.name === '..') throw new SysError('ENOTEMPTY', `rmdir ${a.path}: '..' is not empty`);
+      if (!f.parent) throw new SysError('EBUSY', `rmdir ${a.path}: the root or the current directory`);
+      if (!isDir(f.attr)) throw new SysError('ENOTDIR', `rmdir ${a.path}: not a directory`);
+      requireNotMountRoot(f.node!, `rmdir ${a.path}`);
+      requireNameChangeable(pr, f, `rmdir ${a.path}`);
+      requireStickyAllows(pr, f, `rmdir ${a.path}`);
+      await fs.rmdir(f.parent, f.name!);
+    },
+    async readdir(a) {
+      const pr = procs.get(a.pid);
+      const f = await find(vfs, pr, a.path);
+      if (!isDir(f.attr)) throw new SysError('ENOTDIR', `readdir ${a.path}: not a directory`);
+      requireAccess(pr, f.attr!, MAY_READ, `readdir ${a.path}`);
+      const all: DirEntry[] = [];
+      for (let cookie = 0; ;) {
+        const r = await fs.readdir(f.node!, cookie, READDIR_BATCH);
+        for (const e of r.entries) {
+          const fault = entryNameFault(e.name);
+          if (fault) throw new SysError('EUCLEAN', `readdir ${a.path}: the file system lists an entry named ${quoteName(e.name)}, which ${fault}`);
+        }
+        all.push(...r.entries);
+        if (r.eof || r.entries.length === 0) break;
+        cookie = r.cookie;
+      }
+      return all;
+    },
+    async unlink(a) {
+      const pr = procs.get(a.pid);
+      const f = await find(vfs, pr, a.path, false);
+      if (!f.parent || isDir(f.attr)) throw new SysError('EISDIR', `unlink ${a.path}: is a directory`);
+      requireNameChangeable(pr, f, `unlink ${a.path}`);
+      requireStickyAllows(pr, f, `unlink ${a.path}`);
+      await fs.unlink(f.parent, f.name!);
+    },
+    async rename(a) {
+      const pr = procs.get(a.pid);
+      const what = `rename ${a.from} to ${a.to}`;
+      const src = await find(vfs, pr, a.from, false);
+      const dst = await findOrMissing(vfs, pr, a.to);
+      if (!src.parent || src.endsWithDot || src.name === '..' || !dst.parent || dst.endsWithDot || dst.name === '..') {
+        throw new SysError(!src.parent || !dst.parent ? 'EBUSY' : 'EINVAL', `${what}: cannot rename '.', '..' or '/'`);
+      }
+      if (src.parent.mnt !== dst.parent.mnt) throw new SysError('EXDEV', `${what}: across mounts`);
+      requireNotMountRoot(src.node!, what);
+      if (dst.node) requireNotMountRoot(dst.node, what);
+      if (dst.mustBeDir && !isDir(src.attr)) throw new SysError('ENOTDIR', `${what}: not a directory`);
+      requireNameChangeable(pr, src, what);
+      requireNameChangeable(pr, dst, what);
+      requireStickyAllows(pr, src, what);
+      if (dst.node) requireStickyAllows(pr, dst, what);
+      await fs.rename(src.parent, src.name!, dst.parent, dst.name!);
+    },
+    async link(a) {
+      const pr = procs.get(a.pid);
+      const what = `link ${a.existing} to ${a.path}`;
+      const src = await find(vfs, pr, a.existing, false);
+      if (isDir(src.attr)) throw new SysError('EPERM', `${what}: a directory cannot have another name`);
+      const dst = await findOrMissing(vfs, pr, a.path);
+      if (dst.node) throw new SysError('EEXIST', `${what}: exists`);
+      if (dst.mustBeDir) throw new SysError('ENOENT', `${what}: a trailing slash names a directory`);
+      if (src.node!.mnt !== dst.parent!.mnt) throw new SysError('EXDEV', `${what}: across mounts`);
+      requireNameChangeable(pr, dst, what);
+      await fs.link(src.node!, dst.parent!, dst.name!);
+    },
+    async symlink(a) {
+      const pr = procs.get(a.pid);
+      const what = `symlink ${a.path}`;
+      if (a.target === '') throw new SysError('ENOENT', `${what}: empty target`);
+      if (pathBytes(a.target) >= PATH_MAX) throw new SysError('ENAMETOOLONG', `${what}: a target of more than ${PATH_MAX - 1} bytes`);
+      const f = await findOrMissing(vfs, pr, a.path);
+      if (f.node) throw new SysError('EEXIST', `${what}: exists`);
+      requireNameChangeable(pr, f, what);
+      await fs.symlink(f.parent!, f.name!, a.target, pr.uid, pr.gid);
+    },
+    async readlink(a) {
+      const f = await find(vfs, procs.get(a.pid), a.path, false);
+      if ((f.attr!.mode & S_IFMT) !== S_IFLNK) throw new SysError('EINVAL', `readlink ${a.path}: not a symbolic link`);
+      return fs.readlink(f.node!);
+    },
+  };
+}
