@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StreamLink } from '../ipc/stream-link.js';
-import { PortLink } from '../ipc/port-link.js';
+import { PortLink, type PortLike } from '../ipc/port-link.js';
 import { availableParallelism } from 'node:os';
 import { CoreShare, Poller } from '../ipc/poller.js';
 import { Doorbell } from '../ipc/ring.js';
@@ -130,6 +130,8 @@ export interface HostedDomain {
   kill(graceMs?: number): Promise<void>;
   /** A thread domain's doorbell, for peers that write to its rings. */
   readonly bell?: SharedArrayBuffer;
+  /** A thread domain's worker, for messages beside the core's link (kernel/keep-core.ts). */
+  readonly port?: PortLike;
   /** Hands a thread domain one end of a channel to a peer thread domain. */
   attachPort?(peer: string, port: import('node:worker_threads').MessagePort, ends?: RingEnds): void;
 }
@@ -187,6 +189,7 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
     exited,
     id: worker.threadId,
     bell,
+    port: worker,
     async kill() {
       await worker.terminate();
       await exited;

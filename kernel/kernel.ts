@@ -15,6 +15,7 @@ import { CONTROL, Domain, MAIN, type CallPolicy, type DomainPlan, type LoadReply
 import { THREAD_TRANSPORTS, startProcess, startThread, type HostedDomain, type ThreadTransport } from './domain-host.js';
 import { checkFault, type FaultSpec } from './faults.js';
 import { hostHyp, hostHypGroup } from './hyp-host.js';
+import { KeepCore } from './keep-core.js';
 import { readPlacement, resolvePlacement, type DomainKind, type DomainSpec, type Placement, type PlacementSpec } from './placement.js';
 import { Proc, clientArgs, type Credentials } from './proc.js';
 import { makeSocketDir } from './sockets.js';
@@ -95,7 +96,7 @@ export interface KernelEvent {
   /** performance.now() of the event. */
   at: number;
   /** channel-lost: a channel between two running domains closed (domain and components: one end); reconnected: it was made again. */
-  kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault' | 'channel-lost' | 'reconnected';
+  kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault' | 'channel-lost' | 'reconnected' | 'kept-lost';
   domain: string;
   components: string[];
   reason: string;
@@ -197,9 +198,15 @@ export class Kernel {
       if (typeof peer !== 'string' || !this.states.has(peer)) throw new SysError('EINVAL', `channelLost: '${String(peer)}' is not a domain`);
       this.channelLost(from, peer, String(reason).slice(0, 200));
     });
+    this.kept = new KeepCore(this.main, (c) => {
+      const domain = this.placement.home.get(c)!;
+      return { domain, kind: domain === MAIN ? 'main' : this.kindOf(domain), hosted: this.states.get(domain)?.hosted ?? null };
+    }, (c, reason) => this.log({ kind: 'kept-lost', domain: this.placement.home.get(c)!, components: [c], reason }));
   }
 
   private readonly main: Domain;
+  /** What components keep across their restarts (kernel/keep-core.ts); `damage()` is for tests. */
+  readonly kept: KeepCore;
 
   /** Boots a kernel under the given policy. Any problem is refused with a SysError. */
   static async boot(options: BootOptions = {}): Promise<Kernel> {
@@ -536,7 +543,8 @@ export class Kernel {
     const memo = restart && c === 'vfs'
       ? { procs: [...this.procs].map(([pid, cred]) => ({ pid, ...cred })), mounts: this.mountTable }
       : undefined;
-    await this.control(c, 'start', { component: c, restart: restart ? { generation: st.restarts + 1, memo } : undefined, crashInit });
+    const keptLost = this.kept.prepare(c, restart);
+    await this.control(c, 'start', { component: c, restart: restart ? { generation: st.restarts + 1, memo, keptLost } : undefined, crashInit });
   }
 
   private socketPath(domain: string): string {
