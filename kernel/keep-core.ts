@@ -4,8 +4,9 @@
 //
 // - a thread domain's records are in a segment (./keep.ts) the core holds: the domain asks for
 //   it over the worker's port ({keepFor}) and hands over the one that replaces it after a
-//   compaction ({keepSegment}) before writing into it. At a restart the core checks the old
-//   segment and gives the new incarnation a compacted copy.
+//   compaction ({keepSegment}) before writing into it. Node delivers a worker's messages before
+//   its 'exit', so the core holds the newest segment by the time it restarts the domain. At a
+//   restart the core checks the old segment and gives the new incarnation a compacted copy.
 // - a process domain ships entries in reports (keepCommit); the core holds them by key and, at
 //   a restart, sends the checked ones back in pieces (keepLoad).
 // - a component in the kernel's own thread keeps nothing (keep-stores.ts says why).

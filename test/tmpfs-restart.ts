@@ -9,6 +9,8 @@ import { pathToFileURL } from 'node:url';
 import t, { type Test } from 'tap';
 import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, boot, type BootOptions, type Kernel, type Proc } from '../kernel/index.js';
 import { BUILTIN } from '../kernel/registry.js';
+import { InstanceKeeper, groupKept, rebuild } from '../servers/tmpfs/kept.js';
+import { Tmpfs } from '../servers/tmpfs/tmpfs.js';
 
 const FAST: Partial<BootOptions> = {
   heartbeat: { periodMs: 200, timeoutMs: 2500 },
@@ -167,3 +169,59 @@ for (const kind of ['thread', 'process'] as const) {
     t.ok(k.events.some((e) => e.kind === 'failed' && /while starting: .*a bug in the first restart/.test(e.reason)), 'the throw is logged');
   });
 }
+
+t.test('a kept instance is rebuilt only when it passes its checks', async (t) => {
+  /** A Keep that holds records in a map, as the core would hand them back. */
+  const held = new Map<string, unknown>();
+  const keep = {
+    put(records: Iterable<readonly [string, unknown]>) {
+      for (const [k, v] of records) {
+        if (v === undefined) held.delete(k);
+        else held.set(k, v instanceof Uint8Array ? v.slice() : structuredClone(v));
+      }
+    },
+    commit: () => Promise.resolve(),
+  };
+  const now = () => 1000;
+  const keeper = new InstanceKeeper(keep, 1, '/x');
+  const fs = keeper.attach(new Tmpfs(now, { maxBytes: 1 << 20, maxInodes: 100 }, 7, keeper));
+  const dir = fs.mkdir(fs.root, 'd', 0o755, 0, 0).handle;
+  const file = fs.create(dir, 'f', 0o644, 0, 0, false).handle;
+  fs.write(file, 0, pattern(10_000, 1));
+  fs.symlink(fs.root, 's', 'd/f', 0, 0);
+  fs.link(file, fs.root, 'f2');
+  const orphan = fs.create(fs.root, 'open-then-removed', 0o644, 0, 0, false).handle;
+  fs.open(orphan);
+  fs.unlink(fs.root, 'open-then-removed');
+  keeper.flush();
+
+  const rebuilt = (records: Map<string, unknown>) => {
+    const { instances } = groupKept(records);
+    t.equal(instances.length, 1);
+    return rebuild(instances[0], now, new InstanceKeeper(keep, 1, '/x'));
+  };
+  const back = rebuilt(new Map(held));
+  t.same(back.root, fs.root, 'the same root handle, so vfs finds its mount again');
+  t.same(back.getattr(file), fs.getattr(file), 'a file\'s attributes');
+  t.ok(Buffer.from(back.read(file, 0, 20_000)).equals(pattern(10_000, 1)), 'its content');
+  t.equal(back.readlink(back.walk(fs.root, ['s']).steps[0].handle), 'd/f', 'a symlink');
+  t.equal(back.statfs().ffree, fs.statfs().ffree + 1, 'the inodes charged, less the removed file that was open');
+  t.equal(back.statfs().bfree, fs.statfs().bfree, 'the bytes charged (an empty file frees no whole block)');
+  t.throws(() => back.getattr(orphan), { errno: 'ESTALE', message: /no longer exists/ }, 'a file removed while open is let go');
+
+  const tampered = (what: string, change: (m: Map<string, unknown>) => void, why: RegExp) => {
+    const m = new Map(held);
+    change(m);
+    t.throws(() => rebuilt(m), why, what);
+  };
+  const fileKey = `1/i/${file.ino}`;
+  tampered('a link count that does not match the entries', (m) => m.set(fileKey, { ...(m.get(fileKey) as object), nlink: 3 }), /links/);
+  tampered('an entry naming no inode', (m) => m.set(`1/d/${fs.root.ino}/ghost`, 999), /does not exist/);
+  tampered('an entry gone', (m) => m.delete(`1/d/${fs.root.ino}/f2`), /links/);
+  tampered('a page past the end of its file', (m) => m.set(`1/p/${file.ino}/9`, new Uint8Array(4096)), /does not fit/);
+  tampered('a page of the wrong size', (m) => m.set(`1/p/${file.ino}/0`, new Uint8Array(10)), /does not fit/);
+  tampered('a directory outside the tree', (m) => m.set(`1/i/${dir.ino}`, { ...(m.get(`1/i/${dir.ino}`) as object), parent: dir.ino }), /named elsewhere|reach the root/);
+  tampered('charges that do not match', (m) => m.set('1', { ...(m.get('1') as object), usedBytes: 5 }), /charges/);
+  tampered('a generation never handed out', (m) => m.set(fileKey, { ...(m.get(fileKey) as object), gen: 2 ** 40 }), /generation/);
+  tampered('the instance record gone', (m) => m.delete('1'), /instance record/);
+});

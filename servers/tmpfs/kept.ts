@@ -61,9 +61,8 @@ export class InstanceKeeper implements TmpfsChanges {
   /** Removes every record of the instance (it was unmounted). */
   forget(): void {
     const keys = [String(this.id)];
-    for (let ino = 1; ino < this.t.counters().nextIno; ino++) {
-      const node = this.t.inode(ino);
-      if (!node) continue;
+    for (const node of this.t.allInodes()) {
+      const ino = node.ino;
       keys.push(`${this.id}/i/${ino}`);
       for (const index of node.pages?.keys() ?? []) keys.push(`${this.id}/p/${ino}/${index}`);
       for (const { name } of node.entries?.list(0, Number.MAX_SAFE_INTEGER).entries ?? []) keys.push(`${this.id}/d/${ino}/${name}`);

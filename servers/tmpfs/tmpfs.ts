@@ -148,6 +148,11 @@ export class Tmpfs implements FsInstance {
     return this.inodes.get(ino);
   }
 
+  /** Every inode, for ./kept.ts (not to be changed). */
+  allInodes(): Iterable<Readonly<Inode>> {
+    return this.inodes.values();
+  }
+
   /** What ./kept.ts records besides inodes: the numbers the next inode gets, and the bytes charged. */
   counters(): { nextIno: number; nextGen: number; usedBytes: number } {
     return { nextIno: this.nextIno, nextGen: this.nextGen, usedBytes: this.usedBytes };
