@@ -95,7 +95,11 @@ const HALT_GRACE_MS = 5_000;
 export interface KernelEvent {
   /** performance.now() of the event. */
   at: number;
-  /** channel-lost: a channel between two running domains closed (domain and components: one end); reconnected: it was made again. */
+  /**
+   * channel-lost: a channel between two running domains closed (domain and components: one end);
+   * reconnected: it was made again; kept-lost: a component's kept state failed its check at its
+   * restart and was dropped (kernel/keep-core.ts).
+   */
   kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault' | 'channel-lost' | 'reconnected' | 'kept-lost';
   domain: string;
   components: string[];
