@@ -3,7 +3,8 @@
 // from the seed is injected into one component. After each trial the invariants are checked:
 // the kernel is alive, every operation either succeeded or failed with an errno, every byte
 // acknowledged by fsync is on the image, and the image passes e2fsck. The same seed draws the
-// same faults.
+// same faults. Beside the image, each trial counts the bytes it wrote to tmpfs and how many of
+// them read back the same after the fault: tmpfs keeps its content across its own restart.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -57,6 +58,9 @@ export interface TrialResult {
   recovered: boolean;
   recoveryMs: number | null;
   syncedBytesLost: number;
+  /** Bytes of files the trial wrote to tmpfs, and of those that read back the same at its end. */
+  tmpfsBytesWritten: number;
+  tmpfsBytesKept: number;
   /** Which invariants broke, in words. */
   violations: string[];
   errnos: Record<string, number>;
@@ -72,6 +76,8 @@ export interface CampaignRow {
   recovery_p50_ms: number | null;
   recovery_p99_ms: number | null;
   synced_bytes_lost: number;
+  tmpfs_bytes_written: number;
+  tmpfs_bytes_kept: number;
 }
 
 export interface CampaignReport {
@@ -112,6 +118,8 @@ class Trial {
   readonly otherName = new Map<string, string>();
   /** Log records acknowledged by a successful fsync. */
   readonly syncedRecords: number[] = [];
+  /** Files written to tmpfs: path → bytes. */
+  readonly tmpfsFiles = new Map<string, Uint8Array>();
 
   constructor(readonly p: Proc, readonly dir: string, readonly rand: () => number) {}
 
@@ -156,7 +164,10 @@ class Trial {
       const data = new Uint8Array(Math.floor(this.rand() * 20000));
       for (let j = 0; j < data.length; j++) data[j] = (i * 31 + j * 7) & 0xff;
       const name = `${['', 'a/', 'a/b/'][i % 3]}f${i}`;
-      if ((await this.op(`write ${src}/${name}`, () => p.writeFile(`${src}/${name}`, data))) !== null) files.push([name, data]);
+      if ((await this.op(`write ${src}/${name}`, () => p.writeFile(`${src}/${name}`, data))) !== null) {
+        files.push([name, data]);
+        this.tmpfsFiles.set(`${src}/${name}`, data);
+      }
     }
     await this.op('mkdir', () => p.mkdir(dir));
     // 1. The tree copy, then sync: from then on its content is acknowledged.
@@ -241,6 +252,16 @@ async function syncedBytesLost(image: string, trial: Trial): Promise<number> {
   }
 }
 
+/** Bytes of the files written to tmpfs that read back the same. */
+async function tmpfsBytesKept(p: Proc, trial: Trial): Promise<number> {
+  let kept = 0;
+  for (const [path, data] of trial.tmpfsFiles) {
+    const back = await p.readFile(path).catch(() => null);
+    if (back && Buffer.compare(back, data) === 0) kept += data.length;
+  }
+  return kept;
+}
+
 /** Whether the kernel serves a file in /tmp and one on the image: true, or what went wrong. */
 async function serves(p: Proc): Promise<true | string> {
   try {
@@ -277,6 +298,7 @@ async function runTrial(o: CampaignOptions, index: number, workdir: string): Pro
   // Alive: the kernel answers, and serves a file.
   const alive = await serves(trial.p);
   if (alive !== true) trial.violations.push(k.panicked ? `kernel panic: ${k.panicked}` : `the kernel did not serve after the fault: ${alive}`);
+  const tmpfsKept = await tmpfsBytesKept(trial.p, trial);
   const events = k.events.filter((e) => e.domain === k.placement.home.get(faults[0].component));
   const failedAt = events.find((e) => e.kind === 'failed')?.at;
   const restartedAt = events.find((e) => e.kind === 'restarted')?.at;
@@ -299,6 +321,8 @@ async function runTrial(o: CampaignOptions, index: number, workdir: string): Pro
     recovered: restartedAt !== undefined,
     recoveryMs: failedAt !== undefined && restartedAt !== undefined ? restartedAt - failedAt : null,
     syncedBytesLost: lost,
+    tmpfsBytesWritten: [...trial.tmpfsFiles.values()].reduce((n, d) => n + d.length, 0),
+    tmpfsBytesKept: tmpfsKept,
     violations: trial.violations,
     errnos: trial.errnos,
   };
@@ -335,6 +359,8 @@ function summarize(o: CampaignOptions, results: TrialResult[]): CampaignReport {
       recovery_p50_ms: times.length ? percentile(times, 0.5) : null,
       recovery_p99_ms: times.length ? percentile(times, 0.99) : null,
       synced_bytes_lost: list.reduce((n, r) => n + r.syncedBytesLost, 0),
+      tmpfs_bytes_written: list.reduce((n, r) => n + r.tmpfsBytesWritten, 0),
+      tmpfs_bytes_kept: list.reduce((n, r) => n + r.tmpfsBytesKept, 0),
     };
   }).sort((a, b) => a.component.localeCompare(b.component) || a.fault.localeCompare(b.fault));
   const violations = results.filter((r) => !r.survived).map((r) => ({ trial: r.trial, fault: describeFault(r.fault), what: r.violations }));
@@ -342,9 +368,12 @@ function summarize(o: CampaignOptions, results: TrialResult[]): CampaignReport {
 }
 
 export function formatCampaign(r: CampaignReport): string {
-  const head = ['component', 'fault', 'trials', 'injected', 'survived', 'recovered', 'recovery p50', 'recovery p99', 'synced bytes lost'];
+  const head = ['component', 'fault', 'trials', 'injected', 'survived', 'recovered', 'recovery p50', 'recovery p99', 'synced bytes lost', 'tmpfs bytes kept'];
   const ms = (x: number | null) => (x === null ? '-' : `${x.toFixed(0)} ms`);
-  const rows = r.rows.map((x) => [x.component, x.fault, x.trials, x.injected, x.survived, x.recovered, ms(x.recovery_p50_ms), ms(x.recovery_p99_ms), x.synced_bytes_lost].map(String));
+  const rows = r.rows.map((x) => [
+    x.component, x.fault, x.trials, x.injected, x.survived, x.recovered, ms(x.recovery_p50_ms), ms(x.recovery_p99_ms), x.synced_bytes_lost,
+    `${x.tmpfs_bytes_kept} of ${x.tmpfs_bytes_written}`,
+  ].map(String));
   const all = [head, ...rows];
   const w = head.map((_, i) => Math.max(...all.map((row) => row[i].length)));
   const lines = all.map((row) => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));

@@ -27,6 +27,43 @@ export interface RestartInfo {
    * undefined when it kept nothing.
    */
   memo?: unknown;
+  /**
+   * The records this component put in its Keep before it failed, as they passed the core's
+   * integrity check: key → value (copies; the component owns them). Empty when none were kept.
+   */
+  kept: ReadonlyMap<string, unknown>;
+  /** Why kept records were found damaged and dropped, whole (then `kept` is empty); else absent. */
+  keptLost?: string;
+}
+
+/**
+ * State a component keeps across its own restarts, where a crash of its domain cannot take it
+ * (MINIX's DS): the core holds it and hands it back, checked, to `init.restart` as
+ * RestartInfo.kept. Records persist across incarnations until the component removes them.
+ * Where they live depends on the domain, which the component never knows:
+ * - a thread domain writes them into shared memory the core holds: put records are safe from a
+ *   crash, a hang or a leak of the domain as soon as put() returns;
+ * - a process domain buffers them and ships them to the core at commit(), and on its own within
+ *   a short while (kernel/keep-stores.ts): what was committed survives a crash;
+ * - in the kernel's own thread nothing is kept: a component there never restarts without the
+ *   kernel panicking.
+ * A store has a size bound (KEEP_MAX_BYTES in kernel/keep.ts); one that outgrows it is dropped
+ * whole at the next restart (keptLost says so), never served in part.
+ */
+export interface Keep {
+  /**
+   * Sets records, key → value (plain data and Uint8Arrays, as op arguments; undefined removes
+   * the key). The records of one call are kept all together or not at all, so a call can carry
+   * one consistent change. Values are copied: the caller may change them afterwards.
+   */
+  put(records: Iterable<readonly [string, unknown]>): void;
+  /** A sync point: resolves once every record put so far would survive a crash of this component's domain. */
+  commit(): Promise<void>;
+  /**
+   * True while every put survives a crash of this component's domain as soon as it returns,
+   * without a commit; false when only what was committed is sure to (or nothing is kept).
+   */
+  readonly immediate: boolean;
 }
 
 export interface Context {
@@ -40,6 +77,8 @@ export interface Context {
   call<C extends string, O extends OpName<C>>(component: C, op: O, args: CallArgs<C, O>): Promise<CallResult<C, O>>;
   /** The host, reached only through hypercalls. */
   readonly hyp: Hyp;
+  /** State this component keeps across its own restarts (see Keep). */
+  readonly keep: Keep;
 }
 
 export interface ComponentDef<Ops extends Record<string, OpSpec> = Record<string, OpSpec>> {
@@ -193,6 +232,11 @@ export interface FsMountResult {
   persistent?: boolean;
   /** Options to add when mounting the same again after a restart of the file system. */
   remount?: Record<string, unknown>;
+  /**
+   * Mounted again after the file system restarted, it is the same instance with every change
+   * acknowledged before the restart (kept through ctx.keep): nothing was lost.
+   */
+  intact?: boolean;
 }
 
 /** A page of a directory's entries; `cookie` continues after the last one. */

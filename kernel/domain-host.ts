@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { StreamLink } from '../ipc/stream-link.js';
-import { PortLink } from '../ipc/port-link.js';
+import { PortLink, type PortLike } from '../ipc/port-link.js';
 import { CoreShare, Poller } from '../ipc/poller.js';
 import { Doorbell } from '../ipc/ring.js';
 import { RingLink, ringPair, type RingEnds } from '../ipc/ring-link.js';
@@ -44,6 +44,8 @@ export interface DomainHost {
   kill(graceMs?: number): Promise<void>;
   /** A thread domain's doorbell, for peers that write to its rings. */
   readonly bell?: SharedArrayBuffer;
+  /** A thread domain's worker, for messages beside the core's link (kernel/keep-core.ts). */
+  readonly port?: PortLike;
   /** Hands a thread domain one end of a channel to a peer thread domain. */
   attachPort?(peer: string, port: MessagePort, ends?: RingEnds): void;
 }
@@ -96,6 +98,7 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
     exited,
     id: worker.threadId,
     bell,
+    port: worker,
     async kill() {
       await worker.terminate();
       await exited;

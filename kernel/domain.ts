@@ -21,6 +21,7 @@ import type { Link } from '../ipc/frame.js';
 import type { ComponentDef, Context, Handlers, RestartInfo } from './api.js';
 import { ArmedFault, checkFault, corrupt, seededRandom, type FaultSpec } from './faults.js';
 import type { Hyp } from './hyp.js';
+import { openKeep } from './keep-stores.js';
 import type { DomainKind } from './placement.js';
 import { loadComponent } from './registry.js';
 import type { Gate } from './sockets.js';
@@ -85,10 +86,14 @@ export const CONTROL = '@domain';
 /** The main domain's name; it hosts the core. */
 export const MAIN = 'main';
 
-/** What the core tells a domain to start a component: fresh, or a restart with its info; and a fault armed for this start. */
+/**
+ * What the core tells a domain to start a component: fresh, or a restart with its info (the
+ * kept records the domain reads from its store: kernel/keep-stores.ts); and a fault armed for
+ * this start.
+ */
 export interface StartArgs {
   component: string;
-  restart?: RestartInfo;
+  restart?: Omit<RestartInfo, 'kept'>;
   crashInit?: boolean;
 }
 
@@ -122,6 +127,14 @@ export interface DomainHooks {
   leak(reason: string): void;
   /** The current channel to a peer closed (not replaced by a new one). */
   peerLost?(peer: string, reason: string): void;
+  /**
+   * A thread domain: asks the core for the shared memory where a component keeps its records,
+   * and hands it the memory replacing it (kernel/keep-stores.ts).
+   */
+  keepSegment?: {
+    get(component: string): Promise<SharedArrayBuffer>;
+    adopt(component: string, segment: SharedArrayBuffer): void;
+  };
 }
 
 export class Domain {
@@ -212,14 +225,22 @@ export class Domain {
     const h = this.hosted.get(component);
     if (!h) throw new SysError('ENXIO', `domain ${this.name} does not host component ${component}`);
     if (crashInit) this.hooks.die(`injected crash-init in ${component}`);
+    const segments = this.hooks.keepSegment;
+    const { keep, kept } = await openKeep(component, restart !== undefined, {
+      kind: this.kind,
+      segment: segments && (() => segments.get(component)),
+      adopt: segments && ((s) => segments.adopt(component, s)),
+      report: (op, args) => this.report(op, args),
+    });
     const ctx: Context = {
       name: component,
       hyp: this.hooks.hyp(component),
       call: (to, op, args) => this.callFrom(h, to, op, args) as Promise<any>,
+      keep,
     };
     try {
       const { init } = h.def;
-      h.handlers = await (restart && init.restart ? init.restart(ctx, restart) : init.fresh(ctx));
+      h.handlers = await (restart && init.restart ? init.restart(ctx, { ...restart, kept }) : init.fresh(ctx));
     } catch (err) {
       throw toSysError(err, `${component}: ${restart ? 'init (restart)' : 'init'}`);
     }
@@ -408,6 +429,13 @@ export class Domain {
         }
       }
     }
+  }
+
+  /** A report to the core (see `reports`), from this domain. */
+  private report(op: string, args: unknown): Promise<unknown> {
+    const core = this.peers.get(MAIN);
+    if (!core) return Promise.reject(new SysError('EIO', `${CONTROL}.${op}: domain ${this.name} has no channel to the core`));
+    return core.call(CONTROL, op, args, this.calls.timeoutMs);
   }
 
   /** Waits until the channel to `peer` is back (a restart); false when it will not be. */

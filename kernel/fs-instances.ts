@@ -51,6 +51,11 @@ export class FsInstances<T> {
    */
   readonly get = (fsid: number): T => this.entry(fsid).instance;
 
+  /** The instance `fsid` names, or undefined when there is none. */
+  find(fsid: number): T | undefined {
+    return this.byFsid.get(fsid)?.instance;
+  }
+
   /** The first instance (in mount order) mounted under `name` that `accept` accepts, with its fsid. */
   named(name: string, accept: (instance: T) => boolean = () => true): { fsid: number; instance: T } | undefined {
     for (const [fsid, e] of this.byFsid) if (e.name === name && accept(e.instance)) return { fsid, instance: e.instance };

@@ -18,6 +18,8 @@ import type { ThreadTransport } from './domain-host.js';
 import { Domains, type DomainInfo } from './domains.js';
 import { checkFault, describeFault, kernelThreadPanic, type FaultEffect, type FaultSpec } from './faults.js';
 import { hostHyp, hostHypGroup } from './hyp-host.js';
+import { KeepCore } from './keep-core.js';
+import { kindOf } from './topology.js';
 import { resolvePlacement, type Placement } from './placement.js';
 import { Proc, clientArgs, type Credentials } from './proc.js';
 import { Supervisor, type KernelEvent } from './supervisor.js';
@@ -85,7 +87,14 @@ export class Kernel {
       panic: (report) => this.panic(report),
       stopping: () => this.halting !== null || this.panicReport !== null,
     });
+    this.kept = new KeepCore(this.main, (c) => {
+      const domain = placement.home.get(c)!;
+      return { domain, kind: kindOf(placement, domain), host: this.domainSet.get(domain)?.host ?? null };
+    }, (c, reason) => this.log({ kind: 'kept-lost', domain: placement.home.get(c)!, components: [c], reason }));
   }
+
+  /** What components keep across their restarts (kernel/keep-core.ts); `damage()` is for tests. */
+  readonly kept: KeepCore;
 
   /** Boots a kernel under the given policy. Any problem, a bad option first, is refused with a SysError. */
   static async boot(options: BootOptions = {}): Promise<Kernel> {
@@ -297,7 +306,8 @@ export class Kernel {
     const st = this.domainSet.get(this.placement.home.get(c)!);
     const crashInit = this.crashInit.delete(c);
     const memo = restart && c === 'vfs' ? this.vfsMemo.memo(this.procs) : undefined; // vfs restart memo
-    await this.domainSet.controlComponent(c, 'start', { component: c, restart: restart ? { generation: st.restarts + 1, memo } : undefined, crashInit });
+    const keptLost = this.kept.prepare(c, restart);
+    await this.domainSet.controlComponent(c, 'start', { component: c, restart: restart ? { generation: st.restarts + 1, memo, keptLost } : undefined, crashInit });
   }
 
   // ---- events and panics ---------------------------------------------------------------

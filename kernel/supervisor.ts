@@ -17,8 +17,12 @@ import { pairKey, peerPairs, socketEnds } from './topology.js';
 export interface KernelEvent {
   /** performance.now() of the event. */
   at: number;
-  /** channel-lost: a channel between two running domains closed (domain and components: one end); reconnected: it was made again. */
-  kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault' | 'channel-lost' | 'reconnected';
+  /**
+   * channel-lost: a channel between two running domains closed (domain and components: one end);
+   * reconnected: it was made again; kept-lost: a component's kept state failed its check at its
+   * restart and was dropped (kernel/keep-core.ts).
+   */
+  kind: 'failed' | 'restarted' | 'gave-up' | 'panic' | 'fault' | 'channel-lost' | 'reconnected' | 'kept-lost';
   domain: string;
   components: string[];
   reason: string;

@@ -29,7 +29,7 @@ const MAX_FILE = 2 ** 44;
  */
 export const COST = { inode: 576, entry: 128 } as const;
 
-interface Inode {
+export interface Inode {
   ino: number;
   gen: number;
   mode: number;
@@ -49,6 +49,28 @@ interface Inode {
   target?: string;
 }
 
+/**
+ * Told of each change by what it touched — an inode's attributes, a directory entry, a page of
+ * a file — so that what keeps the instance across a restart (./kept.ts) records only that.
+ * Inode numbers; a name is an entry's name in directory `dir`.
+ */
+export interface TmpfsChanges {
+  inode(ino: number): void;
+  entry(dir: number, name: string): void;
+  page(ino: number, index: number): void;
+}
+
+const UNWATCHED: TmpfsChanges = { inode() {}, entry() {}, page() {} };
+
+/** Everything an instance is, as ./kept.ts rebuilds it after a restart (checked). */
+export interface TmpfsState {
+  inodes: Map<number, Inode>;
+  root: Handle;
+  nextIno: number;
+  nextGen: number;
+  usedBytes: number;
+}
+
 export interface TmpfsLimits {
   /** Bytes the instance may hold: file content, inodes, names and symlink targets, as COST charges them. */
   maxBytes: number;
@@ -60,7 +82,7 @@ export interface TmpfsLimits {
  * Bytes of a name or symlink target: its UTF-8 length (what TextEncoder makes of it, a lone
  * surrogate 3 bytes), counted without making the bytes — never fewer than the string takes in memory.
  */
-function bytesOf(text: string): number {
+export function bytesOf(text: string): number {
   let n = text.length;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -75,9 +97,9 @@ function bytesOf(text: string): number {
 }
 
 /** What a directory entry called `name` costs. */
-const entryCost = (name: string): number => COST.entry + bytesOf(name);
+export const entryCost = (name: string): number => COST.entry + bytesOf(name);
 
-function checkName(name: string): void {
+export function checkName(name: string): void {
   if (name === '' || name === '.' || name === '..' || name.includes('/')) {
     throw new SysError('EINVAL', `'${name}' cannot be a directory entry's name`);
   }
@@ -93,21 +115,47 @@ export class Tmpfs implements FsInstance {
   readonly root: Handle;
 
   /**
-   * @param firstGeneration where inode generations start: a random one, so the handles of a
-   *   new instance never match those of an instance that was lost with a restart.
+   * @param start where inode generations start — a random one, so the handles of a new
+   *   instance never match those of an instance that was lost with a restart — or the state
+   *   of an instance rebuilt after a restart (./kept.ts checked it)
+   * @param changes told of every change (see TmpfsChanges)
    */
   constructor(
     private readonly now: () => number,
-    private readonly limits: TmpfsLimits,
-    firstGeneration: number,
+    readonly limits: TmpfsLimits,
+    start: number | TmpfsState,
+    private readonly changes: TmpfsChanges = UNWATCHED,
   ) {
-    this.nextGen = firstGeneration;
+    if (typeof start !== 'number') {
+      this.inodes = start.inodes;
+      this.nextIno = start.nextIno;
+      this.nextGen = start.nextGen;
+      this.usedBytes = start.usedBytes;
+      this.root = start.root;
+      return;
+    }
+    this.nextGen = start;
     this.charge(COST.inode, 1);
     const root = this.alloc(S_IFDIR | 0o755, 0, 0);
     root.entries = new DirEntries();
     root.parent = root.ino;
     root.nlink = 2;
     this.root = { ino: root.ino, gen: root.gen };
+  }
+
+  /** What ./kept.ts records: the inode numbered `ino`, if there is one (not to be changed). */
+  inode(ino: number): Readonly<Inode> | undefined {
+    return this.inodes.get(ino);
+  }
+
+  /** Every inode, for ./kept.ts (not to be changed). */
+  allInodes(): Iterable<Readonly<Inode>> {
+    return this.inodes.values();
+  }
+
+  /** What ./kept.ts records besides inodes: the numbers the next inode gets, and the bytes charged. */
+  counters(): { nextIno: number; nextGen: number; usedBytes: number } {
+    return { nextIno: this.nextIno, nextGen: this.nextGen, usedBytes: this.usedBytes };
   }
 
   // ---- lookups ----------------------------------------------------------------------
@@ -212,6 +260,7 @@ export class Tmpfs implements FsInstance {
     this.charge(entryCost(name));
     this.addEntry(dir, name, node);
     node.ctime = this.now();
+    this.changes.inode(node.ino);
     return this.attr(node);
   }
 
@@ -259,6 +308,9 @@ export class Tmpfs implements FsInstance {
     sdir.entries!.delete(sname);
     this.usedBytes -= entryCost(sname);
     ddir.entries!.add(dname, node.ino);
+    this.changes.entry(sdir.ino, sname);
+    this.changes.entry(ddir.ino, dname);
+    this.changes.inode(node.ino);
     if (node.entries && sdir !== ddir) {
       node.parent = ddir.ino;
       sdir.nlink--;
@@ -283,6 +335,7 @@ export class Tmpfs implements FsInstance {
     if (a.atime !== undefined) node.atime = a.atime;
     if (a.mtime !== undefined) node.mtime = a.mtime;
     node.ctime = this.now();
+    this.changes.inode(node.ino);
     return this.attr(node);
   }
 
@@ -356,6 +409,7 @@ export class Tmpfs implements FsInstance {
         node.pages!.set(index, page);
       }
       page.set(data.subarray(at - start, at - start + n), within);
+      this.changes.page(node.ino, index);
       at += n;
     }
     if (at === start && data.length > 0) throw new SysError('ENOSPC', 'the tmpfs is full');
@@ -383,6 +437,7 @@ export class Tmpfs implements FsInstance {
     };
     if ((mode & S_IFMT) === S_IFREG) node.pages = new Map();
     this.inodes.set(node.ino, node);
+    this.changes.inode(node.ino);
     return node;
   }
 
@@ -390,6 +445,8 @@ export class Tmpfs implements FsInstance {
   private addEntry(dir: Inode, name: string, node: Inode): Inode {
     dir.entries!.add(name, node.ino);
     node.nlink++;
+    this.changes.entry(dir.ino, name);
+    this.changes.inode(node.ino);
     this.touch(dir, 'mc');
     return node;
   }
@@ -399,6 +456,8 @@ export class Tmpfs implements FsInstance {
     this.usedBytes -= entryCost(name);
     node.nlink--;
     node.ctime = this.now();
+    this.changes.entry(dir.ino, name);
+    this.changes.inode(node.ino);
     this.touch(dir, 'mc');
     this.release(node);
   }
@@ -409,6 +468,9 @@ export class Tmpfs implements FsInstance {
     this.usedBytes -= entryCost(name);
     dir.nlink--;
     node.nlink = 0;
+    this.changes.entry(dir.ino, name);
+    this.changes.inode(dir.ino);
+    this.changes.inode(node.ino);
     this.release(node);
   }
 
@@ -417,6 +479,8 @@ export class Tmpfs implements FsInstance {
     if (node.nlink > 0 || node.opens > 0) return;
     this.usedBytes -= COST.inode + (node.pages?.size ?? 0) * PAGE + (node.target === undefined ? 0 : node.size);
     this.inodes.delete(node.ino);
+    this.changes.inode(node.ino);
+    for (const index of node.pages?.keys() ?? []) this.changes.page(node.ino, index);
   }
 
   private resize(node: Inode, size: number): void {
@@ -427,10 +491,14 @@ export class Tmpfs implements FsInstance {
         if (index >= keep) {
           node.pages!.delete(index);
           this.usedBytes -= PAGE;
+          this.changes.page(node.ino, index);
         }
       }
       const tail = size % PAGE;
-      if (tail) node.pages!.get(keep - 1)?.fill(0, tail);
+      if (tail && node.pages!.has(keep - 1)) {
+        node.pages!.get(keep - 1)!.fill(0, tail);
+        this.changes.page(node.ino, keep - 1);
+      }
     }
     node.size = size;
   }
@@ -439,6 +507,7 @@ export class Tmpfs implements FsInstance {
     const t = this.now();
     if (which === 'a') node.atime = t;
     else node.mtime = node.ctime = t;
+    this.changes.inode(node.ino);
   }
 
   private get(h: Handle): Inode {

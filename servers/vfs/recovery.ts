@@ -112,9 +112,10 @@ export class FsRecovery {
       for (const f of q.fds) if (f?.node.mnt === m) files.add(f);
       if (fresh && q.cwd?.mnt === m) q.cwd = null;
     }
-    if (!(m.log && (await this.replay(m, files)))) {
-      // What was written and not yet synced died with the old incarnation: the next fsync of
-      // those files, and the next sync, must say so rather than succeed on the new one.
+    if (!r.intact && !(m.log && (await this.replay(m, files)))) {
+      // Unless the file system kept it all (intact), what was written and not yet synced died
+      // with the old incarnation: the next fsync of those files, and the next sync, must say so
+      // rather than succeed on the new one.
       if (m.unsynced) m.lost = true;
       for (const f of files) if (f.unsynced) f.lost = true;
     }
