@@ -20,13 +20,8 @@ export { FsInstances, firstFsid } from './fs-instances.js';
  * (MINIX's SEF hands init_restart the same, and DS holds the state a server published.)
  */
 export interface RestartInfo {
-  /** How many times this component has been started before (1 at its first restart). */
+  /** Which restart this is: 1 at the first, and one more at each try after (a failed try counts). */
   generation: number;
-  /**
-   * What the core kept for this component (for vfs: the client processes and the mounts), or
-   * undefined when it kept nothing.
-   */
-  memo?: unknown;
   /**
    * The records this component put in its Keep before it failed, as they passed the core's
    * integrity check: key → value (copies; the component owns them). Empty when none were kept.

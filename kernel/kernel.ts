@@ -7,8 +7,8 @@
 // domains at run time: their threads and processes, spares, channels, control plane),
 // topology.ts (which channels a placement makes, and each domain's plan), supervisor.ts
 // (restarts, heartbeat, mending channels), faults.ts (faults and how they are reported),
-// client-limits.ts (what one client may make the kernel hold), vfs-memo.ts (vfs's restart memo,
-// to be replaced by state vfs saves itself).
+// client-limits.ts (what one client may make the kernel hold), keep-core.ts (what components
+// keep across their own restarts).
 
 import { SysError } from '../ipc/errno.js';
 import { CallsInFlight, MAX_PROCS } from './client-limits.js';
@@ -24,7 +24,6 @@ import { resolvePlacement, type Placement } from './placement.js';
 import { Proc, clientArgs, type Credentials } from './proc.js';
 import { Supervisor, type KernelEvent } from './supervisor.js';
 import { validateRequest } from './validate.js';
-import { VfsRestartMemo } from './vfs-memo.js';
 
 /** Milliseconds halt() gives the calls under way to finish before it fails them with EIO. */
 const HALT_GRACE_MS = 5_000;
@@ -48,8 +47,6 @@ export class Kernel {
   private spawning = 0;
   /** Per client process, its syscalls not yet answered (bounded: client-limits.ts). */
   private readonly inFlight = new CallsInFlight();
-  /** vfs restart memo (to be replaced: see vfs-memo.ts). */
-  private readonly vfsMemo = new VfsRestartMemo((component, op, args) => this.call(component, op, args));
   /** crash-init faults, applied at a component's next start. */
   private readonly crashInit = new Set<string>();
   /** Faults armed and not cleared, as given. */
@@ -280,7 +277,6 @@ export class Kernel {
     try {
       const result = await this.call('vfs', op, { ...args, pid });
       if (op === 'exit') this.procs.delete(pid);
-      await this.vfsMemo.watch(op, args, pid); // vfs restart memo
       return result;
     } finally {
       answered();
@@ -295,7 +291,6 @@ export class Kernel {
       if (m.target !== '/') await this.init.mkdir(m.target, { recursive: true, mode: 0o755 });
       await this.call('vfs', 'mount', { pid: this.init.pid, target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly });
     }
-    await this.vfsMemo.booted(mounts, this.init.pid); // vfs restart memo
   }
 
   /**
@@ -305,9 +300,8 @@ export class Kernel {
   private async startComponent(c: string, restart: boolean): Promise<void> {
     const st = this.domainSet.get(this.placement.home.get(c)!);
     const crashInit = this.crashInit.delete(c);
-    const memo = restart && c === 'vfs' ? this.vfsMemo.memo(this.procs) : undefined; // vfs restart memo
     const keptLost = this.kept.prepare(c, restart);
-    await this.domainSet.controlComponent(c, 'start', { component: c, restart: restart ? { generation: st.restarts + 1, memo, keptLost } : undefined, crashInit });
+    await this.domainSet.controlComponent(c, 'start', { component: c, restart: restart ? { generation: st.restarts, keptLost } : undefined, crashInit });
   }
 
   // ---- events and panics ---------------------------------------------------------------

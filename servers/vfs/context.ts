@@ -7,6 +7,7 @@ import { MountTable } from './mounts.js';
 import type { NameiEnv } from './namei.js';
 import { ProcTable } from './procs.js';
 import { FsRecovery } from './recovery.js';
+import { VfsKeeper } from './restart.js';
 
 export interface Vfs extends NameiEnv {
   readonly ctx: Context;
@@ -17,6 +18,8 @@ export interface Vfs extends NameiEnv {
   /** Mounting and unmounting file systems. */
   readonly client: FsClient;
   readonly recovery: FsRecovery;
+  /** What vfs keeps for its own restart: processes and mounts. */
+  readonly keeper: VfsKeeper;
 }
 
 /** A vfs with no processes and nothing mounted. */
@@ -25,7 +28,7 @@ export function emptyVfs(ctx: Context): Vfs {
   const procs = new ProcTable();
   const client = new FsClient(ctx);
   const recovery = new FsRecovery(ctx, client, mounts, procs);
-  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send) };
+  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send), keeper: new VfsKeeper(ctx.keep) };
 }
 
 /** The argument every syscall but unmountAll has: the client process it comes from. */

@@ -3,11 +3,11 @@
 // stateless ops on handles, so one can restart under open files.
 //
 // Its restart story. vfs is essential (the kernel panics if it cannot be restarted). A restart
-// loses what it held: fd tables and offsets, cwds, the mount table, the replay logs. The core
-// gives the new incarnation the client processes and the mounts back (the memo); it makes them
-// again (restart.ts, one function), and mounting by mount point finds the same file-system
-// instances, content and all. Open fds are gone (EBADF), cwds are '/' again. The other story,
-// a file system restarting under vfs, is recovery.ts's: vfs mounts it again and replays.
+// loses what it held: fd tables and offsets, cwds, the mount table, the replay logs. It keeps
+// the client processes and the mounts itself (ctx.keep, restart.ts), and the new incarnation
+// makes them again; mounting by mount point finds the same file-system instances, content and
+// all. Open fds are gone (EBADF), cwds are '/' again. The other story, a file system
+// restarting under vfs, is recovery.ts's: vfs mounts it again and replays.
 //
 // The parts, as MINIX's vfs is cut: ops.ts (the syscall table), fs-requests.ts (the only
 // calls to file systems), recovery.ts, access.ts (permission policy), namei.ts (path walk),
@@ -18,14 +18,11 @@ import { emptyVfs } from './context.js';
 import { FILESYSTEMS } from './fs-requests.js';
 import { VFS_OPS, WALKS_A_PATH, type VfsOp } from './ops.js';
 import { handleStale } from './recovery.js';
-import { remake, type VfsMemo } from './restart.js';
 import { attrCalls } from './sys-attrs.js';
 import { fileCalls } from './sys-files.js';
 import { mountCalls } from './sys-mounts.js';
 import { nameCalls } from './sys-names.js';
 import { processCalls } from './sys-processes.js';
-
-export type { VfsMemo } from './restart.js';
 
 export default defineComponent({
   name: 'vfs',
@@ -34,18 +31,21 @@ export default defineComponent({
   ops: VFS_OPS,
   essential: true, // it serves every syscall: without it there is no kernel to speak of
   init: {
-    fresh: (ctx) => serve(ctx, undefined),
-    restart: (ctx, { memo }) => serve(ctx, memo as VfsMemo | undefined),
+    fresh: (ctx) => serve(ctx),
+    restart: (ctx, { kept, keptLost }) => {
+      if (keptLost) ctx.hyp.log('warn', `vfs: ${keptLost}; no process or mount could be made again`);
+      return serve(ctx, kept);
+    },
   },
 });
 
 /**
  * The handlers of an incarnation of vfs: a fresh one has no processes and no mounts; a
- * reincarnation is given the ones the core kept (`memo`) and makes them again.
+ * reincarnation makes again the ones an earlier incarnation kept (restart.ts).
  */
-async function serve(ctx: Context, memo: VfsMemo | undefined) {
+async function serve(ctx: Context, kept?: ReadonlyMap<string, unknown>) {
   const vfs = emptyVfs(ctx);
-  if (memo) await remake(vfs, memo);
+  if (kept) await vfs.keeper.remake(vfs, kept);
   const handlers = {
     ...processCalls(vfs),
     ...fileCalls(vfs),

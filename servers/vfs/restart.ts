@@ -1,27 +1,85 @@
-// vfs's own restart: the core hands the new incarnation the client processes and the mounts
-// (the memo) and it makes them again. The file systems' instances outlived the old vfs, and
-// each mount names its instance by its mount point, so mounting the same again finds the same
-// one with all its content.
+// vfs's own restart (MINIX's DS is the model): vfs keeps, through ctx.keep, what a new
+// incarnation needs to serve the same clients — each client process's credentials and each
+// mount — committed before the spawn, exit, mount or unmount that changed it is answered. The
+// new incarnation gets those records back from the core (checked), and makes the processes and
+// mounts again. The file systems' instances outlived the old vfs, and each mount names its
+// instance by its mount point, so mounting the same again finds the same one with its content.
 
+import type { Keep } from '../../kernel/api.js';
 import type { Vfs } from './context.js';
 import { MOUNT_POINT_MODE } from './mounts.js';
 import { findOrMissing } from './namei.js';
 import { DEFAULT_UMASK, type ProcEntry } from './procs.js';
 import { mountFs, type MountRequest } from './sys-mounts.js';
 
-/** What the core keeps for vfs across a restart. */
-export interface VfsMemo {
-  procs: { pid: number; uid: number; gid: number }[];
-  mounts: MountRequest[];
+const PROC = 'proc:';
+const MOUNT = 'mount:';
+
+/** A kept mount: what was asked (with the target as vfs resolved it), and its place in mount order. */
+interface KeptMount extends MountRequest {
+  order: number;
 }
 
-/** Makes the processes and mounts of `memo` again in a vfs that has none. */
-export async function remake(vfs: Vfs, memo: VfsMemo): Promise<void> {
-  for (const q of memo.procs) vfs.procs.spawn(q.pid, q.uid, q.gid);
-  const root: ProcEntry = { pid: 0, uid: 0, gid: 0, umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] };
-  for (const m of memo.mounts) {
-    if (vfs.mounts.root) await mkdirs(vfs, root, m.target); // a file system that restarted empty lost it
-    await mountFs(vfs, root, m);
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * What vfs keeps, as records in ctx.keep: `proc:<pid>` → {uid, gid}, and `mount:<target>` →
+ * the mount's request and its order (a mount is made again after the one it covers). Each
+ * change is committed before the syscall that made it is answered.
+ */
+export class VfsKeeper {
+  private nextOrder = 1;
+
+  constructor(private readonly keep: Keep) {}
+
+  /** A client process now exists, with these credentials. */
+  spawned(pid: number, uid: number, gid: number): Promise<void> {
+    return this.change(`${PROC}${pid}`, { uid, gid });
+  }
+
+  exited(pid: number): Promise<void> {
+    return this.change(`${PROC}${pid}`, undefined);
+  }
+
+  /** `m` is now mounted at m.target (resolved: absolute, no '..' or symlinks). */
+  mounted(m: MountRequest): Promise<void> {
+    const kept: KeptMount = { target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly, order: this.nextOrder++ };
+    return this.change(`${MOUNT}${m.target}`, kept);
+  }
+
+  unmounted(target: string): Promise<void> {
+    return this.change(`${MOUNT}${target}`, undefined);
+  }
+
+  private async change(key: string, value: unknown): Promise<void> {
+    this.keep.put([[key, value]]);
+    await this.keep.commit();
+  }
+
+  /**
+   * Makes again, in a vfs that has none, the processes and mounts an earlier incarnation kept.
+   * A record of the wrong shape (which the core's checksum would not catch: a bug, not damage)
+   * is skipped with a warning rather than trusted.
+   */
+  async remake(vfs: Vfs, kept: ReadonlyMap<string, unknown>): Promise<void> {
+    const mounts: KeptMount[] = [];
+    for (const [key, value] of kept) {
+      const v = value as Partial<KeptMount> & { uid?: unknown; gid?: unknown };
+      if (key.startsWith(PROC) && isId(Number(key.slice(PROC.length))) && isId(v?.uid) && isId(v?.gid)) {
+        vfs.procs.spawn(Number(key.slice(PROC.length)), v.uid, v.gid);
+      } else if (key.startsWith(MOUNT) && typeof v?.target === 'string' && typeof v.fstype === 'string' && isId(v.order)) {
+        mounts.push(v as KeptMount);
+      } else {
+        vfs.ctx.hyp.log('warn', `vfs: kept record '${key}' is not one vfs makes; skipped`);
+      }
+    }
+    mounts.sort((a, b) => a.order - b.order);
+    this.nextOrder = (mounts.at(-1)?.order ?? 0) + 1;
+    const root: ProcEntry = { pid: 0, uid: 0, gid: 0, umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] };
+    for (const m of mounts) {
+      if (vfs.mounts.root) await mkdirs(vfs, root, m.target); // a file system that restarted empty lost it
+      await mountFs(vfs, root, m);
+    }
   }
 }
 

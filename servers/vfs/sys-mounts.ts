@@ -18,8 +18,11 @@ export interface MountRequest {
   readonly?: boolean;
 }
 
-/** Mounts what `a` asks for process pr (root only), on a directory or, first of all, at '/'. */
-export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise<void> {
+/**
+ * Mounts what `a` asks for process pr (root only), on a directory or, first of all, at '/'.
+ * Resolves to the mount point as vfs resolved it (absolute, no '..' or symlinks).
+ */
+export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise<string> {
   const what = `mount ${a.target}`;
   if (pr.uid !== 0) throw new SysError('EPERM', `${what}: only root may mount`);
   if (!(FILESYSTEMS as readonly string[]).includes(a.fstype)) {
@@ -52,6 +55,7 @@ export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise
     source: a.source ?? a.fstype, readonly: r.readonly || a.readonly === true, args,
     log: r.persistent && !r.readonly ? new ReplayLog() : null,
   });
+  return target;
 }
 
 /**
@@ -82,6 +86,7 @@ async function unmountMount(vfs: Vfs, m: Mount, refuse?: () => void): Promise<vo
       await vfs.client.unmount(m.fs, m.fsid);
     }
     vfs.mounts.remove(m);
+    await vfs.keeper.unmounted(m.target);
     for (const q of vfs.procs.all()) if (q.cwd?.mnt === m) q.cwd = null;
   } finally {
     if (m.state === 'unmounting') m.state = 'mounted';
@@ -93,7 +98,10 @@ async function unmountMount(vfs: Vfs, m: Mount, refuse?: () => void): Promise<vo
 export function mountCalls(vfs: Vfs): VfsHandlers<'mount' | 'unmount' | 'mounts' | 'statfs' | 'sync' | 'unmountAll'> {
   const { mounts, procs, recovery } = vfs;
   return {
-    mount: (a) => mountFs(vfs, procs.get(a.pid), a),
+    async mount({ pid, target, fstype, source, readonly }) {
+      const resolved = await mountFs(vfs, procs.get(pid), { target, fstype, source, readonly });
+      await vfs.keeper.mounted({ target: resolved, fstype, source, readonly });
+    },
     async unmount(a) {
       const pr = procs.get(a.pid);
       const what = `unmount ${a.target}`;

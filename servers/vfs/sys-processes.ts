@@ -11,12 +11,14 @@ import { releaseFile } from './sys-files.js';
 export function processCalls(vfs: Vfs): VfsHandlers<'spawn' | 'exit' | 'getpid' | 'umask' | 'chdir' | 'getcwd'> {
   const { procs } = vfs;
   return {
-    spawn({ pid, uid, gid }) {
+    async spawn({ pid, uid, gid }) {
       procs.spawn(pid, uid, gid);
+      await vfs.keeper.spawned(pid, uid, gid);
     },
     async exit(a) {
       const pr = procs.get(a.pid);
       procs.remove(a.pid);
+      await vfs.keeper.exited(a.pid);
       for (const f of pr.fds) if (f) await releaseFile(vfs, f).catch(() => {});
     },
     getpid: (a) => procs.get(a.pid).pid,
