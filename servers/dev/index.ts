@@ -1,6 +1,10 @@
 // dev: the device-node file system mounted at /dev — null, zero, random (bytes from the host's
 // generator through hyp) and console (text to the host's console through hyp). The set of
 // nodes is fixed; their modes and times can change, per mount.
+//
+// Restart story: dev keeps nothing. A new incarnation hands out new mount ids; vfs meets ENODEV
+// and mounts it again, with the nodes' modes and times as at boot, and open fds on devices go
+// on working (the nodes' handles never change).
 
 import {
   FS_OPS, FsInstances, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf,

@@ -2,6 +2,12 @@
 // mounts (each an image attached through blk), and makes new file systems with mkfs. An image
 // is claimed from the start of its mount until its unmount has committed and detached it from
 // blk: an unmount returns only then, and a mount of the same image meanwhile waits for it.
+//
+// Restart story: ext2 keeps nothing — it is stateless on handles (inode number + generation),
+// and what is durable is on the image. A new incarnation hands out mount ids past the old one's,
+// so vfs meets ENODEV, mounts each image again (taking over the old incarnation's claim in blk
+// as the same holder) and replays what it sent since the last sync. Its device attaches the
+// image again when blk restarted (device.ts).
 
 import { FS_OPS, FsInstances, SysError, defineComponent, instanceOps, op, type Context, type Handlers } from '../../kernel/api.js';
 import { Ext2 } from './fs.js';
