@@ -3,7 +3,7 @@
 // code path.
 
 import * as fs from 'node:fs/promises';
-import { SysError, entryNameFault, fileTypeOf, isErrno, quoteName, type FileType, type Proc } from '../kernel/index.js';
+import { S_IALLUGO, SysError, entryNameFault, fileTypeOf, isErrno, quoteName, type FileType, type Proc } from '../kernel/index.js';
 import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY } from '../kernel/index.js';
 
 export interface FileInfo {
@@ -58,7 +58,7 @@ export interface ImageMount {
 export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
   const at = (path: string) => (mount ? mount.root + path : path);
   const info = (s: Awaited<ReturnType<Proc['stat']>>): FileInfo => ({
-    type: fileTypeOf(s.mode), mode: s.mode & 0o7777, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime,
+    type: fileTypeOf(s.mode), mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime,
   });
   return {
     lstat: async (path) => info(await p.lstat(at(path))),
@@ -120,7 +120,7 @@ export function hostTree(): FileTree {
   const info = (s: import('node:fs').Stats): FileInfo => ({
     type: s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'lnk' : s.isFile() ? 'reg' : s.isFIFO() ? 'fifo'
       : s.isSocket() ? 'sock' : s.isCharacterDevice() ? 'chr' : 'blk',
-    mode: s.mode & 0o7777, size: s.size, uid: s.uid, gid: s.gid, atime: s.atimeMs, mtime: s.mtimeMs,
+    mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atimeMs, mtime: s.mtimeMs,
   });
   return {
     lstat: (path) => host(path, async () => info(await fs.lstat(path))),

@@ -1,6 +1,6 @@
 // How the shell and the image commands print files: ls -l lines, stat blocks, df tables.
 
-import { S_ISGID, S_ISUID, S_ISVTX, fileTypeOf, type Stat, type StatFs } from '../kernel/index.js';
+import { S_IALLUGO, S_ISGID, S_ISUID, S_ISVTX, fileTypeOf, type Stat, type StatFs } from '../kernel/index.js';
 
 const TYPE_CHAR: Record<string, string> = { reg: '-', dir: 'd', lnk: 'l', chr: 'c', blk: 'b', fifo: 'p', sock: 's' };
 const TYPE_NAME: Record<string, string> = {
@@ -74,7 +74,7 @@ export function statBlock(name: string, st: Stat, target?: string): string {
     `  Size: ${String(st.size).padEnd(15)} Blocks: ${String(st.blocks).padEnd(10)} IO Block: ${String(st.blksize).padEnd(6)} ${TYPE_NAME[t]}`,
     `Device: ${String(st.dev).padEnd(14)} Inode: ${String(st.ino).padEnd(11)} Links: ${st.nlink}` +
       (t === 'chr' || t === 'blk' ? `     Device type: ${st.rdev >> 8},${st.rdev & 0xff}` : ''),
-    `Access: (${(st.mode & 0o7777).toString(8).padStart(4, '0')}/${modeString(st.mode)})  Uid: ${String(st.uid).padStart(5)}   Gid: ${String(st.gid).padStart(5)}`,
+    `Access: (${(st.mode & S_IALLUGO).toString(8).padStart(4, '0')}/${modeString(st.mode)})  Uid: ${String(st.uid).padStart(5)}   Gid: ${String(st.gid).padStart(5)}`,
     `Access: ${isoTime(st.atime)}`,
     `Modify: ${isoTime(st.mtime)}`,
     `Change: ${isoTime(st.ctime)}`,

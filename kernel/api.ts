@@ -126,6 +126,10 @@ export const S_IFIFO = 0o010000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const S_ISVTX = 0o1000;
+/** rwx for owner, group and other: what a umask can take away. */
+export const S_IRWXUGO = 0o777;
+/** Every bit of a mode but the type: what chmod may set (Linux's include/linux/stat.h). */
+export const S_IALLUGO = 0o7777;
 
 export type FileType = 'reg' | 'dir' | 'lnk' | 'chr' | 'blk' | 'fifo' | 'sock';
 

@@ -28,6 +28,7 @@ import { dirname, join } from 'node:path';
 import { SysError } from '../ipc/errno.js';
 import { ERR, OK, REQ, type Frame, type Link } from '../ipc/frame.js';
 import { MAX_FRAME, StreamLink } from '../ipc/stream-link.js';
+import { S_IALLUGO } from './api.js';
 import { dynamicImport } from './dynamic-import.js';
 
 /** Largest frame a peer may send before it has proved who it is, in bytes. */
@@ -213,7 +214,7 @@ export function checkPrivateDir(socketPath: string): void {
   }
   const uid = process.getuid?.();
   if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
-    throw new SysError('EACCES', `socket directory ${dir} is not a directory private to this user (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid})`);
+    throw new SysError('EACCES', `socket directory ${dir} is not a directory private to this user (mode ${(st.mode & S_IALLUGO).toString(8)}, owner ${st.uid})`);
   }
 }
 

@@ -7,7 +7,7 @@
 // on working (the nodes' handles never change).
 
 import {
-  FS_OPS, FsInstances, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf,
+  S_IALLUGO, FS_OPS, FsInstances, NAME_MAX, S_IFCHR, S_IFDIR, SysError, defineComponent, fileTypeOf,
   type Attr, type Context, type FsOps, type Handle, type Handlers, type WalkResult,
 } from '../../kernel/api.js';
 
@@ -137,7 +137,7 @@ function serve(ctx: Context, generation: number): Handlers<FsOps> {
     setattr({ fsid, h, mode, uid, gid, atime, mtime }) {
       const a = fs(fsid).get(h);
       // A size change is what O_TRUNC asks of /dev/null: devices have no size, so it is a no-op.
-      if (mode !== undefined) a.mode = (a.mode & ~0o7777) | (mode & 0o7777);
+      if (mode !== undefined) a.mode = (a.mode & ~S_IALLUGO) | (mode & S_IALLUGO);
       if (uid !== undefined) a.uid = uid;
       if (gid !== undefined) a.gid = gid;
       if (atime !== undefined) a.atime = atime;

@@ -7,7 +7,7 @@
 // more than DIRTY_LIMIT bytes of changed blocks.
 
 import {
-  NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
+  S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
   type Attr, type AttrChanges, type Context, type DirEntry, type FileType, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
@@ -224,7 +224,7 @@ export class Ext2 implements FsInstance {
         this.noteSize(node);
         node.mtime = now;
       }
-      if (a.mode !== undefined) node.mode = (node.mode & S_IFMT) | (a.mode & 0o7777);
+      if (a.mode !== undefined) node.mode = (node.mode & S_IFMT) | (a.mode & S_IALLUGO);
       if (a.uid !== undefined) node.uid = checkId(a.uid);
       if (a.gid !== undefined) node.gid = checkId(a.gid);
       if (a.atime !== undefined) node.atime = a.atime;
@@ -244,7 +244,7 @@ export class Ext2 implements FsInstance {
         if (excl) throw new SysError('EEXIST', `ext2: '${name}' exists`);
         return this.step(existing);
       }
-      const node = await this.newInode(dir, S_IFREG | (mode & 0o7777), uid, gid);
+      const node = await this.newInode(dir, S_IFREG | (mode & S_IALLUGO), uid, gid);
       node.links = 1;
       await this.dirs.add(dir, name, node, node.ctime);
       return this.step(node);
@@ -257,7 +257,7 @@ export class Ext2 implements FsInstance {
       const dir = await this.liveDir(dirH);
       await this.absent(dir, name);
       if (dir.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${dir.ino} has ${LINK_MAX} links`);
-      const node = await this.newInode(dir, S_IFDIR | (mode & 0o7777), uid, gid);
+      const node = await this.newInode(dir, S_IFDIR | (mode & S_IALLUGO), uid, gid);
       const { block } = await this.map.map(node, 0, this.groups.firstBlock(this.groups.groupOfInode(node.ino)));
       this.dirs.initialize(this.cache.fresh(block), node.ino, dir.ino);
       node.size = this.geo.blockSize;

@@ -5,7 +5,7 @@
 // runs out of space part of the way writes a prefix and says how long it is.
 
 import {
-  NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf, handOver,
+  S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf, handOver,
   type Attr, type AttrChanges, type DirEntry, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { DirEntries } from './entries.js';
@@ -220,7 +220,7 @@ export class Tmpfs implements FsInstance {
     }
     checkName(name);
     this.charge(COST.inode + entryCost(name), 1);
-    return this.step(this.addEntry(dir, name, this.alloc(S_IFREG | (mode & 0o7777), uid, gid)));
+    return this.step(this.addEntry(dir, name, this.alloc(S_IFREG | (mode & S_IALLUGO), uid, gid)));
   }
 
   mkdir({ dir: dirH, name, mode, uid, gid }: FsArgs<'mkdir'>): WalkStep {
@@ -228,7 +228,7 @@ export class Tmpfs implements FsInstance {
     this.absent(dir, name);
     checkName(name);
     this.charge(COST.inode + entryCost(name), 1);
-    const node = this.alloc(S_IFDIR | (mode & 0o7777), uid, gid);
+    const node = this.alloc(S_IFDIR | (mode & S_IALLUGO), uid, gid);
     node.entries = new DirEntries();
     node.parent = dir.ino;
     node.nlink = 1; // '.'; the entry in dir adds the other
@@ -329,7 +329,7 @@ export class Tmpfs implements FsInstance {
       this.resize(node, a.size);
       this.touch(node, 'mc');
     }
-    if (a.mode !== undefined) node.mode = (node.mode & S_IFMT) | (a.mode & 0o7777);
+    if (a.mode !== undefined) node.mode = (node.mode & S_IFMT) | (a.mode & S_IALLUGO);
     if (a.uid !== undefined) node.uid = a.uid;
     if (a.gid !== undefined) node.gid = a.gid;
     if (a.atime !== undefined) node.atime = a.atime;

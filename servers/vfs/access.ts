@@ -2,7 +2,7 @@
 // Each check throws the errno a syscall fails with (EACCES, EPERM, EROFS) and a message that
 // begins with `what`, the syscall and its path.
 
-import { S_IFDIR, S_IFMT, SysError, type Attr } from '../../kernel/api.js';
+import { S_IFDIR, S_IFMT, S_ISVTX, SysError, type Attr } from '../../kernel/api.js';
 import type { Vnode } from './mounts.js';
 import type { Found } from './namei.js';
 import type { ProcEntry } from './procs.js';
@@ -12,12 +12,6 @@ export const MAY_EXEC = 1; // on a directory: search it
 export const MAY_WRITE = 2;
 export const MAY_READ = 4;
 
-/** The bits of a mode chmod may set: setuid, setgid, sticky and rwx for owner, group, other. */
-export const S_IALLUGO = 0o7777;
-/** rwx for owner, group and other: what a umask can take away. */
-export const S_IRWXUGO = 0o777;
-/** The sticky bit: in a directory, only an entry's owner (or the directory's) may remove it. */
-const S_ISVTX = 0o1000;
 /** Execute for owner, group or other. */
 const S_IXUGO = 0o111;
 

@@ -1,7 +1,7 @@
 // The syscalls on a file's attributes, by path: stat and lstat, chmod, chown, utimes, truncate.
 
-import { SysError } from '../../kernel/api.js';
-import { MAY_WRITE, S_IALLUGO, requireAccess, requireOwner, requireWritableMount } from './access.js';
+import { S_IALLUGO, SysError } from '../../kernel/api.js';
+import { MAY_WRITE, requireAccess, requireOwner, requireWritableMount } from './access.js';
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { statOf } from './mounts.js';

@@ -4,9 +4,9 @@
 
 import {
   MAX_IO, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY,
-  S_IFLNK, S_IFMT, S_IFREG, SysError, handOver, type Attr,
+  S_IALLUGO, S_IFLNK, S_IFMT, S_IFREG, SysError, handOver, type Attr,
 } from '../../kernel/api.js';
-import { MAY_EXEC, MAY_READ, MAY_WRITE, S_IALLUGO, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
 import type { FromProc, Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { statOf, type Vnode } from './mounts.js';

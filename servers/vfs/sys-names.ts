@@ -1,8 +1,8 @@
 // The syscalls on names: making and removing them (mkdir, rmdir, unlink, symlink, link),
 // renaming, and reading them (readdir, readlink).
 
-import { S_IFLNK, S_IFMT, SysError, entryNameFault, quoteName, type DirEntry } from '../../kernel/api.js';
-import { MAY_READ, S_IALLUGO, requireAccess, requireNameChangeable, requireStickyAllows } from './access.js';
+import { S_IALLUGO, S_IFLNK, S_IFMT, SysError, entryNameFault, quoteName, type DirEntry } from '../../kernel/api.js';
+import { MAY_READ, requireAccess, requireNameChangeable, requireStickyAllows } from './access.js';
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { requireNotMountRoot } from './mounts.js';

@@ -1,8 +1,8 @@
 // The syscalls of client processes: spawn and exit, getpid, umask, and the current directory
 // (chdir, getcwd).
 
-import { SysError } from '../../kernel/api.js';
-import { MAY_EXEC, S_IRWXUGO, requireAccess } from './access.js';
+import { S_IRWXUGO, SysError } from '../../kernel/api.js';
+import { MAY_EXEC, requireAccess } from './access.js';
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { PATH_MAX, find, isDir, pathBytes } from './namei.js';
