@@ -1,7 +1,7 @@
-// tmpfs keeps its content across its own restart (issue 11): under microkernel every change
-// acknowledged before a crash, hang or leak is there after it, by content and stat; under
-// multiprocess everything up to the last sync point. Kept state found damaged is dropped whole
-// and the loss reported, never served. And a component whose init for a restart throws is
+// tmpfs keeps its content across its own restart (issue 11): after a crash, hang or leak, under
+// microkernel every acknowledged change is there, by content and stat; under multiprocess
+// everything up to the last sync point. Kept state found damaged is dropped whole and the loss
+// reported, never served. And a component whose init for a restart throws is
 // handled like a crash in init: counted, tried again.
 
 import { join } from 'node:path';
@@ -121,23 +121,30 @@ for (const type of ['crash', 'hang', 'leak'] as const) {
   });
 }
 
-t.test('multiprocess: tmpfs content survives a crash up to its last sync point', async (t) => {
-  const k = await boot({ policy: 'multiprocess', ...FAST });
-  t.teardown(() => k.halt());
-  const p = k.init;
-  const want = await populate(p, '/tmp/t');
-  await p.sync();
-  const late = pattern(3000, 9);
-  await put(p, '/tmp/t/late', late);
-  await k.inject({ component: 'tmpfs', type: 'crash' });
-  await trigger(k, p, 'crash', '/tmp/t/small');
-  t.equal(tmpfsRestarts(k), 1);
-  await check(t, p, want, '/tmp/t');
-  // Not synced: shipped or not, but never in part — each op's changes are kept whole.
-  const st = await p.stat('/tmp/t/late').catch(() => null);
-  if (st) t.ok(st.size === 0 || Buffer.from(await get(p, '/tmp/t/late')).equals(late), 'the unsynced file, if kept, is empty or whole');
-  else t.pass('the unsynced file was not kept');
-});
+for (const type of ['crash', 'hang', 'leak'] as const) {
+  t.test(`multiprocess: tmpfs content survives ${type} up to its last sync point`, async (t) => {
+    const k = await boot({ policy: 'multiprocess', ...FAST, memoryLimitMb: 64 });
+    t.teardown(() => k.halt());
+    const p = k.init;
+    const want = await populate(p, '/tmp/t');
+    await p.sync();
+    const late = pattern(3000, 9);
+    await put(p, '/tmp/t/late', late);
+    await k.inject({ component: 'tmpfs', type, count: type === 'leak' ? 0 : 1 });
+    await trigger(k, p, type, '/tmp/t/small');
+    await k.clearFaults();
+    t.equal(tmpfsRestarts(k), 1, 'tmpfs restarted once');
+    await check(t, p, want, '/tmp/t');
+    // Not synced: shipped or not, but never in part — each op's changes are kept whole.
+    const st = await p.stat('/tmp/t/late').catch(() => null);
+    if (st) t.ok(st.size === 0 || Buffer.from(await get(p, '/tmp/t/late')).equals(late), 'the unsynced file, if kept, is empty or whole');
+    else t.pass('the unsynced file was not kept');
+    // A process domain keeps only what it committed: vfs cannot know the unsynced file made it.
+    await t.rejects(p.sync(), { errno: 'EIO', message: /lost/ }, 'the next sync says changes may have been lost');
+    await p.sync();
+    t.pass('and the one after succeeds');
+  });
+}
 
 for (const policy of ['microkernel', 'multiprocess'] as const) {
   t.test(`${policy}: damaged kept state is dropped, reported, never served`, async (t) => {
