@@ -19,6 +19,13 @@ import { KEEP_MAX_BYTES, Segment, entryDamage, entryKey, entryRemoves } from './
 import { LOAD_BYTES } from './keep-stores.js';
 import type { DomainKind } from './placement.js';
 
+/** Bytes the live records take in their segment. */
+function liveBytes(live: ReadonlyMap<string, { length: number }>): number {
+  let n = 0;
+  for (const x of live.values()) n += 4 + x.length;
+  return n;
+}
+
 /** Where a component runs now. */
 export interface KeepSite {
   domain: string;
@@ -66,7 +73,9 @@ export class KeepCore {
       if (site.host) this.listen(site.host);
       const old = this.segments.get(component);
       const { live, damage } = restart && old ? old.scan() : { live: new Map(), damage: undefined };
-      this.segments.set(component, damage || !old ? Segment.create() : old.compacted(live).segment);
+      // The old incarnation is gone (its thread ended before the restart), so its segment goes
+      // on as it is; copied only when it is mostly dead records.
+      this.segments.set(component, damage || !old || !restart ? Segment.create() : old.used > 2 * liveBytes(live) ? old.compacted(live).segment : old);
       return damage && this.drop(component, damage);
     }
     if (site.kind === 'process') {

@@ -3,7 +3,7 @@
 
 import { SysError } from '../ipc/errno.js';
 import type { Keep } from './api.js';
-import { Segment, encodeEntry, entryDamage, entryKey, entryRemoves, entryValue, type Extent } from './keep.js';
+import { KEEP_MAX_BYTES, Segment, encodeEntry, entryDamage, entryKey, entryRemoves, entryValue, type Extent } from './keep.js';
 import type { DomainKind } from './placement.js';
 
 /** A segment is compacted once it holds more than this many bytes, most of them dead records. */
@@ -64,6 +64,10 @@ export class SegmentKeep implements Keep {
     }
     let extents = this.segment.append(entries);
     if (!extents) {
+      // Past the bound. Only a compaction that frees room is worth its copy (of up to the whole
+      // bound, in this thread): when the live records alone leave no room, the store is over.
+      const need = entries.reduce((n, e) => n + 4 + e.length, 0);
+      if (this.liveBytes + need > KEEP_MAX_BYTES) return this.segment.markOverflowed();
       this.compact();
       extents = this.segment.append(entries);
       if (!extents) return this.segment.markOverflowed();

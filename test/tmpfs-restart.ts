@@ -147,6 +147,24 @@ for (const type of ['crash', 'hang', 'leak'] as const) {
 }
 
 for (const policy of ['microkernel', 'multiprocess'] as const) {
+  t.test(`${policy}: an unmounted instance is not kept: a later mount at its place is empty`, async (t) => {
+    const k = await boot({ policy, ...FAST });
+    t.teardown(() => k.halt());
+    const p = k.init;
+    await p.mkdir('/tmp/u');
+    await p.mount('/tmp/u', 'tmpfs');
+    await put(p, '/tmp/u/old', pattern(100, 8));
+    await p.sync();
+    await p.unmount('/tmp/u');
+    await k.inject({ component: 'tmpfs', type: 'crash' });
+    await trigger(k, p, 'crash', '/tmp');
+    t.equal(tmpfsRestarts(k), 1, 'tmpfs restarted');
+    await p.mount('/tmp/u', 'tmpfs');
+    t.same(await p.readdir('/tmp/u'), [], 'the new mount is empty');
+  });
+}
+
+for (const policy of ['microkernel', 'multiprocess'] as const) {
   t.test(`${policy}: damaged kept state is dropped, reported, never served`, async (t) => {
     const k = await boot({ policy, ...FAST });
     t.teardown(() => k.halt());

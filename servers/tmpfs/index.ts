@@ -106,8 +106,13 @@ function serve(ctx: Context, generation: number, restart?: RestartInfo): Handler
       const fsid = instances.add({ t, keeper, rebuilt: false }, name);
       return { fsid, root: t.root, readonly: false };
     },
-    unmount({ fsid }) {
-      instances.remove(fsid).keeper?.forget();
+    async unmount({ fsid }) {
+      const { keeper } = instances.remove(fsid);
+      if (!keeper) return;
+      // Committed before it answers: a restart must not bring back an instance vfs let go of,
+      // for the next mount at the same place to find.
+      keeper.forget();
+      await ctx.keep.commit();
     },
     ...handlers,
     fsync: async (a) => {
