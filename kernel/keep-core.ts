@@ -27,7 +27,7 @@ function liveBytes(live: ReadonlyMap<string, { length: number }>): number {
 }
 
 /** Where a component runs now. */
-export interface KeepSite {
+export interface ComponentSite {
   domain: string;
   kind: DomainKind;
   /** Its thread or process (null for main, or between incarnations). */
@@ -56,7 +56,7 @@ export class KeepCore {
    */
   constructor(
     main: Domain,
-    private readonly siteOf: (component: string) => KeepSite,
+    private readonly siteOf: (component: string) => ComponentSite,
     private readonly lost: (component: string, reason: string) => void,
   ) {
     main.reports.set('keepCommit', (from, args) => this.commit(from, args));

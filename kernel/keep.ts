@@ -16,9 +16,10 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 
 /**
- * The most bytes one component may keep: 1 GiB, what one default tmpfs instance holds. The core
- * holds a second copy of whatever is kept (a segment, or shipped records), so this bounds the
- * host memory keeping may add per component; a store that outgrows it is dropped whole, and the
+ * The most bytes one component may keep, in all: 1 GiB — for tmpfs, about 1 GiB of content in
+ * all its instances (a 4 KiB page is kept with some 25 bytes more). The core holds a second copy
+ * of whatever is kept (a segment, or shipped records), so this bounds the host memory keeping
+ * may add per component; a store that outgrows it is dropped whole at the next restart, and the
  * restart told so, rather than growing the kernel until the host runs out of memory.
  */
 export const KEEP_MAX_BYTES = 1 << 30;

@@ -90,8 +90,8 @@ export class Kernel {
     }, (c, reason) => this.log({ kind: 'kept-lost', domain: placement.home.get(c)!, components: [c], reason }));
   }
 
-  /** What components keep across their restarts (kernel/keep-core.ts); `damage()` is for tests. */
-  readonly kept: KeepCore;
+  /** What components keep across their restarts (kernel/keep-core.ts). */
+  private readonly kept: KeepCore;
 
   /** Boots a kernel under the given policy. Any problem, a bad option first, is refused with a SysError. */
   static async boot(options: BootOptions = {}): Promise<Kernel> {
@@ -193,6 +193,14 @@ export class Kernel {
       for (const [c, v] of Object.entries(stats as Record<string, { faultHits: Record<string, number> }>)) out[c] = v.faultHits;
     }
     return out;
+  }
+
+  /**
+   * For tests: flips one bit of what `component` keeps for its restart, as a stray write
+   * would; false when it keeps nothing.
+   */
+  damageKept(component: string): boolean {
+    return this.kept.damage(component);
   }
 
   /** The report of the panic that stopped this kernel, or null. */
