@@ -38,9 +38,10 @@ export class FsRecovery {
 
   /**
    * The Send of the syscalls: an op of a mount's file system. A mount still mounted whose file
-   * system restarted (ENODEV) is made again and the op tried once more. An op on a mount being
-   * unmounted waits for the outcome; on one that is gone it fails with ESTALE (a path syscall
-   * then walks its path again). A change is logged for replay while the mount is unsynced.
+   * system restarted (ENODEV) is made again and the op tried once more (EIO if it restarted
+   * again meanwhile). An op on a mount being unmounted waits for the outcome; on one that is
+   * gone it fails with ESTALE (a path syscall then walks its path again). A change is logged
+   * for replay while the mount is unsynced.
    */
   readonly send: Send = async <O extends FsOp>(mnt: Mount, op: O, args: FsArgs<O>): Promise<ResultOf<FsOps[O]>> => {
     if (this.halting) throw new SysError('EIO', `${op}: the kernel is halting`);
@@ -50,11 +51,17 @@ export class FsRecovery {
       result = await this.tracked(mnt, op, args);
     } catch (err) {
       if (!(err instanceof SysError && err.errno === 'ENODEV')) throw err;
-      await this.enter(mnt, op); // an unmount under way decides first: gone, or still mounted
-      await this.remount(mnt);
-      await this.enter(mnt, op);
-      if (mnt.log) args = mnt.log.mapArgs(args); // a file made again has a new handle
-      result = await this.tracked(mnt, op, args);
+      try {
+        await this.enter(mnt, op); // an unmount under way decides first: gone, or still mounted
+        await this.remount(mnt);
+        await this.enter(mnt, op);
+        if (mnt.log) args = mnt.log.mapArgs(args); // a file made again has a new handle
+        result = await this.tracked(mnt, op, args);
+      } catch (again) {
+        // ENODEV is between vfs and a file system: a client hears that its call could not be made.
+        if (!(again instanceof SysError && again.errno === 'ENODEV')) throw again;
+        throw new SysError('EIO', `${op}: ${mnt.target}: its file system (${mnt.fs}) restarted again while the call was being made again`);
+      }
     }
     if (CHANGING_OPS.has(op)) {
       mnt.unsynced = true;
