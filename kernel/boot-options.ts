@@ -146,7 +146,7 @@ export function checkBootOptions(options: BootOptions, placement: Placement): Bo
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function') refuse('onEvent', 'a function', o.onEvent);
   return {
     transport: (o.transport === undefined ? 'ring' : oneOf(THREAD_TRANSPORTS)('transport', o.transport)) as ThreadTransport,
-    mounts: o.mounts === undefined ? DEFAULT_MOUNTS : mountsOf(o.mounts, placement),
+    mounts: o.mounts === undefined ? DEFAULT_MOUNTS : mountsOf(o.mounts),
     supervision: supervisionOf(o.supervision, placement),
     heartbeat: { ...DEFAULT_HEARTBEAT, ...(HEARTBEAT('heartbeat', o.heartbeat) as Partial<Heartbeat>) },
     memoryLimitMb: o.memoryLimitMb === undefined ? undefined : (MEMORY_LIMIT('memoryLimitMb', o.memoryLimitMb) as number),
@@ -157,16 +157,14 @@ export function checkBootOptions(options: BootOptions, placement: Placement): Bo
 }
 
 /**
- * The boot mounts: each at an absolute path, of a file system vfs can mount (one it requires),
- * checked before anything starts rather than by vfs once everything has.
+ * The boot mounts, each at an absolute path. The file-system type is vfs's to check when it
+ * mounts (ENODEV for one it cannot mount), as for a mount a client makes.
  */
-function mountsOf(v: unknown, placement: Placement): MountSpec[] {
+function mountsOf(v: unknown): MountSpec[] {
   if (!Array.isArray(v)) refuse('mounts', 'an array of mounts {target, fstype, source?, readonly?}', v);
-  const filesystems = placement.defs.get('vfs')?.requires ?? [];
   return v.map((m, i) => {
     const mount = MOUNT(`mounts[${i}]`, m) as MountSpec;
     if (!mount.target.startsWith('/')) refuse(`mounts[${i}].target`, 'an absolute path', mount.target);
-    if (!filesystems.includes(mount.fstype)) refuse(`mounts[${i}].fstype`, `a file system vfs can mount (${filesystems.join(', ')})`, mount.fstype);
     return mount;
   });
 }
