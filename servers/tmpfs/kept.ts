@@ -10,7 +10,7 @@
 
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Handle, type Keep } from '../../kernel/api.js';
 import { DirEntries } from './entries.js';
-import { COST, PAGE, Tmpfs, bytesOf, checkName, entryCost, type Inode, type TmpfsChanges, type TmpfsLimits, type TmpfsState } from './tmpfs.js';
+import { PAGE, Tmpfs, bytesOf, checkName, entryCost, inodeCost, type Inode, type TmpfsChanges, type TmpfsLimits, type TmpfsState } from './tmpfs.js';
 
 interface InstanceRecord extends TmpfsLimits {
   name: string;
@@ -201,17 +201,11 @@ export function rebuild(g: KeptInstance, now: () => number, keeper: InstanceKeep
         if (!inodes.get(at.parent!)?.entries || steps > inodes.size) bad(`directory ${node.ino} does not reach the root`);
       }
     } else if (node.nlink !== named) bad(`inode ${node.ino} has ${node.nlink} links, but ${named} entries name it`);
-    used += COST.inode + (node.pages?.size ?? 0) * PAGE + (node.target === undefined ? 0 : node.size);
+    used += inodeCost(node);
   }
   if (used !== r.usedBytes || used > r.maxBytes! || inodes.size > r.maxInodes!) bad(`its charges (${r.usedBytes} bytes) do not match what it holds (${used} bytes) or its limits`);
-  // Removed files that were open: vfs opens its files again, but not these (they have no name).
-  for (const node of [...inodes.values()]) {
-    if (node.nlink > 0) continue;
-    inodes.delete(node.ino);
-    used -= COST.inode + (node.pages?.size ?? 0) * PAGE + (node.target === undefined ? 0 : node.size);
-    keeper.inode(node.ino);
-    for (const index of node.pages?.keys() ?? []) keeper.page(node.ino, index);
-  }
   const state: TmpfsState = { inodes, root: r.root, nextIno: r.nextIno!, nextGen: r.nextGen!, usedBytes: used };
-  return keeper.attach(new Tmpfs(now, { maxBytes: r.maxBytes!, maxInodes: r.maxInodes! }, state, keeper));
+  const t = keeper.attach(new Tmpfs(now, { maxBytes: r.maxBytes!, maxInodes: r.maxInodes! }, state, keeper));
+  t.releaseUnnamed();
+  return t;
 }

@@ -99,6 +99,11 @@ export function bytesOf(text: string): number {
 /** What a directory entry called `name` costs. */
 export const entryCost = (name: string): number => COST.entry + bytesOf(name);
 
+/** What an inode is charged against the byte limit: COST.inode, its pages, a symlink's target. */
+export function inodeCost(node: Readonly<Inode>): number {
+  return COST.inode + (node.pages?.size ?? 0) * PAGE + (node.target === undefined ? 0 : node.size);
+}
+
 export function checkName(name: string): void {
   if (name === '' || name === '.' || name === '..' || name.includes('/')) {
     throw new SysError('EINVAL', `'${name}' cannot be a directory entry's name`);
@@ -151,6 +156,14 @@ export class Tmpfs implements FsInstance {
   /** Every inode, for ./kept.ts (not to be changed). */
   allInodes(): Iterable<Readonly<Inode>> {
     return this.inodes.values();
+  }
+
+  /**
+   * Frees every inode no entry names and no open file holds. After a rebuild from kept records
+   * those are the files removed while open: vfs opens again only files that have names.
+   */
+  releaseUnnamed(): void {
+    for (const node of [...this.inodes.values()]) this.release(node);
   }
 
   /** What ./kept.ts records besides inodes: the numbers the next inode gets, and the bytes charged. */
@@ -477,7 +490,7 @@ export class Tmpfs implements FsInstance {
   /** Frees an inode nobody names or holds open any more, and what it was charged. */
   private release(node: Inode): void {
     if (node.nlink > 0 || node.opens > 0) return;
-    this.usedBytes -= COST.inode + (node.pages?.size ?? 0) * PAGE + (node.target === undefined ? 0 : node.size);
+    this.usedBytes -= inodeCost(node);
     this.inodes.delete(node.ino);
     this.changes.inode(node.ino);
     for (const index of node.pages?.keys() ?? []) this.changes.page(node.ino, index);
