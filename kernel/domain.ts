@@ -468,7 +468,7 @@ export class Domain {
       this.peers.delete(peer);
       this.hooks.peerLost?.(peer, reason);
       // Only the two ends see a channel between domains break: the core is told, to mend it.
-      if (peer !== MAIN) void this.peers.get(MAIN)?.call(CONTROL, 'channelLost', { peer, reason }).catch(() => {});
+      if (peer !== MAIN) void this.report('channelLost', { peer, reason }).catch(() => {});
     };
     const waiters = this.peerWaiters.get(peer) ?? [];
     this.peerWaiters.delete(peer);

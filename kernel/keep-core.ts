@@ -15,16 +15,9 @@
 import { SysError } from '../ipc/errno.js';
 import type { DomainHost } from './domain-host.js';
 import type { Domain } from './domain.js';
-import { KEEP_MAX_BYTES, Segment, entryDamage, entryKey, entryRemoves } from './keep.js';
+import { KEEP_MAX_BYTES, Segment, entryDamage, entryKey, entryRemoves, liveBytes } from './keep.js';
 import { LOAD_BYTES } from './keep-stores.js';
 import type { DomainKind } from './placement.js';
-
-/** Bytes the live records take in their segment. */
-function liveBytes(live: ReadonlyMap<string, { length: number }>): number {
-  let n = 0;
-  for (const x of live.values()) n += 4 + x.length;
-  return n;
-}
 
 /** Where a component runs now. */
 export interface ComponentSite {
@@ -75,7 +68,7 @@ export class KeepCore {
       const { live, damage } = restart && old ? old.scan() : { live: new Map(), damage: undefined };
       // The old incarnation is gone (its thread ended before the restart), so its segment goes
       // on as it is; copied only when it is mostly dead records.
-      this.segments.set(component, damage || !old || !restart ? Segment.create() : old.used > 2 * liveBytes(live) ? old.compacted(live).segment : old);
+      this.segments.set(component, damage || !old || !restart ? Segment.create() : old.mostlyDead(liveBytes(live)) ? old.compacted(live).segment : old);
       return damage && this.drop(component, damage);
     }
     if (site.kind === 'process') {

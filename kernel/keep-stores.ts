@@ -3,11 +3,9 @@
 
 import { SysError } from '../ipc/errno.js';
 import type { Keep } from './api.js';
-import { KEEP_MAX_BYTES, Segment, encodeEntry, entryDamage, entryKey, entryRemoves, entryValue, type Extent } from './keep.js';
+import { KEEP_MAX_BYTES, Segment, encodeEntry, entryDamage, entryKey, entryRemoves, entryValue, liveBytes, type Extent } from './keep.js';
 import type { DomainKind } from './placement.js';
 
-/** A segment is compacted once it holds more than this many bytes, most of them dead records. */
-const COMPACT_MIN_BYTES = 1 << 20;
 /**
  * A process domain ships what was put at most this long after the put (a sync point ships at
  * once): a crash loses at most this much of what was not committed, for one message per period.
@@ -30,7 +28,7 @@ export const LOAD_BYTES = 8 << 20;
  * restart drops it whole, and puts until then are not kept.
  */
 export class SegmentKeep implements Keep {
-  private liveBytes = 0;
+  private liveBytes: number;
 
   /** Every put is in the core's shared memory when it returns, until the store overflows. */
   get immediate(): boolean {
@@ -42,7 +40,7 @@ export class SegmentKeep implements Keep {
     private live: Map<string, Extent>,
     private readonly adopt: (segment: SharedArrayBuffer) => void,
   ) {
-    for (const x of live.values()) this.liveBytes += 4 + x.length;
+    this.liveBytes = liveBytes(live);
   }
 
   /** Opens the segment the core gave, and what it keeps (the core checked it: EIO if it is damaged now). */
@@ -81,7 +79,7 @@ export class SegmentKeep implements Keep {
         this.liveBytes += 4 + extents[i].length;
       }
     });
-    if (this.segment.used > COMPACT_MIN_BYTES && this.segment.used > 2 * this.liveBytes) this.compact();
+    if (this.segment.mostlyDead(this.liveBytes)) this.compact();
   }
 
   /** A put is in the core's memory when it returns: nothing to wait for. */

@@ -85,6 +85,16 @@ export function entryValue(entry: Uint8Array): unknown {
   return entry[6] === SET_BYTES ? v.slice() : packr.unpack(v);
 }
 
+/** A segment is compacted once it holds more than this many bytes, most of them dead records. */
+const COMPACT_MIN_BYTES = 1 << 20;
+
+/** Bytes the live records take in their segment (each entry and its length word). */
+export function liveBytes(live: ReadonlyMap<string, Extent>): number {
+  let n = 0;
+  for (const x of live.values()) n += 4 + x.length;
+  return n;
+}
+
 /** Where one live record lies in a segment: its entry's offset and length. */
 export interface Extent {
   at: number;
@@ -200,11 +210,14 @@ export class Segment {
     return { live };
   }
 
+  /** Whether the segment is worth compacting, its live records taking `live` bytes: big, and mostly dead records. */
+  mostlyDead(live: number): boolean {
+    return this.used > COMPACT_MIN_BYTES && this.used > 2 * live;
+  }
+
   /** A new segment with only the live records of this one (the same entries, in the same order). */
   compacted(live: ReadonlyMap<string, Extent>): { segment: Segment; live: Map<string, Extent> } {
-    let bytes = 0;
-    for (const x of live.values()) bytes += 4 + x.length;
-    const segment = Segment.create(HEADER + Math.max(FIRST_BYTES, bytes * 2));
+    const segment = Segment.create(HEADER + Math.max(FIRST_BYTES, liveBytes(live) * 2));
     const keys = [...live.keys()];
     const extents = segment.append(keys.map((k) => this.entry(live.get(k)!)))!;
     return { segment, live: new Map(keys.map((k, i) => [k, extents[i]])) };
