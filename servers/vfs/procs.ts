@@ -32,14 +32,19 @@ export interface ProcEntry {
 
 export const MAX_FDS = 1024;
 /** The umask a process starts with. */
-export const DEFAULT_UMASK = 0o022;
+const DEFAULT_UMASK = 0o022;
+
+/** A process as it starts: the default umask, no cwd yet (the root), no open files. */
+export function newProc(pid: number, uid: number, gid: number): ProcEntry {
+  return { pid, uid, gid, umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] };
+}
 
 export class ProcTable {
   private readonly procs = new Map<number, ProcEntry>();
 
   spawn(pid: number, uid: number, gid: number): void {
     if (this.procs.has(pid)) throw new SysError('EEXIST', `vfs: process ${pid} exists`);
-    this.procs.set(pid, { pid, uid, gid, umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] });
+    this.procs.set(pid, newProc(pid, uid, gid));
   }
 
   get(pid: number): ProcEntry {

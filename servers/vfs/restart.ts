@@ -9,7 +9,7 @@ import type { Keep } from '../../kernel/api.js';
 import type { Vfs } from './context.js';
 import { MOUNT_POINT_MODE } from './mounts.js';
 import { findOrMissing } from './namei.js';
-import { DEFAULT_UMASK, type ProcEntry } from './procs.js';
+import { newProc, type ProcEntry } from './procs.js';
 import { mountFs, type MountRequest } from './sys-mounts.js';
 
 const PROC = 'proc:';
@@ -75,7 +75,7 @@ export class VfsKeeper {
     }
     mounts.sort((a, b) => a.order - b.order);
     this.nextOrder = (mounts.at(-1)?.order ?? 0) + 1;
-    const root: ProcEntry = { pid: 0, uid: 0, gid: 0, umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] };
+    const root = newProc(0, 0, 0);
     for (const m of mounts) {
       if (vfs.mounts.root) await mkdirs(vfs, root, m.target); // a file system that restarted empty lost it
       await mountFs(vfs, root, m);
