@@ -355,6 +355,28 @@ export const O_APPEND = 0o2000;
 export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
 
+/** access(2)'s mode, with Linux's values: the file exists (F_OK), or may be executed or searched, written, read (or them together). */
+export const F_OK = 0;
+export const X_OK = 1;
+export const W_OK = 2;
+export const R_OK = 4;
+
+/**
+ * utimes, lutimes and futimes take these for either time (as utimensat(2)'s tv_nsec values):
+ * set it to the current time, or leave it as it is. Times are milliseconds since the epoch,
+ * and both lie beyond any valid Date (8.64e15 ms), so neither can be a real time.
+ */
+export const UTIME_NOW = Number.MAX_SAFE_INTEGER;
+export const UTIME_OMIT = Number.MAX_SAFE_INTEGER - 1;
+
+/**
+ * (uid_t)-1: as a uid or gid of chown, lchown or fchown, "leave it unchanged" (Proc's methods
+ * also take -1 for it); never an id a file or a process can have.
+ */
+export const ID_UNCHANGED = 0xffffffff;
+/** The most supplementary groups a process can have (Linux's NGROUPS_MAX). */
+export const NGROUPS_MAX = 65536;
+
 /** stat(2) as vfs reports it: a file system's Attr and the mount it lives on. */
 export interface Stat extends Attr {
   /** The mount's number, in mount order from 1. */

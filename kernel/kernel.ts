@@ -21,7 +21,7 @@ import { hostHyp, hostHypGroup } from './hyp-host.js';
 import { KeepCore } from './keep-core.js';
 import { kindOf } from './topology.js';
 import { resolvePlacement, type Placement } from './placement.js';
-import { Proc, clientArgs, type Credentials } from './proc.js';
+import { Proc, clientArgs, fullCredentials, type Credentials, type FullCredentials } from './proc.js';
 import { Supervisor, type KernelEvent } from './supervisor.js';
 import { validateRequest } from './validate.js';
 
@@ -42,7 +42,7 @@ export class Kernel {
   private readonly callsUnderWay = new Map<Promise<unknown>, (why: string) => void>();
   private panicReport: string | null = null;
   /** The client processes alive, with their credentials. */
-  private readonly procs = new Map<number, Readonly<Credentials>>();
+  private readonly procs = new Map<number, FullCredentials>();
   /** spawn() calls not yet answered by vfs: they count against MAX_PROCS too. */
   private spawning = 0;
   /** Per client process, its syscalls not yet answered (bounded: client-limits.ts). */
@@ -119,18 +119,19 @@ export class Kernel {
 
   /**
    * A new client process: its own fd table and cwd in vfs, with these credentials (default
-   * root). Only the holder of the kernel can make one; a process cannot. EAGAIN when
-   * MAX_PROCS processes are alive.
+   * root, no supplementary groups). Only the holder of the kernel can make one; a process
+   * cannot. EINVAL for credentials that are not ids (fullCredentials); EAGAIN when MAX_PROCS
+   * processes are alive.
    */
   async spawn(cred: Partial<Credentials> = {}): Promise<Proc> {
+    const full = fullCredentials(cred);
     if (this.procs.size + this.spawning >= MAX_PROCS) {
       throw new SysError('EAGAIN', `spawn: ${MAX_PROCS} client processes are alive already; one must exit first`);
     }
     const pid = this.nextPid++;
-    const full: Readonly<Credentials> = Object.freeze({ uid: cred.uid ?? 0, gid: cred.gid ?? 0 });
     this.spawning++;
     try {
-      await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid });
+      await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid, groups: [...full.groups] });
     } finally {
       this.spawning--;
     }

@@ -10,10 +10,10 @@ import type { Handle } from './api.js';
  * The argument types an op can declare. A trailing '?' makes the argument optional.
  * - 'uint' a non-negative safe integer, 'int' any safe integer, 'number' any finite number
  * - 'string', 'boolean', 'bytes' (a Uint8Array), 'handle' ({ino, gen}, both uint)
- * - 'string[]', 'object' (a plain object, checked by the op itself), 'any'
+ * - 'string[]', 'uint[]', 'object' (a plain object, checked by the op itself), 'any'
  */
 export type ArgType =
-  | 'uint' | 'int' | 'number' | 'string' | 'boolean' | 'bytes' | 'handle' | 'string[]' | 'object' | 'any';
+  | 'uint' | 'int' | 'number' | 'string' | 'boolean' | 'bytes' | 'handle' | 'string[]' | 'uint[]' | 'object' | 'any';
 export type ArgSpec = ArgType | `${ArgType}?`;
 
 export interface OpSpec {
@@ -35,6 +35,7 @@ export type ValueOf<T extends ArgType> =
   : T extends 'bytes' ? Uint8Array
   : T extends 'handle' ? Handle
   : T extends 'string[]' ? string[]
+  : T extends 'uint[]' ? number[]
   : T extends 'object' ? Record<string, unknown>
   : unknown;
 

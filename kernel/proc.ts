@@ -8,14 +8,42 @@
 
 import { SysError } from '../ipc/errno.js';
 import {
-  MAX_IO, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT,
+  F_OK, ID_UNCHANGED, MAX_IO, NGROUPS_MAX, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT,
   type DirEntry, type MountInfo, type Stat, type StatFs,
 } from './api.js';
 
+/** Who a process is: its user, its group, and its supplementary groups (none by default). */
 export interface Credentials {
   uid: number;
   gid: number;
+  groups?: readonly number[];
 }
+
+/** Credentials as a process holds them: every field there, frozen. */
+export type FullCredentials = Readonly<Required<Credentials>>;
+
+/** Whether v is a uid or gid: an integer from 0 to 2^32-2 ((uid_t)-1 is no id). */
+const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < ID_UNCHANGED;
+
+/**
+ * Checks credentials given to spawn and completes them: uid and gid default to 0 (root), groups
+ * to none. Each id must be an integer from 0 to 2^32-2, and there may be at most NGROUPS_MAX
+ * groups; else EINVAL.
+ */
+export function fullCredentials(cred: Partial<Credentials>): FullCredentials {
+  const { uid = 0, gid = 0, groups = [] } = cred;
+  for (const [name, id] of [['uid', uid], ['gid', gid]] as const) {
+    if (!isId(id)) throw new SysError('EINVAL', `spawn: ${name} must be an integer from 0 to ${ID_UNCHANGED - 1}, got ${String(id)}`);
+  }
+  if (!Array.isArray(groups)) throw new SysError('EINVAL', 'spawn: groups must be an array of gids');
+  if (groups.length > NGROUPS_MAX) throw new SysError('EINVAL', `spawn: ${groups.length} groups, more than ${NGROUPS_MAX}`);
+  const bad = groups.findIndex((g) => !isId(g));
+  if (bad >= 0) throw new SysError('EINVAL', `spawn: each group must be an integer from 0 to ${ID_UNCHANGED - 1}, got ${String(groups[bad])}`);
+  return Object.freeze({ uid, gid, groups: Object.freeze([...groups]) });
+}
+
+/** chown's id as sent: -1 is ID_UNCHANGED, as (uid_t)-1 is in C. */
+const chownId = (id: number) => (id === -1 ? ID_UNCHANGED : id);
 
 /** A process's way into the core: one syscall by name; the core knows which process it is for. */
 export type SyscallFn = (op: string, args: Record<string, unknown>) => Promise<unknown>;
@@ -35,13 +63,15 @@ export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Obje
   rename: ['from', 'to'], link: ['existing', 'path'], symlink: ['target', 'path'], readlink: ['path'],
   truncate: ['path', 'length'], ftruncate: ['fd', 'length'], fsync: ['fd'], sync: [],
   // uid and gid of chown are the file's new owner, not the caller's identity.
-  chmod: ['path', 'mode'], chown: ['path', 'uid', 'gid'], utimes: ['path', 'atime', 'mtime', 'nofollow'],
+  chmod: ['path', 'mode'], chown: ['path', 'uid', 'gid'], lchown: ['path', 'uid', 'gid'],
+  fchmod: ['fd', 'mode'], fchown: ['fd', 'uid', 'gid'],
+  utimes: ['path', 'atime', 'mtime', 'nofollow'], futimes: ['fd', 'atime', 'mtime'], access: ['path', 'mode'],
   statfs: ['path'], chdir: ['path'], getcwd: [],
   mount: ['target', 'fstype', 'source', 'readonly'], unmount: ['target'], mounts: [],
 });
 
 /** Argument names that would say who is calling: refused with a sentence of their own. */
-const IDENTITY_FIELDS = new Set(['pid', 'uid', 'gid', 'cred']);
+const IDENTITY_FIELDS = new Set(['pid', 'uid', 'gid', 'groups', 'cred']);
 
 /**
  * Checks a call at the syscall boundary: `op` must be a client syscall and `args` an object
@@ -104,13 +134,13 @@ function writeData(data: Uint8Array | string): Uint8Array {
  */
 export class Proc {
   readonly pid: number;
-  readonly cred: Readonly<Credentials>;
+  readonly cred: FullCredentials;
   readonly #sys: SyscallFn;
 
   /** @param sys  the core's syscall entry, already bound to this process */
   constructor(pid: number, cred: Credentials, sys: SyscallFn) {
     this.pid = pid;
-    this.cred = Object.freeze({ uid: cred.uid, gid: cred.gid });
+    this.cred = Object.freeze({ uid: cred.uid, gid: cred.gid, groups: Object.freeze([...(cred.groups ?? [])]) });
     this.#sys = sys;
     Object.freeze(this);
   }
@@ -218,19 +248,48 @@ export class Proc {
   sync(): Promise<void> {
     return this.sys('sync', {}) as Promise<void>;
   }
+  /** Sets the permission bits (mode & 0o7777); owner or root only (EPERM). */
   chmod(path: string, mode: number): Promise<void> {
     return this.sys('chmod', { path, mode }) as Promise<void>;
   }
-  chown(path: string, uid: number, gid: number): Promise<void> {
-    return this.sys('chown', { path, uid, gid }) as Promise<void>;
+  /** chmod of an open file (any access mode); EBADF for an fd that is not open. */
+  fchmod(fd: number, mode: number): Promise<void> {
+    return this.sys('fchmod', { fd, mode }) as Promise<void>;
   }
-  /** Sets access and modification times, in milliseconds since the epoch. */
+  /** Sets the owner and group; -1 (or ID_UNCHANGED) leaves either as it is. */
+  chown(path: string, uid: number, gid: number): Promise<void> {
+    return this.sys('chown', { path, uid: chownId(uid), gid: chownId(gid) }) as Promise<void>;
+  }
+  /** Like chown, but a final symlink's own owner and group are set. */
+  lchown(path: string, uid: number, gid: number): Promise<void> {
+    return this.sys('lchown', { path, uid: chownId(uid), gid: chownId(gid) }) as Promise<void>;
+  }
+  /** chown of an open file (any access mode); EBADF for an fd that is not open. */
+  fchown(fd: number, uid: number, gid: number): Promise<void> {
+    return this.sys('fchown', { fd, uid: chownId(uid), gid: chownId(gid) }) as Promise<void>;
+  }
+  /**
+   * Sets access and modification times, in milliseconds since the epoch; either may be
+   * UTIME_NOW (the current time) or UTIME_OMIT (left as it is).
+   */
   utimes(path: string, atime: number, mtime: number): Promise<void> {
     return this.sys('utimes', { path, atime, mtime }) as Promise<void>;
   }
   /** Like utimes, but a final symlink's own times are set. */
   lutimes(path: string, atime: number, mtime: number): Promise<void> {
     return this.sys('utimes', { path, atime, mtime, nofollow: true }) as Promise<void>;
+  }
+  /** utimes of an open file (any access mode); EBADF for an fd that is not open. */
+  futimes(fd: number, atime: number, mtime: number): Promise<void> {
+    return this.sys('futimes', { fd, atime, mtime }) as Promise<void>;
+  }
+  /**
+   * Whether this process may read (R_OK), write (W_OK), execute or search (X_OK) the file, or
+   * them together; F_OK: whether it exists. Resolves when it may, else fails: EACCES, EROFS
+   * (W_OK on a read-only mount), ENOENT…; EINVAL for other bits in mode.
+   */
+  access(path: string, mode: number = F_OK): Promise<void> {
+    return this.sys('access', { path, mode }) as Promise<void>;
   }
   statfs(path: string): Promise<StatFs> {
     return this.sys('statfs', { path }) as Promise<StatFs>;

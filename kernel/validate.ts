@@ -33,6 +33,7 @@ function matches(type: string, v: unknown): boolean {
     case 'handle':
       return isPlainObject(v) && isUint(v.ino) && isUint(v.gen) && Object.keys(v).length === 2;
     case 'string[]': return Array.isArray(v) && v.every((s) => typeof s === 'string' && s.isWellFormed());
+    case 'uint[]': return Array.isArray(v) && v.every(isUint);
     case 'object': return isPlainObject(v);
     case 'any': return true;
     default: return false;
@@ -42,7 +43,7 @@ function matches(type: string, v: unknown): boolean {
 const DESCRIBE: Record<string, string> = {
   uint: 'a non-negative integer', int: 'an integer', number: 'a finite number', string: 'a string',
   boolean: 'true or false', bytes: 'a Uint8Array', handle: 'a handle {ino, gen}',
-  'string[]': 'an array of strings', object: 'a plain object', any: 'a value',
+  'string[]': 'an array of strings', 'uint[]': 'an array of non-negative integers', object: 'a plain object', any: 'a value',
 };
 
 /** A value as an error message names it: 'null', 'an array', '42', 'the number 1.5', 'a string'… */

@@ -16,12 +16,29 @@ export interface OpenFile {
   unsynced: boolean;
   /** Its file system restarted while it was unsynced: the next fsync must report EIO. */
   lost: boolean;
+  /**
+   * SetidWatch's count of set-id grants when this file was last seen with no set-id bit a
+   * write could take away (setid.ts); absent when not known.
+   */
+  setidFreeAt?: number;
 }
 
-export interface ProcEntry {
-  pid: number;
+/** Who a process is, as vfs checks it: user, group, and supplementary groups. */
+export interface Cred {
   uid: number;
   gid: number;
+  groups: ReadonlySet<number>;
+}
+
+/** Credentials as spawn gives them and vfs keeps them for its restart. */
+export interface CredRecord {
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+}
+
+export interface ProcEntry extends Cred {
+  pid: number;
   umask: number;
   /** Null until something is mounted at '/'. */
   cwd: Vnode | null;
@@ -35,16 +52,19 @@ export const MAX_FDS = 1024;
 const DEFAULT_UMASK = 0o022;
 
 /** A process as it starts: the default umask, no cwd yet (the root), no open files. */
-export function newProc(pid: number, uid: number, gid: number): ProcEntry {
-  return { pid, uid, gid, umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] };
+export function newProc(pid: number, cred: CredRecord): ProcEntry {
+  return { pid, uid: cred.uid, gid: cred.gid, groups: new Set(cred.groups), umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] };
 }
+
+/** Root's credentials: what vfs acts as for itself. */
+export const ROOT: CredRecord = Object.freeze({ uid: 0, gid: 0, groups: Object.freeze([]) });
 
 export class ProcTable {
   private readonly procs = new Map<number, ProcEntry>();
 
-  spawn(pid: number, uid: number, gid: number): void {
+  spawn(pid: number, cred: CredRecord): void {
     if (this.procs.has(pid)) throw new SysError('EEXIST', `vfs: process ${pid} exists`);
-    this.procs.set(pid, newProc(pid, uid, gid));
+    this.procs.set(pid, newProc(pid, cred));
   }
 
   get(pid: number): ProcEntry {

@@ -9,7 +9,7 @@ import type { Keep } from '../../kernel/api.js';
 import type { Vfs } from './context.js';
 import { MOUNT_POINT_MODE } from './mounts.js';
 import { findOrMissing } from './namei.js';
-import { newProc, type ProcEntry } from './procs.js';
+import { ROOT, newProc, type CredRecord, type ProcEntry } from './procs.js';
 import { mountFs, type MountRequest } from './sys-mounts.js';
 
 const PROC = 'proc:';
@@ -21,9 +21,10 @@ interface KeptMount extends MountRequest {
 }
 
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isId);
 
 /**
- * What vfs keeps, as records in ctx.keep: `proc:<pid>` → {uid, gid}, and `mount:<target>` →
+ * What vfs keeps, as records in ctx.keep: `proc:<pid>` → {uid, gid, groups}, and `mount:<target>` →
  * the mount's request and its order (a mount is made again after the one it covers). Each
  * change is committed before the syscall that made it is answered.
  */
@@ -33,8 +34,8 @@ export class VfsKeeper {
   constructor(private readonly keep: Keep) {}
 
   /** A client process now exists, with these credentials. */
-  spawned(pid: number, uid: number, gid: number): Promise<void> {
-    return this.change(`${PROC}${pid}`, { uid, gid });
+  spawned(pid: number, cred: CredRecord): Promise<void> {
+    return this.change(`${PROC}${pid}`, { uid: cred.uid, gid: cred.gid, groups: cred.groups });
   }
 
   exited(pid: number): Promise<void> {
@@ -64,9 +65,9 @@ export class VfsKeeper {
   async remake(vfs: Vfs, kept: ReadonlyMap<string, unknown>): Promise<void> {
     const mounts: KeptMount[] = [];
     for (const [key, value] of kept) {
-      const v = value as Partial<KeptMount> & { uid?: unknown; gid?: unknown };
-      if (key.startsWith(PROC) && isId(Number(key.slice(PROC.length))) && isId(v?.uid) && isId(v?.gid)) {
-        vfs.procs.spawn(Number(key.slice(PROC.length)), v.uid, v.gid);
+      const v = value as Partial<KeptMount> & { uid?: unknown; gid?: unknown; groups?: unknown };
+      if (key.startsWith(PROC) && isId(Number(key.slice(PROC.length))) && isId(v?.uid) && isId(v?.gid) && isIdList(v?.groups)) {
+        vfs.procs.spawn(Number(key.slice(PROC.length)), { uid: v.uid, gid: v.gid, groups: v.groups });
       } else if (key.startsWith(MOUNT) && typeof v?.target === 'string' && typeof v.fstype === 'string' && isId(v.order)) {
         mounts.push(v as KeptMount);
       } else {
@@ -75,7 +76,7 @@ export class VfsKeeper {
     }
     mounts.sort((a, b) => a.order - b.order);
     this.nextOrder = (mounts.at(-1)?.order ?? 0) + 1;
-    const root = newProc(0, 0, 0);
+    const root = newProc(0, ROOT);
     for (const m of mounts) {
       if (vfs.mounts.root) await mkdirs(vfs, root, m.target); // a file system that restarted empty lost it
       await mountFs(vfs, root, m);

@@ -11,9 +11,10 @@ import { releaseFile } from './sys-files.js';
 export function processCalls(vfs: Vfs): VfsHandlers<'spawn' | 'exit' | 'getpid' | 'umask' | 'chdir' | 'getcwd'> {
   const { procs } = vfs;
   return {
-    async spawn({ pid, uid, gid }) {
-      procs.spawn(pid, uid, gid);
-      await vfs.keeper.spawned(pid, uid, gid);
+    async spawn({ pid, uid, gid, groups }) {
+      const cred = { uid, gid, groups };
+      procs.spawn(pid, cred);
+      await vfs.keeper.spawned(pid, cred);
     },
     async exit(a) {
       const pr = procs.get(a.pid);
