@@ -8,6 +8,7 @@ import type { NameiEnv } from './namei.js';
 import { ProcTable } from './procs.js';
 import { FsRecovery } from './recovery.js';
 import { VfsKeeper } from './restart.js';
+import { SetidWatch } from './setid.js';
 
 export interface Vfs extends NameiEnv {
   readonly ctx: Context;
@@ -20,6 +21,8 @@ export interface Vfs extends NameiEnv {
   readonly recovery: FsRecovery;
   /** What vfs keeps for its own restart: processes and mounts. */
   readonly keeper: VfsKeeper;
+  /** Which open files may have set-id bits for a write to take away. */
+  readonly setid: SetidWatch;
 }
 
 /** A vfs with no processes and nothing mounted. */
@@ -28,7 +31,7 @@ export function emptyVfs(ctx: Context): Vfs {
   const procs = new ProcTable();
   const client = new FsClient(ctx);
   const recovery = new FsRecovery(ctx, client, mounts, procs);
-  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send), keeper: new VfsKeeper(ctx.keep) };
+  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send), keeper: new VfsKeeper(ctx.keep), setid: new SetidWatch() };
 }
 
 /** The argument every syscall but unmountAll has: the client process it comes from. */

@@ -7,7 +7,8 @@ import type { ArgSpec, Handlers } from '../../kernel/api.js';
 const p = <const A extends Record<string, ArgSpec> = {}>(extra: A = {} as A) => ({ pid: 'uint', ...extra }) as { readonly pid: 'uint' } & A;
 
 export const VFS_OPS = {
-  spawn: { args: { pid: 'uint', uid: 'uint', gid: 'uint' }, idempotent: false },
+  /** A new client process with these credentials (groups: its supplementary groups), from the core. */
+  spawn: { args: { pid: 'uint', uid: 'uint', gid: 'uint', groups: 'uint[]' }, idempotent: false },
   exit: { args: p(), idempotent: false },
   getpid: { args: p(), idempotent: true },
   umask: { args: p({ mask: 'uint' }), idempotent: false },
@@ -34,9 +35,17 @@ export const VFS_OPS = {
   fsync: { args: p({ fd: 'uint' }), idempotent: true },
   sync: { args: p(), idempotent: true },
   chmod: { args: p({ path: 'string', mode: 'uint' }), idempotent: true },
+  fchmod: { args: p({ fd: 'uint', mode: 'uint' }), idempotent: true },
+  /** uid or gid ID_UNCHANGED (0xffffffff) leaves it as it is. */
   chown: { args: p({ path: 'string', uid: 'uint', gid: 'uint' }), idempotent: true },
-  /** Sets times; with nofollow, of a final symlink itself (lutimes). */
+  /** chown of a final symlink itself. */
+  lchown: { args: p({ path: 'string', uid: 'uint', gid: 'uint' }), idempotent: true },
+  fchown: { args: p({ fd: 'uint', uid: 'uint', gid: 'uint' }), idempotent: true },
+  /** Sets times (UTIME_NOW, UTIME_OMIT or ms since the epoch); with nofollow, of a final symlink itself (lutimes). */
   utimes: { args: p({ path: 'string', atime: 'number', mtime: 'number', nofollow: 'boolean?' }), idempotent: true },
+  futimes: { args: p({ fd: 'uint', atime: 'number', mtime: 'number' }), idempotent: true },
+  /** Whether the caller may do mode (R_OK | W_OK | X_OK, or F_OK) to a file: nothing or the errno. */
+  access: { args: p({ path: 'string', mode: 'uint' }), idempotent: true },
   statfs: { args: p({ path: 'string' }), idempotent: true },
   chdir: { args: p({ path: 'string' }), idempotent: true },
   getcwd: { args: p(), idempotent: true },
@@ -75,6 +84,7 @@ export const WALKS_A_PATH: { readonly [K in VfsOp]: boolean } = {
   stat: true, lstat: true, fstat: false,
   mkdir: true, rmdir: true, readdir: true, unlink: true, rename: true, link: true, symlink: true, readlink: true,
   truncate: true, ftruncate: false, fsync: false, sync: false,
-  chmod: true, chown: true, utimes: true, statfs: true, chdir: true, getcwd: false,
+  chmod: true, fchmod: false, chown: true, lchown: true, fchown: false, utimes: true, futimes: false, access: true,
+  statfs: true, chdir: true, getcwd: false,
   mount: true, unmount: true, mounts: false, unmountAll: false,
 };

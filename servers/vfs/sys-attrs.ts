@@ -1,14 +1,58 @@
-// The syscalls on a file's attributes, by path: stat and lstat, chmod, chown, utimes, truncate.
+// The syscalls on a file's attributes: stat and lstat; chmod, chown and utimes by path (lchown
+// and lutimes of a symlink itself) and by fd (fchmod, fchown, futimes: on an fd of any access
+// mode, as Linux); truncate; access.
 
-import { S_IALLUGO, SysError } from '../../kernel/api.js';
-import { MAY_WRITE, requireAccess, requireOwner, requireWritableMount } from './access.js';
-import type { Vfs } from './context.js';
+import { F_OK, R_OK, S_IALLUGO, SysError, UTIME_NOW, UTIME_OMIT, W_OK, X_OK, type Attr } from '../../kernel/api.js';
+import {
+  MAY_WRITE, chmodMode, chownChanges, modeAfterWrite, requireAccess, requireOwner, requireTimesSettable,
+  requireWritableMount, writeChangesFs,
+} from './access.js';
+import type { FromProc, Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
-import { statOf } from './mounts.js';
+import { statOf, type Vnode } from './mounts.js';
 import { find, isDir } from './namei.js';
+import type { ProcEntry } from './procs.js';
 
-export function attrCalls(vfs: Vfs): VfsHandlers<'stat' | 'lstat' | 'chmod' | 'chown' | 'utimes' | 'truncate'> {
+/** A time utimes is given, as the file system is to store it: undefined leaves it as it is. */
+function timeToSet(t: number, now: number): number | undefined {
+  return t === UTIME_OMIT ? undefined : t === UTIME_NOW ? now : t;
+}
+
+export function attrCalls(vfs: Vfs): VfsHandlers<
+  'stat' | 'lstat' | 'chmod' | 'fchmod' | 'chown' | 'lchown' | 'fchown' | 'utimes' | 'futimes' | 'truncate' | 'access'
+> {
   const { fs, procs } = vfs;
+
+  /** The calling process, and the vnode and attributes of its open file `fd` (EBADF). */
+  async function byFd(a: FromProc & { fd: number }): Promise<{ pr: ProcEntry; node: Vnode; attr: Attr }> {
+    const pr = procs.get(a.pid);
+    const { node } = procs.file(pr, a.fd);
+    return { pr, node, attr: await fs.getattr(node) };
+  }
+
+  async function chmod(pr: ProcEntry, node: Vnode, attr: Attr, mode: number, what: string): Promise<void> {
+    requireWritableMount(node, what);
+    requireOwner(pr, attr, what);
+    const stored = chmodMode(pr, attr, mode & S_IALLUGO);
+    vfs.setid.chmodding(stored);
+    await fs.setattr(node, { mode: stored });
+  }
+
+  async function chown(pr: ProcEntry, node: Vnode, attr: Attr, uid: number, gid: number, what: string): Promise<void> {
+    requireWritableMount(node, what);
+    await fs.setattr(node, chownChanges(pr, attr, uid, gid, what));
+  }
+
+  /** Both times UTIME_OMIT changes nothing, not even ctime, and is not checked: Linux returns before it looks. */
+  const nothingToSet = (a: { atime: number; mtime: number }) => a.atime === UTIME_OMIT && a.mtime === UTIME_OMIT;
+
+  async function utimes(pr: ProcEntry, node: Vnode, attr: Attr, atime: number, mtime: number, what: string): Promise<void> {
+    requireWritableMount(node, what);
+    requireTimesSettable(pr, attr, atime, mtime, what);
+    const now = vfs.ctx.hyp.clockRealtime();
+    await fs.setattr(node, { atime: timeToSet(atime, now), mtime: timeToSet(mtime, now) });
+  }
+
   return {
     async stat(a) {
       const f = await find(vfs, procs.get(a.pid), a.path);
@@ -21,31 +65,55 @@ export function attrCalls(vfs: Vfs): VfsHandlers<'stat' | 'lstat' | 'chmod' | 'c
     async chmod(a) {
       const pr = procs.get(a.pid);
       const f = await find(vfs, pr, a.path);
-      requireOwner(pr, f.attr!, `chmod ${a.path}`);
-      requireWritableMount(f.node!, `chmod ${a.path}`);
-      await fs.setattr(f.node!, { mode: a.mode & S_IALLUGO });
+      await chmod(pr, f.node!, f.attr!, a.mode, `chmod ${a.path}`);
+    },
+    async fchmod(a) {
+      const { pr, node, attr } = await byFd(a);
+      await chmod(pr, node, attr, a.mode, `fchmod ${a.fd}`);
     },
     async chown(a) {
       const pr = procs.get(a.pid);
       const f = await find(vfs, pr, a.path);
-      if (pr.uid !== 0) throw new SysError('EPERM', `chown ${a.path}: only root may change owners`);
-      requireWritableMount(f.node!, `chown ${a.path}`);
-      await fs.setattr(f.node!, { uid: a.uid, gid: a.gid });
+      await chown(pr, f.node!, f.attr!, a.uid, a.gid, `chown ${a.path}`);
+    },
+    async lchown(a) {
+      const pr = procs.get(a.pid);
+      const f = await find(vfs, pr, a.path, false);
+      await chown(pr, f.node!, f.attr!, a.uid, a.gid, `lchown ${a.path}`);
+    },
+    async fchown(a) {
+      const { pr, node, attr } = await byFd(a);
+      await chown(pr, node, attr, a.uid, a.gid, `fchown ${a.fd}`);
     },
     async utimes(a) {
+      if (nothingToSet(a)) return;
       const pr = procs.get(a.pid);
       const f = await find(vfs, pr, a.path, !a.nofollow);
-      requireOwner(pr, f.attr!, `utimes ${a.path}`);
-      requireWritableMount(f.node!, `utimes ${a.path}`);
-      await fs.setattr(f.node!, { atime: a.atime, mtime: a.mtime });
+      await utimes(pr, f.node!, f.attr!, a.atime, a.mtime, `utimes ${a.path}`);
+    },
+    async futimes(a) {
+      if (nothingToSet(a)) return;
+      const { pr, node, attr } = await byFd(a);
+      await utimes(pr, node, attr, a.atime, a.mtime, `futimes ${a.fd}`);
     },
     async truncate(a) {
       const pr = procs.get(a.pid);
+      const what = `truncate ${a.path}`;
       const f = await find(vfs, pr, a.path);
-      if (isDir(f.attr)) throw new SysError('EISDIR', `truncate ${a.path}: is a directory`);
-      requireAccess(pr, f.attr!, MAY_WRITE, `truncate ${a.path}`);
-      requireWritableMount(f.node!, `truncate ${a.path}`);
-      await fs.setattr(f.node!, { size: a.length });
+      if (isDir(f.attr)) throw new SysError('EISDIR', `${what}: is a directory`);
+      requireWritableMount(f.node!, what);
+      requireAccess(pr, f.attr!, MAY_WRITE, what);
+      // Linux takes the set-id bits away even when the size stays.
+      await fs.setattr(f.node!, { size: a.length, mode: modeAfterWrite(pr, f.attr!) });
+    },
+    async access(a) {
+      const what = `access ${a.path}`;
+      if (a.mode & ~(R_OK | W_OK | X_OK)) throw new SysError('EINVAL', `${what}: mode ${a.mode} has bits other than R_OK, W_OK and X_OK`);
+      const pr = procs.get(a.pid);
+      const f = await find(vfs, pr, a.path);
+      if (a.mode === F_OK) return;
+      if (a.mode & W_OK && writeChangesFs(f.attr!)) requireWritableMount(f.node!, what);
+      requireAccess(pr, f.attr!, a.mode, what); // R_OK, W_OK, X_OK are MAY_READ, MAY_WRITE, MAY_EXEC
     },
   };
 }

@@ -6,7 +6,7 @@ import {
   MAX_IO, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY,
   S_IALLUGO, S_IFLNK, S_IFMT, S_IFREG, SysError, handOver, type Attr,
 } from '../../kernel/api.js';
-import { MAY_EXEC, MAY_READ, MAY_WRITE, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, modeAfterWrite, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
 import type { FromProc, Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { statOf, type Vnode } from './mounts.js';
@@ -61,6 +61,7 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
   return {
     async open(a) {
       const pr = procs.get(a.pid);
+      const setidAt = vfs.setid.now();
       const { flags } = a;
       const acc = flags & O_ACCMODE;
       if (acc === O_ACCMODE) throw new SysError('EINVAL', `open ${a.path}: flags ask for no access mode`);
@@ -86,12 +87,15 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
         // A directory is opened only to read it: not for writing, truncating or O_CREAT.
         if (isDir(attr) && (acc !== O_RDONLY || flags & (O_TRUNC | O_CREAT))) throw new SysError('EISDIR', `open ${a.path}: is a directory`);
         if (acc !== O_WRONLY) requireAccess(pr, attr, MAY_READ, `open ${a.path}`);
-        if (acc !== O_RDONLY) {
+        // O_TRUNC asks for write permission even with O_RDONLY, and truncates then too (as Linux).
+        if (acc !== O_RDONLY || flags & O_TRUNC) {
           requireAccess(pr, attr, MAY_WRITE, `open ${a.path}`);
           if ((attr.mode & S_IFMT) === S_IFREG) requireWritableMount(node, `open ${a.path}`);
         }
-        if (flags & O_TRUNC && acc !== O_RDONLY && (attr.mode & S_IFMT) === S_IFREG && attr.size > 0) {
-          attr = await fs.setattr(node, { size: 0 });
+        if (flags & O_TRUNC && (attr.mode & S_IFMT) === S_IFREG) {
+          // A truncation takes the set-id bits away as a write does, even of an empty file.
+          const mode = modeAfterWrite(pr, attr);
+          if (attr.size > 0 || mode !== undefined) attr = await fs.setattr(node, { size: 0, mode });
         }
       } else {
         if (f.mustBeDir) throw new SysError('EISDIR', `open ${a.path}: cannot create a directory with open`);
@@ -102,6 +106,7 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       }
       await fs.open(node);
       const file: OpenFile = { node, flags, offset: 0, refs: 1, isDir: isDir(attr), queue: Promise.resolve(), unsynced: false, lost: false };
+      vfs.setid.seen(file, attr, setidAt);
       try {
         return procs.install(pr, file);
       } catch (err) {
@@ -125,10 +130,12 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       });
     },
     write(a) {
-      const file = fileOf(a);
+      const pr = procs.get(a.pid);
+      const file = procs.file(pr, a.fd);
       requireWritable(file, a.fd);
       return serial(file, async () => {
         if (a.data.length === 0) return 0;
+        await vfs.setid.beforeWrite(fs, pr, file);
         const r = file.flags & O_APPEND ? await fs.append(file.node, a.data) : await fs.write(file.node, file.offset, a.data);
         file.offset = r.end;
         file.unsynced = true;
@@ -141,9 +148,11 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       return handOver(await fs.read(file.node, a.offset, Math.min(a.length, MAX_IO)));
     },
     async pwrite(a) {
-      const file = fileOf(a);
+      const pr = procs.get(a.pid);
+      const file = procs.file(pr, a.fd);
       requireWritable(file, a.fd);
       if (a.data.length === 0) return 0;
+      await vfs.setid.beforeWrite(fs, pr, file);
       const r = await fs.write(file.node, a.offset, a.data);
       file.unsynced = true;
       return r.written;
@@ -167,8 +176,10 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       return statOf(file.node, await fs.getattr(file.node));
     },
     async ftruncate(a) {
-      const file = fileOf(a);
+      const pr = procs.get(a.pid);
+      const file = procs.file(pr, a.fd);
       if ((file.flags & O_ACCMODE) === O_RDONLY || file.isDir) throw new SysError('EINVAL', `ftruncate: fd ${a.fd} is not open for writing`);
+      await vfs.setid.beforeWrite(fs, pr, file); // even when the size stays, as Linux
       await fs.setattr(file.node, { size: a.length });
       file.unsynced = true;
     },

@@ -2,7 +2,7 @@
 // renaming, and reading them (readdir, readlink).
 
 import { S_IALLUGO, S_IFLNK, S_IFMT, SysError, entryNameFault, quoteName, type DirEntry } from '../../kernel/api.js';
-import { MAY_READ, requireAccess, requireNameChangeable, requireStickyAllows } from './access.js';
+import { MAY_READ, MAY_WRITE, requireAccess, requireNameChangeable, requireStickyAllows } from './access.js';
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { requireNotMountRoot } from './mounts.js';
@@ -75,6 +75,8 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       requireNameChangeable(pr, dst, what);
       requireStickyAllows(pr, src, what);
       if (dst.node) requireStickyAllows(pr, dst, what);
+      // A directory moved to another parent has its '..' rewritten: that is a write to it (as Linux).
+      if (isDir(src.attr) && src.parent.h.ino !== dst.parent.h.ino) requireAccess(pr, src.attr!, MAY_WRITE, what);
       await fs.rename(src.parent, src.name!, dst.parent, dst.name!);
     },
     async link(a) {
