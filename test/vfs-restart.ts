@@ -1,6 +1,6 @@
 // vfs keeps its own client processes and mounts (ctx.keep) and a new incarnation makes them
 // again: under microkernel and multiprocess, after `inject vfs crash`, every process is back
-// with its credentials, every mount is back in order (a user's mount included, an unmounted one
+// with its credentials (supplementary groups too), every mount is back in order (a user's mount included, an unmounted one
 // not), and a file on a mount made after boot is there.
 
 import t from 'tap';
@@ -23,7 +23,10 @@ for (const policy of ['microkernel', 'multiprocess'] as const) {
     await root.writeFile('/mnt/a/inner/f', 'inner');
     await root.unmount('/mnt/b');
     await root.chmod('/tmp', 0o755);
-    const user = await k.spawn({ uid: 1000, gid: 1000 });
+    await root.writeFile('/tmp/group-file', 'g');
+    await root.chown('/tmp/group-file', 0, 2000);
+    await root.chmod('/tmp/group-file', 0o640);
+    const user = await k.spawn({ uid: 1000, gid: 1000, groups: [2000] });
     const gone = await k.spawn({ uid: 1001, gid: 1001 });
     await gone.exit();
     const vfsRestarts = () => k.domains().find((d) => d.components.includes('vfs'))!.restarts;
@@ -36,6 +39,7 @@ for (const policy of ['microkernel', 'multiprocess'] as const) {
     t.same((await root.mounts()).map((m) => m.target), ['/', '/tmp', '/dev', '/mnt/a', '/mnt/a/inner'], 'the mounts are back, in order; the unmounted one is not');
     t.equal(new TextDecoder().decode(await root.readFile('/mnt/a/inner/f')), 'inner', 'a file on a mount made after boot');
     t.equal(await errnoOf(user.mkdir('/tmp/x')), 'EACCES', 'the user is still uid 1000: /tmp is 0755 root');
+    t.equal(await errnoOf(user.readFile('/tmp/group-file')), 'ok', 'and still in its supplementary group 2000');
     t.equal(await errnoOf(root.mkdir('/tmp/x')), 'ok', 'and root is still root');
     t.notOk(k.events.some((e) => e.kind === 'kept-lost'), 'nothing kept was dropped');
   });
