@@ -321,6 +321,11 @@ async function runCases(t: Test, k: Kernel): Promise<void> {
     ['utimes UTIME_OMIT twice', () => root.utimes('/ro/f', UTIME_OMIT, UTIME_OMIT), 'ok'],
     ['truncate by another user', () => nobody.truncate('/ro/f', 0), 'EROFS'],
     ['O_RDONLY|O_TRUNC', () => withFd(root, '/ro/f', O_RDONLY | O_TRUNC, async () => {}), 'EROFS'],
+    ['O_WRONLY by another user, before EACCES', () => withFd(nobody, '/ro/f', O_WRONLY, async () => {}), 'EROFS'],
+    ['O_RDONLY by another user', () => withFd(nobody, '/ro/f', O_RDONLY, async () => {}), 'ok'],
+    ['unlink by another user, before EACCES', () => nobody.unlink('/ro/f'), 'EROFS'],
+    ['mkdir by another user, before EACCES', () => nobody.mkdir('/ro/d'), 'EROFS'],
+    ['rename by another user, before EACCES', () => nobody.rename('/ro/f', '/ro/g'), 'EROFS'],
   ];
   for (const [what, call, errno] of ro) t.equal(await errnoOf(call()), errno, `read-only ext2: ${what}`);
   const st = await root.stat('/ro/f');

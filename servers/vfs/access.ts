@@ -61,10 +61,13 @@ export function writeChangesFs(a: Attr): boolean {
   return type === S_IFREG || type === S_IFDIR || type === S_IFLNK;
 }
 
-/** The directory a new or removed name lives in must be writable and searchable, on a writable mount. */
+/**
+ * The directory a new or removed name lives in must be on a writable mount (EROFS, checked
+ * first, as Linux does), and writable and searchable (EACCES).
+ */
 export function requireNameChangeable(p: Cred, f: Found, what: string): void {
-  requireAccess(p, f.parentAttr!, MAY_WRITE | MAY_EXEC, what);
   requireWritableMount(f.parent!, what);
+  requireAccess(p, f.parentAttr!, MAY_WRITE | MAY_EXEC, what);
 }
 
 /** In a sticky directory only root, the owner of the entry or the owner of the directory may remove it. */

@@ -86,12 +86,12 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
         if (flags & O_DIRECTORY && !isDir(attr)) throw new SysError('ENOTDIR', `open ${a.path}: not a directory`);
         // A directory is opened only to read it: not for writing, truncating or O_CREAT.
         if (isDir(attr) && (acc !== O_RDONLY || flags & (O_TRUNC | O_CREAT))) throw new SysError('EISDIR', `open ${a.path}: is a directory`);
+        // O_TRUNC asks for write permission even with O_RDONLY, and truncates then too; a
+        // read-only mount is EROFS before any EACCES (as Linux).
+        const writes = acc !== O_RDONLY || flags & O_TRUNC;
+        if (writes && (attr.mode & S_IFMT) === S_IFREG) requireWritableMount(node, `open ${a.path}`);
         if (acc !== O_WRONLY) requireAccess(pr, attr, MAY_READ, `open ${a.path}`);
-        // O_TRUNC asks for write permission even with O_RDONLY, and truncates then too (as Linux).
-        if (acc !== O_RDONLY || flags & O_TRUNC) {
-          requireAccess(pr, attr, MAY_WRITE, `open ${a.path}`);
-          if ((attr.mode & S_IFMT) === S_IFREG) requireWritableMount(node, `open ${a.path}`);
-        }
+        if (writes) requireAccess(pr, attr, MAY_WRITE, `open ${a.path}`);
         if (flags & O_TRUNC && (attr.mode & S_IFMT) === S_IFREG) {
           // A truncation takes the set-id bits away as a write does, even of an empty file.
           const mode = modeAfterWrite(pr, attr);
