@@ -31,7 +31,8 @@ export function emptyVfs(ctx: Context): Vfs {
   const procs = new ProcTable();
   const client = new FsClient(ctx);
   const recovery = new FsRecovery(ctx, client, mounts, procs);
-  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send), keeper: new VfsKeeper(ctx.keep), setid: new SetidWatch() };
+  const fs = new FsRequests(recovery.send);
+  return { ctx, mounts, procs, client, recovery, fs, keeper: new VfsKeeper(ctx.keep), setid: new SetidWatch(fs) };
 }
 
 /** The argument every syscall but unmountAll has: the client process it comes from. */

@@ -7,6 +7,7 @@
 // chmod that sets either bit on any file: SetidWatch counts those (grants), and each OpenFile
 // remembers the count when it was last seen clean (setidFreeAt). A write asks the file system
 // only when a grant came since: one getattr, and one setattr when there are bits to take away.
+// Any new syscall that can store a mode on an existing file must call chmodding() first.
 
 import { S_IFMT, S_IFREG, S_ISGID, S_ISUID, type Attr } from '../../kernel/api.js';
 import { modeAfterWrite } from './access.js';
@@ -21,6 +22,9 @@ function mayLoseSetid(a: Attr): boolean {
 export class SetidWatch {
   /** chmods and fchmods so far that stored S_ISUID or S_ISGID. */
   private grants = 0;
+
+  /** @param fs  the file systems, as the syscalls ask them */
+  constructor(private readonly fs: FsRequests) {}
 
   /** Called before a chmod stores `mode`: one with a set-id bit makes every open file be looked at again. */
   chmodding(mode: number): void {
@@ -44,12 +48,12 @@ export class SetidWatch {
    * Before p writes to (or truncates) `file`: unless p is root or the file is known to have no
    * set-id bit, takes away the bits p's write takes (modeAfterWrite). Resolves when that is done.
    */
-  async beforeWrite(fs: FsRequests, p: Cred, file: OpenFile): Promise<void> {
+  async beforeWrite(p: Cred, file: OpenFile): Promise<void> {
     if (p.uid === 0 || file.setidFreeAt === this.grants) return;
     const at = this.grants;
-    let a = await fs.getattr(file.node);
+    let a = await this.fs.getattr(file.node);
     const mode = modeAfterWrite(p, a);
-    if (mode !== undefined) a = await fs.setattr(file.node, { mode });
+    if (mode !== undefined) a = await this.fs.setattr(file.node, { mode });
     this.seen(file, a, at);
   }
 }

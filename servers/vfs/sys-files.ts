@@ -135,7 +135,7 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       requireWritable(file, a.fd);
       return serial(file, async () => {
         if (a.data.length === 0) return 0;
-        await vfs.setid.beforeWrite(fs, pr, file);
+        await vfs.setid.beforeWrite(pr, file);
         const r = file.flags & O_APPEND ? await fs.append(file.node, a.data) : await fs.write(file.node, file.offset, a.data);
         file.offset = r.end;
         file.unsynced = true;
@@ -152,7 +152,7 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       const file = procs.file(pr, a.fd);
       requireWritable(file, a.fd);
       if (a.data.length === 0) return 0;
-      await vfs.setid.beforeWrite(fs, pr, file);
+      await vfs.setid.beforeWrite(pr, file);
       const r = await fs.write(file.node, a.offset, a.data);
       file.unsynced = true;
       return r.written;
@@ -179,7 +179,7 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       const pr = procs.get(a.pid);
       const file = procs.file(pr, a.fd);
       if ((file.flags & O_ACCMODE) === O_RDONLY || file.isDir) throw new SysError('EINVAL', `ftruncate: fd ${a.fd} is not open for writing`);
-      await vfs.setid.beforeWrite(fs, pr, file); // even when the size stays, as Linux
+      await vfs.setid.beforeWrite(pr, file); // even when the size stays, as Linux
       await fs.setattr(file.node, { size: a.length });
       file.unsynced = true;
     },
