@@ -218,6 +218,9 @@ add({ name: 'UTIME_NOW mtime, UTIME_OMIT atime by root', file: reg(0o644, 1000, 
 add({ name: 'lutimes sets the symlink\'s own times', file: { type: 'symlink', mode: 0o644 }, as: 'root', act: (p, { path }) => p.lutimes(path, 1_000_000, 2_000_000), errno: 'ok', times: (_, a) => a.mtime === 2_000_000 });
 add({ name: 'futimes by the owner on an O_RDONLY fd', file: reg(0o444, 1000, 1000), as: 'owner', act: (p, { path }) => withFd(p, path, O_RDONLY, (fd) => p.futimes(fd, 1_000_000, 2_000_000)), errno: 'ok', times: (_, a) => a.mtime === 2_000_000 });
 add({ name: 'futimes by another user', file: reg(0o666), as: 'other', act: (p, { path }) => withFd(p, path, O_RDONLY, (fd) => p.futimes(fd, 1_000_000, 2_000_000)), errno: 'EPERM', times: unchanged });
+add({ name: 'a time beyond any Date', file: reg(0o644), as: 'root', act: times(UTIME_NOW - 2, UTIME_OMIT), errno: 'EINVAL', times: unchanged });
+add({ name: 'a time beyond any Date, of a missing file', file: reg(0o644), as: 'root', act: (p, { dir }) => p.utimes(`${dir}/missing`, 0, -UTIME_NOW), errno: 'EINVAL' });
+add({ name: 'UTIME_OMIT twice, of a missing file (Linux does not look)', file: reg(0o644), as: 'root', act: (p, { dir }) => p.utimes(`${dir}/missing`, UTIME_OMIT, UTIME_OMIT), errno: 'ok' });
 add({ name: 'futimes of an fd that is not open', file: reg(0o644), as: 'root', act: (p) => p.futimes(99, UTIME_NOW, UTIME_OMIT), errno: 'EBADF', times: unchanged });
 
 /** Makes the case's file as root at at.path: content, then owner, then mode (a chown takes set-id bits away). */

@@ -13,9 +13,22 @@ import { statOf, type Vnode } from './mounts.js';
 import { find, isDir } from './namei.js';
 import type { ProcEntry } from './procs.js';
 
+/** The furthest a Date reaches from the epoch, in ms: utimes refuses a time beyond it (EINVAL). */
+const MAX_TIME = 8.64e15;
+
 /** A time utimes is given, as the file system is to store it: undefined leaves it as it is. */
 function timeToSet(t: number, now: number): number | undefined {
   return t === UTIME_OMIT ? undefined : t === UTIME_NOW ? now : t;
+}
+
+/**
+ * EINVAL for a time that is neither UTIME_NOW, UTIME_OMIT nor a Date's (as Linux's for a bad
+ * tv_nsec, before it looks for the file).
+ */
+function requireTimes(a: { atime: number; mtime: number }, what: string): void {
+  for (const t of [a.atime, a.mtime]) {
+    if (t !== UTIME_NOW && t !== UTIME_OMIT && Math.abs(t) > MAX_TIME) throw new SysError('EINVAL', `${what}: ${t} is no time`);
+  }
 }
 
 export function attrCalls(vfs: Vfs): VfsHandlers<
@@ -87,12 +100,14 @@ export function attrCalls(vfs: Vfs): VfsHandlers<
     },
     async utimes(a) {
       if (nothingToSet(a)) return;
+      requireTimes(a, `utimes ${a.path}`);
       const pr = procs.get(a.pid);
       const f = await find(vfs, pr, a.path, !a.nofollow);
       await utimes(pr, f.node!, f.attr!, a.atime, a.mtime, `utimes ${a.path}`);
     },
     async futimes(a) {
       if (nothingToSet(a)) return;
+      requireTimes(a, `futimes ${a.fd}`);
       const { pr, node, attr } = await byFd(a);
       await utimes(pr, node, attr, a.atime, a.mtime, `futimes ${a.fd}`);
     },
