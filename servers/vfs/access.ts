@@ -129,12 +129,13 @@ export function chownChanges(p: Cred, a: Attr, uid: number, gid: number, what: s
     mode: drop ? a.mode & ~S_IFMT & ~drop : undefined,
   };
   if (p.uid === 0) return changes;
-  const owner = p.uid === a.uid;
-  if (given(uid) && (!owner || uid !== a.uid)) throw new SysError('EPERM', `${what}: only root may give a file to another user`);
-  if (given(gid) && (!owner || (gid !== a.gid && !inGroup(p, gid)))) {
-    throw new SysError('EPERM', owner ? `${what}: not a member of group ${gid}` : `${what}: not the owner`);
+  if (p.uid !== a.uid) {
+    if (given(uid) || given(gid) || drop) throw new SysError('EPERM', `${what}: not the owner`);
+  } else if (given(uid) && uid !== a.uid) {
+    throw new SysError('EPERM', `${what}: only root may give a file to another user`);
+  } else if (given(gid) && gid !== a.gid && !inGroup(p, gid)) {
+    throw new SysError('EPERM', `${what}: not a member of group ${gid}`);
   }
-  if (drop && !owner) throw new SysError('EPERM', `${what}: not the owner`);
   return changes;
 }
 
