@@ -49,6 +49,7 @@ export const PATH_MAX = 4096;
  * - `{ deep }`: an absolute path of exactly `deep` bytes made of nested directories (see Deep);
  * - `{ result, index? }`: what step `result` of this case returned (element `index` of an array);
  * - `{ badFd: true }`: a descriptor number the process has not opened;
+ * - `{ raw }`: like `{ path }`, given as bytes (one char per byte) and passed as a Uint8Array;
  * - anything else goes to the call as it is.
  */
 export type Arg =
@@ -57,6 +58,7 @@ export type Arg =
   | { deep: number }
   | { result: number; index?: number }
   | { badFd: true }
+  | { raw: string }
   | string | number | boolean;
 
 export const P = (path: string): Arg => ({ path });
@@ -64,6 +66,7 @@ export const X = (other: string): Arg => ({ other });
 export const DEEP = (bytes: number): Arg => ({ deep: bytes });
 export const R = (result: number, index?: number): Arg => (index === undefined ? { result } : { result, index });
 export const BADFD: Arg = { badFd: true };
+export const RAW = (raw: string): Arg => ({ raw });
 
 /** One syscall: a Proc method's name and its arguments. */
 export type Step = readonly [string, ...Arg[]];
@@ -129,6 +132,8 @@ export interface Check {
   data?: string;
   /** The names readdir lists, in any order. */
   entries?: string[];
+  /** The bytes of the names readdir lists (its entries' `raw`), one char per byte, in any order. */
+  rawEntries?: string[];
   /** What readlink gives. */
   target?: string;
   atime?: TimeCheck;
@@ -145,6 +150,13 @@ export interface Case {
   umask?: number;
   setup?: Setup[];
   steps: Step[];
+  /** Parts of the API the case needs that no Proc method names (see FEATURES in posix-runner.ts). */
+  needs?: string[];
+  /**
+   * The steps before the failing one change the case's entries (so the check that a failed call
+   * changed nothing does not apply).
+   */
+  priorStepsChange?: boolean;
   /** The first failing step's errno, or 'OK' when every step succeeds. */
   expect: Outcome;
   /** What the last step returned (partially matched: only the fields given; bytes as text). */

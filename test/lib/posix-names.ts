@@ -4,8 +4,8 @@
 // directories, '.' and '..', renames into a subdirectory or over a non-empty directory, EXDEV
 // between mounts, and the set-group-ID directory that hands its group down.
 
-import { O_RDONLY, O_RDWR } from '../../kernel/index.js';
-import { G1, G2, P, R, U1, U2, USER, X, dir, file, hardlink, symlink, type Case, type Setup } from './posix-case.js';
+import { O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY } from '../../kernel/index.js';
+import { G1, G2, P, R, RAW, U1, U2, USER, X, dir, file, hardlink, symlink, type Case, type Setup } from './posix-case.js';
 
 const mkdir: Case[] = [
   {
@@ -67,6 +67,9 @@ const rmdir: Case[] = [
   { name: 'rmdir: ENOTDIR for a symlink to a directory', setup: [dir('d'), symlink('l', 'd')], steps: [['rmdir', P('l')]], expect: 'ENOTDIR' },
   { name: "rmdir: EINVAL for a path ending in '.'", setup: [dir('d'), dir('d/e')], steps: [['rmdir', P('d/e/.')]], expect: 'EINVAL' },
   { name: "rmdir: ENOTEMPTY for a path ending in '..'", setup: [dir('d'), dir('d/e')], steps: [['rmdir', P('d/e/..')]], expect: 'ENOTEMPTY' },
+  {
+    name: 'rmdir: EBUSY for a mount point', steps: [['rmdir', '/tmp']], expect: 'EBUSY',
+  },
   {
     name: 'rmdir: a name followed by / is removed', setup: [dir('d')], steps: [['rmdir', P('d/')]], expect: 'OK',
     after: [{ path: 'd', exists: false }],
@@ -307,4 +310,37 @@ const rename: Case[] = [
   },
 ];
 
-export const NAME_CASES: Case[] = [...mkdir, ...rmdir, ...unlink, ...stickyCases(), ...link, ...symlinkCases, ...rename];
+/** Every byte but '/' and NUL, in two names: those below 0x80 (less '/') and those from 0x80 up. */
+const LOW_BYTES = Array.from({ length: 127 }, (_, i) => String.fromCharCode(i + 1)).filter((ch) => ch !== '/').join('');
+const HIGH_BYTES = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i + 128)).join('');
+const NEW_FILE = [O_WRONLY | O_CREAT | O_EXCL, 0o644] as const;
+
+/** Names are bytes (issue 12, part 1): any byte but '/' and NUL, counted as bytes against NAME_MAX. */
+const byteNames: Case[] = [
+  {
+    name: 'names: two names that are not UTF-8 stay two', needs: ['byte names'], setup: [dir('d')],
+    steps: [['open', RAW('d/caf\xe9'), ...NEW_FILE], ['open', RAW('d/caf\xe8'), ...NEW_FILE]], expect: 'OK',
+    after: [{ path: 'd', rawEntries: ['caf\xe9', 'caf\xe8'] }],
+  },
+  {
+    name: 'names: rmdir is ENOTEMPTY while one of two names that are not UTF-8 is left', needs: ['byte names'], setup: [dir('d')], priorStepsChange: true,
+    steps: [['open', RAW('d/caf\xe9'), ...NEW_FILE], ['open', RAW('d/caf\xe8'), ...NEW_FILE], ['unlink', RAW('d/caf\xe9')], ['rmdir', P('d')]],
+    expect: 'ENOTEMPTY', after: [{ path: 'd', rawEntries: ['caf\xe8'] }],
+  },
+  {
+    name: "names: every byte but '/' and NUL makes a name that readdir and stat give back", needs: ['byte names'], setup: [dir('d')],
+    steps: [['open', RAW(`d/${LOW_BYTES}`), ...NEW_FILE], ['open', RAW(`d/${HIGH_BYTES}`), ...NEW_FILE], ['stat', RAW(`d/${HIGH_BYTES}`)], ['stat', RAW(`d/${LOW_BYTES}`)]],
+    expect: 'OK', after: [{ path: 'd', rawEntries: [LOW_BYTES, HIGH_BYTES] }],
+  },
+  {
+    name: 'names: rename and link of a name that is not UTF-8', needs: ['byte names'], setup: [dir('d')],
+    steps: [['open', RAW('d/\xff'), ...NEW_FILE], ['rename', RAW('d/\xff'), RAW('d/\xfe')], ['link', RAW('d/\xfe'), RAW('d/\x80')]], expect: 'OK',
+    after: [{ path: 'd', rawEntries: ['\xfe', '\x80'] }],
+  },
+  { name: 'names: a name of 255 bytes that are not UTF-8', needs: ['byte names'], setup: [dir('d')], steps: [['mkdir', RAW(`d/${'\xff'.repeat(255)}`), 0o755]], expect: 'OK' },
+  { name: 'names: ENAMETOOLONG for a name of 256 bytes that are not UTF-8', needs: ['byte names'], setup: [dir('d')], steps: [['mkdir', RAW(`d/${'\xff'.repeat(256)}`), 0o755]], expect: 'ENAMETOOLONG' },
+  { name: 'names: a name of 85 three-byte characters (255 bytes)', steps: [['mkdir', P('\u20ac'.repeat(85)), 0o755]], expect: 'OK' },
+  { name: 'names: ENAMETOOLONG for 86 three-byte characters (258 bytes)', steps: [['mkdir', P('\u20ac'.repeat(86)), 0o755]], expect: 'ENAMETOOLONG' },
+];
+
+export const NAME_CASES: Case[] = [...mkdir, ...rmdir, ...unlink, ...stickyCases(), ...link, ...symlinkCases, ...rename, ...byteNames];

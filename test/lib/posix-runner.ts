@@ -59,10 +59,21 @@ const DEEP_NAME = 150;
 const methodOf = (p: Proc, name: string) => (p as unknown as Record<string, unknown>)[name];
 
 /**
+ * The parts of the API that no Proc method names, found in the booted kernel by their shape:
+ * 'byte names' when readdir's entries carry their names' bytes (`raw`), as common.md fixes.
+ */
+export async function probeFeatures(root: Proc): Promise<Set<string>> {
+  const features = new Set<string>();
+  const entries = await root.readdir('/');
+  if (entries.length > 0 && (entries[0] as { raw?: unknown }).raw instanceof Uint8Array) features.add('byte names');
+  return features;
+}
+
+/**
  * The features of the API a case needs that `p` does not have yet (each a Proc method, or
  * 'groups' for supplementary groups): the case is skipped, naming them, until they land.
  */
-export function missingFeatures(c: Case, p: Proc): string[] {
+export function missingFeatures(c: Case, p: Proc, features: ReadonlySet<string>): string[] {
   const need = new Set<string>(c.steps.map((s) => s[0]));
   for (const s of c.setup ?? []) {
     if ('kind' in s && s.kind === 'fifo') need.add('mkfifo');
@@ -71,28 +82,26 @@ export function missingFeatures(c: Case, p: Proc): string[] {
   }
   const missing = [...need].filter((m) => typeof methodOf(p, m) !== 'function');
   if (c.as?.groups && !Array.isArray((p.cred as { groups?: unknown }).groups)) missing.push('groups');
+  for (const f of c.needs ?? []) if (!features.has(f)) missing.push(f);
   return missing;
 }
 
 /**
- * An absolute path of exactly `bytes` bytes for case number `index` on a mount: directories of 150-byte
- * names under `${mount.root}/deep` that every case of the mount shares, then one of the case's own
- * (its number padded to 150 bytes), then the last name. The directories are those of a PATH_MAX - 1
- * path whatever `bytes` is, so that the paths of PATH_MAX - 1 and PATH_MAX bytes differ only in
- * the last name (at most 250 bytes).
+ * An absolute path of exactly `bytes` bytes for case number `index` on a mount: directories of
+ * 150-byte names under `${mount.root}/deep` that every case of the mount shares, then one of the
+ * case's own (`c<index>`, a short name, so that the shared directory holding them all stays one
+ * block), then the last name. The directories are the same whatever `bytes` is, so that the paths
+ * of PATH_MAX - 1 and PATH_MAX bytes differ only in the last name (at most 255 bytes).
  */
 export function deepPath(mount: MountRun, index: number, bytes: number): { shared: string[]; own: string; path: string } {
-  const dirs: string[] = [];
+  const shared: string[] = [];
   let at = `${mount.root}/deep`;
-  let rem = PATH_MAX - 1 - at.length;
-  while (rem > 250) {
-    dirs.push('d'.repeat(DEEP_NAME));
-    rem -= DEEP_NAME + 1;
+  while (PATH_MAX - 1 - at.length > 258) {
+    at += '/' + 'd'.repeat(DEEP_NAME);
+    shared.push(at);
   }
-  dirs[dirs.length - 1] = `c${index}`.padEnd(DEEP_NAME, 'd');
-  const full = dirs.map((_, i) => `${at}/${dirs.slice(0, i + 1).join('/')}`);
-  at = full[full.length - 1];
-  return { shared: full.slice(0, -1), own: at, path: `${at}/${'f'.repeat(bytes - at.length - 1)}` };
+  const own = `${at}/c${index}`;
+  return { shared, own, path: `${own}/${'f'.repeat(bytes - own.length - 1)}` };
 }
 
 /**
@@ -161,7 +170,7 @@ async function make(root: Proc, pr: Prepared, s: Setup): Promise<void> {
 
 /** Whether the case looks at what its entries were after setup: to find a failed call changed nothing, or a time changed. */
 function comparesWithSetup(c: Case): boolean {
-  return c.expect !== 'OK' || (c.after ?? []).some((k) => [k.atime, k.mtime, k.ctime].some((t) => typeof t === 'string'));
+  return (c.expect !== 'OK' && !c.priorStepsChange) || (c.after ?? []).some((k) => [k.atime, k.mtime, k.ctime].some((t) => typeof t === 'string'));
 }
 
 /** The absolute paths a case's entries were made at (deep directories aside), with its directories. */
@@ -197,12 +206,22 @@ function resolve(pr: Prepared, a: Arg, results: unknown[]): unknown {
   if ('other' in a) return place(pr, a.other, true);
   if ('deep' in a) return deepPath(pr.mount, pr.index, a.deep).path;
   if ('badFd' in a) return UNOPENED_FD;
+  if ('raw' in a) return rawPath(pr, a.raw);
   const r = results[a.result];
   return a.index === undefined ? r : (r as unknown[])[a.index];
 }
 
 /** Bytes as the text a case writes them in (one char per byte). */
 const text = (b: Uint8Array) => String.fromCharCode(...b);
+
+/** A path inside the case's directory given as bytes (one char per byte), as a Uint8Array. */
+function rawPath(pr: Prepared, raw: string): Uint8Array {
+  const dir = new TextEncoder().encode(`${pr.dir}/`);
+  const out = new Uint8Array(dir.length + raw.length);
+  out.set(dir);
+  for (let i = 0; i < raw.length; i++) out[dir.length + i] = raw.charCodeAt(i);
+  return out;
+}
 
 /** Whether `got` has every field of `want` (bytes compared as text), recursively. */
 function matches(got: unknown, want: unknown): boolean {
@@ -241,6 +260,10 @@ async function check(root: Proc, pr: Prepared, k: Check): Promise<string[]> {
   want('size', st.size, k.size);
   want('rdev', st.rdev, k.rdev);
   if (k.target !== undefined) want('target', show(await root.readlink(at)), show(k.target));
+  if (k.rawEntries !== undefined) {
+    const raws = (await root.readdir(at)).map((e) => text((e as { raw?: Uint8Array }).raw ?? new Uint8Array())).sort();
+    want('entries (bytes)', show(raws), show([...k.rawEntries].sort()));
+  }
   if (k.entries !== undefined) {
     want('entries', show((await root.readdir(at)).map((e) => e.name).sort()), show([...k.entries].sort()));
   }
@@ -304,8 +327,12 @@ export async function run(k: Kernel, root: Proc, pr: Prepared): Promise<Result> 
     problems.push(`returned ${show(results.at(-1))}, expected ${show(c.returns)}`);
   }
   if (got === c.expect) {
-    for (const k2 of c.after ?? []) problems.push(...await check(root, pr, k2));
-    if (c.expect !== 'OK') problems.push(...await changedEntries(root, pr));
+    try {
+      for (const k2 of c.after ?? []) problems.push(...await check(root, pr, k2));
+      if (c.expect !== 'OK' && !c.priorStepsChange) problems.push(...await changedEntries(root, pr));
+    } catch (err) {
+      problems.push(`looking at the result failed: ${err instanceof SysError ? `${err.errno} ${err.message}` : String(err)}`);
+    }
   }
   return { got, problems };
 }
@@ -313,7 +340,7 @@ export async function run(k: Kernel, root: Proc, pr: Prepared): Promise<Result> 
 /** A SysError-free description of a case's steps, for failure messages. */
 export function describeSteps(c: Case): string {
   const arg = (a: Arg) => (typeof a === 'object' ? ('path' in a ? `'${a.path.length > 40 ? `${a.path.slice(0, 12)}…(${a.path.length} bytes)` : a.path}'`
-    : 'other' in a ? `other:'${a.other}'` : 'deep' in a ? `<path of ${a.deep} bytes>` : 'badFd' in a ? '<unopened fd>' : `<result ${a.result}${a.index === undefined ? '' : `[${a.index}]`}>`)
+    : 'other' in a ? `other:'${a.other}'` : 'deep' in a ? `<path of ${a.deep} bytes>` : 'badFd' in a ? '<unopened fd>' : 'raw' in a ? `bytes:${JSON.stringify(a.raw)}` : `<result ${a.result}${a.index === undefined ? '' : `[${a.index}]`}>`)
     : JSON.stringify(a));
   const who = c.as ? `uid ${c.as.uid} gid ${c.as.gid}${c.as.groups ? ` groups [${c.as.groups.join(',')}]` : ''}` : 'root';
   return `${who}${c.umask !== undefined ? `, umask 0${c.umask.toString(8)}` : ''}: ${c.steps.map(([n, ...a]) => `${n}(${a.map(arg).join(', ')})`).join('; ')}`;
