@@ -19,11 +19,8 @@ export const U2 = 65533;
 export const G1 = 65534;
 export const G2 = 65533;
 export const G3 = 65532;
-export const ROOT: Cred = { uid: 0, gid: 0 };
 /** User U1 in group G1: the usual unprivileged caller. */
 export const USER: Cred = { uid: U1, gid: G1 };
-/** Another user (U2, group G2): owns nothing the cases make for USER. */
-export const OTHER: Cred = { uid: U2, gid: G2 };
 
 /**
  * The API common.md fixes and other engineers are adding; defined here with the agreed values
@@ -118,6 +115,8 @@ export type TimeCheck = 'changed' | 'same' | number;
  */
 export interface Check {
   path: string;
+  /** Where setup made what is now at `path` (after a rename), for the time checks. */
+  was?: string;
   other?: boolean;
   follow?: boolean;
   exists?: boolean;
@@ -163,6 +162,3 @@ export interface Case {
   returns?: unknown;
   after?: Check[];
 }
-
-/** One case per type of existing file, for checks every type must pass. */
-export const FILE_KINDS = ['file', 'dir', 'symlink', 'fifo'] as const;

@@ -50,8 +50,10 @@ const UNOPENED_FD = 1000;
  */
 const SHARD = 50;
 
-/** The case directory of case number `index`, below a mount's root or its other root. */
-const caseDir = (base: string, index: number) => `${base}/g${Math.floor(index / SHARD)}/c${index}`;
+/** The shard directory of case number `index`, below a mount's root or its other root. */
+const shardDir = (base: string, index: number) => `${base}/g${Math.floor(index / SHARD)}`;
+/** The directory of case number `index`, below a mount's root or its other root. */
+const caseDir = (base: string, index: number) => `${shardDir(base, index)}/c${index}`;
 
 /** Name length of the directories of a deep path (with its '/', 151 bytes each). */
 const DEEP_NAME = 150;
@@ -111,7 +113,7 @@ export function deepPath(mount: MountRun, index: number, bytes: number): { share
 export async function prepareMount(root: Proc, mount: MountRun, cases: number): Promise<void> {
   for (const base of [mount.root, mount.otherRoot]) {
     await root.mkdir(base, 0o755);
-    for (let i = 0; i < cases; i += SHARD) await root.mkdir(caseDir(base, i).replace(/\/[^/]*$/, ''), 0o755);
+    for (let i = 0; i < cases; i += SHARD) await root.mkdir(shardDir(base, i), 0o755);
   }
   await root.mkdir(`${mount.root}/deep`, 0o755);
   for (const dir of deepPath(mount, 0, PATH_MAX - 1).shared) await root.mkdir(dir, 0o755);
@@ -129,7 +131,8 @@ function place(pr: Prepared, path: string, other = false): string {
   return path === '' ? base : `${base}/${path}`;
 }
 
-async function errnoOrThrow(run: () => Promise<unknown>): Promise<Outcome | string> {
+/** 'OK', the errno of a SysError, or a sentence for anything else thrown (which fails the case). */
+async function outcomeOf(run: () => Promise<unknown>): Promise<Outcome | string> {
   try {
     await run();
     return 'OK';
@@ -268,7 +271,7 @@ async function check(root: Proc, pr: Prepared, k: Check): Promise<string[]> {
     want('entries', show((await root.readdir(at)).map((e) => e.name).sort()), show([...k.entries].sort()));
   }
   if (k.data !== undefined) want('content', show(text(await root.readFile(at))), show(k.data));
-  const before = pr.before.get(at);
+  const before = pr.before.get(k.was === undefined ? at : place(pr, k.was, k.other));
   for (const field of ['atime', 'mtime', 'ctime'] as const) {
     const t = k[field];
     if (t === undefined) continue;
@@ -316,7 +319,7 @@ export async function run(k: Kernel, root: Proc, pr: Prepared): Promise<Result> 
     for (const step of c.steps) {
       const [name, ...args] = step as Step;
       const fn = methodOf(p, name) as (...a: unknown[]) => Promise<unknown>;
-      got = await errnoOrThrow(async () => results.push(await fn.apply(p, args.map((a) => resolve(pr, a, results)))));
+      got = await outcomeOf(async () => results.push(await fn.apply(p, args.map((a) => resolve(pr, a, results)))));
       if (got !== 'OK') break;
     }
   } finally {
