@@ -86,6 +86,12 @@ const open: Case[] = [
     name: 'open: O_APPEND writes at the end whatever the offset', setup: [file('f', { data: 'abc' })],
     steps: [['open', P('f'), O_WRONLY | O_APPEND], ['lseek', R(0), 0, 0], ['write', R(0), 'de']], expect: 'OK', after: [{ path: 'f', data: 'abcde' }],
   },
+  {
+    name: 'open: a file past 2 GiB is written and read at its offset', setup: [file('f')],
+    steps: [['open', P('f'), O_RDWR], ['pwrite', R(0), 'far', 2 ** 31 + 5], ['pread', R(0), 10, 2 ** 31 + 4]], expect: 'OK', returns: '\0far',
+    after: [{ path: 'f', size: 2 ** 31 + 8 }],
+  },
+  { name: 'open: ENXIO for a socket node', setup: [node('sock', 's')], steps: [['open', P('s'), O_RDONLY]], expect: 'ENXIO' },
   { name: 'write: EBADF for an fd open only for reading', setup: [file('f')], steps: [['open', P('f'), O_RDONLY], ['write', R(0), 'x']], expect: 'EBADF' },
   { name: 'read: EBADF for an fd open only for writing', setup: [file('f', { data: 'x' })], steps: [['open', P('f'), O_WRONLY], ['read', R(0), 1]], expect: 'EBADF' },
   { name: 'read: EISDIR for a directory', setup: [dir('d')], steps: [['open', P('d'), O_RDONLY], ['read', R(0), 1]], expect: 'EISDIR' },
