@@ -27,6 +27,7 @@ export const ERRNO = {
   ESPIPE: [29, 'Illegal seek'],
   EROFS: [30, 'Read-only file system'],
   EMLINK: [31, 'Too many links'],
+  EPIPE: [32, 'Broken pipe'],
   ERANGE: [34, 'Numerical result out of range'],
   ENAMETOOLONG: [36, 'File name too long'],
   ENOSYS: [38, 'Function not implemented'],

@@ -289,6 +289,16 @@ export const FS_OPS = {
     args: { fsid: 'uint', dir: 'handle', name: 'string', target: 'string', uid: 'uint', gid: 'uint' },
     idempotent: false,
   }),
+  /**
+   * Makes a special file (or an empty regular one): `mode` holds the type (S_IFIFO, S_IFCHR,
+   * S_IFBLK, S_IFSOCK or S_IFREG) and the permission bits; `rdev` is the device number of a
+   * character or block device (Linux's dev_t, see makedev), 0 for the others. EEXIST when the
+   * name exists; a file system whose set of files is fixed refuses with EPERM.
+   */
+  mknod: op<WalkStep>()({
+    args: { fsid: 'uint', dir: 'handle', name: 'string', mode: 'uint', rdev: 'uint', uid: 'uint', gid: 'uint' },
+    idempotent: false,
+  }),
   /** Adds a name for h in dir; answers h's attributes. */
   link: op<Attr>()({ args: { fsid: 'uint', h: 'handle', dir: 'handle', name: 'string' }, idempotent: false }),
   unlink: op<void>()({ args: { fsid: 'uint', dir: 'handle', name: 'string' }, idempotent: false }),
@@ -354,6 +364,45 @@ export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;
 export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
+/** Never wait: opening a FIFO, or reading or writing a pipe, that would wait fails (or, for a FIFO's read end, opens) at once. */
+export const O_NONBLOCK = 0o4000;
+
+/** Bytes a pipe or FIFO holds before a writer waits (Linux's default pipe size). */
+export const PIPE_SIZE = 64 * 1024;
+/** Writes to a pipe of at most this many bytes are atomic: never interleaved with another writer's. */
+export const PIPE_BUF = 4096;
+
+/**
+ * A device number (dev_t) from its major and minor numbers, as Linux's new_encode_dev and glibc's
+ * makedev lay them out in 32 bits: minor's low 8 bits, then major's 12, then minor's upper 12.
+ */
+export function makedev(major: number, minor: number): number {
+  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & 0xfff00) << 12)) >>> 0;
+}
+
+/** The major number of a device number made by makedev. */
+export function major(dev: number): number {
+  return (dev >>> 8) & 0xfff;
+}
+
+/** The minor number of a device number made by makedev. */
+export function minor(dev: number): number {
+  return (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+}
+
+/**
+ * Why `mode` cannot be given to mknod (a directory, a symlink, or no type POSIX knows), or null
+ * when it can: the types mknod makes are FIFOs, character and block devices, sockets and
+ * regular files (type 0 means a regular file).
+ */
+export function mknodTypeFault(mode: number): string | null {
+  switch (mode & S_IFMT) {
+    case 0: case S_IFREG: case S_IFIFO: case S_IFCHR: case S_IFBLK: case S_IFSOCK: return null;
+    case S_IFDIR: return 'a directory is made by mkdir';
+    case S_IFLNK: return 'a symbolic link is made by symlink';
+    default: return `file type 0o${(mode & S_IFMT).toString(8)} is not one POSIX knows`;
+  }
+}
 
 /** stat(2) as vfs reports it: a file system's Attr and the mount it lives on. */
 export interface Stat extends Attr {

@@ -238,6 +238,8 @@ export class Kernel {
     try {
       if (this.panicReport === null) {
         await this.settled(); // a panic may come from a restart itself
+        // Calls waiting on a pipe or FIFO would wait out the grace: vfs ends them first.
+        if (this.init) await this.main.kernelCall('vfs', 'halting', {}).catch(() => {});
         await this.callsDone(HALT_GRACE_MS);
       }
       this.failCalls();

@@ -8,7 +8,7 @@
 
 import { SysError } from '../ipc/errno.js';
 import {
-  MAX_IO, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT,
+  MAX_IO, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IALLUGO, S_IFDIR, S_IFIFO, S_IFMT,
   type DirEntry, type MountInfo, type Stat, type StatFs,
 } from './api.js';
 
@@ -33,6 +33,7 @@ export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Obje
   stat: ['path'], lstat: ['path'], fstat: ['fd'],
   mkdir: ['path', 'mode'], rmdir: ['path'], readdir: ['path'], unlink: ['path'],
   rename: ['from', 'to'], link: ['existing', 'path'], symlink: ['target', 'path'], readlink: ['path'],
+  mknod: ['path', 'mode', 'rdev'], pipe: [], dup: ['fd'], dup2: ['fd', 'newfd'],
   truncate: ['path', 'length'], ftruncate: ['fd', 'length'], fsync: ['fd'], sync: [],
   // uid and gid of chown are the file's new owner, not the caller's identity.
   chmod: ['path', 'mode'], chown: ['path', 'uid', 'gid'], utimes: ['path', 'atime', 'mtime', 'nofollow'],
@@ -201,6 +202,37 @@ export class Proc {
   /** Makes `path` a symbolic link whose content is `target`. */
   symlink(target: string, path: string): Promise<void> {
     return this.sys('symlink', { target, path }) as Promise<void>;
+  }
+  /**
+   * Makes a special file: `mode` holds the type (S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK, or S_IFREG
+   * or 0 for an empty regular file) and the permission bits (less the umask); `rdev` is a device
+   * node's number (makedev). EINVAL for another type, EPERM for a device node unless root.
+   */
+  mknod(path: string, mode: number, rdev = 0): Promise<void> {
+    return this.sys('mknod', { path, mode, rdev }) as Promise<void>;
+  }
+  /** Makes a FIFO (named pipe): mknod of S_IFIFO, as glibc's mkfifo is. */
+  mkfifo(path: string, mode = 0o666): Promise<void> {
+    return this.mknod(path, S_IFIFO | (mode & S_IALLUGO));
+  }
+  /**
+   * Makes a pipe: resolves to [read fd, write fd] (see servers/vfs/pipes.ts: reads wait for
+   * data or EOF, writes for room; EPIPE with no reader left; writes of up to PIPE_BUF bytes
+   * are atomic). Its fds seek nothing (ESPIPE).
+   */
+  pipe(): Promise<[number, number]> {
+    return this.sys('pipe', {}) as Promise<[number, number]>;
+  }
+  /** A new fd, the lowest free one, on the same open file description as `fd` (offset and flags shared). */
+  dup(fd: number): Promise<number> {
+    return this.sys('dup', { fd }) as Promise<number>;
+  }
+  /**
+   * Makes `newfd` refer to `fd`'s open file description, closing what newfd referred to;
+   * returns newfd (at once when it is fd). EBADF for a bad fd or a newfd beyond the last fd.
+   */
+  dup2(fd: number, newfd: number): Promise<number> {
+    return this.sys('dup2', { fd, newfd }) as Promise<number>;
   }
   readlink(path: string): Promise<string> {
     return this.sys('readlink', { path }) as Promise<string>;

@@ -4,6 +4,7 @@
 import type { Context } from '../../kernel/api.js';
 import { FsClient, FsRequests } from './fs-requests.js';
 import { MountTable } from './mounts.js';
+import { PipeTable } from './pipes.js';
 import type { NameiEnv } from './namei.js';
 import { ProcTable } from './procs.js';
 import { FsRecovery } from './recovery.js';
@@ -20,6 +21,8 @@ export interface Vfs extends NameiEnv {
   readonly recovery: FsRecovery;
   /** What vfs keeps for its own restart: processes and mounts. */
   readonly keeper: VfsKeeper;
+  /** The pipes and open FIFOs (never kept: they end with this incarnation). */
+  readonly pipes: PipeTable;
 }
 
 /** A vfs with no processes and nothing mounted. */
@@ -28,7 +31,7 @@ export function emptyVfs(ctx: Context): Vfs {
   const procs = new ProcTable();
   const client = new FsClient(ctx);
   const recovery = new FsRecovery(ctx, client, mounts, procs);
-  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send), keeper: new VfsKeeper(ctx.keep) };
+  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send), keeper: new VfsKeeper(ctx.keep), pipes: new PipeTable() };
 }
 
 /** The argument every syscall but unmountAll has: the client process it comes from. */

@@ -6,7 +6,10 @@
 // loses what it held: fd tables and offsets, cwds, the mount table, the replay logs. It keeps
 // the client processes and the mounts itself (ctx.keep, restart.ts), and the new incarnation
 // makes them again; mounting by mount point finds the same file-system instances, content and
-// all. Open fds are gone (EBADF), cwds are '/' again. The other story, a file system
+// all. Open fds are gone (EBADF), cwds are '/' again. Pipes and FIFO connections live in vfs
+// alone (pipes.ts), so they are gone too: their fds are EBADF like the others, their buffered
+// bytes are lost, and nothing tries to make them again (a FIFO's next open makes a new pipe).
+// The other story, a file system
 // restarting under vfs, is recovery.ts's: vfs mounts it again and replays.
 //
 // The parts, as MINIX's vfs is cut: ops.ts (the syscall table), fs-requests.ts (the only
@@ -19,6 +22,7 @@ import { FILESYSTEMS } from './fs-requests.js';
 import { VFS_OPS, WALKS_A_PATH, type VfsOp } from './ops.js';
 import { handleStale } from './recovery.js';
 import { attrCalls } from './sys-attrs.js';
+import { fdCalls } from './sys-fds.js';
 import { fileCalls } from './sys-files.js';
 import { mountCalls } from './sys-mounts.js';
 import { nameCalls } from './sys-names.js';
@@ -49,6 +53,7 @@ async function serve(ctx: Context, kept?: ReadonlyMap<string, unknown>) {
   const handlers = {
     ...processCalls(vfs),
     ...fileCalls(vfs),
+    ...fdCalls(vfs),
     ...nameCalls(vfs),
     ...attrCalls(vfs),
     ...mountCalls(vfs),
