@@ -2,10 +2,11 @@
 // device numbers that round-trip (in both of ext2's encodings), who may make what, the umask,
 // and open of a node with nothing behind it (ENXIO). The images pass e2fsck, debugfs reads the
 // same types and numbers, and nodes made by mke2fs -d read back right. The same under every
-// policy.
+// policy. And `rumpus cp -r` with special files: into an image they are made again (sockets
+// skipped), out of one to the host they are skipped, each said so, with exit status 1.
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import {
@@ -139,3 +140,46 @@ for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
     if (seen.length > 1) t.same(results, seen[0], 'the same results as under the first policy');
   });
 }
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
+const TSX = import.meta.resolve('tsx');
+
+/** Runs `rumpus ARGS…` in the fixture directory; a run that hangs is killed and fails. */
+function rumpus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', TSX, BIN, ...args], { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+t.test('cp -r with special files, into an image and out of one', async (t) => {
+  const tree = join(dir, 'tree');
+  mkdirSync(join(tree, 'sub'), { recursive: true });
+  writeFileSync(join(tree, 'sub', 'file'), 'data');
+  execFileSync('cp', ['-a', join(mke2fsSource, 'fifo'), join(mke2fsSource, 'null'), join(mke2fsSource, 'disk'), join(mke2fsSource, 'sock'), join(tree, 'sub')]);
+  const img = join(dir, 'cp.img');
+  mkImage(img, { size: 8 * MiB, blockSize: 1024 });
+
+  const into = await rumpus('cp', '-r', tree, `${img}:/t`);
+  t.equal(into.stderr, `cp: skipped ${join(tree, 'sub', 'sock')}: a socket; sockets are not copied\n`, 'into the image: only the socket is skipped, and said so');
+  t.equal(into.code, 1, 'with exit status 1');
+  const ls = await rumpus('ls', '-l', `${img}:/t/sub`);
+  t.match(ls.stdout, /^brw-r--r-- +1 0 0 +300, 70000 .+ disk$/m, 'the block device keeps its numbers');
+  t.match(ls.stdout, /^crw-r--r-- +1 0 0 +1, +3 .+ null$/m, 'the character device keeps its numbers');
+  t.match(ls.stdout, /^prw-r--r-- +1 0 0 +0 .+ fifo$/m, 'the FIFO is a FIFO');
+  t.match(ls.stdout, /^-rw-r--r-- +1 0 0 +4 .+ file$/m, 'the regular file is copied');
+  t.ok(fsckClean(img).clean, 'e2fsck finds nothing');
+
+  const out = join(dir, 'out');
+  const back = await rumpus('cp', '-r', `${img}:/t`, out);
+  const lines = (text: string) => text.split('\n').filter(Boolean).sort();
+  t.same(lines(back.stderr), [
+    `cp: skipped ${img}:/t/sub/disk: a block device; only regular files, directories and symlinks are copied to the host`,
+    `cp: skipped ${img}:/t/sub/fifo: a FIFO; only regular files, directories and symlinks are copied to the host`,
+    `cp: skipped ${img}:/t/sub/null: a character device; only regular files, directories and symlinks are copied to the host`,
+  ], 'out of the image: each special file is skipped and named');
+  t.equal(back.code, 1, 'with exit status 1 at the end');
+  t.same(readdirSync(join(out, 'sub')), ['file'], 'and the rest is copied');
+  t.ok(lstatSync(join(out, 'sub', 'file')).isFile());
+});
