@@ -6,6 +6,7 @@ export const ERRNO = {
   EPERM: [1, 'Operation not permitted'],
   ENOENT: [2, 'No such file or directory'],
   ESRCH: [3, 'No such process'],
+  EINTR: [4, 'Interrupted system call'],
   EIO: [5, 'Input/output error'],
   ENXIO: [6, 'No such device or address'],
   E2BIG: [7, 'Argument list too long'],

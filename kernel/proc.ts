@@ -121,25 +121,40 @@ export class Proc {
     return this.#sys(op, args);
   }
 
+  /**
+   * A syscall that may wait on a pipe or FIFO (open, read, write): vfs answers such a wait with
+   * EINTR after a while (servers/vfs/pipes.ts), and it is made again here, as SA_RESTART has
+   * the kernel do. It ends when the call does anything else (EIO at exit or halt).
+   */
+  private async restarting(op: string, args: Record<string, unknown>): Promise<unknown> {
+    for (;;) {
+      try {
+        return await this.#sys(op, args);
+      } catch (err) {
+        if (!(err instanceof SysError && err.errno === 'EINTR')) throw err;
+      }
+    }
+  }
+
   /** Opens a file; flags are O_* bits or a Node-style string. Returns the new fd. */
   open(path: string, flags: number | string = O_RDONLY, mode = 0o666): Promise<number> {
     const f = typeof flags === 'string' ? FLAG_STRINGS[flags] : flags;
     if (f === undefined) return Promise.reject(new SysError('EINVAL', `open: unknown flags '${flags}'`));
-    return this.sys('open', { path, flags: f, mode }) as Promise<number>;
+    return this.restarting('open', { path, flags: f, mode }) as Promise<number>;
   }
   close(fd: number): Promise<void> {
     return this.sys('close', { fd }) as Promise<void>;
   }
   /** Reads up to `length` bytes at the fd's offset; an empty result is the end of the file. */
   read(fd: number, length: number): Promise<Uint8Array> {
-    return this.sys('read', { fd, length }) as Promise<Uint8Array>;
+    return this.restarting('read', { fd, length }) as Promise<Uint8Array>;
   }
   /**
    * Writes at the fd's offset (at the end with O_APPEND); returns the count written, which is
    * less than the data's length for more than MAX_IO bytes (or a full file system).
    */
   write(fd: number, data: Uint8Array | string): Promise<number> {
-    return this.sys('write', { fd, data: writeData(data) }) as Promise<number>;
+    return this.restarting('write', { fd, data: writeData(data) }) as Promise<number>;
   }
   pread(fd: number, length: number, offset: number): Promise<Uint8Array> {
     return this.sys('pread', { fd, length, offset }) as Promise<Uint8Array>;

@@ -7,6 +7,7 @@ import t from 'tap';
 import {
   O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, PIPE_BUF, PIPE_SIZE, S_IFIFO, S_IFMT, boot, type Kernel, type Proc,
 } from '../kernel/index.js';
+import { WAIT_SLICE_MS } from '../servers/vfs/pipes.js';
 import { errnoOf } from './lib/errno.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
 
@@ -219,5 +220,47 @@ for (const policy of ALL_POLICIES) {
     await k.halt(); // must not hang
     for (const [what, outcome] of Object.entries(blocked)) t.equal(await outcome, 'EIO', `the blocked ${what} fails with EIO`);
     void rd;
+  });
+}
+
+for (const policy of ALL_POLICIES) {
+  t.test(`under ${policyName(policy)}, a read that waits longer than the call deadline still gets its data`, async (t) => {
+    const deadline = WAIT_SLICE_MS + 500;
+    const k = await boot({ policy, calls: { timeoutMs: deadline, tries: 1, reconnectMs: 15_000 } });
+    try {
+      const p = await k.spawn();
+      const [rd, wr] = await p.pipe();
+      const late = p.read(rd, 10);
+      await new Promise((r) => setTimeout(r, deadline + 1000));
+      await p.write(wr, 'late');
+      t.equal(text(await late), 'late', 'no ETIMEDOUT, and nothing lost');
+    } finally {
+      await k.halt();
+    }
+  });
+}
+
+for (const policy of ['microkernel', 'multiprocess']) {
+  t.test(`under ${policy}, a restart of vfs closes pipes and FIFOs: their fds are EBADF`, async (t) => {
+    const k = await boot({ policy });
+    try {
+      const p = await k.spawn();
+      const [rd, wr] = await p.pipe();
+      await p.write(wr, 'before');
+      await p.mkfifo('/tmp/f');
+      const ff = await p.open('/tmp/f', O_RDWR);
+      await k.inject({ component: 'vfs', type: 'crash', op: 'getpid' });
+      await p.getpid();
+      await k.settled();
+      t.same([await errnoOf(p.read(rd, 10)), await errnoOf(p.write(wr, 'x')), await errnoOf(p.read(ff, 1))], ['EBADF', 'EBADF', 'EBADF'], 'every pipe and FIFO fd is gone');
+      const again = await p.open('/tmp/f', O_RDWR);
+      await p.write(again, 'new');
+      t.equal(text(await p.read(again, 10)), 'new', 'the FIFO opens again, on a new pipe');
+      const [r2, w2] = await p.pipe();
+      await p.write(w2, 'fresh');
+      t.equal(text(await p.read(r2, 10)), 'fresh', 'and pipe() works');
+    } finally {
+      await k.halt();
+    }
   });
 }

@@ -31,7 +31,7 @@ export function emptyVfs(ctx: Context): Vfs {
   const procs = new ProcTable();
   const client = new FsClient(ctx);
   const recovery = new FsRecovery(ctx, client, mounts, procs);
-  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send), keeper: new VfsKeeper(ctx.keep), pipes: new PipeTable() };
+  return { ctx, mounts, procs, client, recovery, fs: new FsRequests(recovery.send), keeper: new VfsKeeper(ctx.keep), pipes: new PipeTable((ms) => ctx.hyp.sleep(ms)) };
 }
 
 /** The argument every syscall but unmountAll has: the client process it comes from. */

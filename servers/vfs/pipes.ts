@@ -9,7 +9,11 @@
 //
 // Every wait is an await on a promise the other end resolves: a blocked call holds up no other
 // syscall. And every wait ends: when the calling process exits, and when the kernel halts, with
-// EIO and a sentence (PipeTable.releaseProcess, PipeTable.halt).
+// EIO and a sentence (PipeTable.releaseProcess, PipeTable.halt); and after WAIT_SLICE_MS at
+// most, with EINTR (or a short write), which the client's Proc makes again as SA_RESTART
+// would. So no call to vfs outlives the core's call deadline (which would fail it with
+// ETIMEDOUT across a boundary, and not in one thread, while vfs went on waiting and took the
+// data it was waiting for), and every policy behaves the same.
 
 import { O_ACCMODE, O_RDONLY, O_WRONLY, PIPE_BUF, PIPE_SIZE, SysError } from '../../kernel/api.js';
 import type { Vnode } from './mounts.js';
@@ -69,8 +73,9 @@ export class Pipe {
     if (!fifo || nonblock || (acc !== O_RDONLY && acc !== O_WRONLY)) return;
     const counted = acc === O_RDONLY ? () => this.writeOpens : () => this.readOpens;
     const before = counted();
+    const slice = this.table.slice();
     try {
-      while (counted() === before && (acc === O_RDONLY ? this.writers : this.readers) === 0) await this.wait(pid);
+      while (counted() === before && (acc === O_RDONLY ? this.writers : this.readers) === 0) await this.wait(pid, slice);
     } catch (err) {
       this.close(flags);
       throw err;
@@ -93,9 +98,10 @@ export class Pipe {
 
   /** Up to `length` bytes: waits while empty and a writer is left; empty at EOF. */
   async read(pid: number, length: number, nonblock: boolean): Promise<Uint8Array> {
+    let slice: Promise<void> | undefined;
     while (this.held === 0 && this.writers > 0 && length > 0) {
       if (nonblock) throw new SysError('EAGAIN', 'read: the pipe is empty (O_NONBLOCK)');
-      await this.wait(pid);
+      await this.wait(pid, (slice ??= this.table.slice()));
     }
     const out = new Uint8Array(Math.min(length, this.held));
     for (let at = 0; at < out.length; ) {
@@ -113,12 +119,14 @@ export class Pipe {
 
   /**
    * Writes all of `data`, waiting for room as needed; returns its length, or less when the last
-   * reader went (or, with O_NONBLOCK, the pipe filled) after part of it was written. EPIPE when
-   * there is no reader before any of it is written, EAGAIN when nothing fits (O_NONBLOCK).
+   * reader went (or, with O_NONBLOCK, the pipe filled; or the wait's slice ended) after part of
+   * it was written. EPIPE when there is no reader before any of it is written, EAGAIN when
+   * nothing fits (O_NONBLOCK), EINTR when the slice ended before anything fitted.
    */
   async write(pid: number, data: Uint8Array, nonblock: boolean): Promise<number> {
     const atomic = data.length <= PIPE_BUF;
     let written = 0;
+    let slice: Promise<void> | undefined;
     while (written < data.length) {
       if (this.readers === 0) {
         if (written > 0) return written;
@@ -138,7 +146,12 @@ export class Pipe {
         if (written > 0) return written;
         throw new SysError('EAGAIN', 'write: the pipe is full (O_NONBLOCK)');
       }
-      await this.wait(pid);
+      try {
+        await this.wait(pid, (slice ??= this.table.slice()));
+      } catch (err) {
+        if (written > 0 && err instanceof SysError && err.errno === 'EINTR') return written;
+        throw err;
+      }
     }
     return written;
   }
@@ -148,23 +161,31 @@ export class Pipe {
     for (const w of [...this.waiters]) if (pid === null || w.pid === pid) w.fail(err);
   }
 
-  /** Resolves at the pipe's next change; fails if the wait is cut off. */
-  private wait(pid: number): Promise<void> {
-    if (this.table.halted) return Promise.reject(haltError());
-    return new Promise((resolve, reject) => {
-      const w: Waiter = {
+  /** Resolves at the pipe's next change; fails if the wait is cut off, and with EINTR when `slice` ends first. */
+  private async wait(pid: number, slice: Promise<void>): Promise<void> {
+    if (this.table.halted) throw haltError();
+    let w!: Waiter;
+    const changed = new Promise<'changed'>((resolve, reject) => {
+      w = {
         pid,
-        wake: () => (this.waiters.delete(w), resolve()),
+        wake: () => (this.waiters.delete(w), resolve('changed')),
         fail: (err) => (this.waiters.delete(w), reject(err)),
       };
       this.waiters.add(w);
     });
+    if ((await Promise.race([changed, slice])) !== 'changed') {
+      this.waiters.delete(w);
+      throw new SysError('EINTR', `a wait on a pipe or FIFO took ${WAIT_SLICE_MS} ms; made again by the client`);
+    }
   }
 
   private changed(): void {
     for (const w of [...this.waiters]) w.wake();
   }
 }
+
+/** Longest one call waits on a pipe before it answers EINTR (kept well under the default 60 s call deadline). */
+export const WAIT_SLICE_MS = 1000;
 
 const haltError = () => new SysError('EIO', 'the kernel is halting: a wait on a pipe or FIFO was cut off');
 
@@ -180,6 +201,14 @@ export class PipeTable {
   private readonly fifos = new Map<string, Pipe>();
   private readonly fifoKeys = new Map<Pipe, string>();
   private nextIno = 1;
+
+  /** @param sleep  resolves after a number of milliseconds (the host's, through hyp) */
+  constructor(private readonly sleep: (ms: number) => Promise<void>) {}
+
+  /** The end of a wait's slice: WAIT_SLICE_MS from now. */
+  slice(): Promise<void> {
+    return this.sleep(WAIT_SLICE_MS);
+  }
 
   /** A new pipe: for pipe() (made by `owner`), or for a FIFO. */
   make(owner?: PipeOwner): Pipe {
