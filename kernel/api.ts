@@ -4,6 +4,7 @@
 // that is — a driver is written once and runs under every policy.
 
 import type { Hyp } from './hyp.js';
+import { SysError } from '../ipc/errno.js';
 import { op, type ArgsOf, type CallArgs, type CallResult, type Handlers, type OpName, type OpSpec, type ResultOf } from './ops.js';
 
 export { SysError, strerror, type Errno } from '../ipc/errno.js';
@@ -391,16 +392,16 @@ export function minor(dev: number): number {
 }
 
 /**
- * Why `mode` cannot be given to mknod (a directory, a symlink, or no type POSIX knows), or null
- * when it can: the types mknod makes are FIFOs, character and block devices, sockets and
- * regular files (type 0 means a regular file).
+ * Why mknod cannot make a file of `mode`'s type, as the error it fails with, or null when it
+ * can: it makes FIFOs, character and block devices, sockets and regular files (type 0 means a
+ * regular file). As Linux's may_mknod: a directory is EPERM, any other type EINVAL.
  */
-export function mknodTypeFault(mode: number): string | null {
+export function mknodTypeFault(mode: number): SysError | null {
   switch (mode & S_IFMT) {
     case 0: case S_IFREG: case S_IFIFO: case S_IFCHR: case S_IFBLK: case S_IFSOCK: return null;
-    case S_IFDIR: return 'a directory is made by mkdir';
-    case S_IFLNK: return 'a symbolic link is made by symlink';
-    default: return `file type 0o${(mode & S_IFMT).toString(8)} is not one POSIX knows`;
+    case S_IFDIR: return new SysError('EPERM', 'mknod does not make directories (mkdir does)');
+    case S_IFLNK: return new SysError('EINVAL', 'mknod does not make symbolic links (symlink does)');
+    default: return new SysError('EINVAL', `file type 0o${(mode & S_IFMT).toString(8)} is not one POSIX knows`);
   }
 }
 

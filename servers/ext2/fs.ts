@@ -297,7 +297,7 @@ export class Ext2 implements FsInstance {
     return this.run(true, async () => {
       checkName(name);
       const fault = mknodTypeFault(mode);
-      if (fault) throw new SysError('EINVAL', `ext2: mknod '${name}': ${fault}`);
+      if (fault) throw new SysError(fault.errno, `ext2: mknod '${name}': ${fault.message}`);
       const dir = await this.liveDir(dirH);
       await this.absent(dir, name);
       const node = await this.newInode(dir, (mode & S_IFMT || S_IFREG) | (mode & S_IALLUGO), uid, gid);

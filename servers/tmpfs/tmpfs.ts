@@ -268,7 +268,7 @@ export class Tmpfs implements FsInstance {
     const dir = this.dir(dirH);
     this.absent(dir, name);
     const fault = mknodTypeFault(mode);
-    if (fault) throw new SysError('EINVAL', `tmpfs: mknod '${name}': ${fault}`);
+    if (fault) throw new SysError(fault.errno, `tmpfs: mknod '${name}': ${fault.message}`);
     checkName(name);
     this.charge(COST.inode + entryCost(name), 1);
     const type = mode & S_IFMT || S_IFREG;

@@ -102,7 +102,7 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       await fs.symlink(f.parent!, f.name!, a.target, pr.uid, pr.gid);
     },
     /**
-     * As Linux's mknodat: the type is checked first (EINVAL), then the name (EEXIST) and the
+     * As Linux's mknodat: the type is checked first (EPERM for a directory, else EINVAL), then the name (EEXIST) and the
      * directory (EACCES, EROFS); a device node needs root (EPERM). The umask applies; a device
      * number is kept for a device node only.
      */
@@ -110,7 +110,7 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       const pr = procs.get(a.pid);
       const what = `mknod ${a.path}`;
       const fault = mknodTypeFault(a.mode);
-      if (fault) throw new SysError('EINVAL', `${what}: ${fault}`);
+      if (fault) throw new SysError(fault.errno, `${what}: ${fault.message}`);
       if (a.rdev > 0xffffffff) throw new SysError('EINVAL', `${what}: device number ${a.rdev} does not fit in 32 bits`);
       const f = await findOrMissing(vfs, pr, a.path);
       if (f.node) throw new SysError('EEXIST', `${what}: exists`);
