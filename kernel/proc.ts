@@ -22,7 +22,7 @@ export type SyscallFn = (op: string, args: Record<string, unknown>) => Promise<u
 
 /**
  * The syscalls a client process can make, each with the names of its arguments. The caller's
- * pid is not among them: the core adds it. Ops of vfs that are not here (spawn, unmountAll)
+ * pid is not among them: the core adds it. Ops of vfs that are not here (spawn, halting, unmountAll)
  * serve only the core.
  */
 export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Object.freeze({
