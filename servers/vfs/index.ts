@@ -9,12 +9,13 @@
 // all. Open fds are gone (EBADF), cwds are '/' again. Pipes and FIFO connections live in vfs
 // alone (pipes.ts), so they are gone too: their fds are EBADF like the others, their buffered
 // bytes are lost, and nothing tries to make them again (a FIFO's next open makes a new pipe).
-// The other story, a file system
-// restarting under vfs, is recovery.ts's: vfs mounts it again and replays.
+// The other story, a file system restarting under vfs, is recovery.ts's: vfs mounts it again
+// and replays (an open FIFO on it goes on: its pipe is vfs's).
 //
 // The parts, as MINIX's vfs is cut: ops.ts (the syscall table), fs-requests.ts (the only
 // calls to file systems), recovery.ts, access.ts (permission policy), namei.ts (path walk),
-// mounts.ts and procs.ts (the tables), and one file per family of syscalls (sys-*.ts).
+// mounts.ts and procs.ts (the tables), pipes.ts (pipe objects, for pipe() and FIFOs), and one
+// file per family of syscalls (sys-*.ts).
 
 import { defineComponent, type Context } from '../../kernel/api.js';
 import { emptyVfs } from './context.js';
