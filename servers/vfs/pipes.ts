@@ -73,9 +73,12 @@ export class Pipe {
     if (!fifo || nonblock || (acc !== O_RDONLY && acc !== O_WRONLY)) return;
     const counted = acc === O_RDONLY ? () => this.writeOpens : () => this.readOpens;
     const before = counted();
-    const slice = this.table.slice();
+    let slice: Promise<void> | undefined;
     try {
-      while (counted() === before && (acc === O_RDONLY ? this.writers : this.readers) === 0) await this.wait(pid, slice);
+      for (let over = false; counted() === before && (acc === O_RDONLY ? this.writers : this.readers) === 0; ) {
+        if (over) throw sliceOver();
+        over = !(await this.wait(pid, (slice ??= this.table.slice())));
+      }
     } catch (err) {
       this.close(flags);
       throw err;
@@ -99,9 +102,10 @@ export class Pipe {
   /** Up to `length` bytes: waits while empty and a writer is left; empty at EOF. */
   async read(pid: number, length: number, nonblock: boolean): Promise<Uint8Array> {
     let slice: Promise<void> | undefined;
-    while (this.held === 0 && this.writers > 0 && length > 0) {
+    for (let over = false; this.held === 0 && this.writers > 0 && length > 0; ) {
       if (nonblock) throw new SysError('EAGAIN', 'read: the pipe is empty (O_NONBLOCK)');
-      await this.wait(pid, (slice ??= this.table.slice()));
+      if (over) throw sliceOver();
+      over = !(await this.wait(pid, (slice ??= this.table.slice())));
     }
     const out = new Uint8Array(Math.min(length, this.held));
     for (let at = 0; at < out.length; ) {
@@ -127,7 +131,7 @@ export class Pipe {
     const atomic = data.length <= PIPE_BUF;
     let written = 0;
     let slice: Promise<void> | undefined;
-    while (written < data.length) {
+    for (let over = false; written < data.length; ) {
       if (this.readers === 0) {
         if (written > 0) return written;
         throw new SysError('EPIPE', 'write: the pipe has no reader left');
@@ -142,16 +146,11 @@ export class Pipe {
         this.changed();
         continue;
       }
-      if (nonblock) {
+      if (nonblock || over) {
         if (written > 0) return written;
-        throw new SysError('EAGAIN', 'write: the pipe is full (O_NONBLOCK)');
+        throw nonblock ? new SysError('EAGAIN', 'write: the pipe is full (O_NONBLOCK)') : sliceOver();
       }
-      try {
-        await this.wait(pid, (slice ??= this.table.slice()));
-      } catch (err) {
-        if (written > 0 && err instanceof SysError && err.errno === 'EINTR') return written;
-        throw err;
-      }
+      over = !(await this.wait(pid, (slice ??= this.table.slice())));
     }
     return written;
   }
@@ -161,8 +160,11 @@ export class Pipe {
     for (const w of [...this.waiters]) if (pid === null || w.pid === pid) w.fail(err);
   }
 
-  /** Resolves at the pipe's next change; fails if the wait is cut off, and with EINTR when `slice` ends first. */
-  private async wait(pid: number, slice: Promise<void>): Promise<void> {
+  /**
+   * Waits for the pipe's next change: true then, false when `slice` ended first (the caller
+   * looks once more, then answers EINTR); fails if the wait is cut off.
+   */
+  private async wait(pid: number, slice: Promise<void>): Promise<boolean> {
     if (this.table.halted) throw haltError();
     let w!: Waiter;
     const changed = new Promise<'changed'>((resolve, reject) => {
@@ -173,10 +175,9 @@ export class Pipe {
       };
       this.waiters.add(w);
     });
-    if ((await Promise.race([changed, slice])) !== 'changed') {
-      this.waiters.delete(w);
-      throw new SysError('EINTR', `a wait on a pipe or FIFO took ${WAIT_SLICE_MS} ms; made again by the client`);
-    }
+    if ((await Promise.race([changed, slice])) === 'changed') return true;
+    this.waiters.delete(w);
+    return false;
   }
 
   private changed(): void {
@@ -187,6 +188,7 @@ export class Pipe {
 /** Longest one call waits on a pipe before it answers EINTR (kept well under the default 60 s call deadline). */
 export const WAIT_SLICE_MS = 1000;
 
+const sliceOver = () => new SysError('EINTR', `a wait on a pipe or FIFO took ${WAIT_SLICE_MS} ms; the client makes the call again`);
 const haltError = () => new SysError('EIO', 'the kernel is halting: a wait on a pipe or FIFO was cut off');
 
 /**
