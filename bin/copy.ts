@@ -2,8 +2,8 @@
 // kernel to kernel, host to image, image to host, image to image — keeping modes, and mtimes
 // when asked.
 
-import { SysError, strerror } from '../kernel/index.js';
-import { copyFile, usableNames, type FileTree } from './files.js';
+import { S_IFBLK, S_IFCHR, S_IFIFO, SysError, strerror, type FileType } from '../kernel/index.js';
+import { copyFile, usableNames, type FileInfo, type FileTree } from './files.js';
 
 export interface CopyOptions {
   recursive: boolean;
@@ -11,6 +11,11 @@ export interface CopyOptions {
   preserveTimes: boolean;
   /** Called for each problem, with the path as its tree shows it; the copy goes on with the next file. */
   report(path: string, err: SysError): void;
+  /**
+   * Called for each file not copied for what it is, with the path as its tree shows it and a
+   * sentence why; without it, such a file is reported (ENOTSUP) with the sentence.
+   */
+  skipped?(path: string, why: string): void;
 }
 
 export function basename(path: string): string {
@@ -86,11 +91,40 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
         });
         return;
       default:
-        fail(from, s, new SysError('ENOTSUP', `cannot copy a ${info.type} special file`));
+        if (!(await copySpecial(from, s, info, to, d, opts))) ok = false;
     }
   };
   await one(src, dst, 0);
   return ok;
+}
+
+const SPECIAL_NAMES: Partial<Record<FileType, string>> = { fifo: 'a FIFO', chr: 'a character device', blk: 'a block device', sock: 'a socket' };
+const SPECIAL_TYPES: Partial<Record<FileType, number>> = { fifo: S_IFIFO, chr: S_IFCHR, blk: S_IFBLK };
+
+/**
+ * Copies a special file: a FIFO or device node is made again with mknod (a device with its
+ * number) where the tree makes them; a socket (which nothing can make from a file), or any of
+ * them on the host, is skipped and said so. True when it was made.
+ */
+async function copySpecial(from: FileTree, src: string, info: FileInfo, to: FileTree, dst: string, opts: CopyOptions): Promise<boolean> {
+  const type = SPECIAL_TYPES[info.type];
+  const what = SPECIAL_NAMES[info.type] ?? `a file of type ${info.type}`;
+  if (type === undefined || !to.mknod) {
+    const where = to.mknod ? 'sockets are not copied' : 'only regular files, directories and symlinks are copied to the host';
+    if (opts.skipped) opts.skipped(from.show(src), `${what}; ${where}`);
+    else opts.report(from.show(src), new SysError('ENOTSUP', `${what}; ${where}`));
+    return false;
+  }
+  try {
+    await to.mknod(dst, type | info.mode, info.rdev ?? 0);
+    await to.chmod(dst, info.mode); // as for the others: the mode itself, not less the umask
+    if (opts.preserveTimes) await to.utimes(dst, info.atime, info.mtime);
+    return true;
+  } catch (err) {
+    if (!(err instanceof SysError)) throw err;
+    opts.report(to.show(dst), err);
+    return false;
+  }
 }
 
 /** A cp operand: a path and the tree it is in. */
@@ -103,7 +137,7 @@ export interface Place {
  * cp(1) over any trees: copies each source to dest, or into dest when it is a directory, and
  * reports problems the POSIX way (`cp: PATH: strerror`). The exit status.
  */
-export async function copyOperands(sources: Place[], dest: Place, opts: Omit<CopyOptions, 'report'>, err: (text: string) => void): Promise<number> {
+export async function copyOperands(sources: Place[], dest: Place, opts: Omit<CopyOptions, 'report' | 'skipped'>, err: (text: string) => void): Promise<number> {
   const destIsDir = await dest.tree.stat(dest.path).then((info) => info.type === 'dir', () => false);
   if (sources.length > 1 && !destIsDir) {
     err(`cp: target '${dest.tree.show(dest.path)}' is not a directory\n`);
@@ -112,7 +146,9 @@ export async function copyOperands(sources: Place[], dest: Place, opts: Omit<Cop
   let status = 0;
   for (const src of sources) {
     const to = destIsDir ? join(dest.path, basename(src.path)) : dest.path;
-    const ok = await copyTree(src.tree, src.path, dest.tree, to, { ...opts, report: (path, e) => err(`cp: ${path}: ${strerror(e.errno)}\n`) });
+    const ok = await copyTree(src.tree, src.path, dest.tree, to, {
+      ...opts, report: (path, e) => err(`cp: ${path}: ${strerror(e.errno)}\n`), skipped: (path, why) => err(`cp: skipped ${path}: ${why}\n`),
+    });
     if (!ok) status = 1;
   }
   return status;

@@ -14,6 +14,8 @@ export interface FileInfo {
   gid: number;
   atime: number;
   mtime: number;
+  /** A device node's number (makedev); 0 or absent for other files. */
+  rdev?: number;
 }
 
 export interface Reader {
@@ -37,6 +39,12 @@ export interface FileTree {
   openWrite(path: string, mode: number): Promise<Writer>;
   readlink(path: string): Promise<string>;
   symlink(target: string, path: string): Promise<void>;
+  /**
+   * Makes a FIFO or device node (mode: type and permissions; rdev: a device's number). Absent
+   * where special files are not made: on the host, a copy makes only regular files,
+   * directories and symlinks.
+   */
+  mknod?(path: string, mode: number, rdev: number): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
   utimes(path: string, atime: number, mtime: number): Promise<void>;
   /** Sets a symlink's own times. */
@@ -58,7 +66,7 @@ export interface ImageMount {
 export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
   const at = (path: string) => (mount ? mount.root + path : path);
   const info = (s: Awaited<ReturnType<Proc['stat']>>): FileInfo => ({
-    type: fileTypeOf(s.mode), mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime,
+    type: fileTypeOf(s.mode), mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime, rdev: s.rdev,
   });
   return {
     lstat: async (path) => info(await p.lstat(at(path))),
@@ -79,6 +87,7 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     },
     readlink: (path) => p.readlink(at(path)),
     symlink: (target, path) => p.symlink(target, at(path)),
+    mknod: (path, mode, rdev) => p.mknod(at(path), mode, rdev),
     chmod: (path, mode) => p.chmod(at(path), mode),
     utimes: (path, atime, mtime) => p.utimes(at(path), atime, mtime),
     lutimes: (path, atime, mtime) => p.lutimes(at(path), atime, mtime),
@@ -120,7 +129,7 @@ export function hostTree(): FileTree {
   const info = (s: import('node:fs').Stats): FileInfo => ({
     type: s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'lnk' : s.isFile() ? 'reg' : s.isFIFO() ? 'fifo'
       : s.isSocket() ? 'sock' : s.isCharacterDevice() ? 'chr' : 'blk',
-    mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atimeMs, mtime: s.mtimeMs,
+    mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atimeMs, mtime: s.mtimeMs, rdev: s.rdev,
   });
   return {
     lstat: (path) => host(path, async () => info(await fs.lstat(path))),

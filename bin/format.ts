@@ -1,6 +1,6 @@
 // How the shell and the image commands print files: ls -l lines, stat blocks, df tables.
 
-import { S_IALLUGO, S_ISGID, S_ISUID, S_ISVTX, fileTypeOf, type Stat, type StatFs } from '../kernel/index.js';
+import { S_IALLUGO, S_ISGID, S_ISUID, S_ISVTX, fileTypeOf, major, minor, type Stat, type StatFs } from '../kernel/index.js';
 
 const TYPE_CHAR: Record<string, string> = { reg: '-', dir: 'd', lnk: 'l', chr: 'c', blk: 'b', fifo: 'p', sock: 's' };
 const TYPE_NAME: Record<string, string> = {
@@ -43,7 +43,7 @@ export interface LongEntry {
 export function longListing(entries: LongEntry[]): string[] {
   const size = (st: Stat) => {
     const t = fileTypeOf(st.mode);
-    return t === 'chr' || t === 'blk' ? `${st.rdev >> 8}, ${st.rdev & 0xff}` : String(st.size);
+    return t === 'chr' || t === 'blk' ? `${major(st.rdev)}, ${minor(st.rdev)}` : String(st.size);
   };
   const w = (f: (e: LongEntry) => string) => Math.max(0, ...entries.map((e) => f(e).length));
   const wl = w((e) => String(e.st.nlink));
@@ -73,7 +73,7 @@ export function statBlock(name: string, st: Stat, target?: string): string {
     `  File: ${file}`,
     `  Size: ${String(st.size).padEnd(15)} Blocks: ${String(st.blocks).padEnd(10)} IO Block: ${String(st.blksize).padEnd(6)} ${TYPE_NAME[t]}`,
     `Device: ${String(st.dev).padEnd(14)} Inode: ${String(st.ino).padEnd(11)} Links: ${st.nlink}` +
-      (t === 'chr' || t === 'blk' ? `     Device type: ${st.rdev >> 8},${st.rdev & 0xff}` : ''),
+      (t === 'chr' || t === 'blk' ? `     Device type: ${major(st.rdev)},${minor(st.rdev)}` : ''),
     `Access: (${(st.mode & S_IALLUGO).toString(8).padStart(4, '0')}/${modeString(st.mode)})  Uid: ${String(st.uid).padStart(5)}   Gid: ${String(st.gid).padStart(5)}`,
     `Access: ${isoTime(st.atime)}`,
     `Modify: ${isoTime(st.mtime)}`,

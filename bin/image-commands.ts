@@ -124,8 +124,10 @@ const cp: Subcommand = {
   help: `Copies each SOURCE to DEST, or into DEST when it is a directory. Any operand may be
 IMAGE:PATH or a host path: host to image, image to host, image to image (one image or two).
 Symbolic links are copied as symbolic links; modes and modification times are kept (owners
-are not: copies belong to root in an image, to you on the host). Problems are reported per
-file and the copy goes on; the exit status is 0 only when everything was copied.
+are not: copies belong to root in an image, to you on the host). FIFOs and device nodes are
+made again in an image (devices with their numbers); sockets, and any special file copied to
+the host, are skipped, each named on stderr. Problems are reported per file and the copy goes
+on; the exit status is 0 only when everything was copied.
 
   -r, -R              copy directories and their contents
 ${KERNEL_HELP}

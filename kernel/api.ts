@@ -4,6 +4,7 @@
 // that is — a driver is written once and runs under every policy.
 
 import type { Hyp } from './hyp.js';
+import { SysError } from '../ipc/errno.js';
 import { op, type ArgsOf, type CallArgs, type CallResult, type Handlers, type OpName, type OpSpec, type ResultOf } from './ops.js';
 
 export { SysError, strerror, type Errno } from '../ipc/errno.js';
@@ -289,6 +290,16 @@ export const FS_OPS = {
     args: { fsid: 'uint', dir: 'handle', name: 'string', target: 'string', uid: 'uint', gid: 'uint' },
     idempotent: false,
   }),
+  /**
+   * Makes a special file (or an empty regular one): `mode` holds the type (S_IFIFO, S_IFCHR,
+   * S_IFBLK, S_IFSOCK or S_IFREG) and the permission bits; `rdev` is the device number of a
+   * character or block device (Linux's dev_t, see makedev), 0 for the others. EEXIST when the
+   * name exists; a file system whose set of files is fixed refuses with EPERM.
+   */
+  mknod: op<WalkStep>()({
+    args: { fsid: 'uint', dir: 'handle', name: 'string', mode: 'uint', rdev: 'uint', uid: 'uint', gid: 'uint' },
+    idempotent: false,
+  }),
   /** Adds a name for h in dir; answers h's attributes. */
   link: op<Attr>()({ args: { fsid: 'uint', h: 'handle', dir: 'handle', name: 'string' }, idempotent: false }),
   unlink: op<void>()({ args: { fsid: 'uint', dir: 'handle', name: 'string' }, idempotent: false }),
@@ -354,6 +365,45 @@ export const O_TRUNC = 0o1000;
 export const O_APPEND = 0o2000;
 export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
+/** Never wait: opening a FIFO, or reading or writing a pipe, that would wait fails (or, for a FIFO's read end, opens) at once. */
+export const O_NONBLOCK = 0o4000;
+
+/** Bytes a pipe or FIFO holds before a writer waits (Linux's default pipe size). */
+export const PIPE_SIZE = 64 * 1024;
+/** Writes to a pipe of at most this many bytes are atomic: never interleaved with another writer's. */
+export const PIPE_BUF = 4096;
+
+/**
+ * A device number (dev_t) from its major and minor numbers, as Linux's new_encode_dev and glibc's
+ * makedev lay them out in 32 bits: minor's low 8 bits, then major's 12, then minor's upper 12.
+ */
+export function makedev(major: number, minor: number): number {
+  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & 0xfff00) << 12)) >>> 0;
+}
+
+/** The major number of a device number made by makedev. */
+export function major(dev: number): number {
+  return (dev >>> 8) & 0xfff;
+}
+
+/** The minor number of a device number made by makedev. */
+export function minor(dev: number): number {
+  return (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+}
+
+/**
+ * Why mknod cannot make a file of `mode`'s type, as the error it fails with, or null when it
+ * can: it makes FIFOs, character and block devices, sockets and regular files (type 0 means a
+ * regular file). As Linux's may_mknod: a directory is EPERM, any other type EINVAL.
+ */
+export function mknodTypeFault(mode: number): SysError | null {
+  switch (mode & S_IFMT) {
+    case 0: case S_IFREG: case S_IFIFO: case S_IFCHR: case S_IFBLK: case S_IFSOCK: return null;
+    case S_IFDIR: return new SysError('EPERM', 'mknod does not make directories (mkdir does)');
+    case S_IFLNK: return new SysError('EINVAL', 'mknod does not make symbolic links (symlink does)');
+    default: return new SysError('EINVAL', `file type 0o${(mode & S_IFMT).toString(8)} is not one POSIX knows`);
+  }
+}
 
 /** access(2)'s mode, with Linux's values: the file exists (F_OK), or may be executed or searched, written, read (or them together). */
 export const F_OK = 0;

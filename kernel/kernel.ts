@@ -239,6 +239,9 @@ export class Kernel {
     try {
       if (this.panicReport === null) {
         await this.settled(); // a panic may come from a restart itself
+        // Calls waiting on a pipe or FIFO would wait out the grace: vfs ends them first. Not
+        // awaited: a vfs that hangs must not hold halt up beyond the grace.
+        if (this.init) this.main.kernelCall('vfs', 'halting', {}).catch(() => {});
         await this.callsDone(HALT_GRACE_MS);
       }
       this.failCalls();

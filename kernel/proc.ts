@@ -8,7 +8,8 @@
 
 import { SysError } from '../ipc/errno.js';
 import {
-  F_OK, ID_UNCHANGED, MAX_IO, NGROUPS_MAX, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT,
+  F_OK, ID_UNCHANGED, MAX_IO, NGROUPS_MAX, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IALLUGO, S_IFDIR,
+  S_IFIFO, S_IFMT,
   type DirEntry, type MountInfo, type Stat, type StatFs,
 } from './api.js';
 
@@ -50,7 +51,7 @@ export type SyscallFn = (op: string, args: Record<string, unknown>) => Promise<u
 
 /**
  * The syscalls a client process can make, each with the names of its arguments. The caller's
- * pid is not among them: the core adds it. Ops of vfs that are not here (spawn, unmountAll)
+ * pid is not among them: the core adds it. Ops of vfs that are not here (spawn, halting, unmountAll)
  * serve only the core.
  */
 export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Object.freeze({
@@ -61,6 +62,7 @@ export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Obje
   stat: ['path'], lstat: ['path'], fstat: ['fd'],
   mkdir: ['path', 'mode'], rmdir: ['path'], readdir: ['path'], unlink: ['path'],
   rename: ['from', 'to'], link: ['existing', 'path'], symlink: ['target', 'path'], readlink: ['path'],
+  mknod: ['path', 'mode', 'rdev'], pipe: [], dup: ['fd'], dup2: ['fd', 'newfd'],
   truncate: ['path', 'length'], ftruncate: ['fd', 'length'], fsync: ['fd'], sync: [],
   // uid and gid of chown are the file's new owner, not the caller's identity.
   chmod: ['path', 'mode'], chown: ['path', 'uid', 'gid'], lchown: ['path', 'uid', 'gid'],
@@ -150,25 +152,40 @@ export class Proc {
     return this.#sys(op, args);
   }
 
+  /**
+   * A syscall that may wait on a pipe or FIFO (open, read, write): vfs answers such a wait with
+   * EINTR after a while (servers/vfs/pipes.ts), and it is made again here, as SA_RESTART has
+   * the kernel do. It ends when the call does anything else (EIO at exit or halt).
+   */
+  private async restarting(op: string, args: Record<string, unknown>): Promise<unknown> {
+    for (;;) {
+      try {
+        return await this.#sys(op, args);
+      } catch (err) {
+        if (!(err instanceof SysError && err.errno === 'EINTR')) throw err;
+      }
+    }
+  }
+
   /** Opens a file; flags are O_* bits or a Node-style string. Returns the new fd. */
   open(path: string, flags: number | string = O_RDONLY, mode = 0o666): Promise<number> {
     const f = typeof flags === 'string' ? FLAG_STRINGS[flags] : flags;
     if (f === undefined) return Promise.reject(new SysError('EINVAL', `open: unknown flags '${flags}'`));
-    return this.sys('open', { path, flags: f, mode }) as Promise<number>;
+    return this.restarting('open', { path, flags: f, mode }) as Promise<number>;
   }
   close(fd: number): Promise<void> {
     return this.sys('close', { fd }) as Promise<void>;
   }
   /** Reads up to `length` bytes at the fd's offset; an empty result is the end of the file. */
   read(fd: number, length: number): Promise<Uint8Array> {
-    return this.sys('read', { fd, length }) as Promise<Uint8Array>;
+    return this.restarting('read', { fd, length }) as Promise<Uint8Array>;
   }
   /**
    * Writes at the fd's offset (at the end with O_APPEND); returns the count written, which is
    * less than the data's length for more than MAX_IO bytes (or a full file system).
    */
   write(fd: number, data: Uint8Array | string): Promise<number> {
-    return this.sys('write', { fd, data: writeData(data) }) as Promise<number>;
+    return this.restarting('write', { fd, data: writeData(data) }) as Promise<number>;
   }
   pread(fd: number, length: number, offset: number): Promise<Uint8Array> {
     return this.sys('pread', { fd, length, offset }) as Promise<Uint8Array>;
@@ -231,6 +248,37 @@ export class Proc {
   /** Makes `path` a symbolic link whose content is `target`. */
   symlink(target: string, path: string): Promise<void> {
     return this.sys('symlink', { target, path }) as Promise<void>;
+  }
+  /**
+   * Makes a special file: `mode` holds the type (S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK, or S_IFREG
+   * or 0 for an empty regular file) and the permission bits (less the umask); `rdev` is a device
+   * node's number (makedev). EINVAL for another type, EPERM for a device node unless root.
+   */
+  mknod(path: string, mode: number, rdev = 0): Promise<void> {
+    return this.sys('mknod', { path, mode, rdev }) as Promise<void>;
+  }
+  /** Makes a FIFO (named pipe): mknod of S_IFIFO, as glibc's mkfifo is. */
+  mkfifo(path: string, mode = 0o666): Promise<void> {
+    return this.mknod(path, S_IFIFO | (mode & S_IALLUGO));
+  }
+  /**
+   * Makes a pipe: resolves to [read fd, write fd] (see servers/vfs/pipes.ts: reads wait for
+   * data or EOF, writes for room; EPIPE with no reader left; writes of up to PIPE_BUF bytes
+   * are atomic). Its fds seek nothing (ESPIPE).
+   */
+  pipe(): Promise<[number, number]> {
+    return this.sys('pipe', {}) as Promise<[number, number]>;
+  }
+  /** A new fd, the lowest free one, on the same open file description as `fd` (offset and flags shared). */
+  dup(fd: number): Promise<number> {
+    return this.sys('dup', { fd }) as Promise<number>;
+  }
+  /**
+   * Makes `newfd` refer to `fd`'s open file description, closing what newfd referred to;
+   * returns newfd (at once when it is fd). EBADF for a bad fd or a newfd beyond the last fd.
+   */
+  dup2(fd: number, newfd: number): Promise<number> {
+    return this.sys('dup2', { fd, newfd }) as Promise<number>;
   }
   readlink(path: string): Promise<string> {
     return this.sys('readlink', { path }) as Promise<string>;

@@ -64,7 +64,7 @@ for (const [i, policy] of ALL_POLICIES.entries()) t.test(policyName(policy), asy
       }
       await t.rejects(sys('mkdir', { pid: 1, path: '/made-as-root', mode: 0o755 }), { errno: 'EINVAL', message: /'pid' is not an argument/ }, 'mkdir as pid 1 is refused');
       t.equal(await errnoOf(k.init.stat('/made-as-root')), 'ENOENT', 'and nothing was made');
-      for (const op of ['spawn', 'unmountAll', 'constructor', '__proto__', 'toString', 'nosuch']) {
+      for (const op of ['spawn', 'halting', 'unmountAll', 'constructor', '__proto__', 'toString', 'nosuch']) {
         await t.rejects(sys(op, op === 'spawn' ? { pid: 4242, uid: 0, gid: 0 } : {}), { errno: 'ENOSYS', message: /is not a syscall a client process can make/ }, `'${op}' is not a client syscall`);
       }
       t.equal(await errnoOf(rawSyscall(k, 4242)('getpid', {})), 'ESRCH', 'no process 4242 was made');

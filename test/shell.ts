@@ -35,7 +35,12 @@ t.test('parse: quoting, escapes, joins and redirections', async (t) => {
   t.same(parse('cat < /in')[0].redirects, [{ op: '<', path: '/in' }]);
   t.throws(() => parse("echo 'open"), /unterminated quote/);
   t.throws(() => parse('echo >'), /needs a file name/);
-  t.throws(() => parse('ls | wc'), /not supported/);
+  const [piped] = parse('cat < /in | grep x > /out | wc');
+  t.same([piped.argv, piped.redirects, piped.piped], [['cat'], [{ op: '<', path: '/in' }], [{ argv: ['grep', 'x'], redirects: [{ op: '>', path: '/out' }] }, { argv: ['wc'], redirects: [] }]], "'|' joins stages, each with its redirections");
+  t.throws(() => parse('ls &'), /not supported/);
+  t.throws(() => parse('| wc'), /'\|' without a command before it/);
+  t.throws(() => parse('ls |'), /'\|' without a command after it/);
+  t.throws(() => parse('ls | ; wc'), /'\|' without a command after it/);
   t.throws(() => parse('&& ls'), /without a command before it/);
 });
 
@@ -100,6 +105,33 @@ t.test('the shell, on a microkernel', async (t) => {
   t.match((await run('help cp')).out, /^usage: cp/, 'help describes one');
   t.match((await run('ps')).out, /^DOMAIN +KIND +ID +STATUS +RESTARTS +UPTIME +COMPONENTS\nvfs +thread +\d+ +running +0 +[\d.]+s +vfs\n/, 'ps shows the domains');
   t.match((await run('mount')).out, /tmpfs on \/ type tmpfs \(rw\)\ntmpfs on \/tmp type tmpfs \(rw\)\ndev on \/dev type dev \(rw\)\n/);
+
+  await run('echo one > /tmp/log2; echo two >> /tmp/log2');
+  t.same(await run('cat /tmp/log2 | cat | cat'), { status: 0, out: 'one\ntwo\n', err: '' }, 'a | b | c: each output into the next one');
+  t.same(await run('cat /nope | echo last'), { status: 0, out: 'last\n', err: 'cat: /nope: No such file or directory\n' }, 'the status is the last stage\'s');
+  t.equal((await run('echo x | cat /nope')).status, 1, 'and a failing last stage fails the pipeline');
+  await run('truncate -s 300000 /tmp/big; cat /tmp/big | cat > /tmp/big2');
+  t.match((await run('stat /tmp/big2')).out, /Size: 300000 /, 'more than a pipe holds goes through whole');
+  t.equal((await run('cd /tmp/a; pwd | cat; cd /')).out, '/tmp/a\n', 'a stage starts in the shell\'s directory');
+  t.equal((await run('cd /tmp | pwd; pwd')).out, '/\n/\n', 'and a cd in a stage changes only that stage');
+  t.equal((await run('ls -a /tmp')).out.includes('.sh-pipe'), false, 'no FIFO of a pipeline is left behind');
+  t.equal((await run('echo hi | cat | cat; echo after')).out, 'hi\nafter\n', 'the script goes on after a pipeline');
+  t.same((await run('ls /tmp/log2 /nope | cat')).err, 'ls: /nope: No such file or directory\n', 'errors of a stage reach stderr');
+
+  t.equal((await run('umask')).out, '0022\n', 'umask prints the mask');
+  await run('umask 077; mkfifo /tmp/ff; umask 22; mknod /tmp/nul c 1 3; mknod /tmp/disk b 300 70000; mknod /tmp/pp p');
+  t.equal((await run('umask')).out, '0022\n', 'umask sets the mask');
+  const specials = (await run('ls -l /tmp/ff /tmp/nul /tmp/disk /tmp/pp')).out;
+  t.match(specials, /^brw-r--r-- {2}1 0 0 +300, 70000 .+ \/tmp\/disk\n/m, 'mknod b: a block device, its numbers in ls -l');
+  t.match(specials, /^prw------- {2}1 0 0 +0 .+ \/tmp\/ff\n/m, 'mkfifo: a FIFO, with the umask applied');
+  t.match(specials, /^crw-r--r-- {2}1 0 0 +1, +3 .+ \/tmp\/nul\n/m, 'mknod c: a character device');
+  t.match(specials, /^prw-r--r-- {2}1 0 0 +0 .+ \/tmp\/pp\n/m, 'mknod p: a FIFO');
+  t.equal((await run('mkfifo /tmp/ff')).err, 'mkfifo: /tmp/ff: File exists\n');
+  t.equal((await run('umask 9')).status, 2, 'umask refuses a mode that is not octal');
+  t.equal((await run('mknod /tmp/x c 1')).status, 2, 'mknod c needs two numbers');
+
+  await run('mkdir -p /tmp/r/a/b /tmp/r/c; touch /tmp/r/f /tmp/r/a/g /tmp/r/a/b/h');
+  t.equal((await run('ls -R /tmp/r')).out, '/tmp/r:\na\nc\nf\n\n/tmp/r/a:\nb\ng\n\n/tmp/r/a/b:\nh\n\n/tmp/r/c:\n', 'ls -R lists each directory below');
 
   await run('exit 3; echo not reached');
   t.equal(sh.exitCode, 3, 'exit ends the script with its status');

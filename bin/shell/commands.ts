@@ -2,7 +2,7 @@
 // way: output to stdout, `cmd: path: strerror` to stderr, status 0 only when all went well.
 
 import {
-  FAULT_HELP, FAULT_TYPES, S_IFDIR, S_IFMT, SysError, describeFault, fileTypeOf, strerror,
+  FAULT_HELP, FAULT_TYPES, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, SysError, describeFault, fileTypeOf, makedev, strerror,
   type FaultSpec, type Kernel, type Proc, type Stat,
 } from '../../kernel/index.js';
 import { basename, copyOperands, copyTree, join } from '../copy.js';
@@ -361,6 +361,43 @@ export const COMMANDS: Record<string, CommandDef> = {
       if (args.length < 2 || !/^[0-7]{1,4}$/.test(args[0])) throw new UsageError('needs an octal mode and a file');
       const mode = Number.parseInt(args[0], 8);
       return each(s, 'chmod', io, args.slice(1), (path) => s.p.chmod(path, mode));
+    },
+  },
+  umask: {
+    usage: 'umask [OCTAL-MODE]',
+    summary: 'print the file-mode creation mask, or set it',
+    async run(s, args, io) {
+      if (args.length > 1 || (args.length === 1 && !/^[0-7]{1,4}$/.test(args[0]))) throw new UsageError('needs at most one octal mode');
+      if (args.length === 1) {
+        await s.p.umask(Number.parseInt(args[0], 8));
+        return 0;
+      }
+      const mask = await s.p.umask(0);
+      await s.p.umask(mask);
+      await io.out(mask.toString(8).padStart(4, '0') + '\n');
+      return 0;
+    },
+  },
+  mkfifo: {
+    usage: 'mkfifo FILE…',
+    summary: 'make FIFOs (named pipes), mode 0666 less the umask',
+    async run(s, args, io) {
+      if (!args.length) throw new UsageError('missing operand');
+      return each(s, 'mkfifo', io, args, (path) => s.p.mkfifo(path));
+    },
+  },
+  mknod: {
+    usage: 'mknod FILE p|c|b [MAJOR MINOR]',
+    summary: 'make a FIFO (p), or a character (c) or block (b) device node, mode 0666 less the umask',
+    async run(s, args, io) {
+      const [path, type, ...nums] = args;
+      const mode = { p: S_IFIFO, c: S_IFCHR, b: S_IFBLK }[type as 'p' | 'c' | 'b'];
+      const device = type === 'c' || type === 'b';
+      if (!path || mode === undefined || nums.length !== (device ? 2 : 0) || !nums.every((n) => /^\d+$/.test(n))) {
+        throw new UsageError('needs a file, a type p, c or b, and for c and b a major and a minor number');
+      }
+      const rdev = device ? makedev(Number(nums[0]), Number(nums[1])) : 0;
+      return each(s, 'mknod', io, [path], (x) => s.p.mknod(x, mode | 0o666, rdev));
     },
   },
   chown: {

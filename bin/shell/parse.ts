@@ -1,17 +1,25 @@
-// The shell's language: commands separated by ';' or newlines, joined by '&&' and '||';
-// words with '…' and "…" quoting and backslash escapes; redirections '> file', '>> file'
-// and '< file'. '#' starts a comment. No pipes, variables or globs.
+// The shell's language: commands separated by ';' or newlines, joined by '&&' and '||', and
+// pipelines of them joined by '|'; words with '…' and "…" quoting and backslash escapes;
+// redirections '> file', '>> file' and '< file'. '#' starts a comment. No variables, globs or
+// background jobs.
 
 export interface Redirect {
   op: '>' | '>>' | '<';
   path: string;
 }
 
-export interface Command {
+/** One command of a pipeline: its words and redirections. */
+export interface Stage {
   argv: string[];
   redirects: Redirect[];
+}
+
+/** A command (the first stage of its pipeline) and the stages piped after it. */
+export interface Command extends Stage {
   /** How this command joins the previous one: run always, only after success, only after failure. */
   join: ';' | '&&' | '||';
+  /** `a | b | c`: b and c, each reading what the stage before it writes. Empty for a lone command. */
+  piped: Stage[];
 }
 
 export class ParseError extends Error {}
@@ -44,7 +52,12 @@ function tokenize(line: string): Token[] {
       i++;
       continue;
     }
-    if (c === '|' || c === '&') throw new ParseError(`'${c}' is not supported (no pipes or background jobs)`);
+    if (c === '|') {
+      tokens.push({ op: '|' });
+      i++;
+      continue;
+    }
+    if (c === '&') throw new ParseError("'&' is not supported (no background jobs)");
     let word = '';
     while (i < line.length && !' \t\n;<>|&'.includes(line[i])) {
       const ch = line[i];
@@ -76,12 +89,15 @@ function tokenize(line: string): Token[] {
 
 export function parse(script: string): Command[] {
   const commands: Command[] = [];
-  let current: Command = { argv: [], redirects: [], join: ';' };
+  let current: Command = { argv: [], redirects: [], join: ';', piped: [] };
+  /** The stage words and redirections go to: current, or the last stage piped after it. */
+  let stage: Stage = current;
   let pendingJoin: Command['join'] = ';';
   const tokens = tokenize(script);
   const finish = () => {
-    if (current.argv.length === 0) {
-      if (current.redirects.length) throw new ParseError('a redirection without a command');
+    if (stage.argv.length === 0) {
+      if (stage.redirects.length) throw new ParseError('a redirection without a command');
+      if (stage !== current) throw new ParseError("'|' without a command after it");
       if (pendingJoin !== ';') throw new ParseError(`'${pendingJoin}' without a command after it`);
       return;
     }
@@ -90,20 +106,26 @@ export function parse(script: string): Command[] {
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
     if ('word' in t) {
-      current.argv.push(t.word);
+      stage.argv.push(t.word);
       continue;
     }
     if (t.op === '>' || t.op === '>>' || t.op === '<') {
       const next = tokens[i + 1];
       if (!next || !('word' in next)) throw new ParseError(`'${t.op}' needs a file name`);
-      current.redirects.push({ op: t.op, path: next.word });
+      stage.redirects.push({ op: t.op, path: next.word });
       i++;
       continue;
     }
-    if ((t.op === '&&' || t.op === '||') && current.argv.length === 0) throw new ParseError(`'${t.op}' without a command before it`);
+    if ((t.op === '&&' || t.op === '||' || t.op === '|') && stage.argv.length === 0) throw new ParseError(`'${t.op}' without a command before it`);
+    if (t.op === '|') {
+      stage = { argv: [], redirects: [] };
+      current.piped.push(stage);
+      continue;
+    }
     finish();
     pendingJoin = t.op as Command['join'];
-    current = { argv: [], redirects: [], join: pendingJoin };
+    current = { argv: [], redirects: [], join: pendingJoin, piped: [] };
+    stage = current;
   }
   finish();
   return commands;

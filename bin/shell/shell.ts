@@ -1,10 +1,13 @@
 // The shell: runs scripts (from -c, a pipe, or a terminal) against one client process of a
-// booted kernel. Redirections open files inside the kernel; the host is never touched.
+// booted kernel. Redirections open files inside the kernel; the host is never touched. Each
+// stage of a pipeline (`a | b`) runs in a client process of its own, the stages joined by
+// pipes in the kernel (pipeline.ts).
 
 import { createInterface } from 'node:readline';
 import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, strerror, type Kernel, type Proc } from '../../kernel/index.js';
 import { runCommand, type Io, type ShellState } from './commands.js';
-import { ParseError, parse, type Command } from './parse.js';
+import { ParseError, parse, type Command, type Stage } from './parse.js';
+import { runPipeline, type StageIo } from './pipeline.js';
 import { BROKEN_PIPE_STATUS, OutputFailed } from '../stdio.js';
 
 export interface Terminal {
@@ -65,8 +68,17 @@ export class Shell {
     return this.state.exitCode ?? this.status;
   }
 
-  private async runOne(c: Command): Promise<number> {
-    const { p } = this.state;
+  private runOne(c: Command): Promise<number> {
+    if (c.piped.length === 0) return this.runStage(c, this.state, {});
+    return runPipeline(this.state, [c, ...c.piped], (stage, state, pipeIo) => this.runStage(stage, state, pipeIo), this.term.stderr);
+  }
+
+  /**
+   * Runs one command in state.p with its redirections; without them, its standard input and
+   * output are the pipes of `pipeIo` when it is a stage of a pipeline, else the terminal's.
+   */
+  private async runStage(c: Stage, state: ShellState, pipeIo: StageIo): Promise<number> {
+    const { p } = state;
     let outFd: number | null = null;
     let stdin: Uint8Array | null = null;
     let failing = '';
@@ -90,14 +102,16 @@ export class Shell {
     const encoder = new TextEncoder();
     const io: Io = {
       out: async (text) => {
-        if (fd === null) await this.term.stdout(text);
-        else await p.write(fd, typeof text === 'string' ? encoder.encode(text) : text);
+        const bytes = typeof text === 'string' ? encoder.encode(text) : text;
+        if (fd !== null) await p.write(fd, bytes);
+        else if (pipeIo.out) await pipeIo.out(bytes);
+        else await this.term.stdout(text);
       },
       err: (text) => this.term.stderr(text),
-      stdin,
+      stdin: stdin ?? (pipeIo.stdin ? await pipeIo.stdin() : null),
     };
     try {
-      return await runCommand(this.state, c.argv, io);
+      return await runCommand(state, c.argv, io);
     } catch (err) {
       // Standard output failed: this command stops (quietly when the reader has gone), the script goes on.
       if (err instanceof OutputFailed) {

@@ -145,7 +145,7 @@ function serve(ctx: Context, generation: number): Handlers<FsOps> {
       a.ctime = now();
       return { ...a };
     },
-    create: fixed, mkdir: fixed, symlink: fixed, link: fixed, unlink: fixed, rmdir: fixed, rename: fixed,
+    create: fixed, mkdir: fixed, symlink: fixed, mknod: fixed, link: fixed, unlink: fixed, rmdir: fixed, rename: fixed,
     readlink: ({ fsid, h }) => {
       fs(fsid).get(h);
       throw new SysError('EINVAL', 'dev: not a symbolic link');

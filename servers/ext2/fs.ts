@@ -7,7 +7,7 @@
 // more than DIRTY_LIMIT bytes of changed blocks.
 
 import {
-  S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
+  S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, fileTypeOf, mknodTypeFault,
   type Attr, type AttrChanges, type Context, type DirEntry, type FileType, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
@@ -289,6 +289,25 @@ export class Ext2 implements FsInstance {
     });
   }
 
+  /**
+   * A FIFO, device node or socket, or an empty regular file: an inode with no blocks, its
+   * entry typed (EXT2_FT_FIFO, …), a device's number in i_block as Linux stores it.
+   */
+  mknod({ dir: dirH, name, mode, rdev, uid, gid }: FsArgs<'mknod'>): Promise<WalkStep> {
+    return this.run(true, async () => {
+      checkName(name);
+      const fault = mknodTypeFault(mode);
+      if (fault) throw new SysError(fault.errno, `ext2: mknod '${name}': ${fault.message}`);
+      const dir = await this.liveDir(dirH);
+      await this.absent(dir, name);
+      const node = await this.newInode(dir, (mode & S_IFMT || S_IFREG) | (mode & S_IALLUGO), uid, gid);
+      if (node.isDevice) node.rdev = rdev;
+      node.links = 1;
+      await this.dirs.add(dir, name, node, node.ctime);
+      return this.step(node);
+    });
+  }
+
   link({ h, dir: dirH, name }: FsArgs<'link'>): Promise<Attr> {
     return this.run(true, async () => {
       checkName(name);
@@ -433,6 +452,9 @@ export class Ext2 implements FsInstance {
   open({ h }: FsArgs<'open'>): Promise<void> {
     return this.run(false, async () => {
       const node = await this.live(h);
+      if (node.isDevice || node.type === S_IFSOCK) {
+        throw new SysError('ENXIO', `ext2: inode ${node.ino} is a ${node.isDevice ? 'device node' : 'socket'}, with nothing behind it to open`);
+      }
       this.opens.set(node.ino, (this.opens.get(node.ino) ?? 0) + 1);
     });
   }

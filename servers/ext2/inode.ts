@@ -4,7 +4,7 @@
 // written back into their inode table blocks when the op ends. Only the fields this driver
 // knows are rewritten; the rest of the record (in-inode extended attributes, …) is kept.
 
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Attr, type Handle } from '../../kernel/api.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, major, makedev, minor, type Attr, type Handle } from '../../kernel/api.js';
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
@@ -113,14 +113,29 @@ export class Inode {
     this.fresh = this.dirty = true;
   }
 
-  /** The device number of a character or block device (Linux's encoding). */
+  get isDevice(): boolean { return this.type === S_IFCHR || this.type === S_IFBLK; }
+
+  /**
+   * The device number of a character or block device, as makedev (kernel/api.ts) lays it out;
+   * 0 for any other file. Stored as Linux's ext2 does (ext2_iget): the old 16-bit encoding
+   * (major << 8 | minor) in i_block[0] when that is not 0, else the new encoding in i_block[1].
+   */
   get rdev(): number {
-    if (this.type !== S_IFCHR && this.type !== S_IFBLK) return 0;
+    if (!this.isDevice) return 0;
     const old = this.block[0];
     if (old === 0) return this.block[1];
-    const major = (old >> 8) & 0xff;
-    const minor = old & 0xff;
-    return minor | (major << 8);
+    return makedev((old >> 8) & 0xff, old & 0xff);
+  }
+
+  /**
+   * Sets a device node's number as Linux's ext2_write_inode stores it: in the old encoding in
+   * i_block[0] when major and minor are both below 256, else 0 there and the new encoding
+   * (which is makedev's) in i_block[1].
+   */
+  set rdev(dev: number) {
+    this.block.fill(0);
+    if (major(dev) < 256 && minor(dev) < 256) this.block[0] = (major(dev) << 8) | minor(dev);
+    else this.block[1] = dev;
   }
 
   /** i_block as the 60 bytes a fast symlink keeps its target in. */

@@ -8,7 +8,7 @@
 // Open counts are not kept: they are vfs's, which opens its files again after the restart; a
 // file removed while open is therefore not kept.
 
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Handle, type Keep } from '../../kernel/api.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Handle, type Keep } from '../../kernel/api.js';
 import { DirEntries } from './entries.js';
 import { PAGE, Tmpfs, bytesOf, checkName, entryCost, inodeCost, type Inode, type TmpfsChanges, type TmpfsLimits, type TmpfsState } from './tmpfs.js';
 
@@ -156,6 +156,10 @@ export function rebuild(g: KeptInstance, now: () => number, keeper: InstanceKeep
       case S_IFLNK:
         if (typeof rec.target !== 'string' || rec.target === '' || bytesOf(rec.target) !== rec.size || rec.size > 4095) bad(`symlink ${ino}'s target does not match its size`);
         node.target = rec.target;
+        break;
+      case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+        // Special files hold no content; only device nodes have a device number.
+        if (rec.size !== 0 || (rec.rdev !== 0 && (rec.mode & S_IFMT) !== S_IFCHR && (rec.mode & S_IFMT) !== S_IFBLK)) bad(`special file ${ino} has a size or a device number it cannot have`);
         break;
       default:
         bad(`inode ${ino} has a type tmpfs does not make`);

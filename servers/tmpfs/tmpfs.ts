@@ -5,7 +5,7 @@
 // runs out of space part of the way writes a prefix and says how long it is.
 
 import {
-  S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf, handOver,
+  S_IALLUGO, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, fileTypeOf, handOver, mknodTypeFault,
   type Attr, type AttrChanges, type DirEntry, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { DirEntries } from './entries.js';
@@ -263,6 +263,20 @@ export class Tmpfs implements FsInstance {
     return this.step(this.addEntry(dir, name, node));
   }
 
+  /** A FIFO, device node or socket (kept as its type and rdev), or an empty regular file. */
+  mknod({ dir: dirH, name, mode, rdev, uid, gid }: FsArgs<'mknod'>): WalkStep {
+    const dir = this.dir(dirH);
+    this.absent(dir, name);
+    const fault = mknodTypeFault(mode);
+    if (fault) throw new SysError(fault.errno, `tmpfs: mknod '${name}': ${fault.message}`);
+    checkName(name);
+    this.charge(COST.inode + entryCost(name), 1);
+    const type = mode & S_IFMT || S_IFREG;
+    const node = this.alloc(type | (mode & S_IALLUGO), uid, gid);
+    if (type === S_IFCHR || type === S_IFBLK) node.rdev = rdev;
+    return this.step(this.addEntry(dir, name, node));
+  }
+
   link({ h, dir: dirH, name }: FsArgs<'link'>): Attr {
     const node = this.get(h);
     const dir = this.dir(dirH);
@@ -352,8 +366,14 @@ export class Tmpfs implements FsInstance {
     return this.attr(node);
   }
 
+  /** ENXIO for a device node or socket: no device or socket is behind a node on a tmpfs. */
   open({ h }: FsArgs<'open'>): void {
-    this.get(h).opens++;
+    const node = this.get(h);
+    const type = node.mode & S_IFMT;
+    if (type === S_IFCHR || type === S_IFBLK || type === S_IFSOCK) {
+      throw new SysError('ENXIO', `tmpfs: inode ${node.ino} is a ${fileTypeOf(node.mode) === 'sock' ? 'socket' : 'device node'}, with nothing behind it to open`);
+    }
+    node.opens++;
   }
 
   close({ h }: FsArgs<'close'>): void {

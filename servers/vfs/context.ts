@@ -4,6 +4,7 @@
 import type { Context } from '../../kernel/api.js';
 import { FsClient, FsRequests } from './fs-requests.js';
 import { MountTable } from './mounts.js';
+import { PipeTable } from './pipes.js';
 import type { NameiEnv } from './namei.js';
 import { ProcTable } from './procs.js';
 import { FsRecovery } from './recovery.js';
@@ -23,6 +24,8 @@ export interface Vfs extends NameiEnv {
   readonly keeper: VfsKeeper;
   /** Which open files may have set-id bits for a write to take away. */
   readonly setid: SetidWatch;
+  /** The pipes and open FIFOs (never kept: they end with this incarnation). */
+  readonly pipes: PipeTable;
 }
 
 /** A vfs with no processes and nothing mounted. */
@@ -32,7 +35,10 @@ export function emptyVfs(ctx: Context): Vfs {
   const client = new FsClient(ctx);
   const recovery = new FsRecovery(ctx, client, mounts, procs);
   const fs = new FsRequests(recovery.send);
-  return { ctx, mounts, procs, client, recovery, fs, keeper: new VfsKeeper(ctx.keep), setid: new SetidWatch(fs) };
+  return {
+    ctx, mounts, procs, client, recovery, fs, keeper: new VfsKeeper(ctx.keep), setid: new SetidWatch(fs),
+    pipes: new PipeTable((ms) => ctx.hyp.sleep(ms)),
+  };
 }
 
 /** The argument every syscall but unmountAll has: the client process it comes from. */

@@ -83,6 +83,11 @@ export class FsRequests {
     return this.request(dir.mnt, 'symlink', { dir: dir.h, name, target, uid, gid });
   }
 
+  /** Makes a special file (type and permissions in mode; rdev for a device node) in dir. */
+  mknod(dir: Vnode, name: string, mode: number, rdev: number, uid: number, gid: number): Promise<WalkStep> {
+    return this.request(dir.mnt, 'mknod', { dir: dir.h, name, mode, rdev, uid, gid });
+  }
+
   /** Adds the name `name` in dir for v (both on dir's mount); answers v's attributes. */
   link(v: Vnode, dir: Vnode, name: string): Promise<Attr> {
     return this.request(dir.mnt, 'link', { h: v.h, dir: dir.h, name });

@@ -6,12 +6,16 @@
 // loses what it held: fd tables and offsets, cwds, the mount table, the replay logs. It keeps
 // the client processes and the mounts itself (ctx.keep, restart.ts), and the new incarnation
 // makes them again; mounting by mount point finds the same file-system instances, content and
-// all. Open fds are gone (EBADF), cwds are '/' again. The other story, a file system
-// restarting under vfs, is recovery.ts's: vfs mounts it again and replays.
+// all. Open fds are gone (EBADF), cwds are '/' again. Pipes and FIFO connections live in vfs
+// alone (pipes.ts), so they are gone too: their fds are EBADF like the others, their buffered
+// bytes are lost, and nothing tries to make them again (a FIFO's next open makes a new pipe).
+// The other story, a file system restarting under vfs, is recovery.ts's: vfs mounts it again
+// and replays (an open FIFO on it goes on: its pipe is vfs's).
 //
 // The parts, as MINIX's vfs is cut: ops.ts (the syscall table), fs-requests.ts (the only
 // calls to file systems), recovery.ts, access.ts (permission policy), namei.ts (path walk),
-// mounts.ts and procs.ts (the tables), and one file per family of syscalls (sys-*.ts).
+// mounts.ts and procs.ts (the tables), pipes.ts (pipe objects, for pipe() and FIFOs), and one
+// file per family of syscalls (sys-*.ts).
 
 import { defineComponent, type Context } from '../../kernel/api.js';
 import { emptyVfs } from './context.js';
@@ -19,6 +23,7 @@ import { FILESYSTEMS } from './fs-requests.js';
 import { VFS_OPS, WALKS_A_PATH, type VfsOp } from './ops.js';
 import { handleStale } from './recovery.js';
 import { attrCalls } from './sys-attrs.js';
+import { fdCalls } from './sys-fds.js';
 import { fileCalls } from './sys-files.js';
 import { mountCalls } from './sys-mounts.js';
 import { nameCalls } from './sys-names.js';
@@ -49,6 +54,7 @@ async function serve(ctx: Context, kept?: ReadonlyMap<string, unknown>) {
   const handlers = {
     ...processCalls(vfs),
     ...fileCalls(vfs),
+    ...fdCalls(vfs),
     ...nameCalls(vfs),
     ...attrCalls(vfs),
     ...mountCalls(vfs),

@@ -29,6 +29,12 @@ export const VFS_OPS = {
   rename: { args: p({ from: 'string', to: 'string' }), idempotent: false },
   link: { args: p({ existing: 'string', path: 'string' }), idempotent: false },
   symlink: { args: p({ target: 'string', path: 'string' }), idempotent: false },
+  /** Makes a FIFO, device node, socket or empty regular file; mode holds the type (mkfifo is mknod of S_IFIFO). */
+  mknod: { args: p({ path: 'string', mode: 'uint', rdev: 'uint' }), idempotent: false },
+  /** Makes a pipe: answers [read fd, write fd]. */
+  pipe: { args: p(), idempotent: false },
+  dup: { args: p({ fd: 'uint' }), idempotent: false },
+  dup2: { args: p({ fd: 'uint', newfd: 'uint' }), idempotent: false },
   readlink: { args: p({ path: 'string' }), idempotent: true },
   truncate: { args: p({ path: 'string', length: 'uint' }), idempotent: true },
   ftruncate: { args: p({ fd: 'uint', length: 'uint' }), idempotent: true },
@@ -52,6 +58,8 @@ export const VFS_OPS = {
   mount: { args: p({ target: 'string', fstype: 'string', source: 'string?', readonly: 'boolean?' }), idempotent: false },
   unmount: { args: p({ target: 'string' }), idempotent: false },
   mounts: { args: p(), idempotent: true },
+  /** The core's first call at halt: calls waiting on a pipe or FIFO end (EIO), and no wait begins any more. */
+  halting: { args: {}, idempotent: true },
   /** The core's last call at halt: unmount (and so sync) everything, innermost first. */
   unmountAll: { args: {}, idempotent: true },
 } as const;
@@ -83,8 +91,9 @@ export const WALKS_A_PATH: { readonly [K in VfsOp]: boolean } = {
   open: true, close: false, read: false, write: false, pread: false, pwrite: false, lseek: false,
   stat: true, lstat: true, fstat: false,
   mkdir: true, rmdir: true, readdir: true, unlink: true, rename: true, link: true, symlink: true, readlink: true,
+  mknod: true, pipe: false, dup: false, dup2: false,
   truncate: true, ftruncate: false, fsync: false, sync: false,
   chmod: true, fchmod: false, chown: true, lchown: true, fchown: false, utimes: true, futimes: false, access: true,
   statfs: true, chdir: true, getcwd: false,
-  mount: true, unmount: true, mounts: false, unmountAll: false,
+  mount: true, unmount: true, mounts: false, halting: false, unmountAll: false,
 };

@@ -2,10 +2,14 @@
 
 import { SysError } from '../../kernel/api.js';
 import type { Vnode } from './mounts.js';
+import type { Pipe } from './pipes.js';
 
 /** An open file description: shared by every fd that refers to it. */
 export interface OpenFile {
-  node: Vnode;
+  /** The file; null for an end of a pipe made by pipe(), which has no name in any file system. */
+  node: Vnode | null;
+  /** For a pipe or an open FIFO: the pipe object it reads or writes (which end: by flags). */
+  pipe?: Pipe;
   flags: number;
   offset: number;
   refs: number;
@@ -87,8 +91,9 @@ export class ProcTable {
     return f;
   }
 
+  /** Puts file at the lowest free fd of p; EMFILE when all MAX_FDS are taken. */
   install(p: ProcEntry, file: OpenFile): number {
-    let fd = p.fds.indexOf(undefined);
+    let fd = p.fds.findIndex((f) => !f); // findIndex, unlike indexOf, also visits the holes dup2 leaves
     if (fd < 0) fd = p.fds.length;
     if (fd >= MAX_FDS) throw new SysError('EMFILE', `process ${p.pid} has ${MAX_FDS} files open`);
     p.fds[fd] = file;

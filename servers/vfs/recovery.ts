@@ -116,7 +116,7 @@ export class FsRecovery {
     this.ctx.hyp.log('warn', `${m.target}: ${m.fs} restarted; mounted again${fresh ? ' (its content was lost)' : ''}`);
     const files = new Set<OpenFile>();
     for (const q of this.procs.all()) {
-      for (const f of q.fds) if (f?.node.mnt === m) files.add(f);
+      for (const f of q.fds) if (f?.node?.mnt === m) files.add(f);
       if (fresh && q.cwd?.mnt === m) q.cwd = null;
     }
     if (!r.intact && !(m.log && (await this.replay(m, files)))) {
@@ -126,7 +126,7 @@ export class FsRecovery {
       if (m.unsynced) m.lost = true;
       for (const f of files) if (f.unsynced) f.lost = true;
     }
-    for (const f of files) await this.direct.open(f.node).catch(() => {});
+    for (const f of files) await this.direct.open(f.node!).catch(() => {});
     if (fresh) for (const child of this.mounts.childrenOf(m)) await this.coverAgain(m, child);
   }
 
@@ -141,7 +141,7 @@ export class FsRecovery {
       log.clear();
       return false;
     }
-    for (const f of files) f.node = { mnt: m, h: log.map(f.node.h) };
+    for (const f of files) f.node = { mnt: m, h: log.map(f.node!.h) };
     for (const q of this.procs.all()) if (q.cwd?.mnt === m) q.cwd = { mnt: m, h: log.map(q.cwd.h) };
     for (const child of this.mounts.childrenOf(m)) this.mounts.recover(child, { mnt: m, h: log.map(child.covered!.h) });
     return true;

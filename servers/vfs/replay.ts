@@ -10,7 +10,7 @@
 import { SysError, type Handle, type WalkResult, type WalkStep } from '../../kernel/api.js';
 
 /** File-system ops that change something: the ones logged. */
-export const CHANGING_OPS = new Set(['create', 'mkdir', 'symlink', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'write', 'append']);
+export const CHANGING_OPS = new Set(['create', 'mkdir', 'symlink', 'mknod', 'link', 'unlink', 'rmdir', 'rename', 'setattr', 'write', 'append']);
 
 /** Beyond this many bytes held by the log the vfs syncs the mount, which empties the log. */
 export const REPLAY_LIMIT = 16 * 1024 * 1024;
@@ -61,7 +61,7 @@ export class ReplayLog {
       // Where it landed: replayed as a write there, so it cannot be appended twice.
       const { end, written } = result as { end: number; written: number };
       this.entries.push({ op: 'write', args: { h: rest.h, offset: end - written, data: rest.data } });
-    } else if (op === 'create' || op === 'mkdir' || op === 'symlink') {
+    } else if (op === 'create' || op === 'mkdir' || op === 'symlink' || op === 'mknod') {
       // The handle it made, to find the file made again in its place.
       this.entries.push({ op, args: { ...rest, made: (result as WalkStep).handle } });
     } else {

@@ -49,11 +49,12 @@ export class SetidWatch {
    * set-id bit, takes away the bits p's write takes (modeAfterWrite). Resolves when that is done.
    */
   async beforeWrite(p: Cred, file: OpenFile): Promise<void> {
-    if (p.uid === 0 || file.setidFreeAt === this.grants) return;
+    const node = file.node;
+    if (p.uid === 0 || !node || file.setidFreeAt === this.grants) return;
     const at = this.grants;
-    let a = await this.fs.getattr(file.node);
+    let a = await this.fs.getattr(node);
     const mode = modeAfterWrite(p, a);
-    if (mode !== undefined) a = await this.fs.setattr(file.node, { mode });
+    if (mode !== undefined) a = await this.fs.setattr(node, { mode });
     this.seen(file, a, at);
   }
 }

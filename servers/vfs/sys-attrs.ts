@@ -36,10 +36,14 @@ export function attrCalls(vfs: Vfs): VfsHandlers<
 > {
   const { fs, procs } = vfs;
 
-  /** The calling process, and the vnode and attributes of its open file `fd` (EBADF). */
-  async function byFd(a: FromProc & { fd: number }): Promise<{ pr: ProcEntry; node: Vnode; attr: Attr }> {
+  /**
+   * The calling process, and the vnode and attributes of its open file `fd` (EBADF; EINVAL for
+   * a pipe made by pipe(), which has no file behind it).
+   */
+  async function byFd(a: FromProc & { fd: number }, what: string): Promise<{ pr: ProcEntry; node: Vnode; attr: Attr }> {
     const pr = procs.get(a.pid);
     const { node } = procs.file(pr, a.fd);
+    if (!node) throw new SysError('EINVAL', `${what}: fd ${a.fd} is a pipe`);
     return { pr, node, attr: await fs.getattr(node) };
   }
 
@@ -81,8 +85,9 @@ export function attrCalls(vfs: Vfs): VfsHandlers<
       await chmod(pr, f.node!, f.attr!, a.mode, `chmod ${a.path}`);
     },
     async fchmod(a) {
-      const { pr, node, attr } = await byFd(a);
-      await chmod(pr, node, attr, a.mode, `fchmod ${a.fd}`);
+      const what = `fchmod ${a.fd}`;
+      const { pr, node, attr } = await byFd(a, what);
+      await chmod(pr, node, attr, a.mode, what);
     },
     async chown(a) {
       const pr = procs.get(a.pid);
@@ -95,8 +100,9 @@ export function attrCalls(vfs: Vfs): VfsHandlers<
       await chown(pr, f.node!, f.attr!, a.uid, a.gid, `lchown ${a.path}`);
     },
     async fchown(a) {
-      const { pr, node, attr } = await byFd(a);
-      await chown(pr, node, attr, a.uid, a.gid, `fchown ${a.fd}`);
+      const what = `fchown ${a.fd}`;
+      const { pr, node, attr } = await byFd(a, what);
+      await chown(pr, node, attr, a.uid, a.gid, what);
     },
     async utimes(a) {
       if (nothingToSet(a)) return;
@@ -107,9 +113,10 @@ export function attrCalls(vfs: Vfs): VfsHandlers<
     },
     async futimes(a) {
       if (nothingToSet(a)) return;
-      requireTimes(a, `futimes ${a.fd}`);
-      const { pr, node, attr } = await byFd(a);
-      await utimes(pr, node, attr, a.atime, a.mtime, `futimes ${a.fd}`);
+      const what = `futimes ${a.fd}`;
+      requireTimes(a, what);
+      const { pr, node, attr } = await byFd(a, what);
+      await utimes(pr, node, attr, a.atime, a.mtime, what);
     },
     async truncate(a) {
       const pr = procs.get(a.pid);

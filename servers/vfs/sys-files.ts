@@ -1,10 +1,11 @@
 // The syscalls on open files: open and close, reads and writes (at the file offset or at one
 // given), lseek, fstat, ftruncate, fsync. An open file description (OpenFile) is shared by the
-// fds that refer to it; calls that use its offset run one at a time.
+// fds that refer to it; calls that use its offset run one at a time. A pipe or an open FIFO
+// reads and writes its pipe object (pipes.ts) and has no offset.
 
 import {
-  MAX_IO, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC, O_WRONLY,
-  S_IALLUGO, S_IFLNK, S_IFMT, S_IFREG, SysError, handOver, type Attr,
+  MAX_IO, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY,
+  S_IALLUGO, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, SysError, handOver, type Attr, type Stat,
 } from '../../kernel/api.js';
 import { MAY_EXEC, MAY_READ, MAY_WRITE, modeAfterWrite, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
 import type { FromProc, Vfs } from './context.js';
@@ -32,9 +33,35 @@ function dirOfSlashedName(path: string): string | null {
   return at < 0 ? './' : stripped.slice(0, at + 1);
 }
 
-/** Drops one reference to an open file description; the last one closes it in its file system. */
+/** Drops one reference to an open file description; the last one closes its pipe end and its file. */
 export async function releaseFile(vfs: Vfs, file: OpenFile): Promise<void> {
-  if (--file.refs === 0) await vfs.fs.close(file.node);
+  if (--file.refs !== 0) return;
+  file.pipe?.close(file.flags);
+  if (file.node) await vfs.fs.close(file.node);
+}
+
+/** The file of a description that has an offset: ESPIPE for a pipe or FIFO. */
+function seekable(file: OpenFile, fd: number, what: string): Vnode {
+  if (file.pipe || !file.node) throw new SysError('ESPIPE', `${what}: fd ${fd} is a pipe or FIFO`);
+  return file.node;
+}
+
+/** The file of a description, for a call a pipe or FIFO cannot take: EINVAL for one. */
+function notPipe(file: OpenFile, fd: number, what: string): Vnode {
+  if (file.pipe || !file.node) throw new SysError('EINVAL', `${what}: fd ${fd} is a pipe or FIFO`);
+  return file.node;
+}
+
+const nonblocking = (file: OpenFile) => (file.flags & O_NONBLOCK) !== 0;
+
+/** fstat of a pipe made by pipe(): a FIFO of its maker's, on no mount (dev 0), as Linux's pipefs. */
+function pipeStat(file: OpenFile): Stat {
+  const { ino, owner } = file.pipe!;
+  const t = owner?.time ?? 0;
+  return {
+    ino, gen: 0, mode: S_IFIFO | 0o600, nlink: 1, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, size: 0, blocks: 0,
+    blksize: 4096, rdev: 0, atime: t, mtime: t, ctime: t, dev: 0,
+  };
 }
 
 /** Runs offset-using calls on one open file description one at a time. */
@@ -105,8 +132,17 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
         attr = step.attr;
       }
       await fs.open(node);
-      const file: OpenFile = { node, flags, offset: 0, refs: 1, isDir: isDir(attr), queue: Promise.resolve(), unsynced: false, lost: false };
+      const pipe = (attr.mode & S_IFMT) === S_IFIFO ? vfs.pipes.fifo(node) : undefined;
+      const file: OpenFile = { node, pipe, flags, offset: 0, refs: 1, isDir: isDir(attr), queue: Promise.resolve(), unsynced: false, lost: false };
       vfs.setid.seen(file, attr, setidAt);
+      if (pipe) {
+        try {
+          await pipe.open(a.pid, flags, nonblocking(file), true);
+        } catch (err) {
+          await fs.close(node);
+          throw err;
+        }
+      }
       try {
         return procs.install(pr, file);
       } catch (err) {
@@ -123,8 +159,10 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
     read(a) {
       const file = fileOf(a);
       requireReadable(file, a.fd);
+      if (file.pipe) return file.pipe.read(a.pid, Math.min(a.length, MAX_IO), nonblocking(file)).then(handOver);
+      const node = file.node!;
       return serial(file, async () => {
-        const data = await fs.read(file.node, file.offset, Math.min(a.length, MAX_IO));
+        const data = await fs.read(node, file.offset, Math.min(a.length, MAX_IO));
         file.offset += data.length;
         return handOver(data);
       });
@@ -133,10 +171,12 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       const pr = procs.get(a.pid);
       const file = procs.file(pr, a.fd);
       requireWritable(file, a.fd);
+      if (file.pipe) return file.pipe.write(a.pid, a.data, nonblocking(file));
+      const node = file.node!;
       return serial(file, async () => {
         if (a.data.length === 0) return 0;
         await vfs.setid.beforeWrite(pr, file);
-        const r = file.flags & O_APPEND ? await fs.append(file.node, a.data) : await fs.write(file.node, file.offset, a.data);
+        const r = file.flags & O_APPEND ? await fs.append(node, a.data) : await fs.write(node, file.offset, a.data);
         file.offset = r.end;
         file.unsynced = true;
         return r.written;
@@ -145,25 +185,27 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
     async pread(a) {
       const file = fileOf(a);
       requireReadable(file, a.fd);
-      return handOver(await fs.read(file.node, a.offset, Math.min(a.length, MAX_IO)));
+      return handOver(await fs.read(seekable(file, a.fd, 'pread'), a.offset, Math.min(a.length, MAX_IO)));
     },
     async pwrite(a) {
       const pr = procs.get(a.pid);
       const file = procs.file(pr, a.fd);
       requireWritable(file, a.fd);
+      const node = seekable(file, a.fd, 'pwrite');
       if (a.data.length === 0) return 0;
       await vfs.setid.beforeWrite(pr, file);
-      const r = await fs.write(file.node, a.offset, a.data);
+      const r = await fs.write(node, a.offset, a.data);
       file.unsynced = true;
       return r.written;
     },
     lseek(a) {
       const file = fileOf(a);
+      const node = seekable(file, a.fd, 'lseek');
       return serial(file, async () => {
         let base: number;
         if (a.whence === SEEK_SET) base = 0;
         else if (a.whence === SEEK_CUR) base = file.offset;
-        else if (a.whence === SEEK_END) base = (await fs.getattr(file.node)).size;
+        else if (a.whence === SEEK_END) base = (await fs.getattr(node)).size;
         else throw new SysError('EINVAL', `lseek: whence ${a.whence} is not SEEK_SET, SEEK_CUR or SEEK_END`);
         const to = base + a.offset;
         if (to < 0 || !Number.isSafeInteger(to)) throw new SysError('EINVAL', `lseek: offset ${to} is out of range`);
@@ -173,23 +215,26 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
     },
     async fstat(a) {
       const file = fileOf(a);
+      if (!file.node) return pipeStat(file);
       return statOf(file.node, await fs.getattr(file.node));
     },
     async ftruncate(a) {
       const pr = procs.get(a.pid);
       const file = procs.file(pr, a.fd);
+      const node = notPipe(file, a.fd, 'ftruncate');
       if ((file.flags & O_ACCMODE) === O_RDONLY || file.isDir) throw new SysError('EINVAL', `ftruncate: fd ${a.fd} is not open for writing`);
       await vfs.setid.beforeWrite(pr, file); // even when the size stays, as Linux
-      await fs.setattr(file.node, { size: a.length });
+      await fs.setattr(node, { size: a.length });
       file.unsynced = true;
     },
     async fsync(a) {
       const file = fileOf(a);
-      const r = await fs.fsync(file.node);
-      if (r?.everything) file.node.mnt.log?.clear();
+      const node = notPipe(file, a.fd, 'fsync');
+      const r = await fs.fsync(node);
+      if (r?.everything) node.mnt.log?.clear();
       const lost = file.lost;
       file.unsynced = file.lost = false;
-      if (lost) throw new SysError('EIO', `fsync: data written to fd ${a.fd} before its file system (${file.node.mnt.fs}) restarted was lost`);
+      if (lost) throw new SysError('EIO', `fsync: data written to fd ${a.fd} before its file system (${node.mnt.fs}) restarted was lost`);
     },
   };
 }

@@ -112,7 +112,7 @@ export function mountCalls(vfs: Vfs): VfsHandlers<'mount' | 'unmount' | 'mounts'
       await unmountMount(vfs, m, () => {
         const busy =
           mounts.childrenOf(m).length > 0 ||
-          [...procs.all()].some((q) => q.cwd?.mnt === m || q.fds.some((file) => file?.node.mnt === m));
+          [...procs.all()].some((q) => q.cwd?.mnt === m || q.fds.some((file) => file?.node?.mnt === m));
         if (busy) throw new SysError('EBUSY', `${what}: in use`);
       });
     },
@@ -138,6 +138,7 @@ export function mountCalls(vfs: Vfs): VfsHandlers<'mount' | 'unmount' | 'mounts'
     },
     async unmountAll() {
       recovery.halting = true;
+      vfs.pipes.halt();
       for (const m of [...mounts.all()].reverse()) {
         await recovery.enter(m, 'unmount').catch(() => {}); // an unmount under way ends first
         if (m.state === 'gone') continue;

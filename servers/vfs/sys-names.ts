@@ -1,7 +1,9 @@
-// The syscalls on names: making and removing them (mkdir, rmdir, unlink, symlink, link),
+// The syscalls on names: making and removing them (mkdir, rmdir, unlink, symlink, link, mknod),
 // renaming, and reading them (readdir, readlink).
 
-import { S_IALLUGO, S_IFLNK, S_IFMT, SysError, entryNameFault, quoteName, type DirEntry } from '../../kernel/api.js';
+import {
+  S_IALLUGO, S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, S_IFREG, SysError, entryNameFault, mknodTypeFault, quoteName, type DirEntry,
+} from '../../kernel/api.js';
 import { MAY_READ, MAY_WRITE, requireAccess, requireNameChangeable, requireStickyAllows } from './access.js';
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
@@ -11,7 +13,7 @@ import { PATH_MAX, find, findOrMissing, isDir, pathBytes } from './namei.js';
 /** Entries asked of a file system at once by readdir. */
 const READDIR_BATCH = 1024;
 
-export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' | 'unlink' | 'rename' | 'link' | 'symlink' | 'readlink'> {
+export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' | 'unlink' | 'rename' | 'link' | 'symlink' | 'mknod' | 'readlink'> {
   const { fs, procs } = vfs;
   return {
     async mkdir(a) {
@@ -100,6 +102,25 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       if (f.node) throw new SysError('EEXIST', `${what}: exists`);
       requireNameChangeable(pr, f, what);
       await fs.symlink(f.parent!, f.name!, a.target, pr.uid, pr.gid);
+    },
+    /**
+     * As Linux's mknodat: the type is checked first (EPERM for a directory, else EINVAL), then the name (EEXIST) and the
+     * directory (EACCES, EROFS); a device node needs root (EPERM). The umask applies; a device
+     * number is kept for a device node only.
+     */
+    async mknod(a) {
+      const pr = procs.get(a.pid);
+      const what = `mknod ${a.path}`;
+      const fault = mknodTypeFault(a.mode);
+      if (fault) throw new SysError(fault.errno, `${what}: ${fault.message}`);
+      if (a.rdev > 0xffffffff) throw new SysError('EINVAL', `${what}: device number ${a.rdev} does not fit in 32 bits`);
+      const f = await findOrMissing(vfs, pr, a.path);
+      if (f.node) throw new SysError('EEXIST', `${what}: exists`);
+      requireNameChangeable(pr, f, what);
+      const type = a.mode & S_IFMT || S_IFREG;
+      const device = type === S_IFCHR || type === S_IFBLK;
+      if (device && pr.uid !== 0) throw new SysError('EPERM', `${what}: only root may make device nodes`);
+      await fs.mknod(f.parent!, f.name!, type | (a.mode & S_IALLUGO & ~pr.umask), device ? a.rdev : 0, pr.uid, pr.gid);
     },
     async readlink(a) {
       const f = await find(vfs, procs.get(a.pid), a.path, false);

@@ -20,6 +20,7 @@ export function processCalls(vfs: Vfs): VfsHandlers<'spawn' | 'exit' | 'getpid' 
       const pr = procs.get(a.pid);
       procs.remove(a.pid);
       await vfs.keeper.exited(a.pid);
+      vfs.pipes.releaseProcess(a.pid);
       for (const f of pr.fds) if (f) await releaseFile(vfs, f).catch(() => {});
     },
     getpid: (a) => procs.get(a.pid).pid,
