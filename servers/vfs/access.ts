@@ -109,6 +109,22 @@ export function modeAfterWrite(p: Cred, a: Attr): number | undefined {
   return drop ? a.mode & ~S_IFMT & ~drop : undefined;
 }
 
+/**
+ * The permission bits and owner of a new inode that p makes in a directory with attributes
+ * `dir`, as Linux's inode_init_owner and mode_strip_sgid give them. `mode` holds the permission
+ * bits asked for, the umask already applied; `isDir` says whether it is a directory. The inode
+ * is p's, in p's group — but in a set-group-ID directory in the directory's group, and a new
+ * directory there is set-group-ID too; a group-executable set-group-ID file made there by a
+ * caller neither root nor in that group loses S_ISGID. mkdir never gives S_ISUID or S_ISGID of
+ * its own: the caller strips them first (vfs_prepare_mode).
+ */
+export function newInodeOwner(p: Cred, dir: Attr, mode: number, isDir: boolean): { mode: number; uid: number; gid: number } {
+  if (!(dir.mode & S_ISGID)) return { mode, uid: p.uid, gid: p.gid };
+  if (isDir) mode |= S_ISGID;
+  else if ((mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP) && p.uid !== 0 && !inGroup(p, dir.gid)) mode &= ~S_ISGID;
+  return { mode, uid: p.uid, gid: dir.gid };
+}
+
 /** Whether an id given to chown is a real id rather than ID_UNCHANGED. */
 const given = (id: number) => id !== ID_UNCHANGED;
 

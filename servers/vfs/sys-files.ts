@@ -7,7 +7,7 @@ import {
   MAX_IO, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY,
   S_IALLUGO, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, SysError, handOver, type Attr, type Stat,
 } from '../../kernel/api.js';
-import { MAY_EXEC, MAY_READ, MAY_WRITE, modeAfterWrite, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
+import { MAY_EXEC, MAY_READ, MAY_WRITE, modeAfterWrite, newInodeOwner, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
 import type { FromProc, Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { statOf, type Vnode } from './mounts.js';
@@ -127,7 +127,8 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       } else {
         if (f.mustBeDir) throw new SysError('EISDIR', `open ${a.path}: cannot create a directory with open`);
         requireNameChangeable(pr, f, `open ${a.path}`);
-        const step = await fs.create(f.parent!, f.name!, a.mode & S_IALLUGO & ~pr.umask, pr.uid, pr.gid, excl);
+        const o = newInodeOwner(pr, f.parentAttr!, a.mode & S_IALLUGO & ~pr.umask, false);
+        const step = await fs.create(f.parent!, f.name!, o.mode, o.uid, o.gid, excl);
         node = { mnt: f.parent!.mnt, h: step.handle };
         attr = step.attr;
       }

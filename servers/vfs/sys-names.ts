@@ -2,9 +2,9 @@
 // renaming, and reading them (readdir, readlink).
 
 import {
-  S_IALLUGO, S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, S_IFREG, SysError, entryNameFault, mknodTypeFault, quoteName, type DirEntry,
+  S_IALLUGO, S_IFBLK, S_IRWXUGO, S_ISVTX, S_IFCHR, S_IFLNK, S_IFMT, S_IFREG, SysError, entryNameFault, mknodTypeFault, quoteName, type DirEntry,
 } from '../../kernel/api.js';
-import { MAY_READ, MAY_WRITE, requireAccess, requireNameChangeable, requireStickyAllows } from './access.js';
+import { MAY_READ, MAY_WRITE, newInodeOwner, requireAccess, requireNameChangeable, requireStickyAllows } from './access.js';
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { requireNotMountRoot } from './mounts.js';
@@ -21,7 +21,8 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       const f = await findOrMissing(vfs, pr, a.path);
       if (f.node) throw new SysError('EEXIST', `mkdir ${a.path}: exists`);
       requireNameChangeable(pr, f, `mkdir ${a.path}`);
-      await fs.mkdir(f.parent!, f.name!, a.mode & S_IALLUGO & ~pr.umask, pr.uid, pr.gid);
+      const o = newInodeOwner(pr, f.parentAttr!, a.mode & (S_IRWXUGO | S_ISVTX) & ~pr.umask, true);
+      await fs.mkdir(f.parent!, f.name!, o.mode, o.uid, o.gid);
     },
     async rmdir(a) {
       const pr = procs.get(a.pid);
@@ -67,7 +68,7 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       const src = await find(vfs, pr, a.from, false);
       const dst = await findOrMissing(vfs, pr, a.to);
       if (!src.parent || src.endsWithDot || src.name === '..' || !dst.parent || dst.endsWithDot || dst.name === '..') {
-        throw new SysError(!src.parent || !dst.parent ? 'EBUSY' : 'EINVAL', `${what}: cannot rename '.', '..' or '/'`);
+        throw new SysError('EBUSY', `${what}: cannot rename '.', '..' or '/'`); // as Linux's do_renameat2
       }
       if (src.parent.mnt !== dst.parent.mnt) throw new SysError('EXDEV', `${what}: across mounts`);
       requireNotMountRoot(src.node!, what);
@@ -101,7 +102,8 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       const f = await findOrMissing(vfs, pr, a.path);
       if (f.node) throw new SysError('EEXIST', `${what}: exists`);
       requireNameChangeable(pr, f, what);
-      await fs.symlink(f.parent!, f.name!, a.target, pr.uid, pr.gid);
+      const o = newInodeOwner(pr, f.parentAttr!, 0, false);
+      await fs.symlink(f.parent!, f.name!, a.target, o.uid, o.gid);
     },
     /**
      * As Linux's mknodat: the type is checked first (EPERM for a directory, else EINVAL), then the name (EEXIST) and the
@@ -120,7 +122,8 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       const type = a.mode & S_IFMT || S_IFREG;
       const device = type === S_IFCHR || type === S_IFBLK;
       if (device && pr.uid !== 0) throw new SysError('EPERM', `${what}: only root may make device nodes`);
-      await fs.mknod(f.parent!, f.name!, type | (a.mode & S_IALLUGO & ~pr.umask), device ? a.rdev : 0, pr.uid, pr.gid);
+      const o = newInodeOwner(pr, f.parentAttr!, a.mode & S_IALLUGO & ~pr.umask, false);
+      await fs.mknod(f.parent!, f.name!, type | o.mode, device ? a.rdev : 0, o.uid, o.gid);
     },
     async readlink(a) {
       const f = await find(vfs, procs.get(a.pid), a.path, false);
