@@ -118,6 +118,7 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
       if (a.rdev > 0xffffffff) throw new SysError('EINVAL', `${what}: device number ${a.rdev} does not fit in 32 bits`);
       const f = await findOrMissing(vfs, pr, a.path);
       if (f.node) throw new SysError('EEXIST', `${what}: exists`);
+      if (f.mustBeDir) throw new SysError('ENOENT', `${what}: a trailing slash names a directory`);
       requireNameChangeable(pr, f, what);
       const type = a.mode & S_IFMT || S_IFREG;
       const device = type === S_IFCHR || type === S_IFBLK;

@@ -197,7 +197,10 @@ const dups: Case[] = [
     name: 'dup2: onto an open fd closes it first', setup: [file('f', { data: 'from f' }), file('g', { data: 'from g' })],
     steps: [['open', P('f'), O_RDONLY], ['open', P('g'), O_RDONLY], ['dup2', R(0), R(1)], ['read', R(1), 6]], expect: 'OK', returns: 'from f',
   },
-  { name: 'dup2: onto itself returns the fd', setup: [file('f')], steps: [['open', P('f'), O_RDONLY], ['dup2', R(0), R(0)]], expect: 'OK', returns: 3 },
+  {
+    name: 'dup2: onto itself returns the fd, still open', setup: [file('f', { data: 'abc' })],
+    steps: [['open', P('f'), O_RDONLY], ['dup2', R(0), R(0)], ['read', R(1), 3]], expect: 'OK', returns: 'abc',
+  },
   {
     name: 'dup2: onto a free number', setup: [file('f', { data: 'abc' })],
     steps: [['open', P('f'), O_RDONLY], ['dup2', R(0), 100], ['read', 100, 3]], expect: 'OK', returns: 'abc',
