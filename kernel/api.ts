@@ -14,6 +14,7 @@ export {
   type OpSpec, type ResultOf,
 } from './ops.js';
 export { FsInstances, firstFsid } from './fs-instances.js';
+export { byteString, bytesOf, isByteString } from './names.js';
 
 /**
  * What a reincarnation is told: which incarnation it is and what the core kept for it.
