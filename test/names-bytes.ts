@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeF
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { copyTree } from '../bin/copy.js';
+import { parse } from '../bin/shell/parse.js';
 import { hostTree as hostFiles, kernelTree } from '../bin/files.js';
 import {
   SysError, boot, byteString, bytesOf, displayName, fromByteString, toByteString, type Proc,
@@ -109,6 +110,26 @@ t.test('the display form is what GNU ls shows with --quoting-style=shell-escape'
   t.equal(displayName('e\u0085'), "'e'$'\\302\\205'", 'a C1 control is its bytes');
   t.equal(displayName(b('\xe9\xe8')), "''$'\\351\\350'");
   t.equal(displayName(b("it's\xff")), "'it'\\''s'$'\\377'", "a quote in a quoted run");
+});
+
+t.test("the shell reads $'…' as bash does, so a name ls shows escaped can be typed back", async (t) => {
+  const word = (line: string) => parse(`x ${line}`)[0].argv[1];
+  t.equal(word("'caf'$'\\351'"), 'caf\udce9', 'a raw byte');
+  t.equal(word("caf$'\\xc3\\xa9'"), 'café', 'bytes that make UTF-8 are that character');
+  t.equal(word("$'\\xc3'$'\\xa9'"), 'é', 'even across two $\'…\'');
+  t.equal(word("$'a\\nb\\t\\'\\\\\\u00e9\\U0001F600\\101\\q'"), "a\nb\t'\\é😀A\\q", 'escapes by letter, \\u, \\U, octal; others kept');
+  t.throws(() => parse("x $'open"), /unterminated quote/);
+  const seed = Number(process.env.NAMES_SEED ?? Date.now() % 1_000_000);
+  t.comment(`seed ${seed}`);
+  const rnd = random(seed);
+  let bad = 0;
+  for (let i = 0; i < 2000; i++) {
+    // A name ls escapes (it holds a byte that is no UTF-8), of any other bytes but '/' and NUL.
+    const name = Uint8Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => 1 + Math.floor(rnd() * 255)).map((b) => (b === 0x2f ? 0xff : b));
+    name[Math.floor(rnd() * name.length)] = 0xf8 + Math.floor(rnd() * 8); // never part of UTF-8
+    if (toByteString(word(displayName(name))) !== byteString(name)) bad++;
+  }
+  t.equal(bad, 0, 'what ls shows parses back to the same bytes (seeded)');
 });
 
 // ---- host trees whose names are not UTF-8, for cp -r ---------------------------------------------
@@ -287,6 +308,9 @@ t.test('rumpus cp -r both ways and ls: exact bytes on the host, names shown as G
   const cpOut = await rumpus('cp', '-r', 'cli.img:/in', 'cli-out');
   t.same([cpOut.code, cpOut.stderr], [0, ''], 'cp -r IMG:/in HOST');
   t.same(hostSnapshot(at('cli-out')), EXPECTED, 'the host copy has the exact bytes');
+  const sh = await rumpus('sh', '--image', 'cli.img', '-c', "rm /mnt/in/'caf'$'\\351'; ls /mnt/in; rmdir /mnt/in");
+  t.equal(sh.stdout, "'caf'$'\\350'\nlink\n'sub'$'\\377'\n", 'the shell removes a name typed as ls shows it');
+  t.match(sh.stderr, /rmdir: \/mnt\/in: Directory not empty/, 'and rmdir of the rest is ENOTEMPTY');
   const fsck = fsckClean(at('cli.img'));
   t.ok(fsck.clean, 'e2fsck clean', { report: fsck.report });
 });
