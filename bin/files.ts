@@ -3,7 +3,10 @@
 // code path.
 
 import * as fs from 'node:fs/promises';
-import { S_IALLUGO, SysError, entryNameFault, fileTypeOf, isErrno, quoteName, type FileType, type Proc } from '../kernel/index.js';
+import {
+  S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, isErrno, quoteName, toByteString,
+  type FileType, type Proc,
+} from '../kernel/index.js';
 import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY } from '../kernel/index.js';
 
 export interface FileInfo {
@@ -125,6 +128,19 @@ async function host<T>(path: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A path in client form (see kernel/names.ts) as node:fs takes it: as it is when it is valid
+ * UTF-16 (node:fs writes it as UTF-8, the same bytes), else its exact bytes, which a string
+ * cannot carry to the host. EINVAL as toByteString for a lone surrogate that stands for no byte.
+ */
+function hostPath(path: string): string | Buffer {
+  return path.isWellFormed() ? path : Buffer.from(bytesOf(toByteString(path)));
+}
+
+/** A name or path node:fs gave as bytes, in client form. */
+const fromHostBytes = (b: Buffer): string => fromByteString(byteString(b));
+
+/** The host's tree through node:fs. Paths are in client form: names that are not UTF-8 reach the host as their exact bytes. */
 export function hostTree(): FileTree {
   const info = (s: import('node:fs').Stats): FileInfo => ({
     type: s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'lnk' : s.isFile() ? 'reg' : s.isFIFO() ? 'fifo'
@@ -132,12 +148,12 @@ export function hostTree(): FileTree {
     mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atimeMs, mtime: s.mtimeMs, rdev: s.rdev,
   });
   return {
-    lstat: (path) => host(path, async () => info(await fs.lstat(path))),
-    stat: (path) => host(path, async () => info(await fs.stat(path))),
-    readdir: (path) => host(path, () => fs.readdir(path)),
-    mkdir: (path, mode) => host(path, () => fs.mkdir(path, mode)),
+    lstat: (path) => host(path, async () => info(await fs.lstat(hostPath(path)))),
+    stat: (path) => host(path, async () => info(await fs.stat(hostPath(path)))),
+    readdir: (path) => host(path, async () => (await fs.readdir(hostPath(path), { encoding: 'buffer' })).map(fromHostBytes)),
+    mkdir: (path, mode) => host(path, () => fs.mkdir(hostPath(path), mode)),
     openRead: (path) => host(path, async () => {
-      const fh = await fs.open(path, 'r');
+      const fh = await fs.open(hostPath(path), 'r');
       return {
         async read(n) {
           const buf = new Uint8Array(n);
@@ -148,18 +164,18 @@ export function hostTree(): FileTree {
       };
     }),
     openWrite: (path, mode) => host(path, async () => {
-      const fh = await fs.open(path, 'w', mode);
+      const fh = await fs.open(hostPath(path), 'w', mode);
       return {
         pwrite: async (data, offset) => void (await fh.write(data, 0, data.length, offset)),
         truncate: (size) => fh.truncate(size),
         close: () => fh.close(),
       };
     }),
-    readlink: (path) => host(path, () => fs.readlink(path)),
-    symlink: (target, path) => host(path, () => fs.symlink(target, path)),
-    chmod: (path, mode) => host(path, () => fs.chmod(path, mode)),
-    utimes: (path, atime, mtime) => host(path, () => fs.utimes(path, atime / 1000, mtime / 1000)),
-    lutimes: (path, atime, mtime) => host(path, () => fs.lutimes(path, atime / 1000, mtime / 1000)),
+    readlink: (path) => host(path, async () => fromHostBytes(await fs.readlink(hostPath(path), { encoding: 'buffer' }))),
+    symlink: (target, path) => host(path, () => fs.symlink(hostPath(target), hostPath(path))),
+    chmod: (path, mode) => host(path, () => fs.chmod(hostPath(path), mode)),
+    utimes: (path, atime, mtime) => host(path, () => fs.utimes(hostPath(path), atime / 1000, mtime / 1000)),
+    lutimes: (path, atime, mtime) => host(path, () => fs.lutimes(hostPath(path), atime / 1000, mtime / 1000)),
     show: (path) => path,
   };
 }

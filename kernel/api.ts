@@ -15,6 +15,7 @@ export {
   type OpSpec, type ResultOf,
 } from './ops.js';
 export { FsInstances, firstFsid } from './fs-instances.js';
+export { byteString, bytesOf, isByteString } from './names.js';
 
 /**
  * What a reincarnation is told: which incarnation it is and what the core kept for it.
@@ -164,7 +165,9 @@ export interface Attr {
   ctime: number;
 }
 
+/** One entry of a directory as a file system lists it. */
 export interface DirEntry {
+  /** A byte string (see kernel/names.ts), as every name inside the kernel. */
   name: string;
   ino: number;
   type: FileType;
@@ -254,7 +257,9 @@ export interface WriteResult {
 
 /**
  * The op table every file system serves (tmpfs, dev, ext2, …), so the vfs can mount any of
- * them. Ops are stateless on handles: a file system can restart under open files.
+ * them. Ops are stateless on handles: a file system can restart under open files. Names and
+ * symlink targets, given and answered, are byte strings: one char per byte (kernel/names.ts);
+ * a name's length is its byte count.
  *
  * Adding an op to the file-system protocol is one edit, here (its arguments and its result):
  * FsInstance, instanceOps and the vfs's typed calls follow from this table, and the compiler

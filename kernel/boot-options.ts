@@ -10,10 +10,15 @@ import { checkFault, type FaultSpec } from './faults.js';
 import { readPlacement, type Placement, type PlacementSpec } from './placement.js';
 import { DEFAULT_HEARTBEAT, RESTART_TYPES, STRATEGIES, supervisionFor, type Heartbeat, type Supervision } from './supervisor-policy.js';
 import type { KernelEvent } from './supervisor.js';
+import { toByteString } from './names.js';
 import { describeValue, isPlainObject } from './validate.js';
 
 export interface MountSpec {
-  /** Where: created (with parents) if missing. */
+  /**
+   * Where: created (with parents) if missing. A path in client form (a JS string as UTF-8, a
+   * lone surrogate U+DC80–U+DCFF standing for a raw byte; see kernel/names.ts); in BootSettings,
+   * the byte string vfs takes.
+   */
   target: string;
   /** The file-system component: 'tmpfs', 'dev', 'ext2', … */
   fstype: string;
@@ -57,6 +62,7 @@ export const DEFAULT_CALLS: CallPolicy = { timeoutMs: 60_000, tries: 3, reconnec
 /** The boot options checked, with the defaults filled in; the placement is resolved apart. */
 export interface BootSettings {
   transport: ThreadTransport;
+  /** Their targets as byte strings. */
   mounts: MountSpec[];
   /** Of every component of the placement. */
   supervision: Map<string, Supervision>;
@@ -156,16 +162,26 @@ export function checkBootOptions(options: BootOptions, placement: Placement): Bo
   };
 }
 
+/** A boot mount's target as the byte string vfs takes: the client form converted, which must be an absolute path. */
+function targetOf(name: string, target: string): string {
+  let bytes: string;
+  try {
+    bytes = toByteString(target);
+  } catch (err) {
+    return refuse(name, `a path whose lone surrogates stand for bytes (${(err as Error).message})`, target);
+  }
+  return bytes.startsWith('/') ? bytes : refuse(name, 'an absolute path', target);
+}
+
 /**
- * The boot mounts, each at an absolute path. The file-system type is vfs's to check when it
- * mounts (ENODEV for one it cannot mount), as for a mount a client makes.
+ * The boot mounts, each at an absolute path, made a byte string. The file-system type is vfs's
+ * to check when it mounts (ENODEV for one it cannot mount), as for a mount a client makes.
  */
 function mountsOf(v: unknown): MountSpec[] {
   if (!Array.isArray(v)) refuse('mounts', 'an array of mounts {target, fstype, source?, readonly?}', v);
   return v.map((m, i) => {
     const mount = MOUNT(`mounts[${i}]`, m) as MountSpec;
-    if (!mount.target.startsWith('/')) refuse(`mounts[${i}].target`, 'an absolute path', mount.target);
-    return mount;
+    return { ...mount, target: targetOf(`mounts[${i}].target`, mount.target) };
   });
 }
 

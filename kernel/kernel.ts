@@ -19,6 +19,7 @@ import { Domains, type DomainInfo } from './domains.js';
 import { checkFault, describeFault, kernelThreadPanic, type FaultEffect, type FaultSpec } from './faults.js';
 import { hostHyp, hostHypGroup } from './hyp-host.js';
 import { KeepCore } from './keep-core.js';
+import { bytesOf } from './names.js';
 import { kindOf } from './topology.js';
 import { resolvePlacement, type Placement } from './placement.js';
 import { Proc, clientArgs, fullCredentials, type Credentials, type FullCredentials } from './proc.js';
@@ -300,7 +301,8 @@ export class Kernel {
   /** The boot mounts, in order, by init. */
   private async bootMounts(mounts: MountSpec[]): Promise<void> {
     for (const m of mounts) {
-      if (m.target !== '/') await this.init.mkdir(m.target, { recursive: true, mode: 0o755 });
+      // The target is a byte string (boot-options.ts); init takes a path as its bytes.
+      if (m.target !== '/') await this.init.mkdir(bytesOf(m.target), { recursive: true, mode: 0o755 });
       await this.call('vfs', 'mount', { pid: this.init.pid, target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly });
     }
   }

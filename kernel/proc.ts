@@ -10,8 +10,9 @@ import { SysError } from '../ipc/errno.js';
 import {
   F_OK, ID_UNCHANGED, MAX_IO, NGROUPS_MAX, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IALLUGO, S_IFDIR,
   S_IFIFO, S_IFMT,
-  type DirEntry, type MountInfo, type Stat, type StatFs,
+  type DirEntry, type FileType, type MountInfo, type Stat, type StatFs,
 } from './api.js';
+import { byteString, bytesOf, fromByteString, toByteString } from './names.js';
 
 /** Who a process is: its user, its group, and its supplementary groups (none by default). */
 export interface Credentials {
@@ -97,6 +98,53 @@ export function clientArgs(op: string, args: unknown): Record<string, unknown> {
   return copy;
 }
 
+/**
+ * A path or name as a client gives it: its bytes, or a JS string taken as UTF-8 in which a lone
+ * surrogate U+DC80–U+DCFF stands for the byte 0x80–0xFF (see kernel/names.ts).
+ */
+export type ClientPath = string | Uint8Array;
+
+/** One entry of a directory as readdir gives it to a client. */
+export interface ReaddirEntry {
+  /** The name in client form: lossless (it names the same entry in a path), for display as well. */
+  name: string;
+  /** The exact bytes of the name. */
+  raw: Uint8Array;
+  ino: number;
+  type: FileType;
+}
+
+/**
+ * The arguments, by name, that carry a path or a name (symlink's target, mount's target): the
+ * client gives them as ClientPaths, vfs takes them as byte strings.
+ */
+const PATH_ARGS = ['path', 'from', 'to', 'existing', 'target'] as const;
+
+/**
+ * The arguments of a call as they go to vfs: each path argument a byte string (a string or a
+ * Uint8Array converted; anything else left for vfs to refuse). Throws EINVAL as toByteString.
+ */
+function pathsAsBytes(op: string, args: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...args };
+  for (const key of PATH_ARGS) {
+    const v = out[key];
+    if (typeof v !== 'string' && !(v instanceof Uint8Array)) continue;
+    try {
+      out[key] = toByteString(v);
+    } catch (err) {
+      throw err instanceof SysError ? new SysError(err.errno, `${op}: argument '${key}': ${err.message}`) : err;
+    }
+  }
+  return out;
+}
+
+/** A SysError as a client reads it: names in its message (byte strings) in client form, so café reads as café. */
+function clientError(err: unknown): unknown {
+  if (!(err instanceof SysError)) return err;
+  const message = fromByteString(err.message);
+  return message === err.message ? err : new SysError(err.errno, message);
+}
+
 /** Node-style flag strings, for convenience: 'r', 'r+', 'w', 'w+', 'wx', 'a', 'a+', 'ax'. */
 const FLAG_STRINGS: Record<string, number> = {
   r: O_RDONLY,
@@ -147,9 +195,17 @@ export class Proc {
     Object.freeze(this);
   }
 
-  /** One syscall of this process, through the core's boundary (which checks op and arguments). */
-  private sys(op: string, args: Record<string, unknown>): Promise<unknown> {
-    return this.#sys(op, args);
+  /**
+   * One syscall of this process, through the core's boundary (which checks op and arguments):
+   * the one place where path arguments become byte strings and error messages come back in
+   * client form.
+   */
+  private async sys(op: string, args: Record<string, unknown>): Promise<unknown> {
+    try {
+      return await this.#sys(op, pathsAsBytes(op, args));
+    } catch (err) {
+      throw clientError(err);
+    }
   }
 
   /**
@@ -160,7 +216,7 @@ export class Proc {
   private async restarting(op: string, args: Record<string, unknown>): Promise<unknown> {
     for (;;) {
       try {
-        return await this.#sys(op, args);
+        return await this.sys(op, args);
       } catch (err) {
         if (!(err instanceof SysError && err.errno === 'EINTR')) throw err;
       }
@@ -168,7 +224,7 @@ export class Proc {
   }
 
   /** Opens a file; flags are O_* bits or a Node-style string. Returns the new fd. */
-  open(path: string, flags: number | string = O_RDONLY, mode = 0o666): Promise<number> {
+  open(path: ClientPath, flags: number | string = O_RDONLY, mode = 0o666): Promise<number> {
     const f = typeof flags === 'string' ? FLAG_STRINGS[flags] : flags;
     if (f === undefined) return Promise.reject(new SysError('EINVAL', `open: unknown flags '${flags}'`));
     return this.restarting('open', { path, flags: f, mode }) as Promise<number>;
@@ -198,25 +254,27 @@ export class Proc {
   lseek(fd: number, offset: number, whence = SEEK_SET): Promise<number> {
     return this.sys('lseek', { fd, offset, whence }) as Promise<number>;
   }
-  stat(path: string): Promise<Stat> {
+  stat(path: ClientPath): Promise<Stat> {
     return this.sys('stat', { path }) as Promise<Stat>;
   }
   /** Like stat, but a final symlink is reported itself. */
-  lstat(path: string): Promise<Stat> {
+  lstat(path: ClientPath): Promise<Stat> {
     return this.sys('lstat', { path }) as Promise<Stat>;
   }
   fstat(fd: number): Promise<Stat> {
     return this.sys('fstat', { fd }) as Promise<Stat>;
   }
   /** Makes a directory; with `recursive`, its missing parents too, and no EEXIST for a directory. */
-  async mkdir(path: string, options: number | { mode?: number; recursive?: boolean } = {}): Promise<void> {
+  async mkdir(path: ClientPath, options: number | { mode?: number; recursive?: boolean } = {}): Promise<void> {
     const { mode = 0o777, recursive = false } = typeof options === 'number' ? { mode: options } : options;
     if (!recursive) {
       await this.sys('mkdir', { path, mode });
       return;
     }
-    const absolute = path.startsWith('/');
-    const parts = path.split('/').filter(Boolean);
+    // Split in client form, which '/' is the same byte in and which a Uint8Array goes to losslessly.
+    const text = typeof path === 'string' ? path : fromByteString(byteString(path));
+    const absolute = text.startsWith('/');
+    const parts = text.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
       const prefix = (absolute ? '/' : '') + parts.slice(0, i).join('/');
       try {
@@ -228,25 +286,26 @@ export class Proc {
       }
     }
   }
-  rmdir(path: string): Promise<void> {
+  rmdir(path: ClientPath): Promise<void> {
     return this.sys('rmdir', { path }) as Promise<void>;
   }
   /** The entries of a directory, without '.' and '..', in the file system's order. */
-  readdir(path: string): Promise<DirEntry[]> {
-    return this.sys('readdir', { path }) as Promise<DirEntry[]>;
+  async readdir(path: ClientPath): Promise<ReaddirEntry[]> {
+    const entries = (await this.sys('readdir', { path })) as DirEntry[];
+    return entries.map((e) => ({ name: fromByteString(e.name), raw: bytesOf(e.name), ino: e.ino, type: e.type }));
   }
-  unlink(path: string): Promise<void> {
+  unlink(path: ClientPath): Promise<void> {
     return this.sys('unlink', { path }) as Promise<void>;
   }
-  rename(from: string, to: string): Promise<void> {
+  rename(from: ClientPath, to: ClientPath): Promise<void> {
     return this.sys('rename', { from, to }) as Promise<void>;
   }
   /** Makes `path` a new name (hard link) for `existing`. */
-  link(existing: string, path: string): Promise<void> {
+  link(existing: ClientPath, path: ClientPath): Promise<void> {
     return this.sys('link', { existing, path }) as Promise<void>;
   }
   /** Makes `path` a symbolic link whose content is `target`. */
-  symlink(target: string, path: string): Promise<void> {
+  symlink(target: ClientPath, path: ClientPath): Promise<void> {
     return this.sys('symlink', { target, path }) as Promise<void>;
   }
   /**
@@ -254,11 +313,11 @@ export class Proc {
    * or 0 for an empty regular file) and the permission bits (less the umask); `rdev` is a device
    * node's number (makedev). EINVAL for another type, EPERM for a device node unless root.
    */
-  mknod(path: string, mode: number, rdev = 0): Promise<void> {
+  mknod(path: ClientPath, mode: number, rdev = 0): Promise<void> {
     return this.sys('mknod', { path, mode, rdev }) as Promise<void>;
   }
   /** Makes a FIFO (named pipe): mknod of S_IFIFO, as glibc's mkfifo is. */
-  mkfifo(path: string, mode = 0o666): Promise<void> {
+  mkfifo(path: ClientPath, mode = 0o666): Promise<void> {
     return this.mknod(path, S_IFIFO | (mode & S_IALLUGO));
   }
   /**
@@ -280,10 +339,11 @@ export class Proc {
   dup2(fd: number, newfd: number): Promise<number> {
     return this.sys('dup2', { fd, newfd }) as Promise<number>;
   }
-  readlink(path: string): Promise<string> {
-    return this.sys('readlink', { path }) as Promise<string>;
+  /** A symbolic link's target, in client form. */
+  async readlink(path: ClientPath): Promise<string> {
+    return fromByteString((await this.sys('readlink', { path })) as string);
   }
-  truncate(path: string, length: number): Promise<void> {
+  truncate(path: ClientPath, length: number): Promise<void> {
     return this.sys('truncate', { path, length }) as Promise<void>;
   }
   ftruncate(fd: number, length: number): Promise<void> {
@@ -297,7 +357,7 @@ export class Proc {
     return this.sys('sync', {}) as Promise<void>;
   }
   /** Sets the permission bits (mode & 0o7777); owner or root only (EPERM). */
-  chmod(path: string, mode: number): Promise<void> {
+  chmod(path: ClientPath, mode: number): Promise<void> {
     return this.sys('chmod', { path, mode }) as Promise<void>;
   }
   /** chmod of an open file (any access mode); EBADF for an fd that is not open. */
@@ -305,11 +365,11 @@ export class Proc {
     return this.sys('fchmod', { fd, mode }) as Promise<void>;
   }
   /** Sets the owner and group; -1 (or ID_UNCHANGED) leaves either as it is. */
-  chown(path: string, uid: number, gid: number): Promise<void> {
+  chown(path: ClientPath, uid: number, gid: number): Promise<void> {
     return this.sys('chown', { path, uid: chownId(uid), gid: chownId(gid) }) as Promise<void>;
   }
   /** Like chown, but a final symlink's own owner and group are set. */
-  lchown(path: string, uid: number, gid: number): Promise<void> {
+  lchown(path: ClientPath, uid: number, gid: number): Promise<void> {
     return this.sys('lchown', { path, uid: chownId(uid), gid: chownId(gid) }) as Promise<void>;
   }
   /** chown of an open file (any access mode); EBADF for an fd that is not open. */
@@ -320,11 +380,11 @@ export class Proc {
    * Sets access and modification times, in milliseconds since the epoch; either may be
    * UTIME_NOW (the current time) or UTIME_OMIT (left as it is).
    */
-  utimes(path: string, atime: number, mtime: number): Promise<void> {
+  utimes(path: ClientPath, atime: number, mtime: number): Promise<void> {
     return this.sys('utimes', { path, atime, mtime }) as Promise<void>;
   }
   /** Like utimes, but a final symlink's own times are set. */
-  lutimes(path: string, atime: number, mtime: number): Promise<void> {
+  lutimes(path: ClientPath, atime: number, mtime: number): Promise<void> {
     return this.sys('utimes', { path, atime, mtime, nofollow: true }) as Promise<void>;
   }
   /** utimes of an open file (any access mode); EBADF for an fd that is not open. */
@@ -336,27 +396,30 @@ export class Proc {
    * them together; F_OK: whether it exists. Resolves when it may, else fails: EACCES, EROFS
    * (W_OK on a read-only mount), ENOENT…; EINVAL for other bits in mode.
    */
-  access(path: string, mode: number = F_OK): Promise<void> {
+  access(path: ClientPath, mode: number = F_OK): Promise<void> {
     return this.sys('access', { path, mode }) as Promise<void>;
   }
-  statfs(path: string): Promise<StatFs> {
+  statfs(path: ClientPath): Promise<StatFs> {
     return this.sys('statfs', { path }) as Promise<StatFs>;
   }
-  chdir(path: string): Promise<void> {
+  chdir(path: ClientPath): Promise<void> {
     return this.sys('chdir', { path }) as Promise<void>;
   }
-  getcwd(): Promise<string> {
-    return this.sys('getcwd', {}) as Promise<string>;
+  /** The current directory's path, in client form. */
+  async getcwd(): Promise<string> {
+    return fromByteString((await this.sys('getcwd', {})) as string);
   }
   /** Mounts a file system (root only): fstype is its component, source an image for ext2. */
-  mount(target: string, fstype: string, options: { source?: string; readonly?: boolean } = {}): Promise<void> {
+  mount(target: ClientPath, fstype: string, options: { source?: string; readonly?: boolean } = {}): Promise<void> {
     return this.sys('mount', { target, fstype, source: options.source, readonly: options.readonly }) as Promise<void>;
   }
-  unmount(target: string): Promise<void> {
+  unmount(target: ClientPath): Promise<void> {
     return this.sys('unmount', { target }) as Promise<void>;
   }
-  mounts(): Promise<MountInfo[]> {
-    return this.sys('mounts', {}) as Promise<MountInfo[]>;
+  /** The mounts, each target in client form. */
+  async mounts(): Promise<MountInfo[]> {
+    const mounts = (await this.sys('mounts', {})) as MountInfo[];
+    return mounts.map((m) => ({ ...m, target: fromByteString(m.target) }));
   }
   /** Sets the file-mode creation mask (its low 9 bits); returns the previous one. */
   umask(mask: number): Promise<number> {
@@ -374,7 +437,7 @@ export class Proc {
   // ---- made of syscalls ----------------------------------------------------------------
 
   /** A whole file's content. */
-  async readFile(path: string): Promise<Uint8Array> {
+  async readFile(path: ClientPath): Promise<Uint8Array> {
     const fd = await this.open(path, O_RDONLY);
     try {
       const parts: Uint8Array[] = [];
@@ -398,7 +461,7 @@ export class Proc {
   }
 
   /** Creates or replaces a file's content. */
-  async writeFile(path: string, data: Uint8Array | string, mode = 0o666): Promise<void> {
+  async writeFile(path: ClientPath, data: Uint8Array | string, mode = 0o666): Promise<void> {
     const fd = await this.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
     try {
       const b = bytes(data);

@@ -113,7 +113,7 @@ step('mkdir existing', ({ root }) => root.mkdir('/tmp/d'), fails('EEXIST'));
 step('mkdir under missing', ({ root }) => root.mkdir('/tmp/no/d'), fails('ENOENT'));
 step('mkdir -p', ({ root }) => root.mkdir('/tmp/d/e/f/g', { recursive: true }));
 step('stat dir', ({ root }) => root.stat('/tmp/d').then((s) => [s.mode.toString(8), s.nlink]), gives(['40755', 3]));
-step('readdir', ({ root }) => root.readdir('/tmp/d'), gives([{ name: 'e', ino: 6, type: 'dir' }]));
+step('readdir', ({ root }) => root.readdir('/tmp/d'), gives([{ name: 'e', raw: { bytes: 'e' }, ino: 6, type: 'dir' }]));
 step('readdir a file', ({ root }) => root.readdir('/tmp/f'), fails('ENOTDIR'));
 step('rmdir non-empty', ({ root }) => root.rmdir('/tmp/d'), fails('ENOTEMPTY'));
 step('rmdir a file', ({ root }) => root.rmdir('/tmp/f'), fails('ENOTDIR'));

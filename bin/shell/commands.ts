@@ -2,7 +2,8 @@
 // way: output to stdout, `cmd: path: strerror` to stderr, status 0 only when all went well.
 
 import {
-  FAULT_HELP, FAULT_TYPES, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, SysError, describeFault, fileTypeOf, makedev, strerror,
+  FAULT_HELP, FAULT_TYPES, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, SysError, bytesOf, describeFault, displayName, fileTypeOf, makedev,
+  strerror, toByteString,
   type FaultSpec, type Kernel, type Proc, type Stat,
 } from '../../kernel/index.js';
 import { basename, copyOperands, copyTree, join } from '../copy.js';
@@ -105,15 +106,19 @@ async function removeTree(s: ShellState, path: string, report: (shown: string, e
   }
 }
 
-/** ls's lines for names in dir, or for operands (dir ''), which are shown as the user named them. */
+/**
+ * ls's lines for names in dir, or for operands (dir ''), which are shown as the user named them;
+ * names (and symlink targets) in their display form, escaped as GNU ls does when not printable UTF-8.
+ */
 async function listing(s: ShellState, dir: string, names: string[], long: boolean): Promise<string[]> {
-  const shown = (name: string) => (dir === '' ? s.show(name) : name);
+  const shown = (name: string) => displayName(dir === '' ? s.show(name) : name);
   if (!long) return names.map(shown);
   const entries: LongEntry[] = [];
   for (const name of names) {
     const path = dir === '' ? name : join(dir, name);
     const st = await s.p.lstat(path);
-    entries.push({ name: shown(name), st, target: fileTypeOf(st.mode) === 'lnk' ? await s.p.readlink(path) : undefined });
+    const target = fileTypeOf(st.mode) === 'lnk' ? displayName(await s.p.readlink(path)) : undefined;
+    entries.push({ name: shown(name), st, target });
   }
   return longListing(entries);
 }
@@ -212,7 +217,7 @@ export const COMMANDS: Record<string, CommandDef> = {
           else names = names.filter((n) => !n.startsWith('.'));
           names.sort();
           const out = await listing(s, dir, names, set.has('l'));
-          const header = paths.length > 1 || set.has('R') ? `${nothingYet ? '' : '\n'}${s.show(dir)}:\n` : '';
+          const header = paths.length > 1 || set.has('R') ? `${nothingYet ? '' : '\n'}${displayName(s.show(dir))}:\n` : '';
           nothingYet = false;
           await io.out(header + out.map((l) => l + '\n').join(''));
           if (!set.has('R')) return;
@@ -423,7 +428,8 @@ export const COMMANDS: Record<string, CommandDef> = {
     usage: 'pwd',
     summary: 'print the working directory',
     async run(s, _args, io) {
-      await io.out((await s.p.getcwd()) + '\n');
+      // Its exact bytes, as pwd(1) prints them: a string would turn bytes that are not UTF-8 into U+FFFD.
+      await io.out(bytesOf(toByteString(`${await s.p.getcwd()}\n`)));
       return 0;
     },
   },

@@ -4,11 +4,12 @@
 // (EUCLEAN) for every op on that directory, never a name handed on. For each directory in use, an
 // index of its names (and of the free room in each block) is kept between ops, so a lookup
 // or an insertion does not rescan the directory; the driver is the only writer, and updates
-// the index with each change it makes. Names are UTF-8; one that is not decodes with
-// U+FFFD in it, and is found by that decoded form.
+// the index with each change it makes. Names are bytes, kept and compared as byte strings
+// (one char per byte), never decoded: two names differ when their bytes do.
 
 import {
-  NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, quoteName, type DirEntry, type FileType,
+  NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, byteString, bytesOf, quoteName,
+  type DirEntry, type FileType,
 } from '../../kernel/api.js';
 import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
@@ -89,22 +90,19 @@ export function writeEmptyBlock(buf: Uint8Array): void {
   setU16(buf, ENTRY_REC_LEN, buf.length);
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function decodeName(buf: Uint8Array, at: number, len: number): string {
-  let ascii = true;
-  for (let i = 0; i < len; i++) {
-    if (buf[at + i] >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  return ascii ? String.fromCharCode(...buf.subarray(at, at + len)) : decoder.decode(buf.subarray(at, at + len));
+/** The name of the entry whose name starts at `at`, `len` bytes, as a byte string. */
+function nameAt(buf: Uint8Array, at: number, len: number): string {
+  return byteString(buf.subarray(at, at + len));
 }
 
 const SLASH = 0x2f;
 const PERIOD = 0x2e;
+
+/** Whether the entry's name is '.' or '..'. */
+function isDots(buf: Uint8Array, e: RawEntry): boolean {
+  const at = e.off + ENTRY_NAME;
+  return (e.nameLen === 1 || e.nameLen === 2) && buf[at] === PERIOD && buf[at + e.nameLen - 1] === PERIOD;
+}
 
 /**
  * Why the name of a live entry cannot be there, or null: a name holds neither '/' nor NUL, and
@@ -184,7 +182,7 @@ export class Directories {
       if (e.ino !== 0 && e.nameLen === 0) throw bad('has an empty name');
       if (e.nameLen > NAME_MAX) throw bad(`has a name of ${e.nameLen} bytes, longer than ${NAME_MAX}`);
       const fault = e.ino === 0 ? null : nameFault(buf, off + ENTRY_NAME, e.nameLen, slot);
-      if (fault) throw bad(`(inode ${e.ino}) is named ${quoteName(decodeName(buf, off + ENTRY_NAME, e.nameLen))}, which ${fault}`);
+      if (fault) throw bad(`(inode ${e.ino}) is named ${quoteName(nameAt(buf, off + ENTRY_NAME, e.nameLen))}, which ${fault}`);
       if (fn(e)) return;
     }
   }
@@ -210,7 +208,7 @@ export class Directories {
     let prev = -1;
     let off = -1;
     this.scan(buf, dir, slot.lblk, (e) => {
-      if (e.ino !== 0 && decodeName(buf, e.off + ENTRY_NAME, e.nameLen) === name) {
+      if (e.ino !== 0 && nameAt(buf, e.off + ENTRY_NAME, e.nameLen) === name) {
         off = e.off;
         return true;
       }
@@ -248,7 +246,7 @@ export class Directories {
         this.scan(buf, dir, lblk, (e) => {
           room = Math.max(room, slack(e));
           if (e.ino === 0) return;
-          const name = decodeName(buf, e.off + ENTRY_NAME, e.nameLen);
+          const name = nameAt(buf, e.off + ENTRY_NAME, e.nameLen);
           if (!idx.names.has(name)) idx.names.set(name, { ino: e.ino, type: e.type, lblk });
         });
         idx.room.push(room);
@@ -269,10 +267,21 @@ export class Directories {
     return (await this.index(dir)).names.get(name);
   }
 
-  /** Whether the directory holds nothing but '.' and '..'. */
+  /**
+   * Whether the directory holds nothing but '.' and '..': judged on the blocks, by every entry
+   * with a non-zero inode, never by the index's names (which holds one of two equal names).
+   */
   async isEmpty(dir: Inode): Promise<boolean> {
-    for (const name of (await this.index(dir)).names.keys()) if (name !== '.' && name !== '..') return false;
-    return true;
+    const idx = await this.index(dir);
+    let empty = true;
+    for (let lblk = 0; lblk < idx.phys.length && empty; lblk++) {
+      const buf = await this.cache.get(idx.phys[lblk]);
+      this.scan(buf, dir, lblk, (e) => {
+        if (e.ino !== 0 && !isDots(buf, e)) empty = false;
+        return !empty;
+      });
+    }
+    return empty;
   }
 
   /**
@@ -289,7 +298,7 @@ export class Directories {
       this.scan(buf, dir, lblk, (e) => {
         const pos = lblk * bs + e.off;
         if (pos < cookie || e.ino === 0) return;
-        const name = decodeName(buf, e.off + ENTRY_NAME, e.nameLen);
+        const name = nameAt(buf, e.off + ENTRY_NAME, e.nameLen);
         if (name === '.' || name === '..') return;
         if (found.length === Math.max(1, count)) {
           next = pos;
@@ -308,7 +317,7 @@ export class Directories {
   /** Adds an entry name → node, growing the directory by a block if no block has room. */
   async add(dir: Inode, name: string, node: Inode, now: number): Promise<void> {
     const idx = await this.index(dir);
-    const bytes = encoder.encode(name);
+    const bytes = bytesOf(name);
     const need = recLenFor(bytes.length);
     let lblk = idx.room.findIndex((room) => room >= need);
     if (lblk < 0) lblk = await this.grow(dir, idx);

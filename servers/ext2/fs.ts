@@ -7,7 +7,7 @@
 // more than DIRTY_LIMIT bytes of changed blocks.
 
 import {
-  S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, fileTypeOf, mknodTypeFault,
+  S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, byteString, bytesOf, fileTypeOf, isByteString, mknodTypeFault,
   type Attr, type AttrChanges, type Context, type DirEntry, type FileType, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
@@ -39,21 +39,18 @@ const XATTR_MAGIC = 0xea020000;
 const XATTR_H_MAGIC = 0x00; // u32
 const XATTR_H_REFCOUNT = 0x04; // u32: inodes sharing the block
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 /** Owners are 32-bit on disk. */
 function checkId(id: number): number {
   if (id > 0xffffffff) throw new SysError('EINVAL', `ext2: user or group id ${id} does not fit in 32 bits`);
   return id;
 }
 
-/** Refuses a name that cannot be a directory entry's. */
+/** Refuses a name that cannot be a directory entry's. Names are byte strings: their length is their byte count. */
 function checkName(name: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || !isByteString(name)) {
     throw new SysError('EINVAL', `ext2: '${name}' cannot be a directory entry's name`);
   }
-  if (encoder.encode(name).length > NAME_MAX) throw new SysError('ENAMETOOLONG', `ext2: a name is longer than ${NAME_MAX} bytes`);
+  if (name.length > NAME_MAX) throw new SysError('ENAMETOOLONG', `ext2: a name is longer than ${NAME_MAX} bytes`);
 }
 
 export class Ext2 implements FsInstance {
@@ -271,7 +268,7 @@ export class Ext2 implements FsInstance {
   symlink({ dir: dirH, name, target, uid, gid }: FsArgs<'symlink'>): Promise<WalkStep> {
     return this.run(true, async () => {
       checkName(name);
-      const text = encoder.encode(target);
+      const text = bytesOf(target);
       if (text.length === 0) throw new SysError('ENOENT', 'ext2: a symbolic link cannot be empty');
       if (text.length > this.symlinkMax) throw new SysError('ENAMETOOLONG', `ext2: a symbolic link target is longer than ${this.symlinkMax} bytes`);
       const dir = await this.liveDir(dirH);
@@ -402,10 +399,10 @@ export class Ext2 implements FsInstance {
       if (!node.isSymlink) throw new SysError('EINVAL', `ext2: inode ${node.ino} is not a symbolic link`);
       if (this.isFastSymlink(node)) {
         if (node.size > FAST_SYMLINK_MAX + 1) throw corrupt(`symbolic link inode ${node.ino} keeps ${node.size} bytes in its inode`);
-        return decoder.decode(node.blockBytes().subarray(0, node.size));
+        return byteString(node.blockBytes().subarray(0, node.size));
       }
       if (node.size > this.symlinkMax) throw corrupt(`symbolic link inode ${node.ino} has a target of ${node.size} bytes`);
-      return decoder.decode(await this.content.read(node, 0, node.size));
+      return byteString(await this.content.read(node, 0, node.size));
     });
   }
 

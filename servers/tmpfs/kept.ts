@@ -8,9 +8,9 @@
 // Open counts are not kept: they are vfs's, which opens its files again after the restart; a
 // file removed while open is therefore not kept.
 
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type Handle, type Keep } from '../../kernel/api.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, isByteString, type Handle, type Keep } from '../../kernel/api.js';
 import { DirEntries } from './entries.js';
-import { PAGE, Tmpfs, bytesOf, checkName, entryCost, inodeCost, type Inode, type TmpfsChanges, type TmpfsLimits, type TmpfsState } from './tmpfs.js';
+import { PAGE, Tmpfs, checkName, entryCost, inodeCost, type Inode, type TmpfsChanges, type TmpfsLimits, type TmpfsState } from './tmpfs.js';
 
 interface InstanceRecord extends TmpfsLimits {
   name: string;
@@ -154,7 +154,7 @@ export function rebuild(g: KeptInstance, now: () => number, keeper: InstanceKeep
         node.pages = new Map();
         break;
       case S_IFLNK:
-        if (typeof rec.target !== 'string' || rec.target === '' || bytesOf(rec.target) !== rec.size || rec.size > 4095) bad(`symlink ${ino}'s target does not match its size`);
+        if (typeof rec.target !== 'string' || rec.target === '' || !isByteString(rec.target) || rec.target.length !== rec.size || rec.size > 4095) bad(`symlink ${ino}'s target does not match its size`);
         node.target = rec.target;
         break;
       case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:

@@ -5,7 +5,7 @@
 // runs out of space part of the way writes a prefix and says how long it is.
 
 import {
-  S_IALLUGO, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, fileTypeOf, handOver, mknodTypeFault,
+  S_IALLUGO, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, fileTypeOf, handOver, isByteString, mknodTypeFault,
   type Attr, type AttrChanges, type DirEntry, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { DirEntries } from './entries.js';
@@ -24,7 +24,8 @@ const MAX_FILE = 2 ** 44;
  *   entry lists), plus, for a symbolic link, the bytes of its target;
  * - a directory entry: `entry` (its slot in the name map and the readdir order), plus the
  *   bytes of its name.
- * Names and targets count their UTF-8 bytes, never fewer than the string takes in memory.
+ * Names and targets are byte strings (one char per byte) and count their bytes, their length,
+ * which is what V8 takes for such a (one-byte) string.
  * Inodes are also counted against the inode limit, one each.
  */
 export const COST = { inode: 576, entry: 128 } as const;
@@ -78,37 +79,20 @@ export interface TmpfsLimits {
   maxInodes: number;
 }
 
-/**
- * Bytes of a name or symlink target: its UTF-8 length (what TextEncoder makes of it, a lone
- * surrogate 3 bytes), counted without making the bytes — never fewer than the string takes in memory.
- */
-export function bytesOf(text: string): number {
-  let n = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2; // a surrogate pair: 4 bytes for its 2 units
-      i++;
-    } else n += 2;
-  }
-  return n;
-}
-
 /** What a directory entry called `name` costs. */
-export const entryCost = (name: string): number => COST.entry + bytesOf(name);
+export const entryCost = (name: string): number => COST.entry + name.length;
 
 /** What an inode is charged against the byte limit: COST.inode, its pages, a symlink's target. */
 export function inodeCost(node: Readonly<Inode>): number {
   return COST.inode + (node.pages?.size ?? 0) * PAGE + (node.target === undefined ? 0 : node.size);
 }
 
+/** Refuses a name that cannot be a directory entry's; a name is a byte string, its length its byte count. */
 export function checkName(name: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/')) {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || !isByteString(name)) {
     throw new SysError('EINVAL', `'${name}' cannot be a directory entry's name`);
   }
-  if (bytesOf(name) > NAME_MAX) throw new SysError('ENAMETOOLONG', `a name is longer than ${NAME_MAX} bytes`);
+  if (name.length > NAME_MAX) throw new SysError('ENAMETOOLONG', `a name is longer than ${NAME_MAX} bytes`);
 }
 
 export class Tmpfs implements FsInstance {
@@ -253,7 +237,8 @@ export class Tmpfs implements FsInstance {
     const dir = this.dir(dirH);
     this.absent(dir, name);
     if (target === '') throw new SysError('ENOENT', 'a symbolic link cannot be empty');
-    const size = bytesOf(target);
+    if (!isByteString(target)) throw new SysError('EINVAL', 'a symbolic link target is not a byte string');
+    const size = target.length;
     if (size > 4095) throw new SysError('ENAMETOOLONG', 'symbolic link target longer than 4095 bytes');
     checkName(name);
     this.charge(COST.inode + size + entryCost(name), 1);

@@ -4,7 +4,7 @@
 // permission, crossing into mounts, following symlinks — and sends the rest on, so a path
 // inside one file system costs one round trip however deep it is.
 
-import { NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, SysError, type Attr, type Errno } from '../../kernel/api.js';
+import { NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, SysError, isByteString, type Attr, type Errno } from '../../kernel/api.js';
 import { MAY_EXEC, permits } from './access.js';
 import type { FsRequests } from './fs-requests.js';
 import type { MountTable, Vnode } from './mounts.js';
@@ -44,8 +44,6 @@ export interface NameiEnv {
   readonly fs: FsRequests;
 }
 
-const encoder = new TextEncoder();
-
 export const isDir = (a: Attr | null) => a !== null && (a.mode & S_IFMT) === S_IFDIR;
 const isLink = (a: Attr) => (a.mode & S_IFMT) === S_IFLNK;
 
@@ -54,8 +52,8 @@ function split(path: string): string[] {
   return path.split('/').filter((n) => n !== '' && n !== '.');
 }
 
-/** A path's length in bytes (UTF-8), as PATH_MAX counts it. */
-export const pathBytes = (path: string): number => encoder.encode(path).length;
+/** A path's length in bytes, as PATH_MAX counts it: paths are byte strings, one char per byte. */
+export const pathBytes = (path: string): number => path.length;
 
 /**
  * A path argument: ENOENT when empty, ENAMETOOLONG at PATH_MAX bytes or more. A name longer than
@@ -67,19 +65,26 @@ export function checkPath(path: string): void {
   if (pathBytes(path) >= PATH_MAX) throw new SysError('ENAMETOOLONG', `a path of more than ${PATH_MAX - 1} bytes`);
 }
 
+/** The arguments of syscalls that carry a path or a name (symlink's target, mount's target). */
+const PATH_ARGS = new Set(['path', 'from', 'to', 'existing', 'target']);
+
 /**
- * EINVAL for a NUL in any text argument of a syscall — a path (both of rename's and link's), a
- * symlink's target, a mount's source or type: a POSIX name is a byte string NUL cannot be part of.
- * Checked where paths enter vfs, so every file system below sees the same.
+ * EINVAL for a path argument (path, rename's and link's, a symlink's target, a mount's target)
+ * that is not a byte string (the client's Proc makes it one: a char above 0xFF is no byte), and
+ * for a NUL in any text argument — those, a mount's source or type: a POSIX name is a byte string
+ * NUL cannot be part of. Checked where paths enter vfs, so every file system below sees the same.
  */
-export function refuseNul(op: string, args: Record<string, unknown>): void {
+export function refuseBadText(op: string, args: Record<string, unknown>): void {
   for (const [key, v] of Object.entries(args)) {
-    if (typeof v === 'string' && v.includes('\0')) throw new SysError('EINVAL', `${op}: argument '${key}' holds a NUL byte`);
+    if (typeof v !== 'string') continue;
+    if (v.includes('\0')) throw new SysError('EINVAL', `${op}: argument '${key}' holds a NUL byte`);
+    if (PATH_ARGS.has(key) && !isByteString(v)) {
+      throw new SysError('EINVAL', `${op}: argument '${key}' is not a byte string (a char above 0xFF): paths reach vfs as bytes`);
+    }
   }
 }
 
-/** A UTF-16 code unit is at most 3 bytes of UTF-8: a short name needs no encoding to be judged. */
-const tooLong = (name: string) => name.length * 3 > NAME_MAX && pathBytes(name) > NAME_MAX;
+const tooLong = (name: string) => name.length > NAME_MAX;
 
 function searchable(p: ProcEntry, dir: Attr, path: string): void {
   if (!permits(p, dir, MAY_EXEC)) throw new SysError('EACCES', `${path}: search permission denied on a directory on the way`);

@@ -82,7 +82,8 @@ export type VfsHandlers<K extends VfsOp> = Pick<Handlers<VfsOps>, K>;
  * - a syscall that walks a path takes its handles from that walk: when one turns out stale
  *   (ESTALE: removed, or its file system came back empty, between the walk and the op), the
  *   syscall is made again from a new walk. Its text arguments (paths, a symlink's target, a
- *   mount's source and type) are refused with EINVAL if they hold NUL.
+ *   mount's source and type) are refused with EINVAL if they hold NUL, its paths (and symlink
+ *   target) if they are not byte strings. No other syscall has a path argument.
  * - any other syscall takes its handle from an open file or the cwd, which no new walk can
  *   find again: a stale one means the file was lost with its file system, EIO.
  */

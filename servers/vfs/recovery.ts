@@ -15,7 +15,7 @@
 import { SysError, type Context, type FsArgs, type FsOps, type Handle, type ResultOf } from '../../kernel/api.js';
 import { FsRequests, type FsClient, type FsOp, type Send } from './fs-requests.js';
 import { MOUNT_POINT_MODE, type Mount, type MountTable, type Vnode } from './mounts.js';
-import { refuseNul } from './namei.js';
+import { refuseBadText } from './namei.js';
 import type { OpenFile, ProcTable } from './procs.js';
 import { CHANGING_OPS, REPLAY_LIMIT } from './replay.js';
 
@@ -166,7 +166,8 @@ type Handler = (a: Record<string, unknown>) => unknown;
 
 /**
  * The syscall handlers as clients reach them: each meets a stale handle as ops.ts declares
- * (`walksPath`), and a path syscall first refuses text arguments that hold NUL.
+ * (`walksPath`), and a path syscall first refuses text arguments that hold NUL, and paths that
+ * are not byte strings (namei.ts's refuseBadText).
  */
 export function handleStale<H extends { [op: string]: (a: never) => unknown }>(
   handlers: H, walksPath: { readonly [K in keyof H]: boolean }, mounts: MountTable,
@@ -187,7 +188,7 @@ export function handleStale<H extends { [op: string]: (a: never) => unknown }>(
  */
 function walkAgainWhenStale(op: string, handler: Handler, mounts: MountTable): Handler {
   return async (a) => {
-    refuseNul(op, a);
+    refuseBadText(op, a);
     for (let walks = 1; ; walks++) {
       try {
         return await handler(a);

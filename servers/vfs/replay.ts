@@ -28,7 +28,7 @@ function argumentBytes(args: Record<string, unknown>): number {
   let n = 0;
   for (const v of Object.values(args)) {
     if (v instanceof Uint8Array) n += v.length;
-    else if (typeof v === 'string') n += v.length * 3; // at most 3 UTF-8 bytes per UTF-16 unit
+    else if (typeof v === 'string') n += v.length; // names and targets are byte strings: a byte a char
   }
   return n;
 }
