@@ -5,6 +5,12 @@
 // changed in the cache is rolled back, so a commit only ever writes the state between two
 // whole ops. Commits happen at sync points (fsync, sync, unmount) and after an op that left
 // more than DIRTY_LIMIT bytes of changed blocks.
+//
+// Corruption met on a read-write mount (any EUCLEAN an op raises) is recorded in the
+// superblock at once, as Linux's ext2_error does: s_state gains EXT2_ERROR_FS, which the
+// unmount keeps, so the next `e2fsck -p` checks the file system in full. Then s_errors says
+// whether to go on (continue) or to refuse every later change (remount-ro; panic too, for a
+// driver does not stop the system it runs in).
 
 import {
   S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, SysError, fileTypeOf,
@@ -22,7 +28,7 @@ import { Groups } from './groups.js';
 import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
 import {
-  MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
+  ERRORS_CONTINUE, MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
   type Geometry,
 } from './superblock.js';
 
@@ -68,6 +74,8 @@ export class Ext2 implements FsInstance {
   /** s_state as found at mount (or as it was before a crashed incarnation), written back at unmount. */
   readonly stateAtMount: number;
   private sbDirty = false;
+  /** Set when corruption was met and s_errors says to stop changing the file system. */
+  private readonlyAfterErrors = false;
   private unmounted = false;
   private rootGeneration = 0;
 
@@ -161,8 +169,8 @@ export class Ext2 implements FsInstance {
     }).catch((err) => this.ctx.hyp.log('warn', `ext2: ${this.source}: releasing unlinked open files at unmount: ${(err as Error).message}`));
     await this.mutex.run(async () => {
       try {
-        if (!this.readonly) {
-          this.sb.state = this.stateAtMount;
+        if (this.writable) {
+          this.sb.state = this.stateAtMount | (this.sb.state & STATE_ERRORS);
           this.sbDirty = true;
           await this.commit();
         }
@@ -475,6 +483,7 @@ export class Ext2 implements FsInstance {
     return this.mutex.run(async () => {
       if (this.unmounted) throw new SysError('ENODEV', `ext2: ${this.source} is no longer mounted`);
       if (writes && this.readonly) throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only`);
+      if (writes && this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is remount-ro)`);
       this.cache.begin();
       let result: T;
       try {
@@ -484,6 +493,7 @@ export class Ext2 implements FsInstance {
         this.cache.rollback();
         this.alloc.reset();
         this.dirs.clear();
+        if (err instanceof SysError && err.errno === 'EUCLEAN') await this.noteCorruption();
         throw err;
       } finally {
         this.inodes.clear();
@@ -492,6 +502,31 @@ export class Ext2 implements FsInstance {
       if (syncPoint || this.cache.dirtyBytes > DIRTY_LIMIT) await this.commit();
       return result;
     });
+  }
+
+  /**
+   * Records in the superblock, and commits at once, that corruption was met (nothing on a
+   * read-only mount); then follows s_errors. Runs after the op's rollback, so the commit holds
+   * whole ops only. A failed commit is logged: the op's own error is what its caller needs.
+   */
+  private async noteCorruption(): Promise<void> {
+    if (!this.writable) return;
+    this.sb.noteError(Math.floor(this.now() / 1000));
+    this.sbDirty = true;
+    try {
+      await this.commit();
+    } catch (err) {
+      this.ctx.hyp.log('warn', `ext2: ${this.source}: recording the error state: ${(err as Error).message}`);
+    }
+    if (this.sb.errors !== ERRORS_CONTINUE) {
+      this.readonlyAfterErrors = true;
+      this.ctx.hyp.log('warn', `ext2: ${this.source}: corruption met; no more changes until it is checked (errors behaviour ${this.sb.errors})`);
+    }
+  }
+
+  /** Whether changes may still reach the image: a read-write mount that has not stopped after errors. */
+  private get writable(): boolean {
+    return !this.readonly && !this.readonlyAfterErrors;
   }
 
   /** Writes every changed block and the superblock (with free counts summed from the groups) in one commit. */
@@ -667,7 +702,7 @@ export class Ext2 implements FsInstance {
 
   /** relatime: atime moves only when it is older than mtime or ctime, or a day old. */
   private touchAtime(node: Inode): void {
-    if (this.readonly) return;
+    if (!this.writable) return;
     const now = this.now();
     if (node.storedTime(now) === node.atime) return;
     if (node.atime > node.mtime && node.atime > node.ctime && now - node.atime < ATIME_REFRESH_MS) return;

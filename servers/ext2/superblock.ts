@@ -15,9 +15,15 @@ export const GOOD_OLD_FIRST_INO = 11;
 /** Largest file without large_file: i_size read as a signed 32-bit number. */
 export const MAX_SIZE_WITHOUT_LARGE_FILE = 2 ** 31 - 1;
 
-/** s_state bits. */
+/** s_state bits: unmounted cleanly (EXT2_VALID_FS), errors detected (EXT2_ERROR_FS). */
 export const STATE_CLEAN = 1;
 export const STATE_ERRORS = 2;
+/** s_errors: what to do on meeting corruption (EXT2_ERRORS_*). */
+export const ERRORS_CONTINUE = 1;
+export const ERRORS_RO = 2;
+export const ERRORS_PANIC = 3;
+/** s_first/last_error_errcode of corruption (EXT4_ERR_EFSCORRUPTED, as e2fsprogs' e2p_errcode2str names it). */
+const ERRCODE_EFSCORRUPTED = 5;
 
 export const COMPAT_RESIZE_INODE = 0x10;
 export const COMPAT_SPARSE_SUPER2 = 0x200;
@@ -89,8 +95,16 @@ const S_MKFS_TIME = 0x108;
 const S_MIN_EXTRA_ISIZE = 0x15c; // u16
 const S_WANT_EXTRA_ISIZE = 0x15e; // u16
 const S_FLAGS = 0x160;
+// The error record (ext4's, which e2fsck and dumpe2fs read on any revision 1 file system).
+const S_ERROR_COUNT = 0x194;
+const S_FIRST_ERROR_TIME = 0x198;
+const S_LAST_ERROR_TIME = 0x1cc;
 const S_OVERHEAD_CLUSTERS = 0x248;
 const S_BACKUP_BGS = 0x24c; // u32 × 2
+const S_FIRST_ERROR_TIME_HI = 0x278; // u8
+const S_LAST_ERROR_TIME_HI = 0x279; // u8
+const S_FIRST_ERROR_ERRCODE = 0x27a; // u8
+const S_LAST_ERROR_ERRCODE = 0x27b; // u8
 
 /** Little-endian field access to the raw superblock bytes. */
 export class Superblock {
@@ -136,7 +150,9 @@ export class Superblock {
   set magic(v) { this.set16(S_MAGIC, v); }
   get state() { return this.u16(S_STATE); }
   set state(v) { this.set16(S_STATE, v); }
-  set errors(v: number) { this.set16(S_ERRORS, v); }
+  /** What to do on meeting corruption: ERRORS_CONTINUE, ERRORS_RO or ERRORS_PANIC. */
+  get errors() { return this.u16(S_ERRORS); }
+  set errors(v) { this.set16(S_ERRORS, v); }
   set lastCheck(v: number) { this.set32(S_LASTCHECK, v); }
   get revLevel() { return this.u32(S_REV_LEVEL); }
   set revLevel(v) { this.set32(S_REV_LEVEL, v); }
@@ -163,6 +179,28 @@ export class Superblock {
   set wantExtraIsize(v: number) { this.set16(S_WANT_EXTRA_ISIZE, v); }
   set flags(v: number) { this.set32(S_FLAGS, v); }
   set overheadClusters(v: number) { this.set32(S_OVERHEAD_CLUSTERS, v); }
+  /**
+   * Records that corruption was met at `seconds` since the epoch, as Linux's ext4
+   * save_error_info does: EXT2_ERROR_FS in s_state, the error count, the first error's time
+   * (kept once set) and the last's, each with the code of corruption. Revision 0 has only
+   * s_state. The function, line, inode and block fields stay zero: the driver's errors carry a
+   * sentence, not those.
+   */
+  noteError(seconds: number): void {
+    this.state |= STATE_ERRORS;
+    if (this.revLevel === 0) return;
+    this.set32(S_ERROR_COUNT, this.u32(S_ERROR_COUNT) + 1);
+    const low = seconds % 2 ** 32;
+    const high = Math.floor(seconds / 2 ** 32) & 0xff;
+    if (this.u32(S_FIRST_ERROR_TIME) === 0 && this.raw[S_FIRST_ERROR_TIME_HI] === 0) {
+      this.set32(S_FIRST_ERROR_TIME, low);
+      this.raw[S_FIRST_ERROR_TIME_HI] = high;
+      this.raw[S_FIRST_ERROR_ERRCODE] = ERRCODE_EFSCORRUPTED;
+    }
+    this.set32(S_LAST_ERROR_TIME, low);
+    this.raw[S_LAST_ERROR_TIME_HI] = high;
+    this.raw[S_LAST_ERROR_ERRCODE] = ERRCODE_EFSCORRUPTED;
+  }
   /** sparse_super2: the two groups (besides 0) holding backups; 0 for none. */
   get backupGroups(): [number, number] { return [this.u32(S_BACKUP_BGS), this.u32(S_BACKUP_BGS + 4)]; }
 }
