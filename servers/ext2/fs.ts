@@ -110,11 +110,12 @@ export class Ext2 implements FsInstance {
     try {
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
       const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
+      const featuresReason = checkFeatures(sb);
       const geo = geometryOf(sb, dev.size);
-      const readOnlyReason = checkFeatures(sb);
-      if (readOnlyReason && !readonlyWanted) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
       const cache = new BlockCache(dev, geo.blockSize, geo.blocksCount, CACHE_BYTES);
       const groups = await Groups.load(cache, geo);
+      const readOnlyReason = featuresReason ?? groups.uninitialisedReason();
+      if (readOnlyReason && !readonlyWanted) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
       const fs = new Ext2(ctx, source, dev, sb, geo, cache, groups, readonlyWanted || readOnlyReason !== null, stateBefore);
       await fs.start();
       return fs;

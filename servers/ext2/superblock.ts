@@ -1,5 +1,7 @@
 // The superblock: 1024 bytes at byte 1024 of the image. Its fields are read and written in
 // place in the raw bytes, so fields this driver does not know survive a rewrite unchanged.
+// `checkFeatures` first refuses what is not ext2 or uses features this driver cannot read (a
+// bigalloc or journal device superblock means other things by the same numbers); then
 // `geometryOf` checks that the numbers describe a file system that fits the device before
 // anything else trusts them.
 
@@ -30,9 +32,13 @@ export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
+/** Blocks allocated in clusters: bitmaps and group sizes count clusters, not blocks. */
+export const RO_COMPAT_BIGALLOC = 0x200;
 
 /** What this driver reads and writes; any other INCOMPAT bit refuses the mount. */
 const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+/** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
+const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
 /** Any other RO_COMPAT bit makes the mount read-only. */
 const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
@@ -43,7 +49,7 @@ const INCOMPAT_NAMES: Record<number, string> = {
 };
 const RO_COMPAT_NAMES: Record<number, string> = {
   [RO_COMPAT_SPARSE_SUPER]: 'sparse_super', [RO_COMPAT_LARGE_FILE]: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
-  0x40: 'extra_isize', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica', 0x1000: 'read-only',
+  0x40: 'extra_isize', 0x100: 'quota', [RO_COMPAT_BIGALLOC]: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica', 0x1000: 'read-only',
   0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present',
 };
 
@@ -231,12 +237,11 @@ export interface Geometry {
 
 export const GROUP_DESC_SIZE = 32;
 
-/** Checks a superblock's numbers against each other and the device; returns the geometry. */
+/**
+ * Checks the numbers of a superblock that checkFeatures accepted against each other and the
+ * device; returns the geometry.
+ */
 export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
-  if (sb.magic !== EXT2_MAGIC) {
-    throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
-  }
-  if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
   if (sb.logBlockSize > 2) {
     throw (sb.logBlockSize <= 6 ? new SysError('ENOTSUP', `ext2: block size ${1024 << sb.logBlockSize} is not supported (1024, 2048 and 4096 are)`)
       : corrupt(`the superblock's block size exponent ${sb.logBlockSize} is out of range`));
@@ -278,13 +283,21 @@ function corruptSb(what: string): never {
 }
 
 /**
- * Refuses a file system with features this driver cannot read; returns a sentence naming
- * the features that only allow reading, or null when it may be written.
+ * Refuses what is not an ext2 superblock (EINVAL), a revision past 1 and a file system with
+ * features this driver cannot read (ENOTSUP, naming them) — before any other number in it is
+ * trusted. Returns a sentence naming the features that only allow reading, or null when the
+ * file system may be written.
  */
 export function checkFeatures(sb: Superblock): string | null {
+  if (sb.magic !== EXT2_MAGIC) {
+    throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
+  }
+  if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
   const unknownIncompat = (sb.incompat & ~INCOMPAT_SUPPORTED) >>> 0;
-  if (unknownIncompat) {
-    throw new SysError('ENOTSUP', `ext2: cannot mount: unsupported incompatible feature(s) ${featureNames(unknownIncompat, INCOMPAT_NAMES)}`);
+  const unreadableRo = sb.roCompat & RO_COMPAT_UNREADABLE;
+  if (unknownIncompat || unreadableRo) {
+    const names = [featureNames(unknownIncompat, INCOMPAT_NAMES), featureNames(unreadableRo, RO_COMPAT_NAMES)].filter((n) => n !== '');
+    throw new SysError('ENOTSUP', `ext2: cannot mount: unsupported feature(s) ${names.join(', ')}`);
   }
   const unknownRo = (sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0;
   return unknownRo ? `read-only compatible feature(s) ${featureNames(unknownRo, RO_COMPAT_NAMES)} not supported for writing` : null;
