@@ -62,6 +62,12 @@ function checkName(name: string): void {
   if (encoder.encode(name).length > NAME_MAX) throw new SysError('ENAMETOOLONG', `ext2: a name is longer than ${NAME_MAX} bytes`);
 }
 
+/** An inode in use, checked to hold a file type: one that holds none is damage, never a regular file. */
+function typed(node: Inode): Inode {
+  if (!node.hasFileType) throw corrupt(`inode ${node.ino} has mode 0o${node.mode.toString(8)}, which holds no file type`);
+  return node;
+}
+
 export class Ext2 implements FsInstance {
   private readonly mutex = new Mutex();
   private readonly alloc: Allocator;
@@ -565,7 +571,7 @@ export class Ext2 implements FsInstance {
     if (!node || node.generation !== h.gen || node.mode === 0 || (node.links === 0 && !this.opens.has(h.ino))) {
       throw new SysError('ESTALE', `ext2: inode ${h.ino} (generation ${h.gen}) no longer exists`);
     }
-    return node;
+    return typed(node);
   }
 
   private async liveDir(h: Handle): Promise<Inode> {
@@ -588,7 +594,7 @@ export class Ext2 implements FsInstance {
     }
     const node = await this.inodes.get(slot.ino);
     if (node.links === 0 || node.mode === 0) throw corrupt(`directory inode ${dir.ino}'s entry '${name}' names inode ${slot.ino}, which is not in use`);
-    return node;
+    return typed(node);
   }
 
   private async child(dir: Inode, name: string): Promise<Inode | undefined> {
@@ -690,7 +696,7 @@ export class Ext2 implements FsInstance {
   }
 
   private async typeOf(ino: number): Promise<FileType> {
-    return fileTypeOf((await this.inodes.get(ino)).mode);
+    return fileTypeOf(typed(await this.inodes.get(ino)).mode);
   }
 
   /** A file past 2 GiB needs the large_file feature. */
