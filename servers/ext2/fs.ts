@@ -627,7 +627,7 @@ export class Ext2 implements FsInstance {
   }
 
   private async newInode(parent: Inode, mode: number, uid: number, gid: number): Promise<Inode> {
-    const ino = await this.alloc.allocInode(parent.ino, (mode & S_IFMT) === S_IFDIR);
+    const ino = await this.alloc.allocInode(parent, (mode & S_IFMT) === S_IFDIR);
     const node = await this.inodes.get(ino);
     if (node.links !== 0) throw corrupt(`inode ${ino} is free in its bitmap but has ${node.links} links`);
     node.reset(mode, checkId(uid), checkId(gid), (node.generation + 1) >>> 0, this.now());
