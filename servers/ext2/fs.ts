@@ -490,7 +490,7 @@ export class Ext2 implements FsInstance {
     return this.mutex.run(async () => {
       if (this.unmounted) throw new SysError('ENODEV', `ext2: ${this.source} is no longer mounted`);
       if (writes && this.readonly) throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only`);
-      if (writes && this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is remount-ro)`);
+      if (writes && this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is not 'continue')`);
       this.cache.begin();
       let result: T;
       try {
@@ -527,7 +527,7 @@ export class Ext2 implements FsInstance {
     }
     if (this.sb.errors !== ERRORS_CONTINUE) {
       this.readonlyAfterErrors = true;
-      this.ctx.hyp.log('warn', `ext2: ${this.source}: corruption met; no more changes until it is checked (errors behaviour ${this.sb.errors})`);
+      this.ctx.hyp.log('warn', `ext2: ${this.source}: corruption met, and its errors behaviour is not 'continue': no more changes on this mount`);
     }
   }
 
