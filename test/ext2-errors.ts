@@ -268,18 +268,22 @@ function rumpus(...args: string[]): Promise<Run> {
 }
 
 t.test('ls -l lists every entry it can, reports the bad one, exits 1', async (t) => {
-  const img = imageOf('ls', { 'dir/a': 'a', 'dir/bad': 'b', 'dir/c': 'c' });
+  const img = imageOf('ls', { 'dir/a': 'a', 'dir/bad': 'b', 'dir/c': 'c', 'dir/sub/d': 'd' });
   breakFileType(img, '/dir/bad');
   const names = (out: string) => out.trim().split('\n').map((l) => l.split(/\s+/).pop());
   const cli = await rumpus('ls', '-l', 'ls.img:/dir');
-  t.same(names(cli.stdout), ['a', 'c'], 'rumpus ls -l: the others are listed');
+  t.same(names(cli.stdout), ['a', 'c', 'sub'], 'rumpus ls -l: the others are listed (and not what is in sub)');
   t.equal(cli.stderr, 'ls: ls.img:/dir/bad: Structure needs cleaning\n', 'rumpus ls -l: the bad one is reported');
   t.equal(cli.code, 1, 'rumpus ls -l: exit 1');
   const plain = await rumpus('ls', 'ls.img:/dir');
-  t.same(names(plain.stdout), ['a', 'bad', 'c'], 'rumpus ls: every name is listed');
+  t.same(names(plain.stdout), ['a', 'bad', 'c', 'sub'], 'rumpus ls: every name is listed');
   t.equal(plain.code, 0, 'rumpus ls: nothing to look at, exit 0');
+  const recursive = await rumpus('ls', '-R', 'ls.img:/dir');
+  t.equal(recursive.stdout, 'ls.img:/dir:\na\nbad\nc\nsub\n\nls.img:/dir/sub:\nd\n', 'rumpus ls -R: every name, and the subdirectory');
+  t.equal(recursive.stderr, 'ls: ls.img:/dir/bad: Structure needs cleaning\n', 'rumpus ls -R: the bad one is reported (looking for subdirectories)');
+  t.equal(recursive.code, 1, 'rumpus ls -R: exit 1');
   const shell = await rumpus('sh', '--image', 'ls.img', '-c', 'ls -l /mnt/dir');
-  t.same(names(shell.stdout), ['a', 'c'], 'the shell\'s ls -l: the others are listed');
+  t.same(names(shell.stdout), ['a', 'c', 'sub'], 'the shell\'s ls -l: the others are listed');
   t.match(shell.stderr, /^ls: \/mnt\/dir\/bad: Structure needs cleaning$/m, 'the shell\'s ls -l: the bad one is reported');
   t.equal(shell.code, 1, 'the shell\'s ls -l: exit 1');
 });

@@ -124,7 +124,7 @@ async function listing(
       const st = await s.p.lstat(path);
       const target = opts.long && fileTypeOf(st.mode) === 'lnk' ? await s.p.readlink(path) : undefined;
       entries.push({ name: shown(name), st, target });
-      if (isDir(st) && name !== '.' && name !== '..') subdirs.push(path);
+      if (opts.subdirs && isDir(st) && name !== '.' && name !== '..') subdirs.push(path);
     } catch (err) {
       if (!(err instanceof SysError)) throw err;
       report(s.show(path), err);
