@@ -104,6 +104,22 @@ t.test('corruption met on a read-write mount is recorded in the superblock and k
     t.not(pass.status, 0, `${policy}: e2fsck -p finds the damage`);
   }
 
+  const restarted = at('errors-restart.img');
+  copyFileSync(base, restarted);
+  const k = await boot({ policy: 'microkernel', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: restarted }] });
+  try {
+    const p = await k.spawn({ uid: 0, gid: 0 });
+    t.equal((await failure(p.readdir('/mnt/dir'))).errno, 'EUCLEAN', 'restart: the bad entry is EUCLEAN');
+    await k.inject({ component: 'ext2', type: 'crash', op: 'readdir' });
+    await p.readdir('/mnt');
+    await k.settled();
+    t.ok(k.domains().find((d) => d.name === 'ext2')!.restarts >= 1, 'restart: ext2 was restarted');
+    await p.mkdir('/mnt/after-restart');
+  } finally {
+    await k.halt();
+  }
+  t.equal(superblock(restarted)['Filesystem state'], 'clean with errors', 'restart: the next incarnation\'s unmount keeps the error state');
+
   const ro = at('errors-ro.img');
   copyFileSync(base, ro);
   const before = readFileSync(ro);

@@ -77,7 +77,10 @@ export class Ext2 implements FsInstance {
   private readonly content: FileContent;
   /** Open file descriptions per inode: an unlinked inode is freed at its last close. */
   private readonly opens = new Map<number, number>();
-  /** s_state as found at mount (or as it was before a crashed incarnation), written back at unmount. */
+  /**
+   * s_state as found at mount (or as it was before a crashed incarnation), written back at
+   * unmount — with EXT2_ERROR_FS if the superblock has it, set by this mount or an earlier one.
+   */
   readonly stateAtMount: number;
   private sbDirty = false;
   /** Set when corruption was met and s_errors says to stop changing the file system. */
