@@ -161,6 +161,25 @@ t.test('writes at the largest file size: a short write, then EFBIG', async (t) =
     const fsck = fsckClean(img);
     t.ok(fsck.clean, `${policy}: e2fsck is clean`, { report: fsck.report });
   }
+  // 4 KiB blocks: Linux's ext2_max_size (2,196,873,666,560) counts only the index blocks the
+  // largest file needs; a file e2fsck accepts just under it takes a write inside it.
+  const big = at('maxsize-4k.img');
+  mkImage(big, { size: 16 * 1024 * 1024, blockSize: 4096, features: '^dir_index' });
+  const size = 2_196_873_666_000;
+  writeFileSync(at('abc'), 'abc');
+  debugfsWrite(big, [`write ${at('abc')} big`, `sif /big size ${size}`]);
+  for (const policy of POLICIES) {
+    const img = at(`maxsize-4k-${policy}.img`);
+    copyFileSync(big, img);
+    await withImage(policy, img, async (p) => {
+      const fd = await p.open('/mnt/big', O_RDWR);
+      t.equal(await p.pwrite(fd, 'B', size - 1000), 1, `${policy}: 4 KiB blocks: a byte inside a ${size}-byte file is written`);
+      t.equal((await p.fstat(fd)).size, size, `${policy}: 4 KiB blocks: the size is unchanged`);
+      await p.close(fd);
+    });
+    const fsck = fsckClean(img);
+    t.ok(fsck.clean, `${policy}: 4 KiB blocks: e2fsck is clean`, { report: fsck.report });
+  }
 });
 
 t.test('new directories spread over the block groups (Orlov)', async (t) => {
