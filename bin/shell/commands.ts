@@ -108,19 +108,31 @@ async function removeTree(s: ShellState, path: string, report: (shown: string, e
 
 /**
  * ls's lines for names in dir, or for operands (dir ''), which are shown as the user named them;
- * names (and symlink targets) in their display form, escaped as GNU ls does when not printable UTF-8.
+ * with `subdirs`, also the paths of the directories among them. Like GNU ls, a name that cannot
+ * be looked at (lstat, readlink) is reported through `report` and the rest listed (a long
+ * listing leaves it out). Without -l or -R nothing is looked at. Names (and symlink targets) are
+ * in their display form, escaped as GNU ls does when not printable UTF-8.
  */
-async function listing(s: ShellState, dir: string, names: string[], long: boolean): Promise<string[]> {
+async function listing(
+  s: ShellState, dir: string, names: string[], opts: { long: boolean; subdirs: boolean }, report: (shown: string, err: SysError) => void,
+): Promise<{ lines: string[]; subdirs: string[] }> {
   const shown = (name: string) => displayName(dir === '' ? s.show(name) : name);
-  if (!long) return names.map(shown);
+  if (!opts.long && !opts.subdirs) return { lines: names.map(shown), subdirs: [] };
   const entries: LongEntry[] = [];
+  const subdirs: string[] = [];
   for (const name of names) {
     const path = dir === '' ? name : join(dir, name);
-    const st = await s.p.lstat(path);
-    const target = fileTypeOf(st.mode) === 'lnk' ? displayName(await s.p.readlink(path)) : undefined;
-    entries.push({ name: shown(name), st, target });
+    try {
+      const st = await s.p.lstat(path);
+      const target = opts.long && fileTypeOf(st.mode) === 'lnk' ? displayName(await s.p.readlink(path)) : undefined;
+      entries.push({ name: shown(name), st, target });
+      if (opts.subdirs && isDir(st) && name !== '.' && name !== '..') subdirs.push(path);
+    } catch (err) {
+      if (!(err instanceof SysError)) throw err;
+      report(s.show(path), err);
+    }
   }
-  return longListing(entries);
+  return { lines: opts.long ? longListing(entries) : names.map(shown), subdirs };
 }
 
 
@@ -200,30 +212,28 @@ export const COMMANDS: Record<string, CommandDef> = {
           });
         (isDir(st) && !set.has('d') ? dirs : files).push(path);
       });
-      const lines = await listing(s, '', files, set.has('l'));
-      if (lines.length) await io.out(lines.join('\n') + '\n');
       let more = 0;
+      const report = (shown: string, err: SysError) => {
+        reporter('ls', io)(shown, err);
+        more = 1;
+      };
+      const { lines } = await listing(s, '', files, { long: set.has('l'), subdirs: false }, report);
+      if (lines.length) await io.out(lines.join('\n') + '\n');
       let nothingYet = lines.length === 0;
       const listDir = async (dir: string, depth: number): Promise<void> => {
-        const subdirs: string[] = [];
+        let subdirs: string[] = [];
         const failed = await each(s, 'ls', io, [dir], async () => {
           if (depth > 256) throw new SysError('ELOOP', `${dir}: too deep`);
           const listed = (await s.p.readdir(dir)).map((e) => e.name);
-          let names = usableNames(s.show(dir), listed, (shown, err) => {
-            reporter('ls', io)(shown, err);
-            more = 1;
-          });
+          let names = usableNames(s.show(dir), listed, report);
           if (set.has('a')) names = ['.', '..', ...names];
           else names = names.filter((n) => !n.startsWith('.'));
           names.sort();
-          const out = await listing(s, dir, names, set.has('l'));
+          const out = await listing(s, dir, names, { long: set.has('l'), subdirs: set.has('R') }, report);
           const header = paths.length > 1 || set.has('R') ? `${nothingYet ? '' : '\n'}${displayName(s.show(dir))}:\n` : '';
           nothingYet = false;
-          await io.out(header + out.map((l) => l + '\n').join(''));
-          if (!set.has('R')) return;
-          for (const name of names) {
-            if (name !== '.' && name !== '..' && isDir(await s.p.lstat(join(dir, name)))) subdirs.push(join(dir, name));
-          }
+          await io.out(header + out.lines.map((l) => l + '\n').join(''));
+          subdirs = out.subdirs;
         });
         more |= failed;
         for (const sub of subdirs) await listDir(sub, depth + 1);

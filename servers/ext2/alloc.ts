@@ -1,11 +1,14 @@
 // Allocation of blocks and inodes from the group bitmaps, keeping every count e2fsck checks
 // (bitmap bits, per-group free and directory counts; the superblock's totals are summed from
-// the groups at commit). Freeing something already free means the image is damaged.
+// the groups at commit). Freeing something already free means the image is damaged. Which
+// group a new inode goes to is orlov.ts's choice.
 
 import { SysError } from '../../kernel/api.js';
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
+import { ROOT_INO, type Inode } from './inode.js';
+import { Debts, TOPDIR_FL, orlovGroup, otherGroup } from './orlov.js';
 import type { Geometry } from './superblock.js';
 
 function isSet(bitmap: Uint8Array, bit: number): boolean {
@@ -30,6 +33,7 @@ export class Allocator {
   private readonly blockHint: number[];
   /** Free blocks in all groups, kept so that an op can see ENOSPC coming before it starts. */
   private freeTotal: number;
+  private readonly debts: Debts;
 
   constructor(
     private readonly cache: BlockCache,
@@ -38,6 +42,7 @@ export class Allocator {
   ) {
     this.blockHint = new Array<number>(geo.groups).fill(0);
     this.freeTotal = groups.totalFreeBlocks();
+    this.debts = new Debts(geo.groups);
   }
 
   /** After a rollback: the counter and hints are recomputed from the (restored) descriptors. */
@@ -89,10 +94,17 @@ export class Allocator {
     this.cache.discard(b);
   }
 
-  /** Allocates an inode, in the group of `near` (an inode number) if it can. */
-  async allocInode(near: number, isDir: boolean): Promise<number> {
+  /**
+   * Allocates an inode for a new file in directory `parent`: in the group orlov.ts chooses, or
+   * (when that group's bitmap turns out full) the next one that has a free inode.
+   */
+  async allocInode(parent: Inode, isDir: boolean): Promise<number> {
     const { groups, geo } = this;
-    const home = groups.groupOfInode(near);
+    const parentGroup = groups.groupOfInode(parent.ino);
+    const home = isDir
+      ? orlovGroup(groups, geo, this.debts, parentGroup, parent.ino === ROOT_INO || (parent.flags & TOPDIR_FL) !== 0)
+      : otherGroup(groups, parentGroup, parent.ino);
+    if (home < 0) throw new SysError('ENOSPC', 'ext2: no free inodes left');
     for (let i = 0; i < groups.count; i++) {
       const g = (home + i) % groups.count;
       if (groups.freeInodes(g) === 0) continue;
@@ -106,6 +118,7 @@ export class Allocator {
       bitmap[bit >> 3] |= 1 << (bit & 7);
       groups.addFreeInodes(g, -1);
       if (isDir) groups.addUsedDirs(g, 1);
+      this.debts.note(g, isDir);
       return first + bit;
     }
     throw new SysError('ENOSPC', 'ext2: no free inodes left');

@@ -5,6 +5,12 @@
 // changed in the cache is rolled back, so a commit only ever writes the state between two
 // whole ops. Commits happen at sync points (fsync, sync, unmount) and after an op that left
 // more than DIRTY_LIMIT bytes of changed blocks.
+//
+// Corruption met on a read-write mount (any EUCLEAN an op raises) is recorded in the
+// superblock at once, as Linux's ext2_error does: s_state gains EXT2_ERROR_FS, which the
+// unmount keeps, so the next `e2fsck -p` checks the file system in full. Then s_errors says
+// whether to go on (continue) or to refuse every later change (remount-ro; panic too, for a
+// driver does not stop the system it runs in).
 
 import {
   S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, byteString, bytesOf, fileTypeOf, isByteString, mknodTypeFault,
@@ -22,7 +28,7 @@ import { Groups } from './groups.js';
 import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
 import {
-  MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
+  ERRORS_CONTINUE, MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
   type Geometry,
 } from './superblock.js';
 
@@ -53,6 +59,12 @@ function checkName(name: string): void {
   if (name.length > NAME_MAX) throw new SysError('ENAMETOOLONG', `ext2: a name is longer than ${NAME_MAX} bytes`);
 }
 
+/** An inode in use, checked to hold a file type: one that holds none is damage, never a regular file. */
+function typed(node: Inode): Inode {
+  if (!node.hasFileType) throw corrupt(`inode ${node.ino} has mode 0o${node.mode.toString(8)}, which holds no file type`);
+  return node;
+}
+
 export class Ext2 implements FsInstance {
   private readonly mutex = new Mutex();
   private readonly alloc: Allocator;
@@ -62,9 +74,14 @@ export class Ext2 implements FsInstance {
   private readonly content: FileContent;
   /** Open file descriptions per inode: an unlinked inode is freed at its last close. */
   private readonly opens = new Map<number, number>();
-  /** s_state as found at mount (or as it was before a crashed incarnation), written back at unmount. */
+  /**
+   * s_state as found at mount (or as it was before a crashed incarnation), written back at
+   * unmount — with EXT2_ERROR_FS if the superblock has it, set by this mount or an earlier one.
+   */
   readonly stateAtMount: number;
   private sbDirty = false;
+  /** Set when corruption was met and s_errors says to stop changing the file system. */
+  private readonlyAfterErrors = false;
   private unmounted = false;
   private rootGeneration = 0;
 
@@ -99,11 +116,12 @@ export class Ext2 implements FsInstance {
     try {
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
       const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
+      const featuresReason = checkFeatures(sb);
       const geo = geometryOf(sb, dev.size);
-      const readOnlyReason = checkFeatures(sb);
-      if (readOnlyReason && !readonlyWanted) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
       const cache = new BlockCache(dev, geo.blockSize, geo.blocksCount, CACHE_BYTES);
       const groups = await Groups.load(cache, geo);
+      const readOnlyReason = featuresReason ?? groups.uninitialisedReason();
+      if (readOnlyReason && !readonlyWanted) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
       const fs = new Ext2(ctx, source, dev, sb, geo, cache, groups, readonlyWanted || readOnlyReason !== null, stateBefore);
       await fs.start();
       return fs;
@@ -158,8 +176,8 @@ export class Ext2 implements FsInstance {
     }).catch((err) => this.ctx.hyp.log('warn', `ext2: ${this.source}: releasing unlinked open files at unmount: ${(err as Error).message}`));
     await this.mutex.run(async () => {
       try {
-        if (!this.readonly) {
-          this.sb.state = this.stateAtMount;
+        if (this.writable) {
+          this.sb.state = this.stateAtMount | (this.sb.state & STATE_ERRORS);
           this.sbDirty = true;
           await this.commit();
         }
@@ -494,6 +512,7 @@ export class Ext2 implements FsInstance {
     return this.mutex.run(async () => {
       if (this.unmounted) throw new SysError('ENODEV', `ext2: ${this.source} is no longer mounted`);
       if (writes && this.readonly) throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only`);
+      if (writes && this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is not 'continue')`);
       this.cache.begin();
       let result: T;
       try {
@@ -503,6 +522,7 @@ export class Ext2 implements FsInstance {
         this.cache.rollback();
         this.alloc.reset();
         this.dirs.clear();
+        if (err instanceof SysError && err.errno === 'EUCLEAN') await this.noteCorruption();
         throw err;
       } finally {
         this.inodes.clear();
@@ -511,6 +531,31 @@ export class Ext2 implements FsInstance {
       if (syncPoint || this.cache.dirtyBytes > DIRTY_LIMIT) await this.commit();
       return result;
     });
+  }
+
+  /**
+   * Records in the superblock, and commits at once, that corruption was met (nothing on a
+   * read-only mount); then follows s_errors. Runs after the op's rollback, so the commit holds
+   * whole ops only. A failed commit is logged: the op's own error is what its caller needs.
+   */
+  private async noteCorruption(): Promise<void> {
+    if (!this.writable) return;
+    this.sb.noteError(Math.floor(this.now() / 1000));
+    this.sbDirty = true;
+    try {
+      await this.commit();
+    } catch (err) {
+      this.ctx.hyp.log('warn', `ext2: ${this.source}: recording the error state: ${(err as Error).message}`);
+    }
+    if (this.sb.errors !== ERRORS_CONTINUE) {
+      this.readonlyAfterErrors = true;
+      this.ctx.hyp.log('warn', `ext2: ${this.source}: corruption met, and its errors behaviour is not 'continue': no more changes on this mount`);
+    }
+  }
+
+  /** Whether changes may still reach the image: a read-write mount that has not stopped after errors. */
+  private get writable(): boolean {
+    return !this.readonly && !this.readonlyAfterErrors;
   }
 
   /** Writes every changed block and the superblock (with free counts summed from the groups) in one commit. */
@@ -548,7 +593,7 @@ export class Ext2 implements FsInstance {
     if (!node || node.generation !== h.gen || node.mode === 0 || (node.links === 0 && !this.opens.has(h.ino))) {
       throw new SysError('ESTALE', `ext2: inode ${h.ino} (generation ${h.gen}) no longer exists`);
     }
-    return node;
+    return typed(node);
   }
 
   private async liveDir(h: Handle): Promise<Inode> {
@@ -571,7 +616,7 @@ export class Ext2 implements FsInstance {
     }
     const node = await this.inodes.get(slot.ino);
     if (node.links === 0 || node.mode === 0) throw corrupt(`directory inode ${dir.ino}'s entry '${name}' names inode ${slot.ino}, which is not in use`);
-    return node;
+    return typed(node);
   }
 
   private async child(dir: Inode, name: string): Promise<Inode | undefined> {
@@ -604,7 +649,7 @@ export class Ext2 implements FsInstance {
   }
 
   private async newInode(parent: Inode, mode: number, uid: number, gid: number): Promise<Inode> {
-    const ino = await this.alloc.allocInode(parent.ino, (mode & S_IFMT) === S_IFDIR);
+    const ino = await this.alloc.allocInode(parent, (mode & S_IFMT) === S_IFDIR);
     const node = await this.inodes.get(ino);
     if (node.links !== 0) throw corrupt(`inode ${ino} is free in its bitmap but has ${node.links} links`);
     node.reset(mode, checkId(uid), checkId(gid), (node.generation + 1) >>> 0, this.now());
@@ -673,7 +718,7 @@ export class Ext2 implements FsInstance {
   }
 
   private async typeOf(ino: number): Promise<FileType> {
-    return fileTypeOf((await this.inodes.get(ino)).mode);
+    return fileTypeOf(typed(await this.inodes.get(ino)).mode);
   }
 
   /** A file past 2 GiB needs the large_file feature. */
@@ -686,7 +731,7 @@ export class Ext2 implements FsInstance {
 
   /** relatime: atime moves only when it is older than mtime or ctime, or a day old. */
   private touchAtime(node: Inode): void {
-    if (this.readonly) return;
+    if (!this.writable) return;
     const now = this.now();
     if (node.storedTime(now) === node.atime) return;
     if (node.atime > node.mtime && node.atime > node.ctime && now - node.atime < ATIME_REFRESH_MS) return;

@@ -16,6 +16,11 @@ const FREE_BLOCKS = 0x0c; // u16
 const FREE_INODES = 0x0e; // u16
 const USED_DIRS = 0x10; // u16
 const FLAGS = 0x12; // u16, bg_flags (ext4's; mke2fs sets it on ext2 too)
+const ITABLE_UNUSED = 0x1c; // u16, bg_itable_unused (ext4's): inodes at the table's end never used
+
+/** bg_flags bits of uninit_bg and metadata_csum: the inode or block bitmap was never written. */
+const BG_INODE_UNINIT = 0x1;
+const BG_BLOCK_UNINIT = 0x2;
 
 /** A whole group descriptor, as mkfs writes one. */
 export interface GroupDescriptor {
@@ -105,6 +110,24 @@ export class Groups {
     let n = 0;
     for (let g = 0; g < this.geo.groups; g++) n += this.freeInodes(g);
     return n;
+  }
+
+  /**
+   * Why this driver must not write here, or null: a group marked uninitialised (BLOCK_UNINIT,
+   * INODE_UNINIT, or inodes counted unused), which only uninit_bg and metadata_csum file
+   * systems keep up to date (those are read-only here anyway). This driver keeps neither, so
+   * an inode or block it allocated there would be new damage to e2fsck (e2fsprogs'
+   * f_uninit_disable).
+   */
+  uninitialisedReason(): string | null {
+    for (let g = 0; g < this.geo.groups; g++) {
+      const marks = [
+        this.u16(g, FLAGS) & BG_INODE_UNINIT ? 'INODE_UNINIT' : '', this.u16(g, FLAGS) & BG_BLOCK_UNINIT ? 'BLOCK_UNINIT' : '',
+        this.u16(g, ITABLE_UNUSED) !== 0 ? `${this.u16(g, ITABLE_UNUSED)} unused inodes` : '',
+      ].filter((m) => m !== '');
+      if (marks.length > 0) return `group ${g} is marked uninitialised (${marks.join(', ')}), which this driver does not keep up to date`;
+    }
+    return null;
   }
 
   /**

@@ -4,7 +4,7 @@
 // written back into their inode table blocks when the op ends. Only the fields this driver
 // knows are rewritten; the rest of the record (in-inode extended attributes, …) is kept.
 
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, major, makedev, minor, type Attr, type Handle } from '../../kernel/api.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, major, makedev, minor, type Attr, type Handle } from '../../kernel/api.js';
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
@@ -20,6 +20,8 @@ export const N_BLOCKS = 15;
 export const FAST_SYMLINK_MAX = 59;
 /** i_blocks counts units of this many bytes, whatever the block size. */
 export const I_BLOCKS_UNIT = 512;
+/** The seven file types a mode may hold; any other value of its S_IFMT bits is damage. */
+const FILE_TYPE_MODES = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK]);
 /** Extra space a new large inode gets (as mke2fs and Linux give it): room for ns times and crtime. */
 const NEW_EXTRA_ISIZE = 32;
 
@@ -100,6 +102,8 @@ export class Inode {
   get isDir(): boolean { return this.type === S_IFDIR; }
   get isReg(): boolean { return this.type === S_IFREG; }
   get isSymlink(): boolean { return this.type === S_IFLNK; }
+  /** Whether the mode holds one of the seven file types. */
+  get hasFileType(): boolean { return FILE_TYPE_MODES.has(this.type); }
 
   /** Makes a just-allocated inode new: no links, no blocks, all times now. */
   reset(mode: number, uid: number, gid: number, generation: number, now: number): void {

@@ -12,7 +12,7 @@ import { writeDescriptor } from './groups.js';
 import { I_BLOCKS_UNIT, Inode, ROOT_INO } from './inode.js';
 import {
   EXT2_MAGIC, GOOD_OLD_FIRST_INO, GOOD_OLD_INODE_SIZE, GROUP_DESC_SIZE, INCOMPAT_FILETYPE, RO_COMPAT_LARGE_FILE,
-  RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
+  ERRORS_CONTINUE, RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
 } from './superblock.js';
 
 export interface MkfsArgs {
@@ -56,7 +56,6 @@ const DEFM_ACL = 0x8;
 const DEFAULT_MOUNT_OPTIONS = DEFM_XATTR_USER | DEFM_ACL;
 const HASH_HALF_MD4 = 1;
 const FLAGS_SIGNED_HASH = 1;
-const ERRORS_CONTINUE = 1;
 /** s_max_mnt_count −1 (as a u16): no check forced by the number of mounts. */
 const NO_MAX_MOUNT_COUNT = 0xffff;
 /** The extra inode space mke2fs asks for in large inodes. */

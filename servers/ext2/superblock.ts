@@ -1,5 +1,7 @@
 // The superblock: 1024 bytes at byte 1024 of the image. Its fields are read and written in
 // place in the raw bytes, so fields this driver does not know survive a rewrite unchanged.
+// `checkFeatures` first refuses what is not ext2 or uses features this driver cannot read (a
+// bigalloc or journal device superblock means other things by the same numbers); then
 // `geometryOf` checks that the numbers describe a file system that fits the device before
 // anything else trusts them.
 
@@ -15,18 +17,28 @@ export const GOOD_OLD_FIRST_INO = 11;
 /** Largest file without large_file: i_size read as a signed 32-bit number. */
 export const MAX_SIZE_WITHOUT_LARGE_FILE = 2 ** 31 - 1;
 
-/** s_state bits. */
+/** s_state bits: unmounted cleanly (EXT2_VALID_FS), errors detected (EXT2_ERROR_FS). */
 export const STATE_CLEAN = 1;
 export const STATE_ERRORS = 2;
+/** s_errors: what to do on meeting corruption (EXT2_ERRORS_*). */
+export const ERRORS_CONTINUE = 1;
+export const ERRORS_RO = 2;
+export const ERRORS_PANIC = 3;
+/** s_first/last_error_errcode of corruption (EXT4_ERR_EFSCORRUPTED, as e2fsprogs' e2p_errcode2str names it). */
+const ERRCODE_EFSCORRUPTED = 5;
 
 export const COMPAT_RESIZE_INODE = 0x10;
 export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
+/** Blocks allocated in clusters: bitmaps and group sizes count clusters, not blocks. */
+export const RO_COMPAT_BIGALLOC = 0x200;
 
 /** What this driver reads and writes; any other INCOMPAT bit refuses the mount. */
 const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+/** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
+const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
 /** Any other RO_COMPAT bit makes the mount read-only. */
 const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
@@ -37,7 +49,7 @@ const INCOMPAT_NAMES: Record<number, string> = {
 };
 const RO_COMPAT_NAMES: Record<number, string> = {
   [RO_COMPAT_SPARSE_SUPER]: 'sparse_super', [RO_COMPAT_LARGE_FILE]: 'large_file', 0x4: 'btree_dir', 0x8: 'huge_file', 0x10: 'uninit_bg', 0x20: 'dir_nlink',
-  0x40: 'extra_isize', 0x100: 'quota', 0x200: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica', 0x1000: 'read-only',
+  0x40: 'extra_isize', 0x100: 'quota', [RO_COMPAT_BIGALLOC]: 'bigalloc', 0x400: 'metadata_csum', 0x800: 'replica', 0x1000: 'read-only',
   0x2000: 'project', 0x4000: 'shared_blocks', 0x8000: 'verity', 0x10000: 'orphan_present',
 };
 
@@ -89,8 +101,16 @@ const S_MKFS_TIME = 0x108;
 const S_MIN_EXTRA_ISIZE = 0x15c; // u16
 const S_WANT_EXTRA_ISIZE = 0x15e; // u16
 const S_FLAGS = 0x160;
+// The error record (ext4's, which e2fsck and dumpe2fs read on any revision 1 file system).
+const S_ERROR_COUNT = 0x194;
+const S_FIRST_ERROR_TIME = 0x198;
+const S_LAST_ERROR_TIME = 0x1cc;
 const S_OVERHEAD_CLUSTERS = 0x248;
 const S_BACKUP_BGS = 0x24c; // u32 × 2
+const S_FIRST_ERROR_TIME_HI = 0x278; // u8
+const S_LAST_ERROR_TIME_HI = 0x279; // u8
+const S_FIRST_ERROR_ERRCODE = 0x27a; // u8
+const S_LAST_ERROR_ERRCODE = 0x27b; // u8
 
 /** Little-endian field access to the raw superblock bytes. */
 export class Superblock {
@@ -136,7 +156,9 @@ export class Superblock {
   set magic(v) { this.set16(S_MAGIC, v); }
   get state() { return this.u16(S_STATE); }
   set state(v) { this.set16(S_STATE, v); }
-  set errors(v: number) { this.set16(S_ERRORS, v); }
+  /** What to do on meeting corruption: ERRORS_CONTINUE, ERRORS_RO or ERRORS_PANIC. */
+  get errors() { return this.u16(S_ERRORS); }
+  set errors(v) { this.set16(S_ERRORS, v); }
   set lastCheck(v: number) { this.set32(S_LASTCHECK, v); }
   get revLevel() { return this.u32(S_REV_LEVEL); }
   set revLevel(v) { this.set32(S_REV_LEVEL, v); }
@@ -163,6 +185,28 @@ export class Superblock {
   set wantExtraIsize(v: number) { this.set16(S_WANT_EXTRA_ISIZE, v); }
   set flags(v: number) { this.set32(S_FLAGS, v); }
   set overheadClusters(v: number) { this.set32(S_OVERHEAD_CLUSTERS, v); }
+  /**
+   * Records that corruption was met at `seconds` since the epoch, as Linux's ext4
+   * save_error_info does: EXT2_ERROR_FS in s_state, the error count, the first error's time
+   * (kept once set) and the last's, each with the code of corruption. Revision 0 has only
+   * s_state. The function, line, inode and block fields stay zero: the driver's errors carry a
+   * sentence, not those.
+   */
+  noteError(seconds: number): void {
+    this.state |= STATE_ERRORS;
+    if (this.revLevel === 0) return;
+    this.set32(S_ERROR_COUNT, this.u32(S_ERROR_COUNT) + 1);
+    const low = seconds % 2 ** 32;
+    const high = Math.floor(seconds / 2 ** 32) & 0xff;
+    if (this.u32(S_FIRST_ERROR_TIME) === 0 && this.raw[S_FIRST_ERROR_TIME_HI] === 0) {
+      this.set32(S_FIRST_ERROR_TIME, low);
+      this.raw[S_FIRST_ERROR_TIME_HI] = high;
+      this.raw[S_FIRST_ERROR_ERRCODE] = ERRCODE_EFSCORRUPTED;
+    }
+    this.set32(S_LAST_ERROR_TIME, low);
+    this.raw[S_LAST_ERROR_TIME_HI] = high;
+    this.raw[S_LAST_ERROR_ERRCODE] = ERRCODE_EFSCORRUPTED;
+  }
   /** sparse_super2: the two groups (besides 0) holding backups; 0 for none. */
   get backupGroups(): [number, number] { return [this.u32(S_BACKUP_BGS), this.u32(S_BACKUP_BGS + 4)]; }
 }
@@ -193,12 +237,11 @@ export interface Geometry {
 
 export const GROUP_DESC_SIZE = 32;
 
-/** Checks a superblock's numbers against each other and the device; returns the geometry. */
+/**
+ * Checks the numbers of a superblock that checkFeatures accepted against each other and the
+ * device; returns the geometry.
+ */
 export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
-  if (sb.magic !== EXT2_MAGIC) {
-    throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
-  }
-  if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
   if (sb.logBlockSize > 2) {
     throw (sb.logBlockSize <= 6 ? new SysError('ENOTSUP', `ext2: block size ${1024 << sb.logBlockSize} is not supported (1024, 2048 and 4096 are)`)
       : corrupt(`the superblock's block size exponent ${sb.logBlockSize} is out of range`));
@@ -240,13 +283,21 @@ function corruptSb(what: string): never {
 }
 
 /**
- * Refuses a file system with features this driver cannot read; returns a sentence naming
- * the features that only allow reading, or null when it may be written.
+ * Refuses what is not an ext2 superblock (EINVAL), a revision past 1 and a file system with
+ * features this driver cannot read (ENOTSUP, naming them) — before any other number in it is
+ * trusted. Returns a sentence naming the features that only allow reading, or null when the
+ * file system may be written.
  */
 export function checkFeatures(sb: Superblock): string | null {
+  if (sb.magic !== EXT2_MAGIC) {
+    throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
+  }
+  if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
   const unknownIncompat = (sb.incompat & ~INCOMPAT_SUPPORTED) >>> 0;
-  if (unknownIncompat) {
-    throw new SysError('ENOTSUP', `ext2: cannot mount: unsupported incompatible feature(s) ${featureNames(unknownIncompat, INCOMPAT_NAMES)}`);
+  const unreadableRo = sb.roCompat & RO_COMPAT_UNREADABLE;
+  if (unknownIncompat || unreadableRo) {
+    const names = [featureNames(unknownIncompat, INCOMPAT_NAMES), featureNames(unreadableRo, RO_COMPAT_NAMES)].filter((n) => n !== '');
+    throw new SysError('ENOTSUP', `ext2: cannot mount: unsupported feature(s) ${names.join(', ')}`);
   }
   const unknownRo = (sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0;
   return unknownRo ? `read-only compatible feature(s) ${featureNames(unknownRo, RO_COMPAT_NAMES)} not supported for writing` : null;
