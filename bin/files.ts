@@ -83,7 +83,15 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     async openWrite(path, mode) {
       const fd = await p.open(at(path), O_WRONLY | O_CREAT | O_TRUNC, mode);
       return {
-        pwrite: async (data, offset) => void (await p.pwrite(fd, data, offset)),
+        async pwrite(data, offset) {
+          // A short count (a full file system, the largest file size) is made again for the
+          // rest, which then fails with the errno that stopped it: never a silently short copy.
+          for (let at = 0; at < data.length; ) {
+            const n = await p.pwrite(fd, data.subarray(at), offset + at);
+            if (n <= 0) throw new SysError('EIO', `pwrite ${path}: no bytes written`);
+            at += n;
+          }
+        },
         truncate: (size) => p.ftruncate(fd, size),
         close: () => p.close(fd),
       };

@@ -464,10 +464,23 @@ export class Proc {
   async writeFile(path: ClientPath, data: Uint8Array | string, mode = 0o666): Promise<void> {
     const fd = await this.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
     try {
-      const b = bytes(data);
-      for (let at = 0; at < b.length; at += 1 << 20) await this.write(fd, b.subarray(at, at + (1 << 20)));
+      await this.writeAll(fd, data);
     } finally {
       await this.close(fd);
+    }
+  }
+
+  /**
+   * Writes all of `data` at the fd's offset, a MiB at most per call, making the call again for
+   * what a short count left (a pipe that filled or whose wait ended, MAX_IO). Fails as write
+   * does (ENOSPC, EFBIG, EPIPE, …) when a call writes nothing; what was written before stays.
+   */
+  async writeAll(fd: number, data: Uint8Array | string): Promise<void> {
+    const b = bytes(data);
+    for (let at = 0; at < b.length; ) {
+      const n = await this.write(fd, b.subarray(at, at + (1 << 20)));
+      if (n <= 0) throw new SysError('EIO', `write: fd ${fd} took no bytes`);
+      at += n;
     }
   }
 }

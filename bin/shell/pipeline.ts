@@ -42,7 +42,7 @@ async function readToEnd(p: Proc, fd: number): Promise<Uint8Array> {
 
 async function writeAll(p: Proc, fd: number, data: Uint8Array): Promise<void> {
   try {
-    for (let at = 0; at < data.length; ) at += await p.write(fd, data.subarray(at));
+    await p.writeAll(fd, data);
   } catch (err) {
     if (err instanceof SysError && err.errno === 'EPIPE') throw new OutputFailed('EPIPE', err.message);
     throw err;

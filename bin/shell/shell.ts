@@ -103,7 +103,7 @@ export class Shell {
     const io: Io = {
       out: async (text) => {
         const bytes = typeof text === 'string' ? encoder.encode(text) : text;
-        if (fd !== null) await p.write(fd, bytes);
+        if (fd !== null) await p.writeAll(fd, bytes);
         else if (pipeIo.out) await pipeIo.out(bytes);
         else await this.term.stdout(text);
       },
