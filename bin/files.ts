@@ -4,10 +4,9 @@
 
 import * as fs from 'node:fs/promises';
 import {
-  S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, isErrno, quoteName, toByteString,
-  type FileType, type Proc,
+  O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, isErrno,
+  quoteName, toByteString, type FileType, type Proc,
 } from '../kernel/index.js';
-import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY } from '../kernel/index.js';
 
 export interface FileInfo {
   type: FileType;
