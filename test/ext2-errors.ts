@@ -5,7 +5,7 @@
 // file system that does not keep those marks, and the CLI going on past a bad entry (ls -l,
 // cp -r). Two of the images come from e2fsprogs' regression suite (test/fixtures/e2fsprogs).
 
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +13,7 @@ import { createGunzip } from 'node:zlib';
 import t from 'tap';
 import { DEFAULT_MOUNTS, O_CREAT, O_RDWR, SysError, boot, type Proc } from '../kernel/index.js';
 import { debugfs, debugfsWrite, fsckClean, mkImage, superblock, tempDir } from './lib/e2fs.js';
+import { runRumpus, type CliRun } from './lib/cli.js';
 
 const POLICIES = ['monolithic', 'microkernel'];
 const dir = tempDir('rumpus-ext2-errors-');
@@ -284,23 +285,10 @@ t.test('a group marked uninitialised without uninit_bg: mounted read-only, e2fsc
 
 // ---- the CLI going on past a bad entry ---------------------------------------------------
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
-const TSX = import.meta.resolve('tsx');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs `rumpus ARGS…` in the fixture directory; a run that hangs is killed and fails. */
-function rumpus(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, BIN, ...args], { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** `rumpus ARGS…` in the fixture directory. */
+const rumpus = (...args: string[]): Promise<CliRun> => runRumpus(dir, args);
 
 t.test('ls -l lists every entry it can, reports the bad one, exits 1', async (t) => {
   const img = imageOf('ls', { 'dir/a': 'a', 'dir/bad': 'b', 'dir/c': 'c', 'dir/sub/d': 'd' });

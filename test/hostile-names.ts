@@ -5,7 +5,7 @@
 // prints a stack trace. Images are made with mke2fs and debugfs, then their names patched on
 // disk; the seeded test prints its seed (HOSTILE_SEED=… reruns it, HOSTILE_TRIALS=… sets the count).
 
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -15,27 +15,15 @@ import { hostTree as hostFiles, type FileInfo, type FileTree } from '../bin/file
 import { runCommand, type Io, type ShellState } from '../bin/shell/commands.js';
 import { S_IFDIR, S_IFREG, SysError, type Proc } from '../kernel/index.js';
 import { random, tempDir } from './lib/e2fs.js';
+import { runRumpus, type CliRun } from './lib/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
-const TSX = import.meta.resolve('tsx');
 /** What a stack trace or an unhandled error looks like on stderr. */
 const TRACE = /^\s+at |TypeError|ReferenceError|RangeError|Unhandled .error. event|node:internal|node:events/m;
 const BS = 1024;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-/** `rumpus ARGS…` in `cwd`; a run that hangs is killed and fails. */
-function rumpus(cwd: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, BIN, ...args], { cwd, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** `rumpus ARGS…` in `cwd`. */
+const rumpus = (cwd: string, ...args: string[]): Promise<CliRun> => runRumpus(cwd, args, 120_000);
 
 function debugfs(img: string, request: string): string {
   return execFileSync('debugfs', ['-R', request, img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -290,7 +278,7 @@ t.test('seeded hostile names: nothing is written or deleted outside the target, 
       const { planted } = craftHostileImage(scratch, img, rnd);
       const label = `[seed ${seed}, trial ${trial}, ${policy}; planted ${planted.join('; ')}]`;
       const say = (what: string) => `${what} ${label}`;
-      const noTrace = (r: Run, what: string) => t.notMatch(r.stderr, TRACE, say(`${what}: no stack trace`));
+      const noTrace = (r: CliRun, what: string) => t.notMatch(r.stderr, TRACE, say(`${what}: no stack trace`));
       const clean = snapshot(root, 'work/dst/out');
 
       const cp = await rumpus(work, 'cp', '-r', '--policy', policy, 'a.img:/', 'dst/out');

@@ -2,39 +2,27 @@
 // ln, chmod, touch on IMAGE:PATH — with e2fsprogs as the oracle: images pass both e2fsck
 // checks, debugfs sees what the commands did, rdump gives back what cp copied in.
 
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lutimesSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { FAKE_TIME, UUID, debugfs, debugfsWrite, fsckClean, hostTree, rdumpPaths, seededBytes, superblock, tempDir, type Tree } from './lib/e2fs.js';
+import { runRumpus, type CliRun } from './lib/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
 // Resolved here, so that the commands can run in the fixture directory and name images as a user would.
-const TSX = import.meta.resolve('tsx');
 const dir = tempDir('rumpus-image-commands-');
 const at = (name: string) => join(dir, name);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs `rumpus ARGS…` in the fixture directory; a run that hangs is killed and fails. */
-function rumpus(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, BIN, ...args], { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** `rumpus ARGS…` in the fixture directory. */
+const rumpus = (...args: string[]): Promise<CliRun> => runRumpus(dir, args);
 
-const ok = (r: Run) => r.code === 0 && r.stderr === '';
+const ok = (r: CliRun) => r.code === 0 && r.stderr === '';
 const sha = (name: string) => createHash('sha256').update(readFileSync(at(name))).digest('hex');
 
 /** A fresh image made by rumpus mkfs. */
-async function mkfs(name: string, ...args: string[]): Promise<Run> {
+async function mkfs(name: string, ...args: string[]): Promise<CliRun> {
   return rumpus('mkfs', name, '--size', '8M', ...args);
 }
 

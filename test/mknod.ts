@@ -5,7 +5,7 @@
 // policy. And `rumpus cp -r` with special files: into an image they are made again (sockets
 // skipped), out of one to the host they are skipped, each said so, with exit status 1.
 
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -15,6 +15,7 @@ import {
 } from '../kernel/index.js';
 import { debugfs, fsckClean, mkImage, tempDir } from './lib/e2fs.js';
 import { errnoOf } from './lib/errno.js';
+import { runRumpus, type CliRun } from './lib/cli.js';
 
 const MiB = 1024 * 1024;
 const dir = tempDir('rumpus-mknod-');
@@ -141,17 +142,9 @@ for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
   });
 }
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
-const TSX = import.meta.resolve('tsx');
 
-/** Runs `rumpus ARGS…` in the fixture directory; a run that hangs is killed and fails. */
-function rumpus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, BIN, ...args], { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** `rumpus ARGS…` in the fixture directory. */
+const rumpus = (...args: string[]): Promise<CliRun> => runRumpus(dir, args);
 
 t.test('cp -r with special files, into an image and out of one', async (t) => {
   const tree = join(dir, 'tree');

@@ -5,7 +5,6 @@
 // ways between the host and an image with host names that are not UTF-8; last, the same through
 // the command line, and ls's display of such names.
 
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -18,6 +17,7 @@ import {
 import { errnoOf } from './lib/errno.js';
 import { fsckClean, mkImage, random, tempDir } from './lib/e2fs.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
+import { runRumpus, type CliRun } from './lib/cli.js';
 
 const dir = tempDir('rumpus-names-bytes-');
 const at = (...parts: string[]) => join(dir, ...parts);
@@ -284,16 +284,9 @@ for (const policy of ALL_POLICIES) {
 
 // ---- the command line ------------------------------------------------------------------------------
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
-const TSX = import.meta.resolve('tsx');
 
-function rumpus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, BIN, ...args], { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** `rumpus ARGS…` in the fixture directory. */
+const rumpus = (...args: string[]): Promise<CliRun> => runRumpus(dir, args);
 
 t.test('rumpus cp -r both ways and ls: exact bytes on the host, names shown as GNU ls does', async (t) => {
   const src = at('cli-src');
