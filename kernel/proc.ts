@@ -237,11 +237,28 @@ export class Proc {
     return this.restarting('read', { fd, length }) as Promise<Uint8Array>;
   }
   /**
-   * Writes at the fd's offset (at the end with O_APPEND); returns the count written, which is
-   * less than the data's length for more than MAX_IO bytes (or a full file system).
+   * Writes at the fd's offset (at the end with O_APPEND); returns the count written. What a
+   * short count leaves (a wait on a pipe whose slice ended) is written by another call, until
+   * all is written or a call fails; the count so far is then returned (the failure itself when
+   * nothing was written). So the count is short only where POSIX has it short: past MAX_IO
+   * bytes, a full file system or the largest file size, a pipe whose last reader went, a full
+   * pipe with O_NONBLOCK.
    */
-  write(fd: number, data: Uint8Array | string): Promise<number> {
-    return this.restarting('write', { fd, data: writeData(data) }) as Promise<number>;
+  async write(fd: number, data: Uint8Array | string): Promise<number> {
+    const d = writeData(data);
+    if (!(d instanceof Uint8Array)) return (await this.sys('write', { fd, data: d })) as number; // refused by vfs
+    let done = 0;
+    for (;;) {
+      let n: number;
+      try {
+        n = (await this.restarting('write', { fd, data: d.subarray(done) })) as number;
+      } catch (err) {
+        if (done > 0 && err instanceof SysError) return done;
+        throw err;
+      }
+      done += n;
+      if (done >= d.length || n === 0) return done;
+    }
   }
   pread(fd: number, length: number, offset: number): Promise<Uint8Array> {
     return this.sys('pread', { fd, length, offset }) as Promise<Uint8Array>;
@@ -472,8 +489,8 @@ export class Proc {
 
   /**
    * Writes all of `data` at the fd's offset, a MiB at most per call, making the call again for
-   * what a short count left (a pipe that filled or whose wait ended, MAX_IO). Fails as write
-   * does (ENOSPC, EFBIG, EPIPE, …) when a call writes nothing; what was written before stays.
+   * what a short count left. Fails as write does (ENOSPC, EFBIG, EPIPE, …) when a call writes
+   * nothing; what was written before stays.
    */
   async writeAll(fd: number, data: Uint8Array | string): Promise<void> {
     const b = bytes(data);

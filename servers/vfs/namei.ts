@@ -19,6 +19,14 @@ export interface LookupOptions {
   follow: boolean;
   /** A missing final name is not an error: the result has node null (create, mkdir). */
   allowMissing?: boolean;
+  /**
+   * The path names a directory entry to make, remove or rename (mkdir, mknod, symlink, link's
+   * new name, unlink, rmdir, rename): as Linux looks such a last component up in its parent, a
+   * final symlink is the entry itself, never followed, not even before a trailing slash. A
+   * trailing slash on an existing entry that is not a directory is then ENOTDIR, or, with
+   * allowMissing, left to the caller (which makes a name: EEXIST).
+   */
+  entry?: boolean;
 }
 
 export interface Found {
@@ -138,7 +146,7 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
       if (mounted) {
         node = { mnt: mounted, h: mounted.root };
         attr = null;
-      } else if (isLink(attr) && (consumed < pending.length || opts.follow || mustBeDir)) {
+      } else if (isLink(attr) && (consumed < pending.length || opts.follow || (mustBeDir && !opts.entry))) {
         if (++links > MAX_SYMLINKS) throw new SysError('ELOOP', `${path}: more than ${MAX_SYMLINKS} symbolic links`);
         const target = await env.fs.readlink(node);
         stack.pop();
@@ -201,8 +209,8 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
   }
 
   if (curAttr === null) curAttr = await env.fs.getattr(cur);
-  if (mustBeDir && !isDir(curAttr)) {
-    throw new SysError(isLink(curAttr) ? 'ELOOP' : 'ENOTDIR', `${path}: not a directory`);
+  if (mustBeDir && !isDir(curAttr) && !(opts.entry && opts.allowMissing)) {
+    throw new SysError(isLink(curAttr) && !opts.entry ? 'ELOOP' : 'ENOTDIR', `${path}: not a directory`);
   }
   return { parent, parentAttr, name, node: cur, attr: curAttr, mustBeDir, endsWithDot, path: stack };
 }
@@ -212,7 +220,15 @@ export function find(env: NameiEnv, p: ProcEntry, path: string, follow = true): 
   return lookup(env, p, path, { follow });
 }
 
-/** Like find, but a missing final name is no error: node is null (for what makes a name). */
-export function findOrMissing(env: NameiEnv, p: ProcEntry, path: string, follow = false): Promise<Found> {
-  return lookup(env, p, path, { follow, allowMissing: true });
+/** The directory entry a path names, to remove or rename it: a final symlink is never followed (see LookupOptions.entry). */
+export function findEntry(env: NameiEnv, p: ProcEntry, path: string): Promise<Found> {
+  return lookup(env, p, path, { follow: false, entry: true });
+}
+
+/**
+ * Like findEntry, but a missing final name is no error: node is null (for what makes a name);
+ * an existing one, even before a trailing slash, is for the caller to refuse (EEXIST).
+ */
+export function findOrMissing(env: NameiEnv, p: ProcEntry, path: string): Promise<Found> {
+  return lookup(env, p, path, { follow: false, allowMissing: true, entry: true });
 }

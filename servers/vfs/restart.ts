@@ -8,7 +8,7 @@
 import type { Keep } from '../../kernel/api.js';
 import type { Vfs } from './context.js';
 import { MOUNT_POINT_MODE } from './mounts.js';
-import { findOrMissing } from './namei.js';
+import { lookup } from './namei.js';
 import { ROOT, newProc, type CredRecord, type ProcEntry } from './procs.js';
 import { mountFs, type MountRequest } from './sys-mounts.js';
 
@@ -89,7 +89,7 @@ async function mkdirs(vfs: Vfs, pr: ProcEntry, path: string): Promise<void> {
   let prefix = '';
   for (const name of path.split('/').filter(Boolean)) {
     prefix += `/${name}`;
-    const f = await findOrMissing(vfs, pr, prefix, true);
+    const f = await lookup(vfs, pr, prefix, { follow: true, allowMissing: true });
     if (f.node) continue;
     await vfs.fs.mkdir(f.parent!, f.name!, MOUNT_POINT_MODE & ~pr.umask, pr.uid, pr.gid);
   }

@@ -8,7 +8,7 @@ import { MAY_READ, MAY_WRITE, newInodeOwner, requireAccess, requireNameChangeabl
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { requireNotMountRoot } from './mounts.js';
-import { PATH_MAX, find, findOrMissing, isDir, pathBytes } from './namei.js';
+import { PATH_MAX, find, findEntry, findOrMissing, isDir, pathBytes } from './namei.js';
 
 /** Entries asked of a file system at once by readdir. */
 const READDIR_BATCH = 1024;
@@ -26,7 +26,7 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
     },
     async rmdir(a) {
       const pr = procs.get(a.pid);
-      const f = await find(vfs, pr, a.path, false);
+      const f = await findEntry(vfs, pr, a.path);
       if (f.endsWithDot) throw new SysError('EINVAL', `rmdir ${a.path}: cannot remove '.'`);
       if (f.name === '..') throw new SysError('ENOTEMPTY', `rmdir ${a.path}: '..' is not empty`);
       if (!f.parent) throw new SysError('EBUSY', `rmdir ${a.path}: the root or the current directory`);
@@ -56,7 +56,7 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
     },
     async unlink(a) {
       const pr = procs.get(a.pid);
-      const f = await find(vfs, pr, a.path, false);
+      const f = await findEntry(vfs, pr, a.path);
       if (!f.parent || isDir(f.attr)) throw new SysError('EISDIR', `unlink ${a.path}: is a directory`);
       requireNameChangeable(pr, f, `unlink ${a.path}`);
       requireStickyAllows(pr, f, `unlink ${a.path}`);
@@ -65,7 +65,7 @@ export function nameCalls(vfs: Vfs): VfsHandlers<'mkdir' | 'rmdir' | 'readdir' |
     async rename(a) {
       const pr = procs.get(a.pid);
       const what = `rename ${a.from} to ${a.to}`;
-      const src = await find(vfs, pr, a.from, false);
+      const src = await findEntry(vfs, pr, a.from);
       const dst = await findOrMissing(vfs, pr, a.to);
       if (!src.parent || src.endsWithDot || src.name === '..' || !dst.parent || dst.endsWithDot || dst.name === '..') {
         throw new SysError('EBUSY', `${what}: cannot rename '.', '..' or '/'`); // as Linux's do_renameat2

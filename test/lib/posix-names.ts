@@ -343,4 +343,40 @@ const byteNames: Case[] = [
   { name: 'names: ENAMETOOLONG for 86 three-byte characters (258 bytes)', steps: [['mkdir', P('\u20ac'.repeat(86)), 0o755]], expect: 'ENAMETOOLONG' },
 ];
 
-export const NAME_CASES: Case[] = [...mkdir, ...rmdir, ...unlink, ...stickyCases(), ...link, ...symlinkCases, ...rename, ...byteNames];
+/**
+ * A final symlink before a trailing slash, in the calls that make, remove or rename an entry:
+ * Linux looks the last component up in its parent and never follows it there (a planted
+ * dangling symlink must not redirect a mkdir or a rename). Each checked on this host.
+ */
+const trailingSlashOnSymlink: Case[] = [
+  {
+    name: "mkdir: EEXIST for a dangling symlink followed by '/' (its target is not made)", setup: [symlink('sl', 'target')],
+    steps: [['mkdir', P('sl/'), 0o755]], expect: 'EEXIST', after: [{ path: 'target', exists: false }],
+  },
+  {
+    name: "mkdir: EEXIST for a symlink to a directory followed by '/'", setup: [dir('d'), symlink('sl', 'd')],
+    steps: [['mkdir', P('sl/'), 0o755]], expect: 'EEXIST',
+  },
+  { name: "mkdir: EEXIST for a regular file followed by '/'", setup: [file('f')], steps: [['mkdir', P('f/'), 0o755]], expect: 'EEXIST' },
+  {
+    name: "rename: ENOTDIR for a directory onto a dangling symlink followed by '/' (nothing moves to its target)",
+    setup: [dir('d'), symlink('sl', 'target')], steps: [['rename', P('d'), P('sl/')]], expect: 'ENOTDIR',
+    after: [{ path: 'target', exists: false }, { path: 'd', type: 'dir' }],
+  },
+  {
+    name: "rmdir: ENOTDIR for a symlink to a directory followed by '/' (the directory stays)", setup: [dir('d'), symlink('sl', 'd')],
+    steps: [['rmdir', P('sl/')]], expect: 'ENOTDIR', after: [{ path: 'd', type: 'dir' }],
+  },
+  {
+    name: "unlink: ENOTDIR for a symlink to a directory followed by '/'", setup: [dir('d'), symlink('sl', 'd')],
+    steps: [['unlink', P('sl/')]], expect: 'ENOTDIR', after: [{ path: 'sl', type: 'lnk' }],
+  },
+  {
+    name: "rename: ENOTDIR for a symlink to a directory followed by '/' as the source", setup: [dir('d'), symlink('sl', 'd')],
+    steps: [['rename', P('sl/'), P('x')]], expect: 'ENOTDIR', after: [{ path: 'sl', type: 'lnk' }],
+  },
+];
+
+export const NAME_CASES: Case[] = [
+  ...mkdir, ...rmdir, ...unlink, ...stickyCases(), ...link, ...symlinkCases, ...rename, ...trailingSlashOnSymlink, ...byteNames,
+];
