@@ -49,6 +49,25 @@ async function writeAll(p: Proc, fd: number, data: Uint8Array): Promise<void> {
   }
 }
 
+/** Names tried for one FIFO before giving up: another's file of that name is never touched. */
+const FIFO_TRIES = 16;
+
+/**
+ * Makes the FIFO between stage i and the next in PIPE_DIR under a name no file has (mkfifo
+ * fails with EEXIST on one that exists, and a new name is tried), and returns its path.
+ */
+async function makeFifo(p: Proc, i: number): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const path = `${PIPE_DIR}/.sh-pipe-${p.pid}-${i}-${Math.random().toString(36).slice(2, 10)}`;
+    try {
+      await p.mkfifo(path, 0o600);
+      return path;
+    } catch (err) {
+      if (!(err instanceof SysError && err.errno === 'EEXIST') || attempt + 1 >= FIFO_TRIES) throw err;
+    }
+  }
+}
+
 /**
  * Runs `stages` as a pipeline for the shell whose state is `shell`; the last stage's status, or
  * 1 when the pipeline could not be set up (said on stderr).
@@ -63,7 +82,7 @@ export async function runPipeline(shell: ShellState, stages: Stage[], runStage: 
     const mask = await p.umask(0);
     await p.umask(mask);
     for (let i = 0; i < stages.length; i++) {
-      const q = await kernel.spawn({ uid: p.cred.uid, gid: p.cred.gid });
+      const q = await kernel.spawn({ uid: p.cred.uid, gid: p.cred.gid, groups: [...p.cred.groups] });
       procs.push(q);
       running.add(q);
       await q.chdir(cwd);
@@ -71,8 +90,7 @@ export async function runPipeline(shell: ShellState, stages: Stage[], runStage: 
     }
     const ends: { in?: number; out?: number }[] = stages.map(() => ({}));
     for (let i = 0; i + 1 < stages.length; i++) {
-      fifo = `${PIPE_DIR}/.sh-pipe-${p.pid}-${i}`;
-      await p.mkfifo(fifo, 0o600);
+      fifo = await makeFifo(p, i);
       [ends[i].out, ends[i + 1].in] = await Promise.all([procs[i].open(fifo, O_WRONLY), procs[i + 1].open(fifo, O_RDONLY)]);
       await p.unlink(fifo);
       fifo = null;
