@@ -148,10 +148,10 @@ const printable = (cp: number) => cp >= 0x20 && cp !== 0x7f && !(cp >= 0x80 && c
 const C_ESCAPES: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r' };
 
 /**
- * A name (or path) in client form as `ls` shows it: a name that is printable UTF-8, unchanged;
- * any other in GNU ls's shell-escape quoting, printable runs in '…' and every other byte in
- * $'…' (`'caf'$'\351'` for the bytes "caf\xe9", `'a'$'\n''b'` for "a\nb"), so that pasting it
- * into a shell gives the name back. Throws as toByteString for a string that is no client form.
+ * A name (or path) in client form as `ls` shows it: a name that is printable UTF-8, unchanged
+ * (as GNU ls prints to a pipe; it is not quoted for a shell); any other in GNU ls's shell-escape
+ * quoting, printable runs in '…' and every other byte in $'…' (`'caf'$'\351'` for the bytes
+ * "caf\xe9", `'a'$'\n''b'` for "a\nb"), so that pasting that one into a shell gives the name back. Throws as toByteString for a string that is no client form.
  */
 export function displayName(name: string | Uint8Array): string {
   const s = toByteString(name);

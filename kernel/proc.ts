@@ -8,7 +8,7 @@
 
 import { SysError } from '../ipc/errno.js';
 import {
-  F_OK, ID_UNCHANGED, MAX_IO, NGROUPS_MAX, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IALLUGO, S_IFDIR,
+  F_OK, ID_UNCHANGED, MAX_IO, NGROUPS_MAX, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFDIR,
   S_IFIFO, S_IFMT,
   type DirEntry, type FileType, type MountInfo, type Stat, type StatFs,
 } from './api.js';
@@ -335,7 +335,7 @@ export class Proc {
   }
   /** Makes a FIFO (named pipe): mknod of S_IFIFO, as glibc's mkfifo is. */
   mkfifo(path: ClientPath, mode = 0o666): Promise<void> {
-    return this.mknod(path, S_IFIFO | (mode & S_IALLUGO));
+    return this.mknod(path, S_IFIFO | mode); // type bits in mode make no valid type: EINVAL, as glibc's
   }
   /**
    * Makes a pipe: resolves to [read fd, write fd] (see servers/vfs/pipes.ts: reads wait for

@@ -190,7 +190,7 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
       // Stopped before a name longer than NAME_MAX: reached, it is looked up in what came before.
       if (!isDir(dirAttr)) throw new SysError('ENOTDIR', `${path}: a name is looked up in something that is not a directory`);
       searchable(p, dirAttr, path);
-      throw new SysError('ENAMETOOLONG', `${path}: the name '${pending[0].slice(0, 20)}…' is longer than ${NAME_MAX} bytes`);
+      throw new SysError('ENAMETOOLONG', `${path}: the name '${namePrefix(pending[0], 20)}…' is longer than ${NAME_MAX} bytes`);
     }
     if (pending[0] !== '..') throw new SysError('EIO', `${path}: the file system stopped a walk without a reason`);
     // '..' from the root of a mount: from the directory it covers, or nowhere above '/'.
@@ -213,6 +213,13 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
     throw new SysError(isLink(curAttr) && !opts.entry ? 'ELOOP' : 'ENOTDIR', `${path}: not a directory`);
   }
   return { parent, parentAttr, name, node: cur, attr: curAttr, mustBeDir, endsWithDot, path: stack };
+}
+
+/** The first bytes of a name, at most `max`, not cutting a UTF-8 sequence (for a message). */
+function namePrefix(name: string, max: number): string {
+  let end = Math.min(max, name.length);
+  while (end > 0 && end < name.length && (name.charCodeAt(end) & 0xc0) === 0x80) end--; // a continuation byte
+  return name.slice(0, end);
 }
 
 /** What an existing path names (following a final symlink unless `follow` is false). */

@@ -109,6 +109,7 @@ const mknod: Case[] = [
   { name: 'mkfifo: EEXIST for a dangling symlink', setup: [symlink('l', 'x')], steps: [['mkfifo', P('l'), 0o644]], expect: 'EEXIST' },
   { name: 'mkfifo: EEXIST for a FIFO', setup: [fifo('p')], steps: [['mkfifo', P('p'), 0o644]], expect: 'EEXIST' },
   { name: "mkfifo: ENOENT for a name followed by '/'", steps: [['mkfifo', P('p/'), 0o644]], expect: 'ENOENT' },
+  { name: 'mkfifo: EINVAL for a mode that holds a directory type', steps: [['mkfifo', P('p'), 0o040644]], expect: 'EINVAL', after: [{ path: 'p', exists: false }] },
   {
     name: 'mknod: S_IFIFO makes a FIFO', umask: 0o022, steps: [['mknod', P('p'), S_IFIFO | 0o666, 0]], expect: 'OK',
     after: [{ path: 'p', type: 'fifo', mode: 0o644 }],
