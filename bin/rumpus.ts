@@ -2,8 +2,8 @@
 // The rumpus command: parses arguments and hands each subcommand to kernel/ or bench/.
 
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
-import { DEFAULT_MOUNTS, POLICIES, SysError, THREAD_TRANSPORTS, boot, strerror } from '../kernel/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { DEFAULT_MOUNTS, POLICIES, SysError, THREAD_TRANSPORTS, boot, byteString, fromByteString, strerror } from '../kernel/index.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_GROUPS, runBench } from '../bench/index.js';
 import { svgReport } from '../bench/svg.js';
 import { formatReport } from '../bench/table.js';
@@ -161,4 +161,30 @@ process.on('exit', () => {
     process.exitCode = 1;
   }
 });
-process.exitCode = await main(process.argv.slice(2));
+/**
+ * The command's arguments with their exact bytes, in client form (kernel/names.ts). Node decodes
+ * argv as UTF-8, a byte that is not part of valid UTF-8 becoming U+FFFD, so a name that `ls`
+ * showed escaped could not be given back; Linux keeps the bytes in /proc/self/cmdline, whose
+ * last entries are these arguments. Where that file is missing, or does not end with what Node
+ * decoded, Node's argv it is.
+ */
+function commandArgs(): string[] {
+  const decoded = process.argv.slice(2);
+  let cmdline: Buffer;
+  try {
+    cmdline = readFileSync('/proc/self/cmdline');
+  } catch {
+    return decoded;
+  }
+  const raw: Buffer[] = [];
+  for (let at = 0; at < cmdline.length; ) {
+    const end = cmdline.indexOf(0, at);
+    raw.push(cmdline.subarray(at, end < 0 ? cmdline.length : end));
+    at = end < 0 ? cmdline.length : end + 1;
+  }
+  const tail = raw.slice(raw.length - decoded.length);
+  if (tail.length !== decoded.length || tail.some((b, i) => b.toString('utf8') !== decoded[i])) return decoded;
+  return tail.map((b) => fromByteString(byteString(b)));
+}
+
+process.exitCode = await main(commandArgs());

@@ -3,7 +3,7 @@
 // program killed by SIGPIPE — and any other failure to write is one line on stderr, never a
 // stack trace. Nothing is written to a stream after it failed.
 
-import { isErrno, strerror } from '../kernel/index.js';
+import { bytesOf, isErrno, strerror, toByteString } from '../kernel/index.js';
 
 /**
  * Thrown by writeOut once standard output failed: not a SysError, so that no command reports it
@@ -56,7 +56,7 @@ export function guardStdio(): void {
 export function writeOut(text: string | Uint8Array): Promise<void> {
   if (outFailure) return Promise.reject(outFailure);
   return new Promise((resolve, reject) => {
-    process.stdout.write(text, (err) => {
+    process.stdout.write(exactBytes(text), (err) => {
       if (!err) return resolve();
       outFailure ??= failure(err);
       reject(outFailure);
@@ -71,7 +71,24 @@ export function outputFailure(): OutputFailed | null {
 
 /** Writes to standard error; dropped once standard error failed (there is nowhere to say so). */
 export function writeErr(text: string): void {
-  if (!errFailed) process.stderr.write(text);
+  if (!errFailed) process.stderr.write(exactBytes(text));
+}
+
+/** A lone surrogate that stands for a byte that is not part of valid UTF-8 (kernel/names.ts). */
+const BYTE_ESCAPE = /[\uDC80-\uDCFF]/;
+
+/**
+ * Text to write: a string in client form that carries bytes that are not UTF-8 (a name from an
+ * image, in a message or a listing) as those exact bytes, as GNU tools print a name, instead of
+ * the U+FFFD that encoding it as UTF-8 would make of them.
+ */
+function exactBytes(text: string | Uint8Array): string | Uint8Array {
+  if (typeof text !== 'string' || !BYTE_ESCAPE.test(text)) return text;
+  try {
+    return bytesOf(toByteString(text));
+  } catch {
+    return text; // a lone surrogate that stands for no byte: as Node writes it
+  }
 }
 
 /**

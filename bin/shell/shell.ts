@@ -4,7 +4,7 @@
 // pipes in the kernel (pipeline.ts).
 
 import { createInterface } from 'node:readline';
-import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, strerror, type Kernel, type Proc } from '../../kernel/index.js';
+import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, fromByteString, strerror, type Kernel, type Proc } from '../../kernel/index.js';
 import { runCommand, type Io, type ShellState } from './commands.js';
 import { ParseError, parse, type Command, type Stage } from './parse.js';
 import { runPipeline, type StageIo } from './pipeline.js';
@@ -56,11 +56,14 @@ export class Shell {
 
   /** Reads commands line by line from a stream; prompts when it is a terminal. */
   async interact(input: NodeJS.ReadableStream & { isTTY?: boolean }, prompt = 'rumpus$ '): Promise<number> {
+    // A script that is not typed is read as bytes (one char per byte) and each line taken in
+    // client form, so that bytes that are not UTF-8 reach the kernel as they are.
+    if (!input.isTTY) input.setEncoding('latin1');
     const rl = createInterface({ input, output: input.isTTY ? process.stdout : undefined, terminal: input.isTTY === true });
     rl.setPrompt(prompt);
     if (input.isTTY) rl.prompt();
     for await (const line of rl) {
-      await this.run(line);
+      await this.run(input.isTTY ? line : fromByteString(line));
       if (this.state.exitCode !== null) break;
       if (input.isTTY) rl.prompt();
     }
