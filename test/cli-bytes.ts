@@ -32,9 +32,9 @@ t.test('image commands on a name with the byte 0xE9', async (t) => {
   const ls = await rumpus('ls a.img:/d');
   t.equal(ls.stdout, "'caf'$'\\351'\n", 'ls shows the name escaped');
   const cat = await rumpus(`cat a.img:/d/'caf'$'\\351'`);
-  t.same([cat.code, cat.stdout], [0, 'one'], `cat of the name as ls printed it})`);
+  t.same([cat.code, cat.stdout], [0, 'one'], `cat of the name as ls printed it`);
   const host = await rumpus(`cp src/'caf'$'\\351' a.img:/copy`);
-  t.equal(host.code, 0, `cp of a host path with that byte})`);
+  t.equal(host.code, 0, `cp of a host path with that byte`);
   t.notMatch(cat.stderr + host.stderr, /\xef\xbf\xbd/, 'no message shows U+FFFD for a byte');
 });
 
