@@ -44,3 +44,23 @@ for (const policy of ['microkernel', 'multiprocess'] as const) {
     t.notOk(k.events.some((e) => e.kind === 'kept-lost'), 'nothing kept was dropped');
   });
 }
+
+t.test('microkernel: a process keeps its umask and current directory across a restart of vfs', async (t) => {
+  const k = await boot({ policy: 'microkernel', ...FAST });
+  t.teardown(() => k.halt());
+  const root = k.init;
+  await root.chmod('/tmp', 0o777);
+  const u = await k.spawn({ uid: 1000, gid: 1000 });
+  await u.umask(0o077);
+  await u.mkdir('/tmp/home');
+  await u.chdir('/tmp/home');
+
+  await k.inject({ component: 'vfs', type: 'crash', op: 'getpid' });
+  await u.getpid();
+  await k.settled();
+
+  await u.writeFile('/tmp/home/after', 'secret');
+  t.equal((await root.stat('/tmp/home/after')).mode & 0o777, 0o600, 'umask 077 still applies');
+  t.equal(await u.getcwd(), '/tmp/home', 'cwd is still /tmp/home');
+  t.equal(await errnoOf(u.writeFile('rel', 'x')), 'ok', 'a relative create lands in the cwd');
+});

@@ -3,10 +3,11 @@
 // stateless ops on handles, so one can restart under open files.
 //
 // Its restart story. vfs is essential (the kernel panics if it cannot be restarted). A restart
-// loses what it held: fd tables and offsets, cwds, the mount table, the replay logs. It keeps
-// the client processes and the mounts itself (ctx.keep, restart.ts), and the new incarnation
-// makes them again; mounting by mount point finds the same file-system instances, content and
-// all. Open fds are gone (EBADF), cwds are '/' again. Pipes and FIFO connections live in vfs
+// loses what it held: fd tables and offsets, the mount table, the replay logs. It keeps the
+// client processes (credentials, umask, the names of the cwd) and the mounts itself (ctx.keep,
+// restart.ts), and the new incarnation makes them again and walks to each cwd again; mounting
+// by mount point finds the same file-system instances, content and all. Open fds are gone
+// (EBADF); a cwd that is gone leaves relative paths ENOENT. Pipes and FIFO connections live in vfs
 // alone (pipes.ts), so they are gone too: their fds are EBADF like the others, their buffered
 // bytes are lost, and nothing tries to make them again (a FIFO's next open makes a new pipe).
 // The other story, a file system restarting under vfs, is recovery.ts's: vfs mounts it again

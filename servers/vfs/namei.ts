@@ -110,6 +110,7 @@ export async function lookup(env: NameiEnv, p: ProcEntry, path: string, opts: Lo
   const root: Vnode = { mnt: rootMount, h: rootMount.root };
 
   const absolute = path.startsWith('/');
+  if (!absolute && p.cwdGone) throw new SysError('ENOENT', `${path}: the current directory was lost when vfs restarted; change directory first`);
   let cur: Vnode = absolute || !p.cwd ? root : p.cwd;
   let curAttr: Attr | null = null;
   let stack = absolute ? [] : [...p.cwdPath];

@@ -48,6 +48,11 @@ export interface ProcEntry extends Cred {
   cwd: Vnode | null;
   /** The names leading from '/' to cwd, as the walk that reached it found them. */
   cwdPath: string[];
+  /**
+   * The current directory was not found again when vfs restarted (it was removed meanwhile):
+   * a relative path is ENOENT until the next chdir, as in a removed directory.
+   */
+  cwdGone?: boolean;
   fds: (OpenFile | undefined)[];
 }
 
@@ -66,9 +71,11 @@ export const ROOT: CredRecord = Object.freeze({ uid: 0, gid: 0, groups: Object.f
 export class ProcTable {
   private readonly procs = new Map<number, ProcEntry>();
 
-  spawn(pid: number, cred: CredRecord): void {
+  spawn(pid: number, cred: CredRecord): ProcEntry {
     if (this.procs.has(pid)) throw new SysError('EEXIST', `vfs: process ${pid} exists`);
-    this.procs.set(pid, newProc(pid, cred));
+    const p = newProc(pid, cred);
+    this.procs.set(pid, p);
+    return p;
   }
 
   get(pid: number): ProcEntry {

@@ -1,6 +1,7 @@
 // vfs's own restart (MINIX's DS is the model): vfs keeps, through ctx.keep, what a new
-// incarnation needs to serve the same clients — each client process's credentials and each
-// mount — committed before the spawn, exit, mount or unmount that changed it is answered. The
+// incarnation needs to serve the same clients — each client process's credentials, umask and
+// current directory, and each mount — committed before the spawn, exit, umask, chdir, mount or
+// unmount that changed it is answered. The
 // new incarnation gets those records back from the core (checked), and makes the processes and
 // mounts again. The file systems' instances outlived the old vfs, and each mount names its
 // instance by its mount point, so mounting the same again finds the same one with its content.
@@ -8,7 +9,7 @@
 import type { Keep } from '../../kernel/api.js';
 import type { Vfs } from './context.js';
 import { MOUNT_POINT_MODE } from './mounts.js';
-import { lookup } from './namei.js';
+import { find, isDir, lookup } from './namei.js';
 import { ROOT, newProc, type CredRecord, type ProcEntry } from './procs.js';
 import { mountFs, type MountRequest } from './sys-mounts.js';
 
@@ -20,11 +21,20 @@ interface KeptMount extends MountRequest {
   order: number;
 }
 
+/** A kept process: its credentials, umask, and the names from '/' to its current directory. */
+interface KeptProc extends CredRecord {
+  umask: number;
+  cwd: string[];
+}
+
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isId);
+const isNameList = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
+const isKeptProc = (v: Partial<KeptProc> | undefined): v is KeptProc =>
+  isId(v?.uid) && isId(v?.gid) && isIdList(v?.groups) && isId(v?.umask) && v.umask <= 0o777 && isNameList(v?.cwd);
 
 /**
- * What vfs keeps, as records in ctx.keep: `proc:<pid>` → {uid, gid, groups}, and `mount:<target>` →
+ * What vfs keeps, as records in ctx.keep: `proc:<pid>` → KeptProc, and `mount:<target>` →
  * the mount's request and its order (a mount is made again after the one it covers). Each
  * change is committed before the syscall that made it is answered.
  */
@@ -33,9 +43,10 @@ export class VfsKeeper {
 
   constructor(private readonly keep: Keep) {}
 
-  /** A client process now exists, with these credentials. */
-  spawned(pid: number, cred: CredRecord): Promise<void> {
-    return this.change(`${PROC}${pid}`, { uid: cred.uid, gid: cred.gid, groups: cred.groups });
+  /** A client process now exists, or changed its umask or current directory. */
+  processChanged(pr: ProcEntry): Promise<void> {
+    const kept: KeptProc = { uid: pr.uid, gid: pr.gid, groups: [...pr.groups], umask: pr.umask, cwd: pr.cwdPath };
+    return this.change(`${PROC}${pr.pid}`, kept);
   }
 
   exited(pid: number): Promise<void> {
@@ -64,10 +75,13 @@ export class VfsKeeper {
    */
   async remake(vfs: Vfs, kept: ReadonlyMap<string, unknown>): Promise<void> {
     const mounts: KeptMount[] = [];
+    const cwds: [ProcEntry, string[]][] = [];
     for (const [key, value] of kept) {
-      const v = value as Partial<KeptMount> & { uid?: unknown; gid?: unknown; groups?: unknown };
-      if (key.startsWith(PROC) && isId(Number(key.slice(PROC.length))) && isId(v?.uid) && isId(v?.gid) && isIdList(v?.groups)) {
-        vfs.procs.spawn(Number(key.slice(PROC.length)), { uid: v.uid, gid: v.gid, groups: v.groups });
+      const v = value as Partial<KeptMount> & Partial<KeptProc>;
+      if (key.startsWith(PROC) && isId(Number(key.slice(PROC.length))) && isKeptProc(v)) {
+        const pr = vfs.procs.spawn(Number(key.slice(PROC.length)), v);
+        pr.umask = v.umask;
+        cwds.push([pr, v.cwd]);
       } else if (key.startsWith(MOUNT) && typeof v?.target === 'string' && typeof v.fstype === 'string' && isId(v.order)) {
         mounts.push(v as KeptMount);
       } else {
@@ -81,6 +95,24 @@ export class VfsKeeper {
       if (vfs.mounts.root) await mkdirs(vfs, root, m.target); // a file system that restarted empty lost it
       await mountFs(vfs, root, m);
     }
+    for (const [pr, cwd] of cwds) if (cwd.length > 0) await findCwd(vfs, root, pr, cwd);
+  }
+}
+
+/**
+ * Finds a process's current directory again by the names that led to it (walked as root: the
+ * process reached it once). One that is gone, or no longer a directory, leaves the process
+ * without one: relative paths are ENOENT until it changes directory (ProcEntry.cwdGone).
+ */
+async function findCwd(vfs: Vfs, root: ProcEntry, pr: ProcEntry, names: string[]): Promise<void> {
+  try {
+    const f = await find(vfs, root, '/' + names.join('/'));
+    if (!isDir(f.attr)) throw new Error('not a directory');
+    pr.cwd = f.node;
+    pr.cwdPath = f.path;
+  } catch {
+    pr.cwdGone = true;
+    vfs.ctx.hyp.log('warn', `vfs: process ${pr.pid}'s current directory was not found again after the restart`);
   }
 }
 

@@ -12,9 +12,7 @@ export function processCalls(vfs: Vfs): VfsHandlers<'spawn' | 'exit' | 'getpid' 
   const { procs } = vfs;
   return {
     async spawn({ pid, uid, gid, groups }) {
-      const cred = { uid, gid, groups };
-      procs.spawn(pid, cred);
-      await vfs.keeper.spawned(pid, cred);
+      await vfs.keeper.processChanged(procs.spawn(pid, { uid, gid, groups }));
     },
     async exit(a) {
       const pr = procs.get(a.pid);
@@ -24,10 +22,11 @@ export function processCalls(vfs: Vfs): VfsHandlers<'spawn' | 'exit' | 'getpid' 
       for (const f of pr.fds) if (f) await releaseFile(vfs, f).catch(() => {});
     },
     getpid: (a) => procs.get(a.pid).pid,
-    umask(a) {
+    async umask(a) {
       const pr = procs.get(a.pid);
       const old = pr.umask;
       pr.umask = a.mask & S_IRWXUGO;
+      await vfs.keeper.processChanged(pr);
       return old;
     },
     async chdir(a) {
@@ -37,6 +36,8 @@ export function processCalls(vfs: Vfs): VfsHandlers<'spawn' | 'exit' | 'getpid' 
       requireAccess(pr, f.attr!, MAY_EXEC, `chdir ${a.path}`);
       pr.cwd = f.node;
       pr.cwdPath = f.path;
+      pr.cwdGone = false;
+      await vfs.keeper.processChanged(pr);
     },
     getcwd(a) {
       const cwd = '/' + procs.get(a.pid).cwdPath.join('/');
