@@ -132,7 +132,9 @@ export class Kernel {
     const pid = this.nextPid++;
     this.spawning++;
     try {
-      await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid, groups: [...full.groups] });
+      // vfs is told the deadline its calls have across a boundary (none in the kernel's own thread).
+      const callDeadlineMs = this.placement.home.get('vfs') === MAIN ? 0 : this.settings.calls.timeoutMs;
+      await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid, groups: [...full.groups], callDeadlineMs });
     } finally {
       this.spawning--;
     }

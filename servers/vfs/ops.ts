@@ -8,7 +8,8 @@ const p = <const A extends Record<string, ArgSpec> = {}>(extra: A = {} as A) => 
 
 export const VFS_OPS = {
   /** A new client process with these credentials (groups: its supplementary groups), from the core. */
-  spawn: { args: { pid: 'uint', uid: 'uint', gid: 'uint', groups: 'uint[]' }, idempotent: false },
+  /** A client process; callDeadlineMs: the core's deadline for its calls to vfs (0: none). */
+  spawn: { args: { pid: 'uint', uid: 'uint', gid: 'uint', groups: 'uint[]', callDeadlineMs: 'uint' }, idempotent: false },
   exit: { args: p(), idempotent: false },
   getpid: { args: p(), idempotent: true },
   umask: { args: p({ mask: 'uint' }), idempotent: false },

@@ -9,9 +9,10 @@
 //
 // Every wait is an await on a promise the other end resolves: a blocked call holds up no other
 // syscall. And every wait ends: when the calling process exits, and when the kernel halts, with
-// EIO and a sentence (PipeTable.releaseProcess, PipeTable.halt); and after WAIT_SLICE_MS at
-// most, with EINTR (or a short write), which the client's Proc makes again as SA_RESTART
-// would. So no call to vfs outlives the core's call deadline (which would fail it with
+// EIO and a sentence (PipeTable.releaseProcess, PipeTable.halt); and after a slice at most
+// (WAIT_SLICE_MS, or half the core's call deadline when that is shorter), with EINTR (or a
+// short write), which the client's Proc makes again as SA_RESTART would. So no call to vfs
+// outlives the core's call deadline (which would fail it with
 // ETIMEDOUT across a boundary, and not in one thread, while vfs went on waiting and took the
 // data it was waiting for), and every policy behaves the same.
 
@@ -188,7 +189,7 @@ export class Pipe {
 /** Longest one call waits on a pipe before it answers EINTR (kept well under the default 60 s call deadline). */
 export const WAIT_SLICE_MS = 1000;
 
-const sliceOver = () => new SysError('EINTR', `a wait on a pipe or FIFO took ${WAIT_SLICE_MS} ms; the client makes the call again`);
+const sliceOver = () => new SysError('EINTR', 'a wait on a pipe or FIFO took its slice; the client makes the call again');
 const haltError = () => new SysError('EIO', 'the kernel is halting: a wait on a pipe or FIFO was cut off');
 
 /**
@@ -203,13 +204,24 @@ export class PipeTable {
   private readonly fifos = new Map<string, Pipe>();
   private readonly fifoKeys = new Map<Pipe, string>();
   private nextIno = 1;
+  /** How long one wait lasts at most (ms). */
+  private sliceMs = WAIT_SLICE_MS;
 
   /** @param sleep  resolves after a number of milliseconds (the host's, through hyp) */
   constructor(private readonly sleep: (ms: number) => Promise<void>) {}
 
-  /** The end of a wait's slice: WAIT_SLICE_MS from now. */
+  /**
+   * The core's deadline for a call to vfs (ms; 0 when calls have none, in one thread): a wait
+   * lasts at most half of it, so that its EINTR reaches the client before the core gives the
+   * call up as ETIMEDOUT while vfs, still waiting, would take the data.
+   */
+  callDeadline(ms: number): void {
+    this.sliceMs = ms > 0 ? Math.max(1, Math.min(WAIT_SLICE_MS, Math.floor(ms / 2))) : WAIT_SLICE_MS;
+  }
+
+  /** The end of a wait's slice, from now. */
   slice(): Promise<void> {
-    return this.sleep(WAIT_SLICE_MS);
+    return this.sleep(this.sliceMs);
   }
 
   /** A new pipe: for pipe() (made by `owner`), or for a FIFO. */

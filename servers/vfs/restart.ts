@@ -21,17 +21,21 @@ interface KeptMount extends MountRequest {
   order: number;
 }
 
-/** A kept process: its credentials, umask, and the names from '/' to its current directory. */
+/**
+ * A kept process: its credentials, umask, the names from '/' to its current directory, and the
+ * core's deadline for its calls (see PipeTable.callDeadline).
+ */
 interface KeptProc extends CredRecord {
   umask: number;
   cwd: string[];
+  callDeadlineMs: number;
 }
 
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isId);
 const isNameList = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
 const isKeptProc = (v: Partial<KeptProc> | undefined): v is KeptProc =>
-  isId(v?.uid) && isId(v?.gid) && isIdList(v?.groups) && isId(v?.umask) && v.umask <= 0o777 && isNameList(v?.cwd);
+  isId(v?.uid) && isId(v?.gid) && isIdList(v?.groups) && isId(v?.umask) && v.umask <= 0o777 && isNameList(v?.cwd) && isId(v?.callDeadlineMs);
 
 /**
  * What vfs keeps, as records in ctx.keep: `proc:<pid>` → KeptProc, and `mount:<target>` →
@@ -40,12 +44,15 @@ const isKeptProc = (v: Partial<KeptProc> | undefined): v is KeptProc =>
  */
 export class VfsKeeper {
   private nextOrder = 1;
+  /** The core's deadline for calls to vfs, as spawn last said (ms; 0: none). */
+  private callDeadlineMs = 0;
 
   constructor(private readonly keep: Keep) {}
 
-  /** A client process now exists, or changed its umask or current directory. */
-  processChanged(pr: ProcEntry): Promise<void> {
-    const kept: KeptProc = { uid: pr.uid, gid: pr.gid, groups: [...pr.groups], umask: pr.umask, cwd: pr.cwdPath };
+  /** A client process now exists (with the core's call deadline), or changed its umask or current directory. */
+  processChanged(pr: ProcEntry, callDeadlineMs = this.callDeadlineMs): Promise<void> {
+    this.callDeadlineMs = callDeadlineMs;
+    const kept: KeptProc = { uid: pr.uid, gid: pr.gid, groups: [...pr.groups], umask: pr.umask, cwd: pr.cwdPath, callDeadlineMs };
     return this.change(`${PROC}${pr.pid}`, kept);
   }
 
@@ -81,6 +88,8 @@ export class VfsKeeper {
       if (key.startsWith(PROC) && isId(Number(key.slice(PROC.length))) && isKeptProc(v)) {
         const pr = vfs.procs.spawn(Number(key.slice(PROC.length)), v);
         pr.umask = v.umask;
+        this.callDeadlineMs = v.callDeadlineMs;
+        vfs.pipes.callDeadline(v.callDeadlineMs);
         cwds.push([pr, v.cwd]);
       } else if (key.startsWith(MOUNT) && typeof v?.target === 'string' && typeof v.fstype === 'string' && isId(v.order)) {
         mounts.push(v as KeptMount);

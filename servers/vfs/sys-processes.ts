@@ -11,8 +11,9 @@ import { releaseFile } from './sys-files.js';
 export function processCalls(vfs: Vfs): VfsHandlers<'spawn' | 'exit' | 'getpid' | 'umask' | 'chdir' | 'getcwd'> {
   const { procs } = vfs;
   return {
-    async spawn({ pid, uid, gid, groups }) {
-      await vfs.keeper.processChanged(procs.spawn(pid, { uid, gid, groups }));
+    async spawn({ pid, uid, gid, groups, callDeadlineMs }) {
+      vfs.pipes.callDeadline(callDeadlineMs);
+      await vfs.keeper.processChanged(procs.spawn(pid, { uid, gid, groups }), callDeadlineMs);
     },
     async exit(a) {
       const pr = procs.get(a.pid);
