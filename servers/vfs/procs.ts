@@ -27,6 +27,14 @@ export interface OpenFile {
   setidFreeAt?: number;
 }
 
+/**
+ * An open file description as open or pipe() makes it: one reference, offset 0, nothing
+ * written yet. `node` null (with `pipe`) for an end of a pipe made by pipe().
+ */
+export function newOpenFile(node: Vnode | null, flags: number, o: { pipe?: Pipe; isDir?: boolean } = {}): OpenFile {
+  return { node, pipe: o.pipe, flags, offset: 0, refs: 1, isDir: o.isDir ?? false, queue: Promise.resolve(), unsynced: false, lost: false };
+}
+
 /** Who a process is, as vfs checks it: user, group, and supplementary groups. */
 export interface Cred {
   uid: number;

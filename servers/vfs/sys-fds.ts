@@ -5,7 +5,7 @@
 import { O_RDONLY, O_WRONLY, SysError } from '../../kernel/api.js';
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
-import { MAX_FDS, type OpenFile } from './procs.js';
+import { MAX_FDS, newOpenFile } from './procs.js';
 import { releaseFile } from './sys-files.js';
 
 export function fdCalls(vfs: Vfs): VfsHandlers<'pipe' | 'dup' | 'dup2' | 'halting'> {
@@ -14,10 +14,7 @@ export function fdCalls(vfs: Vfs): VfsHandlers<'pipe' | 'dup' | 'dup2' | 'haltin
     async pipe(a) {
       const pr = procs.get(a.pid);
       const pipe = vfs.pipes.make({ uid: pr.uid, gid: pr.gid, time: vfs.ctx.hyp.clockRealtime() });
-      const end = (flags: number): OpenFile => ({
-        node: null, pipe, flags, offset: 0, refs: 1, isDir: false, queue: Promise.resolve(), unsynced: false, lost: false,
-      });
-      const ends = [end(O_RDONLY), end(O_WRONLY)];
+      const ends = [newOpenFile(null, O_RDONLY, { pipe }), newOpenFile(null, O_WRONLY, { pipe })];
       for (const e of ends) await e.pipe!.open(a.pid, e.flags, false, false); // a pipe's open never waits
       const fds: number[] = [];
       try {

@@ -12,7 +12,7 @@ import type { FromProc, Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
 import { statOf, type Vnode } from './mounts.js';
 import { checkPath, find, isDir, lookup } from './namei.js';
-import type { OpenFile } from './procs.js';
+import { newOpenFile, type OpenFile } from './procs.js';
 
 /** lseek's whence: from the start, from the offset, from the end of the file. */
 const SEEK_SET = 0;
@@ -134,7 +134,7 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       }
       await fs.open(node);
       const pipe = (attr.mode & S_IFMT) === S_IFIFO ? vfs.pipes.fifo(node) : undefined;
-      const file: OpenFile = { node, pipe, flags, offset: 0, refs: 1, isDir: isDir(attr), queue: Promise.resolve(), unsynced: false, lost: false };
+      const file = newOpenFile(node, flags, { pipe, isDir: isDir(attr) });
       vfs.setid.seen(file, attr, setidAt);
       if (pipe) {
         try {
