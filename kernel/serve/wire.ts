@@ -204,8 +204,12 @@ export function resultToWire(op: string, value: unknown): unknown {
   return Object.hasOwn(RESULT_NAMES, op) ? RESULT_NAMES[op].to(value) : value;
 }
 
-/** A syscall's result as the client takes it off the wire: names as Proc takes them from vfs. */
+/**
+ * A syscall's result as the client takes it off the wire: names as Proc takes them from vfs, and
+ * nil (what a syscall that returns nothing answers) as undefined, as a local one returns.
+ */
 export function resultFromWire(op: string, value: unknown): unknown {
+  if (value === null) return undefined;
   return Object.hasOwn(RESULT_NAMES, op) ? RESULT_NAMES[op].from(value) : value;
 }
 
