@@ -152,3 +152,16 @@ for (const policy of POLICIES) {
     await s.server.halted;
   });
 }
+
+t.test('ctl halt: replied to, then the kernel halts and the server closes', async (t) => {
+  const s = await served({ policy: 'microkernel' });
+  t.teardown(() => s.stop());
+  const p = await connect(s.unix);
+  await p.writeFile('/tmp/x', 'x');
+  const kc = await connectKernel(s.tcp, { token: s.token });
+  await kc.halt();
+  await s.server.halted;
+  t.equal(s.server.connections, 0, 'every connection dropped');
+  t.equal(await errnoOf(p.getpid()), 'ECONNRESET', 'a client of the halted server gets ECONNRESET');
+  t.equal(await errnoOf(s.k.spawn()), 'EIO', 'the kernel has halted');
+});
