@@ -588,15 +588,14 @@ export function parseSize(text: string): number | null {
 
 /** Runs one shell command; `usage` replaces the command's own usage line in usage errors. */
 export function runCommand(s: ShellState, argv: string[], io: Io, usage?: string): Promise<number> {
-  return runIn(COMMANDS, s, argv, io, usage);
+  return runCommandIn(COMMANDS, s, argv, io, usage);
 }
 
-/** Runs one of the control commands (ps, inject, faults, clear, dmesg) against a kernel, as the shell would. */
-export function runControlCommand(s: ControlState, argv: string[], io: Io, usage?: string): Promise<number> {
-  return runIn(CONTROL_COMMANDS, s, argv, io, usage);
-}
-
-async function runIn<S>(table: Record<string, CommandDef<S>>, s: S, argv: string[], io: Io, usage?: string): Promise<number> {
+/**
+ * Runs one command of `table` as the shell runs its own: `cmd: strerror` for an error, usage
+ * errors with the usage line (`usage` instead of the command's own, when given), the status.
+ */
+export async function runCommandIn<S>(table: Record<string, CommandDef<S>>, s: S, argv: string[], io: Io, usage?: string): Promise<number> {
   const [name, ...args] = argv;
   const c = Object.hasOwn(table, name) ? table[name] : undefined;
   if (!c) {
