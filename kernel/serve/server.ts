@@ -15,7 +15,7 @@ import { MAX_CALLS_IN_FLIGHT } from '../client-limits.js';
 import { localControl, type KernelControl } from '../control.js';
 import type { FaultSpec } from '../faults.js';
 import type { Kernel, ProcChannel } from '../kernel.js';
-import { checkPrivateDir, tokenFileBeside, writeTokenFile, type Grant, type TokenTable } from './tokens.js';
+import { checkPrivateDir, tokenFileBeside, type Grant, type TokenTable } from './tokens.js';
 import {
   HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
   parseCall, parseHello, resultToWire, type Address, type WireCall, type Welcome,
@@ -178,7 +178,7 @@ async function listenUnix(server: net.Server, path: string, listening: Promise<n
     process.umask(umask);
   }
   chmodSync(path, 0o600);
-  if (tokens.generated !== undefined) writeTokenFile(tokenFileBeside(path), tokens.generated, tokens.lookup(tokens.generated)!);
+  if (tokens.generated !== undefined) tokens.writeGenerated(tokenFileBeside(path));
   return server;
 }
 
