@@ -23,7 +23,7 @@ for (const policy of POLICIES) {
 
     c.send([0, 1, 'sys', 'getpid', {}]);
     c.send([0, 2, 'sys', 'stat', { path: bin('/no/such') }]);
-    c.send([0, 3, 'sys', 'frobnicate', {}]);
+    c.send([0, 3, 'sys', 'frobnicate', { path: '/x' }]);
     c.send([0, 4, 'sys', 'mkdir', { path: bin([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff, 0x61]), mode: 0o755 }]);
     c.send([0, 5, 'sys', 'stat', { path: '/tmp' }]);
     const frames = await c.waitFrames(6);
