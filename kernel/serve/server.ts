@@ -66,7 +66,7 @@ interface ServerContext {
 }
 
 /**
- * Boots nothing: serves `kernel` on every address of `options.listen` until close() or a `ctl
+ * Serves `kernel` (booted by the caller) on every address of `options.listen` until close() or a `ctl
  * halt`. Fails with a SysError, having listened nowhere: EINVAL (a bad address or limit),
  * EACCES (a unix socket's directory that others can enter or that is not the server's),
  * EADDRINUSE (a server answers at a unix socket's path, or the TCP port is taken), or as
@@ -94,9 +94,10 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
 
   const ctx: ServerContext = {
     kernel, control: localControl(kernel), tokens: options.tokens, limits,
-    halt: () => void kernel.halt().finally(close),
+    halt: () => void kernel.halt().then(close, close),
   };
   const accept = (socket: net.Socket) => {
+    if (closing) return void socket.destroy(); // came as the server closed: it would never be dropped
     const c = new Connection(ctx, socket, () => connections.delete(c));
     if (connections.size >= limits.maxConnections) return c.refuse('EAGAIN', `the server has ${limits.maxConnections} connections open, its limit; try again later`);
     connections.add(c);
