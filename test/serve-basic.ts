@@ -81,6 +81,15 @@ for (const policy of POLICIES) {
       t.match(c.frames[1], [2, 0, 'EPROTO'], 'after an error frame EPROTO');
       c.close();
     }
+    const huge = await RawClient.connect(s.unix);
+    huge.send({ rumpus: 1, token: s.token });
+    await huge.waitFrames(1);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(0xffffffff, 0);
+    huge.socket.write(head);
+    t.ok(await huge.waitClosed(), 'a frame over the largest after the hello closes the connection');
+    t.match(huge.frames[1], [2, 0, 'EMSGSIZE'], 'after an error frame EMSGSIZE');
+    huge.close();
     const p = await connect(s.unix);
     t.equal(await p.getpid(), p.pid, 'the server goes on for others');
     await p.exit();
