@@ -31,7 +31,7 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Calls one connection may have in flight (default 64): the call past it gets EAGAIN. */
   maxCallsInFlight?: number;
-  /** Fds one connection's process may have open (default 256): EMFILE past it. */
+  /** Fds one connection's process may have open (default 256; vfs allows at most 1024): EMFILE past it. */
   maxFds?: number;
 }
 
