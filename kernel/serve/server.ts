@@ -15,7 +15,7 @@ import { MAX_CALLS_IN_FLIGHT } from '../client-limits.js';
 import { localControl, type KernelControl } from '../control.js';
 import type { FaultSpec } from '../faults.js';
 import type { Kernel, ProcChannel } from '../kernel.js';
-import { checkPrivateDir, tokenFileBeside, writeTokenFile, type Grant, type TokenTable } from './tokens.js';
+import { checkPrivateDir, tokenFileBeside, type Grant, type TokenTable } from './tokens.js';
 import {
   HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
   parseCall, parseHello, resultToWire, type Address, type WireCall, type Welcome,
@@ -31,7 +31,7 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Calls one connection may have in flight (default 64): the call past it gets EAGAIN. */
   maxCallsInFlight?: number;
-  /** Fds one connection's process may have open (default 256): EMFILE past it. */
+  /** Fds one connection's process may have open (default 256; vfs allows at most 1024): EMFILE past it. */
   maxFds?: number;
 }
 
@@ -66,7 +66,7 @@ interface ServerContext {
 }
 
 /**
- * Boots nothing: serves `kernel` on every address of `options.listen` until close() or a `ctl
+ * Serves `kernel` (booted by the caller) on every address of `options.listen` until close() or a `ctl
  * halt`. Fails with a SysError, having listened nowhere: EINVAL (a bad address or limit),
  * EACCES (a unix socket's directory that others can enter or that is not the server's),
  * EADDRINUSE (a server answers at a unix socket's path, or the TCP port is taken), or as
@@ -94,9 +94,10 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
 
   const ctx: ServerContext = {
     kernel, control: localControl(kernel), tokens: options.tokens, limits,
-    halt: () => void kernel.halt().finally(close),
+    halt: () => void kernel.halt().then(close, close),
   };
   const accept = (socket: net.Socket) => {
+    if (closing) return void socket.destroy(); // came as the server closed: it would never be dropped
     const c = new Connection(ctx, socket, () => connections.delete(c));
     if (connections.size >= limits.maxConnections) return c.refuse('EAGAIN', `the server has ${limits.maxConnections} connections open, its limit; try again later`);
     connections.add(c);
@@ -178,7 +179,7 @@ async function listenUnix(server: net.Server, path: string, listening: Promise<n
     process.umask(umask);
   }
   chmodSync(path, 0o600);
-  if (tokens.generated !== undefined) writeTokenFile(tokenFileBeside(path), tokens.generated, tokens.lookup(tokens.generated)!);
+  if (tokens.generated !== undefined) tokens.writeGenerated(tokenFileBeside(path));
   return server;
 }
 
