@@ -16,7 +16,7 @@ import { Proc } from '../proc.js';
 import type { KernelEvent } from '../supervisor.js';
 import { readClientToken, tokenFileBeside } from './tokens.js';
 import {
-  PROTOCOL_VERSION, argsToWire, errnoFromWire, messageFromWire, parseAddress, resultFromWire, type Welcome,
+  PROTOCOL_VERSION, argsToWire, errnoFromWire, messageFromWire, parseAddress, resultFromWire, type Hello, type Welcome,
 } from './wire.js';
 
 /** How to reach a server. */
@@ -133,7 +133,8 @@ class Session {
         if (!welcome) return fail(new SysError('EPROTO', `${url}: the server's first frame is not a welcome`));
         resolve(new Session(url, link, token, welcome));
       };
-      link.send({ rumpus: PROTOCOL_VERSION, token } as never);
+      const hello: Hello = { rumpus: PROTOCOL_VERSION, token };
+      link.send(hello as never); // a map, not one of the frames between domains
     });
   }
 
