@@ -51,7 +51,13 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
 export async function connectKernel(url: string, options: ConnectOptions = {}): Promise<KernelControl & { close(): Promise<void> }> {
   const session = await Session.open(url, options);
   const token = session.token;
-  const ctl = <T>(op: string, args: Record<string, unknown> = {}) => session.call('ctl', op, args) as Promise<T>;
+  const ctl = async <T>(op: string, args: Record<string, unknown> = {}): Promise<T> => {
+    try {
+      return (await session.call('ctl', op, args)) as T;
+    } catch (err) {
+      throw err instanceof SysError ? new SysError(err.errno, fromByteString(err.message)) : err; // as Proc shows messages
+    }
+  };
   return {
     spawn: () => connect(url, { ...options, token }),
     ps: () => ctl<DomainInfo[]>('ps'),
@@ -153,8 +159,8 @@ class Session {
     if (this.lost) return Promise.reject(this.lost);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      this.link.send([REQ, id, kind, op, args]); // throws E2BIG for a call over the largest frame
       this.pending.set(id, { resolve, reject });
-      this.link.send([REQ, id, kind, op, args]);
     });
   }
 
