@@ -8,7 +8,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  DEFAULT_MOUNTS, SysError, TokenTable, boot, defaultTokenOut, parseAddress, serve, writeTokenFile, type Kernel, type MountSpec, type Server,
+  DEFAULT_MOUNTS, SysError, TokenTable, boot, defaultTokenOut, parseAddress, serve, type Kernel, type MountSpec, type Server,
 } from '../kernel/index.js';
 import { writeErr } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
@@ -44,7 +44,7 @@ function tokensFor(v: Values, listen: string[]): { tokens: TokenTable; written: 
   const tokens = TokenTable.generate();
   const tcp = listen.some((url) => url.startsWith('tcp:'));
   const out = typeof v['token-out'] === 'string' ? v['token-out'] : tcp ? defaultTokenOut() : null;
-  if (out !== null) writeTokenFile(out, tokens.generated!, tokens.lookup(tokens.generated!)!);
+  if (out !== null) tokens.writeGenerated(out);
   return { tokens, written: out };
 }
 
