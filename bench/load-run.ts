@@ -39,7 +39,7 @@ export interface Usage {
 export interface LoadReport {
   options: Omit<LoadOptions, 'progress'>;
   faults: FaultSpec[];
-  /** Faults that hit, as `ctl faults` and `ctl dmesg` tell after the run. */
+  /** Component restarts during the run, as `ctl dmesg` tells them. */
   restarts: number;
   tally: LoadTally;
   /** Files whose content fsync acknowledged, over all clients. */
@@ -60,8 +60,8 @@ export function loadFaults(seed: number): FaultSpec[] {
     { component: 'ext2', type: 'error', errno: 'ENOSPC', op: 'write', prob: 0.002, count: 0, seed: seed + 1 },
     { component: 'blk', type: 'error', errno: 'EIO', prob: 0.001, count: 0, seed: seed + 2 },
     { component: 'blk', type: 'delay', ms: 5, jitter: 5, prob: 0.01, count: 0, seed: seed + 3 },
-    { component: 'ext2', type: 'crash', after: 20_000, prob: 0.0005, count: 2, seed: seed + 4 },
-    { component: 'blk', type: 'crash', after: 40_000, prob: 0.0005, count: 1, seed: seed + 5 },
+    { component: 'ext2', type: 'crash', after: 3_000, prob: 0.001, count: 2, seed: seed + 4 },
+    { component: 'blk', type: 'crash', after: 6_000, prob: 0.001, count: 1, seed: seed + 5 },
   ];
 }
 

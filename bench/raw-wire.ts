@@ -74,6 +74,7 @@ export class RawConnection {
 
   /** The next arrival, or null when nothing came within `ms`. */
   async next(ms: number): Promise<Arrival | null> {
+    if (this.arrived.length === 0 && this.closed) return { closed: true };
     if (this.arrived.length === 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
