@@ -140,12 +140,14 @@ function hostileValue(r: Rand, depth = 0): unknown {
   }
 }
 
-/** A map whose keys are '__proto__' and 'constructor' (own properties, as a decoder may make them). */
-function protoKeys(value: unknown): Record<string, unknown> {
-  const o: Record<string, unknown> = { constructor: 1 };
-  Object.defineProperty(o, '__proto__', { value, enumerable: true, writable: true, configurable: true });
+/** Sets an own property, also one named '__proto__' (which `o[k] = v` would take for the prototype). */
+function setOwn(o: Record<string, unknown>, key: string, value: unknown): Record<string, unknown> {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
   return o;
 }
+
+/** A map whose keys are '__proto__' and 'hasOwnProperty' (own properties, as a decoder may make them). */
+const protoKeys = (value: unknown) => setOwn({ hasOwnProperty: 1 }, '__proto__', value);
 
 /** Plausible-to-hostile arguments for a syscall: its own names with odd values, sometimes more. */
 function hostileArgs(r: Rand, op: string): Record<string, unknown> {
@@ -155,17 +157,20 @@ function hostileArgs(r: Rand, op: string): Record<string, unknown> {
     if (['path', 'from', 'to', 'existing', 'target'].includes(name)) args[name] = r() < 0.8 ? hostilePath(r) : hostileValue(r);
     else if (name === 'data') args[name] = r() < 0.7 ? bytes(r, int(r, r() < 0.05 ? 1 << 20 : 4096)) : hostileValue(r);
     else if (name === 'mode' && op === 'mknod') args[name] = int(r, 0o170000) & ~0o010000; // never a FIFO, whose open waits for a peer
-    else args[name] = r() < 0.5 ? int(r, 1 << int(r, 33)) : hostileValue(r);
+    else args[name] = r() < 0.4 ? int(r, 16) : r() < 0.5 ? int(r, 2 ** int(r, 33)) : hostileValue(r);
   }
-  if (r() < 0.1) args[pick(r, ['pid', 'uid', 'cred', 'extra', '__proto__'])] = hostileValue(r);
+  if (r() < 0.1) setOwn(args, pick(r, ['pid', 'uid', 'cred', 'extra', '__proto__']), hostileValue(r));
   return args;
 }
 
-/** A ctl call's arguments that can do no harm: inject and clear name no real component. */
-function hostileCtlArgs(r: Rand, op: string): unknown {
+/**
+ * A ctl call's arguments (a map, as every call's are) that can do no harm: inject and clear name
+ * no real component.
+ */
+function hostileCtlArgs(r: Rand, op: string): Record<string, unknown> {
   if (op === 'inject') return { component: pick(r, ['', 'nope', 'vfs\u0000', 'ext2 ']), type: pick(r, ['crash', 'hang', 42, null]), fault: hostileValue(r) };
-  if (op === 'clear') return r() < 0.5 ? { component: pick(r, ['nope', '', 7]) } : hostileValue(r);
-  return r() < 0.5 ? {} : hostileValue(r);
+  if (op === 'clear') return { component: pick(r, ['nope', '', 7, null, hostileValue(r)]) };
+  return r() < 0.5 ? {} : setOwn({}, pick(r, ['component', 'x', '__proto__']), hostileValue(r));
 }
 
 /** msgpack of an array nested `depth` deep around nil: each level is the byte 0x91 (fixarray of 1). */
@@ -223,7 +228,11 @@ const KINDS: Kind[] = [
   },
   {
     name: 'garbage after hello', phase: 'post', lives: false, weight: 3, allowed: (a) => a.startsWith('closed') || a === 'reply' || a.startsWith('errno'),
-    make: (r) => ({ bytes: bytes(r, 1 + int(r, 500)), ids: [], end: true }),
+    // Raw, its first 4 bytes a length; or behind a true length header, so that it is decoded.
+    make: (r) => {
+      const junk = bytes(r, 1 + int(r, 500));
+      return { bytes: r() < 0.5 ? junk : frame(junk), ids: [], end: true };
+    },
   },
   {
     name: 'oversized frame', phase: 'post', lives: false, weight: 2, allowed: closedAfter('EMSGSIZE'),
@@ -307,7 +316,7 @@ const KINDS: Kind[] = [
     make: (r, s) => {
       const n = 65 + int(r, 100);
       const ids = Array.from({ length: n }, () => s.nextId++);
-      const parts = ids.map((id) => frame(call(id, 'sys', pick(r, ['getpid', 'sync', 'statfs']), { path: utf8('/') })));
+      const parts = ids.map((id) => frame(r() < 0.5 ? call(id, 'sys', 'statfs', { path: utf8('/') }) : call(id, 'sys', pick(r, ['getpid', 'sync']), {})));
       const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
       parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
       return { bytes: out, ids, frames: n };

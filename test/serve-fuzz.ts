@@ -19,14 +19,15 @@ const SEEDS = [1, 2, 3];
 t.test('hostile frames get the answers the protocol allows, and leak nothing', async (t) => {
   const k = await boot({ policy: 'monolithic' });
   const dir = mkdtempSync(join(tmpdir(), 'rumpus-serve-fuzz-'));
-  t.teardown(async () => {
-    await k.halt();
-    rmSync(dir, { recursive: true, force: true });
-  });
   const tokens = TokenTable.generate();
   const token = tokens.generated!;
   const fdsBefore = openFds();
   const server = await serve(k, { listen: [`unix://${join(dir, 's.sock')}`, 'tcp://127.0.0.1:0'], tokens });
+  t.teardown(async () => {
+    await server.close();
+    await k.halt();
+    rmSync(dir, { recursive: true, force: true });
+  });
   for (const seed of SEEDS) {
     const url = server.addresses[seed % server.addresses.length];
     const r = await fuzzServer(url, { seed, frames: FRAMES, connections: 8, token, wellBehaved: 2, answerTimeoutMs: 10_000 });
