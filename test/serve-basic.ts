@@ -23,7 +23,7 @@ for (const policy of POLICIES) {
 
     c.send([0, 1, 'sys', 'getpid', {}]);
     c.send([0, 2, 'sys', 'stat', { path: bin('/no/such') }]);
-    c.send([0, 3, 'sys', 'frobnicate', {}]);
+    c.send([0, 3, 'sys', 'frobnicate', { path: '/x' }]);
     c.send([0, 4, 'sys', 'mkdir', { path: bin([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff, 0x61]), mode: 0o755 }]);
     c.send([0, 5, 'sys', 'stat', { path: '/tmp' }]);
     const frames = await c.waitFrames(6);
@@ -152,3 +152,16 @@ for (const policy of POLICIES) {
     await s.server.halted;
   });
 }
+
+t.test('ctl halt: replied to, then the kernel halts and the server closes', async (t) => {
+  const s = await served({ policy: 'microkernel' });
+  t.teardown(() => s.stop());
+  const p = await connect(s.unix);
+  await p.writeFile('/tmp/x', 'x');
+  const kc = await connectKernel(s.tcp, { token: s.token });
+  await kc.halt();
+  await s.server.halted;
+  t.equal(s.server.connections, 0, 'every connection dropped');
+  t.equal(await errnoOf(p.getpid()), 'ECONNRESET', 'a client of the halted server gets ECONNRESET');
+  t.equal(await errnoOf(s.k.spawn()), 'EIO', 'the kernel has halted');
+});
