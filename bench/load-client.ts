@@ -99,9 +99,9 @@ export class LoadClient {
     }
     const x = this.rand();
     const f = this.pickAcked();
-    if (x < 0.35 || !f) return this.createFile();
-    if (x < 0.6) return this.verify(f);
-    if (x < 0.72) {
+    if (x < 0.25 || !f) return this.createFile();
+    if (x < 0.5) return this.verify(f);
+    if (x < 0.62) {
       const to = `${dir}/r${this.seq++}`;
       f.names.push(to); // whatever the answer, it may be there now
       await this.call('rename', () => p.rename(f.names[0], to));
@@ -109,6 +109,7 @@ export class LoadClient {
       return;
     }
     if (x < 0.8) {
+      // Nearly as many unlinks as creates, so that a long run does not fill the image.
       f.mayBeGone = true;
       await this.call('unlink', () => p.unlink(f.names[0]));
       return;
@@ -128,7 +129,7 @@ export class LoadClient {
   private async createFile(): Promise<void> {
     const { p } = this;
     const name = `${this.dir}/f${this.seq++}`;
-    const size = Math.floor(this.rand() * 65536);
+    const size = Math.floor(this.rand() * 16384);
     const data = Uint8Array.from({ length: size }, (_, i) => (i * 131 + size + this.seq) & 0xff);
     const fd = await this.call('open', () => p.open(name, O_WRONLY | O_CREAT | O_TRUNC, 0o644));
     try {
