@@ -15,6 +15,8 @@ export interface AckedFile {
   names: string[];
   /** Unlinked (or an unlink was tried): it may be gone, but if it is there its content is whole. */
   mayBeGone: boolean;
+  /** Times it was read back whole while the server ran. */
+  verified: number;
 }
 
 /** What all clients saw: calls by outcome, failures in words. */
@@ -135,7 +137,7 @@ export class LoadClient {
     try {
       await this.call('write', () => p.writeAll(fd, data));
       await this.call('fsync', () => p.fsync(fd));
-      this.acked.push({ data, names: [name], mayBeGone: false });
+      this.acked.push({ data, names: [name], mayBeGone: false, verified: 0 });
     } finally {
       await this.call('close', () => p.close(fd)).catch(() => {});
     }
@@ -147,7 +149,10 @@ export class LoadClient {
     if (back === null) {
       this.tally.failures.push(`${f.names[0]}: acknowledged by fsync, but no name of it exists`);
     } else if (Buffer.compare(back, f.data) !== 0) {
-      this.tally.failures.push(`${f.names[0]}: acknowledged by fsync, but reads back different (${back.length} bytes, ${f.data.length} written)`);
+      const size = await this.p.stat(f.names[0]).then((st) => `stat says ${st.size}`, (err: Error) => `stat: ${err.message}`);
+      this.tally.failures.push(`${f.names[0]}: acknowledged by fsync, but reads back different (${back.length} bytes, ${f.data.length} written, ${size}; read back whole ${f.verified} times before)`);
+    } else {
+      f.verified++;
     }
   }
 }
