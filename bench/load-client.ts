@@ -17,6 +17,8 @@ export interface AckedFile {
   mayBeGone: boolean;
   /** Times it was read back whole while the server ran. */
   verified: number;
+  /** It read back wrong once: left alone from then on, so that the image check sees it too. */
+  evidence: boolean;
 }
 
 /** What all clients saw: calls by outcome, failures in words. */
@@ -89,7 +91,7 @@ export class LoadClient {
   }
 
   private pickAcked(): AckedFile | undefined {
-    const live = this.acked.filter((f) => !f.mayBeGone);
+    const live = this.acked.filter((f) => !f.mayBeGone && !f.evidence);
     return live[Math.floor(this.rand() * live.length)];
   }
 
@@ -137,7 +139,7 @@ export class LoadClient {
     try {
       await this.call('write', () => p.writeAll(fd, data));
       await this.call('fsync', () => p.fsync(fd));
-      this.acked.push({ data, names: [name], mayBeGone: false, verified: 0 });
+      this.acked.push({ data, names: [name], mayBeGone: false, verified: 0, evidence: false });
     } finally {
       await this.call('close', () => p.close(fd)).catch(() => {});
     }
@@ -146,6 +148,7 @@ export class LoadClient {
   /** Reads an acknowledged file back from whichever of its names has it; content must match. */
   private async verify(f: AckedFile): Promise<void> {
     const back = await readAny(f.names, (n) => this.call('read', () => this.p.readFile(n)), (e) => e instanceof Errno && e.code === 'ENOENT');
+    if (back === null || Buffer.compare(back, f.data) !== 0) f.evidence = true;
     if (back === null) {
       this.tally.failures.push(`${f.names[0]}: acknowledged by fsync, but no name of it exists`);
     } else if (Buffer.compare(back, f.data) !== 0) {
