@@ -30,6 +30,8 @@ export interface LoadOptions {
   seed: number;
   /** How long one call may take before it counts as a hang (ms). */
   callDeadlineMs: number;
+  /** The faults armed for the run (default loadFaults(seed)). */
+  faults?: FaultSpec[];
   progress?: (line: string) => void;
 }
 
@@ -99,11 +101,14 @@ interface Served {
   exited: Promise<number | null>;
 }
 
-const RUMPUS = join(import.meta.dirname, '..', 'bin', 'rumpus.js');
+/** The rumpus command beside this file: the built one, or the source through tsx (as the tests run it). */
+const RUMPUS = import.meta.url.endsWith('.ts')
+  ? ['--import', 'tsx', join(import.meta.dirname, '..', 'bin', 'rumpus.ts')]
+  : [join(import.meta.dirname, '..', 'bin', 'rumpus.js')];
 
 /** Starts `rumpus serve` and waits for its readiness line. */
 async function startServer(policy: string, image: string, socket: string): Promise<Served> {
-  const child = spawn(process.execPath, [RUMPUS, 'serve', '--policy', policy, '--image', image, '--listen', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...RUMPUS, 'serve', '--policy', policy, '--image', image, '--listen', `unix://${socket}`], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines = createInterface({ input: child.stdout! });
   const ready = await new Promise<string>((resolve, reject) => {
@@ -146,7 +151,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const before = usageOf(server.pid);
     say(`before: ${before.fds} fds, RSS ${before.rssKiB} KiB (at boot ${boot0.fds} fds, RSS ${boot0.rssKiB} KiB)`);
 
-    const faults = loadFaults(o.seed);
+    const faults = o.faults ?? loadFaults(o.seed);
     for (const f of faults) await ctl.inject(f);
     say(`${o.clients} clients for ${o.seconds} s`);
     const ticker = setInterval(() => say(`${tally.calls} calls, ${tally.ok} ok, ${Object.values(tally.errnos).reduce((a, b) => a + b, 0)} errno, ${tally.failures.length} failures`), 10_000);
@@ -161,7 +166,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
 
     await ctl.halt().catch(() => {}); // the connection may close before the answer
     await ctl.close().catch(() => {});
-    const haltExit = await Promise.race([server.exited, new Promise<null>((r) => setTimeout(() => r(null), 60_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const haltExit = await Promise.race([server.exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), 60_000)))]);
+    clearTimeout(timer);
     if (haltExit !== 0) {
       failures.push(`rumpus serve did not exit 0 after ctl halt (${haltExit === null ? 'still running after 60 s' : `status ${haltExit}`})`);
       server.child.kill('SIGKILL');
