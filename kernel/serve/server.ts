@@ -17,7 +17,7 @@ import type { FaultSpec } from '../faults.js';
 import type { Kernel, ProcChannel } from '../kernel.js';
 import { checkPrivateDir, tokenFileBeside, type Grant, type TokenTable } from './tokens.js';
 import {
-  HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
+  CTL_OPS, HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
   parseCall, parseHello, resultToWire, type Address, type WireCall, type Welcome,
 } from './wire.js';
 
@@ -31,7 +31,7 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Calls one connection may have in flight (default 64): the call past it gets EAGAIN. */
   maxCallsInFlight?: number;
-  /** Fds one connection's process may have open (default 256): EMFILE past it. */
+  /** Fds one connection's process may have open (default 256; vfs allows at most 1024): EMFILE past it. */
   maxFds?: number;
 }
 
@@ -66,7 +66,7 @@ interface ServerContext {
 }
 
 /**
- * Boots nothing: serves `kernel` on every address of `options.listen` until close() or a `ctl
+ * Serves `kernel` (booted by the caller) on every address of `options.listen` until close() or a `ctl
  * halt`. Fails with a SysError, having listened nowhere: EINVAL (a bad address or limit),
  * EACCES (a unix socket's directory that others can enter or that is not the server's),
  * EADDRINUSE (a server answers at a unix socket's path, or the TCP port is taken), or as
@@ -94,9 +94,10 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
 
   const ctx: ServerContext = {
     kernel, control: localControl(kernel), tokens: options.tokens, limits,
-    halt: () => void kernel.halt().finally(close),
+    halt: () => void kernel.halt().then(close, close),
   };
   const accept = (socket: net.Socket) => {
+    if (closing) return void socket.destroy(); // came as the server closed: it would never be dropped
     const c = new Connection(ctx, socket, () => connections.delete(c));
     if (connections.size >= limits.maxConnections) return c.refuse('EAGAIN', `the server has ${limits.maxConnections} connections open, its limit; try again later`);
     connections.add(c);
@@ -300,7 +301,7 @@ class Connection {
     const welcome: Welcome = {
       rumpus: PROTOCOL_VERSION, pid: proc.pid, uid: proc.cred.uid, gid: proc.cred.gid, groups: [...proc.cred.groups], admin: this.grant!.admin,
     };
-    this.link.send(welcome as never);
+    this.link.send(welcome as never); // a map, not one of the frames between domains
     const queued = this.queued;
     this.queued = [];
     for (const frame of queued) this.receive(frame);
@@ -389,7 +390,7 @@ class Connection {
         return c.clear(component ?? undefined);
       }
       case 'halt': noArgs(); return null; // halted once the reply is sent (answer)
-      default: throw new SysError('ENOSYS', `ctl '${op}' is not a control op (known: ps, dmesg, faults, inject, clear, panicked, halt)`);
+      default: throw new SysError('ENOSYS', `ctl '${op}' is not a control op (known: ${CTL_OPS.join(', ')})`);
     }
   }
 
