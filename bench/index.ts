@@ -14,7 +14,8 @@ import { cpuClock, summarize, type Summary } from './stats.js';
 import { kernelCpuClock, measureBoot, measureIdle, measureRecovery, type BootTime, type IdleCpu, type RecoveryTime } from './system.js';
 import { checkTargets, type TargetCheck } from './targets.js';
 import { EXT2_MOUNT, ext2Workloads } from './workloads-ext2.js';
-import { TMPFS_DIR, kernelWorkloads, type Target, type Workload } from './workloads.js';
+import { LOCAL_OF, remoteWorkloads, startBenchServer, type RemoteTarget } from './workloads-remote.js';
+import { TMPFS_DIR, kernelWorkloads, type KernelTarget, type Target, type Workload } from './workloads.js';
 
 export interface BenchOptions {
   /** Policy names or placement files; 'microkernel:ring' picks one thread transport. */
@@ -34,6 +35,11 @@ export interface Result extends Summary {
   transport: string;
   /** p50 / the monolithic p50 of the same workload; null when monolithic was not run. */
   ratio_to_monolithic: number | null;
+  /**
+   * Remote workloads: p50 / the p50 of the same call made locally (null-syscall, pread-64k)
+   * under the same policy and transport in this run; null for every other workload.
+   */
+  ratio_to_local: number | null;
 }
 
 export interface PeerSpeedup {
@@ -69,6 +75,7 @@ const IDLE_SECONDS = { full: 5, quick: 0.5 };
 export const WORKLOAD_GROUPS = {
   kernel: kernelWorkloads(1).map((w) => w.name),
   ext2: ext2Workloads(1).map((w) => w.name),
+  remote: remoteWorkloads(1).map((w) => w.name),
 };
 /**
  * What runs without --workloads: the kernel workloads, so that `npm start` stays under a minute
@@ -78,8 +85,10 @@ export const DEFAULT_WORKLOADS = ['kernel'];
 
 /** Names and groups → the workloads to run, in their defined order. */
 function selectWorkloads(names: string[] | undefined, scale: number): Selected {
-  const groups: Record<string, string[]> = { ...WORKLOAD_GROUPS, all: [...WORKLOAD_GROUPS.kernel, ...WORKLOAD_GROUPS.ext2] };
+  const groups: Record<string, string[]> = { ...WORKLOAD_GROUPS, all: [...WORKLOAD_GROUPS.kernel, ...WORKLOAD_GROUPS.ext2, ...WORKLOAD_GROUPS.remote] };
   const wanted = new Set((names ?? DEFAULT_WORKLOADS).flatMap((n) => groups[n] ?? [n]));
+  // A remote workload's ratio needs its local call measured in the same run.
+  for (const n of [...wanted]) if (LOCAL_OF[n]) wanted.add(LOCAL_OF[n]);
   const unknown = [...wanted].filter((n) => !groups.all.includes(n));
   if (unknown.length) {
     throw new SysError('EINVAL', `unknown workload ${unknown.join(', ')} (known: ${Object.keys(groups).join(', ')}, ${groups.all.join(', ')})`);
@@ -87,6 +96,7 @@ function selectWorkloads(names: string[] | undefined, scale: number): Selected {
   return {
     kernel: kernelWorkloads(scale).filter((w) => wanted.has(w.name)),
     ext2: ext2Workloads(scale).filter((w) => wanted.has(w.name)),
+    remote: remoteWorkloads(scale).filter((w) => wanted.has(w.name)),
   };
 }
 
@@ -100,6 +110,7 @@ type Say = (what: string) => void;
 interface Selected {
   kernel: Workload[];
   ext2: Workload<Target>[];
+  remote: Workload<RemoteTarget>[];
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
@@ -125,7 +136,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
 
   const microkernels = configs.filter((c) => c.policy === 'microkernel');
-  const steps = 1 + configs.length * (2 + workloads.kernel.length + workloads.ext2.length) + microkernels.length +
+  const steps = 1 + configs.length * (2 + workloads.kernel.length + workloads.ext2.length + workloads.remote.length) + microkernels.length +
     (peer ? workloads.ext2.length : 0);
   let step = 0;
   const say: Say = (what) => opts.progress?.(`[${++step}/${steps}] ${what}`);
@@ -157,10 +168,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     for (const r of results) {
       const mono = results.find((x) => x.workload === r.workload && x.policy === 'monolithic');
       r.ratio_to_monolithic = mono ? r.p50_ns / mono.p50_ns : null;
+      const local = LOCAL_OF[r.workload] && results.find((x) => x.workload === LOCAL_OF[r.workload] && x.policy === r.policy && x.transport === r.transport);
+      r.ratio_to_local = local ? r.p50_ns / local.p50_ns : null;
     }
     const report = {
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, load_average },
-      workloads: [...workloads.kernel, ...workloads.ext2].map((w) => ({ name: w.name, op: w.op })),
+      workloads: [...workloads.kernel, ...workloads.ext2, ...workloads.remote].map((w) => ({ name: w.name, op: w.op })),
       results,
       baselines,
       boot: bootTimes,
@@ -179,7 +192,7 @@ async function runWorkloads<T extends Target>(policy: string, transport: string,
   const results: Result[] = [];
   for (const w of list) {
     say(`${policy} (${transport}): ${w.name}`);
-    results.push({ workload: w.name, policy, transport, ...summarize(await w.run(target)), ratio_to_monolithic: null });
+    results.push({ workload: w.name, policy, transport, ...summarize(await w.run(target)), ratio_to_monolithic: null, ratio_to_local: null });
   }
   return results;
 }
@@ -192,12 +205,25 @@ async function runConfig(c: Config, workloads: Selected, image: ImageFactory | n
     const proc = await k.spawn();
     const cpu = kernelCpuClock(k);
     await proc.mkdir(TMPFS_DIR, { recursive: true });
+    const local = { kernel: k, proc, files: procFiles(proc, TMPFS_DIR), cpu };
     return [
-      ...(await runWorkloads(c.policy, c.label, workloads.kernel, { kernel: k, proc, files: procFiles(proc, TMPFS_DIR), cpu }, say)),
+      ...(await runWorkloads(c.policy, c.label, workloads.kernel, local, say)),
       ...(await runWorkloads(c.policy, c.label, workloads.ext2, { files: procFiles(proc, EXT2_MOUNT), cpu }, say)),
+      ...(await runRemote(c, workloads.remote, local, say)),
     ];
   } finally {
     await k.halt();
+  }
+}
+
+/** The remote workloads, with a server on the config's kernel for as long as they run. */
+async function runRemote(c: Config, list: Workload<RemoteTarget>[], local: KernelTarget, say: Say): Promise<Result[]> {
+  if (list.length === 0) return [];
+  const { target, stop } = await startBenchServer(local);
+  try {
+    return await runWorkloads(c.policy, c.label, list, target, say);
+  } finally {
+    await stop();
   }
 }
 

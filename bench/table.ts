@@ -3,6 +3,7 @@
 
 import type { BenchReport } from './index.js';
 import { formatNs } from './stats.js';
+import { SYSPROXY_CONTEXT } from './workloads-remote.js';
 
 function table(rows: string[][]): string {
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -22,14 +23,16 @@ export function formatReport(r: BenchReport): string {
   for (const w of [...new Set(r.results.map((x) => x.workload))]) {
     out.push(`${w}: ${r.workloads.find((x) => x.name === w)?.op ?? ''}`);
     const withPeer = r.peer?.speedups.some((s) => s.workload === w) ?? false;
-    const rows = [['policy', 'transport', 'p50', 'p99', 'mean', 'ops/s', 'CPU/op', 'p50 vs mono', ...(withPeer ? ['vs peer'] : [])]];
+    const withLocal = r.results.some((y) => y.workload === w && y.ratio_to_local !== null);
+    const rows = [['policy', 'transport', 'p50', 'p99', 'mean', 'ops/s', 'CPU/op', 'p50 vs mono', ...(withLocal ? ['p50 vs local'] : []), ...(withPeer ? ['vs peer'] : [])]];
     for (const x of r.results.filter((y) => y.workload === w)) {
       const s = r.peer?.speedups.find((y) => y.workload === w && y.policy === x.policy && y.transport === x.transport);
       rows.push([x.policy, x.transport, formatNs(x.p50_ns), formatNs(x.p99_ns), formatNs(x.mean_ns), count(x.ops_per_s),
-        formatNs(x.cpu_ns_per_op), ratio(x.ratio_to_monolithic), ...(withPeer ? [s ? speed(s.speedup) : '-'] : [])]);
+        formatNs(x.cpu_ns_per_op), ratio(x.ratio_to_monolithic), ...(withLocal ? [ratio(x.ratio_to_local)] : []), ...(withPeer ? [s ? speed(s.speedup) : '-'] : [])]);
     }
     out.push(table(rows), '');
   }
+  if (r.results.some((x) => x.workload.startsWith('remote-'))) out.push(SYSPROXY_CONTEXT, '');
   if (r.peer) out.push(`peer: ${r.peer.name}; "vs peer" compares ops/s, the whole workload's time`, '');
 
   out.push('baselines, same run:');

@@ -35,16 +35,16 @@ export function onFiles<T extends Target>(name: string, op: string, w: FileWorkl
 }
 
 /**
- * N client processes each issuing `perCaller` calls back to back, all at once (a closed loop per
- * caller); ops/s counts every caller's calls over the wall time.
+ * N client processes (made by `spawn`) each issuing `perCaller` calls back to back, all at once
+ * (a closed loop per caller); ops/s counts every caller's calls over the wall time.
  */
-async function concurrently(t: KernelTarget, callers: number, perCaller: number, setup: (p: Proc) => Promise<() => Promise<unknown>>): Promise<Samples> {
-  const procs = await Promise.all(Array.from({ length: callers }, () => t.kernel.spawn()));
+export async function concurrently(cpu: CpuClock, spawn: () => Promise<Proc>, callers: number, perCaller: number, setup: (p: Proc) => Promise<() => Promise<unknown>>): Promise<Samples> {
+  const procs = await Promise.all(Array.from({ length: callers }, spawn));
   const calls = await Promise.all(procs.map(setup));
   await Promise.all(calls.map(async (call) => {
     for (let i = 0; i < perCaller / 10; i++) await call();
   }));
-  const samples = await measure(t.cpu, async (rec) => {
+  const samples = await measure(cpu, async (rec) => {
     await Promise.all(calls.map(async (call) => {
       for (let i = 0; i < perCaller; i++) await rec.time(call);
     }));
@@ -80,14 +80,14 @@ export function kernelWorkloads(scale: number): Workload[] {
     {
       name: 'load-getpid',
       op: `getpid() from ${callers} client processes at once, each calling again when answered`,
-      run: (t) => concurrently(t, callers, n(500), async (p) => () => p.getpid()),
+      run: (t) => concurrently(t.cpu, () => t.kernel.spawn(), callers, n(500), async (p) => () => p.getpid()),
     },
     {
       name: 'load-pread-4k',
       op: `pread of 4 KiB from ${callers} client processes at once, each its own fd on one tmpfs file`,
       async run(t) {
         await ensureBigFile(t.files, big, bigMib);
-        return concurrently(t, callers, n(250), async (p) => {
+        return concurrently(t.cpu, () => t.kernel.spawn(), callers, n(250), async (p) => {
           const fd = await p.open(TMPFS_DIR + big, 'r');
           let i = 0;
           return () => p.pread(fd, 4096, (i++ * 4096) % (bigMib * MiB));

@@ -82,7 +82,8 @@ See bench/README.md for every workload and the JSON shape.
   --workloads LIST    comma-separated workload names or groups (default ${DEFAULT_WORKLOADS.join(',')}):
                       kernel: ${WORKLOAD_GROUPS.kernel.join(', ')}
                       ext2: ${WORKLOAD_GROUPS.ext2.join(', ')}
-                      all: both groups
+                      remote: ${WORKLOAD_GROUPS.remote.join(', ')}
+                      all: every group
   --quick             a smoke run of seconds: few iterations, small files, short idle
   --json              print one JSON object instead of the table
   --report FILE.svg   also draw p50 latency per workload and policy as an SVG chart

@@ -81,6 +81,13 @@ t.test('bench --quick --workloads all --json has the documented shape, and --rep
   t.ok(Array.isArray(report.targets) && Array.isArray(report.notes));
   const ext2 = report.results.some((x: { workload: string }) => x.workload.startsWith('ext2-'));
   t.ok(ext2 || report.notes.some((n: string) => /ext2 workloads skipped/.test(n)), 'ext2 workloads ran, or a note says why not');
+  for (const x of report.results) {
+    const remote = /^remote-(null-syscall|pread-64k)-/.test(x.workload);
+    t.ok(remote ? finite(x.ratio_to_local) : x.ratio_to_local === null, `${x.workload}, ${x.policy} ${x.transport}: ratio_to_local ${remote ? 'a finite number' : 'null'} (${x.ratio_to_local})`);
+  }
+  for (const w of ['remote-null-syscall-unix', 'remote-null-syscall-tcp', 'remote-pread-64k-unix', 'remote-pread-64k-tcp', 'remote-load-1', 'remote-load-8', 'remote-load-64']) {
+    t.ok(report.results.some((x: { workload: string; policy: string }) => x.workload === w && x.policy === 'multiprocess'), `${w} ran under multiprocess too`);
+  }
   if (ext2 && report.peer) t.ok(report.results.some((x: { policy: string }) => x.policy === 'peer'), 'the peer ran the ext2 workloads');
 
   const svg = readFileSync(svgPath, 'utf8');
