@@ -34,3 +34,20 @@ t.test('data is still charged by its length', async (t) => {
   log.record('write', { fsid: 1, h, offset: 0, data: new Uint8Array(1 << 20) }, 1 << 20);
   t.ok(log.bytes >= 1 << 20, 'a 1 MiB write costs at least 1 MiB');
 });
+
+// A sync point empties the log only of what came before it was sent: a change whose reply
+// arrived while the sync was on its way may have reached the file system after the commit.
+t.test('a sync point forgets only the changes recorded before it was sent', async (t) => {
+  const log = new ReplayLog();
+  log.record('write', { fsid: 1, h, offset: 0, data: new Uint8Array(100) }, 100);
+  const mark = log.mark();
+  log.record('write', { fsid: 1, h, offset: 100, data: new Uint8Array(5000) }, 5000);
+  const sent: unknown[] = [];
+  log.clearBefore(mark);
+  await log.replay(async (op, args) => { sent.push([op, args.offset]); });
+  t.same(sent, [['write', 100]], 'the change recorded after the mark is kept, the one before is gone');
+  t.ok(log.bytes >= 5000 && log.bytes < 5000 + 1024, 'and the bytes charged are its own');
+  log.clearBefore(log.mark());
+  t.ok(log.empty, 'a mark taken after everything empties the log');
+  t.equal(log.bytes, 0, 'and its charge');
+});

@@ -466,7 +466,7 @@ export class Ext2 implements FsInstance {
 
   open({ h }: FsArgs<'open'>): Promise<void> {
     return this.run(false, async () => {
-      const node = await this.live(h);
+      const node = await this.live(h, { orphan: true });
       if (node.isDevice || node.type === S_IFSOCK) {
         throw new SysError('ENXIO', `ext2: inode ${node.ino} is a ${node.isDevice ? 'device node' : 'socket'}, with nothing behind it to open`);
       }
@@ -586,11 +586,17 @@ export class Ext2 implements FsInstance {
     return { handle: handleOf(node), attr: this.attr(node) };
   }
 
-  /** The inode a handle names, or ESTALE if it was freed or reused since. */
-  private async live(h: Handle): Promise<Inode> {
+  /**
+   * The inode a handle names, or ESTALE if it was freed or reused since. With `orphan`, also an
+   * inode unlinked while open and never freed (no links, no deletion time): after a restart
+   * that is a file the predecessor held open for a client, and vfs, which still holds it,
+   * opens it again — then this incarnation holds it until its last close frees it.
+   */
+  private async live(h: Handle, { orphan = false } = {}): Promise<Inode> {
     const valid = h.ino >= 1 && h.ino <= this.geo.inodesCount && (h.ino >= this.geo.firstIno || h.ino === ROOT_INO);
     const node = valid ? await this.inodes.get(h.ino) : null;
-    if (!node || node.generation !== h.gen || node.mode === 0 || (node.links === 0 && !this.opens.has(h.ino))) {
+    const held = (n: Inode) => this.opens.has(h.ino) || (orphan && n.dtime === 0);
+    if (!node || node.generation !== h.gen || node.mode === 0 || (node.links === 0 && !held(node))) {
       throw new SysError('ESTALE', `ext2: inode ${h.ino} (generation ${h.gen}) no longer exists`);
     }
     return typed(node);

@@ -46,6 +46,14 @@ export class FsRecovery {
   readonly send: Send = async <O extends FsOp>(mnt: Mount, op: O, args: FsArgs<O>): Promise<ResultOf<FsOps[O]>> => {
     if (this.halting) throw new SysError('EIO', `${op}: the kernel is halting`);
     if (mnt.state !== 'mounted') await this.enter(mnt, op); // the common case takes no extra turn
+    const again = this.remounting.get(mnt);
+    if (again) {
+      // The file system is being mounted again and given back its replay log: until that is
+      // over it is half replayed (a file the log truncates and then writes reads as empty), and
+      // the handles of files made again are not yet known. The op waits, then names them.
+      await again.catch(() => {});
+      if (mnt.log) args = mnt.log.mapArgs(args);
+    }
     let result: ResultOf<FsOps[O]>;
     try {
       result = await this.tracked(mnt, op, args);
@@ -80,8 +88,9 @@ export class FsRecovery {
 
   /** Makes a mount durable; its replay log is then empty. */
   async syncMount(m: Mount): Promise<void> {
+    const mark = m.log?.mark();
     await this.send(m, 'sync', {});
-    m.log?.clear();
+    if (mark !== undefined) m.log?.clearBefore(mark);
   }
 
   /** Mounts m again after its file system restarted; callers that meet the same restart share one. */

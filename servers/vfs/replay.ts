@@ -36,6 +36,10 @@ function argumentBytes(args: Record<string, unknown>): number {
 interface Entry {
   op: string;
   args: Record<string, unknown>;
+  /** Its place in the order of recording (mark(), clearBefore()). */
+  seq: number;
+  /** What it is charged to bytes. */
+  cost: number;
 }
 
 const key = (h: Handle) => `${h.ino}:${h.gen}`;
@@ -47,6 +51,8 @@ export class ReplayLog {
   bytes = 0;
   /** Handles of the lost incarnation → the same files in the new one. */
   private readonly moved = new Map<string, Handle>();
+  /** The seq of the next entry recorded; never goes back, not even at clear(). */
+  private nextSeq = 0;
 
   get empty(): boolean {
     return this.entries.length === 0;
@@ -60,19 +66,44 @@ export class ReplayLog {
     if (op === 'append') {
       // Where it landed: replayed as a write there, so it cannot be appended twice.
       const { end, written } = result as { end: number; written: number };
-      this.entries.push({ op: 'write', args: { h: rest.h, offset: end - written, data: rest.data } });
+      this.push('write', { h: rest.h, offset: end - written, data: rest.data });
     } else if (op === 'create' || op === 'mkdir' || op === 'symlink' || op === 'mknod') {
       // The handle it made, to find the file made again in its place.
-      this.entries.push({ op, args: { ...rest, made: (result as WalkStep).handle } });
+      this.push(op, { ...rest, made: (result as WalkStep).handle });
     } else {
-      this.entries.push({ op, args: rest });
+      this.push(op, rest);
     }
-    this.bytes += ENTRY_COST + argumentBytes(rest);
   }
+
+  private push(op: string, args: Record<string, unknown>): void {
+    const cost = ENTRY_COST + argumentBytes(args);
+    this.entries.push({ op, args, seq: this.nextSeq++, cost });
+    this.bytes += cost;
+  }
+
 
   clear(): void {
     this.entries = [];
     this.bytes = 0;
+  }
+
+  /**
+   * Where the log is now: taken when a sync point (fsync, sync) is sent, and given back to
+   * clearBefore() once the file system says it committed everything.
+   */
+  mark(): number {
+    return this.nextSeq;
+  }
+
+  /**
+   * Forgets the changes recorded before `mark`: their replies came before the sync point was
+   * sent, so the file system made them before it committed. A change recorded since may have
+   * reached the file system after the commit (its reply crossed the sync's on the way back), so
+   * it stays; replaying one that was committed after all is harmless (see above).
+   */
+  clearBefore(mark: number): void {
+    this.entries = this.entries.filter((e) => e.seq >= mark);
+    this.bytes = this.entries.reduce((n, e) => n + e.cost, 0);
   }
 
   /** A handle of the old incarnation as it is in the new one (unchanged if it was on disk). */

@@ -231,8 +231,9 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
     async fsync(a) {
       const file = fileOf(a);
       const node = notPipe(file, a.fd, 'fsync');
+      const mark = node.mnt.log?.mark();
       const r = await fs.fsync(node);
-      if (r?.everything) node.mnt.log?.clear();
+      if (r?.everything && mark !== undefined) node.mnt.log?.clearBefore(mark);
       const lost = file.lost;
       file.unsynced = file.lost = false;
       if (lost) throw new SysError('EIO', `fsync: data written to fd ${a.fd} before its file system (${node.mnt.fs}) restarted was lost`);
