@@ -1,6 +1,6 @@
-import sys,time,threading,subprocess,os,signal; sys.path.insert(0,'/tmp/rv')
+import sys,time,threading,subprocess,os,signal; sys.path.insert(0,__import__('os').path.dirname(__import__('os').path.abspath(__file__)))
 from mp import *
-pol=sys.argv[1]; img='/tmp/rv/t-%s.img'%pol; sock='/tmp/rv/s-%s/rumpus.sock'%pol
+pol=sys.argv[1]; img='/tmp/rumpus-review-t-%s.img'%pol; sock='/tmp/rumpus-review-s-%s/rumpus.sock'%pol
 if os.path.exists(img): os.unlink(img)
 subprocess.run(['mke2fs','-q','-t','ext2','-b','1024',img,'32M'],check=True)
 srv=subprocess.Popen(['node','dist/bin/rumpus.js','serve','--policy',pol,'--image',img,'--listen','unix://'+sock],cwd='/work/wt/review',stdout=subprocess.PIPE,stderr=subprocess.PIPE,text=True)

@@ -1,5 +1,5 @@
 import socket,os,struct,sys
-sys.path.insert(0,'/tmp/rv'); from mp import dec
+sys.path.insert(0,__import__('os').path.dirname(__import__('os').path.abspath(__file__))); from mp import dec
 p='/tmp/rv/evil/rumpus.sock'
 try: os.unlink(p)
 except: pass
