@@ -5,11 +5,11 @@
 // the kernel and exits 0; `rumpus ctl halt`: the server halts the kernel (which unmounts
 // everything) and it exits 0. A kernel panic ends it with status 1 and the report on stderr.
 
-import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   DEFAULT_MOUNTS, SysError, TokenTable, boot, defaultTokenOut, parseAddress, serve, type Kernel, type MountSpec, type Server,
 } from '../kernel/index.js';
+import { removeOwn, writeFresh, type WrittenFile } from '../kernel/private-files.js';
 import { writeErr } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
 
@@ -36,7 +36,7 @@ function positiveInteger(v: Values, name: string): number | undefined {
 type Ending = { kind: 'signal'; name: string } | { kind: 'halted' } | { kind: 'panic'; report: string };
 
 /** The tokens the server accepts, and the file a generated token was written to here (removed at exit). */
-function tokensFor(v: Values, listen: string[]): { tokens: TokenTable; written: string | null } {
+function tokensFor(v: Values, listen: string[]): { tokens: TokenTable; written: WrittenFile | null } {
   if (typeof v['token-file'] === 'string') {
     if (typeof v['token-out'] === 'string') throw new UsageError('--token-out writes a generated token; with --token-file none is generated');
     return { tokens: TokenTable.read(v['token-file']), written: null };
@@ -44,8 +44,7 @@ function tokensFor(v: Values, listen: string[]): { tokens: TokenTable; written: 
   const tokens = TokenTable.generate();
   const tcp = listen.some((url) => url.startsWith('tcp:'));
   const out = typeof v['token-out'] === 'string' ? v['token-out'] : tcp ? defaultTokenOut() : null;
-  if (out !== null) tokens.writeGenerated(out);
-  return { tokens, written: out };
+  return { tokens, written: out === null ? null : tokens.writeGenerated(out) };
 }
 
 /** Unmounts the images (which writes them back), saying on stderr which one failed; whether all went well. */
@@ -84,14 +83,18 @@ with status 1 and the report on standard error.
                       unix:///tmp/rumpus-UID/rumpus.sock.
                       A unix socket is made 0600 in a directory only its owner can enter
                       (made 0700 when missing; any other is refused)
-  --pidfile F         write the server's pid to F (removed at exit)
+  --pidfile F         write the server's pid to F (0644, a new file renamed over F; removed
+                      at exit if it is still that file)
   --token-file F      the tokens accepted, one a line: TOKEN uid=N gid=N [groups=N,N,…] [admin]
                       (TOKEN: at least 32 hex or base64url chars; '#' starts a comment).
+                      Refused when group or others can read it (chmod 600 F).
                       Without it, one admin root token is generated and written 0600 beside
                       each unix socket (SOCKET.token, where clients look for it) and, with TCP,
                       to --token-out
-  --token-out F       where a generated token is written for TCP clients (default
-                      $XDG_RUNTIME_DIR/rumpus-PID.token, else /tmp/rumpus-UID/rumpus-PID.token)
+  --token-out F       where a generated token is written for TCP clients (0600, a new file
+                      renamed over F; a directory others can write is refused unless it is
+                      sticky and F is absent or ours). Default:
+                      $XDG_RUNTIME_DIR/rumpus-PID.token, else /tmp/rumpus-UID/rumpus-PID.token
   --max-connections N connections at once (default 256)
 ${KERNEL_HELP}`,
   options: {
@@ -109,13 +112,13 @@ ${KERNEL_HELP}`,
     for (const url of listen) parseAddress(url); // before anything is booted: a bad URL is said at once
     const maxConnections = positiveInteger(v, 'max-connections');
     const pidfile = typeof v.pidfile === 'string' ? v.pidfile : null;
-    let pidWritten = false;
+    let pidWritten: WrittenFile | null = null;
     const mounts = imageMounts((v.image as string[] | undefined) ?? []);
     let end!: (e: Ending) => void;
     const ending = new Promise<Ending>((resolve) => (end = resolve));
     const onSignal = (name: string) => end({ kind: 'signal', name });
     process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
-    let written: string | null = null;
+    let written: WrittenFile | null = null;
     let kernel: Kernel | null = null;
     let server: Server | null = null;
     try {
@@ -130,8 +133,7 @@ ${KERNEL_HELP}`,
       server = await serve(kernel, { listen, tokens: chosen.tokens, maxConnections });
       void server.halted.then(() => end({ kind: 'halted' }));
       if (pidfile !== null) {
-        writeFileSync(pidfile, `${process.pid}\n`);
-        pidWritten = true;
+        pidWritten = writeFresh(pidfile, `${process.pid}\n`, 0o644);
       }
       process.stdout.write(`rumpus serve: ready on ${server.addresses.join(', ')} (policy ${kernel.placement.name}, pid ${process.pid})\n`);
       const why = await ending;
@@ -146,8 +148,8 @@ ${KERNEL_HELP}`,
       process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
       await server?.close();
       await kernel?.halt();
-      if (pidWritten) rmSync(pidfile!, { force: true });
-      if (written !== null) rmSync(written, { force: true });
+      if (pidWritten !== null) removeOwn(pidWritten);
+      if (written !== null) removeOwn(written);
     }
   },
 };

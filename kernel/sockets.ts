@@ -28,8 +28,8 @@ import { dirname, join } from 'node:path';
 import { SysError } from '../ipc/errno.js';
 import { ERR, OK, REQ, type Frame, type Link } from '../ipc/frame.js';
 import { MAX_FRAME, StreamLink } from '../ipc/stream-link.js';
-import { S_IALLUGO } from './api.js';
 import { dynamicImport } from './dynamic-import.js';
+import { checkPrivateDir as checkPrivateDirectory } from './private-files.js';
 
 /** Largest frame a peer may send before it has proved who it is, in bytes. */
 export const PREAUTH_FRAME = 4096;
@@ -202,20 +202,11 @@ const SOCKET_DIR = /^rumpus-sockets-([1-9][0-9]{0,9})-[A-Za-z0-9]{6}$/;
 
 /**
  * Refuses (EACCES) a socket whose directory is not a real directory owned by this user with
- * no access for anyone else: another user could then reach, or replace, the sockets in it.
+ * no access for anyone else (ENOENT: no directory): another user could then reach, or replace,
+ * the sockets in it. See private-files.ts.
  */
 export function checkPrivateDir(socketPath: string): void {
-  const dir = dirname(socketPath);
-  let st;
-  try {
-    st = lstatSync(dir);
-  } catch (err) {
-    throw new SysError('ENOENT', `socket directory ${dir}: ${(err as Error).message}`);
-  }
-  const uid = process.getuid?.();
-  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
-    throw new SysError('EACCES', `socket directory ${dir} is not a directory private to this user (mode ${(st.mode & S_IALLUGO).toString(8)}, owner ${st.uid})`);
-  }
+  checkPrivateDirectory(dirname(socketPath));
 }
 
 /**

@@ -5,7 +5,7 @@
 // reason and even with calls in flight, the process exits and its fds close; the kernel and
 // the other connections go on. The wire is PROTOCOL.md's (kernel/serve/wire.ts).
 
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { dirname } from 'node:path';
 import { SysError, toSysError } from '../../ipc/errno.js';
@@ -15,7 +15,8 @@ import { MAX_CALLS_IN_FLIGHT } from '../client-limits.js';
 import { localControl, type KernelControl } from '../control.js';
 import type { FaultSpec } from '../faults.js';
 import type { Kernel, ProcChannel } from '../kernel.js';
-import { checkPrivateDir, tokenFileBeside, type Grant, type TokenTable } from './tokens.js';
+import { checkOwnSocket, checkPrivateDir, kindOf, lstatOrNull, removeOwn, type WrittenFile } from '../private-files.js';
+import { tokenFileBeside, type Grant, type TokenTable } from './tokens.js';
 import {
   CTL_OPS, HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
   parseCall, parseHello, resultToWire, type Address, type WireCall, type Welcome,
@@ -52,6 +53,12 @@ const DEFAULTS = { maxConnections: 256, maxCallsInFlight: 64, maxFds: 256 };
 /** Bytes of replies a connection may have waiting to be sent before its calls are no longer read. */
 const SEND_HIGH_WATER = MAX_FRAME;
 
+/**
+ * Syscalls a connection may make with an admin token only: mount's source is a host path the
+ * server opens as its own host user, and a mount or unmount changes the tree of every client.
+ */
+const ADMIN_SYSCALLS = new Set(['mount', 'unmount']);
+
 /** The longest unix socket path, in bytes (sun_path holds 108 with its NUL). */
 const MAX_SOCKET_PATH = 107;
 
@@ -78,6 +85,8 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
   if (addresses.length === 0) throw new SysError('EINVAL', 'serve: no address to listen on');
   const listeners: { server: net.Server; address: Address }[] = [];
   const connections = new Set<Connection>();
+  /** The token files written beside the unix sockets. */
+  const written: WrittenFile[] = [];
   let closing: Promise<void> | null = null;
   let resolveHalted!: () => void;
   const halted = new Promise<void>((resolve) => (resolveHalted = resolve));
@@ -88,7 +97,8 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
       const stopped = listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
       await Promise.all([...connections].map((c) => c.drop()));
       await Promise.all(stopped);
-      for (const { address } of listeners) if (address.kind === 'unix') removeSocketFiles(address.path, options.tokens);
+      for (const { address } of listeners) if (address.kind === 'unix') removeSocket(address.path);
+      written.forEach(removeOwn);
       resolveHalted();
     })());
 
@@ -103,7 +113,7 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
     connections.add(c);
   };
   try {
-    for (const address of addresses) listeners.push({ server: await listen(address, accept, options.tokens), address });
+    for (const address of addresses) listeners.push({ server: await listen(address, accept, options.tokens, written), address });
   } catch (err) {
     await close();
     throw err;
@@ -137,7 +147,7 @@ function checkLimits(options: ServeOptions): typeof DEFAULTS {
 
 // ---- listening -----------------------------------------------------------------------------
 
-function listen(address: Address, accept: (s: net.Socket) => void, tokens: TokenTable): Promise<net.Server> {
+function listen(address: Address, accept: (s: net.Socket) => void, tokens: TokenTable, written: WrittenFile[]): Promise<net.Server> {
   const server = net.createServer({ allowHalfOpen: false }, accept);
   // After listen, an error (accept failing at the host's fd limit, say) is the host's; the
   // server goes on, as each connection's failures are the connection's.
@@ -153,21 +163,25 @@ function listen(address: Address, accept: (s: net.Socket) => void, tokens: Token
     server.listen({ host: address.host, port: address.port });
     return listening;
   }
-  return listenUnix(server, address.path, listening, tokens);
+  return listenUnix(server, address.path, listening, tokens, written);
 }
 
 /**
  * Listens on a unix socket: in a directory of the server's own, closed to others (made 0700 if
- * missing), the socket made 0600 (umask around listen, chmod after), a stale socket file
- * replaced and a live one refused.
+ * missing; checked by lstat, so never through a symlink), the socket made 0600 (umask around
+ * listen, chmod after), a stale socket file replaced and a live one refused, anything else at
+ * the path refused saying what it is. After listen, the directory and the socket are checked
+ * again (ours, 0600): a mismatch closes the listener and fails. The generated token is written
+ * fresh beside the socket; `written` gets that file, for removal at close.
  */
-async function listenUnix(server: net.Server, path: string, listening: Promise<net.Server>, tokens: TokenTable): Promise<net.Server> {
+async function listenUnix(server: net.Server, path: string, listening: Promise<net.Server>, tokens: TokenTable, written: WrittenFile[]): Promise<net.Server> {
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new SysError('ENAMETOOLONG', `unix socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes; choose a shorter one`);
   const dir = dirname(path);
-  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (lstatOrNull(dir) === null) mkdirSync(dir, { recursive: true, mode: 0o700 });
   checkPrivateDir(dir);
-  if (existsSync(path)) {
-    if (!lstatSync(path).isSocket()) throw new SysError('EEXIST', `${path} exists and is not a socket; remove it or choose another path`);
+  const there = lstatOrNull(path);
+  if (there !== null) {
+    if (!there.isSocket()) throw new SysError('EEXIST', `${path} is ${kindOf(there)}, not a socket; remove it or choose another path`);
     if (await answers(path)) throw new SysError('EADDRINUSE', `a server already answers at ${path}; stop it or choose another path`);
     unlinkSync(path); // stale: its server is gone
   }
@@ -178,8 +192,15 @@ async function listenUnix(server: net.Server, path: string, listening: Promise<n
   } finally {
     process.umask(umask);
   }
-  chmodSync(path, 0o600);
-  if (tokens.generated !== undefined) tokens.writeGenerated(tokenFileBeside(path));
+  try {
+    checkPrivateDir(dir);
+    if (lstatSync(path).isSocket()) chmodSync(path, 0o600);
+    checkOwnSocket(path);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  if (tokens.generated !== undefined) written.push(tokens.writeGenerated(tokenFileBeside(path)));
   return server;
 }
 
@@ -203,14 +224,9 @@ function listenError(address: Address, err: Error): SysError {
   return new SysError('EIO', `cannot listen on ${url}: ${err.message}`);
 }
 
-function removeSocketFiles(path: string, tokens: TokenTable): void {
-  for (const p of tokens.generated !== undefined ? [path, tokenFileBeside(path)] : [path]) {
-    try {
-      unlinkSync(p);
-    } catch {
-      // already gone
-    }
-  }
+/** Removes a unix socket we listened on, if it is still a socket (not followed through a symlink). */
+function removeSocket(path: string): void {
+  if (lstatOrNull(path)?.isSocket()) unlinkSync(path);
 }
 
 // ---- connections ---------------------------------------------------------------------------
@@ -364,6 +380,9 @@ class Connection {
 
   private async run(call: WireCall): Promise<unknown> {
     if (call.kind === 'ctl') return this.control(call);
+    if (ADMIN_SYSCALLS.has(call.op) && !this.grant!.admin) {
+      throw new SysError('EPERM', `${call.op}: needs an admin token over a connection (it names host files and changes what every client sees)`);
+    }
     const result = await this.proc!.sys(call.op, argsFromWire(call.op, call.args));
     if (call.op === 'exit') this.exited = true;
     return resultToWire(call.op, result);

@@ -10,9 +10,10 @@
 // written for a generated token serves a client as it is.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { fstatSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SysError } from '../../ipc/errno.js';
+import { checkPrivateDir, writeFresh, type WrittenFile } from '../private-files.js';
 import { fullCredentials, type FullCredentials } from '../proc.js';
 
 /** What a token grants: the credentials of the connection's process, and the control ops. */
@@ -59,9 +60,12 @@ export class TokenTable {
     return table;
   }
 
-  /** The table of a token file. Fails as readFileSync (ENOENT, EACCES…) or parse. */
+  /**
+   * The table of a server's token file. Refused (EACCES) when group or others may read it, as
+   * ssh refuses such a key; fails as readFileSync (ENOENT, EACCES…) or parse.
+   */
   static read(path: string): TokenTable {
-    return TokenTable.parse(readText(path), path);
+    return TokenTable.parse(readText(path, true), path);
   }
 
   /** Adds a token. EINVAL for one too short, of other chars, or there already. */
@@ -78,9 +82,9 @@ export class TokenTable {
    * Writes the generated token's file at `path` (0600; see writeTokenFile), for clients to read.
    * EINVAL for a table read from a file, whose tokens its owner hands out.
    */
-  writeGenerated(path: string): void {
+  writeGenerated(path: string): WrittenFile {
     if (this.generated === undefined) throw new SysError('EINVAL', 'only a generated token is written out; this table was read from a file');
-    writeTokenFile(path, this.generated, this.lookup(this.generated)!);
+    return writeTokenFile(path, this.generated, this.lookup(this.generated)!);
   }
 
   /**
@@ -118,13 +122,22 @@ function parseGrant(fields: string[], where: string): Grant {
   }
 }
 
-/** A file's text; a SysError with the file named when it cannot be read. */
-function readText(path: string): string {
+/** A file's text (with `ownerOnly`, refused when group or others may read it); a SysError with the file named when it cannot be read. */
+function readText(path: string, ownerOnly = false): string {
+  let fd: number | undefined;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
+    const mode = fstatSync(fd).mode & 0o777;
+    if (ownerOnly && (mode & 0o077) !== 0) {
+      throw new SysError('EACCES', `token file ${path} has mode ${mode.toString(8).padStart(4, '0')}: group or others can read its tokens; chmod 600 ${path}`);
+    }
+    return readFileSync(fd, 'utf8');
   } catch (err) {
+    if (err instanceof SysError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new SysError(code === 'ENOENT' ? 'ENOENT' : code === 'EACCES' ? 'EACCES' : 'EIO', `cannot read token file ${path}: ${(err as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -136,20 +149,19 @@ export function readClientToken(path: string): string {
 }
 
 /**
- * Writes a token file for `token` (mode 0600, created or replaced): the token and, after it, what
- * it grants, as a server's token file has it.
+ * Writes a token file for `token` (mode 0600, a new file renamed over `path`: see writeFresh,
+ * whose errors it has): the token and, after it, what it grants, as a server's token file has it.
  */
-export function writeTokenFile(path: string, token: string, grant: Grant): void {
+export function writeTokenFile(path: string, token: string, grant: Grant): WrittenFile {
   const groups = grant.cred.groups.length > 0 ? ` groups=${grant.cred.groups.join(',')}` : '';
   const line = `${token} uid=${grant.cred.uid} gid=${grant.cred.gid}${groups}${grant.admin ? ' admin' : ''}\n`;
-  writeFileSync(path, line, { mode: 0o600 });
-  chmodSync(path, 0o600); // a file that was there keeps its mode through writeFileSync
+  return writeFresh(path, line, 0o600);
 }
 
 /**
  * Where `rumpus serve` writes a generated token when it listens on TCP, unless told:
  * `$XDG_RUNTIME_DIR/rumpus-PID.token`, else `/tmp/rumpus-UID/rumpus-PID.token` (that directory
- * made 0700; refused with EACCES when it is another user's or open to others).
+ * made 0700; refused with EACCES when it is a symlink, another user's or open to others).
  */
 export function defaultTokenOut(env: NodeJS.ProcessEnv = process.env): string {
   const name = `rumpus-${process.pid}.token`;
@@ -158,20 +170,6 @@ export function defaultTokenOut(env: NodeJS.ProcessEnv = process.env): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   checkPrivateDir(dir);
   return join(dir, name);
-}
-
-/**
- * Checks that a directory is the server's own and closed to others: owned by this process's
- * uid, no group or other permission bits. EACCES, with a sentence, otherwise.
- */
-export function checkPrivateDir(dir: string): void {
-  const st = statSync(dir);
-  const uid = process.getuid?.();
-  if (!st.isDirectory()) throw new SysError('ENOTDIR', `${dir} is not a directory`);
-  if (uid !== undefined && st.uid !== uid) throw new SysError('EACCES', `${dir} belongs to uid ${st.uid}, not to this server's uid ${uid}; use a directory of your own`);
-  if ((st.mode & 0o077) !== 0) {
-    throw new SysError('EACCES', `${dir} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: others can enter it; make it 0700 (chmod 700 ${dir}) or use another directory`);
-  }
 }
 
 /** The token file beside a unix socket at `socketPath`: `socketPath.token`. */
