@@ -26,6 +26,8 @@ export class StreamLink implements Link {
    */
   limit: number;
   onFrame: (frame: unknown) => void = () => {};
+  /** The body length, in bytes, of the frame onFrame is being given (0 before the first). */
+  frameSize = 0;
   onClose: (reason: string) => void = () => {};
   /**
    * Optional: the frame a peer is sent, before the link closes, when a frame of its breaks the
@@ -33,11 +35,18 @@ export class StreamLink implements Link {
    * between domains), such a link is closed without a word.
    */
   farewell?: (errno: 'EMSGSIZE' | 'EPROTO', reason: string) => Frame;
+  /**
+   * Optional: checks a frame's body before it is decoded; a sentence (what is wrong) breaks the
+   * framing as a body that is not msgpack does (EPROTO). The server's links refuse extension types.
+   */
+  check?: (body: Uint8Array) => string | null;
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private chunks: Buffer[] = [];
   private buffered = 0;
   private open = true;
   private corked = false;
+  /** Frames are not delivered (nor the stream read) until resume(). */
+  private paused = false;
 
   /** @param limit  the frame size limit to start with (see `limit`) */
   constructor(private readonly stream: Duplex, limit = MAX_FRAME) {
@@ -64,6 +73,25 @@ export class StreamLink implements Link {
     }
     this.stream.write(head);
     this.stream.write(body);
+  }
+
+  /** Bytes received and not yet delivered as frames (a frame being buffered, frames held by pause()). */
+  get incoming(): number {
+    return this.buffered;
+  }
+
+  /** Stops reading the stream and delivering frames, even those received already (backpressure). */
+  pause(): void {
+    this.paused = true;
+    this.stream.pause();
+  }
+
+  /** Delivers the frames held by pause(), then reads the stream again. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.deliver();
+    if (!this.paused && this.open) this.stream.resume();
   }
 
   close(): void {
@@ -105,18 +133,28 @@ export class StreamLink implements Link {
   private receive(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    while (this.open && this.buffered >= 4) {
+    this.deliver();
+  }
+
+  /** Delivers the whole frames received, while the link is open and not paused. */
+  private deliver(): void {
+    while (this.open && !this.paused && this.buffered >= 4) {
       const size = this.take(4, false).readUInt32LE(0);
       if (size > this.limit) return this.abort('EMSGSIZE', `a frame of ${size} bytes exceeds the limit of ${this.limit}`);
       if (this.buffered < 4 + size) return;
       const whole = this.take(4 + size, true);
       // Decode from a plain Uint8Array view, so binary fields arrive as Uint8Array, not Buffer.
+      const body = new Uint8Array(whole.buffer, whole.byteOffset + 4, size);
+      const wrong = this.check?.(body);
+      if (wrong) return this.abort('EPROTO', wrong);
       let frame: unknown;
       try {
-        frame = this.packr.unpack(new Uint8Array(whole.buffer, whole.byteOffset + 4, size));
-      } catch (err) {
-        return this.abort('EPROTO', `a frame did not decode: ${(err as Error).message}`);
+        frame = this.packr.unpack(body);
+      } catch {
+        // The decoder's own message speaks of its internals ("Cannot read properties of null").
+        return this.abort('EPROTO', 'a frame is not valid msgpack');
       }
+      this.frameSize = size;
       this.onFrame(frame);
     }
   }

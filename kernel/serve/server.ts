@@ -9,7 +9,7 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { dirname } from 'node:path';
 import { SysError, toSysError } from '../../ipc/errno.js';
-import { OK, type Frame } from '../../ipc/frame.js';
+import { MAX_IO, OK, type Frame } from '../../ipc/frame.js';
 import { MAX_FRAME, StreamLink } from '../../ipc/stream-link.js';
 import { MAX_CALLS_IN_FLIGHT } from '../client-limits.js';
 import { localControl, type KernelControl } from '../control.js';
@@ -19,7 +19,7 @@ import { checkOwnSocket, checkPrivateDir, kindOf, lstatOrNull, removeOwn, type W
 import { tokenFileBeside, type Grant, type TokenTable } from './tokens.js';
 import {
   CTL_OPS, HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
-  parseCall, parseHello, resultToWire, type Address, type WireCall, type Welcome,
+  parseCall, parseHello, plainMsgpackProblem, resultToWire, type Address, type WireCall, type Welcome,
 } from './wire.js';
 
 /** How a server listens, whom it lets in, and what one connection may make it hold. */
@@ -28,8 +28,13 @@ export interface ServeOptions {
   listen: string[];
   /** The tokens accepted; a generated table's token is also written 0600 beside each unix socket (`P.token`). */
   tokens: TokenTable;
-  /** Connections open at once (default 256): one more is refused with an error frame EAGAIN. */
+  /** Authenticated connections open at once (default 256): one more hello is refused with an error frame EAGAIN. */
   maxConnections?: number;
+  /**
+   * Connections waiting for their hello (default 64), counted apart so that strangers cannot
+   * take the slots of token holders: past it the oldest of them is closed (EAGAIN) for the new one.
+   */
+  maxPendingConnections?: number;
   /** Calls one connection may have in flight (default 64): the call past it gets EAGAIN. */
   maxCallsInFlight?: number;
   /** Fds one connection's process may have open (default 256; vfs allows at most 1024): EMFILE past it. */
@@ -48,10 +53,21 @@ export interface Server {
   close(): Promise<void>;
 }
 
-const DEFAULTS = { maxConnections: 256, maxCallsInFlight: 64, maxFds: 256 };
+const DEFAULTS = { maxConnections: 256, maxPendingConnections: 64, maxCallsInFlight: 64, maxFds: 256 };
 
-/** Bytes of replies a connection may have waiting to be sent before its calls are no longer read. */
-const SEND_HIGH_WATER = MAX_FRAME;
+/**
+ * Bytes one connection may make the server hold (its charge: replies waiting to be sent, the
+ * frames and read lengths of its calls in flight, input not yet taken as frames) before it is
+ * no longer read, until its charge is below again.
+ */
+const CONNECTION_BUDGET = 64 * 1024 * 1024;
+
+/**
+ * Bytes all connections together may make the server hold: past it no connection that holds
+ * anything is read until the sum is below again. (One that holds nothing still is: else
+ * connections stopped each in the middle of a frame would wait for one another for ever.)
+ */
+const SERVER_BUDGET = 512 * 1024 * 1024;
 
 /**
  * Syscalls a connection may make with an admin token only: mount's source is a host path the
@@ -70,6 +86,10 @@ interface ServerContext {
   limits: typeof DEFAULTS;
   /** Asks the server to halt the kernel and close (ctl halt, after its reply). */
   halt(): void;
+  /** A connection's hello was accepted: whether it may stay (under maxConnections). */
+  admit(c: Connection): boolean;
+  /** A connection's charge changed: decides again which connections are read (the budgets). */
+  rebalance(): void;
 }
 
 /**
@@ -84,6 +104,8 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
   const addresses = options.listen.map(parseAddress);
   if (addresses.length === 0) throw new SysError('EINVAL', 'serve: no address to listen on');
   const listeners: { server: net.Server; address: Address }[] = [];
+  /** Connections waiting for their hello, oldest first; and those whose hello was accepted. */
+  const pending = new Set<Connection>();
   const connections = new Set<Connection>();
   /** The token files written beside the unix sockets. */
   const written: WrittenFile[] = [];
@@ -95,7 +117,7 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
     (closing ??= (async () => {
       // A net.Server's close completes when its last connection has: stop listening, then drop them.
       const stopped = listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
-      await Promise.all([...connections].map((c) => c.drop()));
+      await Promise.all([...pending, ...connections].map((c) => c.drop()));
       await Promise.all(stopped);
       for (const { address } of listeners) if (address.kind === 'unix') removeSocket(address.path);
       written.forEach(removeOwn);
@@ -105,12 +127,32 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
   const ctx: ServerContext = {
     kernel, control: localControl(kernel), tokens: options.tokens, limits,
     halt: () => void kernel.halt().then(close, close),
+    admit(c) {
+      pending.delete(c);
+      if (connections.size >= limits.maxConnections) return false;
+      connections.add(c);
+      return true;
+    },
+    rebalance() {
+      const charges = new Map([...connections].map((c) => [c, c.charge()]));
+      let total = 0;
+      for (const charge of charges.values()) total += charge;
+      for (const [c, charge] of charges) c.setReading(charge === 0 || (charge <= CONNECTION_BUDGET && total <= SERVER_BUDGET));
+    },
   };
   const accept = (socket: net.Socket) => {
     if (closing) return void socket.destroy(); // came as the server closed: it would never be dropped
-    const c = new Connection(ctx, socket, () => connections.delete(c));
-    if (connections.size >= limits.maxConnections) return c.refuse('EAGAIN', `the server has ${limits.maxConnections} connections open, its limit; try again later`);
-    connections.add(c);
+    const c = new Connection(ctx, socket, () => {
+      pending.delete(c);
+      connections.delete(c);
+      ctx.rebalance();
+    });
+    if (pending.size >= limits.maxPendingConnections) {
+      const oldest = pending.values().next().value!;
+      pending.delete(oldest);
+      oldest.refuse('EAGAIN', `the server has ${limits.maxPendingConnections} connections waiting for their hello, its limit; this one, the oldest, is closed`);
+    }
+    pending.add(c);
   };
   try {
     for (const address of addresses) listeners.push({ server: await listen(address, accept, options.tokens, written), address });
@@ -123,7 +165,7 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
   return {
     addresses: resolved,
     get connections() {
-      return connections.size;
+      return pending.size + connections.size;
     },
     halted,
     close,
@@ -231,6 +273,13 @@ function removeSocket(path: string): void {
 
 // ---- connections ---------------------------------------------------------------------------
 
+/** The bytes a read or pread call will make the server hold for its reply (its length, at most MAX_IO). */
+function readLength({ kind, op, args }: WireCall): number {
+  if (kind !== 'sys' || (op !== 'read' && op !== 'pread')) return 0;
+  const n = Number(args.length);
+  return Number.isFinite(n) && n > 0 ? Math.min(n, MAX_IO) : 0;
+}
+
 /**
  * One connection: its hello, then its process's calls. States: 'hello' (waiting for it, frames
  * at most HELLO_MAX_FRAME), 'spawning' (its process being made; frames queue), 'open', 'closed'.
@@ -245,12 +294,12 @@ class Connection {
   private spawned: Promise<ProcChannel | null> = Promise.resolve(null);
   /** The process exited by its own exit call (nothing to do when the connection goes). */
   private exited = false;
-  /** Frames that came while the process was being made. */
-  private queued: unknown[] = [];
-  /** Reading is paused until the replies waiting to be sent have gone (throttle). */
-  private throttled = false;
-  /** Ids of the calls in flight. */
-  private readonly inFlight = new Set<number>();
+  /** Whether the budgets let this connection be read (ServerContext.rebalance). */
+  private withinBudget = true;
+  /** The calls in flight: id → the bytes they make the server hold (frame, and a read's length). */
+  private readonly inFlight = new Map<number, number>();
+  /** The sum of inFlight's bytes. */
+  private heldByCalls = 0;
   /** Resolves when the connection is closed and its process has exited. */
   private readonly gone: Promise<void>;
   private markGone!: () => void;
@@ -259,14 +308,30 @@ class Connection {
     this.gone = new Promise<void>((resolve) => (this.markGone = resolve)).then(onGone);
     this.link = new StreamLink(socket, HELLO_MAX_FRAME);
     this.link.farewell = (errno, reason) => errorFrame(0, errno, reason);
+    this.link.check = plainMsgpackProblem;
     this.link.onFrame = (frame) => this.receive(frame);
     this.link.onClose = () => void this.closed();
+    socket.on('data', () => ctx.rebalance()).on('drain', () => ctx.rebalance());
     this.helloTimer = setTimeout(() => this.refuse('ETIMEDOUT', `no hello within ${HELLO_TIMEOUT_MS} ms`), HELLO_TIMEOUT_MS);
   }
 
   /** Closes the connection with an error frame `[2, 0, errno, sentence]`. */
   refuse(errno: SysError['errno'], sentence: string): void {
     this.link.sendAndClose(errorFrame(0, errno, sentence), sentence);
+  }
+
+  /** Bytes this connection makes the server hold now: replies waiting, calls in flight, input not yet framed. */
+  charge(): number {
+    return this.socket.writableLength + this.heldByCalls + this.link.incoming;
+  }
+
+  /** Reads the connection's calls or stops reading them, as the budgets decide. */
+  setReading(within: boolean): void {
+    if (within === this.withinBudget) return;
+    this.withinBudget = within;
+    if (this.state !== 'open') return;
+    if (within) this.link.resume();
+    else this.link.pause();
   }
 
   /** Closes the connection (if open) and resolves when its process has exited. */
@@ -277,10 +342,6 @@ class Connection {
 
   private receive(frame: unknown): void {
     if (this.state === 'hello') return this.hello(frame);
-    if (this.state === 'spawning') {
-      this.queued.push(frame);
-      return;
-    }
     if (this.state === 'open') this.dispatch(frame);
   }
 
@@ -294,10 +355,11 @@ class Connection {
       return this.refuse(e.errno, e.message);
     }
     if (!grant) return this.refuse('EACCES', 'the token is not one this server accepts');
+    if (!this.ctx.admit(this)) return this.refuse('EAGAIN', `the server has ${this.ctx.limits.maxConnections} connections open, its limit; try again later`);
     this.grant = grant;
     this.state = 'spawning';
     this.link.limit = MAX_FRAME;
-    this.socket.pause(); // until the process exists: what came already waits in `queued`
+    this.link.pause(); // until the process exists: what came already waits in the link
     this.spawned = this.ctx.kernel.spawnChannel(grant.cred, { maxFds: this.ctx.limits.maxFds }).then(
       (proc) => {
         this.proc = proc;
@@ -318,10 +380,7 @@ class Connection {
       rumpus: PROTOCOL_VERSION, pid: proc.pid, uid: proc.cred.uid, gid: proc.cred.gid, groups: [...proc.cred.groups], admin: this.grant!.admin,
     };
     this.link.send(welcome as never); // a map, not one of the frames between domains
-    const queued = this.queued;
-    this.queued = [];
-    for (const frame of queued) this.receive(frame);
-    if (!this.throttled) this.socket.resume();
+    if (this.withinBudget) this.link.resume();
   }
 
   private dispatch(frame: unknown): void {
@@ -337,7 +396,10 @@ class Connection {
     if (this.inFlight.size >= this.ctx.limits.maxCallsInFlight) {
       return this.link.send(errorFrame(id, 'EAGAIN', `${call.op}: this connection has ${this.ctx.limits.maxCallsInFlight} calls in flight, its limit; wait for some to finish`));
     }
-    this.inFlight.add(id);
+    const held = this.link.frameSize + readLength(call);
+    this.inFlight.set(id, held);
+    this.heldByCalls += held;
+    this.ctx.rebalance();
     this.run(call).then(
       (value) => this.answer(call, okFrame(id, value)),
       (err) => {
@@ -349,6 +411,7 @@ class Connection {
 
   /** Sends a call's reply, unless the connection is gone; the reply to exit is the last frame. */
   private answer(call: WireCall, reply: Frame): void {
+    this.heldByCalls -= this.inFlight.get(call.id) ?? 0;
     this.inFlight.delete(call.id);
     if (this.state !== 'open') return;
     if (call.kind === 'sys' && call.op === 'exit' && this.exited) return this.link.sendAndClose(reply, 'the process exited');
@@ -359,23 +422,8 @@ class Connection {
       const e = toSysError(err, call.op);
       this.link.send(errorFrame(call.id, e.errno, `${call.op}: ${e.message}`));
     }
-    this.throttle();
+    this.ctx.rebalance();
     if (call.kind === 'ctl' && call.op === 'halt' && reply[0] === OK) this.ctx.halt();
-  }
-
-  /**
-   * Stops reading the client's calls while more than SEND_HIGH_WATER bytes of replies wait to
-   * be sent (it does not read its replies), until they have gone: so a client cannot make the
-   * server hold replies without end.
-   */
-  private throttle(): void {
-    if (this.throttled || this.socket.writableLength <= SEND_HIGH_WATER) return;
-    this.throttled = true;
-    this.socket.pause();
-    this.socket.once('drain', () => {
-      this.throttled = false;
-      if (this.state === 'open') this.socket.resume();
-    });
   }
 
   private async run(call: WireCall): Promise<unknown> {

@@ -252,3 +252,53 @@ export function parseAddress(url: string): Address {
 export function addressUrl(a: Address): string {
   return a.kind === 'unix' ? `unix://${a.path}` : `tcp://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
+
+// ---- plain msgpack -------------------------------------------------------------------------
+
+/** msgpack's extension type markers: fixext 1/2/4/8/16 and ext 8/16/32. */
+const EXT_MARKERS = new Set([0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xc7, 0xc8, 0xc9]);
+
+/**
+ * Why a frame body is not plain msgpack, or null when it is: one value, nothing after it, no
+ * extension type (msgpackr would make a Date, a BigInt or a typed array of one; PROTOCOL.md
+ * says a peer never sends any), no reserved byte 0xc1. Walks the encoding without decoding it;
+ * each value takes at least one byte, so the walk is bounded by the body's length.
+ */
+export function plainMsgpackProblem(body: Uint8Array): string | null {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let pos = 0;
+  let values = 1; // still to read
+  const truncated = 'a frame is not valid msgpack (it ends inside a value)';
+  const skip = (n: number): boolean => (pos += n) <= body.length;
+  const uint = (bytes: 1 | 2 | 4): number | null => {
+    if (pos + bytes > body.length) return null;
+    const n = bytes === 1 ? view.getUint8(pos) : bytes === 2 ? view.getUint16(pos) : view.getUint32(pos);
+    pos += bytes;
+    return n;
+  };
+  while (values > 0) {
+    values--;
+    if (pos >= body.length) return truncated;
+    const t = body[pos++];
+    if (t <= 0x7f || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) continue; // fixint, nil, bool
+    if (t >= 0x80 && t <= 0x8f) values += 2 * (t & 0x0f); // fixmap
+    else if (t >= 0x90 && t <= 0x9f) values += t & 0x0f; // fixarray
+    else if (t >= 0xa0 && t <= 0xbf) { if (!skip(t & 0x1f)) return truncated; } // fixstr
+    else if (EXT_MARKERS.has(t)) return `a frame holds a msgpack extension type (0x${t.toString(16)}); the protocol uses none`;
+    else {
+      const fixed: Record<number, number> = { 0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8 };
+      const lengthBytes: Record<number, 1 | 2 | 4> = { 0xc4: 1, 0xc5: 2, 0xc6: 4, 0xd9: 1, 0xda: 2, 0xdb: 4, 0xdc: 2, 0xdd: 4, 0xde: 2, 0xdf: 4 };
+      if (t in fixed) {
+        if (!skip(fixed[t])) return truncated;
+        continue;
+      }
+      if (!(t in lengthBytes)) return `a frame is not valid msgpack (byte 0x${t.toString(16)} is no type)`;
+      const n = uint(lengthBytes[t]);
+      if (n === null) return truncated;
+      if (t >= 0xdc && t <= 0xdd) values += n; // array 16/32
+      else if (t >= 0xde) values += 2 * n; // map 16/32
+      else if (!skip(n)) return truncated; // bin, str
+    }
+  }
+  return pos === body.length ? null : 'a frame is not valid msgpack (bytes follow its value)';
+}
