@@ -19,6 +19,11 @@ export const MAX_FRAME = 4 * MAX_IO;
 /** Milliseconds a link closed after a last frame (sendAndClose) waits for its peer to close. */
 const LINGER_MS = 2_000;
 
+/** Bytes from which a frame body sent is copied into a buffer of its own (StreamLink.pack). */
+const LARGE_BODY = 1024 * 1024;
+
+const newPackr = () => new Packr({ useRecords: false, moreTypes: false });
+
 export class StreamLink implements Link {
   /**
    * Largest frame this link accepts, in bytes: MAX_FRAME, or less while the peer is not yet
@@ -40,7 +45,7 @@ export class StreamLink implements Link {
    * framing as a body that is not msgpack does (EPROTO). The server's links refuse extension types.
    */
   check?: (body: Uint8Array) => string | null;
-  private readonly packr = new Packr({ useRecords: false, moreTypes: false });
+  private packr = newPackr();
   private chunks: Buffer[] = [];
   private buffered = 0;
   private open = true;
@@ -59,7 +64,7 @@ export class StreamLink implements Link {
 
   send(frame: Frame): void {
     if (!this.open) return;
-    const body = this.packr.pack(frame);
+    const body = this.pack(frame);
     if (body.length > MAX_FRAME) throw new SysError('E2BIG', `a message of ${body.length} bytes is larger than the largest frame (${MAX_FRAME} bytes)`);
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(body.length, 0);
@@ -117,11 +122,23 @@ export class StreamLink implements Link {
     this.stream.removeAllListeners('data');
     this.stream.on('data', () => {});
     this.stream.resume();
-    const body = this.packr.pack(frame);
+    const body = this.pack(frame);
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(body.length, 0);
     this.stream.end(Buffer.concat([head, body]));
     setTimeout(() => this.stream.destroy(), LINGER_MS).unref();
+  }
+
+  /**
+   * A frame's body. A large one is copied out of the packer's buffer, which grew to twice its
+   * size for it and would be kept (and shared by the next bodies): so a body waiting to be sent
+   * holds its own length of memory, not double, and the packer starts small again.
+   */
+  private pack(frame: Frame): Buffer {
+    const body = this.packr.pack(frame);
+    if (body.length < LARGE_BODY) return body;
+    this.packr = newPackr();
+    return Buffer.from(body);
   }
 
   private lost(reason: string): void {

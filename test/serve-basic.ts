@@ -70,6 +70,18 @@ for (const policy of POLICIES) {
     big.writeUInt32LE(5000, 0);
     t.match(await refusal(null, big), { errno: 'EMSGSIZE', closed: true }, 'a frame over 4 KiB before the hello: EMSGSIZE');
     t.match(await refusal(null, Buffer.from([1, 0, 0, 0, 0xc1])), { errno: 'EPROTO', closed: true }, 'a body that is not msgpack: EPROTO');
+    // PROTOCOL.md: no extension types (msgpackr would make a Date, a BigInt, a typed array of
+    // them), and a body that does not decode is said as such, without the decoder's internals.
+    for (const [what, body] of [['a timestamp', [0xd6, 0xff, 0, 0, 0, 0]], ['ext 0x42', [0xd4, 0x42, 7]], ['a fixmap holding an ext 8', [0x81, 0xa1, 0x61, 0xc7, 1, 0x74, 0]]] as const) {
+      const raw = Buffer.concat([Buffer.from([body.length, 0, 0, 0]), Buffer.from(body)]);
+      const r = await refusal(null, raw);
+      t.match(r, { errno: 'EPROTO', closed: true }, `${what}: EPROTO, closed`);
+      t.match(r.message, /extension type/, `${what}: the sentence says why`);
+    }
+    const truncated = await refusal(null, Buffer.from([3, 0, 0, 0, 0x92, 0xc4, 9]));
+    t.match(truncated, { errno: 'EPROTO', closed: true }, 'a body cut inside a value: EPROTO');
+    t.match(truncated.message, /not valid msgpack/, 'said as not valid msgpack');
+    t.notMatch(truncated.message, /Cannot read|undefined|null/, 'with no JS internals');
 
     // After the hello: malformed frames close the connection, with EPROTO first.
     for (const bad of [{ a: 1 }, [0, 1, 'sys', 'getpid'], [0, 0, 'sys', 'getpid', {}], [0, 1, 'sys', 'getpid', []], [1, 1, null], [0, 1, 'xyz', 'getpid', {}]]) {

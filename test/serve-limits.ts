@@ -1,6 +1,7 @@
 // What one connection may make a server hold: calls in flight (EAGAIN past the limit; an id
 // already in flight: EINVAL), fds (EMFILE past the limit, kept across a vfs restart),
-// connections (the extra one refused with EAGAIN), and the time to say hello.
+// authenticated connections (the extra hello refused with EAGAIN), connections without a hello
+// (their own cap: the oldest evicted), and the time to say hello.
 
 import * as net from 'node:net';
 import t from 'tap';
@@ -60,11 +61,12 @@ for (const policy of ['monolithic', 'microkernel']) {
     const s = await served({ policy }, { maxConnections: 2 });
     t.teardown(() => s.stop());
     const a = await connect(s.unix);
-    const b = await RawClient.connect(s.tcp); // counts from its first byte, hello or not
+    const b = await connect(s.tcp, { token: s.token }); // counts once its hello is accepted
     const c = await RawClient.connect(s.tcp);
-    t.ok(await c.waitClosed(), 'the connection past the limit is closed');
+    c.send({ rumpus: 1, token: s.token });
+    t.ok(await c.waitClosed(), 'the connection whose hello is past the limit is closed');
     t.match(c.frames[0], [2, 0, 'EAGAIN'], 'after an error frame EAGAIN');
-    b.close();
+    await b.exit();
     // b's going frees its place.
     let d = null;
     for (let i = 0; i < 50 && !d; i++) d = await connect(s.tcp, { token: s.token }).catch(() => new Promise((r) => setTimeout(() => r(null), 20)));
@@ -103,7 +105,7 @@ t.test('a client that does not read its replies is not read either', async (t) =
   };
   t.teardown(() => void (net.Socket.prototype.pause = pause));
   c.socket.pause(); // reads nothing from now on
-  // 80 MiB of replies: more than the server keeps waiting to be sent before it stops reading.
+  // 80 MiB of reads: more than the 64 MiB a connection may make the server hold before it is not read.
   for (let id = 10; id < 20; id++) c.send([0, id, 'sys', 'pread', { fd: 0, length: 8 << 20, offset: 0 }]);
   for (let i = 0; i < 500 && paused.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.equal(paused.size, 1, 'the server stops reading the connection');
@@ -115,4 +117,28 @@ t.test('a client that does not read its replies is not read either', async (t) =
   t.equal(await errnoOf(observer.stat('/tmp/after')), 'ok', 'once the client reads its replies, its calls are read again');
   t.equal(c.frames.length, 13, 'every call answered');
   await observer.exit();
+});
+
+// Connections that have not said hello are counted apart from authenticated ones, with their own
+// cap: a flood of strangers evicts the oldest stranger, never a token holder's slot, so a client
+// whose hello takes milliseconds always gets in.
+t.test('connections without a hello cannot lock out a token holder', async (t) => {
+  const s = await served({ policy: 'monolithic' }, { maxConnections: 2, maxPendingConnections: 4 });
+  t.teardown(() => s.stop());
+  const port = Number(/:(\d+)$/.exec(s.tcp)![1]);
+  const strangers: net.Socket[] = [];
+  t.teardown(() => strangers.forEach((c) => c.destroy()));
+  let evicted = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => {}).on('close', () => evicted++);
+    await new Promise((resolve) => c.once('connect', resolve));
+    strangers.push(c);
+  }
+  const result = await connect(s.unix, { token: s.token, timeoutMs: 3000 }).then(
+    async (p) => (await p.exit(), 'welcomed'),
+    (e: { errno: string }) => e.errno,
+  );
+  t.equal(result, 'welcomed', 'an authenticated client gets in although 8 strangers connected');
+  t.ok(evicted >= 4, `the oldest strangers past the cap of 4 were closed (${evicted})`);
 });

@@ -1,11 +1,13 @@
 // Tokens: the server's token file (its format and its refusals), the generated token and the
 // file written for it, and where a client finds its token, in order.
 
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { TokenTable, defaultTokenOut, findToken, readClientToken } from '../kernel/index.js';
-import { tempDir } from './lib/e2fs.js';
+import { TokenTable, connect, defaultTokenOut, findToken, readClientToken } from '../kernel/index.js';
+import { debugfs, mkImage, tempDir } from './lib/e2fs.js';
+import { errnoOf } from './lib/errno.js';
+import { served } from './lib/serve.js';
 
 const A = 'a'.repeat(32);
 const B = 'B-_b'.repeat(10);
@@ -71,4 +73,41 @@ t.test('where a generated token goes for TCP', async (t) => {
   const out = defaultTokenOut({});
   t.equal(out, `/tmp/rumpus-${process.getuid!()}/rumpus-${process.pid}.token`);
   t.equal(statSync(`/tmp/rumpus-${process.getuid!()}`).mode & 0o777, 0o700, 'its directory 0700');
+});
+
+// The token and pid files are written fresh: a symlink planted at the name is replaced, never
+// written through (a server run as root would overwrite what it points to), and a server's
+// token table that others can read is refused, as ssh refuses such a key.
+t.test('a symlink at the token file path is replaced, not written through; a readable table is refused', async (t) => {
+  const dir = tempDir('rumpus-token-out-');
+  const victim = join(dir, 'victim');
+  writeFileSync(victim, 'precious\n', { mode: 0o644 });
+  const out = join(dir, 'rumpus.token');
+  symlinkSync(victim, out);
+  const table = TokenTable.generate();
+  table.writeGenerated(out);
+  t.equal(readFileSync(victim, 'utf8'), 'precious\n', 'the file the symlink pointed to is untouched');
+  t.ok(lstatSync(out).isFile(), 'the name now holds a regular file');
+  t.equal(statSync(out).mode & 0o777, 0o600, 'of mode 0600');
+  t.equal(readClientToken(out), table.generated, 'with the token');
+  const open = join(dir, 'open.tokens');
+  writeFileSync(open, `${'c'.repeat(64)} uid=0 gid=0\n`, { mode: 0o644 });
+  t.throws(() => TokenTable.read(open), { errno: 'EACCES', message: /mode 0644: group or others can read/ }, 'a table others can read: EACCES naming the mode');
+});
+
+// A non-admin token's reach stays inside the served kernel: mount and unmount name host files
+// (opened as the server's host user) and change every client's tree, so they need admin.
+t.test('mount and unmount over a connection need an admin token', async (t) => {
+  const dir = tempDir('rumpus-host-mount-');
+  const image = join(dir, 'someone-elses.img');
+  mkImage(image, { size: 4 << 20 });
+  const token = 'b'.repeat(64);
+  const s = await served({ policy: 'monolithic' }, { tokens: TokenTable.parse(`${token} uid=0 gid=0\n`) });
+  t.teardown(() => s.stop());
+  const p = await connect(s.unix, { token, timeoutMs: 5000 });
+  await p.mkdir('/tmp/m', 0o755);
+  t.equal(await errnoOf(p.mount('/tmp/m', 'ext2', { source: image })), 'EPERM', 'mount of a host image: EPERM');
+  t.equal(await errnoOf(p.unmount('/tmp')), 'EPERM', 'unmount: EPERM');
+  await p.exit();
+  t.notMatch(debugfs(image, 'ls /'), /planted/, 'nothing was written into the host file');
 });

@@ -3,7 +3,7 @@
 // refused, a stale one replaced, both removed at close; TCP on loopback unless told.
 
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { TokenTable, boot, connect, serve, type Kernel } from '../kernel/index.js';
@@ -73,4 +73,23 @@ t.test('tcp: loopback unless a host is given; a token always', async (t) => {
   t.match(await connect(s.addresses[0], { token: '' }).catch((e: { errno: string }) => e.errno), 'EACCES', 'no token: refused before any connection');
   const p = await connect(s.addresses[0], { token: tokens.generated });
   await p.exit();
+});
+
+// A directory reached through a symlink is refused: in a shared sticky directory (/tmp) another
+// user could plant /tmp/rumpus-UID as a symlink to a private directory of ours, and later point
+// it at one of its own, where clients would send their tokens.
+t.test('a socket directory that is a symlink, and a dangling symlink at the socket path, are refused', async (t) => {
+  const root = tempDir('rumpus-serve-link-');
+  const privateDir = join(root, 'private');
+  mkdirSync(privateDir, { mode: 0o700 });
+  symlinkSync(privateDir, join(root, 'planted'));
+  symlinkSync(join(root, 'nowhere'), join(privateDir, 'dangling.sock'));
+  const k = await boot({ policy: 'monolithic' });
+  t.teardown(() => k.halt());
+  const outcome = (url: string) => serve(k, { listen: [url], tokens: TokenTable.generate() }).then(
+    async (s) => (await s.close(), 'listening'),
+    (e: { errno: string; message: string }) => `${e.errno}: ${e.message}`,
+  );
+  t.match(await outcome(`unix://${join(root, 'planted', 'k.sock')}`), /^EACCES: .*is a symbolic link, not a directory/, 'a symlinked directory: EACCES');
+  t.match(await outcome(`unix://${join(privateDir, 'dangling.sock')}`), /^EEXIST: .*is a symbolic link, not a socket/, 'a dangling symlink at the path: said as such, not "address in use"');
 });

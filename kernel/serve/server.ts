@@ -63,9 +63,11 @@ const DEFAULTS = { maxConnections: 256, maxPendingConnections: 64, maxCallsInFli
 const CONNECTION_BUDGET = 64 * 1024 * 1024;
 
 /**
- * Bytes all connections together may make the server hold: past it no connection that holds
- * anything is read until the sum is below again. (One that holds nothing still is: else
- * connections stopped each in the middle of a frame would wait for one another for ever.)
+ * Bytes all connections together may make the server hold: past it no connection is read until
+ * the sum is below again, except one with no call in flight and no reply waiting (idle()): else
+ * connections stopped each in the middle of a frame would wait for one another for ever. Such a
+ * connection holds at most one frame (MAX_FRAME) of input and then a call: past the budget,
+ * each connection can add at most that.
  */
 const SERVER_BUDGET = 512 * 1024 * 1024;
 
@@ -74,6 +76,8 @@ const SERVER_BUDGET = 512 * 1024 * 1024;
  * server opens as its own host user, and a mount or unmount changes the tree of every client.
  */
 const ADMIN_SYSCALLS = new Set(['mount', 'unmount']);
+
+const EMPTY = new Uint8Array(0);
 
 /** The longest unix socket path, in bytes (sun_path holds 108 with its NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -137,7 +141,7 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
       const charges = new Map([...connections].map((c) => [c, c.charge()]));
       let total = 0;
       for (const charge of charges.values()) total += charge;
-      for (const [c, charge] of charges) c.setReading(charge === 0 || (charge <= CONNECTION_BUDGET && total <= SERVER_BUDGET));
+      for (const [c, charge] of charges) c.setReading(c.idle() || (charge <= CONNECTION_BUDGET && total <= SERVER_BUDGET));
     },
   };
   const accept = (socket: net.Socket) => {
@@ -325,13 +329,31 @@ class Connection {
     return this.socket.writableLength + this.heldByCalls + this.link.incoming;
   }
 
+  /** Whether the connection has no call in flight and no reply waiting to be sent (its charge is only input). */
+  idle(): boolean {
+    return this.heldByCalls === 0 && this.socket.writableLength === 0;
+  }
+
   /** Reads the connection's calls or stops reading them, as the budgets decide. */
   setReading(within: boolean): void {
     if (within === this.withinBudget) return;
     this.withinBudget = within;
     if (this.state !== 'open') return;
-    if (within) this.link.resume();
-    else this.link.pause();
+    if (within) {
+      this.link.resume();
+    } else {
+      this.link.pause();
+      this.rebalanceWhenSent();
+    }
+  }
+
+  /**
+   * Asks for a rebalance once what is queued now has been sent: 'drain' comes only after a
+   * write past the high-water mark, so a paused connection whose last small reply leaves would
+   * otherwise never be looked at again. (An empty write's callback runs after those before it.)
+   */
+  private rebalanceWhenSent(): void {
+    this.socket.write(EMPTY, () => this.ctx.rebalance());
   }
 
   /** Closes the connection (if open) and resolves when its process has exited. */
@@ -423,6 +445,7 @@ class Connection {
       this.link.send(errorFrame(call.id, e.errno, `${call.op}: ${e.message}`));
     }
     this.ctx.rebalance();
+    if (!this.withinBudget) this.rebalanceWhenSent();
     if (call.kind === 'ctl' && call.op === 'halt' && reply[0] === OK) this.ctx.halt();
   }
 
