@@ -95,7 +95,7 @@ with status 1 and the report on standard error.
                       renamed over F; a directory others can write is refused unless it is
                       sticky and F is absent or ours). Default:
                       $XDG_RUNTIME_DIR/rumpus-PID.token, else /tmp/rumpus-UID/rumpus-PID.token
-  --max-connections N connections at once (default 256)
+  --max-connections N authenticated connections at once (default 256)
 ${KERNEL_HELP}`,
   options: {
     ...kernelOptions,

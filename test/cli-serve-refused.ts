@@ -1,9 +1,11 @@
 // `rumpus serve` over TCP and refusing, from the built command (dist/): a generated token
 // written to --token-out and used by a client (none without it); the operand forms only a server
 // has (a bare kernel path, ':/PATH', an image it has not mounted); mkfs with a server set; a bad
-// address, an unsafe socket directory and an address in use, each refused in one sentence.
+// address, an unsafe socket directory, a dangling symlink at the socket path, a pidfile in a
+// missing directory, a token table others can read and an address in use, each refused in one
+// sentence; `ctl ps` with an extra operand is a usage error.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
@@ -59,12 +61,23 @@ t.test('refused in one sentence: a bad address, an unsafe socket directory, an a
   chmodSync(open, 0o755);
   refused(await rumpus(dir, ['serve', '--listen', `unix://${open}/s.sock`]), 'a socket directory others can enter', /0755/);
   t.notOk(existsSync(join(open, 's.sock')), 'no socket is made there');
+  refused(await rumpus(dir, ['serve', '--listen', `unix://${dir}/priv/p.sock`, '--pidfile', join(dir, 'missing', 'p.pid')]), 'a pidfile in a missing directory', /cannot write \S+p\.pid: directory \S+missing does not exist/);
+  mkdirSync(join(dir, 'links'), { mode: 0o700 });
+  symlinkSync(join(dir, 'nowhere'), join(dir, 'links', 'dangling.sock'));
+  refused(await rumpus(dir, ['serve', '--listen', `unix://${dir}/links/dangling.sock`]), 'a dangling symlink at the socket path', /is a symbolic link, not a socket/);
+  const table = join(dir, 'readable.tokens');
+  writeFileSync(table, `${'a'.repeat(40)} uid=0 gid=0 admin\n`, { mode: 0o644 });
+  chmodSync(table, 0o644);
+  refused(await rumpus(dir, ['serve', '--listen', `unix://${dir}/priv/t.sock`, '--token-file', table]), 'a token table others can read', /has mode 0644: group or others can read its tokens/);
 
   const sock = join(dir, 'run', 'busy.sock');
   const pidfile = join(dir, 'busy.pid');
   const first = await startServer(t, dir, ['--listen', `unix://${sock}`, '--pidfile', pidfile]);
   refused(await rumpus(dir, ['serve', '--listen', `unix://${sock}`, '--pidfile', pidfile]), 'a socket a server answers at', /already answers/);
   t.equal(readFileSync(pidfile, 'utf8'), `${first.child.pid}\n`, 'the refused server leaves the running one\'s pidfile alone');
+  const extra = await rumpus(dir, ['ctl', 'ps', 'extra', '--server', `unix://${sock}`]);
+  t.equal(extra.code, 2, 'ctl ps with an extra operand: a usage error');
+  t.match(extra.stderr, /takes no arguments, got 'extra'\nusage: rumpus ctl ps\n$/, 'saying so, with the usage');
   first.child.kill('SIGTERM');
   t.equal(await exitOf(first), 0);
 });

@@ -141,6 +141,11 @@ async function listing(
   return { lines: opts.long ? longListing(entries) : names.map(shown), subdirs };
 }
 
+/** A usage error for a command that takes no operands and was given some. */
+function noOperands(command: string, args: string[]): void {
+  if (args.length > 0) throw new UsageError(`takes no arguments, got '${args[0]}'`);
+}
+
 /**
  * The commands that look at and steer the kernel itself rather than files: the shell's, and
  * `rumpus ctl`'s (bin/ctl-command.ts) with a server's kernel.
@@ -149,7 +154,8 @@ export const CONTROL_COMMANDS: Record<string, CommandDef<ControlState>> = {
   ps: {
     usage: 'ps',
     summary: 'the kernel\'s domains: kind, id, status, restarts, uptime, components',
-    async run(s, _args, io) {
+    async run(s, args, io) {
+      noOperands('ps', args);
       const rows = (await s.control.ps()).map((d) => [
         d.name, d.kind, String(d.id), d.status, String(d.restarts), formatUptime(d.uptimeMs), d.components.join(','),
       ]);
@@ -184,7 +190,8 @@ export const CONTROL_COMMANDS: Record<string, CommandDef<ControlState>> = {
   faults: {
     usage: 'faults',
     summary: 'list the armed faults',
-    async run(s, _args, io) {
+    async run(s, args, io) {
+      noOperands('faults', args);
       await io.out((await s.control.faults()).map((f) => describeFault(f) + '\n').join('') || 'no faults armed\n');
       return 0;
     },
@@ -193,6 +200,7 @@ export const CONTROL_COMMANDS: Record<string, CommandDef<ControlState>> = {
     usage: 'clear [COMPONENT]',
     summary: 'disarm the faults of one component, or of all',
     async run(s, args) {
+      if (args.length > 1) throw new UsageError(`takes at most one COMPONENT, got '${args[1]}' too`);
       await s.control.clear(args[0]);
       return 0;
     },
@@ -200,7 +208,8 @@ export const CONTROL_COMMANDS: Record<string, CommandDef<ControlState>> = {
   dmesg: {
     usage: 'dmesg',
     summary: 'the supervisor\'s log: failures, restarts, faults armed, panics',
-    async run(s, _args, io) {
+    async run(s, args, io) {
+      noOperands('dmesg', args);
       const lines = (await s.control.dmesg()).map((e) => `[${(e.at / 1000).toFixed(3).padStart(10)}] ${e.kind}: ${e.domain} (${e.components.join(',')}): ${e.reason}\n`);
       await io.out(lines.join(''));
       return 0;
