@@ -99,8 +99,9 @@ interface ServerContext {
 /**
  * Serves `kernel` (booted by the caller) on every address of `options.listen` until close() or a `ctl
  * halt`. Fails with a SysError, having listened nowhere: EINVAL (a bad address or limit),
- * EACCES (a unix socket's directory that others can enter or that is not the server's),
- * EADDRINUSE (a server answers at a unix socket's path, or the TCP port is taken), or as
+ * EACCES (a unix socket's directory that is a symlink, others can enter or is not the
+ * server's; or the socket not ours and 0600 after listen), EEXIST (something other than a
+ * socket at its path, said), EADDRINUSE (a server answers at a unix socket's path, or the TCP port is taken), or as
  * the host's listen fails.
  */
 export async function serve(kernel: Kernel, options: ServeOptions): Promise<Server> {
