@@ -20,7 +20,7 @@ for (const policy of POLICIES) {
     writeFileSync(admin, `${token(1)}\n`);
     writeFileSync(user, `${token(2)}\n`);
     const table = join(dir, 'tokens');
-    writeFileSync(table, `# who may use this server\n${token(1)} uid=0 gid=0 admin\n${token(2)} uid=1000 gid=1000 groups=100\n`);
+    writeFileSync(table, `# who may use this server\n${token(1)} uid=0 gid=0 admin\n${token(2)} uid=1000 gid=1000 groups=100\n`, { mode: 0o600 });
     mkImage(join(dir, 'disk.img'), { size: 4 << 20 });
     const sock = join(dir, 'run', 'ctl.sock');
     const url = `unix://${sock}`;
