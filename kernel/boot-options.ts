@@ -25,6 +25,12 @@ export interface MountSpec {
   /** What: a host image path for ext2; unused by tmpfs and dev. */
   source?: string;
   readonly?: boolean;
+  /**
+   * The mode (permission bits with sticky, set-id: 0–0o7777) of the mounted root directory, set
+   * by init once mounted, as tmpfs's `mode=` mount option; left as the file system has it when
+   * absent.
+   */
+  mode?: number;
 }
 
 export interface BootOptions {
@@ -53,7 +59,8 @@ export interface BootOptions {
 
 export const DEFAULT_MOUNTS: MountSpec[] = [
   { target: '/', fstype: 'tmpfs' },
-  { target: '/tmp', fstype: 'tmpfs' },
+  // Anyone may make files in /tmp, and only remove their own: 1777, as on any Unix.
+  { target: '/tmp', fstype: 'tmpfs', mode: 0o1777 },
   { target: '/dev', fstype: 'dev' },
 ];
 
@@ -127,7 +134,7 @@ const SUPERVISION = fields({
   strategy: oneOf(STRATEGIES),
   essential: flag,
 });
-const MOUNT = fields({ target: text, fstype: text, source: text, readonly: flag }, ['target', 'fstype']);
+const MOUNT = fields({ target: text, fstype: text, source: text, readonly: flag, mode: integer(0, 0o7777, 'a mode from 0 to 0o7777') }, ['target', 'fstype']);
 const MEMORY_LIMIT = integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer of MiB');
 
 /**

@@ -327,6 +327,7 @@ export class Kernel {
       // The target is a byte string (boot-options.ts); init takes a path as its bytes.
       if (m.target !== '/') await this.init.mkdir(bytesOf(m.target), { recursive: true, mode: 0o755 });
       await this.call('vfs', 'mount', { pid: this.init.pid, target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly });
+      if (m.mode !== undefined) await this.init.chmod(bytesOf(m.target), m.mode);
     }
   }
 

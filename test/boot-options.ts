@@ -10,6 +10,7 @@ import t from 'tap';
 import { threads } from './lib/os.js';
 import { boot, type BootOptions, type PlacementSpec } from '../kernel/index.js';
 import { BUILTIN } from '../kernel/registry.js';
+import { errnoOf } from './lib/errno.js';
 
 /** Options that are refused, and what the refusal must say. */
 const BAD: [what: string, options: Record<string, unknown>, message: RegExp][] = [
@@ -100,4 +101,20 @@ t.test('a call deadline given at boot is the one calls get', async (t) => {
   t.equal(await k.call('probe', 'echo', { value: 'quick' }), 'quick', 'a quick call is answered');
   // The default deadline (60 s) would let a 10 s sleep finish; this one does not.
   await t.rejects(k.call('probe', 'sleep', { ms: 10_000 }), { errno: 'ETIMEDOUT', message: /probe\.sleep: no reply/ }, 'a call slower than the deadline times out');
+});
+
+// Found by review: an unprivileged process (a `rumpus serve` token of uid 1000) could make no
+// file anywhere in the default kernel. /tmp is 1777 as on any Unix: anyone makes files there,
+// and only their owner removes them.
+t.test('a mount\'s mode sets its root\'s; the default /tmp is 1777', async (t) => {
+  const k = await boot({ policy: 'monolithic' });
+  t.teardown(() => k.halt());
+  const root = await k.spawn();
+  t.equal((await root.stat('/tmp')).mode & 0o7777, 0o1777, '/tmp is sticky and open to all');
+  const alice = await k.spawn({ uid: 1000, gid: 1000 });
+  const bob = await k.spawn({ uid: 1001, gid: 1001 });
+  await alice.writeFile('/tmp/alice', 'a');
+  t.equal(await errnoOf(bob.unlink('/tmp/alice')), 'EPERM', 'another user cannot remove it');
+  await alice.unlink('/tmp/alice');
+  await t.rejects(boot({ policy: 'monolithic', mounts: [{ target: '/', fstype: 'tmpfs', mode: 0o10000 }] }), { errno: 'EINVAL', message: /mounts\[0\]\.mode/ }, 'a mode beyond 0o7777 is refused');
 });

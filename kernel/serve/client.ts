@@ -3,7 +3,7 @@
 // kernel; connectKernel() gives a server's KernelControl (its control ops need an admin token).
 // If the server goes away, every call pending and every later one fails with ECONNRESET.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { SysError, type Errno } from '../../ipc/errno.js';
 import { ERR, OK, REQ } from '../../ipc/frame.js';
@@ -88,6 +88,27 @@ export function findToken(url: string, options: ConnectOptions = {}, env: NodeJS
   throw new SysError('EACCES', `no token for ${url}: give one (--token-file, RUMPUS_TOKEN or RUMPUS_TOKEN_FILE)${address.kind === 'unix' ? ` or put it in ${tokenFileBeside(address.path)}` : ''}`);
 }
 
+/**
+ * Refuses to send a token to a unix socket that someone else could have put there: the socket
+ * must exist (ENOENT: said first, or a missing server would read as a missing token), be a
+ * socket, and belong to this user or root (EACCES otherwise). A server makes its socket 0600
+ * in a private directory, so nobody else can make a server of ours; but a path on a shared
+ * directory (/tmp) could lead, through a planted symlink, to a stranger's socket.
+ */
+function checkSocketOwner(url: string, path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new SysError('ENOENT', `no server at ${url}: ${path} does not exist`);
+  }
+  if (!st.isSocket()) throw new SysError('ECONNREFUSED', `no server at ${url}: ${path} is not a socket`);
+  const me = process.getuid?.() ?? 0;
+  if (st.uid !== me && st.uid !== 0) {
+    throw new SysError('EACCES', `${url}: the socket belongs to uid ${st.uid}, neither you (uid ${me}) nor root; not sending it a token`);
+  }
+}
+
 /** A host error of connecting, as an errno. */
 function connectErrno(err: NodeJS.ErrnoException): Errno {
   const code = err.code;
@@ -113,7 +134,7 @@ class Session {
   static async open(url: string, options: ConnectOptions): Promise<Session> {
     const address = parseAddress(url);
     // Said first: without it, a missing server would read as a missing token.
-    if (address.kind === 'unix' && !existsSync(address.path)) throw new SysError('ENOENT', `no server at ${url}: ${address.path} does not exist`);
+    if (address.kind === 'unix') checkSocketOwner(url, address.path);
     const token = findToken(url, options);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
@@ -121,14 +142,18 @@ class Session {
       let hostError: NodeJS.ErrnoException | null = null;
       socket.once('error', (err) => (hostError = err));
       const link = new StreamLink(socket, MAX_FRAME);
+      // Settled once: closing the link runs onClose, which must not speak over a refusal.
+      let settled = false;
       const fail = (err: SysError) => {
+        settled = true;
         clearTimeout(timer);
-        link.close();
         reject(err);
+        link.close();
       };
       const timer = setTimeout(() => fail(new SysError('ETIMEDOUT', `${url}: no answer from the server in ${timeoutMs} ms`)), timeoutMs);
       link.onClose = (reason) => {
         clearTimeout(timer);
+        if (settled) return;
         reject(hostError ? new SysError(connectErrno(hostError), `cannot connect to ${url}: ${hostError.message}`) : new SysError('ECONNRESET', `${url}: the server closed the connection (${reason})`));
       };
       link.onFrame = (frame) => {
