@@ -88,6 +88,7 @@ for (const policy of ['microkernel', 'multiprocess']) {
       text: new TextDecoder().decode(await p.readFile('/tmp/hello')),
       pid: await p.getpid(),
       bundles: k.domains().filter((d) => d.kind !== 'main').map((d) => d.bundle ?? null),
+      codeCaches: k.domains().filter((d) => d.kind === 'thread').map((d) => d.codeCache ?? false),
     };
   } finally {
     await k.halt();
@@ -173,7 +174,10 @@ t.test('npm pack makes a tarball that installs into an empty project and runs th
   const script = await run(process.execPath, ['boot.mjs'], app, env);
   t.equal(script.code, 0, "a script that imports { boot } from 'rumpus' runs", { stderr: script.stderr });
   if (script.code === 0) {
-    const out = JSON.parse(script.stdout) as Record<string, { text: string; pid: number; bundles: (string | null)[] }>;
+    const out = JSON.parse(script.stdout) as Record<string, { text: string; pid: number; bundles: (string | null)[]; codeCaches: boolean[] }>;
+    // The same Node built the code caches: V8 takes them, though they were made in the checkout.
+    const caches = out.microkernel?.codeCaches ?? [];
+    t.ok(caches.length > 0 && caches.every((used) => used), `microkernel: each thread domain compiled its bundle from its code cache (${caches.join(', ')})`);
     for (const [policy, { text, pid, bundles }] of Object.entries(out)) {
       t.equal(text, `hello from ${policy}`, `${policy}: a file on /tmp reads back`);
       t.ok(pid > 0, `${policy}: getpid answers`);
