@@ -71,8 +71,9 @@ function filesUnder(root: string): string[] {
 }
 
 // What an installed rumpus needs, and nothing else: dist's runtime code with the kernel's types,
-// the domain bundles and their code caches; the documents.
-const PACKED = /^(package\.json|README\.md|PROTOCOL\.md|LICENSE|dist\/(kernel|ipc|servers)\/.*\.(js|cjs|d\.ts|cjs\.v8cache)|dist\/(bin|bench)\/.*\.js)$/;
+// the domain bundles and their code caches; the documents (bench/README.md, which `rumpus bench
+// --help` refers to, included).
+const PACKED = /^(package\.json|README\.md|PROTOCOL\.md|LICENSE|bench\/README\.md|dist\/(kernel|ipc|servers)\/.*\.(js|cjs|d\.ts|cjs\.v8cache)|dist\/(bin|bench)\/.*\.js)$/;
 
 // The script a user writes: boots a kernel under each policy that starts domains, makes a few
 // syscalls, and tells where each domain's code came from.
