@@ -34,12 +34,17 @@ export const ERRNO = {
   ENOSYS: [38, 'Function not implemented'],
   ENOTEMPTY: [39, 'Directory not empty'],
   ELOOP: [40, 'Too many levels of symbolic links'],
+  EPROTO: [71, 'Protocol error'],
   EOVERFLOW: [75, 'Value too large for defined data type'],
+  EMSGSIZE: [90, 'Message too long'],
+  EPROTONOSUPPORT: [93, 'Protocol not supported'],
+  EADDRINUSE: [98, 'Address already in use'],
   ESTALE: [116, 'Stale file handle'],
   EUCLEAN: [117, 'Structure needs cleaning'],
   ENOTSUP: [95, 'Operation not supported'],
   ECONNRESET: [104, 'Connection reset by peer'],
   ETIMEDOUT: [110, 'Connection timed out'],
+  ECONNREFUSED: [111, 'Connection refused'],
   ECANCELED: [125, 'Operation canceled'],
 } as const satisfies Record<string, readonly [number, string]>;
 

@@ -24,6 +24,12 @@ export class StreamLink implements Link {
   limit: number;
   onFrame: (frame: unknown) => void = () => {};
   onClose: (reason: string) => void = () => {};
+  /**
+   * Optional: the frame a peer is sent, before the link closes, when a frame of its breaks the
+   * framing (`EMSGSIZE`: larger than the limit; `EPROTO`: its body is not msgpack). Unset (as
+   * between domains), such a link is closed without a word.
+   */
+  farewell?: (errno: 'EMSGSIZE' | 'EPROTO', reason: string) => Frame;
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private chunks: Buffer[] = [];
   private buffered = 0;
@@ -63,6 +69,21 @@ export class StreamLink implements Link {
     this.stream.destroy();
   }
 
+  /**
+   * Sends `frame` as the last one and closes the link: nothing more is read, and the stream is
+   * destroyed once the frame has been handed to the system (or failed to be).
+   */
+  sendAndClose(frame: Frame, reason: string): void {
+    if (!this.open) return;
+    this.lost(reason);
+    this.stream.pause();
+    this.stream.removeAllListeners('data');
+    const body = this.packr.pack(frame);
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32LE(body.length, 0);
+    this.stream.write(Buffer.concat([head, body]), () => this.stream.destroy());
+  }
+
   private lost(reason: string): void {
     if (!this.open) return;
     this.open = false;
@@ -74,7 +95,7 @@ export class StreamLink implements Link {
     this.buffered += chunk.length;
     while (this.open && this.buffered >= 4) {
       const size = this.take(4, false).readUInt32LE(0);
-      if (size > this.limit) return this.abort(`a frame of ${size} bytes exceeds the limit of ${this.limit}`);
+      if (size > this.limit) return this.abort('EMSGSIZE', `a frame of ${size} bytes exceeds the limit of ${this.limit}`);
       if (this.buffered < 4 + size) return;
       const whole = this.take(4 + size, true);
       // Decode from a plain Uint8Array view, so binary fields arrive as Uint8Array, not Buffer.
@@ -82,7 +103,7 @@ export class StreamLink implements Link {
       try {
         frame = this.packr.unpack(new Uint8Array(whole.buffer, whole.byteOffset + 4, size));
       } catch (err) {
-        return this.abort(`a frame did not decode: ${(err as Error).message}`);
+        return this.abort('EPROTO', `a frame did not decode: ${(err as Error).message}`);
       }
       this.onFrame(frame);
     }
@@ -99,7 +120,8 @@ export class StreamLink implements Link {
     return first.subarray(0, n);
   }
 
-  private abort(reason: string): void {
+  private abort(errno: 'EMSGSIZE' | 'EPROTO', reason: string): void {
+    if (this.farewell) return this.sendAndClose(this.farewell(errno, reason), reason);
     this.lost(reason);
     this.stream.destroy();
   }

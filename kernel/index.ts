@@ -1,6 +1,12 @@
-// The rumpus TypeScript API: boot a kernel under a policy, spawn client processes, halt.
+// The rumpus TypeScript API: boot a kernel under a policy, spawn client processes, halt; serve a
+// kernel to other programs and connect to one.
 
-export { boot, Kernel } from './kernel.js';
+export { boot, Kernel, type ProcChannel } from './kernel.js';
+export { localControl, type KernelControl } from './control.js';
+export { serve, type ServeOptions, type Server } from './serve/server.js';
+export { connect, connectKernel, findToken, type ConnectOptions } from './serve/client.js';
+export { TokenTable, defaultTokenOut, readClientToken, writeTokenFile, type Grant } from './serve/tokens.js';
+export { PROTOCOL_VERSION, parseAddress } from './serve/wire.js';
 export { DEFAULT_MOUNTS, type BootOptions, type MountSpec } from './boot-options.js';
 export type { DomainInfo } from './domains.js';
 export type { KernelEvent } from './supervisor.js';

@@ -22,9 +22,17 @@ import { KeepCore } from './keep-core.js';
 import { bytesOf } from './names.js';
 import { kindOf } from './topology.js';
 import { resolvePlacement, type Placement } from './placement.js';
-import { Proc, clientArgs, fullCredentials, type Credentials, type FullCredentials } from './proc.js';
+import { Proc, clientArgs, fullCredentials, type Credentials, type FullCredentials, type SyscallFn } from './proc.js';
 import { Supervisor, type KernelEvent } from './supervisor.js';
 import { validateRequest } from './validate.js';
+
+/** A client process as its bare channel into the core (see Kernel.spawnChannel). */
+export interface ProcChannel {
+  pid: number;
+  cred: FullCredentials;
+  /** Its syscalls, bound to it: arguments and errors as vfs takes and gives them. */
+  sys: SyscallFn;
+}
 
 /** Milliseconds halt() gives the calls under way to finish before it fails them with EIO. */
 const HALT_GRACE_MS = 5_000;
@@ -125,6 +133,18 @@ export class Kernel {
    * processes are alive.
    */
   async spawn(cred: Partial<Credentials> = {}): Promise<Proc> {
+    const { pid, cred: full, sys } = await this.spawnChannel(cred);
+    return new Proc(pid, full, sys);
+  }
+
+  /**
+   * A new client process as spawn() makes it, given as its bare channel: its pid, credentials,
+   * and its syscall function, which takes arguments as vfs does (paths as byte strings) and
+   * fails with messages as vfs writes them. For a server that carries a remote client's calls
+   * (kernel/serve/server.ts), which does its own conversions. `limits.maxFds`: how many fds the
+   * process may have open (vfs's MAX_FDS at most, and by default). Fails as spawn().
+   */
+  async spawnChannel(cred: Partial<Credentials> = {}, limits: { maxFds?: number } = {}): Promise<ProcChannel> {
     const full = fullCredentials(cred);
     if (this.procs.size + this.spawning >= MAX_PROCS) {
       throw new SysError('EAGAIN', `spawn: ${MAX_PROCS} client processes are alive already; one must exit first`);
@@ -134,12 +154,13 @@ export class Kernel {
     try {
       // vfs is told the deadline its calls have across a boundary (none in the kernel's own thread).
       const callDeadlineMs = this.placement.home.get('vfs') === MAIN ? 0 : this.settings.calls.timeoutMs;
-      await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid, groups: [...full.groups], callDeadlineMs });
+      const maxFds = limits.maxFds === undefined ? {} : { maxFds: limits.maxFds };
+      await this.call('vfs', 'spawn', { pid, uid: full.uid, gid: full.gid, groups: [...full.groups], callDeadlineMs, ...maxFds });
     } finally {
       this.spawning--;
     }
     this.procs.set(pid, full);
-    return new Proc(pid, full, (op, args) => this.syscall(pid, op, args));
+    return { pid, cred: full, sys: (op, args) => this.syscall(pid, op, args) };
   }
 
   /**

@@ -8,8 +8,11 @@ const p = <const A extends Record<string, ArgSpec> = {}>(extra: A = {} as A) => 
 
 export const VFS_OPS = {
   /** A new client process with these credentials (groups: its supplementary groups), from the core. */
-  /** A client process; callDeadlineMs: the core's deadline for its calls to vfs (0: none). */
-  spawn: { args: { pid: 'uint', uid: 'uint', gid: 'uint', groups: 'uint[]', callDeadlineMs: 'uint' }, idempotent: false },
+  /**
+   * A client process; callDeadlineMs: the core's deadline for its calls to vfs (0: none);
+   * maxFds: how many fds it may have open (default and most: MAX_FDS, servers/vfs/procs.ts).
+   */
+  spawn: { args: { pid: 'uint', uid: 'uint', gid: 'uint', groups: 'uint[]', callDeadlineMs: 'uint', maxFds: 'uint?' }, idempotent: false },
   exit: { args: p(), idempotent: false },
   getpid: { args: p(), idempotent: true },
   umask: { args: p({ mask: 'uint' }), idempotent: false },

@@ -62,15 +62,18 @@ export interface ProcEntry extends Cred {
    */
   cwdGone?: boolean;
   fds: (OpenFile | undefined)[];
+  /** How many fds it may have open (its RLIMIT_NOFILE): at most MAX_FDS. */
+  maxFds: number;
 }
 
+/** The most fds any process may have open, and a process's limit unless spawn gives a lower one. */
 export const MAX_FDS = 1024;
 /** The umask a process starts with. */
 const DEFAULT_UMASK = 0o022;
 
 /** A process as it starts: the default umask, no cwd yet (the root), no open files. */
-export function newProc(pid: number, cred: CredRecord): ProcEntry {
-  return { pid, uid: cred.uid, gid: cred.gid, groups: new Set(cred.groups), umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [] };
+export function newProc(pid: number, cred: CredRecord, maxFds = MAX_FDS): ProcEntry {
+  return { pid, uid: cred.uid, gid: cred.gid, groups: new Set(cred.groups), umask: DEFAULT_UMASK, cwd: null, cwdPath: [], fds: [], maxFds: Math.min(maxFds, MAX_FDS) };
 }
 
 /** Root's credentials: what vfs acts as for itself. */
@@ -79,9 +82,10 @@ export const ROOT: CredRecord = Object.freeze({ uid: 0, gid: 0, groups: Object.f
 export class ProcTable {
   private readonly procs = new Map<number, ProcEntry>();
 
-  spawn(pid: number, cred: CredRecord): ProcEntry {
+  /** A new process; maxFds: its fd limit (MAX_FDS at most, and by default). */
+  spawn(pid: number, cred: CredRecord, maxFds = MAX_FDS): ProcEntry {
     if (this.procs.has(pid)) throw new SysError('EEXIST', `vfs: process ${pid} exists`);
-    const p = newProc(pid, cred);
+    const p = newProc(pid, cred, maxFds);
     this.procs.set(pid, p);
     return p;
   }
@@ -106,11 +110,11 @@ export class ProcTable {
     return f;
   }
 
-  /** Puts file at the lowest free fd of p; EMFILE when all MAX_FDS are taken. */
+  /** Puts file at the lowest free fd of p; EMFILE when all its maxFds are taken. */
   install(p: ProcEntry, file: OpenFile): number {
     let fd = p.fds.findIndex((f) => !f); // findIndex, unlike indexOf, also visits the holes dup2 leaves
     if (fd < 0) fd = p.fds.length;
-    if (fd >= MAX_FDS) throw new SysError('EMFILE', `process ${p.pid} has ${MAX_FDS} files open`);
+    if (fd >= p.maxFds) throw new SysError('EMFILE', `process ${p.pid} has ${p.maxFds} files open, its limit`);
     p.fds[fd] = file;
     return fd;
   }

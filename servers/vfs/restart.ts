@@ -1,6 +1,6 @@
 // vfs's own restart (MINIX's DS is the model): vfs keeps, through ctx.keep, what a new
 // incarnation needs to serve the same clients — each client process's credentials, umask and
-// current directory, and each mount — committed before the spawn, exit, umask, chdir, mount or
+// current directory and fd limit, and each mount — committed before the spawn, exit, umask, chdir, mount or
 // unmount that changed it is answered. The
 // new incarnation gets those records back from the core (checked), and makes the processes and
 // mounts again. The file systems' instances outlived the old vfs, and each mount names its
@@ -22,12 +22,13 @@ interface KeptMount extends MountRequest {
 }
 
 /**
- * A kept process: its credentials, umask, the names from '/' to its current directory, and the
- * core's deadline for its calls (see PipeTable.callDeadline).
+ * A kept process: its credentials, umask, the names from '/' to its current directory, its fd
+ * limit, and the core's deadline for its calls (see PipeTable.callDeadline).
  */
 interface KeptProc extends CredRecord {
   umask: number;
   cwd: string[];
+  maxFds: number;
   callDeadlineMs: number;
 }
 
@@ -35,7 +36,7 @@ const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as numbe
 const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isId);
 const isNameList = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
 const isKeptProc = (v: Partial<KeptProc> | undefined): v is KeptProc =>
-  isId(v?.uid) && isId(v?.gid) && isIdList(v?.groups) && isId(v?.umask) && v.umask <= 0o777 && isNameList(v?.cwd) && isId(v?.callDeadlineMs);
+  isId(v?.uid) && isId(v?.gid) && isIdList(v?.groups) && isId(v?.umask) && v.umask <= 0o777 && isNameList(v?.cwd) && isId(v?.maxFds) && isId(v?.callDeadlineMs);
 
 /**
  * What vfs keeps, as records in ctx.keep: `proc:<pid>` → KeptProc, and `mount:<target>` →
@@ -52,7 +53,7 @@ export class VfsKeeper {
   /** A client process now exists (with the core's call deadline), or changed its umask or current directory. */
   processChanged(pr: ProcEntry, callDeadlineMs = this.callDeadlineMs): Promise<void> {
     this.callDeadlineMs = callDeadlineMs;
-    const kept: KeptProc = { uid: pr.uid, gid: pr.gid, groups: [...pr.groups], umask: pr.umask, cwd: pr.cwdPath, callDeadlineMs };
+    const kept: KeptProc = { uid: pr.uid, gid: pr.gid, groups: [...pr.groups], umask: pr.umask, cwd: pr.cwdPath, maxFds: pr.maxFds, callDeadlineMs };
     return this.change(`${PROC}${pr.pid}`, kept);
   }
 
@@ -86,7 +87,7 @@ export class VfsKeeper {
     for (const [key, value] of kept) {
       const v = value as Partial<KeptMount> & Partial<KeptProc>;
       if (key.startsWith(PROC) && isId(Number(key.slice(PROC.length))) && isKeptProc(v)) {
-        const pr = vfs.procs.spawn(Number(key.slice(PROC.length)), v);
+        const pr = vfs.procs.spawn(Number(key.slice(PROC.length)), v, v.maxFds);
         pr.umask = v.umask;
         this.callDeadlineMs = v.callDeadlineMs;
         vfs.pipes.callDeadline(v.callDeadlineMs);

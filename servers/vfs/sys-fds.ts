@@ -5,7 +5,7 @@
 import { O_RDONLY, O_WRONLY, SysError } from '../../kernel/api.js';
 import type { Vfs } from './context.js';
 import type { VfsHandlers } from './ops.js';
-import { MAX_FDS, newOpenFile } from './procs.js';
+import { newOpenFile } from './procs.js';
 import { releaseFile } from './sys-files.js';
 
 export function fdCalls(vfs: Vfs): VfsHandlers<'pipe' | 'dup' | 'dup2' | 'halting'> {
@@ -36,7 +36,7 @@ export function fdCalls(vfs: Vfs): VfsHandlers<'pipe' | 'dup' | 'dup2' | 'haltin
     async dup2(a) {
       const pr = procs.get(a.pid);
       const file = procs.file(pr, a.fd);
-      if (a.newfd >= MAX_FDS) throw new SysError('EBADF', `dup2: fd ${a.newfd} is beyond the last one a process may have (${MAX_FDS - 1})`);
+      if (a.newfd >= pr.maxFds) throw new SysError('EBADF', `dup2: fd ${a.newfd} is beyond the last one process ${pr.pid} may have (${pr.maxFds - 1})`);
       if (a.newfd === a.fd) return a.newfd;
       const replaced = pr.fds[a.newfd];
       pr.fds[a.newfd] = file;

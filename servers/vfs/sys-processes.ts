@@ -11,9 +11,9 @@ import { releaseFile } from './sys-files.js';
 export function processCalls(vfs: Vfs): VfsHandlers<'spawn' | 'exit' | 'getpid' | 'umask' | 'chdir' | 'getcwd'> {
   const { procs } = vfs;
   return {
-    async spawn({ pid, uid, gid, groups, callDeadlineMs }) {
+    async spawn({ pid, uid, gid, groups, callDeadlineMs, maxFds }) {
       vfs.pipes.callDeadline(callDeadlineMs);
-      await vfs.keeper.processChanged(procs.spawn(pid, { uid, gid, groups }), callDeadlineMs);
+      await vfs.keeper.processChanged(procs.spawn(pid, { uid, gid, groups }, maxFds), callDeadlineMs);
     },
     async exit(a) {
       const pr = procs.get(a.pid);

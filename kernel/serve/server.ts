@@ -1,0 +1,373 @@
+// `serve()`: a kernel's drivers as a server that other programs use over a unix or TCP socket
+// (NetBSD's rump_server). Each connection is one client process of the kernel: it presents a
+// token in its hello, which decides the process's credentials and whether it may use the
+// control ops; then its calls are the process's syscalls. When the connection goes, for any
+// reason and even with calls in flight, the process exits and its fds close; the kernel and
+// the other connections go on. The wire is PROTOCOL.md's (kernel/serve/wire.ts).
+
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import * as net from 'node:net';
+import { dirname } from 'node:path';
+import { SysError, toSysError } from '../../ipc/errno.js';
+import { OK } from '../../ipc/frame.js';
+import { MAX_FRAME, StreamLink } from '../../ipc/stream-link.js';
+import { MAX_CALLS_IN_FLIGHT } from '../client-limits.js';
+import { localControl, type KernelControl } from '../control.js';
+import type { FaultSpec } from '../faults.js';
+import type { Kernel, ProcChannel } from '../kernel.js';
+import { checkPrivateDir, tokenFileBeside, writeTokenFile, type Grant, type TokenTable } from './tokens.js';
+import {
+  HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
+  parseCall, parseHello, resultToWire, type Address, type WireCall, type Welcome,
+} from './wire.js';
+
+/** How a server listens, whom it lets in, and what one connection may make it hold. */
+export interface ServeOptions {
+  /** 'unix:///abs/path.sock' | 'tcp://HOST:PORT' (PORT 0 = any free port; no HOST = loopback). */
+  listen: string[];
+  /** The tokens accepted; a generated table's token is also written 0600 beside each unix socket (`P.token`). */
+  tokens: TokenTable;
+  /** Connections open at once (default 256): one more is refused with an error frame EAGAIN. */
+  maxConnections?: number;
+  /** Calls one connection may have in flight (default 64): the call past it gets EAGAIN. */
+  maxCallsInFlight?: number;
+  /** Fds one connection's process may have open (default 256): EMFILE past it. */
+  maxFds?: number;
+}
+
+/** A running server. */
+export interface Server {
+  /** The URLs actually listened on (a TCP port 0 resolved). */
+  readonly addresses: string[];
+  /** Connections open now (those still in their hello included). */
+  readonly connections: number;
+  /** Resolves when a `ctl halt` (then the kernel has halted too) or close() has finished. */
+  readonly halted: Promise<void>;
+  /** Stops listening and drops every connection (their processes exit); does not halt the kernel. */
+  close(): Promise<void>;
+}
+
+const DEFAULTS = { maxConnections: 256, maxCallsInFlight: 64, maxFds: 256 };
+
+/** What a connection needs of its server. */
+interface ServerContext {
+  kernel: Kernel;
+  control: KernelControl;
+  tokens: TokenTable;
+  limits: typeof DEFAULTS;
+  /** Asks the server to halt the kernel and close (ctl halt, after its reply). */
+  halt(): void;
+}
+
+/**
+ * Boots nothing: serves `kernel` on every address of `options.listen` until close() or a `ctl
+ * halt`. Fails with a SysError, having listened nowhere: EINVAL (a bad address or limit),
+ * EACCES (a unix socket's directory that others can enter or that is not the server's),
+ * EADDRINUSE (a server answers at a unix socket's path, or the TCP port is taken), or as
+ * the host's listen fails.
+ */
+export async function serve(kernel: Kernel, options: ServeOptions): Promise<Server> {
+  const limits = checkLimits(options);
+  const addresses = options.listen.map(parseAddress);
+  if (addresses.length === 0) throw new SysError('EINVAL', 'serve: no address to listen on');
+  const listeners: { server: net.Server; address: Address }[] = [];
+  const connections = new Set<Connection>();
+  let closing: Promise<void> | null = null;
+  let resolveHalted!: () => void;
+  const halted = new Promise<void>((resolve) => (resolveHalted = resolve));
+
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      // A net.Server's close completes when its last connection has: stop listening, then drop them.
+      const stopped = listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve())));
+      await Promise.all([...connections].map((c) => c.drop()));
+      await Promise.all(stopped);
+      for (const { address } of listeners) if (address.kind === 'unix') removeSocketFiles(address.path, options.tokens);
+      resolveHalted();
+    })());
+
+  const ctx: ServerContext = {
+    kernel, control: localControl(kernel), tokens: options.tokens, limits,
+    halt: () => void kernel.halt().finally(close),
+  };
+  const accept = (socket: net.Socket) => {
+    const c = new Connection(ctx, socket, () => connections.delete(c));
+    if (connections.size >= limits.maxConnections) return c.refuse('EAGAIN', `the server has ${limits.maxConnections} connections open, its limit; try again later`);
+    connections.add(c);
+  };
+  try {
+    for (const address of addresses) listeners.push({ server: await listen(address, accept, options.tokens), address });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const resolved = listeners.map(({ server, address }) =>
+    addressUrl(address.kind === 'tcp' ? { ...address, port: (server.address() as net.AddressInfo).port } : address));
+  return {
+    addresses: resolved,
+    get connections() {
+      return connections.size;
+    },
+    halted,
+    close,
+  };
+}
+
+function checkLimits(options: ServeOptions): typeof DEFAULTS {
+  const limits = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    const v = options[key];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 1) throw new SysError('EINVAL', `serve: ${key} must be an integer ≥ 1, got ${String(v)}`);
+    limits[key] = v;
+  }
+  // One call more than the limit must still get in: the exit made when the connection goes.
+  if (limits.maxCallsInFlight >= MAX_CALLS_IN_FLIGHT) {
+    throw new SysError('EINVAL', `serve: maxCallsInFlight must be below the kernel's ${MAX_CALLS_IN_FLIGHT}`);
+  }
+  return limits;
+}
+
+// ---- listening -----------------------------------------------------------------------------
+
+function listen(address: Address, accept: (s: net.Socket) => void, tokens: TokenTable): Promise<net.Server> {
+  const server = net.createServer({ allowHalfOpen: false }, accept);
+  // After listen, an error (accept failing at the host's fd limit, say) is the host's; the
+  // server goes on, as each connection's failures are the connection's.
+  const listening = new Promise<net.Server>((resolve, reject) => {
+    server.once('error', (err) => reject(listenError(address, err)));
+    server.once('listening', () => {
+      server.removeAllListeners('error');
+      server.on('error', () => {});
+      resolve(server);
+    });
+  });
+  if (address.kind === 'tcp') {
+    server.listen({ host: address.host, port: address.port });
+    return listening;
+  }
+  return listenUnix(server, address.path, listening, tokens);
+}
+
+/**
+ * Listens on a unix socket: in a directory of the server's own, closed to others (made 0700 if
+ * missing), the socket made 0600 (umask around listen, chmod after), a stale socket file
+ * replaced and a live one refused.
+ */
+async function listenUnix(server: net.Server, path: string, listening: Promise<net.Server>, tokens: TokenTable): Promise<net.Server> {
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkPrivateDir(dir);
+  if (existsSync(path)) {
+    if (!lstatSync(path).isSocket()) throw new SysError('EEXIST', `${path} exists and is not a socket; remove it or choose another path`);
+    if (await answers(path)) throw new SysError('EADDRINUSE', `a server already answers at ${path}; stop it or choose another path`);
+    unlinkSync(path); // stale: its server is gone
+  }
+  const umask = process.umask(0o177);
+  try {
+    server.listen(path);
+    await listening;
+  } finally {
+    process.umask(umask);
+  }
+  chmodSync(path, 0o600);
+  if (tokens.generated !== undefined) writeTokenFile(tokenFileBeside(path), tokens.generated, tokens.lookup(tokens.generated)!);
+  return server;
+}
+
+/** Whether something accepts connections at the unix socket `path`. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function listenError(address: Address, err: Error): SysError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const url = addressUrl(address);
+  if (code === 'EADDRINUSE') return new SysError('EADDRINUSE', `cannot listen on ${url}: the address is in use`);
+  if (code === 'EACCES') return new SysError('EACCES', `cannot listen on ${url}: permission denied`);
+  return new SysError('EIO', `cannot listen on ${url}: ${err.message}`);
+}
+
+function removeSocketFiles(path: string, tokens: TokenTable): void {
+  for (const p of tokens.generated !== undefined ? [path, tokenFileBeside(path)] : [path]) {
+    try {
+      unlinkSync(p);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+// ---- connections ---------------------------------------------------------------------------
+
+/**
+ * One connection: its hello, then its process's calls. States: 'hello' (waiting for it, frames
+ * at most HELLO_MAX_FRAME), 'spawning' (its process being made; frames queue), 'open', 'closed'.
+ */
+class Connection {
+  private readonly link: StreamLink;
+  private state: 'hello' | 'spawning' | 'open' | 'closed' = 'hello';
+  private readonly helloTimer: ReturnType<typeof setTimeout>;
+  private grant: Grant | null = null;
+  private proc: ProcChannel | null = null;
+  /** The making of the process: resolves with it, or null when that failed. */
+  private spawned: Promise<ProcChannel | null> = Promise.resolve(null);
+  /** The process exited by its own exit call (nothing to do when the connection goes). */
+  private exited = false;
+  /** Frames that came while the process was being made. */
+  private queued: unknown[] = [];
+  /** Ids of the calls in flight. */
+  private readonly inFlight = new Set<number>();
+  /** Resolves when the connection is closed and its process has exited. */
+  private readonly gone: Promise<void>;
+  private markGone!: () => void;
+
+  constructor(private readonly ctx: ServerContext, private readonly socket: net.Socket, onGone: () => void) {
+    this.gone = new Promise<void>((resolve) => (this.markGone = resolve)).then(onGone);
+    this.link = new StreamLink(socket, HELLO_MAX_FRAME);
+    this.link.farewell = (errno, reason) => errorFrame(0, errno, reason);
+    this.link.onFrame = (frame) => this.receive(frame);
+    this.link.onClose = () => void this.closed();
+    this.helloTimer = setTimeout(() => this.refuse('ETIMEDOUT', `no hello within ${HELLO_TIMEOUT_MS} ms`), HELLO_TIMEOUT_MS);
+  }
+
+  /** Closes the connection with an error frame `[2, 0, errno, sentence]`. */
+  refuse(errno: SysError['errno'], sentence: string): void {
+    this.link.sendAndClose(errorFrame(0, errno, sentence), sentence);
+  }
+
+  /** Closes the connection (if open) and resolves when its process has exited. */
+  drop(): Promise<void> {
+    this.link.close();
+    return this.gone;
+  }
+
+  private receive(frame: unknown): void {
+    if (this.state === 'hello') return this.hello(frame);
+    if (this.state === 'spawning') {
+      this.queued.push(frame);
+      return;
+    }
+    if (this.state === 'open') this.dispatch(frame);
+  }
+
+  private hello(frame: unknown): void {
+    clearTimeout(this.helloTimer);
+    let grant: Grant | null;
+    try {
+      grant = this.ctx.tokens.lookup(parseHello(frame));
+    } catch (err) {
+      const e = toSysError(err, 'hello');
+      return this.refuse(e.errno, e.message);
+    }
+    if (!grant) return this.refuse('EACCES', 'the token is not one this server accepts');
+    this.grant = grant;
+    this.state = 'spawning';
+    this.link.limit = MAX_FRAME;
+    this.socket.pause(); // until the process exists: what came already waits in `queued`
+    this.spawned = this.ctx.kernel.spawnChannel(grant.cred, { maxFds: this.ctx.limits.maxFds }).then(
+      (proc) => {
+        this.proc = proc;
+        if (this.state === 'spawning') this.opened(proc); // else the client left meanwhile: closed() exits it
+        return proc;
+      },
+      (err) => {
+        const e = toSysError(err, 'spawn');
+        this.refuse(e.errno, `the server cannot make a process for this connection: ${e.message}`);
+        return null;
+      },
+    );
+  }
+
+  private opened(proc: ProcChannel): void {
+    this.state = 'open';
+    const welcome: Welcome = {
+      rumpus: PROTOCOL_VERSION, pid: proc.pid, uid: proc.cred.uid, gid: proc.cred.gid, groups: [...proc.cred.groups], admin: this.grant!.admin,
+    };
+    this.link.send(welcome as never);
+    const queued = this.queued;
+    this.queued = [];
+    for (const frame of queued) this.receive(frame);
+    this.socket.resume();
+  }
+
+  private dispatch(frame: unknown): void {
+    let call: WireCall;
+    try {
+      call = parseCall(frame);
+    } catch (err) {
+      const e = toSysError(err, 'frame');
+      return this.refuse(e.errno, e.message);
+    }
+    const { id } = call;
+    if (this.inFlight.has(id)) return this.link.send(errorFrame(id, 'EINVAL', `call id ${id} is in flight already; ids must be unique among the calls in flight`));
+    if (this.inFlight.size >= this.ctx.limits.maxCallsInFlight) {
+      return this.link.send(errorFrame(id, 'EAGAIN', `${call.op}: this connection has ${this.ctx.limits.maxCallsInFlight} calls in flight, its limit; wait for some to finish`));
+    }
+    this.inFlight.add(id);
+    this.run(call).then(
+      (value) => this.answer(call, okFrame(id, value)),
+      (err) => {
+        const e = toSysError(err, call.op);
+        this.answer(call, errorFrame(id, e.errno, e.message));
+      },
+    );
+  }
+
+  /** Sends a call's reply, unless the connection is gone; the reply to exit is the last frame. */
+  private answer(call: WireCall, reply: ReturnType<typeof okFrame>): void {
+    this.inFlight.delete(call.id);
+    if (this.state !== 'open') return;
+    if (call.kind === 'sys' && call.op === 'exit' && this.exited) return this.link.sendAndClose(reply, 'the process exited');
+    this.link.send(reply);
+    if (call.kind === 'ctl' && call.op === 'halt' && reply[0] === OK) this.ctx.halt();
+  }
+
+  private async run(call: WireCall): Promise<unknown> {
+    if (call.kind === 'ctl') return this.control(call);
+    const result = await this.proc!.sys(call.op, argsFromWire(call.op, call.args));
+    if (call.op === 'exit') this.exited = true;
+    return resultToWire(call.op, result);
+  }
+
+  /** A control op: admin tokens only (EPERM); ENOSYS for one that is not. */
+  private async control({ op, args }: WireCall): Promise<unknown> {
+    if (!this.grant!.admin) throw new SysError('EPERM', `ctl ${op}: this connection's token is not an admin token`);
+    const c = this.ctx.control;
+    const noArgs = () => {
+      const extra = Object.keys(args);
+      if (extra.length > 0) throw new SysError('EINVAL', `ctl ${op}: takes no arguments, got '${extra[0]}'`);
+    };
+    switch (op) {
+      case 'ps': noArgs(); return c.ps();
+      case 'dmesg': noArgs(); return c.dmesg();
+      case 'faults': noArgs(); return c.faults();
+      case 'panicked': noArgs(); return c.panicked();
+      case 'inject': return c.inject(args as unknown as FaultSpec);
+      case 'clear': {
+        const { component, ...rest } = args;
+        if (Object.keys(rest).length > 0) throw new SysError('EINVAL', `ctl clear: takes only 'component', got '${Object.keys(rest)[0]}'`);
+        if (component !== undefined && component !== null && typeof component !== 'string') throw new SysError('EINVAL', 'ctl clear: component must be a str');
+        return c.clear(component ?? undefined);
+      }
+      case 'halt': noArgs(); return null; // halted once the reply is sent (answer)
+      default: throw new SysError('ENOSYS', `ctl '${op}' is not a control op (known: ps, dmesg, faults, inject, clear, panicked, halt)`);
+    }
+  }
+
+  /** The link closed: the process exits (its fds close) unless it did, and the connection is gone. */
+  private async closed(): Promise<void> {
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    await this.spawned;
+    if (this.proc && !this.exited) await this.proc.sys('exit', {}).catch(() => {});
+    this.markGone();
+  }
+}
