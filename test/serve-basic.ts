@@ -23,7 +23,7 @@ for (const policy of POLICIES) {
 
     c.send([0, 1, 'sys', 'getpid', {}]);
     c.send([0, 2, 'sys', 'stat', { path: bin('/no/such') }]);
-    c.send([0, 3, 'sys', 'frobnicate', {}]);
+    c.send([0, 3, 'sys', 'frobnicate', { path: '/x' }]);
     c.send([0, 4, 'sys', 'mkdir', { path: bin([0x2f, 0x74, 0x6d, 0x70, 0x2f, 0xff, 0x61]), mode: 0o755 }]);
     c.send([0, 5, 'sys', 'stat', { path: '/tmp' }]);
     const frames = await c.waitFrames(6);
@@ -81,6 +81,15 @@ for (const policy of POLICIES) {
       t.match(c.frames[1], [2, 0, 'EPROTO'], 'after an error frame EPROTO');
       c.close();
     }
+    const huge = await RawClient.connect(s.unix);
+    huge.send({ rumpus: 1, token: s.token });
+    await huge.waitFrames(1);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(0xffffffff, 0);
+    huge.socket.write(head);
+    t.ok(await huge.waitClosed(), 'a frame over the largest after the hello closes the connection');
+    t.match(huge.frames[1], [2, 0, 'EMSGSIZE'], 'after an error frame EMSGSIZE');
+    huge.close();
     const p = await connect(s.unix);
     t.equal(await p.getpid(), p.pid, 'the server goes on for others');
     await p.exit();
@@ -152,3 +161,16 @@ for (const policy of POLICIES) {
     await s.server.halted;
   });
 }
+
+t.test('ctl halt: replied to, then the kernel halts and the server closes', async (t) => {
+  const s = await served({ policy: 'microkernel' });
+  t.teardown(() => s.stop());
+  const p = await connect(s.unix);
+  await p.writeFile('/tmp/x', 'x');
+  const kc = await connectKernel(s.tcp, { token: s.token });
+  await kc.halt();
+  await s.server.halted;
+  t.equal(s.server.connections, 0, 'every connection dropped');
+  t.equal(await errnoOf(p.getpid()), 'ECONNRESET', 'a client of the halted server gets ECONNRESET');
+  t.equal(await errnoOf(s.k.spawn()), 'EIO', 'the kernel has halted');
+});

@@ -49,8 +49,8 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
  * token. The control ops fail with EPERM unless the token is an admin token. Fails as connect().
  */
 export async function connectKernel(url: string, options: ConnectOptions = {}): Promise<KernelControl & { close(): Promise<void> }> {
-  const token = findToken(url, options);
-  const session = await Session.open(url, { ...options, token });
+  const session = await Session.open(url, options);
+  const token = session.token;
   const ctl = <T>(op: string, args: Record<string, unknown> = {}) => session.call('ctl', op, args) as Promise<T>;
   return {
     spawn: () => connect(url, { ...options, token }),
@@ -97,14 +97,17 @@ class Session {
   /** The server's last word, an error frame of id 0, if it sent one before closing. */
   private lastWord: SysError | null = null;
 
-  private constructor(private readonly url: string, private readonly link: StreamLink, readonly welcome: Welcome) {
+  /** @param token  the token this connection presented (a new connection of the same client presents it too) */
+  private constructor(private readonly url: string, private readonly link: StreamLink, readonly token: string, readonly welcome: Welcome) {
     link.onFrame = (frame) => this.receive(frame);
     link.onClose = (reason) => this.gone(reason);
   }
 
   /** Connects, says hello with the token, and waits for the welcome. Fails as connect(). */
-  static open(url: string, options: ConnectOptions): Promise<Session> {
+  static async open(url: string, options: ConnectOptions): Promise<Session> {
     const address = parseAddress(url);
+    // Said first: without it, a missing server would read as a missing token.
+    if (address.kind === 'unix' && !existsSync(address.path)) throw new SysError('ENOENT', `no server at ${url}: ${address.path} does not exist`);
     const token = findToken(url, options);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
@@ -128,7 +131,7 @@ class Session {
         if (refusal) return fail(new SysError(refusal.errno, `${url}: ${fromByteString(refusal.message)}`));
         const welcome = asWelcome(frame);
         if (!welcome) return fail(new SysError('EPROTO', `${url}: the server's first frame is not a welcome`));
-        resolve(new Session(url, link, welcome));
+        resolve(new Session(url, link, token, welcome));
       };
       link.send({ rumpus: PROTOCOL_VERSION, token } as never);
     });

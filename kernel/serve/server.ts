@@ -9,13 +9,13 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs
 import * as net from 'node:net';
 import { dirname } from 'node:path';
 import { SysError, toSysError } from '../../ipc/errno.js';
-import { OK } from '../../ipc/frame.js';
+import { OK, type Frame } from '../../ipc/frame.js';
 import { MAX_FRAME, StreamLink } from '../../ipc/stream-link.js';
 import { MAX_CALLS_IN_FLIGHT } from '../client-limits.js';
 import { localControl, type KernelControl } from '../control.js';
 import type { FaultSpec } from '../faults.js';
 import type { Kernel, ProcChannel } from '../kernel.js';
-import { checkPrivateDir, tokenFileBeside, writeTokenFile, type Grant, type TokenTable } from './tokens.js';
+import { checkPrivateDir, tokenFileBeside, type Grant, type TokenTable } from './tokens.js';
 import {
   HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
   parseCall, parseHello, resultToWire, type Address, type WireCall, type Welcome,
@@ -31,7 +31,7 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Calls one connection may have in flight (default 64): the call past it gets EAGAIN. */
   maxCallsInFlight?: number;
-  /** Fds one connection's process may have open (default 256): EMFILE past it. */
+  /** Fds one connection's process may have open (default 256; vfs allows at most 1024): EMFILE past it. */
   maxFds?: number;
 }
 
@@ -49,6 +49,12 @@ export interface Server {
 
 const DEFAULTS = { maxConnections: 256, maxCallsInFlight: 64, maxFds: 256 };
 
+/** Bytes of replies a connection may have waiting to be sent before its calls are no longer read. */
+const SEND_HIGH_WATER = MAX_FRAME;
+
+/** The longest unix socket path, in bytes (sun_path holds 108 with its NUL). */
+const MAX_SOCKET_PATH = 107;
+
 /** What a connection needs of its server. */
 interface ServerContext {
   kernel: Kernel;
@@ -60,7 +66,7 @@ interface ServerContext {
 }
 
 /**
- * Boots nothing: serves `kernel` on every address of `options.listen` until close() or a `ctl
+ * Serves `kernel` (booted by the caller) on every address of `options.listen` until close() or a `ctl
  * halt`. Fails with a SysError, having listened nowhere: EINVAL (a bad address or limit),
  * EACCES (a unix socket's directory that others can enter or that is not the server's),
  * EADDRINUSE (a server answers at a unix socket's path, or the TCP port is taken), or as
@@ -88,9 +94,10 @@ export async function serve(kernel: Kernel, options: ServeOptions): Promise<Serv
 
   const ctx: ServerContext = {
     kernel, control: localControl(kernel), tokens: options.tokens, limits,
-    halt: () => void kernel.halt().finally(close),
+    halt: () => void kernel.halt().then(close, close),
   };
   const accept = (socket: net.Socket) => {
+    if (closing) return void socket.destroy(); // came as the server closed: it would never be dropped
     const c = new Connection(ctx, socket, () => connections.delete(c));
     if (connections.size >= limits.maxConnections) return c.refuse('EAGAIN', `the server has ${limits.maxConnections} connections open, its limit; try again later`);
     connections.add(c);
@@ -155,6 +162,7 @@ function listen(address: Address, accept: (s: net.Socket) => void, tokens: Token
  * replaced and a live one refused.
  */
 async function listenUnix(server: net.Server, path: string, listening: Promise<net.Server>, tokens: TokenTable): Promise<net.Server> {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new SysError('ENAMETOOLONG', `unix socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes; choose a shorter one`);
   const dir = dirname(path);
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
   checkPrivateDir(dir);
@@ -171,7 +179,7 @@ async function listenUnix(server: net.Server, path: string, listening: Promise<n
     process.umask(umask);
   }
   chmodSync(path, 0o600);
-  if (tokens.generated !== undefined) writeTokenFile(tokenFileBeside(path), tokens.generated, tokens.lookup(tokens.generated)!);
+  if (tokens.generated !== undefined) tokens.writeGenerated(tokenFileBeside(path));
   return server;
 }
 
@@ -223,6 +231,8 @@ class Connection {
   private exited = false;
   /** Frames that came while the process was being made. */
   private queued: unknown[] = [];
+  /** Reading is paused until the replies waiting to be sent have gone (throttle). */
+  private throttled = false;
   /** Ids of the calls in flight. */
   private readonly inFlight = new Set<number>();
   /** Resolves when the connection is closed and its process has exited. */
@@ -295,7 +305,7 @@ class Connection {
     const queued = this.queued;
     this.queued = [];
     for (const frame of queued) this.receive(frame);
-    this.socket.resume();
+    if (!this.throttled) this.socket.resume();
   }
 
   private dispatch(frame: unknown): void {
@@ -322,12 +332,34 @@ class Connection {
   }
 
   /** Sends a call's reply, unless the connection is gone; the reply to exit is the last frame. */
-  private answer(call: WireCall, reply: ReturnType<typeof okFrame>): void {
+  private answer(call: WireCall, reply: Frame): void {
     this.inFlight.delete(call.id);
     if (this.state !== 'open') return;
     if (call.kind === 'sys' && call.op === 'exit' && this.exited) return this.link.sendAndClose(reply, 'the process exited');
-    this.link.send(reply);
+    try {
+      this.link.send(reply);
+    } catch (err) {
+      // A reply over the largest frame (a directory of millions of names, say): its errno instead.
+      const e = toSysError(err, call.op);
+      this.link.send(errorFrame(call.id, e.errno, `${call.op}: ${e.message}`));
+    }
+    this.throttle();
     if (call.kind === 'ctl' && call.op === 'halt' && reply[0] === OK) this.ctx.halt();
+  }
+
+  /**
+   * Stops reading the client's calls while more than SEND_HIGH_WATER bytes of replies wait to
+   * be sent (it does not read its replies), until they have gone: so a client cannot make the
+   * server hold replies without end.
+   */
+  private throttle(): void {
+    if (this.throttled || this.socket.writableLength <= SEND_HIGH_WATER) return;
+    this.throttled = true;
+    this.socket.pause();
+    this.socket.once('drain', () => {
+      this.throttled = false;
+      if (this.state === 'open') this.socket.resume();
+    });
   }
 
   private async run(call: WireCall): Promise<unknown> {

@@ -12,7 +12,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { SysError } from '../../ipc/errno.js';
 import { fullCredentials, type FullCredentials } from '../proc.js';
 
@@ -73,6 +72,15 @@ export class TokenTable {
     const d = digest(token);
     if (this.entries.some((e) => timingSafeEqual(e.digest, d))) throw new SysError('EINVAL', `${where}: the same token is there twice`);
     this.entries.push({ digest: d, grant });
+  }
+
+  /**
+   * Writes the generated token's file at `path` (0600; see writeTokenFile), for clients to read.
+   * EINVAL for a table read from a file, whose tokens its owner hands out.
+   */
+  writeGenerated(path: string): void {
+    if (this.generated === undefined) throw new SysError('EINVAL', 'only a generated token is written out; this table was read from a file');
+    writeTokenFile(path, this.generated, this.lookup(this.generated)!);
   }
 
   /**
@@ -146,7 +154,7 @@ export function writeTokenFile(path: string, token: string, grant: Grant): void 
 export function defaultTokenOut(env: NodeJS.ProcessEnv = process.env): string {
   const name = `rumpus-${process.pid}.token`;
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, name);
-  const dir = join(tmpdir(), `rumpus-${process.getuid?.() ?? 0}`);
+  const dir = join('/tmp', `rumpus-${process.getuid?.() ?? 0}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   checkPrivateDir(dir);
   return join(dir, name);

@@ -7,6 +7,7 @@
 import { SysError, isErrno, type Errno } from '../../ipc/errno.js';
 import { ERR, OK, REQ, type Frame } from '../../ipc/frame.js';
 import { byteString, bytesOf, fromByteString, toByteString } from '../names.js';
+import { clientArgs } from '../proc.js';
 
 /** The protocol version this code speaks: a hello of another is refused (EPROTONOSUPPORT). */
 export const PROTOCOL_VERSION = 1;
@@ -144,11 +145,13 @@ export function plain(value: unknown): unknown {
 /**
  * A syscall's arguments as the server takes them off the wire, as vfs takes them: each path
  * argument from bin to a byte string, mount's source to a string, an integer msgpack gave as
- * a bigint back to a number when it is one. EINVAL for a path or source that is not bin.
+ * a bigint back to a number when it is one. Fails as clientArgs (ENOSYS for an op that is no
+ * client syscall, EINVAL for an argument it does not take), and EINVAL for a path or source
+ * that is not bin.
  */
 export function argsFromWire(op: string, args: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(args)) {
+  for (const [k, v] of Object.entries(clientArgs(op, args))) {
     if (PATH_ARGS.has(k) || TEXT_ARGS.has(k)) {
       if (v === null || v === undefined) continue;
       if (!(v instanceof Uint8Array)) throw new SysError('EINVAL', `${op}: argument '${k}' must be bin (the bytes of the name)`);
@@ -204,8 +207,12 @@ export function resultToWire(op: string, value: unknown): unknown {
   return Object.hasOwn(RESULT_NAMES, op) ? RESULT_NAMES[op].to(value) : value;
 }
 
-/** A syscall's result as the client takes it off the wire: names as Proc takes them from vfs. */
+/**
+ * A syscall's result as the client takes it off the wire: names as Proc takes them from vfs, and
+ * nil (what a syscall that returns nothing answers) as undefined, as a local one returns.
+ */
 export function resultFromWire(op: string, value: unknown): unknown {
+  if (value === null) return undefined;
   return Object.hasOwn(RESULT_NAMES, op) ? RESULT_NAMES[op].from(value) : value;
 }
 
