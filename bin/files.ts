@@ -61,12 +61,17 @@ export interface ImageMount {
   image: string;
 }
 
+/** A path inside a mount ('/' for its root) as a kernel path: '/img0/photos' for '/photos' in '/img0'. */
+export function pathUnder(root: string, path: string): string {
+  return root === '/' ? path : root + path;
+}
+
 /**
  * The kernel's tree through a client process; with `mount`, the tree of that one image, its paths
  * taken from the image's root and shown as IMAGE:PATH.
  */
 export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
-  const at = (path: string) => (mount ? mount.root + path : path);
+  const at = (path: string) => (mount ? pathUnder(mount.root, path) : path);
   const info = (s: Awaited<ReturnType<Proc['stat']>>): FileInfo => ({
     type: fileTypeOf(s.mode), mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime, rdev: s.rdev,
   });

@@ -6,10 +6,12 @@
 import { boot } from '../kernel/index.js';
 import { copyOperands } from './copy.js';
 import { hostTree } from './files.js';
-import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withImages } from './image.js';
+import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withKernel } from './image.js';
 import { parseSize, runCommand, type Io } from './shell/commands.js';
 import { writeErr, writeOut } from './stdio.js';
-import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
+import {
+  KERNEL_HELP, SERVER_HELP, UsageError, bootOptions, kernelOptions, noServerHere, serverChoice, serverOptions, type Subcommand, type Values,
+} from './subcommand.js';
 
 const terminal: Io = { out: writeOut, err: writeErr, stdin: null };
 
@@ -35,20 +37,21 @@ function shellCommand(name: string, spec: ShellCommandSpec): Subcommand {
   return {
     summary: spec.summary,
     usage,
-    help: `${spec.about}\n\n${flagHelp}${KERNEL_HELP}\n\n${IMAGE_OPERAND_HELP}`,
-    options: { ...kernelOptions, ...Object.fromEntries(Object.keys(flags).map((f) => [f, { type: 'boolean', short: f }])) },
+    help: `${spec.about}\n\n${flagHelp}${KERNEL_HELP}\n${SERVER_HELP}\n\n${IMAGE_OPERAND_HELP}`,
+    options: { ...kernelOptions, ...serverOptions, ...Object.fromEntries(Object.keys(flags).map((f) => [f, { type: 'boolean', short: f }])) },
     async run(v, positionals) {
       const set = new Set(Object.keys(flags).filter((f) => v[f] === true));
       const literalCount = spec.literals?.(set) ?? 0;
       const literals = positionals.slice(0, literalCount);
-      const operands = positionals.slice(literalCount).map(imageOperand);
+      const server = serverChoice(v);
+      const operands = positionals.slice(literalCount).map((text) => imageOperand(text, server !== null));
       if (operands.length === 0) throw new UsageError('missing IMAGE:PATH operand');
       const uses = operands.map((o) => ({ image: o.image, writable: spec.writes }));
-      return withImages(bootOptions(v), uses, async (k) => {
+      return withKernel(server, v, uses, async (k) => {
         // '--' ends the flags, so that a literal such as ln -s's target may start with '-'.
         const flagArgs = set.size ? [`-${[...set].join('')}`, '--'] : [];
         const argv = [name, ...flagArgs, ...literals, ...operands.map((o) => k.kernelPath(o))];
-        return runCommand({ kernel: k.kernel, p: k.p, exitCode: null, show: k.show }, argv, terminal, usage);
+        return runCommand({ control: k.control, p: k.p, exitCode: null, show: k.show, showSource: k.showSource }, argv, terminal, usage);
       });
     },
   };
@@ -81,9 +84,11 @@ take K, M, G or T (powers of 1024).
   -U, --uuid UUID              the file system's UUID (default: a random one)
   --time SECONDS               creation time, seconds since 1970 (default: now)
   --revision 0|1               the ext2 revision (default 1)
-${KERNEL_HELP}`,
+${KERNEL_HELP}
+  --server URL        not used (said on stderr): mkfs makes IMAGE here, as a host file`,
   options: {
     ...kernelOptions,
+    ...serverOptions,
     size: { type: 'string' },
     'block-size': { type: 'string', short: 'b' },
     inodes: { type: 'string', short: 'N' },
@@ -100,6 +105,7 @@ ${KERNEL_HELP}`,
     if (size === undefined) throw new UsageError('--size is required');
     if (v.inodes !== undefined && v['bytes-per-inode'] !== undefined) throw new UsageError('give --inodes or --bytes-per-inode, not both');
     const [source] = positionals;
+    noServerHere(v, 'mkfs', 'it makes the image here, as a host file', writeErr);
     const kernel = await boot(bootOptions(v, { mounts: [] }));
     try {
       const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
@@ -131,15 +137,17 @@ on; the exit status is 0 only when everything was copied.
 
   -r, -R              copy directories and their contents
 ${KERNEL_HELP}
+${SERVER_HELP}
 
 ${IMAGE_OPERAND_HELP}`,
-  options: { ...kernelOptions, r: { type: 'boolean', short: 'r' }, R: { type: 'boolean', short: 'R' } },
+  options: { ...kernelOptions, ...serverOptions, r: { type: 'boolean', short: 'r' }, R: { type: 'boolean', short: 'R' } },
   async run(v, positionals) {
     if (positionals.length < 2) throw new UsageError('missing operand');
-    const operands = positionals.map((text) => ({ text, image: parseImageOperand(text) }));
+    const server = serverChoice(v);
+    const operands = positionals.map((text) => ({ text, image: parseImageOperand(text, server !== null) }));
     const dest = operands[operands.length - 1];
     const uses = operands.flatMap((o) => (o.image ? [{ image: o.image.image, writable: o === dest }] : []));
-    return withImages(bootOptions(v), uses, async (k) => {
+    return withKernel(server, v, uses, async (k) => {
       const host = hostTree();
       const places = operands.map((o) => (o.image ? { tree: k.tree(o.image.image), path: o.image.path } : { tree: host, path: o.text }));
       const opts = { recursive: v.r === true || v.R === true, preserveTimes: true };

@@ -1,30 +1,39 @@
-// IMAGE:PATH operands, and the kernel that serves them: every distinct image named on the
-// command line is mounted at /img0, /img1, … of a freshly booted kernel — read-only unless the
-// command writes to it, so that reading never marks an image dirty — and unmounted, which writes
-// it back, before the kernel halts.
+// IMAGE:PATH operands, and the kernel that serves them. Without a server, every distinct image
+// named on the command line is mounted at /img0, /img1, … of a freshly booted kernel — read-only
+// unless the command writes to it, so that reading never marks an image dirty — and unmounted,
+// which writes it back, before the kernel halts. With a server (--server, RUMPUS_SERVER), each
+// image is found among the server's mounts, and a path of the server's kernel is written as
+// it is (or as ':/PATH').
 
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { SysError, boot, isErrno, strerror, type BootOptions, type Kernel, type Proc } from '../kernel/index.js';
-import { fromHost, kernelTree, type FileTree, type ImageMount } from './files.js';
-import { UsageError } from './subcommand.js';
+import {
+  SysError, boot, isErrno, localControl, strerror, type BootOptions, type KernelControl, type MountInfo, type Proc,
+} from '../kernel/index.js';
+import { fromHost, kernelTree, pathUnder, type FileTree, type ImageMount } from './files.js';
+import { UsageError, bootOptions, connectServer, type ServerChoice, type Values } from './subcommand.js';
 
 export const IMAGE_OPERAND_HELP = `IMAGE:PATH is PATH inside the ext2 image IMAGE, a host file. An operand is split at its
 first ':' when the part before it names an existing host file (not a directory) and the part
-after it starts with '/'; anything else is a host path (cp) or an error (the other commands).`;
+after it starts with '/'; anything else is a host path (cp) or an error (the other commands).
+With a server (--server or RUMPUS_SERVER), IMAGE must be one the server has mounted (compared
+by its real path), and a path of the server's kernel is written ':/PATH' (in cp) or as it is,
+'/PATH' (in the other commands).`;
 
 export interface ImageOperand {
-  /** The host image, as the user wrote it. */
+  /** The host image, as the user wrote it; '' for a path of the server's kernel itself. */
   image: string;
-  /** From the image's root; '..' never leads out of it. */
+  /** From the image's root; '..' never leads out of it. A kernel path is kept as written. */
   path: string;
 }
 
 /** The text split at its first ':' when the part after starts with '/', else null. */
 function split(text: string): ImageOperand | null {
   const colon = text.indexOf(':');
-  if (colon <= 0 || text[colon + 1] !== '/') return null;
-  return { image: text.slice(0, colon), path: posix.normalize(text.slice(colon + 1)) };
+  if (colon < 0 || text[colon + 1] !== '/') return null;
+  const image = text.slice(0, colon);
+  const path = text.slice(colon + 1);
+  return { image, path: image === '' ? path : posix.normalize(path) };
 }
 
 /** Why a host path cannot be an image, or null when it can. */
@@ -38,24 +47,38 @@ function notAnImage(image: string): SysError | null {
   }
 }
 
-/** The operand as IMAGE:PATH, or null when it is a host path. */
-export function parseImageOperand(text: string): ImageOperand | null {
-  const op = split(text);
-  return op && !notAnImage(op.image) ? op : null;
+/** ':/PATH' without a server: there is no kernel it could be in. */
+function needsServer(text: string): UsageError {
+  return new UsageError(`${text}: ':/PATH' is a path in a server's kernel, and no server is set (--server URL or RUMPUS_SERVER)`);
 }
 
-/** The operand as IMAGE:PATH; anything else is an error that says why. */
-export function imageOperand(text: string): ImageOperand {
+/** The cp operand as IMAGE:PATH (or, with a server, ':/PATH'), or null when it is a host path. */
+export function parseImageOperand(text: string, server: boolean): ImageOperand | null {
   const op = split(text);
+  if (op?.image === '' && !server) throw needsServer(text);
+  return op && (op.image === '' || !notAnImage(op.image)) ? op : null;
+}
+
+/**
+ * The operand as IMAGE:PATH, or with a server also a path of its kernel ('/PATH' or ':/PATH');
+ * anything else is an error that says why.
+ */
+export function imageOperand(text: string, server: boolean): ImageOperand {
+  const op = split(text) ?? (server && text.startsWith('/') ? { image: '', path: text } : null);
   if (!op) throw new UsageError(`${text}: not an IMAGE:PATH operand`);
+  if (op.image === '') {
+    if (!server) throw needsServer(text);
+    return op;
+  }
   const why = notAnImage(op.image);
   if (why) throw why;
   return op;
 }
 
 export interface ImageUse {
+  /** As in ImageOperand: '' for the server's kernel itself. */
   image: string;
-  /** Whether the command writes to it: then it is mounted read-write. */
+  /** Whether the command writes to it: then it is mounted read-write (and synced, on a server). */
   writable: boolean;
 }
 
@@ -63,33 +86,55 @@ interface Mounted extends ImageMount {
   writable: boolean;
 }
 
-/** A booted kernel with the images mounted, and the translations between their paths and the kernel's. */
+/** The server's kernel itself, as an ImageMount: its paths as they are, shown as ':/PATH'. */
+const SERVER_KERNEL: ImageMount = { root: '/', image: '' };
+
+/** A host path's real path, or null when it has none (a mount source that is not a host file). */
+function realPathOrNull(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A kernel with the images mounted — booted here or a server's — and the translations between
+ * their paths and the kernel's.
+ */
 export class ImageKernel {
   constructor(
-    readonly kernel: Kernel,
+    readonly control: KernelControl,
     readonly p: Proc,
     /** By the image's real path, so that two spellings of one image share a mount. */
-    private readonly mounts: Map<string, Mounted>,
+    private readonly mounts: Map<string, ImageMount>,
   ) {}
 
-  private mountOf(image: string): Mounted {
-    return this.mounts.get(realpathSync(image))!;
+  private mountOf(image: string): ImageMount {
+    return image === '' ? SERVER_KERNEL : this.mounts.get(realpathSync(image))!;
   }
 
   /** Where an operand is in the kernel: '/img0/photos' for 'disk.img:/photos'. */
   kernelPath(op: ImageOperand): string {
-    return this.mountOf(op.image).root + op.path;
+    return pathUnder(this.mountOf(op.image).root, op.path);
   }
 
   /** A kernel path as the user would write it: 'disk.img:/photos' for '/img0/photos'. */
   readonly show = (path: string): string => {
     for (const m of this.mounts.values()) {
-      if (path === m.root || path.startsWith(`${m.root}/`)) return `${m.image}:${path.slice(m.root.length) || '/'}`;
+      const inside = m.root === '/' ? path : path === m.root || path.startsWith(`${m.root}/`) ? path.slice(m.root.length) || '/' : null;
+      if (inside !== null) return `${m.image}:${inside}`;
     }
     return path;
   };
 
-  /** One image as a file tree, its paths from the image's root. */
+  /** A mount's source as the user named the image, when it is one of theirs (df's first column). */
+  readonly showSource = (source: string): string => {
+    const real = realPathOrNull(source);
+    return (real !== null ? this.mounts.get(real)?.image : undefined) ?? source;
+  };
+
+  /** One image as a file tree, its paths from the image's root ('': the server's kernel, from '/'). */
   tree(image: string): FileTree {
     return kernelTree(this.p, this.mountOf(image));
   }
@@ -100,6 +145,25 @@ function about(image: string, err: unknown): unknown {
   return err instanceof SysError ? new SysError(err.errno, `${image}: ${err.message}`) : err;
 }
 
+/** The real path of an image operand, or the host's error with its errno. */
+function realImage(image: string): string {
+  try {
+    return realpathSync(image);
+  } catch (err) {
+    throw fromHost(err, image);
+  }
+}
+
+/**
+ * Runs fn on the images: in the server's kernel when `server` is one (serverChoice(v)), else in
+ * a kernel booted here with the kernel options of `v`. The exit status.
+ */
+export function withKernel(server: ServerChoice | null, v: Values, uses: ImageUse[], fn: (k: ImageKernel) => Promise<number>): Promise<number> {
+  if (!server) return withImages(bootOptions(v), uses, fn);
+  if (typeof v.faults === 'string') throw new UsageError(`--faults arms faults in a kernel booted here; for the server's, use 'rumpus ctl inject'`);
+  return withServer(server, uses, fn);
+}
+
 /**
  * Boots a kernel, mounts the images, runs fn, and unmounts the images the command wrote before
  * halting — explicitly, so that a failure to write one back is an error, not a line in a log.
@@ -107,12 +171,7 @@ function about(image: string, err: unknown): unknown {
 export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k: ImageKernel) => Promise<number>): Promise<number> {
   const mounts = new Map<string, Mounted>();
   for (const use of uses) {
-    let key: string;
-    try {
-      key = realpathSync(use.image);
-    } catch (err) {
-      throw fromHost(err, use.image);
-    }
+    const key = realImage(use.image);
     const m = mounts.get(key) ?? { root: `/img${mounts.size}`, image: use.image, writable: false };
     m.writable ||= use.writable;
     mounts.set(key, m);
@@ -127,7 +186,7 @@ export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k:
         throw about(m.image, err);
       });
     }
-    const status = await fn(new ImageKernel(kernel, p, mounts));
+    const status = await fn(new ImageKernel(localControl(kernel), p, mounts));
     for (const m of mounts.values()) {
       if (m.writable) {
         await p.unmount(m.root).catch((err: unknown) => {
@@ -138,5 +197,43 @@ export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k:
     return status;
   } finally {
     await kernel.halt();
+  }
+}
+
+/** An image the server has not mounted: which one, and what the server has. */
+function notServed(image: string, served: MountInfo[], url: string): SysError {
+  const images = served.filter((m) => realPathOrNull(m.source) !== null).map((m) => `${m.source} on ${m.target}`);
+  const has = images.length ? `it has mounted ${images.join(', ')}` : 'it has no image mounted';
+  return new SysError('ENOENT', `${image}: not mounted by the server at ${url} (${has})`);
+}
+
+/**
+ * Runs fn in a client process of the server, each image found among its mounts by its real
+ * path; then, when the command wrote, syncs, so that what it did is on the images when it
+ * exits (the server keeps them mounted).
+ */
+async function withServer(server: ServerChoice, uses: ImageUse[], fn: (k: ImageKernel) => Promise<number>): Promise<number> {
+  const control = await connectServer(server);
+  try {
+    const p = await control.spawn();
+    try {
+      const served = await p.mounts();
+      const mounts = new Map<string, ImageMount>();
+      for (const use of uses) {
+        if (use.image === '') continue;
+        const key = realImage(use.image);
+        if (mounts.has(key)) continue;
+        const m = served.find((x) => realPathOrNull(x.source) === key);
+        if (!m) throw notServed(use.image, served, server.url);
+        mounts.set(key, { root: m.target, image: use.image });
+      }
+      const status = await fn(new ImageKernel(control, p, mounts));
+      if (uses.some((u) => u.writable)) await p.sync();
+      return status;
+    } finally {
+      await p.exit().catch(() => {});
+    }
+  } finally {
+    await control.close();
   }
 }

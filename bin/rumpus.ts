@@ -3,44 +3,67 @@
 
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { DEFAULT_MOUNTS, POLICIES, SysError, THREAD_TRANSPORTS, boot, byteString, fromByteString, strerror } from '../kernel/index.js';
+import { DEFAULT_MOUNTS, POLICIES, SysError, THREAD_TRANSPORTS, boot, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_GROUPS, runBench } from '../bench/index.js';
 import { svgReport } from '../bench/svg.js';
 import { formatReport } from '../bench/table.js';
+import { CTL_SUBCOMMAND } from './ctl-command.js';
 import { FAULTS_SUBCOMMAND } from './faults-command.js';
 import { IMAGE_SUBCOMMANDS } from './image-commands.js';
+import { SERVE_SUBCOMMAND } from './serve-command.js';
 import { Shell } from './shell/shell.js';
 import { BROKEN_PIPE_STATUS, OutputFailed, describeUnexpected, guardStdio, outputFailure, writeErr, writeOut } from './stdio.js';
-import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
+import {
+  KERNEL_HELP, SERVER_HELP, UsageError, bootOptions, connectServer, kernelOptions, noServerHere, serverChoice, serverOptions, type Subcommand,
+  type Values,
+} from './subcommand.js';
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   sh: {
     summary: 'a shell on a booted kernel',
-    usage: 'rumpus sh [--policy P] [--image IMG] [-c SCRIPT]',
+    usage: 'rumpus sh [--policy P] [--image IMG] [--server URL] [-c SCRIPT]',
     help: `Boots a kernel (tmpfs at / and /tmp, devices at /dev) and runs a shell in one client
 process. Without -c it reads commands from standard input, with a prompt on a terminal.
 Type 'help' in the shell for its commands; 'inject', 'faults', 'clear', 'ps' and 'dmesg'
-arm faults and show how the supervisor deals with them.
+arm faults and show how the supervisor deals with them. With a server (--server or
+RUMPUS_SERVER) the shell runs in a client process of the server's kernel instead, each stage
+of a pipeline in one more; 'inject', 'faults', 'clear', 'ps' and 'dmesg' then need an admin
+token.
 
   -c SCRIPT           run SCRIPT (commands separated by ';' or newlines) and exit
-  --image IMG         mount the ext2 image IMG at /mnt
-${KERNEL_HELP}`,
-    options: { ...kernelOptions, c: { type: 'string', short: 'c' }, image: { type: 'string' } },
+  --image IMG         mount the ext2 image IMG at /mnt (not with a server: its mounts are used)
+${KERNEL_HELP}
+${SERVER_HELP}`,
+    options: { ...kernelOptions, ...serverOptions, c: { type: 'string', short: 'c' }, image: { type: 'string' } },
     async run(v) {
+      const server = serverChoice(v);
+      if (server && typeof v.image === 'string') throw new UsageError(`--image mounts an image in a kernel booted here; the server's mounts are its own ('mount' lists them)`);
+      if (server && typeof v.faults === 'string') throw new UsageError(`--faults arms faults in a kernel booted here; in the shell, 'inject' arms them in the server's`);
+      const script = typeof v.c === 'string' ? v.c : null;
+      if (server) {
+        const control = await connectServer(server);
+        try {
+          const p = await control.spawn();
+          try {
+            return await runShell(new Shell(control, p, { stdout: writeOut, stderr: writeErr }), script);
+          } finally {
+            await p.exit().catch(() => {});
+          }
+        } finally {
+          await control.close();
+        }
+      }
       const mounts = typeof v.image === 'string' ? [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: v.image }] : undefined;
       const kernel = await boot(bootOptions(v, { mounts }));
       try {
-        const shell = new Shell(kernel, await kernel.spawn(), { stdout: writeOut, stderr: writeErr });
-        if (typeof v.c === 'string') {
-          const status = await shell.run(v.c);
-          return shell.exitCode ?? status;
-        }
-        return await shell.interact(process.stdin);
+        return await runShell(new Shell(localControl(kernel), await kernel.spawn(), { stdout: writeOut, stderr: writeErr }), script);
       } finally {
         await kernel.halt();
       }
     },
   },
+  serve: SERVE_SUBCOMMAND,
+  ctl: CTL_SUBCOMMAND,
   bench: {
     summary: 'what each boundary costs: workloads under each policy, with baselines',
     usage: 'rumpus bench [--policies LIST] [--workloads LIST] [--quick] [--json] [--report FILE.svg]',
@@ -62,8 +85,10 @@ See bench/README.md for every workload and the JSON shape.
                       all: both groups
   --quick             a smoke run of seconds: few iterations, small files, short idle
   --json              print one JSON object instead of the table
-  --report FILE.svg   also draw p50 latency per workload and policy as an SVG chart`,
+  --report FILE.svg   also draw p50 latency per workload and policy as an SVG chart
+  --server URL        not used (said on stderr): bench boots the kernels it measures`,
     options: {
+      ...serverOptions,
       policies: { type: 'string', default: POLICIES.join(',') },
       workloads: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -71,6 +96,7 @@ See bench/README.md for every workload and the JSON shape.
       report: { type: 'string' },
     },
     async run(v) {
+      noServerHere(v, 'bench', 'it boots the kernels it measures, here', writeErr);
       const list = (s: unknown) => (typeof s === 'string' ? s.split(',').filter(Boolean) : undefined);
       const tty = process.stderr.isTTY;
       process.env.RUMPUS_LOG ??= 'error'; // the recovery measurement crashes components on purpose
@@ -89,6 +115,13 @@ See bench/README.md for every workload and the JSON shape.
   faults: FAULTS_SUBCOMMAND,
   ...IMAGE_SUBCOMMANDS,
 };
+
+/** Runs a script (-c), or reads commands from standard input; the shell's exit status. */
+async function runShell(shell: Shell, script: string | null): Promise<number> {
+  if (script === null) return shell.interact(process.stdin);
+  const status = await shell.run(script);
+  return shell.exitCode ?? status;
+}
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));
@@ -120,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
+    parsed = cmd.ownArgs ? { values: {}, positionals: rest } : parseArgs({ args: rest, options: cmd.options, allowPositionals: true, strict: true });
   } catch (err) {
     process.stderr.write(`rumpus ${name}: ${(err as Error).message}\nusage: ${cmd.usage}\n`);
     return 2;

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_MOUNTS, O_APPEND, O_CREAT, O_WRONLY, boot, type FaultSpec } from '../kernel/index.js';
+import { DEFAULT_MOUNTS, O_APPEND, O_CREAT, O_WRONLY, boot, localControl, type FaultSpec } from '../kernel/index.js';
 import { sealCommit } from '../servers/blk/wal.js';
 import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
 
@@ -134,7 +134,7 @@ for (const policy of ['microkernel', 'multiprocess']) {
     const { Shell } = await import('../bin/shell/shell.js');
     const out: string[] = [];
     const err: string[] = [];
-    const sh = new Shell(k, await k.spawn(), { stdout: (x) => out.push(typeof x === 'string' ? x : new TextDecoder().decode(x)), stderr: (x) => err.push(x) });
+    const sh = new Shell(localControl(k), await k.spawn(), { stdout: (x) => out.push(typeof x === 'string' ? x : new TextDecoder().decode(x)), stderr: (x) => err.push(x) });
     await sh.run('mkdir -p /tmp/src/a/b; echo one > /tmp/src/1; echo two > /tmp/src/a/2; echo three > /tmp/src/a/b/3; echo four > /tmp/src/4; echo five > /tmp/src/a/5');
     await sh.run('inject ext2 crash --after 3 --op write');
     t.equal(await sh.run('cp -r /tmp/src /mnt/dst'), 0, 'cp succeeds');

@@ -400,7 +400,7 @@ t.test('rm -r and ls -R never act on a hostile name, whatever readdir returns', 
       tree.delete(at);
     },
   } as unknown as Proc;
-  const state: ShellState = { kernel: null as never, p, exitCode: null, show: (path) => path };
+  const state: ShellState = { control: null as never, p, exitCode: null, show: (path) => path };
   const run = async (argv: string[]) => {
     const out: string[] = [];
     const err: string[] = [];

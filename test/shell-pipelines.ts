@@ -3,7 +3,7 @@
 // supplementary groups included.
 
 import t from 'tap';
-import { boot } from '../kernel/index.js';
+import { boot, localControl } from '../kernel/index.js';
 import { Shell } from '../bin/shell/shell.js';
 
 const dec = new TextDecoder();
@@ -13,7 +13,7 @@ t.test('a pipeline leaves a file named like its FIFO alone', async (t) => {
   t.teardown(() => k.halt());
   const p = await k.spawn();
   const out: string[] = [];
-  const sh = new Shell(k, p, { stdout: (x) => out.push(typeof x === 'string' ? x : dec.decode(x)), stderr: () => {} });
+  const sh = new Shell(localControl(k), p, { stdout: (x) => out.push(typeof x === 'string' ? x : dec.decode(x)), stderr: () => {} });
   const name = `/tmp/.sh-pipe-${p.pid}-0`;
   await p.writeFile(name, 'precious');
   await sh.run('echo hi | cat');
@@ -29,7 +29,7 @@ t.test('a pipeline stage has the shell\'s supplementary groups', async (t) => {
   await k.init.chmod('/tmp/g', 0o640);
   const u = await k.spawn({ uid: 1000, gid: 1000, groups: [2000] });
   const out: string[] = [];
-  const sh = new Shell(k, u, { stdout: (x) => out.push(typeof x === 'string' ? x : dec.decode(x)), stderr: () => {} });
+  const sh = new Shell(localControl(k), u, { stdout: (x) => out.push(typeof x === 'string' ? x : dec.decode(x)), stderr: () => {} });
   t.equal(await sh.run('cat /tmp/g'), 0, 'cat F works: the shell is in group 2000');
   out.length = 0;
   await sh.run('cat /tmp/g | cat'); // the status is the last stage's, so look at what came out

@@ -4,14 +4,14 @@ import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { Shell } from '../bin/shell/shell.js';
 import { parse } from '../bin/shell/parse.js';
-import { boot, type Kernel } from '../kernel/index.js';
+import { boot, localControl, type Kernel } from '../kernel/index.js';
 
 const dec = new TextDecoder();
 
 async function shellOn(k: Kernel) {
   const out: string[] = [];
   const err: string[] = [];
-  const sh = new Shell(k, await k.spawn(), {
+  const sh = new Shell(localControl(k), await k.spawn(), {
     stdout: (x) => out.push(typeof x === 'string' ? x : dec.decode(x)),
     stderr: (x) => err.push(x),
   });

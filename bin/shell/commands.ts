@@ -4,7 +4,7 @@
 import {
   FAULT_HELP, FAULT_TYPES, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, SysError, bytesOf, describeFault, displayName, fileTypeOf, makedev,
   strerror, toByteString,
-  type FaultSpec, type Kernel, type Proc, type Stat,
+  type FaultSpec, type KernelControl, type Proc, type Stat,
 } from '../../kernel/index.js';
 import { basename, copyOperands, copyTree, join } from '../copy.js';
 import { kernelTree, usableNames } from '../files.js';
@@ -18,19 +18,25 @@ export interface Io {
   stdin: Uint8Array | null;
 }
 
-export interface ShellState {
-  kernel: Kernel;
+/** What the control commands (ps, inject, faults, clear, dmesg) need: the kernel, local or remote. */
+export interface ControlState {
+  control: KernelControl;
+}
+
+export interface ShellState extends ControlState {
   p: Proc;
   /** Set by exit. */
   exitCode: number | null;
   /** A path as messages and listings name it: as typed in the shell, as IMAGE:PATH in the image commands. */
   show(path: string): string;
+  /** A mount's source as df shows it: as the user named the image in the image commands; as it is without this. */
+  showSource?(source: string): string;
 }
 
-export interface CommandDef {
+export interface CommandDef<S = ShellState> {
   usage: string;
   summary: string;
-  run(s: ShellState, args: string[], io: Io): Promise<number>;
+  run(s: S, args: string[], io: Io): Promise<number>;
 }
 
 class UsageError extends Error {}
@@ -135,6 +141,72 @@ async function listing(
   return { lines: opts.long ? longListing(entries) : names.map(shown), subdirs };
 }
 
+/**
+ * The commands that look at and steer the kernel itself rather than files: the shell's, and
+ * `rumpus ctl`'s (bin/ctl-command.ts) with a server's kernel.
+ */
+export const CONTROL_COMMANDS: Record<string, CommandDef<ControlState>> = {
+  ps: {
+    usage: 'ps',
+    summary: 'the kernel\'s domains: kind, id, status, restarts, uptime, components',
+    async run(s, _args, io) {
+      const rows = (await s.control.ps()).map((d) => [
+        d.name, d.kind, String(d.id), d.status, String(d.restarts), formatUptime(d.uptimeMs), d.components.join(','),
+      ]);
+      await io.out(columns([['DOMAIN', 'KIND', 'ID', 'STATUS', 'RESTARTS', 'UPTIME', 'COMPONENTS'], ...rows]));
+      return 0;
+    },
+  },
+  inject: {
+    usage: 'inject COMPONENT TYPE [--after N] [--op OP] [--prob P --seed S] [--count K] [--ms MS --jitter J] [--errno E]',
+    summary: `arm a fault: ${FAULT_TYPES.join(', ')}`,
+    async run(s, args, io) {
+      const [component, type, ...rest] = args;
+      if (!component || !type) throw new UsageError('needs COMPONENT and TYPE');
+      const fault: Record<string, unknown> = { component, type };
+      for (let i = 0; i < rest.length; i += 2) {
+        const key = rest[i].replace(/^--/, '');
+        const value = rest[i + 1];
+        if (!rest[i].startsWith('--') || value === undefined) throw new UsageError(`expected --option VALUE, got '${rest[i]}'`);
+        fault[key] = key === 'op' || key === 'errno' ? value : Number(value);
+      }
+      try {
+        await s.control.inject(fault as unknown as FaultSpec);
+      } catch (err) {
+        if (!(err instanceof SysError && err.errno === 'EINVAL')) throw err;
+        io.err(`inject: ${err.message}\n`);
+        return 1;
+      }
+      await io.out(`armed: ${describeFault(fault as unknown as FaultSpec)} (${FAULT_HELP[type as FaultSpec['type']]})\n`);
+      return 0;
+    },
+  },
+  faults: {
+    usage: 'faults',
+    summary: 'list the armed faults',
+    async run(s, _args, io) {
+      await io.out((await s.control.faults()).map((f) => describeFault(f) + '\n').join('') || 'no faults armed\n');
+      return 0;
+    },
+  },
+  clear: {
+    usage: 'clear [COMPONENT]',
+    summary: 'disarm the faults of one component, or of all',
+    async run(s, args) {
+      await s.control.clear(args[0]);
+      return 0;
+    },
+  },
+  dmesg: {
+    usage: 'dmesg',
+    summary: 'the supervisor\'s log: failures, restarts, faults armed, panics',
+    async run(s, _args, io) {
+      const lines = (await s.control.dmesg()).map((e) => `[${(e.at / 1000).toFixed(3).padStart(10)}] ${e.kind}: ${e.domain} (${e.components.join(',')}): ${e.reason}\n`);
+      await io.out(lines.join(''));
+      return 0;
+    },
+  },
+};
 
 export const COMMANDS: Record<string, CommandDef> = {
   help: {
@@ -453,7 +525,7 @@ export const COMMANDS: Record<string, CommandDef> = {
       const status = await each(s, 'df', io, targets, async (path) => {
         const st = await s.p.stat(path);
         const m = mounts.find((x) => x.dev === st.dev)!;
-        rows.push({ source: m.source, target: s.show(m.target), fs: await s.p.statfs(path) });
+        rows.push({ source: s.showSource?.(m.source) ?? m.source, target: s.show(m.target), fs: await s.p.statfs(path) });
       });
       await io.out(dfTable(rows).join('\n') + '\n');
       return status;
@@ -492,66 +564,7 @@ export const COMMANDS: Record<string, CommandDef> = {
       return 0;
     },
   },
-  ps: {
-    usage: 'ps',
-    summary: 'the kernel\'s domains: kind, id, status, restarts, uptime, components',
-    async run(s, _args, io) {
-      const rows = s.kernel.domains().map((d) => [
-        d.name, d.kind, String(d.id), d.status, String(d.restarts), formatUptime(d.uptimeMs), d.components.join(','),
-      ]);
-      await io.out(columns([['DOMAIN', 'KIND', 'ID', 'STATUS', 'RESTARTS', 'UPTIME', 'COMPONENTS'], ...rows]));
-      return 0;
-    },
-  },
-  inject: {
-    usage: 'inject COMPONENT TYPE [--after N] [--op OP] [--prob P --seed S] [--count K] [--ms MS --jitter J] [--errno E]',
-    summary: `arm a fault: ${FAULT_TYPES.join(', ')}`,
-    async run(s, args, io) {
-      const [component, type, ...rest] = args;
-      if (!component || !type) throw new UsageError('needs COMPONENT and TYPE');
-      const fault: Record<string, unknown> = { component, type };
-      for (let i = 0; i < rest.length; i += 2) {
-        const key = rest[i].replace(/^--/, '');
-        const value = rest[i + 1];
-        if (!rest[i].startsWith('--') || value === undefined) throw new UsageError(`expected --option VALUE, got '${rest[i]}'`);
-        fault[key] = key === 'op' || key === 'errno' ? value : Number(value);
-      }
-      try {
-        await s.kernel.inject(fault as unknown as FaultSpec);
-      } catch (err) {
-        if (!(err instanceof SysError && err.errno === 'EINVAL')) throw err;
-        io.err(`inject: ${err.message}\n`);
-        return 1;
-      }
-      await io.out(`armed: ${describeFault(fault as unknown as FaultSpec)} (${FAULT_HELP[type as FaultSpec['type']]})\n`);
-      return 0;
-    },
-  },
-  faults: {
-    usage: 'faults',
-    summary: 'list the armed faults',
-    async run(s, _args, io) {
-      await io.out(s.kernel.armed.map((f) => describeFault(f) + '\n').join('') || 'no faults armed\n');
-      return 0;
-    },
-  },
-  clear: {
-    usage: 'clear [COMPONENT]',
-    summary: 'disarm the faults of one component, or of all',
-    async run(s, args) {
-      await s.kernel.clearFaults(args[0]);
-      return 0;
-    },
-  },
-  dmesg: {
-    usage: 'dmesg',
-    summary: 'the supervisor\'s log: failures, restarts, faults armed, panics',
-    async run(s, _args, io) {
-      const lines = s.kernel.events.map((e) => `[${(e.at / 1000).toFixed(3).padStart(10)}] ${e.kind}: ${e.domain} (${e.components.join(',')}): ${e.reason}\n`);
-      await io.out(lines.join(''));
-      return 0;
-    },
-  },
+  ...CONTROL_COMMANDS,
 };
 
 function columns(rows: string[][]): string {
@@ -573,10 +586,18 @@ export function parseSize(text: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-/** Runs one command; `usage` replaces the command's own usage line in usage errors. */
-export async function runCommand(s: ShellState, argv: string[], io: Io, usage?: string): Promise<number> {
+/** Runs one shell command; `usage` replaces the command's own usage line in usage errors. */
+export function runCommand(s: ShellState, argv: string[], io: Io, usage?: string): Promise<number> {
+  return runCommandIn(COMMANDS, s, argv, io, usage);
+}
+
+/**
+ * Runs one command of `table` as the shell runs its own: `cmd: strerror` for an error, usage
+ * errors with the usage line (`usage` instead of the command's own, when given), the status.
+ */
+export async function runCommandIn<S>(table: Record<string, CommandDef<S>>, s: S, argv: string[], io: Io, usage?: string): Promise<number> {
   const [name, ...args] = argv;
-  const c = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  const c = Object.hasOwn(table, name) ? table[name] : undefined;
   if (!c) {
     io.err(`sh: ${name}: command not found\n`);
     return 127;

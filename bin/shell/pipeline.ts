@@ -73,7 +73,7 @@ async function makeFifo(p: Proc, i: number): Promise<string> {
  * 1 when the pipeline could not be set up (said on stderr).
  */
 export async function runPipeline(shell: ShellState, stages: Stage[], runStage: RunStage, stderr: (text: string) => void): Promise<number> {
-  const { kernel, p } = shell;
+  const { control, p } = shell;
   const procs: Proc[] = [];
   const running = new Set<Proc>();
   let fifo: string | null = null;
@@ -82,7 +82,7 @@ export async function runPipeline(shell: ShellState, stages: Stage[], runStage: 
     const mask = await p.umask(0);
     await p.umask(mask);
     for (let i = 0; i < stages.length; i++) {
-      const q = await kernel.spawn({ uid: p.cred.uid, gid: p.cred.gid, groups: [...p.cred.groups] });
+      const q = await control.spawn({ uid: p.cred.uid, gid: p.cred.gid, groups: [...p.cred.groups] });
       procs.push(q);
       running.add(q);
       await q.chdir(cwd);

@@ -4,7 +4,7 @@
 // pipes in the kernel (pipeline.ts).
 
 import { createInterface } from 'node:readline';
-import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, fromByteString, strerror, type Kernel, type Proc } from '../../kernel/index.js';
+import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, fromByteString, strerror, type KernelControl, type Proc } from '../../kernel/index.js';
 import { runCommand, type Io, type ShellState } from './commands.js';
 import { ParseError, parse, type Command, type Stage } from './parse.js';
 import { runPipeline, type StageIo } from './pipeline.js';
@@ -22,8 +22,9 @@ export class Shell {
   status = 0;
   private panicShown = false;
 
-  constructor(kernel: Kernel, p: Proc, private readonly term: Terminal) {
-    this.state = { kernel, p, exitCode: null, show: (path) => path };
+  /** `control` is the kernel `p` belongs to, local (localControl) or a server's (connectKernel). */
+  constructor(control: KernelControl, p: Proc, private readonly term: Terminal) {
+    this.state = { control, p, exitCode: null, show: (path) => path };
   }
 
   /** Set once `exit` ran: the status the shell exits with. */
@@ -45,13 +46,26 @@ export class Shell {
       if (this.state.exitCode !== null) break;
       if ((c.join === '&&' && this.status !== 0) || (c.join === '||' && this.status === 0)) continue;
       this.status = await this.runOne(c);
-      const panic = this.state.kernel.panicked;
-      if (panic !== null && !this.panicShown) {
+      const panic = this.panicShown ? null : await this.panicReport();
+      if (panic !== null) {
         this.panicShown = true;
         this.term.stderr(`rumpus: kernel panic: ${panic}\n`);
       }
     }
     return this.status;
+  }
+
+  /**
+   * The kernel's panic report, or null. A server may not tell a client without an admin token
+   * (EPERM), or may be gone: then the shell has nothing to add to what its commands said.
+   */
+  private async panicReport(): Promise<string | null> {
+    try {
+      return await this.state.control.panicked();
+    } catch (err) {
+      if (!(err instanceof SysError)) throw err;
+      return null;
+    }
   }
 
   /** Reads commands line by line from a stream; prompts when it is a terminal. */

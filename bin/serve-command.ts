@@ -1,0 +1,154 @@
+// rumpus serve: a booted kernel as a server that other programs use (NetBSD's rump_server). It
+// boots with the default mounts and each --image, listens (kernel/serve/server.ts), prints one
+// readiness line and runs in the foreground until SIGTERM, SIGINT or `rumpus ctl halt`, then
+// unmounts the images (so that a failure to write one back is said, not logged), halts the
+// kernel and exits 0. A kernel panic ends it with status 1 and the report on stderr.
+
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DEFAULT_MOUNTS, SysError, boot, type Kernel, type MountSpec } from '../kernel/index.js';
+import { serve, type Server } from '../kernel/serve/server.js';
+import { TokenTable, defaultTokenOut, writeTokenFile } from '../kernel/serve/tokens.js';
+import { parseAddress } from '../kernel/serve/wire.js';
+import { writeErr } from './stdio.js';
+import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
+
+/** Where the server listens unless told: a socket in the user's runtime directory, else in /tmp/rumpus-UID. */
+export function defaultListen(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'rumpus') : join(tmpdir(), `rumpus-${process.getuid?.() ?? 0}`);
+  return `unix://${join(dir, 'rumpus.sock')}`;
+}
+
+/** The boot mounts: the defaults, then the first image at /mnt (as `rumpus sh --image`), the next at /mnt1, /mnt2, … read-write. */
+function imageMounts(images: string[]): MountSpec[] {
+  // Absolute, so that a client finds an image among the mounts by its real path from any directory.
+  return [...DEFAULT_MOUNTS, ...images.map((image, i) => ({ target: i === 0 ? '/mnt' : `/mnt${i}`, fstype: 'ext2', source: resolve(image) }))];
+}
+
+function positiveInteger(v: Values, name: string): number | undefined {
+  const text = v[name];
+  if (typeof text !== 'string') return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--${name}: '${text}' is not a positive integer`);
+  return Number(text);
+}
+
+/** What ends the server's run: a signal, `ctl halt` (or the server closed), or a panic with its report. */
+type Ending = { kind: 'signal'; name: string } | { kind: 'halted' } | { kind: 'panic'; report: string };
+
+/** The tokens the server accepts, and the file a generated token was written to here (removed at exit). */
+function tokensFor(v: Values, listen: string[]): { tokens: TokenTable; written: string | null } {
+  if (typeof v['token-file'] === 'string') {
+    if (typeof v['token-out'] === 'string') throw new UsageError('--token-out writes a generated token; with --token-file none is generated');
+    return { tokens: TokenTable.read(v['token-file']), written: null };
+  }
+  const tokens = TokenTable.generate();
+  const tcp = listen.some((url) => url.startsWith('tcp:'));
+  const out = typeof v['token-out'] === 'string' ? v['token-out'] : tcp ? defaultTokenOut() : null;
+  if (out !== null) writeTokenFile(out, tokens.generated!, tokens.lookup(tokens.generated!)!);
+  return { tokens, written: out };
+}
+
+/** Unmounts the images (which writes them back), saying on stderr which one failed; whether all went well. */
+async function unmountImages(kernel: Kernel, mounts: MountSpec[]): Promise<boolean> {
+  const images = mounts.filter((m) => m.fstype === 'ext2');
+  if (images.length === 0 || kernel.panicked !== null) return true;
+  let ok = true;
+  const p = await kernel.spawn();
+  for (const m of images) {
+    await p.unmount(m.target).catch((err: unknown) => {
+      writeErr(`rumpus serve: ${m.source}: ${err instanceof SysError ? err.message : String(err)}\n`);
+      ok = false;
+    });
+  }
+  await p.exit().catch(() => {});
+  return ok;
+}
+
+export const SERVE_SUBCOMMAND: Subcommand = {
+  summary: 'run a kernel as a server that other rumpus commands and programs use',
+  usage: 'rumpus serve [--policy P] [--transport T] [--image IMG]… [--listen URL]… [--pidfile F] [--token-file F] [--token-out F] [--max-connections N]',
+  help: `Boots a kernel (tmpfs at / and /tmp, devices at /dev, the first --image at /mnt, further ones
+at /mnt1, /mnt2, …, read-write) and serves it: each connection is a client process of the
+kernel, with its own pid, fds, working directory and the credentials of its token. Other
+commands use it with --server URL or RUMPUS_SERVER=URL; 'rumpus ctl' administers it.
+When it listens it prints one line on standard output, and nothing more there:
+  rumpus serve: ready on URL[, URL…] (policy NAME, pid N)
+It runs until SIGTERM, SIGINT or 'rumpus ctl halt': then it unmounts the images (writing them
+back), halts the kernel, removes its socket and pidfile, and exits 0. A kernel panic ends it
+with status 1 and the report on standard error.
+
+  --image IMG         an ext2 image to mount (repeatable)
+  --listen URL        unix:///ABSOLUTE/PATH or tcp://HOST:PORT (repeatable; PORT 0: any free
+                      port, the line above tells which; an empty HOST: loopback). Default:
+                      unix://$XDG_RUNTIME_DIR/rumpus/rumpus.sock, else
+                      unix:///tmp/rumpus-UID/rumpus.sock.
+                      A unix socket is made 0600 in a directory only its owner can enter
+                      (made 0700 when missing; any other is refused)
+  --pidfile F         write the server's pid to F (removed at exit)
+  --token-file F      the tokens accepted, one a line: TOKEN uid=N gid=N [groups=N,N,…] [admin]
+                      (TOKEN: at least 32 hex or base64url chars; '#' starts a comment).
+                      Without it, one admin root token is generated and written 0600 beside
+                      each unix socket (SOCKET.token, where clients look for it) and, with TCP,
+                      to --token-out
+  --token-out F       where a generated token is written for TCP clients (default
+                      $XDG_RUNTIME_DIR/rumpus-PID.token, else /tmp/rumpus-UID/rumpus-PID.token)
+  --max-connections N connections at once (default 256)
+${KERNEL_HELP}`,
+  options: {
+    ...kernelOptions,
+    image: { type: 'string', multiple: true },
+    listen: { type: 'string', multiple: true },
+    pidfile: { type: 'string' },
+    'token-file': { type: 'string' },
+    'token-out': { type: 'string' },
+    'max-connections': { type: 'string' },
+  },
+  async run(v, positionals) {
+    if (positionals.length) throw new UsageError(`unexpected operand '${positionals[0]}'`);
+    const listen = (v.listen as string[] | undefined) ?? [defaultListen()];
+    for (const url of listen) parseAddress(url); // before anything is booted: a bad URL is said at once
+    const maxConnections = positiveInteger(v, 'max-connections');
+    const pidfile = typeof v.pidfile === 'string' ? v.pidfile : null;
+    let pidWritten = false;
+    const mounts = imageMounts((v.image as string[] | undefined) ?? []);
+    let end!: (e: Ending) => void;
+    const ending = new Promise<Ending>((resolve) => (end = resolve));
+    const onSignal = (name: string) => end({ kind: 'signal', name });
+    process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
+    let written: string | null = null;
+    let kernel: Kernel | null = null;
+    let server: Server | null = null;
+    try {
+      const chosen = tokensFor(v, listen);
+      written = chosen.written;
+      kernel = await boot(bootOptions(v, {
+        mounts,
+        onEvent: (e) => {
+          if (e.kind === 'panic') end({ kind: 'panic', report: e.reason });
+        },
+      }));
+      server = await serve(kernel, { listen, tokens: chosen.tokens, maxConnections });
+      void server.halted.then(() => end({ kind: 'halted' }));
+      if (pidfile !== null) {
+        writeFileSync(pidfile, `${process.pid}\n`);
+        pidWritten = true;
+      }
+      process.stdout.write(`rumpus serve: ready on ${server.addresses.join(', ')} (policy ${kernel.placement.name}, pid ${process.pid})\n`);
+      const why = await ending;
+      await server.close();
+      if (why.kind === 'panic') {
+        writeErr(`rumpus serve: kernel panic: ${why.report}\n`);
+        return 1;
+      }
+      // After ctl halt the kernel has halted already, which unmounted everything.
+      return why.kind === 'halted' || (await unmountImages(kernel, mounts)) ? 0 : 1;
+    } finally {
+      process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+      await server?.close();
+      await kernel?.halt();
+      if (pidWritten) rmSync(pidfile!, { force: true });
+      if (written !== null) rmSync(written, { force: true });
+    }
+  },
+};
