@@ -6,10 +6,11 @@
 // Needs `npm` and either the npm registry or an npm cache that holds msgpackr and piscina (the
 // cache `npm ci` fills): the tarball's dependencies are resolved as for any user.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
+import type { Readable } from 'node:stream';
 import t from 'tap';
 
 const CHECKOUT = join(import.meta.dirname, '..');
@@ -42,6 +43,44 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running command (`rumpus serve`): started as run() starts one, its stdout read as it comes. */
+function start(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn('env', [...unsetTapAdditions(), command, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** The first line `child` prints, or null if it exits or `timeoutMs` passes first. */
+function firstLine(child: ChildProcessByStdio<null, Readable, Readable>, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    let out = '';
+    const done = (line: string | null) => {
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.off('exit', onExit);
+      resolve(line);
+    };
+    const onData = (s: string) => {
+      out += s;
+      if (out.includes('\n')) done(out.slice(0, out.indexOf('\n')));
+    };
+    const onExit = () => done(null);
+    const timer = setTimeout(() => done(null), timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.on('exit', onExit);
+  });
+}
+
+/** The exit status of `child`, or null if it has not exited within `timeoutMs`. */
+function exitCode(child: ChildProcessByStdio<null, Readable, Readable>, timeoutMs: number): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
     });
   });
 }
@@ -96,6 +135,19 @@ for (const policy of ['microkernel', 'multiprocess']) {
   }
 }
 console.log(JSON.stringify(out));
+`;
+
+// A client program of a server: the URL in argv, the token from the file the server wrote
+// beside its socket. It writes a file on the server's image and reads one back.
+const CONNECT_SCRIPT = `
+import { connect } from 'rumpus';
+const p = await connect(process.argv[2]);
+try {
+  await p.writeFile('/mnt/from-client.txt', 'written through connect()\\n');
+  console.log(JSON.stringify({ pid: await p.getpid(), notes: new TextDecoder().decode(await p.readFile('/mnt/notes.txt')) }));
+} finally {
+  await p.exit();
+}
 `;
 
 // The same from TypeScript: the kernel's types resolve through the package's exports, and are
@@ -195,4 +247,44 @@ t.test('npm pack makes a tarball that installs into an empty project and runs th
   }));
   const typed = await run(process.execPath, [tsc, '-p', '.'], app, env);
   t.same({ code: typed.code, stdout: typed.stdout }, { code: 0, stdout: '' }, "tsc checks a TypeScript user of 'rumpus' against the package's types", { stderr: typed.stderr });
+
+  // rumpus serve from the installed package, with the image; its socket in the test's own
+  // directory (mkdtemp makes it 0700), the token in the file it writes beside the socket.
+  const url = `unix://${join(root, 'rumpus.sock')}`;
+  const server = start('npx', ['--no', '--', 'rumpus', 'serve', '--policy', 'multiprocess', '--image', 'img', '--listen', url], app, env);
+  let serverStderr = '';
+  server.stderr.setEncoding('utf8').on('data', (s: string) => (serverStderr += s));
+  // npx does not pass SIGTERM on to the command it runs: the server is signalled by the pid its
+  // readiness line gives.
+  let serverPid = 0;
+  t.teardown(() => {
+    for (const pid of [serverPid, server.pid]) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+  const ready = await firstLine(server, 60_000);
+  t.match(ready, new RegExp(`^rumpus serve: ready on ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(policy multiprocess, pid \\d+\\)$`), 'npx rumpus serve says it is ready', { stderr: serverStderr });
+  if (ready === null) return;
+  serverPid = Number(/pid (\d+)\)$/.exec(ready)?.[1]);
+
+  const remote = await run('npx', ['--no', '--', 'rumpus', 'sh', '-c', 'echo remote > /tmp/r; cat /tmp/r; cat /mnt/notes.txt'], app, { ...env, RUMPUS_SERVER: url });
+  t.same({ code: remote.code, stdout: remote.stdout }, { code: 0, stdout: 'remote\nwritten on the host\n' }, 'RUMPUS_SERVER=URL npx rumpus sh uses the server', { stderr: remote.stderr });
+
+  writeFileSync(join(app, 'connect.mjs'), CONNECT_SCRIPT);
+  const client = await run(process.execPath, ['connect.mjs', url], app, env);
+  t.equal(client.code, 0, "a script that imports { connect } from 'rumpus' runs", { stderr: client.stderr });
+  if (client.code === 0) {
+    const { pid, notes } = JSON.parse(client.stdout) as { pid: number; notes: string };
+    t.ok(pid > 0 && pid !== serverPid, `its connection is a client process of the server's kernel (pid ${pid})`);
+    t.equal(notes, 'written on the host\n', "and reads the server's image");
+  }
+
+  process.kill(serverPid, 'SIGTERM');
+  t.equal(await exitCode(server, 60_000), 0, 'SIGTERM halts the server, which exits 0', { stderr: serverStderr });
+  const synced = await rumpus(['cat', 'img:/from-client.txt']);
+  t.same({ code: synced.code, stdout: synced.stdout }, { code: 0, stdout: 'written through connect()\n' }, "what the client wrote is on the image after the server's halt", { stderr: synced.stderr });
 });
