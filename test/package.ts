@@ -3,8 +3,8 @@
 // — its directory as cwd, a PATH and an environment without the checkout, its node_modules or
 // the test runner's loaders — through `npx rumpus` and through `import … from 'rumpus'`.
 //
-// Needs `npm` and either the npm registry or an npm cache that holds msgpackr and piscina (the
-// cache `npm ci` fills): the tarball's dependencies are resolved as for any user.
+// Needs `npm`, env(1), and the npm registry (or an npm cache with the metadata and tarballs of
+// msgpackr, piscina and theirs): the tarball's dependencies are resolved as for any user.
 
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -30,15 +30,34 @@ interface Run {
  */
 const unsetTapAdditions = (): string[] => ['NODE_OPTIONS', ...Object.keys(process.env).filter((k) => k.startsWith('_TAPJS_'))].flatMap((k) => ['-u', k]);
 
-/** Runs `command args…` in `cwd` with `env`, stdin closed; killed after `timeoutMs`. */
+type Child = ChildProcessByStdio<null, Readable, Readable>;
+
+/**
+ * Starts `command args…` in `cwd` with `env`, stdin closed, in a process group of its own (its
+ * pid's), so that what it starts can be ended with it.
+ */
+function start(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Child {
+  return spawn('env', [...unsetTapAdditions(), command, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+}
+
+/** Kills the process group of `child` (see start()), if anything in it is left. */
+function killGroup(child: Child): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Runs `command args…` as start() does; the group is killed after `timeoutMs`. */
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('env', [...unsetTapAdditions(), command, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = start(command, args, cwd, env);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => killGroup(child), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -47,13 +66,8 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   });
 }
 
-/** A long-running command (`rumpus serve`): started as run() starts one, its stdout read as it comes. */
-function start(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn('env', [...unsetTapAdditions(), command, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 /** The first line `child` prints, or null if it exits or `timeoutMs` passes first. */
-function firstLine(child: ChildProcessByStdio<null, Readable, Readable>, timeoutMs: number): Promise<string | null> {
+function firstLine(child: Child, timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
     let out = '';
     const done = (line: string | null) => {
@@ -74,7 +88,7 @@ function firstLine(child: ChildProcessByStdio<null, Readable, Readable>, timeout
 }
 
 /** The exit status of `child`, or null if it has not exited within `timeoutMs`. */
-function exitCode(child: ChildProcessByStdio<null, Readable, Readable>, timeoutMs: number): Promise<number | null> {
+function exitCode(child: Child, timeoutMs: number): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(null), timeoutMs);
@@ -254,22 +268,13 @@ t.test('npm pack makes a tarball that installs into an empty project and runs th
   const server = start('npx', ['--no', '--', 'rumpus', 'serve', '--policy', 'multiprocess', '--image', 'img', '--listen', url], app, env);
   let serverStderr = '';
   server.stderr.setEncoding('utf8').on('data', (s: string) => (serverStderr += s));
-  // npx does not pass SIGTERM on to the command it runs: the server is signalled by the pid its
-  // readiness line gives.
-  let serverPid = 0;
-  t.teardown(() => {
-    for (const pid of [serverPid, server.pid]) {
-      try {
-        if (pid) process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
+  t.teardown(() => killGroup(server));
   const ready = await firstLine(server, 60_000);
   t.match(ready, new RegExp(`^rumpus serve: ready on ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(policy multiprocess, pid \\d+\\)$`), 'npx rumpus serve says it is ready', { stderr: serverStderr });
   if (ready === null) return;
-  serverPid = Number(/pid (\d+)\)$/.exec(ready)?.[1]);
+  // npx does not pass SIGTERM on to the command it runs: the server is signalled by the pid its
+  // readiness line gives.
+  const serverPid = Number(/pid (\d+)\)$/.exec(ready)?.[1]);
 
   const remote = await run('npx', ['--no', '--', 'rumpus', 'sh', '-c', 'echo remote > /tmp/r; cat /tmp/r; cat /mnt/notes.txt'], app, { ...env, RUMPUS_SERVER: url });
   t.same({ code: remote.code, stdout: remote.stdout }, { code: 0, stdout: 'remote\nwritten on the host\n' }, 'RUMPUS_SERVER=URL npx rumpus sh uses the server', { stderr: remote.stderr });
