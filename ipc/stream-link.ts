@@ -16,6 +16,9 @@ import { MAX_IO, type Frame, type Link } from './frame.js';
  */
 export const MAX_FRAME = 4 * MAX_IO;
 
+/** Milliseconds a link closed after a last frame (sendAndClose) waits for its peer to close. */
+const LINGER_MS = 2_000;
+
 export class StreamLink implements Link {
   /**
    * Largest frame this link accepts, in bytes: MAX_FRAME, or less while the peer is not yet
@@ -70,18 +73,21 @@ export class StreamLink implements Link {
   }
 
   /**
-   * Sends `frame` as the last one and closes the link: nothing more is read, and the stream is
-   * destroyed once the frame has been handed to the system (or failed to be).
+   * Sends `frame` as the last one and closes the link: the stream is ended after it, and what
+   * the peer still sends is read and dropped (a socket closed with unread input is reset, and a
+   * reset can make the peer lose the frame) until the peer closes too, or LINGER_MS have passed.
    */
   sendAndClose(frame: Frame, reason: string): void {
     if (!this.open) return;
     this.lost(reason);
-    this.stream.pause();
     this.stream.removeAllListeners('data');
+    this.stream.on('data', () => {});
+    this.stream.resume();
     const body = this.packr.pack(frame);
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(body.length, 0);
-    this.stream.write(Buffer.concat([head, body]), () => this.stream.destroy());
+    this.stream.end(Buffer.concat([head, body]));
+    setTimeout(() => this.stream.destroy(), LINGER_MS).unref();
   }
 
   private lost(reason: string): void {

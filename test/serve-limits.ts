@@ -2,6 +2,7 @@
 // already in flight: EINVAL), fds (EMFILE past the limit, kept across a vfs restart),
 // connections (the extra one refused with EAGAIN), and the time to say hello.
 
+import * as net from 'node:net';
 import t from 'tap';
 import { O_RDONLY, connect } from '../kernel/index.js';
 import { errnoOf } from './lib/errno.js';
@@ -80,4 +81,38 @@ t.test('a connection that says nothing is closed', async (t) => {
   t.ok(await c.waitClosed(15_000), 'closed without a hello');
   t.match(c.frames[0], [2, 0, 'ETIMEDOUT']);
   t.equal(s.server.connections, 0);
+});
+
+t.test('a client that does not read its replies is not read either', async (t) => {
+  const s = await served({ policy: 'monolithic' });
+  t.teardown(() => s.stop());
+  const observer = await connect(s.unix);
+  await observer.writeFile('/tmp/big', new Uint8Array(8 << 20));
+  const c = await RawClient.connect(s.unix);
+  t.teardown(() => c.close());
+  c.send({ rumpus: 1, token: s.token });
+  await c.waitFrames(1);
+  c.send([0, 1, 'sys', 'open', { path: new Uint8Array(Buffer.from('/tmp/big')), flags: 0, mode: 0 }]);
+  await c.waitFrames(2);
+  // Sockets the server stops reading from, from now on (seen through net.Socket's pause).
+  const paused = new Set<net.Socket>();
+  const pause = net.Socket.prototype.pause;
+  net.Socket.prototype.pause = function (this: net.Socket) {
+    if (this !== c.socket) paused.add(this);
+    return pause.call(this);
+  };
+  t.teardown(() => void (net.Socket.prototype.pause = pause));
+  c.socket.pause(); // reads nothing from now on
+  // 80 MiB of replies: more than the server keeps waiting to be sent before it stops reading.
+  for (let id = 10; id < 20; id++) c.send([0, id, 'sys', 'pread', { fd: 0, length: 8 << 20, offset: 0 }]);
+  for (let i = 0; i < 500 && paused.size === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(paused.size, 1, 'the server stops reading the connection');
+  c.send([0, 20, 'sys', 'mkdir', { path: new Uint8Array(Buffer.from('/tmp/after')), mode: 0o755 }]);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(await errnoOf(observer.stat('/tmp/after')), 'ENOENT', 'a call sent meanwhile is not read');
+  c.socket.resume();
+  await c.waitFrames(2 + 11, 60_000);
+  t.equal(await errnoOf(observer.stat('/tmp/after')), 'ok', 'once the client reads its replies, its calls are read again');
+  t.equal(c.frames.length, 13, 'every call answered');
+  await observer.exit();
 });

@@ -16,7 +16,7 @@ import { Proc } from '../proc.js';
 import type { KernelEvent } from '../supervisor.js';
 import { readClientToken, tokenFileBeside } from './tokens.js';
 import {
-  PROTOCOL_VERSION, argsToWire, errnoFromWire, messageFromWire, parseAddress, resultFromWire, type Welcome,
+  PROTOCOL_VERSION, argsToWire, errnoFromWire, messageFromWire, parseAddress, resultFromWire, type Hello, type Welcome,
 } from './wire.js';
 
 /** How to reach a server. */
@@ -51,7 +51,13 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
 export async function connectKernel(url: string, options: ConnectOptions = {}): Promise<KernelControl & { close(): Promise<void> }> {
   const session = await Session.open(url, options);
   const token = session.token;
-  const ctl = <T>(op: string, args: Record<string, unknown> = {}) => session.call('ctl', op, args) as Promise<T>;
+  const ctl = async <T>(op: string, args: Record<string, unknown> = {}): Promise<T> => {
+    try {
+      return (await session.call('ctl', op, args)) as T;
+    } catch (err) {
+      throw err instanceof SysError ? new SysError(err.errno, fromByteString(err.message)) : err; // as Proc shows messages
+    }
+  };
   return {
     spawn: () => connect(url, { ...options, token }),
     ps: () => ctl<DomainInfo[]>('ps'),
@@ -133,7 +139,8 @@ class Session {
         if (!welcome) return fail(new SysError('EPROTO', `${url}: the server's first frame is not a welcome`));
         resolve(new Session(url, link, token, welcome));
       };
-      link.send({ rumpus: PROTOCOL_VERSION, token } as never);
+      const hello: Hello = { rumpus: PROTOCOL_VERSION, token };
+      link.send(hello as never); // a map, not one of the frames between domains
     });
   }
 
@@ -152,8 +159,8 @@ class Session {
     if (this.lost) return Promise.reject(this.lost);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      this.link.send([REQ, id, kind, op, args]); // throws E2BIG for a call over the largest frame
       this.pending.set(id, { resolve, reject });
-      this.link.send([REQ, id, kind, op, args]);
     });
   }
 

@@ -17,7 +17,7 @@ import type { FaultSpec } from '../faults.js';
 import type { Kernel, ProcChannel } from '../kernel.js';
 import { checkPrivateDir, tokenFileBeside, type Grant, type TokenTable } from './tokens.js';
 import {
-  HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
+  CTL_OPS, HELLO_MAX_FRAME, HELLO_TIMEOUT_MS, PROTOCOL_VERSION, addressUrl, argsFromWire, errorFrame, okFrame, parseAddress,
   parseCall, parseHello, resultToWire, type Address, type WireCall, type Welcome,
 } from './wire.js';
 
@@ -301,7 +301,7 @@ class Connection {
     const welcome: Welcome = {
       rumpus: PROTOCOL_VERSION, pid: proc.pid, uid: proc.cred.uid, gid: proc.cred.gid, groups: [...proc.cred.groups], admin: this.grant!.admin,
     };
-    this.link.send(welcome as never);
+    this.link.send(welcome as never); // a map, not one of the frames between domains
     const queued = this.queued;
     this.queued = [];
     for (const frame of queued) this.receive(frame);
@@ -390,7 +390,7 @@ class Connection {
         return c.clear(component ?? undefined);
       }
       case 'halt': noArgs(); return null; // halted once the reply is sent (answer)
-      default: throw new SysError('ENOSYS', `ctl '${op}' is not a control op (known: ps, dmesg, faults, inject, clear, panicked, halt)`);
+      default: throw new SysError('ENOSYS', `ctl '${op}' is not a control op (known: ${CTL_OPS.join(', ')})`);
     }
   }
 

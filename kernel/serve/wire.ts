@@ -20,7 +20,6 @@ export const HELLO_TIMEOUT_MS = 5_000;
 
 /** The control ops (`[0, id, "ctl", op, args]`), admin tokens only. */
 export const CTL_OPS = ['ps', 'dmesg', 'faults', 'inject', 'clear', 'panicked', 'halt'] as const;
-export type CtlOp = (typeof CTL_OPS)[number];
 
 /** What a client sends first: `{"rumpus": 1, "token": "…"}`. */
 export interface Hello {
@@ -133,7 +132,7 @@ export function okFrame(id: number, value: unknown): Frame {
  * A value as plain msgpack carries it to any client: undefined as nil at the top, and dropped
  * where it is a map's value (msgpackr would send it as an extension type).
  */
-export function plain(value: unknown): unknown {
+function plain(value: unknown): unknown {
   if (value === undefined) return null;
   if (Array.isArray(value)) return value.map(plain);
   if (!isMap(value)) return value;
@@ -225,7 +224,7 @@ export const errnoFromWire = (name: unknown): Errno => (isErrno(name) ? name : '
 export type Address = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
 /** The host TCP listens on when the URL names none: loopback only. */
-export const LOOPBACK = '127.0.0.1';
+const LOOPBACK = '127.0.0.1';
 
 /**
  * An address from its URL: `unix:///abs/path.sock`, or `tcp://HOST:PORT` (HOST may be an IPv6
