@@ -1,22 +1,21 @@
 // rumpus serve: a booted kernel as a server that other programs use (NetBSD's rump_server). It
 // boots with the default mounts and each --image, listens (kernel/serve/server.ts), prints one
-// readiness line and runs in the foreground until SIGTERM, SIGINT or `rumpus ctl halt`, then
-// unmounts the images (so that a failure to write one back is said, not logged), halts the
-// kernel and exits 0. A kernel panic ends it with status 1 and the report on stderr.
+// readiness line and runs in the foreground. SIGTERM or SIGINT: it drops its connections,
+// unmounts the images itself (so that a failure to write one back is said, not logged), halts
+// the kernel and exits 0; `rumpus ctl halt`: the server halts the kernel (which unmounts
+// everything) and it exits 0. A kernel panic ends it with status 1 and the report on stderr.
 
 import { rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DEFAULT_MOUNTS, SysError, boot, type Kernel, type MountSpec } from '../kernel/index.js';
-import { serve, type Server } from '../kernel/serve/server.js';
-import { TokenTable, defaultTokenOut, writeTokenFile } from '../kernel/serve/tokens.js';
-import { parseAddress } from '../kernel/serve/wire.js';
+import {
+  DEFAULT_MOUNTS, SysError, TokenTable, boot, defaultTokenOut, parseAddress, serve, type Kernel, type MountSpec, type Server,
+} from '../kernel/index.js';
 import { writeErr } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
 
 /** Where the server listens unless told: a socket in the user's runtime directory, else in /tmp/rumpus-UID. */
 export function defaultListen(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'rumpus') : join(tmpdir(), `rumpus-${process.getuid?.() ?? 0}`);
+  const dir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'rumpus') : `/tmp/rumpus-${process.getuid?.() ?? 0}`;
   return `unix://${join(dir, 'rumpus.sock')}`;
 }
 
@@ -45,7 +44,7 @@ function tokensFor(v: Values, listen: string[]): { tokens: TokenTable; written: 
   const tokens = TokenTable.generate();
   const tcp = listen.some((url) => url.startsWith('tcp:'));
   const out = typeof v['token-out'] === 'string' ? v['token-out'] : tcp ? defaultTokenOut() : null;
-  if (out !== null) writeTokenFile(out, tokens.generated!, tokens.lookup(tokens.generated!)!);
+  if (out !== null) tokens.writeGenerated(out);
   return { tokens, written: out };
 }
 

@@ -69,6 +69,12 @@ export class StreamLink implements Link {
   close(): void {
     if (!this.open) return;
     this.lost('closed');
+    // Frames sent in this tick wait in the cork until the next one: hand them to the system
+    // first, or the last reply (a server's answer to `ctl halt`) is lost with the stream.
+    if (this.corked) {
+      this.corked = false;
+      this.stream.uncork();
+    }
     this.stream.destroy();
   }
 
