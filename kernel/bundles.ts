@@ -4,7 +4,7 @@
 // forty ES modules — and a thread domain compiles that bundle with V8's code cache saved beside
 // it by the build (scripts/code-cache.mjs), when there is one.
 
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BUILTIN } from './registry.js';
 
@@ -14,10 +14,18 @@ const THREAD_ENTRY = new URL(`./domain-thread${FROM_SOURCE ? '.ts' : '.js'}`, im
 const PROCESS_ENTRY = new URL(`./domain-process${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
 
 /**
+ * The compiled kernel sits in a checkout, beside the TypeScript it was compiled from, rather
+ * than in an installed package (whose files hold dist/ only). Only there can tsc run again
+ * without the bundling step; and only there do mtimes tell which output is newer: npm gives
+ * every file it installs the time it was unpacked, in the order of the tarball.
+ */
+const IN_CHECKOUT = !FROM_SOURCE && existsSync(new URL('../../kernel/bundles.ts', import.meta.url));
+
+/**
  * A compiled entry's CommonJS bundle (scripts/bundle.mjs): one file, which more than halves
- * what a new domain spends loading its code; null from source. tsc rewrites every output, so a
- * bundle missing or older than its entry means tsc ran without the bundling step, and the
- * bundle would run stale code: the module graph is used instead.
+ * what a new domain spends loading its code; null from source. tsc rewrites every output, so in
+ * a checkout a bundle missing or older than its entry means tsc ran without the bundling step,
+ * and the bundle would run stale code: the module graph is used instead.
  */
 function bundleOf(entry: URL, variant = ''): string | null {
   if (FROM_SOURCE) return null;
@@ -25,10 +33,14 @@ function bundleOf(entry: URL, variant = ''): string | null {
   return notOlder(path.replace(/\.js$/, `${variant}.bundle.cjs`), path);
 }
 
-/** `file`, if it exists and is not older than `source` (what it was made from), else null. */
+/**
+ * `file`, if it exists and, in a checkout, is not older than `source` (what it was made from),
+ * else null. In an installed package both came from one build.
+ */
 function notOlder(file: string, source: string): string | null {
   try {
-    return statSync(file).mtimeMs >= statSync(source).mtimeMs ? file : null;
+    const made = statSync(file).mtimeMs;
+    return !IN_CHECKOUT || made >= statSync(source).mtimeMs ? file : null;
   } catch {
     return null;
   }
