@@ -5,9 +5,10 @@
 // errno (no hang, no non-errno); after the clients leave, the server's open host fds and RSS
 // come back to where they were before they came; after `ctl halt`, every byte fsync
 // acknowledged is on the image (read by a fresh local kernel) and e2fsck finds it clean.
-// "Before" is after a warm-up: the same clients for a third of the time (at most 20 s), gone
-// again, so that caches the first calls fill (ext2's, blk's, V8's heap) count as the start,
-// and what the run adds to it as growth.
+// "Before" is after a warm-up: the same clients for the same time, gone again, so that what a
+// first round fills and keeps (ext2's block cache, each thread's heap) counts as the start, and
+// what a second round adds to it as growth. (A shorter warm-up left part of the first round's
+// growth in the run's, which read as a leak.)
 // It prints the counts and exits 1 on any failure.
 //
 //   node dist/bench/load-run.js [--clients 64] [--seconds 60] [--policy microkernel] [--seed 1] [--json]
@@ -144,7 +145,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const ctl = await connectKernel(server.url);
     const boot0 = usageOf(server.pid);
     const tally = newTally();
-    const warmUp = Math.min(20, o.seconds / 3);
+    const warmUp = o.seconds;
     say(`warm-up: ${o.clients} clients for ${warmUp.toFixed(1)} s`);
     const warm = await runClients(server.url, o.clients, 'w', o.seed + 1, Date.now() + warmUp * 1000, o, tally, failures);
     await new Promise((r) => setTimeout(r, 1000));
