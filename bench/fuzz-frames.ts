@@ -255,6 +255,20 @@ const KINDS: Kind[] = [
     make: (r) => ({ bytes: frame(pick(r, [Uint8Array.of(0xc1), Uint8Array.of(0xdf, 0xff, 0xff, 0xff, 0xff), Uint8Array.of(0x95, 0x00)])), ids: [] }),
   },
   {
+    name: 'extension type', phase: 'post', lives: false, weight: 2, allowed: MALFORMED,
+    // A call whose path is a msgpack extension (a timestamp, application types 0x42, 0x74, 0),
+    // which the protocol does not use: a decoder would make a Date, a BigInt or a typed array.
+    make: (r, s) => {
+      const head = call(s.nextId++, 'sys', 'stat', null); // its last byte, nil, becomes the args
+      const ext = pick(r, [Uint8Array.of(0xd6, 0xff, 0, 0, 0, 1), Uint8Array.of(0xd4, 0x42, 5), Uint8Array.of(0xc7, 3, 0x74, 1, 2, 3), Uint8Array.of(0xd4, 0, 0)]);
+      const args = Uint8Array.of(0x81, 0xa4, ...utf8('path'), ...ext);
+      const body = new Uint8Array(head.length - 1 + args.length);
+      body.set(head.subarray(0, head.length - 1));
+      body.set(args, head.length - 1);
+      return { bytes: frame(body), ids: [] };
+    },
+  },
+  {
     name: 'wrong arity', phase: 'post', lives: false, weight: 3, allowed: MALFORMED,
     make: (r, s) => {
       const whole = [0, s.nextId++, 'sys', 'getpid', {}, 'extra', 1];
