@@ -58,7 +58,8 @@ async function nodesOn(root: Proc, user: Proc, at: string): Promise<Record<strin
   r.userFifo = await errnoOf(user.mkfifo(`${at}/u/f`));
   r.userSock = await errnoOf(user.mknod(`${at}/u/s`, S_IFSOCK | 0o777));
   r.userFifoOwner = await user.stat(`${at}/u/f`).then((s) => [s.uid, s.gid, s.mode.toString(8)]); // umask 022
-  r.userNotWritable = await errnoOf(user.mkfifo(`${at}/nope`));
+  await root.mkdir(`${at}/r`, 0o755);
+  r.userNotWritable = await errnoOf(user.mkfifo(`${at}/r/nope`));
   await root.unlink(`${at}/f2`);
   await root.unlink(`${at}/u/s`);
   r.afterUnlink = await errnoOf(root.lstat(`${at}/u/s`));
