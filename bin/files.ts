@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs/promises';
 import {
-  O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, isErrno,
+  O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, fromHostError, isErrno,
   quoteName, toByteString, type FileType, type Proc,
 } from '../kernel/index.js';
 
@@ -126,17 +126,11 @@ export function usableNames(dir: string, names: string[], report: (shown: string
   });
 }
 
-/** A host error as a SysError with the same errno, so messages read the same on both sides. */
-export function fromHost(err: unknown, path: string): SysError {
-  const code = (err as NodeJS.ErrnoException).code;
-  return new SysError(isErrno(code) ? code : 'EIO', `${path}: ${(err as Error).message}`);
-}
-
 async function host<T>(path: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw fromHost(err, path);
+    throw fromHostError(err, path);
   }
 }
 

@@ -8,9 +8,9 @@
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
-  SysError, boot, isErrno, localControl, strerror, type BootOptions, type KernelControl, type MountInfo, type Proc,
+  SysError, boot, fromHostError, isErrno, localControl, strerror, type BootOptions, type KernelControl, type MountInfo, type Proc,
 } from '../kernel/index.js';
-import { fromHost, kernelTree, pathUnder, type FileTree, type ImageMount } from './files.js';
+import { kernelTree, pathUnder, type FileTree, type ImageMount } from './files.js';
 import { UsageError, bootOptions, connectServer, type ServerChoice, type Values } from './subcommand.js';
 
 export const IMAGE_OPERAND_HELP = `IMAGE:PATH is PATH inside the ext2 image IMAGE, a host file. An operand is split at its
@@ -150,7 +150,7 @@ function realImage(image: string): string {
   try {
     return realpathSync(image);
   } catch (err) {
-    throw fromHost(err, image);
+    throw fromHostError(err, image);
   }
 }
 

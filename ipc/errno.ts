@@ -82,6 +82,15 @@ export class SysError extends Error {
 }
 
 /**
+ * A host (Node.js) error as a SysError with the same errno when it names one rumpus knows, else
+ * EIO; the message is `what` and the host's words.
+ */
+export function fromHostError(err: unknown, what: string): SysError {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return new SysError(isErrno(code) ? code : 'EIO', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/**
  * Turns anything thrown into a SysError. A SysError passes unchanged; anything else is a
  * bug in the code that threw it and becomes EIO, with where it happened and what it said —
  * never a stack trace, so the result reads the same whether the call was direct or remote.

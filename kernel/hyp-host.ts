@@ -2,7 +2,7 @@
 // domain, each component's copy tagging its log lines with the component's name.
 
 import * as fs from 'node:fs';
-import { isErrno, SysError } from '../ipc/errno.js';
+import { fromHostError, SysError } from '../ipc/errno.js';
 import { claimFile, type Claimed } from './hyp-claim.js';
 import type { FileOpenOptions, HostFile, Hyp, LogLevel } from './hyp.js';
 
@@ -10,18 +10,11 @@ const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 
 /** The least level logged: RUMPUS_LOG (debug, info, warn, error), warn by default. */
 const threshold = () => LEVELS[process.env.RUMPUS_LOG as LogLevel] ?? LEVELS.warn;
 
-/** A Node.js system error becomes a SysError with the same errno and the host's words. */
-function hostError(err: unknown, what: string): SysError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (isErrno(code)) return new SysError(code, `${what}: ${(err as Error).message}`);
-  return new SysError('EIO', `${what}: ${err instanceof Error ? err.message : String(err)}`);
-}
-
 function host<T>(what: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    throw err instanceof SysError ? err : hostError(err, what);
+    throw err instanceof SysError ? err : fromHostError(err, what);
   }
 }
 

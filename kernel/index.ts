@@ -14,7 +14,7 @@ export { FAULT_TYPES, FAULT_HELP, describeFault, parsePlan, type FaultSpec, type
 export type { Supervision, Heartbeat } from './supervisor-policy.js';
 export { Proc, SEEK_SET, SEEK_CUR, SEEK_END, type ClientPath, type Credentials, type ReaddirEntry } from './proc.js';
 export { displayName, fromByteString, toByteString } from './names.js';
-export { SysError, strerror, errnoNumber, isErrno, type Errno } from '../ipc/errno.js';
+export { SysError, strerror, errnoNumber, isErrno, fromHostError, type Errno } from '../ipc/errno.js';
 export { THREAD_TRANSPORTS, type ThreadTransport } from './domain-host.js';
 export { POLICIES, type PlacementSpec, type PolicyName } from './placement.js';
 export * from './api.js';

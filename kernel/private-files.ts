@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, lstatSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { SysError } from '../ipc/errno.js';
+import { SysError, fromHostError } from '../ipc/errno.js';
 
 const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
 
@@ -88,7 +88,7 @@ function checkWritableDir(path: string): void {
  * Writes `text` to `path` as a new file of `mode`: a temporary file beside it created with
  * O_CREAT|O_EXCL|O_NOFOLLOW, then renamed over `path` (a symlink or file planted there is
  * replaced, never followed or reused). Fails with a SysError: ENOENT (no such directory), EACCES
- * (see checkWritableDir, or the host refused), EIO otherwise.
+ * (see checkWritableDir), or the host's errno (EIO when rumpus does not know it).
  */
 export function writeFresh(path: string, text: string, mode: number): WrittenFile {
   checkWritableDir(path);
@@ -97,7 +97,7 @@ export function writeFresh(path: string, text: string, mode: number): WrittenFil
   try {
     fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   } catch (err) {
-    throw hostError(path, err);
+    throw fromHostError(err, `cannot write ${path}`);
   }
   try {
     writeSync(fd, text);
@@ -109,7 +109,7 @@ export function writeFresh(path: string, text: string, mode: number): WrittenFil
     renameSync(temp, path);
   } catch (err) {
     unlinkSync(temp);
-    throw hostError(path, err);
+    throw fromHostError(err, `cannot write ${path}`);
   }
   return { path, dev: st.dev, ino: st.ino };
 }
@@ -123,10 +123,4 @@ export function removeOwn(file: WrittenFile): void {
   } catch {
     // gone meanwhile
   }
-}
-
-function hostError(path: string, err: unknown): SysError {
-  const code = (err as NodeJS.ErrnoException).code;
-  const errno = code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'ENOTDIR' ? code : 'EIO';
-  return new SysError(errno, `cannot write ${path}: ${(err as Error).message}`);
 }
