@@ -7,6 +7,8 @@ import { boot } from '../kernel/index.js';
 import { copyOperands } from './copy.js';
 import { hostTree } from './files.js';
 import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withKernel } from './image.js';
+import { KEY_HELP, Keys, keyOptions } from './keys.js';
+import { KDF_HELP, kdfFrom, kdfOptions, newPassphrase } from './luks-command.js';
 import { parseSize, runCommand, type Io } from './shell/commands.js';
 import { writeErr, writeOut } from './stdio.js';
 import {
@@ -37,8 +39,8 @@ function shellCommand(name: string, spec: ShellCommandSpec): Subcommand {
   return {
     summary: spec.summary,
     usage,
-    help: `${spec.about}\n\n${flagHelp}${KERNEL_HELP}\n${SERVER_HELP}\n\n${IMAGE_OPERAND_HELP}`,
-    options: { ...kernelOptions, ...serverOptions, ...Object.fromEntries(Object.keys(flags).map((f) => [f, { type: 'boolean', short: f }])) },
+    help: `${spec.about}\n\n${flagHelp}${KEY_HELP}\n${KERNEL_HELP}\n${SERVER_HELP}\n\n${IMAGE_OPERAND_HELP}`,
+    options: { ...kernelOptions, ...serverOptions, ...keyOptions, ...Object.fromEntries(Object.keys(flags).map((f) => [f, { type: 'boolean', short: f }])) },
     async run(v, positionals) {
       const set = new Set(Object.keys(flags).filter((f) => v[f] === true));
       const literalCount = spec.literals?.(set) ?? 0;
@@ -57,6 +59,32 @@ function shellCommand(name: string, spec: ShellCommandSpec): Subcommand {
   };
 }
 
+/** The options of mkfs that only --encrypt takes. */
+const LUKS_ONLY = ['key-file', 'type', 'key-size', 'sector-size', ...Object.keys(kdfOptions)];
+
+/** What cgd's format says of the container it made (no key in it). */
+interface FormattedVolume {
+  version: 1 | 2;
+  uuid: string;
+  cipher: string;
+  keyBytes: number;
+  offset: number;
+  size: number;
+  sectorSize: number;
+}
+
+/** cgd format's options from mkfs --encrypt's: the LUKS version, key bytes, sector size and key derivation. */
+function containerOptions(v: Values): Record<string, unknown> {
+  const type = v.type ?? 'luks2';
+  if (type !== 'luks2' && type !== 'luks1') throw new UsageError(`--type: '${String(type)}' is not luks2 or luks1`);
+  const keySize = v['key-size'] ?? '512';
+  if (keySize !== '256' && keySize !== '512') throw new UsageError(`--key-size: '${String(keySize)}' is not 256 or 512 (bits)`);
+  const sectorSize = numberOption(v, 'sector-size');
+  if (sectorSize !== undefined && sectorSize !== 512 && sectorSize !== 4096) throw new UsageError(`--sector-size: '${String(v['sector-size'])}' is not 512 or 4096`);
+  if (sectorSize !== undefined && type === 'luks1') throw new UsageError('--sector-size is LUKS2\'s: LUKS1 encrypts 512-byte sectors');
+  return { version: type === 'luks1' ? 1 : 2, keyBytes: Number(keySize) / 8, sectorSize, kdf: kdfFrom(v) };
+}
+
 /** A numeric option: a plain number, or a size with K, M, G or T (powers of 1024). */
 function numberOption(v: Values, name: string): number | undefined {
   const text = v[name];
@@ -68,12 +96,18 @@ function numberOption(v: Values, name: string): number | undefined {
 
 const mkfs: Subcommand = {
   summary: 'make an ext2 file system in a host file (rumpus\'s own mkfs)',
-  usage: 'rumpus mkfs IMAGE --size SIZE [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] [--time SECONDS]',
+  usage: 'rumpus mkfs IMAGE --size SIZE [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] [--time SECONDS] ' +
+    '[--encrypt [--key-file K] [--type luks2|luks1] [--pbkdf KDF …] [--key-size 256|512] [--sector-size 512|4096]]',
   help: `Writes a new ext2 file system to IMAGE, creating the file or cutting or extending it to
 SIZE: revision 1 with the features filetype, sparse_super and large_file (or revision 0),
 laid out as mke2fs -t ext2 lays out the same parameters, with lost+found; e2fsck accepts it.
 Given --uuid and --time, the image is the same byte for byte every time. Sizes are bytes or
 take K, M, G or T (powers of 1024).
+
+With --encrypt, IMAGE becomes a LUKS container of SIZE (as cryptsetup luksFormat makes one:
+aes-xts-plain64, one keyslot for the passphrase) and the file system is made inside it, in
+the container's payload; cryptsetup opens it, and every rumpus command with the passphrase.
+The passphrase is --key-file's, else typed twice on the terminal.
 
   --size SIZE                  the image's size (required), e.g. 64M
   -b, --block-size N           1024, 2048 or 4096 (default 1024 below 512 MiB, else 4096)
@@ -84,6 +118,12 @@ take K, M, G or T (powers of 1024).
   -U, --uuid UUID              the file system's UUID (default: a random one)
   --time SECONDS               creation time, seconds since 1970 (default: now)
   --revision 0|1               the ext2 revision (default 1)
+  --encrypt                    make a LUKS container first, and the file system inside it
+  --type luks2|luks1           the container's format (default luks2)
+  --key-size 256|512           aes-xts key bits (default 512, cryptsetup's)
+  --sector-size 512|4096       LUKS2's encryption unit in bytes (default 4096, as cryptsetup's on a file)
+${KDF_HELP}
+${KEY_HELP}
 ${KERNEL_HELP}
   --server URL        not used (said on stderr): mkfs makes IMAGE here, as a host file`,
   options: {
@@ -98,6 +138,12 @@ ${KERNEL_HELP}
     uuid: { type: 'string', short: 'U' },
     time: { type: 'string' },
     revision: { type: 'string' },
+    encrypt: { type: 'boolean', default: false },
+    ...keyOptions,
+    ...kdfOptions,
+    type: { type: 'string' },
+    'key-size': { type: 'string' },
+    'sector-size': { type: 'string' },
   },
   async run(v, positionals) {
     if (positionals.length !== 1) throw new UsageError('needs exactly one IMAGE');
@@ -105,12 +151,20 @@ ${KERNEL_HELP}
     if (size === undefined) throw new UsageError('--size is required');
     if (v.inodes !== undefined && v['bytes-per-inode'] !== undefined) throw new UsageError('give --inodes or --bytes-per-inode, not both');
     const [source] = positionals;
+    const container = v.encrypt === true ? containerOptions(v) : null;
+    if (!container && LUKS_ONLY.some((o) => v[o] !== undefined)) throw new UsageError(`--${LUKS_ONLY.find((o) => v[o] !== undefined)} is an option of --encrypt`);
     noServerHere(v, 'mkfs', 'it makes the image here, as a host file', writeErr);
+    const key = container ? await newPassphrase(source, typeof v['key-file'] === 'string' ? v['key-file'] : undefined, Keys.of(v), `Enter passphrase for ${source}: `) : undefined;
     const kernel = await boot(bootOptions(v, { mounts: [] }));
     try {
+      if (container) {
+        const volume = await kernel.call<FormattedVolume>('cgd', 'format', { path: source, size, key, ...container });
+        process.stdout.write(`${source}: LUKS${volume.version} container, ${volume.cipher} with a ${volume.keyBytes * 8}-bit key, ` +
+          `${volume.sectorSize}-byte sectors, payload of ${volume.size} bytes at ${volume.offset}, UUID ${volume.uuid}\n`);
+      }
       const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
         'ext2', 'mkfs', {
-          source, size, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
+          source, size: container ? undefined : size, key, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
           inodeRatio: numberOption(v, 'bytes-per-inode'), inodeSize: numberOption(v, 'inode-size'),
           label: v.label, uuid: v.uuid, time: numberOption(v, 'time'), revision: numberOption(v, 'revision'),
         },
@@ -136,11 +190,12 @@ the host, are skipped, each named on stderr. Problems are reported per file and 
 on; the exit status is 0 only when everything was copied.
 
   -r, -R              copy directories and their contents
+${KEY_HELP}
 ${KERNEL_HELP}
 ${SERVER_HELP}
 
 ${IMAGE_OPERAND_HELP}`,
-  options: { ...kernelOptions, ...serverOptions, r: { type: 'boolean', short: 'r' }, R: { type: 'boolean', short: 'R' } },
+  options: { ...kernelOptions, ...serverOptions, ...keyOptions, r: { type: 'boolean', short: 'r' }, R: { type: 'boolean', short: 'R' } },
   async run(v, positionals) {
     if (positionals.length < 2) throw new UsageError('missing operand');
     const server = serverChoice(v);

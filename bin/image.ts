@@ -11,6 +11,7 @@ import {
   SysError, boot, fromHostError, isErrno, localControl, strerror, type BootOptions, type KernelControl, type MountInfo, type Proc,
 } from '../kernel/index.js';
 import { kernelTree, pathUnder, type FileTree, type ImageMount } from './files.js';
+import { Keys, noKeyWithServer } from './keys.js';
 import { UsageError, bootOptions, connectServer, type ServerChoice, type Values } from './subcommand.js';
 
 export const IMAGE_OPERAND_HELP = `IMAGE:PATH is PATH inside the ext2 image IMAGE, a host file. An operand is split at its
@@ -156,19 +157,22 @@ function realImage(image: string): string {
 
 /**
  * Runs fn on the images: in the server's kernel when `server` is one (serverChoice(v)), else in
- * a kernel booted here with the kernel options of `v`. The exit status.
+ * a kernel booted here with the kernel options of `v`, each LUKS image opened with its key
+ * (--key-file, or asked for). The exit status.
  */
 export function withKernel(server: ServerChoice | null, v: Values, uses: ImageUse[], fn: (k: ImageKernel) => Promise<number>): Promise<number> {
-  if (!server) return withImages(bootOptions(v), uses, fn);
+  if (!server) return withImages(bootOptions(v), uses, fn, Keys.of(v));
   if (typeof v.faults === 'string') throw new UsageError(`--faults arms faults in a kernel booted here; for the server's, use 'rumpus ctl inject'`);
+  noKeyWithServer(v);
   return withServer(server, uses, fn);
 }
 
 /**
- * Boots a kernel, mounts the images, runs fn, and unmounts the images the command wrote before
- * halting — explicitly, so that a failure to write one back is an error, not a line in a log.
+ * Boots a kernel, mounts the images (a LUKS image through cgd, with its key from `keys`), runs
+ * fn, and unmounts the images the command wrote before halting — explicitly, so that a failure
+ * to write one back is an error, not a line in a log.
  */
-export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k: ImageKernel) => Promise<number>): Promise<number> {
+export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k: ImageKernel) => Promise<number>, keys: Keys): Promise<number> {
   const mounts = new Map<string, Mounted>();
   for (const use of uses) {
     const key = realImage(use.image);
@@ -176,13 +180,16 @@ export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k:
     m.writable ||= use.writable;
     mounts.set(key, m);
   }
+  // Every passphrase before the boot, so that a prompt does not wait with a kernel running.
+  const imageKeys = new Map<Mounted, Uint8Array | undefined>();
+  for (const m of mounts.values()) imageKeys.set(m, await keys.keyFor(m.image));
   const kernel = await boot(options);
   try {
     const p = await kernel.spawn();
     // Mounted here rather than as boot mounts, so that a failure names its image.
     for (const m of mounts.values()) {
       await p.mkdir(m.root);
-      await p.mount(m.root, 'ext2', { source: m.image, readonly: !m.writable }).catch((err: unknown) => {
+      await p.mount(m.root, 'ext2', { source: m.image, readonly: !m.writable, key: imageKeys.get(m) }).catch((err: unknown) => {
         throw about(m.image, err);
       });
     }

@@ -10,6 +10,8 @@ import { formatReport } from '../bench/table.js';
 import { CTL_SUBCOMMAND } from './ctl-command.js';
 import { FAULTS_SUBCOMMAND } from './faults-command.js';
 import { IMAGE_SUBCOMMANDS } from './image-commands.js';
+import { KEY_HELP, Keys, keyOptions } from './keys.js';
+import { LUKS_SUBCOMMAND } from './luks-command.js';
 import { SERVE_SUBCOMMAND } from './serve-command.js';
 import { Shell } from './shell/shell.js';
 import { BROKEN_PIPE_STATUS, OutputFailed, describeUnexpected, guardStdio, outputFailure, writeErr, writeOut } from './stdio.js';
@@ -21,7 +23,7 @@ import {
 const SUBCOMMANDS: Record<string, Subcommand> = {
   sh: {
     summary: 'a shell on a booted kernel',
-    usage: 'rumpus sh [--policy P] [--image IMG] [--server URL] [-c SCRIPT]',
+    usage: 'rumpus sh [--policy P] [--image IMG [--key-file K]] [--server URL] [-c SCRIPT]',
     help: `Boots a kernel (tmpfs at / and /tmp, devices at /dev) and runs a shell in one client
 process. Without -c it reads commands from standard input, with a prompt on a terminal.
 Type 'help' in the shell for its commands; 'inject', 'faults', 'clear', 'ps' and 'dmesg'
@@ -31,13 +33,17 @@ of a pipeline in one more; 'inject', 'faults', 'clear', 'ps' and 'dmesg' then ne
 token.
 
   -c SCRIPT           run SCRIPT (commands separated by ';' or newlines) and exit
-  --image IMG         mount the ext2 image IMG at /mnt (not with a server: its mounts are used)
+  --image IMG         mount the ext2 image IMG at /mnt (not with a server: its mounts are used);
+                      a LUKS container is opened with --key-file's key, or one asked for
+${KEY_HELP}
 ${KERNEL_HELP}
 ${SERVER_HELP}`,
-    options: { ...kernelOptions, ...serverOptions, c: { type: 'string', short: 'c' }, image: { type: 'string' } },
+    options: { ...kernelOptions, ...serverOptions, ...keyOptions, c: { type: 'string', short: 'c' }, image: { type: 'string' } },
     async run(v) {
       const server = serverChoice(v);
       if (server && typeof v.image === 'string') throw new UsageError(`--image mounts an image in a kernel booted here; the server's mounts are its own ('mount' lists them)`);
+      if (typeof v['key-file'] === 'string' && typeof v.image !== 'string') throw new UsageError('--key-file is the key of --image');
+      if (v['key-file'] === '-' && typeof v.c !== 'string') throw new UsageError(`--key-file - reads standard input, which the shell reads its commands from without -c`);
       if (server && typeof v.faults === 'string') throw new UsageError(`--faults arms faults in a kernel booted here; in the shell, 'inject' arms them in the server's`);
       const script = typeof v.c === 'string' ? v.c : null;
       if (server) {
@@ -53,7 +59,9 @@ ${SERVER_HELP}`,
           await control.close();
         }
       }
-      const mounts = typeof v.image === 'string' ? [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: v.image }] : undefined;
+      const mounts = typeof v.image === 'string'
+        ? [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: v.image, key: await Keys.of(v).keyFor(v.image) }]
+        : undefined;
       const kernel = await boot(bootOptions(v, { mounts }));
       try {
         return await runShell(new Shell(localControl(kernel), await kernel.spawn(), { stdout: writeOut, stderr: writeErr }), script);
@@ -115,6 +123,7 @@ See bench/README.md for every workload and the JSON shape.
   },
   faults: FAULTS_SUBCOMMAND,
   ...IMAGE_SUBCOMMANDS,
+  luks: LUKS_SUBCOMMAND,
 };
 
 /** Runs a script (-c), or reads commands from standard input; the shell's exit status. */

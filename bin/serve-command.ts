@@ -10,6 +10,7 @@ import {
   DEFAULT_MOUNTS, SysError, TokenTable, boot, defaultTokenOut, parseAddress, serve, type Kernel, type MountSpec, type Server,
 } from '../kernel/index.js';
 import { removeOwn, writeFresh, type WrittenFile } from '../kernel/private-files.js';
+import { KEY_HELP, Keys, keyOptions } from './keys.js';
 import { writeErr } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
 
@@ -19,10 +20,17 @@ export function defaultListen(env: NodeJS.ProcessEnv = process.env): string {
   return `unix://${join(dir, 'rumpus.sock')}`;
 }
 
-/** The boot mounts: the defaults, then the first image at /mnt (as `rumpus sh --image`), the next at /mnt1, /mnt2, … read-write. */
-function imageMounts(images: string[]): MountSpec[] {
-  // Absolute, so that a client finds an image among the mounts by its real path from any directory.
-  return [...DEFAULT_MOUNTS, ...images.map((image, i) => ({ target: i === 0 ? '/mnt' : `/mnt${i}`, fstype: 'ext2', source: resolve(image) }))];
+/**
+ * The boot mounts: the defaults, then the first image at /mnt (as `rumpus sh --image`), the next
+ * at /mnt1, /mnt2, … read-write; a LUKS image with its key (which no client ever sees).
+ */
+async function imageMounts(images: string[], keys: Keys): Promise<MountSpec[]> {
+  const mounts: MountSpec[] = [...DEFAULT_MOUNTS];
+  for (const [i, image] of images.entries()) {
+    // Absolute, so that a client finds an image among the mounts by its real path from any directory.
+    mounts.push({ target: i === 0 ? '/mnt' : `/mnt${i}`, fstype: 'ext2', source: resolve(image), key: await keys.keyFor(image) });
+  }
+  return mounts;
 }
 
 function positiveInteger(v: Values, name: string): number | undefined {
@@ -65,7 +73,7 @@ async function unmountImages(kernel: Kernel, mounts: MountSpec[]): Promise<boole
 
 export const SERVE_SUBCOMMAND: Subcommand = {
   summary: 'run a kernel as a server that other rumpus commands and programs use',
-  usage: 'rumpus serve [--policy P] [--transport T] [--image IMG]… [--listen URL]… [--pidfile F] [--token-file F] [--token-out F] [--max-connections N]',
+  usage: 'rumpus serve [--policy P] [--transport T] [--image IMG]… [--key-file K] [--listen URL]… [--pidfile F] [--token-file F] [--token-out F] [--max-connections N]',
   help: `Boots a kernel (tmpfs at / and /tmp, devices at /dev, the first --image at /mnt, further ones
 at /mnt1, /mnt2, …, read-write) and serves it: each connection is a client process of the
 kernel, with its own pid, fds, working directory and the credentials of its token. Other
@@ -76,7 +84,10 @@ It runs until SIGTERM, SIGINT or 'rumpus ctl halt': then it unmounts the images 
 back), halts the kernel, removes its socket and pidfile, and exits 0. A kernel panic ends it
 with status 1 and the report on standard error.
 
-  --image IMG         an ext2 image to mount (repeatable)
+  --image IMG         an ext2 image to mount (repeatable); a LUKS container is opened with
+                      --key-file's key, or one asked for on the terminal before the server
+                      listens
+${KEY_HELP}
   --listen URL        unix:///ABSOLUTE/PATH or tcp://HOST:PORT (repeatable; PORT 0: any free
                       port, the line above tells which; an empty HOST: loopback). Default:
                       unix://$XDG_RUNTIME_DIR/rumpus/rumpus.sock, else
@@ -99,6 +110,7 @@ with status 1 and the report on standard error.
 ${KERNEL_HELP}`,
   options: {
     ...kernelOptions,
+    ...keyOptions,
     image: { type: 'string', multiple: true },
     listen: { type: 'string', multiple: true },
     pidfile: { type: 'string' },
@@ -113,7 +125,7 @@ ${KERNEL_HELP}`,
     const maxConnections = positiveInteger(v, 'max-connections');
     const pidfile = typeof v.pidfile === 'string' ? v.pidfile : null;
     let pidWritten: WrittenFile | null = null;
-    const mounts = imageMounts((v.image as string[] | undefined) ?? []);
+    const mounts = await imageMounts((v.image as string[] | undefined) ?? [], Keys.of(v));
     let end!: (e: Ending) => void;
     const ending = new Promise<Ending>((resolve) => (end = resolve));
     const onSignal = (name: string) => end({ kind: 'signal', name });
