@@ -13,6 +13,7 @@ import { PEER_POLICY, mountPeer, peerName } from './peer.js';
 import { cpuClock, summarize, type Summary } from './stats.js';
 import { kernelCpuClock, measureBoot, measureIdle, measureRecovery, type BootTime, type IdleCpu, type RecoveryTime } from './system.js';
 import { checkTargets, type TargetCheck } from './targets.js';
+import { CGD_WORKLOADS, PLAIN_BLK, cgdCounts, runCgdWorkloads } from './workloads-cgd.js';
 import { EXT2_MOUNT, ext2Workloads } from './workloads-ext2.js';
 import { LOCAL_OF, remoteWorkloads, startBenchServer, type RemoteTarget } from './workloads-remote.js';
 import { TMPFS_DIR, kernelWorkloads, type KernelTarget, type Target, type Workload } from './workloads.js';
@@ -20,7 +21,7 @@ import { TMPFS_DIR, kernelWorkloads, type KernelTarget, type Target, type Worklo
 export interface BenchOptions {
   /** Policy names or placement files; 'microkernel:ring' picks one thread transport. */
   policies: string[];
-  /** Workload names, or the groups 'kernel', 'ext2' and 'all'; default DEFAULT_WORKLOADS. */
+  /** Workload names, or the groups 'kernel', 'ext2', 'remote', 'cgd' and 'all'; default DEFAULT_WORKLOADS. */
   workloads?: string[];
   /** Fewer iterations, smaller files, shorter idle: a smoke run of seconds. */
   quick?: boolean;
@@ -33,8 +34,10 @@ export interface Result extends Summary {
   /** A policy, a placement file, or 'peer' (the ext2fs package, for the ext2 workloads). */
   policy: string;
   transport: string;
-  /** p50 / the monolithic p50 of the same workload; null when monolithic was not run. */
+  /** p50 / the monolithic p50 of the same workload; null when monolithic was not run, and for the cgd workloads (all in main but the cipher). */
   ratio_to_monolithic: number | null;
+  /** cgd block workloads: ops/s / plain blk's ops/s of the same workload in this run; null for every other row. */
+  ratio_to_blk: number | null;
   /**
    * Remote workloads: p50 / the p50 of the same call made locally (null-syscall, pread-64k)
    * under the same policy and transport in this run; null for every other workload.
@@ -76,6 +79,7 @@ export const WORKLOAD_GROUPS = {
   kernel: kernelWorkloads(1).map((w) => w.name),
   ext2: ext2Workloads(1).map((w) => w.name),
   remote: remoteWorkloads(1).map((w) => w.name),
+  cgd: Object.keys(CGD_WORKLOADS),
 };
 /**
  * What runs without --workloads: the kernel workloads, so that `npm start` stays under a minute
@@ -85,7 +89,9 @@ export const DEFAULT_WORKLOADS = ['kernel'];
 
 /** Names and groups → the workloads to run, in their defined order. */
 function selectWorkloads(names: string[] | undefined, scale: number): Selected {
-  const groups: Record<string, string[]> = { ...WORKLOAD_GROUPS, all: [...WORKLOAD_GROUPS.kernel, ...WORKLOAD_GROUPS.ext2, ...WORKLOAD_GROUPS.remote] };
+  const groups: Record<string, string[]> = {
+    ...WORKLOAD_GROUPS, all: [...WORKLOAD_GROUPS.kernel, ...WORKLOAD_GROUPS.ext2, ...WORKLOAD_GROUPS.remote, ...WORKLOAD_GROUPS.cgd],
+  };
   const wanted = new Set((names ?? DEFAULT_WORKLOADS).flatMap((n) => groups[n] ?? [n]));
   // A remote workload's ratio needs its local call measured in the same run.
   for (const n of [...wanted]) if (LOCAL_OF[n]) wanted.add(LOCAL_OF[n]);
@@ -97,6 +103,7 @@ function selectWorkloads(names: string[] | undefined, scale: number): Selected {
     kernel: kernelWorkloads(scale).filter((w) => wanted.has(w.name)),
     ext2: ext2Workloads(scale).filter((w) => wanted.has(w.name)),
     remote: remoteWorkloads(scale).filter((w) => wanted.has(w.name)),
+    cgd: new Set(WORKLOAD_GROUPS.cgd.filter((w) => wanted.has(w))),
   };
 }
 
@@ -111,6 +118,8 @@ interface Selected {
   kernel: Workload[];
   ext2: Workload<Target>[];
   remote: Workload<RemoteTarget>[];
+  /** Run once, apart from the policies (bench/workloads-cgd.ts). */
+  cgd: Set<string>;
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
@@ -137,7 +146,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
   const microkernels = configs.filter((c) => c.policy === 'microkernel');
   const steps = 1 + configs.length * (2 + workloads.kernel.length + workloads.ext2.length + workloads.remote.length) + microkernels.length +
-    (peer ? workloads.ext2.length : 0);
+    (peer ? workloads.ext2.length : 0) + (workloads.cgd.size ? 4 : 0);
   let step = 0;
   const say: Say = (what) => opts.progress?.(`[${++step}/${steps}] ${what}`);
 
@@ -164,16 +173,27 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     for (const c of configs) results.push(...(await runConfig(c, workloads, image, say)));
     // Last: loading ext2fs (emscripten) installs process-wide handlers for uncaught errors.
     if (peer && image) results.push(...(await runPeer(peer, workloads.ext2, image, say)));
+    if (workloads.cgd.size) {
+      for (const m of await runCgdWorkloads(workloads.cgd, scale, say)) {
+        results.push({ workload: m.workload, policy: m.policy, transport: m.transport, ...summarize(m.samples), ratio_to_monolithic: null, ratio_to_local: null, ratio_to_blk: null });
+      }
+    }
 
     for (const r of results) {
-      const mono = results.find((x) => x.workload === r.workload && x.policy === 'monolithic');
+      const cgd = workloads.cgd.has(r.workload);
+      const mono = !cgd && results.find((x) => x.workload === r.workload && x.policy === 'monolithic');
       r.ratio_to_monolithic = mono ? r.p50_ns / mono.p50_ns : null;
       const local = LOCAL_OF[r.workload] && results.find((x) => x.workload === LOCAL_OF[r.workload] && x.policy === r.policy && x.transport === r.transport);
       r.ratio_to_local = local ? r.p50_ns / local.p50_ns : null;
+      const blk = cgd && results.find((x) => x.workload === r.workload && x.transport === PLAIN_BLK);
+      r.ratio_to_blk = blk ? r.ops_per_s / blk.ops_per_s : null;
     }
     const report = {
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, load_average },
-      workloads: [...workloads.kernel, ...workloads.ext2, ...workloads.remote].map((w) => ({ name: w.name, op: w.op })),
+      workloads: [
+        ...[...workloads.kernel, ...workloads.ext2, ...workloads.remote].map((w) => ({ name: w.name, op: w.op })),
+        ...[...workloads.cgd].map((name) => ({ name, op: CGD_WORKLOADS[name](cgdCounts(scale)) })),
+      ],
       results,
       baselines,
       boot: bootTimes,
@@ -192,7 +212,7 @@ async function runWorkloads<T extends Target>(policy: string, transport: string,
   const results: Result[] = [];
   for (const w of list) {
     say(`${policy} (${transport}): ${w.name}`);
-    results.push({ workload: w.name, policy, transport, ...summarize(await w.run(target)), ratio_to_monolithic: null, ratio_to_local: null });
+    results.push({ workload: w.name, policy, transport, ...summarize(await w.run(target)), ratio_to_monolithic: null, ratio_to_local: null, ratio_to_blk: null });
   }
   return results;
 }

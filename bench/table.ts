@@ -24,11 +24,15 @@ export function formatReport(r: BenchReport): string {
     out.push(`${w}: ${r.workloads.find((x) => x.name === w)?.op ?? ''}`);
     const withPeer = r.peer?.speedups.some((s) => s.workload === w) ?? false;
     const withLocal = r.results.some((y) => y.workload === w && y.ratio_to_local !== null);
-    const rows = [['policy', 'transport', 'p50', 'p99', 'mean', 'ops/s', 'CPU/op', 'p50 vs mono', ...(withLocal ? ['p50 vs local'] : []), ...(withPeer ? ['vs peer'] : [])]];
+    const withBlk = r.results.some((y) => y.workload === w && y.ratio_to_blk !== null);
+    const withMono = r.results.some((y) => y.workload === w && y.ratio_to_monolithic !== null);
+    const rows = [['policy', 'transport', 'p50', 'p99', 'mean', 'ops/s', 'CPU/op', ...(withMono ? ['p50 vs mono'] : []), ...(withLocal ? ['p50 vs local'] : []),
+      ...(withBlk ? ['ops/s vs blk'] : []), ...(withPeer ? ['vs peer'] : [])]];
     for (const x of r.results.filter((y) => y.workload === w)) {
       const s = r.peer?.speedups.find((y) => y.workload === w && y.policy === x.policy && y.transport === x.transport);
       rows.push([x.policy, x.transport, formatNs(x.p50_ns), formatNs(x.p99_ns), formatNs(x.mean_ns), count(x.ops_per_s),
-        formatNs(x.cpu_ns_per_op), ratio(x.ratio_to_monolithic), ...(withLocal ? [ratio(x.ratio_to_local)] : []), ...(withPeer ? [s ? speed(s.speedup) : '-'] : [])]);
+        formatNs(x.cpu_ns_per_op), ...(withMono ? [ratio(x.ratio_to_monolithic)] : []), ...(withLocal ? [ratio(x.ratio_to_local)] : []),
+        ...(withBlk ? [ratio(x.ratio_to_blk)] : []), ...(withPeer ? [s ? speed(s.speedup) : '-'] : [])]);
     }
     out.push(table(rows), '');
   }
@@ -54,7 +58,7 @@ export function formatReport(r: BenchReport): string {
       ...r.idle.map((x) => [x.policy, x.transport, String(x.seconds), `${x.cpu_percent_of_core.toFixed(2)}%`])]), '');
   }
   if (r.targets.length) {
-    out.push('targets (issues 5 and 3):');
+    out.push('targets (issues 5, 3 and 16):');
     out.push(table([['target', 'measured', 'limit', ''],
       ...r.targets.map((t) => [t.target, t.value.toPrecision(3), `${t.bound === '<=' ? '≤' : '≥'} ${t.limit}`, t.met ? 'met' : 'NOT MET'])]), '');
   }

@@ -1,9 +1,10 @@
-// The targets of issues 5 and 3, checked against one run's numbers. A benchmark's verdict, not
+// The targets of issues 5, 3 and 16, checked against one run's numbers. A benchmark's verdict, not
 // a test: the bench reports them and never fails on them.
 
 import { BASELINES } from './baselines.js';
 import type { BenchReport, Result } from './index.js';
 import { PEER_POLICY } from './peer.js';
+import { NULL_ALONE, NULL_DURING_OPENS, PLAIN_BLK, cipherLabel } from './workloads-cgd.js';
 
 export interface TargetCheck {
   /** What is compared, e.g. 'microkernel ring: null-syscall p50 / in-process async call'. */
@@ -41,6 +42,18 @@ export function checkTargets(r: Omit<BenchReport, 'targets'>): TargetCheck[] {
   for (const x of r.recovery) check(`${x.policy} ${x.transport}: recovery / bare ${x.kind} start`, x.ratio_to_bare, '<=', 1.5);
   const mpNull = result('null-syscall', 'multiprocess')?.p50_ns;
   check('multiprocess: null-syscall p50 / child_process IPC', mpNull && mpNull / baseline(BASELINES.childIpc)!, '<=', 0.5);
+
+  // Issue 16: the pool against plain blk and against one thread, on 2 cores; and key derivation's
+  // effect on another client's null syscall.
+  const cgd = (w: string, transport: string) => result(w, transport === PLAIN_BLK ? 'blk' : 'cgd', transport)?.ops_per_s;
+  for (const w of ['cgd-seq-write', 'cgd-seq-read']) {
+    const pool = cgd(w, cipherLabel('pool'));
+    check(`cgd, ${cipherLabel('pool')}: ${w} ops/s / plain blk`, pool && pool / cgd(w, PLAIN_BLK)!, '>=', 0.7);
+    check(`cgd, ${cipherLabel('pool')}: ${w} ops/s / ${cipherLabel('thread')}`, pool && pool / cgd(w, cipherLabel('thread'))!, '>=', 1.5);
+  }
+  const nullP99 = (transport: string) => result('cgd-open-null-syscall', 'cgd', transport)?.p99_ns;
+  const during = nullP99(NULL_DURING_OPENS);
+  check('cgd: null-syscall p99 during key derivation in the pool / without', during && during / nullP99(NULL_ALONE)!, '<=', 2);
 
   for (const s of r.peer?.speedups ?? []) {
     const limit = s.policy === 'monolithic' ? 10 : s.policy === 'microkernel' ? 5 : undefined;

@@ -81,7 +81,8 @@ CPU per operation, with each p50's ratio to monolithic. In the same run it measu
 boundaries cost (in-process async call, worker postMessage, piscina.run, child_process IPC),
 starting bare threads and processes, each policy's boot time, and the CPU of an idle
 microkernel system. The ext2 workloads (--workloads ext2 or all) also run through the ext2fs
-package, the peer.
+package, the peer. The cgd workloads (--workloads cgd or all) run once, apart from --policies:
+block I/O through cgd with its cipher in main, in a thread and in a pool, against plain blk.
 See bench/README.md for every workload and the JSON shape.
 
   --policies LIST     comma-separated policies or placement files (default
@@ -91,6 +92,7 @@ See bench/README.md for every workload and the JSON shape.
                       kernel: ${WORKLOAD_GROUPS.kernel.join(', ')}
                       ext2: ${WORKLOAD_GROUPS.ext2.join(', ')}
                       remote: ${WORKLOAD_GROUPS.remote.join(', ')}
+                      cgd: ${WORKLOAD_GROUPS.cgd.join(', ')}
                       all: every group
   --quick             a smoke run of seconds: few iterations, small files, short idle
   --json              print one JSON object instead of the table
