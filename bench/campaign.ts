@@ -5,9 +5,12 @@
 // acknowledged by fsync is on the image, and the image passes e2fsck. The same seed draws the
 // same faults. Beside the image, each trial counts the bytes it wrote to tmpfs and how many of
 // them read back the same after the fault: tmpfs keeps its content across its own restart.
+// Given the key of an encrypted image (a LUKS container with ext2 inside), the image is mounted
+// through cgd, whose cipher the placement puts where it says (a pool under microkernel), and
+// faults are drawn for cgd and the cipher as well; e2fsck then checks the decrypted payload.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,11 +18,13 @@ import {
   type FaultSpec, type FaultType, type Kernel, type Proc,
 } from '../kernel/index.js';
 import { seededRandom } from '../kernel/faults.js';
-import { fsckClean } from './e2fsprogs.js';
+import { fsckClean, type FsckResult } from './e2fsprogs.js';
 import { percentile } from './stats.js';
 
 export interface CampaignOptions {
   image: string;
+  /** The passphrase of an encrypted image: mounted through cgd, and cgd and cipher join the components. */
+  key?: Uint8Array;
   policy: string;
   trials: number;
   seed: number;
@@ -35,6 +40,8 @@ export interface CampaignOptions {
  */
 export const DEFAULT_TYPES: FaultType[] = FAULT_TYPES.filter((t) => t !== 'corrupt');
 const COMPONENTS = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'];
+/** What an encrypted image adds: the encrypted block device and its cipher. */
+const ENCRYPTED_COMPONENTS = ['cgd', 'cipher'];
 /** Ops the workload calls on each component: a fault filtered by op picks one of these. */
 const WORKLOAD_OPS: Record<string, string[]> = {
   vfs: ['open', 'read', 'write', 'close', 'fsync', 'sync', 'rename', 'mkdir', 'stat'],
@@ -42,6 +49,9 @@ const WORKLOAD_OPS: Record<string, string[]> = {
   dev: ['walk', 'read', 'write', 'open', 'close'],
   ext2: ['walk', 'create', 'read', 'write', 'append', 'fsync', 'sync', 'rename', 'mkdir'],
   blk: ['read', 'commit'],
+  cgd: ['read', 'write', 'flush', 'commit'],
+  // derive: when cgd attaches the image again after a restart of cgd or ext2.
+  cipher: ['encrypt', 'decrypt', 'derive'],
 };
 /** An operation that has not finished after this long is a hang: an invariant broken. */
 const OP_DEADLINE_MS = 60_000;
@@ -232,8 +242,8 @@ class Trial {
 }
 
 /** After the kernel halted: what was acknowledged must be on the image. Returns bytes missing. */
-async function syncedBytesLost(image: string, trial: Trial): Promise<number> {
-  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image, readonly: true }] });
+async function syncedBytesLost(image: string, key: Uint8Array | undefined, trial: Trial): Promise<number> {
+  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image, readonly: true, key }] });
   try {
     const p = await k.spawn();
     let lost = 0;
@@ -276,19 +286,54 @@ async function serves(p: Proc): Promise<true | string> {
   }
 }
 
+/**
+ * The plain ext2 image inside an encrypted one, decrypted by cgd in a kernel of its own into
+ * `plain` (for e2fsck, which cannot read a LUKS container).
+ */
+async function decryptPayload(image: string, key: Uint8Array, plain: string): Promise<void> {
+  const k = await boot({ policy: 'monolithic', mounts: [] });
+  const fd = openSync(plain, 'w');
+  try {
+    const { unit, size } = await k.call<{ unit: number; size: number }>('cgd', 'attach', { path: image, key, readonly: true });
+    const chunk = 1 << 20;
+    for (let at = 0; at < size; at += chunk) writeSync(fd, await k.call<Uint8Array>('cgd', 'read', { unit, offset: at, length: Math.min(chunk, size - at) }), 0, undefined, at);
+  } finally {
+    closeSync(fd);
+    await k.halt();
+  }
+}
+
+/** Both e2fsck checks of the trial's image (of its decrypted payload, when it is encrypted). */
+async function fsckImage(image: string, key: Uint8Array | undefined): Promise<FsckResult> {
+  if (!key) return fsckClean(image);
+  const plain = `${image}.plain`;
+  try {
+    await decryptPayload(image, key, plain);
+    return fsckClean(plain);
+  } finally {
+    rmSync(plain, { force: true });
+  }
+}
+
+/** The components faults are drawn from by default: those the trial's image goes through. */
+export function campaignComponents(encrypted: boolean): string[] {
+  return encrypted ? [...COMPONENTS, ...ENCRYPTED_COMPONENTS] : COMPONENTS;
+}
+
 async function runTrial(o: CampaignOptions, index: number, workdir: string): Promise<TrialResult> {
   const rand = seededRandom(o.seed * 100_003 + index);
   const image = join(workdir, `trial-${index}.img`);
   execFileSync('cp', ['--sparse=always', o.image, image]);
+  const components = campaignComponents(o.key !== undefined);
   const k = await boot({
     policy: o.policy,
-    mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image }],
+    mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image, key: o.key }],
     heartbeat: { periodMs: 250, timeoutMs: 3000 },
     calls: { timeoutMs: 4000, tries: 3, reconnectMs: 20_000 },
     memoryLimitMb: 128,
-    supervision: Object.fromEntries(COMPONENTS.map((c) => [c, { intensity: { max: 10, withinMs: 10_000 } }])),
+    supervision: Object.fromEntries(components.map((c) => [c, { intensity: { max: 10, withinMs: 10_000 } }])),
   });
-  const faults = drawFault(rand, k, o.types ?? DEFAULT_TYPES, o.components ?? COMPONENTS);
+  const faults = drawFault(rand, k, o.types ?? DEFAULT_TYPES, o.components ?? components);
   const trial = new Trial(await k.spawn(), `/mnt/t${index}`, rand);
   for (const f of faults) await k.inject(f);
   await trial.run();
@@ -304,12 +349,12 @@ async function runTrial(o: CampaignOptions, index: number, workdir: string): Pro
   const restartedAt = events.find((e) => e.kind === 'restarted')?.at;
   await k.halt();
 
-  const lost = await syncedBytesLost(image, trial).catch((err) => {
+  const lost = await syncedBytesLost(image, o.key, trial).catch((err) => {
     trial.violations.push(`the image does not mount after the trial: ${(err as Error).message}`);
     return 0;
   });
   if (lost > 0) trial.violations.push(`${lost} bytes acknowledged by fsync or sync are missing`);
-  const fsck = fsckClean(image);
+  const fsck = await fsckImage(image, o.key).catch((err: Error): FsckResult => ({ clean: false, report: `the payload does not decrypt: ${err.message}` }));
   if (!fsck.clean) trial.violations.push(`e2fsck: ${fsck.report.split('\n').filter((l) => l && !/^Pass|^e2fsck/.test(l)).slice(0, 3).join(' / ')}`);
   rmSync(image, { force: true });
   rmSync(`${image}.wal`, { force: true });
