@@ -7,7 +7,7 @@ import { boot } from '../kernel/index.js';
 import { copyOperands } from './copy.js';
 import { hostTree } from './files.js';
 import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withKernel } from './image.js';
-import { KEY_HELP, Keys, keyOptions } from './keys.js';
+import { KEY_HELP, Keys, isLuksImage, keyOptions } from './keys.js';
 import { KDF_HELP, kdfFrom, kdfOptions, newPassphrase } from './luks-command.js';
 import { parseSize, runCommand, type Io } from './shell/commands.js';
 import { writeErr, writeOut } from './stdio.js';
@@ -60,7 +60,7 @@ function shellCommand(name: string, spec: ShellCommandSpec): Subcommand {
 }
 
 /** The options of mkfs that only --encrypt takes. */
-const LUKS_ONLY = ['key-file', 'type', 'key-size', 'sector-size', ...Object.keys(kdfOptions)];
+const LUKS_ONLY = ['type', 'key-size', 'sector-size', ...Object.keys(kdfOptions)];
 
 /** What cgd's format says of the container it made (no key in it). */
 interface FormattedVolume {
@@ -107,9 +107,11 @@ take K, M, G or T (powers of 1024).
 With --encrypt, IMAGE becomes a LUKS container of SIZE (as cryptsetup luksFormat makes one:
 aes-xts-plain64, one keyslot for the passphrase) and the file system is made inside it, in
 the container's payload; cryptsetup opens it, and every rumpus command with the passphrase.
-The passphrase is --key-file's, else typed twice on the terminal.
+The passphrase is --key-file's, else typed twice on the terminal. Without --encrypt and
+--size, an IMAGE that is a LUKS container already (cryptsetup luksFormat's) gets the file
+system inside its payload, opened with --key-file's passphrase or one asked for.
 
-  --size SIZE                  the image's size (required), e.g. 64M
+  --size SIZE                  the image's size (required but inside a container), e.g. 64M
   -b, --block-size N           1024, 2048 or 4096 (default 1024 below 512 MiB, else 4096)
   -N, --inodes N               how many inodes (rounded up to fill the inode tables)
   -i, --bytes-per-inode N      one inode per N bytes (default 4096 below 512 MiB, else 16384)
@@ -148,13 +150,17 @@ ${KERNEL_HELP}
   async run(v, positionals) {
     if (positionals.length !== 1) throw new UsageError('needs exactly one IMAGE');
     const size = numberOption(v, 'size');
-    if (size === undefined) throw new UsageError('--size is required');
     if (v.inodes !== undefined && v['bytes-per-inode'] !== undefined) throw new UsageError('give --inodes or --bytes-per-inode, not both');
     const [source] = positionals;
     const container = v.encrypt === true ? containerOptions(v) : null;
     if (!container && LUKS_ONLY.some((o) => v[o] !== undefined)) throw new UsageError(`--${LUKS_ONLY.find((o) => v[o] !== undefined)} is an option of --encrypt`);
+    // Inside an existing container: no --size (the payload's is the file system's).
+    const inside = !container && size === undefined && isLuksImage(source);
+    if (size === undefined && !inside) throw new UsageError('--size is required');
+    if (!container && !inside && v['key-file'] !== undefined) throw new UsageError(`--key-file is for --encrypt, or for an IMAGE that is a LUKS container (without --size)`);
     noServerHere(v, 'mkfs', 'it makes the image here, as a host file', writeErr);
-    const key = container ? await newPassphrase(source, typeof v['key-file'] === 'string' ? v['key-file'] : undefined, Keys.of(v), `Enter passphrase for ${source}: `) : undefined;
+    const keyFile = typeof v['key-file'] === 'string' ? v['key-file'] : undefined;
+    const key = container ? await newPassphrase(source, keyFile, Keys.of(v), `Enter passphrase for ${source}: `) : inside ? await Keys.of(v).key(source) : undefined;
     const kernel = await boot(bootOptions(v, { mounts: [] }));
     try {
       if (container) {
@@ -164,7 +170,7 @@ ${KERNEL_HELP}
       }
       const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
         'ext2', 'mkfs', {
-          source, size: container ? undefined : size, key, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
+          source, size: key ? undefined : size, key, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
           inodeRatio: numberOption(v, 'bytes-per-inode'), inodeSize: numberOption(v, 'inode-size'),
           label: v.label, uuid: v.uuid, time: numberOption(v, 'time'), revision: numberOption(v, 'revision'),
         },
