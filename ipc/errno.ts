@@ -46,6 +46,7 @@ export const ERRNO = {
   ETIMEDOUT: [110, 'Connection timed out'],
   ECONNREFUSED: [111, 'Connection refused'],
   ECANCELED: [125, 'Operation canceled'],
+  ENOKEY: [126, 'Required key not available'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type Errno = keyof typeof ERRNO;
