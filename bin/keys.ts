@@ -144,12 +144,12 @@ export class Keys {
   }
 
   /**
-   * A passphrase for `image` typed at the prompt. ENXIO when there is no terminal (a sentence
+   * A passphrase for `image` typed at the prompt. ENOKEY when there is no terminal (a sentence
    * that asks for --key-file), EINVAL when it is empty.
    */
   async ask(image: string, question: string): Promise<Uint8Array> {
     const typed = await this.prompt(question);
-    if (typed === null) throw new SysError('ENXIO', `${image}: there is no terminal to ask for its passphrase on; give it with --key-file FILE`);
+    if (typed === null) throw new SysError('ENOKEY', `${image}: there is no terminal to ask for its passphrase on; give it with --key-file FILE`);
     if (typed.length === 0) throw new SysError('EINVAL', `${image}: an empty passphrase (a passphrase has at least one byte)`);
     return typed;
   }
