@@ -62,12 +62,11 @@ function shellCommand(name: string, spec: ShellCommandSpec): Subcommand {
 /** The options of mkfs that only --encrypt takes. */
 const LUKS_ONLY = ['type', 'key-size', 'sector-size', ...Object.keys(kdfOptions)];
 
-/** What cgd's format says of the container it made (no key in it). */
+/** What cgd's format says of the container it made (no key in it); bytes. */
 interface FormattedVolume {
   version: 1 | 2;
   uuid: string;
   cipher: string;
-  keyBytes: number;
   offset: number;
   size: number;
   sectorSize: number;
@@ -165,8 +164,8 @@ ${KERNEL_HELP}
     try {
       if (container) {
         const volume = await kernel.call<FormattedVolume>('cgd', 'format', { path: source, size, key, ...container });
-        process.stdout.write(`${source}: LUKS${volume.version} container, ${volume.cipher} with a ${volume.keyBytes * 8}-bit key, ` +
-          `${volume.sectorSize}-byte sectors, payload of ${volume.size} bytes at ${volume.offset}, UUID ${volume.uuid}\n`);
+        process.stdout.write(`${source}: LUKS${volume.version} container, ${volume.cipher}, ${volume.sectorSize}-byte sectors, ` +
+          `payload of ${volume.size} bytes at ${volume.offset}, UUID ${volume.uuid}\n`);
       }
       const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
         'ext2', 'mkfs', {
