@@ -15,6 +15,7 @@ export {
   type OpSpec, type ResultOf,
 } from './ops.js';
 export { FsInstances, firstFsid } from './fs-instances.js';
+export { BlockUnit, type BlockDevice, type BlockWrite } from './block-unit.js';
 export { byteString, bytesOf, isByteString } from './names.js';
 
 /**
@@ -92,6 +93,14 @@ export interface ComponentDef<Ops extends Record<string, OpSpec> = Record<string
    */
   essential?: boolean;
   /**
+   * True when every op's result depends only on its arguments: the component keeps no state
+   * between calls (its init builds nothing a call changes), requires nothing, and every op is
+   * idempotent. Only a pure component may be placed in a pool domain, whose workers each run a
+   * copy of it and may serve any call, and retry one whose worker died (kernel/domain-pool.ts).
+   * Default false.
+   */
+  pure?: boolean;
+  /**
    * How the component starts, as MINIX's SEF init callbacks: `fresh` at boot, `restart` in a
    * reincarnation after a failure (`fresh` when there is none). Each runs in the component's
    * domain, builds its state and returns its handlers; the components it requires have
@@ -108,6 +117,40 @@ export interface ComponentDef<Ops extends Record<string, OpSpec> = Record<string
 export function defineComponent<Ops extends Record<string, OpSpec>>(def: ComponentDef<Ops>): ComponentDef<Ops> {
   return def;
 }
+
+/** What a block device (blk, cgd) answers about a unit from attach and info. Sizes in bytes. */
+export interface UnitInfo {
+  unit: number;
+  /** The host path, or 'ram'. */
+  source: string;
+  size: number;
+  /** The alignment of every offset and length. */
+  sectorSize: number;
+  sectors: number;
+  readonly: boolean;
+}
+
+/**
+ * The ops every block device (blk, cgd) serves on a unit it attached, with the same arguments
+ * and errors, so that a file system can sit on either: ENXIO for a unit it does not know (it
+ * restarted: attach again), EINVAL for a request misaligned or past the end, EROFS for a write
+ * to a read-only unit. Each device adds its own attach.
+ */
+export const BLOCK_OPS = {
+  detach: op<void>()({ args: { unit: 'uint' }, idempotent: false }),
+  info: op<UnitInfo>()({ args: { unit: 'uint' }, idempotent: true }),
+  /** Reads `length` bytes at byte `offset`, both multiples of the sector size. */
+  read: op<Uint8Array>()({ args: { unit: 'uint', offset: 'uint', length: 'uint' }, idempotent: true }),
+  /** Writes data at byte `offset`; offset and length multiples of the sector size. */
+  write: op<void>()({ args: { unit: 'uint', offset: 'uint', data: 'bytes' }, idempotent: true }),
+  /** Makes every completed write durable. */
+  flush: op<void>()({ args: { unit: 'uint' }, idempotent: true }),
+  /**
+   * A file system's sync point: writes [{offset, data}, …] (each aligned) atomically and
+   * durably, before answering. Every write is checked before the first one is applied.
+   */
+  commit: op<void>()({ args: { unit: 'uint', writes: 'any' }, idempotent: true }),
+} as const satisfies Record<string, OpSpec>;
 
 /** A file's identity inside one file system: inode number and generation (NFS-style). */
 export interface Handle {

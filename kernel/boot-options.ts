@@ -26,6 +26,12 @@ export interface MountSpec {
   source?: string;
   readonly?: boolean;
   /**
+   * For an image that is a LUKS container: its passphrase, as bytes or as text (its UTF-8
+   * bytes). The file system reaches the image through cgd with it; no list of mounts shows it.
+   * In BootSettings, always bytes.
+   */
+  key?: Uint8Array | string;
+  /**
    * The mode (permission bits with sticky, set-id: 0–0o7777) of the mounted root directory, set
    * by init once mounted, as tmpfs's `mode=` mount option; left as the file system has it when
    * absent.
@@ -105,6 +111,12 @@ const ms = (min: 0 | 1, note = ''): Check =>
 const oneOf = (list: readonly string[]): Check => (name, v) => (list.includes(v as string) ? v : refuse(name, `one of ${list.join(', ')}`, v));
 const text: Check = (name, v) => (typeof v === 'string' ? v : refuse(name, 'a string', v));
 const flag: Check = (name, v) => (typeof v === 'boolean' ? v : refuse(name, 'true or false', v));
+/** A passphrase: bytes, or text as its UTF-8 bytes. Never echoed: a refusal names only its type. */
+const passphrase: Check = (name, v) => {
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === 'string') return new TextEncoder().encode(v);
+  throw new SysError('EINVAL', `boot option ${name} must be a Uint8Array or a string, got ${describeValue(v)}`);
+};
 
 /**
  * An object of the schema's fields only, each checked; absent ({}) if undefined. Fields given
@@ -134,7 +146,7 @@ const SUPERVISION = fields({
   strategy: oneOf(STRATEGIES),
   essential: flag,
 });
-const MOUNT = fields({ target: text, fstype: text, source: text, readonly: flag, mode: integer(0, 0o7777, 'a mode from 0 to 0o7777') }, ['target', 'fstype']);
+const MOUNT = fields({ target: text, fstype: text, source: text, readonly: flag, key: passphrase, mode: integer(0, 0o7777, 'a mode from 0 to 0o7777') }, ['target', 'fstype']);
 const MEMORY_LIMIT = integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer of MiB');
 
 /**
@@ -185,7 +197,7 @@ function targetOf(name: string, target: string): string {
  * to check when it mounts (ENODEV for one it cannot mount), as for a mount a client makes.
  */
 function mountsOf(v: unknown): MountSpec[] {
-  if (!Array.isArray(v)) refuse('mounts', 'an array of mounts {target, fstype, source?, readonly?}', v);
+  if (!Array.isArray(v)) refuse('mounts', 'an array of mounts {target, fstype, source?, readonly?, key?}', v);
   return v.map((m, i) => {
     const mount = MOUNT(`mounts[${i}]`, m) as MountSpec;
     return { ...mount, target: targetOf(`mounts[${i}].target`, mount.target) };

@@ -70,7 +70,7 @@ export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Obje
   fchmod: ['fd', 'mode'], fchown: ['fd', 'uid', 'gid'],
   utimes: ['path', 'atime', 'mtime', 'nofollow'], futimes: ['fd', 'atime', 'mtime'], access: ['path', 'mode'],
   statfs: ['path'], chdir: ['path'], getcwd: [],
-  mount: ['target', 'fstype', 'source', 'readonly'], unmount: ['target'], mounts: [],
+  mount: ['target', 'fstype', 'source', 'readonly', 'key'], unmount: ['target'], mounts: [],
 });
 
 /** Argument names that would say who is calling: refused with a sentence of their own. */
@@ -426,9 +426,13 @@ export class Proc {
   async getcwd(): Promise<string> {
     return fromByteString((await this.sys('getcwd', {})) as string);
   }
-  /** Mounts a file system (root only): fstype is its component, source an image for ext2. */
-  mount(target: ClientPath, fstype: string, options: { source?: string; readonly?: boolean } = {}): Promise<void> {
-    return this.sys('mount', { target, fstype, source: options.source, readonly: options.readonly }) as Promise<void>;
+  /**
+   * Mounts a file system (root only): fstype is its component, source an image for ext2, key
+   * the passphrase of an image that is a LUKS container (bytes, or text as its UTF-8 bytes).
+   */
+  mount(target: ClientPath, fstype: string, options: { source?: string; readonly?: boolean; key?: Uint8Array | string } = {}): Promise<void> {
+    const key = typeof options.key === 'string' ? new TextEncoder().encode(options.key) : options.key;
+    return this.sys('mount', { target, fstype, source: options.source, readonly: options.readonly, key }) as Promise<void>;
   }
   unmount(target: ClientPath): Promise<void> {
     return this.sys('unmount', { target }) as Promise<void>;

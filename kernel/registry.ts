@@ -6,9 +6,17 @@ import type { ComponentDef } from './api.js';
 import { dynamicImport } from './dynamic-import.js';
 
 /** The built-in components, in the order `rumpus ps` lists them. */
-export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'] as const;
+export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'cipher', 'blk'] as const;
 
 type Builtin = (typeof BUILTIN)[number];
+
+/**
+ * The built-in components declared pure (ComponentDef.pure): the microkernel and multiprocess
+ * presets place each in a pool domain of its own (placement.ts). Kept here, beside BUILTIN,
+ * because a policy's placement is made before any component is loaded; test/pool-domain.ts
+ * checks it against the definitions.
+ */
+export const PURE_BUILTIN: readonly Builtin[] = [];
 type ComponentModule = { default?: unknown };
 
 // Literal paths: the domain bundles (scripts/bundle.mjs) contain the built-in servers, and tsx
@@ -18,6 +26,8 @@ const BUILTIN_MODULES: Record<Builtin, () => Promise<ComponentModule>> = {
   tmpfs: () => import('../servers/tmpfs/index.js'),
   dev: () => import('../servers/dev/index.js'),
   ext2: () => import('../servers/ext2/index.js'),
+  cgd: () => import('../servers/cgd/index.js'),
+  cipher: () => import('../servers/cipher/index.js'),
   blk: () => import('../servers/blk/index.js'),
 };
 

@@ -13,7 +13,7 @@
 // stale — the thread or process that held them is gone — and the new attach takes them over. A
 // commit the dead blk had sealed in an image's log is completed by the next read-write attach.
 
-import { SysError, defineComponent, op, type HostFile, type Hyp } from '../../kernel/api.js';
+import { BLOCK_OPS, SysError, defineComponent, op, type HostFile, type Hyp, type UnitInfo } from '../../kernel/api.js';
 import { committedOverlay, WriteAheadLog, type Overlay } from './wal.js';
 
 /** Largest single transfer, in bytes. */
@@ -69,17 +69,6 @@ function openImage(hyp: Hyp, units: Map<number, Unit>, close: (u: Unit) => void,
   }
 }
 
-/** What attach and info answer about a unit. Sizes in bytes. */
-export interface UnitInfo {
-  unit: number;
-  /** The host path, or 'ram'. */
-  source: string;
-  size: number;
-  sectorSize: number;
-  sectors: number;
-  readonly: boolean;
-}
-
 function info(u: Unit): UnitInfo {
   return { unit: u.unit, source: u.source, size: u.size, sectorSize: u.sectorSize, sectors: u.size / u.sectorSize, readonly: u.readonly };
 }
@@ -94,20 +83,7 @@ const BLK_OPS = {
    * attach), in this kernel or another; EUCLEAN for a stale write-ahead log.
    */
   attach: op<UnitInfo>()({ args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?', holder: 'string?' }, idempotent: false }),
-  detach: op<void>()({ args: { unit: 'uint' }, idempotent: false }),
-  info: op<UnitInfo>()({ args: { unit: 'uint' }, idempotent: true }),
-  /** Reads `length` bytes at byte `offset`, both multiples of the sector size. */
-  read: op<Uint8Array>()({ args: { unit: 'uint', offset: 'uint', length: 'uint' }, idempotent: true }),
-  /** Writes data at byte `offset`; offset and length multiples of the sector size. */
-  write: op<void>()({ args: { unit: 'uint', offset: 'uint', data: 'bytes' }, idempotent: true }),
-  /** Makes every completed write durable. */
-  flush: op<void>()({ args: { unit: 'uint' }, idempotent: true }),
-  /**
-   * A file system's sync point: writes [{offset, data}, …] (each aligned) atomically — through
-   * a write-ahead log beside a host image — and durably, before answering. Every write is
-   * checked before the first one is applied.
-   */
-  commit: op<void>()({ args: { unit: 'uint', writes: 'any' }, idempotent: true }),
+  ...BLOCK_OPS,
 };
 
 declare module '../../kernel/ops.js' {

@@ -1,87 +1,83 @@
-// The block device under a mount, reached only through the blk component. Reads and commits
-// larger than blk's limit on one transfer are split. If blk restarts, it forgets its units:
-// the image is then attached again, once per call, and the call goes on — but never once the
-// device is detached.
+// The block device under a mount: a unit of blk, or of cgd for an encrypted image (given its
+// key). Reads larger than one transfer are split. If the device restarts, it
+// forgets its units: the image is then attached again (with the same key), once per call, and
+// the call goes on — but never once the device is detached (kernel/block-unit.ts).
 
-import { SysError, type CallArgs, type CallResult, type Context } from '../../kernel/api.js';
+import { BlockUnit, MAX_IO, SysError, type BlockWrite, type Context } from '../../kernel/api.js';
 
-/** blk's largest single transfer. */
-const MAX_TRANSFER = 64 * 1024 * 1024;
+/** The largest single transfer: what one call may carry. */
+const MAX_TRANSFER = MAX_IO;
 
-export interface Write {
-  offset: number;
-  data: Uint8Array;
-}
-
-/** The ops of blk a device sends on its unit. */
-type UnitOp = 'read' | 'write' | 'flush' | 'commit' | 'detach';
+export type Write = BlockWrite;
 
 export class Device {
-  private isDetached = false;
-
   private constructor(
-    private readonly ctx: Context,
-    private readonly path: string,
-    private unit: number,
-    /** Size in bytes. */
-    readonly size: number,
+    private readonly unit: BlockUnit,
     readonly readonly: boolean,
-    private readonly holder: string | undefined,
   ) {}
 
   /**
-   * Attaches a host image; with `size`, the file is created or resized to exactly that.
-   * `holder` names the mount (its mount point): after this driver restarts, the mount made
-   * again takes over the image its dead incarnation still held in blk. EBUSY if the image is
-   * attached elsewhere.
+   * Attaches a host image: through cgd when `key` (the passphrase of the LUKS container it
+   * is) is given, else through blk; with `size` (blk only), the file is created or resized to
+   * exactly that. `holder` names the mount (its mount point): after this driver restarts, the
+   * mount made again takes over the image its dead incarnation still held. EBUSY if the image
+   * is attached elsewhere; with a key, cgd's errors (EACCES for a wrong one, EINVAL for an
+   * image that is not a LUKS container).
    */
-  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string } = {}): Promise<Device> {
-    const info = await ctx.call('blk', 'attach', { path, readonly: opts.readonly || undefined, size: opts.size, holder: opts.holder });
-    if (info.sectorSize !== 512) {
-      await ctx.call('blk', 'detach', { unit: info.unit });
-      throw new SysError('EINVAL', `ext2: ${path} has ${info.sectorSize}-byte sectors; only 512 is supported`);
+  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string; key?: Uint8Array } = {}): Promise<Device> {
+    const access = { path, readonly: opts.readonly || undefined, holder: opts.holder };
+    const unit = opts.key !== undefined
+      ? await BlockUnit.attach(ctx, 'cgd', { ...access, key: opts.key })
+      : await BlockUnit.attach(ctx, 'blk', { ...access, size: opts.size });
+    if (unit.info.sectorSize !== 512) {
+      await unit.detach();
+      throw new SysError('EINVAL', `ext2: ${path} has ${unit.info.sectorSize}-byte sectors; only 512 is supported`);
     }
-    return new Device(ctx, path, info.unit, info.size, opts.readonly === true, opts.holder);
+    return new Device(unit, opts.readonly === true);
+  }
+
+  /** Size in bytes. */
+  get size(): number {
+    return this.unit.size;
   }
 
   /** Reads `length` bytes at `offset` (both multiples of 512). */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    if (length <= MAX_TRANSFER) return this.call('read', { offset, length });
+    if (length <= MAX_TRANSFER) return this.unit.read(offset, length);
     const out = new Uint8Array(length);
     for (let at = 0; at < length; at += MAX_TRANSFER) {
-      out.set(await this.call('read', { offset: offset + at, length: Math.min(MAX_TRANSFER, length - at) }), at);
+      out.set(await this.unit.read(offset + at, Math.min(MAX_TRANSFER, length - at)), at);
     }
     return out;
   }
 
   /** Writes a batch and makes it durable: the file system's sync point. */
   async commit(writes: Write[]): Promise<void> {
-    if (writes.length > 0) await this.call('commit', { writes });
+    if (writes.length > 0) await this.unit.commit(writes);
   }
 
-  /**
-   * Lets blk close the image (and remove its emptied write-ahead log). After a blk restart the
-   * image is attached again first, so that blk finds a commit it left sealed and applies it.
-   */
-  async detach(): Promise<void> {
-    await this.call('detach', {});
-    this.isDetached = true;
+  /** Lets the device close the image (blk: and remove its emptied write-ahead log). */
+  detach(): Promise<void> {
+    return this.unit.detach();
   }
 
   get detached(): boolean {
-    return this.isDetached;
+    return this.unit.detached;
   }
+}
 
-  /** An op of blk on this device's unit; ENXIO (blk restarted, the unit is gone) attaches the image again. */
-  private async call<O extends UnitOp>(op: O, args: Omit<CallArgs<'blk', O>, 'unit'>): Promise<CallResult<'blk', O>> {
-    if (this.isDetached) throw new SysError('ENXIO', `ext2: ${this.path} is detached`);
-    try {
-      return await this.ctx.call('blk', op, { unit: this.unit, ...args } as CallArgs<'blk', O>);
-    } catch (err) {
-      if (!(err instanceof SysError && err.errno === 'ENXIO')) throw err;
-      const info = await this.ctx.call('blk', 'attach', { path: this.path, readonly: this.readonly || undefined, holder: this.holder });
-      this.unit = info.unit;
-      return this.ctx.call('blk', op, { unit: this.unit, ...args } as CallArgs<'blk', O>);
-    }
-  }
+/** The magic at the start of a LUKS header (LUKS1 and LUKS2 primary), and where its version follows. */
+const LUKS_MAGIC = [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe];
+const LUKS_VERSION_AT = 6;
+
+/**
+ * ENOKEY when the image on `dev` is a LUKS container (mounted without its passphrase, ext2
+ * would read ciphertext): the sentence names the container and asks for the key.
+ */
+export async function refuseContainer(dev: Device, source: string): Promise<void> {
+  if (dev.size < 512) return;
+  const start = await dev.read(0, 512);
+  if (!LUKS_MAGIC.every((b, i) => start[i] === b)) return;
+  const version = (start[LUKS_VERSION_AT] << 8) | start[LUKS_VERSION_AT + 1];
+  throw new SysError('ENOKEY', `ext2: ${source} is a LUKS${version} container: give its passphrase (a key)`);
 }

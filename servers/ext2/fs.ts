@@ -20,7 +20,7 @@ import { Allocator } from './alloc.js';
 import { BlockMap, maxFileSize } from './blockmap.js';
 import { setU32, u32 } from './bytes.js';
 import { BlockCache } from './cache.js';
-import { Device } from './device.js';
+import { Device, refuseContainer } from './device.js';
 import { Directories, type Slot } from './dir.js';
 import { corrupt } from './errors.js';
 import { FileContent } from './file.js';
@@ -111,9 +111,11 @@ export class Ext2 implements FsInstance {
    * commit is atomic and made between whole ops, so a crash leaves the image as consistent as
    * that incarnation found it, and unmounting may say so.
    */
-  static async mount(ctx: Context, source: string, readonlyWanted: boolean, stateBefore?: number, holder?: string): Promise<Ext2> {
-    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder });
+  static async mount(ctx: Context, source: string, how: { readonly: boolean; stateBefore?: number; holder?: string; key?: Uint8Array }): Promise<Ext2> {
+    const { readonly: readonlyWanted, stateBefore, holder, key } = how;
+    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key });
     try {
+      if (key === undefined) await refuseContainer(dev, source);
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
       const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
       const featuresReason = checkFeatures(sb);

@@ -1,5 +1,6 @@
 // ext2: the second extended file system, on a blk device. One component serves any number of
-// mounts (each an image attached through blk), and makes new file systems with mkfs. An image
+// mounts (each an image attached through blk, or through cgd for an image that is a LUKS
+// container: the mount option `key` is its passphrase), and makes new file systems with mkfs. An image
 // is claimed from the start of its mount until its unmount has committed and detached it from
 // blk: an unmount returns only then, and a mount of the same image meanwhile waits for it.
 //
@@ -16,10 +17,13 @@ import { mkfs, type MkfsResult } from './mkfs.js';
 /** The ops of ext2: the file-system protocol, and mkfs. */
 const EXT2_OPS = {
   ...FS_OPS,
-  /** Writes a new file system over a host image of `size` bytes. */
+  /**
+   * Writes a new file system over a host image of `size` bytes, or with `key` inside the LUKS
+   * container the image is (its payload, or `size` bytes of it).
+   */
   mkfs: op<MkfsResult>()({
     args: {
-      source: 'string', size: 'uint', blockSize: 'uint?', inodes: 'uint?', inodeRatio: 'uint?', inodeSize: 'uint?',
+      source: 'string', size: 'uint?', key: 'bytes?', blockSize: 'uint?', inodes: 'uint?', inodeRatio: 'uint?', inodeSize: 'uint?',
       label: 'string?', uuid: 'string?', time: 'uint?', revision: 'uint?',
     },
     idempotent: false,
@@ -35,7 +39,7 @@ declare module '../../kernel/ops.js' {
 export default defineComponent({
   name: 'ext2',
   description: 'ext2 file system (revisions 0 and 1) on blk devices',
-  requires: ['blk'],
+  requires: ['blk', 'cgd'],
   ops: EXT2_OPS,
   init: {
     fresh: (ctx) => serve(ctx, 0),
@@ -78,7 +82,8 @@ function serve(ctx: Context, generation: number): Handlers<typeof EXT2_OPS> {
       try {
         const stateBefore = typeof options.stateBefore === 'number' ? options.stateBefore : undefined;
         const holder = name === undefined ? undefined : `the mount at ${name}`;
-        const m = await Ext2.mount(ctx, source, options.readonly === true, stateBefore, holder);
+        if (options.key !== undefined && !(options.key instanceof Uint8Array)) throw new SysError('EINVAL', 'ext2: mount option key must be bytes (a Uint8Array)');
+        const m = await Ext2.mount(ctx, source, { readonly: options.readonly === true, stateBefore, holder, key: options.key });
         const fsid = mounts.add(m, name);
         // For the vfs to give back if this driver restarts and it must mount the image again.
         return { fsid, root: m.root, readonly: m.readonly, persistent: true, remount: { stateBefore: m.stateAtMount } };

@@ -16,9 +16,15 @@ import {
 } from './superblock.js';
 
 export interface MkfsArgs {
-  /** The host image: created, or truncated and resized to `size`. */
+  /**
+   * The host image: created, or truncated and resized to `size`. With `key`, a LUKS container
+   * (cgd's format or cryptsetup's) whose payload gets the file system: `size` is then at most
+   * the payload's, and the whole payload when absent.
+   */
   source: string;
-  size: number;
+  size?: number;
+  /** The container's passphrase: the file system is made inside it, through cgd. */
+  key?: Uint8Array;
   blockSize?: number;
   /** Inode count wanted (rounded up to fill whole inode table blocks in every group). */
   inodes?: number;
@@ -84,7 +90,7 @@ function invalid(message: string): SysError {
 }
 
 /** The geometry mke2fs would choose for these arguments. */
-function plan(a: MkfsArgs): Plan {
+function plan(a: MkfsArgs & { size: number }): Plan {
   const revision = a.revision ?? 1;
   if (revision !== 0 && revision !== 1) throw invalid(`revision ${revision} is not 0 or 1`);
   // mke2fs.conf's size classes: floppy, small, default and big.
@@ -295,22 +301,60 @@ function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, la
   return writes;
 }
 
+/** Bytes of zeros per commit that clears a container's inode tables: well within one call. */
+const ZEROS_PER_COMMIT = 4 * MiB;
+
+/**
+ * The inode tables as zero writes, at most ZEROS_PER_COMMIT bytes each: what a container's
+ * payload needs before the file system's blocks, since no truncation empties it (an emptied
+ * host image reads as zeros, which image() relies on).
+ */
+function zeroedInodeTables(p: Plan): Write[] {
+  const bs = p.blockSize;
+  const writes: Write[] = [];
+  for (let g = 0; g < p.groups; g++) {
+    const end = (layout(p, g).inodeTable + p.inodeTableBlocks) * bs;
+    for (let at = layout(p, g).inodeTable * bs; at < end; at += ZEROS_PER_COMMIT) {
+      writes.push({ offset: at, data: new Uint8Array(Math.min(ZEROS_PER_COMMIT, end - at)) });
+    }
+  }
+  return writes;
+}
+
+/**
+ * The device a new file system goes on, and its size: a host image emptied and made `size`
+ * bytes, or the payload of the container `key` opens.
+ */
+async function target(ctx: Context, a: MkfsArgs): Promise<{ dev: Device; size: number }> {
+  if (a.key === undefined) {
+    if (a.size === undefined) throw invalid('a size is needed (only a LUKS container, given its key, has one of its own)');
+    // Emptied first, so that nothing of an earlier image survives between the new blocks.
+    await (await Device.attach(ctx, a.source, { size: 0 })).detach();
+    return { dev: await Device.attach(ctx, a.source, { size: a.size }), size: a.size };
+  }
+  const dev = await Device.attach(ctx, a.source, { key: a.key });
+  if (a.size !== undefined && a.size > dev.size) {
+    await dev.detach();
+    throw invalid(`${a.size} bytes do not fit in the container's payload of ${dev.size}`);
+  }
+  return { dev, size: a.size ?? dev.size };
+}
+
 export async function mkfs(ctx: Context, a: MkfsArgs): Promise<MkfsResult> {
-  const p = plan(a);
   const label = new TextEncoder().encode(a.label ?? '');
   if (label.length > 16) throw invalid(`the label '${a.label}' is longer than 16 bytes`);
   if (a.time !== undefined && a.time > 2 ** 32 - 1) throw invalid(`time ${a.time} does not fit in 32 bits`);
+  if (a.size !== undefined) plan({ ...a, size: a.size }); // bad arguments refused before the image is touched
   const uuid = a.uuid !== undefined ? parseUuid(a.uuid) : randomUuid(ctx);
   const hashSeed = a.uuid !== undefined ? uuid : randomUuid(ctx);
   const time = a.time ?? Math.floor(ctx.hyp.clockRealtime() / 1000);
-  const writes = image(p, uuid, hashSeed, time, label);
-  // Emptied first, so that nothing of an earlier image survives between the new blocks.
-  await (await Device.attach(ctx, a.source, { size: 0 })).detach();
-  const dev = await Device.attach(ctx, a.source, { size: a.size });
+  const { dev, size } = await target(ctx, a);
   try {
-    await dev.commit(writes);
+    const p = plan({ ...a, size });
+    if (a.key !== undefined) for (const zeros of zeroedInodeTables(p)) await dev.commit([zeros]);
+    await dev.commit(image(p, uuid, hashSeed, time, label));
+    return { blocks: p.blocks, inodes: p.inodesPerGroup * p.groups, blockSize: p.blockSize, inodeSize: p.inodeSize, groups: p.groups, uuid: formatUuid(uuid) };
   } finally {
     await dev.detach();
   }
-  return { blocks: p.blocks, inodes: p.inodesPerGroup * p.groups, blockSize: p.blockSize, inodeSize: p.inodeSize, groups: p.groups, uuid: formatUuid(uuid) };
 }

@@ -2,6 +2,8 @@
 // incarnation needs to serve the same clients — each client process's credentials, umask and
 // current directory and fd limit, and each mount — committed before the spawn, exit, umask, chdir, mount or
 // unmount that changed it is answered. The
+// An encrypted mount's record holds its key (the passphrase), which the core then holds as vfs's
+// own memory does: mounting it again needs it, and no list of mounts shows it. The
 // new incarnation gets those records back from the core (checked), and makes the processes and
 // mounts again. The file systems' instances outlived the old vfs, and each mount names its
 // instance by its mount point, so mounting the same again finds the same one with its content.
@@ -63,7 +65,7 @@ export class VfsKeeper {
 
   /** `m` is now mounted at m.target (resolved: absolute, no '..' or symlinks). */
   mounted(m: MountRequest): Promise<void> {
-    const kept: KeptMount = { target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly, order: this.nextOrder++ };
+    const kept: KeptMount = { target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly, key: m.key, order: this.nextOrder++ };
     return this.change(`${MOUNT}${m.target}`, kept);
   }
 
@@ -92,7 +94,7 @@ export class VfsKeeper {
         this.callDeadlineMs = v.callDeadlineMs;
         vfs.pipes.callDeadline(v.callDeadlineMs);
         cwds.push([pr, v.cwd]);
-      } else if (key.startsWith(MOUNT) && typeof v?.target === 'string' && typeof v.fstype === 'string' && isId(v.order)) {
+      } else if (key.startsWith(MOUNT) && typeof v?.target === 'string' && typeof v.fstype === 'string' && isId(v.order) && (v.key === undefined || v.key instanceof Uint8Array)) {
         mounts.push(v as KeptMount);
       } else {
         vfs.ctx.hyp.log('warn', `vfs: kept record '${key}' is not one vfs makes; skipped`);

@@ -16,6 +16,8 @@ export interface MountRequest {
   fstype: string;
   source?: string;
   readonly?: boolean;
+  /** The passphrase of an image that is a LUKS container: the file system's option `key`. */
+  key?: Uint8Array;
 }
 
 /**
@@ -40,7 +42,8 @@ export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise
     throw new SysError('ENOENT', `${what}: nothing is mounted at / yet`);
   }
   // The target names the instance, so mounting again after a restart finds the same one.
-  const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}) } };
+  // It keeps the key too (vfs's memory, and its kept record), to mount again after a restart.
+  const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}), ...(a.key ? { key: a.key } : {}) } };
   const r = await vfs.client.mount(a.fstype, args);
   if (covered) {
     // The mount it goes on was unmounted meanwhile: undone (the caller walks its path again).
@@ -98,9 +101,9 @@ async function unmountMount(vfs: Vfs, m: Mount, refuse?: () => void): Promise<vo
 export function mountCalls(vfs: Vfs): VfsHandlers<'mount' | 'unmount' | 'mounts' | 'statfs' | 'sync' | 'unmountAll'> {
   const { mounts, procs, recovery } = vfs;
   return {
-    async mount({ pid, target, fstype, source, readonly }) {
-      const resolved = await mountFs(vfs, procs.get(pid), { target, fstype, source, readonly });
-      await vfs.keeper.mounted({ target: resolved, fstype, source, readonly });
+    async mount({ pid, target, fstype, source, readonly, key }) {
+      const resolved = await mountFs(vfs, procs.get(pid), { target, fstype, source, readonly, key });
+      await vfs.keeper.mounted({ target: resolved, fstype, source, readonly, key });
     },
     async unmount(a) {
       const pr = procs.get(a.pid);
