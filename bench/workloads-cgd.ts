@@ -10,7 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { boot, type Kernel } from '../kernel/index.js';
 import { seededRandom } from '../kernel/faults.js';
-import { presetSpec, type DomainSpec, type PlacementSpec } from '../kernel/placement.js';
+import { placeComponent, presetSpec, type PlacementSpec } from '../kernel/placement.js';
 import { BUILTIN } from '../kernel/registry.js';
 import { cpuClock, measure, repeat, type Recorder, type Samples } from './stats.js';
 import { MiB } from './workloads-files.js';
@@ -71,12 +71,7 @@ const CIPHER_PLACES: CipherPlace[] = ['main', 'thread', 'pool'];
 
 /** Everything in the main domain but the cipher, which is placed as asked. */
 function placement(place: CipherPlace): PlacementSpec {
-  const spec = presetSpec('monolithic', BUILTIN);
-  if (place === 'main') return spec;
-  // TODO(h-pool): placeComponent(spec, 'cipher', place, workers) once it lands.
-  const rest = spec.domains.main.components.filter((c) => c !== 'cipher');
-  const cipher = { kind: place, components: ['cipher'], ...(place === 'pool' ? { workers: POOL_WORKERS } : {}) } as unknown as DomainSpec;
-  return { name: `monolithic, cipher in ${place}`, domains: { main: { kind: 'main', components: rest }, cipher } };
+  return placeComponent(presetSpec('monolithic', BUILTIN), 'cipher', place, place === 'pool' ? POOL_WORKERS : undefined);
 }
 
 /** A block device unit: blk's or cgd's, with the same ops. */
