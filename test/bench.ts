@@ -55,14 +55,28 @@ t.test('bench --quick --workloads all --json has the documented shape, and --rep
 
   t.match(report.machine, { cpu: String, cores: Number, node: String });
   const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  const isCgd = (x: { workload: string }) => x.workload.startsWith('cgd-');
   for (const x of report.results) {
     t.match(x, { workload: String, policy: String, transport: String }, `${x.workload} under ${x.policy} ${x.transport}`);
-    for (const k of ['p50_ns', 'p99_ns', 'mean_ns', 'ops_per_s', 'cpu_ns_per_op', 'ratio_to_monolithic']) {
+    for (const k of ['p50_ns', 'p99_ns', 'mean_ns', 'ops_per_s', 'cpu_ns_per_op', ...(isCgd(x) ? [] : ['ratio_to_monolithic'])]) {
       t.ok(finite(x[k]), `${x.workload}, ${x.policy} ${x.transport}: ${k} is a finite number (${x[k]})`);
     }
     t.ok(x.p50_ns > 0 && x.p99_ns >= x.p50_ns, 'p99 is at least p50');
+    const block = isCgd(x) && x.workload !== 'cgd-open-null-syscall';
+    t.ok(block ? finite(x.ratio_to_blk) : x.ratio_to_blk === null, `${x.workload}, ${x.transport}: ratio_to_blk ${block ? 'a finite number' : 'null'} (${x.ratio_to_blk})`);
+    if (isCgd(x)) t.equal(x.ratio_to_monolithic, null, `${x.workload}, ${x.transport}: no ratio to monolithic (everything but the cipher is in main)`);
   }
-  const configs = new Set(report.results.map((x: { policy: string; transport: string }) => `${x.policy} ${x.transport}`));
+  // The cgd rows: plain blk and the cipher in each kind of domain, the null syscall with and without key derivation.
+  const cgdRows = (w: string) => report.results.filter((x: { workload: string }) => x.workload === w).map((x: { policy: string; transport: string }) => `${x.policy} ${x.transport}`);
+  const cores = report.machine.cores;
+  for (const w of ['cgd-seq-write', 'cgd-seq-read', 'cgd-random-read-4k']) {
+    t.same(cgdRows(w), ['blk plain blk', 'cgd cipher in main', 'cgd cipher in a thread', `cgd cipher in a pool of ${cores}`], `${w}: plain blk and the cipher in main, a thread, a pool`);
+  }
+  t.same(cgdRows('cgd-open-null-syscall'), ['cgd no open', 'cgd during opens']);
+  for (const target of ['cgd-seq-write ops/s / plain blk', 'cgd-seq-read ops/s / cipher in a thread', 'null-syscall p99 during key derivation']) {
+    t.ok(report.targets.some((x: { target: string }) => x.target.includes(target)), `a target: ${target}`);
+  }
+  const configs = new Set(report.results.filter((x: { workload: string }) => !isCgd(x)).map((x: { policy: string; transport: string }) => `${x.policy} ${x.transport}`));
   for (const c of ['monolithic direct', 'multiprocess pipe+msgpackr', ...THREAD_TRANSPORTS.map((tr) => `microkernel ${tr}`)]) {
     t.ok(configs.has(c), `results for ${c}`);
   }
