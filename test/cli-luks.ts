@@ -3,8 +3,9 @@
 // container cryptsetup made with --key-file's exact bytes; a wrong key is EACCES and changes no
 // byte; luks addkey and removekey change keyslots as cryptsetup then sees them; the passphrase
 // is asked for on a terminal (a pseudo-terminal from util-linux's `script`), echo off, and
-// without a terminal one sentence asks for --key-file. And the fault campaign on an encrypted
-// image, with faults in cgd and the cipher.
+// without a terminal one sentence asks for --key-file. serve --image with --key-file serves the
+// container and shows its key nowhere. And the fault campaign on an encrypted image, with
+// faults in cgd and the cipher.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,6 +15,7 @@ import t from 'tap';
 import { e2fsprogsTool } from '../bench/e2fsprogs.js';
 import { runRumpus, type CliRun } from './lib/cli.js';
 import { tempDir } from './lib/e2fs.js';
+import { exitOf, rumpus as built, skip as noDist, startServer } from './lib/serve-cli.js';
 
 const CRYPTSETUP = e2fsprogsTool('cryptsetup');
 const SCRIPT = e2fsprogsTool('script');
@@ -215,6 +217,32 @@ if (!CRYPTSETUP) {
     t.equal(mk.code, 1);
     t.match(mk.stderr, /^rumpus mkfs: notty-new\.img: there is no terminal .* --key-file FILE\n$/);
     t.equal(sha('notty.img'), before);
+  });
+
+  t.test('serve --image with --key-file: clients use the container, and the key is shown nowhere', { skip: noDist }, async (t) => {
+    await cryptsetupContainer('served.img', 'key.txt', 'luks2');
+    const url = `unix://${at('served.sock')}`;
+    const s = await startServer(t, dir, ['--image', 'served.img', '--key-file', 'key.txt', '--listen', url, '--policy', 'microkernel']);
+    const env = { RUMPUS_SERVER: url };
+    writeFileSync(at('via-server'), 'written through the server\n');
+    const cp = await built(dir, ['cp', 'via-server', 'served.img:/via-server'], env);
+    t.equal(cp.code, 0, cp.stderr);
+    const shown: string[] = [s.ready];
+    for (const args of [['ls', 'served.img:/'], ['df', 'served.img:/'], ['ctl', 'ps'], ['ctl', 'dmesg'], ['sh', '-c', 'mount; ps']]) {
+      const r = await built(dir, args, env);
+      t.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      shown.push(r.stdout, r.stderr);
+    }
+    t.match(shown.join(''), /via-server/);
+    t.match(shown.join(''), /cipher/, 'ps shows the cipher');
+    const refused = await built(dir, ['ls', '--key-file', 'key.txt', 'served.img:/'], env);
+    t.equal(refused.code, 2, 'a key file with a server: usage error');
+    t.equal((await built(dir, ['ctl', 'halt'], env)).code, 0);
+    t.equal(await exitOf(s), 0);
+    shown.push(s.stdout(), s.stderr());
+    t.notMatch(shown.join(''), /correct horse/, 'the passphrase appears in no output');
+    const cat = await rumpus('cat', '--key-file', 'key.txt', 'served.img:/via-server');
+    t.same({ code: cat.code, stdout: cat.stdout }, { code: 0, stdout: 'written through the server\n' }, 'what a client wrote is in the container');
   });
 
   t.test('the fault campaign on an encrypted image hits cgd and the cipher', async (t) => {
