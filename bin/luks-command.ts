@@ -2,7 +2,7 @@
 // through the cgd component of a kernel booted here; and the options that choose a keyslot's
 // key derivation, which mkfs --encrypt shares.
 
-import { boot } from '../kernel/index.js';
+import { SysError, boot, type Kernel } from '../kernel/index.js';
 import { KEY_HELP, Keys, keyOptions, readKeyFile } from './keys.js';
 import { formatLuksDump, type LuksDump } from './luks-dump.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, noServerHere, serverOptions, type Subcommand, type Values } from './subcommand.js';
@@ -111,19 +111,35 @@ A wrong passphrase is EACCES and writes nothing. The passphrases never appear in
       : undefined;
     const kernel = await boot(bootOptions(v, { mounts: [] }));
     try {
-      if (action === 'addkey') {
-        const slot = await kernel.call<number>('cgd', 'addkey', { path: image, key, newKey, kdf });
-        process.stdout.write(`${image}: keyslot ${slot} added\n`);
-      } else if (action === 'removekey') {
-        const slot = await kernel.call<number>('cgd', 'removekey', { path: image, key });
-        process.stdout.write(`${image}: keyslot ${slot} removed\n`);
-      } else {
-        const info = await kernel.call<LuksDump>('cgd', 'dump', { path: image });
-        process.stdout.write(v.json === true ? JSON.stringify(info, null, 2) + '\n' : formatLuksDump(image, info) + '\n');
-      }
-      return 0;
+      return await act(kernel, action, image, { key, newKey, kdf, json: v.json === true });
+    } catch (err) {
+      // Named after the image, as the image commands' errors are.
+      throw err instanceof SysError ? new SysError(err.errno, `${image}: ${err.message}`) : err;
     } finally {
       await kernel.halt();
     }
   },
 };
+
+/** What one action needs besides the container: the passphrases and the new keyslot's KDF. */
+interface ActionArgs {
+  key?: Uint8Array;
+  newKey?: Uint8Array;
+  kdf?: Record<string, unknown>;
+  json: boolean;
+}
+
+/** One action on the container, through cgd; prints what it did. */
+async function act(kernel: Kernel, action: string, image: string, a: ActionArgs): Promise<number> {
+  if (action === 'addkey') {
+    const slot = await kernel.call<number>('cgd', 'addkey', { path: image, key: a.key, newKey: a.newKey, kdf: a.kdf });
+    process.stdout.write(`${image}: keyslot ${slot} added\n`);
+  } else if (action === 'removekey') {
+    const slot = await kernel.call<number>('cgd', 'removekey', { path: image, key: a.key });
+    process.stdout.write(`${image}: keyslot ${slot} removed\n`);
+  } else {
+    const info = await kernel.call<LuksDump>('cgd', 'dump', { path: image });
+    process.stdout.write(a.json ? JSON.stringify(info, null, 2) + '\n' : formatLuksDump(image, info) + '\n');
+  }
+  return 0;
+}
