@@ -92,6 +92,13 @@ export interface ComponentDef<Ops extends Record<string, OpSpec> = Record<string
    */
   essential?: boolean;
   /**
+   * True when every op's result depends only on its arguments: the component keeps no state
+   * between calls, requires nothing, and every op is idempotent. Only a pure component may be
+   * placed in a pool domain (refused at boot with a sentence naming component and domain
+   * otherwise). Default false.
+   */
+  pure?: boolean;
+  /**
    * How the component starts, as MINIX's SEF init callbacks: `fresh` at boot, `restart` in a
    * reincarnation after a failure (`fresh` when there is none). Each runs in the component's
    * domain, builds its state and returns its handlers; the components it requires have

@@ -6,7 +6,7 @@ import type { ComponentDef } from './api.js';
 import { dynamicImport } from './dynamic-import.js';
 
 /** The built-in components, in the order `rumpus ps` lists them. */
-export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'] as const;
+export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'cipher', 'blk'] as const;
 
 type Builtin = (typeof BUILTIN)[number];
 type ComponentModule = { default?: unknown };
@@ -18,6 +18,7 @@ const BUILTIN_MODULES: Record<Builtin, () => Promise<ComponentModule>> = {
   tmpfs: () => import('../servers/tmpfs/index.js'),
   dev: () => import('../servers/dev/index.js'),
   ext2: () => import('../servers/ext2/index.js'),
+  cipher: () => import('../servers/cipher/index.js'),
   blk: () => import('../servers/blk/index.js'),
 };
 
