@@ -1,9 +1,11 @@
-// The host side of hyp (see hyp.ts): Node.js file, clock and random calls, one instance per
-// domain, each component's copy tagging its log lines with the component's name.
+// The host side of hyp (see hyp.ts): Node.js file, clock and random calls (cryptography in
+// hyp-crypto.ts), one instance per domain, each component's copy tagging its log lines with the
+// component's name.
 
 import * as fs from 'node:fs';
 import { fromHostError, SysError } from '../ipc/errno.js';
 import { claimFile, type Claimed } from './hyp-claim.js';
+import { hostCrypto } from './hyp-crypto.js';
 import type { FileOpenOptions, HostFile, Hyp, LogLevel } from './hyp.js';
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -185,6 +187,8 @@ export function hostHyp(tag: string, open?: Set<HostFile>): Hyp {
         fs.unlinkSync(from);
       });
     },
+
+    ...hostCrypto,
 
     log(level, message) {
       if (LEVELS[level] >= threshold()) process.stderr.write(`rumpus[${tag}] ${level}: ${message}\n`);

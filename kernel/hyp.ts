@@ -36,6 +36,23 @@ export interface FileClaim {
   note: string;
 }
 
+/** The digests hyp computes: what LUKS1 and LUKS2 headers made by cryptsetup name (sha256 by default, sha1 in old LUKS1 headers). */
+export type DigestName = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512' | 'ripemd160';
+
+/** The argon2 variants LUKS2 keyslots use (RFC 9106; version 0x13). */
+export type Argon2Type = 'argon2i' | 'argon2id';
+
+/** Parameters of one argon2 derivation, as the LUKS2 JSON names them (cpus → parallel). */
+export interface Argon2Params {
+  type: Argon2Type;
+  /** Passes over memory, ≥ 1. */
+  time: number;
+  /** Memory in KiB, ≥ 8 × parallel, ≤ 4 GiB (4194304). */
+  memory: number;
+  /** Lanes (threads), 1 … 16. */
+  parallel: number;
+}
+
 export interface Hyp {
   // ---- clock ---------------------------------------------------------------------------
 
@@ -104,6 +121,33 @@ export interface Hyp {
    * exists. ENOENT, EACCES, EISDIR, EPERM (a file of another user), EXDEV.
    */
   fileRename(from: string, to: string): void;
+
+  // ---- cryptography --------------------------------------------------------------------
+  // Digests and AES-XTS run on the calling thread (they are fast, and a component that wants
+  // them on other cores is placed in a pool); PBKDF2 and argon2 — deliberately slow — run on the
+  // host's thread pool and never block the calling domain while they derive.
+
+  /** The digest of `data` with `hash`. EINVAL for a digest hyp does not know (naming it). */
+  digest(hash: DigestName, data: Uint8Array): Uint8Array;
+  /**
+   * PBKDF2 (RFC 8018) of `password` with HMAC-`hash`: `length` bytes (1 … 1024). EINVAL for an
+   * unknown hash, iterations outside 1 … 2^32−1, a bad length.
+   */
+  pbkdf2(hash: DigestName, password: Uint8Array, salt: Uint8Array, iterations: number, length: number): Promise<Uint8Array>;
+  /**
+   * Raw argon2i/argon2id output (RFC 9106, version 0x13) of `password`: `length` bytes (4 … 1024).
+   * EINVAL for an unknown type, a salt shorter than 8 bytes, parameters out of Argon2Params'
+   * bounds; ENOMEM when the host cannot allocate `memory`.
+   */
+  argon2(params: Argon2Params, password: Uint8Array, salt: Uint8Array, length: number): Promise<Uint8Array>;
+  /**
+   * AES-XTS of `data`, whole units of `sectorSize` bytes (512 or 4096), each with the plain64
+   * IV (its sector number, little-endian, zero-padded to 16 bytes): the first unit's is
+   * `sector`, each next one's `sectorSize / 512` more — sectors count 512 bytes whatever the
+   * unit, as dm-crypt without iv_large_sectors. AES-128 for a 32-byte key, AES-256 for 64.
+   * EINVAL for another key length, a sector size, data not whole units, a sector past 2^53.
+   */
+  aesXts(direction: 'encrypt' | 'decrypt', key: Uint8Array, sector: number, sectorSize: number, data: Uint8Array): Uint8Array;
 
   // ---- logging ---------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ type Builtin = (typeof BUILTIN)[number];
  * because a policy's placement is made before any component is loaded; test/pool-domain.ts
  * checks it against the definitions.
  */
-export const PURE_BUILTIN: readonly Builtin[] = [];
+export const PURE_BUILTIN: readonly Builtin[] = ['cipher'];
 type ComponentModule = { default?: unknown };
 
 // Literal paths: the domain bundles (scripts/bundle.mjs) contain the built-in servers, and tsx

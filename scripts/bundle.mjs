@@ -44,7 +44,7 @@ async function bundle(entry, outName, plugins = []) {
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    external: ['msgpackr-extract'], // msgpackr's native add-on, which domains do not load
+    external: ['msgpackr-extract', 'argon2'], // native add-ons: msgpackr's, which domains do not load; argon2, which hyp loads from node_modules
     plugins,
     // Less for each worker to parse (330 -> 210 KB); identifiers are kept for stack traces, as
     // renaming them too gained nothing measurable at load.

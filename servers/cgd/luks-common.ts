@@ -1,0 +1,42 @@
+// Helpers both LUKS formats use: errors, byte comparison, rounding, UUIDs, wiping.
+
+import { SysError, type Errno, type Hyp } from '../../kernel/api.js';
+import type { RawDevice } from './luks-types.js';
+
+/** A SysError from the LUKS library: the message starts 'cgd: '. */
+export function luksError(errno: Errno, message: string): SysError {
+  return new SysError(errno, `cgd: ${message}`);
+}
+
+/** Bytes equal, in time independent of where they differ. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** `n` rounded up to a multiple of `unit`. */
+export const roundUp = (n: number, unit: number): number => Math.ceil(n / unit) * unit;
+
+/** A random RFC 4122 version 4 UUID, as cryptsetup makes one. */
+function randomUuid(hyp: Hyp): string {
+  const b = hyp.random(16);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Checks a UUID given by the caller (36 characters, as cryptsetup's --uuid). */
+export function uuidFrom(hyp: Hyp, uuid: string | undefined): string {
+  if (uuid === undefined) return randomUuid(hyp);
+  if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(uuid)) throw luksError('EINVAL', `'${uuid}' is not a UUID`);
+  return uuid.toLowerCase();
+}
+
+/** Zeroes [start, end) of the device: old headers and keyslots leave nothing behind. */
+export async function wipe(dev: RawDevice, start: number, end: number): Promise<void> {
+  const chunk = new Uint8Array(1024 * 1024);
+  for (let at = start; at < end; at += chunk.length) await dev.write(at, chunk.subarray(0, Math.min(chunk.length, end - at)));
+}
