@@ -67,10 +67,19 @@ export interface PoolConfig extends Omit<PoolWorkerData, 'tsx'> {
   workerLost(reason: string): number | null;
 }
 
+/** What a worker posts to the core once its components have started (kernel/domain-pool-worker.ts). */
+export const POOL_WORKER_READY = 'rumpus.pool.ready';
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class PoolDomain {
   private pool: Piscina | null = null;
+  /**
+   * Resolves when the pool's first workers have started their components (or after a bound):
+   * a call's deadline counts from then, so that a cold start is not taken for a hung call.
+   * Workers that replace lost ones get no call before they are up (piscina waits for them).
+   */
+  private up: Promise<void> = Promise.resolve();
   /** Why calls fail at once (halted, or given up on), or null while the pool serves. */
   private closedFor: string | null = null;
 
@@ -92,11 +101,16 @@ export class PoolDomain {
     for (let attempt = 1; ; attempt++) {
       if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
       const task: PoolTask = { component, op, args, fault: attempt === 1 ? fault : undefined };
+      const workers = this.workers();
       const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(), timeoutMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
+      void this.up.then(() => {
+        if (!settled) timer = setTimeout(() => deadline.abort(), timeoutMs);
+      });
       let lost: string;
       try {
-        const reply = await this.workers().run(task, { signal: deadline.signal }) as PoolReply | Uint8Array;
+        const reply = await workers.run(task, { signal: deadline.signal }) as PoolReply | Uint8Array;
         if (task.fault?.type === 'drop') {
           // The reply is lost on its way: the caller waits out its deadline, as for any domain.
           await new Promise((resolve) => deadline.signal.aborted ? resolve(null) : deadline.signal.addEventListener('abort', resolve));
@@ -111,6 +125,7 @@ export class PoolDomain {
         if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
         lost = deadline.signal.aborted ? `no reply in ${timeoutMs} ms: its worker was terminated` : `its worker died (${(err as Error).message})`;
       } finally {
+        settled = true;
         clearTimeout(timer);
       }
       const wait = this.cfg.workerLost(`${where}: ${lost}`);
@@ -150,6 +165,16 @@ export class PoolDomain {
       // the 'error' it emits for that is not a call's to report.
     });
     pool.on('error', () => {});
+    let ready = 0;
+    this.up = new Promise((resolve) => {
+      const bound = setTimeout(resolve, Math.max(this.cfg.calls.timeoutMs, 30_000)).unref();
+      pool.on('message', (m: unknown) => {
+        if (m === POOL_WORKER_READY && ++ready === workers) {
+          clearTimeout(bound);
+          resolve();
+        }
+      });
+    });
     this.pool = pool;
     return pool;
   }
