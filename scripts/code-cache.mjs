@@ -12,8 +12,9 @@ import { join } from 'node:path';
 
 process.env.RUMPUS_SAVE_CODE_CACHE = '1';
 const { boot } = await import('../dist/kernel/index.js');
+const { BUILTIN } = await import('../dist/kernel/registry.js');
 
-const servers = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'];
+const servers = [...BUILTIN];
 const oneThread = { name: 'warm-up', domains: { all: { kind: 'thread', components: servers } } };
 const dir = mkdtempSync(join(tmpdir(), 'rumpus-warm-'));
 const image = join(dir, 'warm.img');
