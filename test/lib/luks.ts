@@ -221,3 +221,15 @@ export function patchFile(img: string, offset: number, bytes: Uint8Array | strin
     closeSync(fd);
   }
 }
+
+/**
+ * `cryptsetup reencrypt --encrypt` of the plain file `img` in place, offline — cryptsetup's own
+ * userspace encryption, no device mapper (LUKS2 only: LUKS1's needs it): the file becomes a LUKS2
+ * container whose payload holds the file's first bytes (its size less `reduce`), encrypted by
+ * cryptsetup itself.
+ */
+export function cryptsetupEncrypt(img: string, passphrase: string | Uint8Array, o: { sectorSize?: number; reduce?: string } = {}): void {
+  const args = ['reencrypt', '--encrypt', '--type', 'luks2', '--reduce-device-size', o.reduce ?? '32M', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', keyFile(img, passphrase)];
+  if (o.sectorSize) args.push('--sector-size', String(o.sectorSize));
+  cryptsetup([...args, img]);
+}
