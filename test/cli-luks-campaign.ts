@@ -16,10 +16,10 @@ if (!CRYPTSETUP) {
     t.equal(made.code, 0, made.stderr);
     const before = f.sha('campaign.img');
     const r = await runRumpus(f.dir, ['faults', '--image', 'campaign.img', '--key-file', 'key.txt', '--components', 'cgd,cipher', '--trials', '4', '--seed', '2', '--json'], 280_000);
+    t.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     t.equal(report.trials, 4);
     t.same(report.violations, [], 'no invariant broke');
-    t.equal(r.code, 0, r.stderr);
     t.ok(report.rows.length > 0 && report.rows.every((x: { component: string }) => ['cgd', 'cipher'].includes(x.component)), 'faults in cgd and cipher only');
     t.ok(report.rows.every((x: { synced_bytes_lost: number }) => x.synced_bytes_lost === 0));
     t.equal(f.sha('campaign.img'), before, 'the campaign never touches the image it is given');
