@@ -60,6 +60,14 @@ if (!CRYPTSETUP) {
     });
   }
 
+  t.test('two LUKS images on one command line: the one key for each', async (t) => {
+    // enc.img (mkfs --encrypt) and cs-luks2.img (cryptsetup's), both with key.txt, made above.
+    const cp = await f.rumpus('cp', '--key-file', 'key.txt', 'enc.img:/hello.txt', 'cs-luks2.img:/hello-copy');
+    t.equal(cp.code, 0, cp.stderr);
+    const cat = await f.rumpus('cat', '--key-file', 'key.txt', 'cs-luks2.img:/hello-copy', 'enc.img:/hello.txt');
+    t.same({ code: cat.code, stdout: cat.stdout }, { code: 0, stdout: 'hello, encrypted world\n'.repeat(2) });
+  });
+
   t.test('a wrong key file: EACCES in one sentence, status 1, not a byte written', async (t) => {
     await f.cryptsetupContainer('wrong.img', 'key.txt', 'luks2');
     const before = f.sha('wrong.img');
