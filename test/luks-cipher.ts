@@ -7,6 +7,7 @@ import t from 'tap';
 import { boot, type Kernel } from '../kernel/index.js';
 import { hostHyp } from '../kernel/hyp-host.js';
 import { xtsPayload } from './lib/luks.js';
+import { ALL_POLICIES, policyName } from './lib/policies.js';
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -61,6 +62,25 @@ t.test('the cipher component under the default boot', async (t) => {
   for (const [op, args, message] of bad) {
     await t.rejects(k.call('cipher', op, args), { errno: 'EINVAL', message }, `${op}: ${message.source}`);
   }
+});
+
+// argon2 is a native add-on: it must load in a worker thread and a child process as in the
+// kernel's own thread, and give the same bytes everywhere.
+t.test('the cipher component gives the same bytes under every policy', async (t) => {
+  const results: string[] = [];
+  for (const policy of ALL_POLICIES) {
+    const k: Kernel = await boot({ policy });
+    try {
+      const salt = bytes(16, 5);
+      const a = await k.call<Uint8Array>('cipher', 'derive', { kdf: { type: 'argon2id', time: 1, memory: 256, parallel: 1, salt }, passphrase: bytes(8, 1), length: 32 });
+      const e = await k.call<Uint8Array>('cipher', 'encrypt', { cipher: 'aes-xts-plain64', key: bytes(32, 2), sector: 3, sectorSize: 512, data: bytes(1024, 4) });
+      await t.rejects(k.call('cipher', 'encrypt', { cipher: 'des', key: bytes(32, 2), sector: 0, sectorSize: 512, data: bytes(512, 4) }), { errno: 'EINVAL', message: /unknown cipher 'des'/ }, `${policyName(policy)}: EINVAL`);
+      results.push(hex(a) + hex(e));
+    } finally {
+      await k.halt();
+    }
+  }
+  t.equal(new Set(results).size, 1, 'identical results under every policy');
 });
 
 t.test('hyp cryptography checks its own arguments', async (t) => {

@@ -4,7 +4,7 @@
 // LuksCrypto on the host's hyp, and an independent node:crypto decryption of a payload.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createDecipheriv, createCipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, truncateSync, writeFileSync, writeSync, fstatSync, fsyncSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,4 +183,53 @@ export function decryptImage(img: string, key: Uint8Array, layout: PayloadLayout
     closeSync(fdIn);
     closeSync(fdOut);
   }
+}
+
+/**
+ * Rewrites the JSON of a LUKS2 container made with 16 KiB headers (cryptsetup's default) and
+ * recomputes each copy's sha256 checksum with node:crypto — so a test can make metadata that is
+ * well-formed as far as the checksum goes but says what it wants. `copies` picks which to change.
+ */
+export function rewriteLuks2Json(img: string, mutate: (json: Record<string, any>) => void, copies: ('primary' | 'secondary')[] = ['primary', 'secondary']): void {
+  const fd = openSync(img, 'r+');
+  try {
+    for (const copy of copies) {
+      const offset = copy === 'primary' ? 0 : 16384;
+      const hdr = Buffer.alloc(16384);
+      readSync(fd, hdr, 0, hdr.length, offset);
+      const area = hdr.subarray(4096);
+      const json = JSON.parse(area.subarray(0, area.indexOf(0)).toString('utf8'));
+      mutate(json);
+      area.fill(0);
+      area.write(JSON.stringify(json), 'utf8');
+      hdr.fill(0, 448, 512);
+      createHash('sha256').update(hdr).digest().copy(hdr, 448);
+      writeSync(fd, hdr, 0, hdr.length, offset);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Overwrites bytes of a file at `offset` (to damage a header). */
+export function patchFile(img: string, offset: number, bytes: Uint8Array | string): void {
+  const fd = openSync(img, 'r+');
+  try {
+    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
+    writeSync(fd, b, 0, b.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * `cryptsetup reencrypt --encrypt` of the plain file `img` in place, offline — cryptsetup's own
+ * userspace encryption, no device mapper (LUKS2 only: LUKS1's needs it): the file becomes a LUKS2
+ * container whose payload holds the file's first bytes (its size less `reduce`), encrypted by
+ * cryptsetup itself.
+ */
+export function cryptsetupEncrypt(img: string, passphrase: string | Uint8Array, o: { sectorSize?: number; reduce?: string } = {}): void {
+  const args = ['reencrypt', '--encrypt', '--type', 'luks2', '--reduce-device-size', o.reduce ?? '32M', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', keyFile(img, passphrase)];
+  if (o.sectorSize) args.push('--sector-size', String(o.sectorSize));
+  cryptsetup([...args, img]);
 }
