@@ -3,6 +3,7 @@
 // fault type against a component in a pool — a lost worker fails or retries only its own
 // calls, counted as the pool's restarts — and a halt that leaves no thread.
 
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
@@ -213,4 +214,16 @@ t.test('halt ends every worker of the pool', async (t) => {
     now = threads();
   }
   t.ok(now <= before, `no thread is left (${now} now, ${before} before)`);
+});
+
+t.test('after halt the process exits by itself: no worker is left', async (t) => {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(import.meta.dirname, 'fixtures', 'pool-halt-child.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  // A generous bound: what this guards against is a process that never exits.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  clearTimeout(timer);
+  t.match(out, /HALTED/, 'the kernel halted');
+  t.same([code, signal], [0, null], 'and the process exited on its own');
 });
