@@ -85,6 +85,27 @@ t.test('a pure op gives the same results in main, a thread, a process and a pool
   for (const kind of ['thread', 'process', 'pool']) t.same(seen[kind], seen.main, `${kind}: identical to main, errno for errno`);
 });
 
+t.test('a component in any domain calls a pool component through the main domain', async (t) => {
+  for (const kind of ['main', 'thread', 'process'] as const) {
+    const spec = placeComponent(placeComponent({
+      name: `caller-${kind}`, modules: { sum, sumcaller: fixture('sumcaller.ts') },
+      domains: { main: { kind: 'main', components: [...BUILTIN, 'sum', 'sumcaller'] } },
+    }, 'sum', 'pool', 2), 'sumcaller', kind);
+    const k = await boot({ policy: spec, ...FAST });
+    try {
+      t.same(await k.call('sumcaller', 'call', { op: 'bump', args: { data: new Uint8Array([7, 255]) } }), new Uint8Array([8, 0]), `from ${kind}: the result`);
+      await t.rejects(k.call('sumcaller', 'call', { op: 'fail', args: { errno: 'EXDEV' } }), { errno: 'EXDEV', message: /asked to fail with EXDEV/ }, `from ${kind}: the errno`);
+      const ids = new Set<unknown>();
+      for (let round = 0, t0 = Date.now(); round < 20 && Date.now() - t0 < 30_000 && ids.size < 2; round++) {
+        for (const id of await Promise.all(Array.from({ length: 8 }, () => k.call('sumcaller', 'call', { op: 'where', args: { ms: 20 } })))) ids.add(id);
+      }
+      t.equal(ids.size, 2, `from ${kind}: calls in flight at once went to both workers`);
+    } finally {
+      await k.halt();
+    }
+  }
+});
+
 t.test('under each preset, a kernel with a pool boots and serves', async (t) => {
   for (const policy of ['monolithic', 'microkernel', 'multiprocess'] as const) {
     const all = [...BUILTIN, 'sum'];
