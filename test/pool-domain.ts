@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { threads } from './lib/os.js';
+import { CONTROL_COMMANDS } from '../bin/shell/commands.js';
+import { localControl } from '../kernel/control.js';
 import { SysError, boot, type BootOptions, type Kernel } from '../kernel/index.js';
 import { placeComponent, presetSpec, resolvePlacement, type DomainKind, type PlacementSpec } from '../kernel/placement.js';
 import { BUILTIN, PURE_BUILTIN, loadComponent } from '../kernel/registry.js';
@@ -135,6 +137,10 @@ t.test('many calls in flight use more than one worker', async (t) => {
   t.equal(ps.kind, 'pool');
   t.equal(ps.workers, 2, 'ps tells the workers');
   t.same(new Set(ps.threads), ids, 'and their thread ids');
+  let shown = '';
+  await CONTROL_COMMANDS.ps.run({ control: localControl(k) }, [], { out: async (s) => void (shown += String(s)), err: () => {}, stdin: null });
+  const row = shown.split('\n').find((l) => l.startsWith('sum '))!;
+  t.match(row, new RegExp(`^sum +pool/2 +${[...ps.threads!].join(',')} +running +0 `), `the shell's ps shows it: ${row}`);
 });
 
 t.test('faults in a pool domain', async (t) => {
