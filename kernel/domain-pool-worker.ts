@@ -6,12 +6,13 @@
 // call (evaluated where it is armed, in the main domain) is carried out here, in this worker
 // only: a crash ends this worker, not the pool.
 
+import { parentPort } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
 import { SysError, toSysError } from '../ipc/errno.js';
 import type { ComponentDef, Context, Handlers } from './api.js';
 import { remoteHooks } from './domain-hooks.js';
 import { dynamicImport } from './dynamic-import.js';
-import type { PoolReply, PoolTask, PoolWorkerData } from './domain-pool.js';
+import { POOL_WORKER_READY, type PoolReply, type PoolTask, type PoolWorkerData } from './domain-pool.js';
 import { openKeep } from './keep-stores.js';
 import { loadComponent } from './registry.js';
 import { validateRequest } from './validate.js';
@@ -21,11 +22,7 @@ const { domain, components, tsx } = workerData as PoolWorkerData;
 /** Each component's definition and handlers, once its init has run in this worker. */
 type Served = Map<string, { def: ComponentDef; handlers: Handlers }>;
 
-/**
- * Loads and starts this worker's components, at its first task. (Not at the module's top
- * level: from TypeScript source, piscina loads this module through tsx's require hook, which
- * takes no top-level await.)
- */
+/** Loads and starts this worker's components. */
 async function startComponents(): Promise<Served> {
   const served: Served = new Map();
   if (tsx) (await dynamicImport<{ register(): void }>(tsx)).register();
@@ -42,8 +39,6 @@ async function startComponents(): Promise<Served> {
   return served;
 }
 
-let started: Promise<Served> | null = null;
-
 /**
  * A result's Uint8Array that is the whole of its own ArrayBuffer is moved (transferred) to the
  * core rather than copied: nothing else can see that memory. A view into a larger buffer (a
@@ -53,11 +48,11 @@ function movable(result: unknown): result is Uint8Array {
   return result instanceof Uint8Array && result.buffer instanceof ArrayBuffer && result.byteOffset === 0 && result.byteLength === result.buffer.byteLength;
 }
 
-/** Serves one task; piscina calls it. */
-export default async function serve(task: PoolTask): Promise<PoolReply | Uint8Array> {
+/** Serves one task with the components started. */
+async function serve(served: Served, task: PoolTask): Promise<PoolReply | Uint8Array> {
   const where = `${task.component}.${task.op}`;
   try {
-    const c = (await (started ??= startComponents())).get(task.component);
+    const c = served.get(task.component);
     if (!c) throw new SysError('ENXIO', `no component '${task.component}' in pool domain ${domain}`);
     validateRequest(c.def, task.op, task.args);
     const fault = task.fault;
@@ -83,3 +78,22 @@ export default async function serve(task: PoolTask): Promise<PoolReply | Uint8Ar
     return { errno: e.errno, message: e.message };
   }
 }
+
+/**
+ * What piscina calls for each task, once it resolves: piscina awaits a module's export before
+ * the worker takes its first task, so the components start here, at the worker's start (not at
+ * the module's top level: from TypeScript source piscina loads this module through tsx's require
+ * hook, which takes no top-level await). Then the worker tells the core it is up
+ * (POOL_WORKER_READY); a start that fails answers every task with its error.
+ */
+export default startComponents().then(
+  (served) => {
+    parentPort?.postMessage(POOL_WORKER_READY);
+    return (task: PoolTask) => serve(served, task);
+  },
+  (err: unknown) => {
+    const e = toSysError(err, `pool domain ${domain}: init`);
+    parentPort?.postMessage(POOL_WORKER_READY);
+    return (): PoolReply => ({ errno: e.errno, message: e.message });
+  },
+);

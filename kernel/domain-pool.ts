@@ -8,7 +8,8 @@
 // running; a call with no reply by the call deadline has its worker terminated (piscina's abort
 // signal). Either way the call is tried again on another worker — every op of a pure component
 // is idempotent — up to the call policy's tries, then it fails (EIO, or ETIMEDOUT for one cut
-// off), and piscina starts a worker in place of the lost one. Each lost worker counts as a
+// off), and piscina starts a worker in place of the lost one. A call that waited its whole
+// deadline in the queue for a free worker is tried again likewise, with no worker lost. Each lost worker counts as a
 // restart of the pool domain, reported as the supervisor reports a restart, and within its
 // restart intensity (supervisor-policy.ts: at most N in T ms, with the same backoff before the
 // retry): past it the pool is given up on and its calls fail with EIO at once, as a domain the
@@ -67,10 +68,19 @@ export interface PoolConfig extends Omit<PoolWorkerData, 'tsx'> {
   workerLost(reason: string): number | null;
 }
 
+/** What a worker posts to the core once its components have started (kernel/domain-pool-worker.ts). */
+export const POOL_WORKER_READY = 'rumpus.pool.ready';
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class PoolDomain {
   private pool: Piscina | null = null;
+  /**
+   * Resolves when the pool's first workers have started their components (or after a bound):
+   * a call's deadline counts from then, so that a cold start is not taken for a hung call.
+   * Workers that replace lost ones get no call before they are up (piscina waits for them).
+   */
+  private up: Promise<void> = Promise.resolve();
   /** Why calls fail at once (halted, or given up on), or null while the pool serves. */
   private closedFor: string | null = null;
 
@@ -92,11 +102,24 @@ export class PoolDomain {
     for (let attempt = 1; ; attempt++) {
       if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
       const task: PoolTask = { component, op, args, fault: attempt === 1 ? fault : undefined };
+      const workers = this.workers();
       const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(), timeoutMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
+      // Whether the deadline cut off a running call (its worker terminated, replaced at once) or
+      // one still queued (no worker lost).
+      let terminated = false;
+      void this.up.then(() => {
+        if (settled) return;
+        timer = setTimeout(() => {
+          const before = new Set(workers.threads);
+          deadline.abort();
+          terminated = workers.threads.some((w) => !before.has(w));
+        }, timeoutMs);
+      });
       let lost: string;
       try {
-        const reply = await this.workers().run(task, { signal: deadline.signal }) as PoolReply | Uint8Array;
+        const reply = await workers.run(task, { signal: deadline.signal }) as PoolReply | Uint8Array;
         if (task.fault?.type === 'drop') {
           // The reply is lost on its way: the caller waits out its deadline, as for any domain.
           await new Promise((resolve) => deadline.signal.aborted ? resolve(null) : deadline.signal.addEventListener('abort', resolve));
@@ -109,8 +132,14 @@ export class PoolDomain {
       } catch (err) {
         if (err instanceof SysError) throw err;
         if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
+        if (deadline.signal.aborted && !terminated) {
+          // It waited its whole deadline for a free worker: as a call to a busy domain, it times out.
+          if (attempt >= tries) throw new SysError('ETIMEDOUT', `${where}: no worker of pool domain ${this.cfg.domain} was free for ${timeoutMs} ms, ${tries} ${tries === 1 ? 'try' : 'tries'}`);
+          continue;
+        }
         lost = deadline.signal.aborted ? `no reply in ${timeoutMs} ms: its worker was terminated` : `its worker died (${(err as Error).message})`;
       } finally {
+        settled = true;
         clearTimeout(timer);
       }
       const wait = this.cfg.workerLost(`${where}: ${lost}`);
@@ -150,6 +179,16 @@ export class PoolDomain {
       // the 'error' it emits for that is not a call's to report.
     });
     pool.on('error', () => {});
+    let ready = 0;
+    this.up = new Promise((resolve) => {
+      const bound = setTimeout(resolve, Math.max(this.cfg.calls.timeoutMs, 30_000)).unref();
+      pool.on('message', (m: unknown) => {
+        if (m === POOL_WORKER_READY && ++ready === workers) {
+          clearTimeout(bound);
+          resolve();
+        }
+      });
+    });
     this.pool = pool;
     return pool;
   }
