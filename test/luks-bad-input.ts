@@ -1,5 +1,6 @@
 // LUKS headers that are damaged or say what rumpus does not do: a damaged primary LUKS2 header
-// (checksum, magic, JSON) opens from the secondary and says so; both damaged is EUCLEAN naming
+// (checksum, magic, JSON) opens from the secondary and says so, as does an older one (the newer
+// copy wins), and the next header write repairs it; both damaged is EUCLEAN naming
 // what is wrong with each; an unknown cipher, KDF or hash is EINVAL naming it; a payload that
 // does not fit the device is EINVAL; and a seeded fuzz of header bytes and JSON values never
 // throws anything but a SysError.
@@ -8,8 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { SysError } from '../kernel/index.js';
-import { luksDump, luksOpen, luksVersion, type RawDevice } from '../servers/cgd/luks.js';
-import { cryptsetupFormat, fileDevice, hostLuksCrypto, luksTempDir, noCryptsetup, patchFile, rewriteLuks2Json } from './lib/luks.js';
+import { luksAddKey, luksDump, luksOpen, luksRemoveKey, luksVersion, type RawDevice } from '../servers/cgd/luks.js';
+import { cryptsetupAccepts, cryptsetupDump, cryptsetupFormat, fileDevice, hostLuksCrypto, luksTempDir, noCryptsetup, patchFile, rewriteLuks2Json } from './lib/luks.js';
 
 const crypto = hostLuksCrypto();
 const pw = new TextEncoder().encode('pw');
@@ -63,6 +64,30 @@ t.test('a damaged LUKS2 header copy', { skip: noCryptsetup }, async (t) => {
 
   patchFile(img, 4096 + 10, 'X');
   await t.rejects(open(img), { errno: 'EUCLEAN', message: /^cgd: both LUKS2 headers are damaged: the primary \(bad checksum\), the secondary \(bad checksum\)$/ }, 'both damaged: EUCLEAN');
+});
+
+t.test('the newer copy wins, and a header write repairs a damaged copy', { skip: noCryptsetup }, async (t) => {
+  const img = container('seqid.img');
+  const oldPrimary = readFileSync(img).subarray(0, 16384);
+  const dev = fileDevice(img);
+  try {
+    t.equal(await luksAddKey(dev, crypto, pw, new TextEncoder().encode('new'), { kdf: { type: 'pbkdf2', iterations: 1000 } }), 1);
+    patchFile(img, 0, oldPrimary); // the primary as it was before: valid, but one seqid behind
+    const v = await luksOpen(dev, crypto, new TextEncoder().encode('new'));
+    t.equal(v.keyslot, 1, 'the keyslot only the newer copy has opens');
+    t.match(v.notes, [/^the primary LUKS2 header is older \(seqid \d+ < \d+\); opened from the secondary$/], 'and the notes say which copy was used');
+
+    patchFile(img, 4096 + 10, 'X');
+    t.match((await luksOpen(dev, crypto, pw)).notes, [/primary LUKS2 header is damaged \(bad checksum\)/], 'a damaged primary');
+    await luksRemoveKey(dev, crypto, new TextEncoder().encode('new'));
+    const after = await luksOpen(dev, crypto, pw);
+    t.same(after.notes, [], 'removing a keyslot wrote both copies anew: nothing to note');
+    t.ok(cryptsetupAccepts(img, 'pw'), 'cryptsetup agrees');
+    t.match(cryptsetupDump(img), /Epoch:\s+\d+/, 'and reads the header');
+    await t.rejects(luksRemoveKey(dev, crypto, new TextEncoder().encode('wrong')), { errno: 'EACCES', message: /no keyslot opens/ }, 'removing with a wrong passphrase is EACCES');
+  } finally {
+    dev.close();
+  }
 });
 
 t.test('what rumpus does not do is EINVAL naming it', { skip: noCryptsetup }, async (t) => {
