@@ -93,9 +93,10 @@ export interface ComponentDef<Ops extends Record<string, OpSpec> = Record<string
   essential?: boolean;
   /**
    * True when every op's result depends only on its arguments: the component keeps no state
-   * between calls, requires nothing, and every op is idempotent. Only a pure component may be
-   * placed in a pool domain (refused at boot with a sentence naming component and domain
-   * otherwise). Default false.
+   * between calls (its init builds nothing a call changes), requires nothing, and every op is
+   * idempotent. Only a pure component may be placed in a pool domain, whose workers each run a
+   * copy of it and may serve any call, and retry one whose worker died (kernel/domain-pool.ts).
+   * Default false.
    */
   pure?: boolean;
   /**

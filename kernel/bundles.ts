@@ -12,6 +12,7 @@ import { BUILTIN } from './registry.js';
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const THREAD_ENTRY = new URL(`./domain-thread${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
 const PROCESS_ENTRY = new URL(`./domain-process${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
+const POOL_ENTRY = new URL(`./domain-pool-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
 
 /**
  * The compiled kernel sits in a checkout, beside the TypeScript it was compiled from, rather
@@ -148,4 +149,14 @@ export function threadScript(components: readonly string[]): ThreadScript {
 export function processScript(): string[] {
   const loader = tsLoader();
   return [...(loader ? ['--import', import.meta.resolve('tsx')] : []), PROCESS_BUNDLE ?? fileURLToPath(PROCESS_ENTRY)];
+}
+
+/**
+ * What a pool domain's piscina workers run: the module piscina loads in each (the worker entry;
+ * piscina loads it itself, so it is not bundled), and from TypeScript source the URL of tsx's
+ * ESM API, which the worker registers before it imports its components (piscina itself loads
+ * the entry through tsx's require hook, which the worker inherits with the kernel's --import).
+ */
+export function poolScript(): { filename: string; tsx?: string } {
+  return { filename: fileURLToPath(POOL_ENTRY), tsx: tsLoader() ?? undefined };
 }

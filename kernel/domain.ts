@@ -19,6 +19,7 @@ import { SysError, toSysError } from '../ipc/errno.js';
 import { Endpoint, PeerLost } from '../ipc/endpoint.js';
 import type { Link } from '../ipc/frame.js';
 import type { ComponentDef, Context, Handlers, RestartInfo } from './api.js';
+import type { PoolDomain, PoolFault } from './domain-pool.js';
 import { ArmedFault, checkFault, corrupt, seededRandom, type FaultSpec } from './faults.js';
 import type { Hyp } from './hyp.js';
 import { openKeep } from './keep-stores.js';
@@ -55,8 +56,12 @@ export interface DomainPlan {
   kind: DomainKind;
   /** A process domain: the unix socket where its peers reach it. */
   listen?: string;
-  /** module: the URL of a component a placement adds; a built-in one is found by name. */
-  components: { name: string; module?: string }[];
+  /**
+   * module: the URL of a component a placement adds; a built-in one is found by name. pool:
+   * the main domain hosts a proxy of each component of a pool domain, which hands its calls to
+   * that pool (kernel/domain-pool.ts).
+   */
+  components: { name: string; module?: string; pool?: string }[];
   /** For each component outside this domain that a component here requires: its domain. */
   home: Record<string, string>;
   /** Peer domain → the components here that it may call. */
@@ -106,11 +111,15 @@ interface Hosted {
   requires: Set<string>;
   stats: { served: number; failed: number };
   faults: ArmedFault[];
+  /** A proxy's pool, which runs the component's calls (and the faults armed for them). */
+  pool?: PoolDomain;
 }
 
 export interface DomainHooks {
   /** Builds the hyp instance for one component of this domain. */
   hyp(tag: string): Hyp;
+  /** The main domain: the pool that runs the components of pool domain `domain`. */
+  pool?(domain: string): PoolDomain;
   /**
    * Opens a link to a peer that is not attached by the core (a socket to a process), as
    * `self`, proving itself with the channel's `key`; hands it to `adopt` once the peer has
@@ -203,11 +212,13 @@ export class Domain {
     for (const [peer, list] of Object.entries(plan.accepts)) this.accepts.set(peer, new Set(list));
     for (const [peer, key] of Object.entries(plan.keys ?? {})) this.keys.set(peer, key);
     for (const [c, ops] of Object.entries(plan.idempotent)) this.idempotent.set(c, new Set(ops));
-    for (const { name, module } of plan.components) {
+    for (const { name, module, pool } of plan.components) {
       const def = await loadComponent(name, module);
       let markStarted!: () => void;
       const started = new Promise<void>((resolve) => (markStarted = resolve));
-      this.hosted.set(name, { def, handlers: null, started, markStarted, requires: new Set(def.requires), stats: { served: 0, failed: 0 }, faults: [] });
+      const runner = pool === undefined ? undefined : this.hooks.pool?.(pool);
+      if (pool !== undefined && !runner) throw new SysError('ENOTSUP', `domain ${this.name} cannot host the proxy of pool domain ${pool}`);
+      this.hosted.set(name, { def, handlers: null, started, markStarted, requires: new Set(def.requires), stats: { served: 0, failed: 0 }, faults: [], pool: runner });
       for (const r of def.requires) if (!this.home.has(r)) this.home.set(r, this.name);
     }
     if (plan.listen) {
@@ -224,6 +235,12 @@ export class Domain {
     await this.loaded;
     const h = this.hosted.get(component);
     if (!h) throw new SysError('ENXIO', `domain ${this.name} does not host component ${component}`);
+    if (h.pool) {
+      // A proxy: its pool's workers run the component's init, each at its start.
+      h.handlers = {};
+      h.markStarted();
+      return;
+    }
     if (crashInit) this.hooks.die(`injected crash-init in ${component}`);
     const segments = this.hooks.keepSegment;
     const { keep, kept } = await openKeep(component, restart !== undefined, {
@@ -350,17 +367,23 @@ export class Domain {
       // Stopped (the kernel is halting): EIO, as every call cut off by a halt, under every policy.
       if (!handlers) throw new SysError('EIO', `${to} has stopped`);
       fault = h.faults.find((f) => f.hit(op));
+      if (h.pool) return this.served(h, await h.pool.run(to, op, args, fault && poolFault(fault)), fault);
       if (fault) await this.before(fault, where);
-      let result = await handlers[op](args);
+      const result = await handlers[op](args);
       if (fault?.spec.type === 'drop') return new Promise(() => {}); // the reply is lost
-      if (fault?.spec.type === 'corrupt') result = corrupt(result, this.corruptRandom);
-      h.stats.served++;
-      return result;
+      return this.served(h, result, fault);
     } catch (err) {
       h.stats.served++;
       h.stats.failed++;
       throw toSysError(err, where);
     }
+  }
+
+  /** Counts a call served, and corrupts its reply if a fault says so. */
+  private served(h: Hosted, result: unknown, fault: ArmedFault | undefined): unknown {
+    if (fault?.spec.type === 'corrupt') result = corrupt(result, this.corruptRandom);
+    h.stats.served++;
+    return result;
   }
 
   /** The part of a fault that happens before the op runs. */
@@ -384,7 +407,9 @@ export class Domain {
 
   private inject(raw: unknown): void {
     const spec = checkFault(raw, [...this.hosted.keys()]);
-    if (spec.type === 'crash-init') return; // the core keeps it for the next start
+    // The core keeps a crash-init for the next start; a pool's component never starts again,
+    // its next worker does: that worker dies at the call that would have started it.
+    if (spec.type === 'crash-init' && !this.hosted.get(spec.component)!.pool) return;
     this.hosted.get(spec.component)!.faults.push(new ArmedFault(spec));
   }
 
@@ -501,4 +526,14 @@ export class Domain {
       return [n, { ...h.stats, faultHits }];
     }));
   }
+}
+
+/**
+ * What a pool's worker is to do for a fault that hit a call: everything but corrupt, which
+ * acts on the reply here; a delay carries its length, drawn here from the fault's seed.
+ */
+function poolFault(fault: ArmedFault): PoolFault | undefined {
+  const { type, errno } = fault.spec;
+  if (type === 'corrupt') return undefined;
+  return { type, errno, ms: type === 'delay' ? fault.delayMs() : undefined };
 }

@@ -11,17 +11,22 @@ import { SysError } from '../ipc/errno.js';
 import { ringPair } from '../ipc/ring-link.js';
 import { CONTROL, MAIN, type CallPolicy, type Domain, type LoadReply } from './domain.js';
 import { startProcess, startThread, type DomainHost, type ThreadTransport } from './domain-host.js';
+import { PoolDomain } from './domain-pool.js';
 import type { DomainSpec, Placement } from './placement.js';
 import { makeSocketDir } from './sockets.js';
 import { RestartRecord, combine, type Supervision } from './supervisor-policy.js';
+import type { KernelEvent } from './supervisor.js';
 import { pairKey, peerPairs, planFor, socketEnds, type Wiring } from './topology.js';
 
 export interface DomainInfo {
   name: string;
   kind: string;
   components: string[];
-  /** OS process id or worker thread id; the kernel's own pid for main. */
+  /** OS process id or worker thread id; the kernel's own pid for main; for a pool, its first worker's thread id (-1 before its first call). */
   id: number;
+  /** A pool: how many worker threads it runs, and the thread ids of those running now (none before its first call). */
+  workers?: number;
+  threads?: number[];
   status: 'running' | 'restarting' | 'failed';
   restarts: number;
   /** Milliseconds since this incarnation started. */
@@ -68,6 +73,8 @@ export interface DomainsConfig {
   halting(): boolean;
   /** The thread or process of a domain's current incarnation ended, e.g. "its thread exited with code 1". */
   exited(domain: string, reason: string): void;
+  /** Records what happened to a pool's workers, as the supervisor records its events. */
+  log(e: Omit<KernelEvent, 'at'>): void;
 }
 
 export class Domains {
@@ -84,6 +91,8 @@ export class Domains {
   /** This boot's secret, from which each socket channel's key is derived (see channelKey). */
   private readonly secret = randomBytes(32);
   private readonly wiring: Wiring;
+  /** The pool of each pool domain, by name (kernel/domain-pool.ts). */
+  private readonly pools = new Map<string, PoolDomain>();
 
   constructor(private readonly cfg: DomainsConfig) {
     for (const d of cfg.placement.domains) {
@@ -92,6 +101,13 @@ export class Domains {
         spec: d, host: null, status: 'running', generation: 0, restarts: 0, startedAt: performance.now(),
         record: new RestartRecord(supervision), supervision, restarting: null,
       });
+      if (d.kind === 'pool') {
+        this.pools.set(d.name, new PoolDomain({
+          domain: d.name, workers: d.workers!, calls: cfg.calls, memoryLimitMb: cfg.memoryLimitMb,
+          components: d.components.map((name) => ({ name, module: cfg.placement.modules.get(name) })),
+          workerLost: (reason) => this.workerLost(d.name, reason),
+        }));
+      }
     }
     this.wiring = {
       socketPath: (domain) => join(this.socketDir!, `${domain}.sock`),
@@ -105,16 +121,25 @@ export class Domains {
     return this.states.get(name)!;
   }
 
+  /** The pool of a pool domain. */
+  pool(name: string): PoolDomain {
+    const pool = this.pools.get(name);
+    if (!pool) throw new SysError('EINVAL', `domain ${name} is not a pool domain`);
+    return pool;
+  }
+
   /** What the kernel tells of each domain (Kernel.domains()), in the placement's order. */
   info(): DomainInfo[] {
     const now = performance.now();
     return this.cfg.placement.domains.map((d) => {
       const st = this.get(d.name);
+      const threads = this.pools.get(d.name)?.threadIds();
       return {
         name: d.name,
         kind: d.kind,
         components: [...d.components],
-        id: d.kind === 'main' ? process.pid : (st.host?.id ?? -1),
+        id: d.kind === 'main' ? process.pid : threads ? (threads[0] ?? -1) : (st.host?.id ?? -1),
+        ...(threads ? { workers: d.workers, threads } : {}),
         status: st.status,
         restarts: st.restarts,
         uptimeMs: now - st.startedAt,
@@ -133,11 +158,14 @@ export class Domains {
    */
   async startAll(start: (component: string) => Promise<void>): Promise<void> {
     const { placement, main } = this.cfg;
-    const remote = placement.domains.filter((d) => d.kind !== 'main');
+    const remote = placement.domains.filter((d) => d.kind === 'thread' || d.kind === 'process');
     if (remote.some((d) => d.kind === 'process')) this.socketDir = makeSocketDir();
     for (const d of remote) this.launch(d.name);
-    const loaded = new Map<string, Promise<unknown>>([[MAIN, main.load(planFor(placement, MAIN, this.wiring))]]);
+    const mainLoaded = main.load(planFor(placement, MAIN, this.wiring));
+    const loaded = new Map<string, Promise<unknown>>([[MAIN, mainLoaded]]);
     for (const d of remote) loaded.set(d.name, this.load(d.name));
+    // A pool's components are started as proxies in main (see routeOf in topology.ts).
+    for (const name of this.pools.keys()) loaded.set(name, mainLoaded);
     const channels = new Map<string, Promise<void>>();
     for (const [x, y] of peerPairs(placement)) {
       channels.set(pairKey(x, y), Promise.all([loaded.get(x), loaded.get(y)]).then(() => this.connect(x, y)));
@@ -210,7 +238,8 @@ export class Domains {
    * machine: they get at least 30 s. EIO when the domain is not running.
    */
   async control(domain: string, op: string, args: unknown, timeoutMs = Math.max(this.cfg.calls.timeoutMs, 30_000)): Promise<unknown> {
-    if (domain === MAIN) return this.cfg.main.control.get(op)!(args);
+    // The main domain hosts the proxies of the pools' components: it answers for the pools.
+    if (domain === MAIN || this.pools.has(domain)) return this.cfg.main.control.get(op)!(args);
     const ep = this.cfg.main.peer(domain);
     if (!ep) throw new SysError('EIO', `domain ${domain} is not running`);
     return ep.call(CONTROL, op, args, timeoutMs);
@@ -234,13 +263,14 @@ export class Domains {
 
   /** Starts a spare of each kind of domain the placement uses. */
   prepareSpares(): void {
-    for (const d of this.cfg.placement.domains) if (d.kind !== 'main') this.prepareSpare(d.kind);
+    for (const d of this.cfg.placement.domains) if (d.kind === 'thread' || d.kind === 'process') this.prepareSpare(d.kind);
   }
 
   /** Ends every thread and process, spares included, and removes the socket directory. */
   async closeAll(): Promise<void> {
     await Promise.all([...this.states.values()].map((s) => s.host?.kill(0)));
     await Promise.all([...this.spares.values()].map((h) => h.kill(0)));
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.spares.clear();
     for (const s of this.states.values()) s.host = null;
     if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
@@ -252,6 +282,28 @@ export class Domains {
    */
   channelKey(x: string, y: string): Uint8Array {
     return createHmac('sha256', this.secret).update(JSON.stringify(['channel', ...[x, y].sort()])).digest();
+  }
+
+  /**
+   * A pool lost a worker: counted as a restart of the pool domain and reported, within the
+   * domain's restart intensity; returns the backoff before the call is tried again, or null
+   * when the intensity is exceeded (or the restart type is temporary) and the pool is given up
+   * on: then its calls fail with EIO.
+   */
+  private workerLost(name: string, reason: string): number | null {
+    const st = this.get(name);
+    if (st.status === 'failed') return null;
+    const components = st.spec.components;
+    const delay = st.supervision.restart === 'temporary' ? null : st.record.next(performance.now());
+    if (delay === null) {
+      st.status = 'failed';
+      const why = st.supervision.restart === 'temporary' ? 'temporary' : `more than ${st.supervision.intensity.max} restarts in ${st.supervision.intensity.withinMs} ms`;
+      this.cfg.log({ kind: 'gave-up', domain: name, components, reason: `${why} (last: a worker lost at ${reason})` });
+      return null;
+    }
+    st.restarts++;
+    this.cfg.log({ kind: 'failed', domain: name, components, reason: `a worker was lost at ${reason}; the call is tried again on another, and a new worker takes the lost one's place` });
+    return delay;
   }
 
   /** Starts an idle spare domain of a kind (replacing itself if it dies unused). */

@@ -70,6 +70,7 @@ export class Kernel {
     this.transport = settings.transport;
     this.main = new Domain(MAIN, 'main', {
       hyp: this.mainHyps.hyp,
+      pool: (domain) => this.domainSet.pool(domain),
       die: (reason) => this.fatal('die', reason),
       hang: (reason) => this.fatal('hang', reason),
       leak: (reason) => this.fatal('leak', reason),
@@ -85,6 +86,7 @@ export class Kernel {
       calls: settings.calls, supervision: settings.supervision,
       halting: () => this.halting !== null,
       exited: (name, reason) => void this.supervisor.failed(name, reason),
+      log: (e) => this.log(e),
     });
     this.supervisor = new Supervisor({
       placement, domains: this.domainSet, heartbeat: settings.heartbeat,
@@ -194,7 +196,8 @@ export class Kernel {
   async inject(fault: FaultSpec): Promise<void> {
     const f = checkFault(fault, [...this.placement.defs.keys()]);
     this.log({ kind: 'fault', domain: this.placement.home.get(f.component)!, components: [f.component], reason: `armed ${describeFault(f)}` });
-    if (f.type === 'crash-init') this.crashInit.add(f.component);
+    // A crash-init strikes at a component's next start; in a pool, at its next worker's (domain.ts).
+    if (f.type === 'crash-init' && kindOf(this.placement, this.placement.home.get(f.component)!) !== 'pool') this.crashInit.add(f.component);
     else await this.domainSet.controlComponent(f.component, 'inject', { fault: f });
     this.armed.push(f);
   }

@@ -3,13 +3,19 @@
 // sentence naming the problem.
 
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SysError } from '../ipc/errno.js';
 import type { ComponentDef } from './api.js';
-import { BUILTIN, loadComponent } from './registry.js';
+import { BUILTIN, PURE_BUILTIN, loadComponent } from './registry.js';
 
-export const DOMAIN_KINDS = ['main', 'thread', 'process'] as const;
+/**
+ * Where components run: the kernel's own thread, a worker thread, a child process, or a pool of
+ * worker threads (piscina) that serves each call of its components on one of its workers, for
+ * components declared pure only (ComponentDef.pure; kernel/domain-pool.ts).
+ */
+export const DOMAIN_KINDS = ['main', 'thread', 'process', 'pool'] as const;
 export type DomainKind = (typeof DOMAIN_KINDS)[number];
 
 export const POLICIES = ['monolithic', 'microkernel', 'multiprocess'] as const;
@@ -19,13 +25,23 @@ export interface DomainSpec {
   name: string;
   kind: DomainKind;
   components: string[];
+  /** A pool: how many worker threads serve its calls (1–MAX_POOL_WORKERS). */
+  workers?: number;
+}
+
+/** The most worker threads one pool domain may have. */
+export const MAX_POOL_WORKERS = 64;
+
+/** A pool's workers when the placement does not say: one per core the machine offers, at most MAX_POOL_WORKERS. */
+export function defaultPoolWorkers(): number {
+  return Math.min(availableParallelism(), MAX_POOL_WORKERS);
 }
 
 /** A placement as written: the JSON file's shape. */
 export interface PlacementSpec {
   name: string;
   /** Domain name → its kind and the components it hosts. */
-  domains: Record<string, { kind: DomainKind; components: string[] }>;
+  domains: Record<string, { kind: DomainKind; components: string[]; workers?: number }>;
   /** Extra components beside the built-in ones: name → module path (relative to the file). */
   modules?: Record<string, string>;
 }
@@ -48,17 +64,39 @@ function invalid(message: string): SysError {
   return new SysError('EINVAL', `placement: ${message}`);
 }
 
-/** The three named policies, over the given components. */
-export function presetSpec(policy: PolicyName, components: readonly string[]): PlacementSpec {
+/**
+ * The three named policies, over the given components: monolithic puts them all in main;
+ * microkernel gives each a thread domain, multiprocess a process domain, named after it — but
+ * each of the `pure` ones (ComponentDef.pure) a pool domain of its own, named after it too.
+ */
+export function presetSpec(policy: PolicyName, components: readonly string[], pure: readonly string[] = PURE_BUILTIN): PlacementSpec {
   switch (policy) {
     case 'monolithic':
       return { name: policy, domains: { main: { kind: 'main', components: [...components] } } };
     case 'microkernel':
     case 'multiprocess': {
       const kind = policy === 'microkernel' ? 'thread' : 'process';
-      return { name: policy, domains: Object.fromEntries(components.map((c) => [c, { kind, components: [c] }])) };
+      return { name: policy, domains: Object.fromEntries(components.map((c) => [c, { kind: pure.includes(c) ? 'pool' : kind, components: [c] }])) };
     }
   }
+}
+
+/**
+ * A placement with `component` moved into a domain of its own, named after it, of `kind`
+ * (`workers`: a pool's worker threads); the rest as in `spec`, which is not changed. For
+ * 'main', the component joins the main domain. A domain left empty by the move is dropped.
+ */
+export function placeComponent(spec: PlacementSpec, component: string, kind: DomainKind, workers?: number): PlacementSpec {
+  const domains: PlacementSpec['domains'] = {};
+  for (const [name, d] of Object.entries(spec.domains)) {
+    const components = d.components.filter((c) => c !== component);
+    if (components.length > 0 || name === 'main') domains[name] = { ...d, components };
+  }
+  const home = kind === 'main' ? 'main' : component;
+  const there = domains[home]?.components ?? [];
+  domains[home] = { kind, components: [...there.filter((c) => c !== component), component], ...(workers === undefined ? {} : { workers }) };
+  if (domains.main?.components.length === 0) delete domains.main;
+  return { ...spec, domains };
 }
 
 /** A policy name or the path of a placement JSON file → the placement's spec. */
@@ -122,13 +160,17 @@ export async function resolvePlacement(spec: unknown): Promise<Placement> {
       throw invalid(`domain '${name}' must list its components as an array of names`);
     }
     if (d.components.length === 0) throw invalid(`domain '${name}' hosts no components (leave it out, or place a component in it)`);
+    if (d.workers !== undefined && d.kind !== 'pool') throw invalid(`domain '${name}' is of kind ${d.kind}: only a pool domain has "workers"`);
+    if (d.workers !== undefined && !(Number.isInteger(d.workers) && d.workers >= 1 && d.workers <= MAX_POOL_WORKERS)) {
+      throw invalid(`domain '${name}' has "workers": ${JSON.stringify(d.workers)}; it must be an integer from 1 to ${MAX_POOL_WORKERS}`);
+    }
     for (const c of d.components) {
       if (!modules.has(c)) throw invalid(`domain '${name}' places unknown component '${c}' (known: ${[...modules.keys()].join(', ')})`);
       const other = home.get(c);
       if (other !== undefined) throw invalid(`component '${c}' is placed twice, in domain '${other}' and in domain '${name}'`);
       home.set(c, name);
     }
-    domains.push({ name, kind: d.kind, components: [...d.components] });
+    domains.push({ name, kind: d.kind, components: [...d.components], ...(d.kind === 'pool' ? { workers: d.workers ?? defaultPoolWorkers() } : {}) });
   }
   for (const c of modules.keys()) {
     if (!home.has(c)) throw invalid(`component '${c}' is not placed in any domain`);
@@ -141,7 +183,22 @@ export async function resolvePlacement(spec: unknown): Promise<Placement> {
       if (!defs.has(r)) throw invalid(`component '${name}' requires '${r}', which is not in the system`);
     }
   }
+  for (const d of domains) if (d.kind === 'pool') for (const c of d.components) checkPoolable(defs.get(c)!, d.name);
   return { name: typeof s.name === 'string' ? s.name : 'custom', domains, defs, modules, home, order: startOrder(defs) };
+}
+
+/**
+ * Refuses a component in a pool domain unless it is declared pure and requires nothing: a pool
+ * runs each call on any of its workers, each with its own copy of the component, and retries a
+ * call whose worker died, which only a stateless, idempotent component survives unchanged.
+ */
+function checkPoolable(def: ComponentDef, domain: string): void {
+  if (def.pure !== true) {
+    throw invalid(`component '${def.name}' cannot run in pool domain '${domain}': it is not declared pure (a pool serves each call on any of its workers and retries it on another when one dies; only a component whose ops keep no state can be served so)`);
+  }
+  if (def.requires.length > 0) {
+    throw invalid(`component '${def.name}' cannot run in pool domain '${domain}': a pure component requires nothing, and it requires ${def.requires.map((r) => `'${r}'`).join(', ')}`);
+  }
 }
 
 /** Dependencies first; a cycle in `requires` is refused, naming its members. */

@@ -9,6 +9,14 @@ import { dynamicImport } from './dynamic-import.js';
 export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'cipher', 'blk'] as const;
 
 type Builtin = (typeof BUILTIN)[number];
+
+/**
+ * The built-in components declared pure (ComponentDef.pure): the microkernel and multiprocess
+ * presets place each in a pool domain of its own (placement.ts). Kept here, beside BUILTIN,
+ * because a policy's placement is made before any component is loaded; test/pool-domain.ts
+ * checks it against the definitions.
+ */
+export const PURE_BUILTIN: readonly Builtin[] = ['cipher'];
 type ComponentModule = { default?: unknown };
 
 // Literal paths: the domain bundles (scripts/bundle.mjs) contain the built-in servers, and tsx

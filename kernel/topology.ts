@@ -15,6 +15,15 @@ export function kindOf(placement: Placement, domain: string): DomainKind {
 }
 
 /**
+ * Where calls to a component go: its domain, but MAIN for a component of a pool domain, whose
+ * calls the main domain hands to its pool (kernel/domain-pool.ts). A pool has no channels.
+ */
+export function routeOf(placement: Placement, component: string): string {
+  const home = placement.home.get(component)!;
+  return kindOf(placement, home) === 'pool' ? MAIN : home;
+}
+
+/**
  * Whether the channel between two non-main domains is a socket (a process on either end); one
  * between two threads is a MessageChannel (with shared-memory rings, as the transport says).
  */
@@ -30,8 +39,8 @@ export function peerPairs(placement: Placement): [string, string][] {
   const pairs = new Map<string, [string, string]>();
   for (const [name, def] of placement.defs) {
     for (const r of def.requires) {
-      const a = placement.home.get(name)!;
-      const b = placement.home.get(r)!;
+      const a = routeOf(placement, name);
+      const b = routeOf(placement, r);
       if (a === b || a === MAIN || b === MAIN) continue;
       const [x, y] = [a, b].sort();
       pairs.set(pairKey(x, y), [x, y]);
@@ -68,18 +77,23 @@ export interface Wiring {
  */
 export function planFor(placement: Placement, domain: string, wiring: Wiring): DomainPlan {
   const isMain = domain === MAIN;
-  const components = placement.domains.find((d) => d.name === domain)?.components ?? [];
+  const components: DomainPlan['components'] = (placement.domains.find((d) => d.name === domain)?.components ?? [])
+    .map((name) => ({ name, module: placement.modules.get(name) }));
+  // The main domain hosts a proxy of each component of each pool domain.
+  if (isMain) {
+    for (const d of placement.domains) if (d.kind === 'pool') components.push(...d.components.map((name) => ({ name, module: placement.modules.get(name), pool: d.name })));
+  }
   const home: Record<string, string> = {};
   const accepts: Record<string, string[]> = {};
   const idempotent: Record<string, string[]> = {};
   const callee = (name: string) => {
-    home[name] = placement.home.get(name)!;
+    home[name] = routeOf(placement, name);
     idempotent[name] = Object.entries(placement.defs.get(name)!.ops).filter(([, s]) => s.idempotent).map(([op]) => op);
   };
   for (const [name, def] of placement.defs) {
-    const from = placement.home.get(name)!;
+    const from = routeOf(placement, name);
     for (const r of def.requires) {
-      const to = placement.home.get(r)!;
+      const to = routeOf(placement, r);
       if (from === domain && to !== domain) callee(r);
       if (to === domain && from !== domain) {
         const list = (accepts[from] ??= []);
@@ -87,8 +101,8 @@ export function planFor(placement: Placement, domain: string, wiring: Wiring): D
       }
     }
   }
-  if (isMain) for (const [name, where] of placement.home) if (where !== MAIN) callee(name);
-  if (!isMain) accepts[MAIN] = [...new Set([...(accepts[MAIN] ?? []), ...components])];
+  if (isMain) for (const name of placement.home.keys()) if (routeOf(placement, name) !== MAIN) callee(name);
+  if (!isMain) accepts[MAIN] = [...new Set([...(accepts[MAIN] ?? []), ...components.map((c) => c.name)])];
   const kind = kindOf(placement, domain);
   const keys: Record<string, Uint8Array> = {};
   for (const [x, y] of peerPairs(placement)) {
@@ -98,7 +112,7 @@ export function planFor(placement: Placement, domain: string, wiring: Wiring): D
     domain,
     kind,
     listen: kind === 'process' ? wiring.socketPath(domain) : undefined,
-    components: components.map((name) => ({ name, module: placement.modules.get(name) })),
+    components,
     home, accepts, idempotent, keys, calls: wiring.calls,
   };
 }

@@ -153,11 +153,11 @@ function noOperands(command: string, args: string[]): void {
 export const CONTROL_COMMANDS: Record<string, CommandDef<ControlState>> = {
   ps: {
     usage: 'ps',
-    summary: 'the kernel\'s domains: kind, id, status, restarts, uptime, components',
+    summary: 'the kernel\'s domains: kind (a pool: pool/WORKERS), id (a pool: its workers\' thread ids), status, restarts, uptime, components',
     async run(s, args, io) {
       noOperands('ps', args);
       const rows = (await s.control.ps()).map((d) => [
-        d.name, d.kind, String(d.id), d.status, String(d.restarts), formatUptime(d.uptimeMs), d.components.join(','),
+        d.name, d.workers === undefined ? d.kind : `${d.kind}/${d.workers}`, d.threads === undefined ? String(d.id) : d.threads.join(',') || '-', d.status, String(d.restarts), formatUptime(d.uptimeMs), d.components.join(','),
       ]);
       await io.out(columns([['DOMAIN', 'KIND', 'ID', 'STATUS', 'RESTARTS', 'UPTIME', 'COMPONENTS'], ...rows]));
       return 0;
