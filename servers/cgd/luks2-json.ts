@@ -140,6 +140,7 @@ function keyslotOf(slotId: number, value: unknown, bounds: { start: number; end:
   const type = string(k.type, `${what} type`);
   if (type !== 'luks2') throw luksError('EINVAL', `${what} is of type '${type}', which rumpus does not open (only luks2)`);
   const keyBytes = integer(k.key_size, `${what} key_size`, 1, 1024);
+  if (keyBytes !== 32 && keyBytes !== 64) throw luksError('EINVAL', `${what} holds a volume key of ${keyBytes} bytes: rumpus's ciphers take 32 or 64`);
   const af = object(k.af, `${what} af`);
   if (string(af.type, `${what} af type`) !== 'luks1') throw luksError('EINVAL', `${what} af type is '${String(af.type)}', not luks1`);
   const stripes = integer(af.stripes, `${what} af stripes`, 1, 65536);
