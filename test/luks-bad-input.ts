@@ -5,11 +5,11 @@
 // does not fit the device is EINVAL; and a seeded fuzz of header bytes and JSON values never
 // throws anything but a SysError.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { SysError } from '../kernel/index.js';
-import { luksAddKey, luksDump, luksOpen, luksRemoveKey, luksVersion, type RawDevice } from '../servers/cgd/luks.js';
+import { luksAddKey, luksDump, luksFormat, luksOpen, luksRemoveKey, luksVersion, type FormatOptions, type RawDevice } from '../servers/cgd/luks.js';
 import { cryptsetupAccepts, cryptsetupDump, cryptsetupFormat, fileDevice, hostLuksCrypto, luksTempDir, noCryptsetup, patchFile, rewriteLuks2Json } from './lib/luks.js';
 
 const crypto = hostLuksCrypto();
@@ -115,6 +115,34 @@ t.test('what rumpus does not do is EINVAL naming it', { skip: noCryptsetup }, as
   await t.rejects(open(h1), { errno: 'EINVAL', message: /hash is 'whirlpool'/ }, 'LUKS1: a hash');
   // cryptsetup cannot make a serpent container on a file here: its format checks the cipher
   // through the device mapper, so the tests above edit a header it made.
+});
+
+t.test('format options rumpus does not do are EINVAL, before anything is written', async (t) => {
+  const img = join(dir, 'options.img');
+  writeFileSync(img, new Uint8Array(0));
+  truncateSync(img, 20 << 20);
+  const dev = fileDevice(img);
+  const refused: [string, FormatOptions, RegExp][] = [
+    ['a version', { version: 3 as never }, /LUKS version 3/],
+    ['a cipher', { cipher: 'serpent-xts-plain64' }, /unknown cipher 'serpent-xts-plain64'/],
+    ['a key size', { keyBytes: 48 as never }, /a key of 48 bytes/],
+    ['a sector size', { sectorSize: 1024 as never }, /sector size 1024/],
+    ['a KDF', { kdf: { type: 'scrypt' as never } }, /unknown KDF 'scrypt'/],
+    ['a hash', { kdf: { type: 'pbkdf2', hash: 'md5' as never } }, /unknown PBKDF2 hash 'md5'/],
+    ['absurd memory', { kdf: { type: 'argon2id', memory: 16 * 1024 * 1024 } }, /memory \(KiB\) 16777216/],
+    ['a long label', { label: 'x'.repeat(48) }, /label is longer than 47 bytes/],
+    ['a UUID', { uuid: 'not-a-uuid' }, /'not-a-uuid' is not a UUID/],
+    ['argon2 in LUKS1', { version: 1, kdf: { type: 'argon2id' } }, /LUKS1 keyslots use pbkdf2, not argon2id/],
+    ['4096-byte sectors in LUKS1', { version: 1, sectorSize: 4096 }, /LUKS1 encrypts 512-byte sectors only/],
+  ];
+  try {
+    for (const [name, options, message] of refused) {
+      await t.rejects(luksFormat(dev, crypto, pw, options), { errno: 'EINVAL', message }, name);
+    }
+  } finally {
+    dev.close();
+  }
+  t.ok(readFileSync(img).every((b) => b === 0), 'the device is untouched');
 });
 
 t.test('a payload that does not fit the device is EINVAL', { skip: noCryptsetup }, async (t) => {
