@@ -8,7 +8,8 @@
 // running; a call with no reply by the call deadline has its worker terminated (piscina's abort
 // signal). Either way the call is tried again on another worker — every op of a pure component
 // is idempotent — up to the call policy's tries, then it fails (EIO, or ETIMEDOUT for one cut
-// off), and piscina starts a worker in place of the lost one. Each lost worker counts as a
+// off), and piscina starts a worker in place of the lost one. A call that waited its whole
+// deadline in the queue for a free worker is tried again likewise, with no worker lost. Each lost worker counts as a
 // restart of the pool domain, reported as the supervisor reports a restart, and within its
 // restart intensity (supervisor-policy.ts: at most N in T ms, with the same backoff before the
 // retry): past it the pool is given up on and its calls fail with EIO at once, as a domain the
@@ -105,8 +106,16 @@ export class PoolDomain {
       const deadline = new AbortController();
       let timer: ReturnType<typeof setTimeout> | undefined;
       let settled = false;
+      // Whether the deadline cut off a running call (its worker terminated, replaced at once) or
+      // one still queued (no worker lost).
+      let terminated = false;
       void this.up.then(() => {
-        if (!settled) timer = setTimeout(() => deadline.abort(), timeoutMs);
+        if (settled) return;
+        timer = setTimeout(() => {
+          const before = new Set(workers.threads);
+          deadline.abort();
+          terminated = workers.threads.some((w) => !before.has(w));
+        }, timeoutMs);
       });
       let lost: string;
       try {
@@ -123,6 +132,11 @@ export class PoolDomain {
       } catch (err) {
         if (err instanceof SysError) throw err;
         if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
+        if (deadline.signal.aborted && !terminated) {
+          // It waited its whole deadline for a free worker: as a call to a busy domain, it times out.
+          if (attempt >= tries) throw new SysError('ETIMEDOUT', `${where}: no worker of pool domain ${this.cfg.domain} was free for ${timeoutMs} ms, ${tries} ${tries === 1 ? 'try' : 'tries'}`);
+          continue;
+        }
         lost = deadline.signal.aborted ? `no reply in ${timeoutMs} ms: its worker was terminated` : `its worker died (${(err as Error).message})`;
       } finally {
         settled = true;

@@ -15,6 +15,8 @@ const ARGON2_MAX_MEMORY = 4 * 1024 * 1024;
 const ARGON2_MAX_PARALLEL = 16;
 const MAX_DERIVED = 1024;
 const UINT32_MAX = 2 ** 32 - 1;
+/** node:crypto's bound on PBKDF2 iterations (a signed 32-bit int). */
+const PBKDF2_MAX_ITERATIONS = 2 ** 31 - 1;
 
 let nodeCryptoModule: NodeCrypto | undefined;
 /** node:crypto, loaded synchronously on first use (getBuiltinModule: no import() needed). */
@@ -89,7 +91,7 @@ export const hostCrypto: Pick<Hyp, 'digest' | 'pbkdf2' | 'argon2' | 'aesXts'> = 
 
   async pbkdf2(hash, password, salt, iterations, length) {
     checkDigest(hash, 'pbkdf2');
-    checkInteger(iterations, 1, UINT32_MAX, 'pbkdf2: iterations');
+    checkInteger(iterations, 1, PBKDF2_MAX_ITERATIONS, 'pbkdf2: iterations');
     checkInteger(length, 1, MAX_DERIVED, 'pbkdf2: length');
     const c = nodeCrypto();
     const key = await new Promise<Buffer>((resolve, reject) => {

@@ -131,7 +131,7 @@ export interface Hyp {
   digest(hash: DigestName, data: Uint8Array): Uint8Array;
   /**
    * PBKDF2 (RFC 8018) of `password` with HMAC-`hash`: `length` bytes (1 … 1024). EINVAL for an
-   * unknown hash, iterations outside 1 … 2^32−1, a bad length.
+   * unknown hash, iterations outside 1 … 2^31−1, a bad length.
    */
   pbkdf2(hash: DigestName, password: Uint8Array, salt: Uint8Array, iterations: number, length: number): Promise<Uint8Array>;
   /**

@@ -1,5 +1,5 @@
 // Crash consistency through cgd: after a crash of cgd, of blk under it, of the cipher (in a
-// thread, and a worker of its pool) or of ext2 over it, in the middle of fsync'd appends to a
+// thread, and a worker of its pool), of ext2 over it or of vfs, in the middle of fsync'd appends to a
 // file in a LUKS2 container, every fsync-acknowledged byte reads back and the payload, decrypted
 // with the volume key cryptsetup dumps, passes e2fsck.
 
@@ -54,6 +54,8 @@ const CASES: { policy: ReturnType<typeof cipherIn>; fault: FaultSpec }[] = [
   { policy: cipherIn('multiprocess', 'pool'), fault: { component: 'cgd', type: 'crash', op: 'commit', after: 4 } },
   { policy: cipherIn('microkernel', 'thread'), fault: { component: 'blk', type: 'crash', op: 'commit', after: 4 } },
   { policy: cipherIn('microkernel', 'thread'), fault: { component: 'ext2', type: 'crash', op: 'fsync', after: 5 } },
+  // vfs mounts again from what it kept, the key included.
+  { policy: cipherIn('microkernel', 'thread'), fault: { component: 'vfs', type: 'crash', op: 'fsync', after: 5 } },
   { policy: cipherIn('microkernel', 'thread'), fault: { component: 'cipher', type: 'crash', op: 'encrypt', after: 6 } },
   { policy: cipherIn('microkernel', 'pool'), fault: { component: 'cipher', type: 'crash', op: 'encrypt', after: 6 } },
 ];

@@ -3,10 +3,13 @@
 // fault type against a component in a pool — a lost worker fails or retries only its own
 // calls, counted as the pool's restarts — and a halt that leaves no thread.
 
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { threads } from './lib/os.js';
+import { CONTROL_COMMANDS } from '../bin/shell/commands.js';
+import { localControl } from '../kernel/control.js';
 import { SysError, boot, type BootOptions, type Kernel } from '../kernel/index.js';
 import { placeComponent, presetSpec, resolvePlacement, type DomainKind, type PlacementSpec } from '../kernel/placement.js';
 import { BUILTIN, PURE_BUILTIN, loadComponent } from '../kernel/registry.js';
@@ -84,6 +87,27 @@ t.test('a pure op gives the same results in main, a thread, a process and a pool
   for (const kind of ['thread', 'process', 'pool']) t.same(seen[kind], seen.main, `${kind}: identical to main, errno for errno`);
 });
 
+t.test('a component in any domain calls a pool component through the main domain', async (t) => {
+  for (const kind of ['main', 'thread', 'process'] as const) {
+    const spec = placeComponent(placeComponent({
+      name: `caller-${kind}`, modules: { sum, sumcaller: fixture('sumcaller.ts') },
+      domains: { main: { kind: 'main', components: [...BUILTIN, 'sum', 'sumcaller'] } },
+    }, 'sum', 'pool', 2), 'sumcaller', kind);
+    const k = await boot({ policy: spec, ...FAST });
+    try {
+      t.same(await k.call('sumcaller', 'call', { op: 'bump', args: { data: new Uint8Array([7, 255]) } }), new Uint8Array([8, 0]), `from ${kind}: the result`);
+      await t.rejects(k.call('sumcaller', 'call', { op: 'fail', args: { errno: 'EXDEV' } }), { errno: 'EXDEV', message: /asked to fail with EXDEV/ }, `from ${kind}: the errno`);
+      const ids = new Set<unknown>();
+      for (let round = 0, t0 = Date.now(); round < 20 && Date.now() - t0 < 30_000 && ids.size < 2; round++) {
+        for (const id of await Promise.all(Array.from({ length: 8 }, () => k.call('sumcaller', 'call', { op: 'where', args: { ms: 20 } })))) ids.add(id);
+      }
+      t.equal(ids.size, 2, `from ${kind}: calls in flight at once went to both workers`);
+    } finally {
+      await k.halt();
+    }
+  }
+});
+
 t.test('under each preset, a kernel with a pool boots and serves', async (t) => {
   for (const policy of ['monolithic', 'microkernel', 'multiprocess'] as const) {
     const all = [...BUILTIN, 'sum'];
@@ -113,6 +137,10 @@ t.test('many calls in flight use more than one worker', async (t) => {
   t.equal(ps.kind, 'pool');
   t.equal(ps.workers, 2, 'ps tells the workers');
   t.same(new Set(ps.threads), ids, 'and their thread ids');
+  let shown = '';
+  await CONTROL_COMMANDS.ps.run({ control: localControl(k) }, [], { out: async (s) => void (shown += String(s)), err: () => {}, stdin: null });
+  const row = shown.split('\n').find((l) => l.startsWith('sum '))!;
+  t.match(row, new RegExp(`^sum +pool/2 +${[...ps.threads!].join(',')} +running +0 `), `the shell's ps shows it: ${row}`);
 });
 
 t.test('faults in a pool domain', async (t) => {
@@ -213,4 +241,16 @@ t.test('halt ends every worker of the pool', async (t) => {
     now = threads();
   }
   t.ok(now <= before, `no thread is left (${now} now, ${before} before)`);
+});
+
+t.test('after halt the process exits by itself: no worker is left', async (t) => {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(import.meta.dirname, 'fixtures', 'pool-halt-child.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  // A generous bound: what this guards against is a process that never exits.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  clearTimeout(timer);
+  t.match(out, /HALTED/, 'the kernel halted');
+  t.same([code, signal], [0, null], 'and the process exited on its own');
 });

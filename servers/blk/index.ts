@@ -9,7 +9,7 @@
 // restarted): that one takes the unit over.
 //
 // Restart story: a fresh start and a restart are the same: units are forgotten, and each
-// attacher (ext2's Device) attaches again when it meets ENXIO. The claims of the dead blk are
+// attacher (ext2's device, cgd) attaches again when it meets ENXIO. The claims of the dead blk are
 // stale — the thread or process that held them is gone — and the new attach takes them over. A
 // commit the dead blk had sealed in an image's log is completed by the next read-write attach.
 

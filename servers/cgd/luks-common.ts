@@ -1,11 +1,43 @@
 // Helpers both LUKS formats use: errors, byte comparison, rounding, UUIDs, wiping.
 
 import { SysError, type Errno, type Hyp } from '../../kernel/api.js';
-import type { RawDevice } from './luks-types.js';
+import { checkKdf, type Kdf } from '../cipher/cipher.js';
+import type { LuksCrypto, RawDevice } from './luks-types.js';
 
 /** A SysError from the LUKS library: the message starts 'cgd: '. */
 export function luksError(errno: Errno, message: string): SysError {
   return new SysError(errno, `cgd: ${message}`);
+}
+
+/** `err` worded as the library's: 'cgd: ' before a SysError's sentence that lacks it (one from the cipher component). */
+export function asLuksError(err: unknown): unknown {
+  return err instanceof SysError && !err.message.startsWith('cgd: ') ? luksError(err.errno, err.message) : err;
+}
+
+/** The cipher component's bounds on a KDF that came from a header, as an EINVAL of the library's. */
+export function checkedKdf(kdf: Kdf, what: string): Kdf {
+  try {
+    return checkKdf(kdf);
+  } catch (err) {
+    throw luksError('EINVAL', `${what}: ${(err as Error).message.replace(/^cipher: /, '')}`);
+  }
+}
+
+/** `crypto` whose failures read as the library's own (asLuksError). */
+export function guarded(crypto: LuksCrypto): LuksCrypto {
+  const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<Uint8Array>) => async (...args: A): Promise<Uint8Array> => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      throw asLuksError(err);
+    }
+  };
+  return {
+    hyp: crypto.hyp,
+    derive: wrap((kdf, passphrase, length) => crypto.derive(kdf, passphrase, length)),
+    encrypt: wrap((cipher, key, sector, sectorSize, data) => crypto.encrypt(cipher, key, sector, sectorSize, data)),
+    decrypt: wrap((cipher, key, sector, sectorSize, data) => crypto.decrypt(cipher, key, sector, sectorSize, data)),
+  };
 }
 
 /** Bytes equal, in time independent of where they differ. */

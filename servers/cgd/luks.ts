@@ -22,7 +22,7 @@
 // 1 MiB boundary (2 MiB).
 
 import type { Hyp } from '../../kernel/api.js';
-import { luksError } from './luks-common.js';
+import { guarded, luksError } from './luks-common.js';
 import { PRIMARY_MAGIC } from './luks2-header.js';
 import { addKeyLuks1, dumpLuks1, formatLuks1, openLuks1, removeKeyLuks1 } from './luks1.js';
 import { addKeyLuks2, dumpLuks2, formatLuks2, openLuks2, readLuks2, removeKeyLuks2 } from './luks2.js';
@@ -59,7 +59,8 @@ async function versionOf(dev: RawDevice, hyp: Hyp): Promise<1 | 2> {
 
 /** Opens the container with `passphrase`: its volume key and payload. */
 export async function luksOpen(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array): Promise<Volume> {
-  return (await versionOf(dev, crypto.hyp)) === 1 ? openLuks1(dev, crypto, passphrase) : openLuks2(dev, crypto, passphrase);
+  const c = guarded(crypto);
+  return (await versionOf(dev, c.hyp)) === 1 ? openLuks1(dev, c, passphrase) : openLuks2(dev, c, passphrase);
 }
 
 /**
@@ -70,7 +71,8 @@ export async function luksOpen(dev: RawDevice, crypto: LuksCrypto, passphrase: U
 export async function luksFormat(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array, options: FormatOptions = {}): Promise<Volume> {
   const version = options.version ?? 2;
   if (version !== 1 && version !== 2) throw luksError('EINVAL', `LUKS version ${String(version)}: 1 or 2`);
-  return version === 1 ? formatLuks1(dev, crypto, passphrase, options) : formatLuks2(dev, crypto, passphrase, options);
+  const c = guarded(crypto);
+  return version === 1 ? formatLuks1(dev, c, passphrase, options) : formatLuks2(dev, c, passphrase, options);
 }
 
 /**
@@ -78,9 +80,10 @@ export async function luksFormat(dev: RawDevice, crypto: LuksCrypto, passphrase:
  * keyslot and area (ENOSPC when none); LUKS2 writes both header copies, seqid + 1. The new keyslot.
  */
 export async function luksAddKey(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array, newPassphrase: Uint8Array, options: { kdf?: KdfOptions } = {}): Promise<number> {
-  return (await versionOf(dev, crypto.hyp)) === 1
-    ? addKeyLuks1(dev, crypto, passphrase, newPassphrase, options.kdf)
-    : addKeyLuks2(dev, crypto, passphrase, newPassphrase, options.kdf);
+  const c = guarded(crypto);
+  return (await versionOf(dev, c.hyp)) === 1
+    ? addKeyLuks1(dev, c, passphrase, newPassphrase, options.kdf)
+    : addKeyLuks2(dev, c, passphrase, newPassphrase, options.kdf);
 }
 
 /**
@@ -88,7 +91,8 @@ export async function luksAddKey(dev: RawDevice, crypto: LuksCrypto, passphrase:
  * last one. The keyslot removed.
  */
 export async function luksRemoveKey(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array): Promise<number> {
-  return (await versionOf(dev, crypto.hyp)) === 1 ? removeKeyLuks1(dev, crypto, passphrase) : removeKeyLuks2(dev, crypto, passphrase);
+  const c = guarded(crypto);
+  return (await versionOf(dev, c.hyp)) === 1 ? removeKeyLuks1(dev, c, passphrase) : removeKeyLuks2(dev, c, passphrase);
 }
 
 /** What the header tells without a key: version, uuid, cipher, offsets, sector size, keyslots (no salts). */

@@ -15,7 +15,7 @@ import type { DigestName } from '../../kernel/hyp.js';
 import { CIPHERS, KDF_HASHES } from '../cipher/cipher.js';
 import { materialSize, storeMaterial, unlockMaterial, type KeyMaterial } from './keyslot.js';
 import { DIGEST_ITERATIONS, kdfFrom, SALT_BYTES, STRIPES } from './luks-defaults.js';
-import { luksError, roundUp, sameBytes, uuidFrom, wipe } from './luks-common.js';
+import { checkedKdf, luksError, roundUp, sameBytes, uuidFrom, wipe } from './luks-common.js';
 import { type FormatOptions, type KdfOptions, type LuksCrypto, type LuksInfo, type RawDevice, type Volume } from './luks-types.js';
 import { PRIMARY_MAGIC } from './luks2-header.js';
 
@@ -71,6 +71,8 @@ function parseLuks1(b: Uint8Array, devSize: number): Luks1Header {
   if (payloadOffset >= devSize) throw luksError('EINVAL', `the payload offset ${payloadOffset} is beyond the device (${devSize} bytes)`);
   const mkDigestIterations = v.getUint32(164);
   if (mkDigestIterations === 0) damaged('the master key digest has 0 iterations');
+  const mkDigestSalt = b.slice(132, 164);
+  checkedKdf({ type: 'pbkdf2', hash, iterations: mkDigestIterations, salt: mkDigestSalt }, 'the master key digest');
   const keyslots: Luks1Keyslot[] = [];
   for (let id = 0; id < KEYSLOTS; id++) {
     const at = KEYSLOT_AT + id * KEYSLOT_SIZE;
@@ -85,13 +87,12 @@ function parseLuks1(b: Uint8Array, devSize: number): Luks1Header {
       const end = offset + materialSize(keyBytes, stripes);
       if (offset < PHDR_SIZE || end > payloadOffset) damaged(`keyslot ${id}'s material (${offset} … ${end}) is outside the space before the payload`);
     }
-    keyslots.push({
-      id, active: state === ACTIVE, offset, keyBytes, stripes, afHash: hash, cipher, cipherKeyBytes: keyBytes,
-      kdf: { type: 'pbkdf2', hash, iterations: Math.max(iterations, 1), salt: b.slice(at + 8, at + 40) },
-    });
+    const kdf = { type: 'pbkdf2' as const, hash, iterations: Math.max(iterations, 1), salt: b.slice(at + 8, at + 40) };
+    if (state === ACTIVE) checkedKdf(kdf, `keyslot ${id}`);
+    keyslots.push({ id, active: state === ACTIVE, offset, keyBytes, stripes, afHash: hash, cipher, cipherKeyBytes: keyBytes, kdf });
   }
   return {
-    cipher, hash, payloadOffset, keyBytes, mkDigest: b.slice(112, 132), mkDigestSalt: b.slice(132, 164), mkDigestIterations,
+    cipher, hash, payloadOffset, keyBytes, mkDigest: b.slice(112, 132), mkDigestSalt, mkDigestIterations,
     uuid: text(b, 168, 40), keyslots,
   };
 }

@@ -6,9 +6,9 @@
 // rumpus does not do (a cipher, KDF, hash, digest type, requirement) is a SysError EINVAL.
 
 import type { DigestName } from '../../kernel/hyp.js';
-import { checkKdf, CIPHERS, KDF_HASHES, type Kdf } from '../cipher/cipher.js';
+import { CIPHERS, KDF_HASHES, type Kdf } from '../cipher/cipher.js';
 import { materialSize, type KeyMaterial } from './keyslot.js';
-import { luksError } from './luks-common.js';
+import { checkedKdf, luksError } from './luks-common.js';
 import { BINARY_HEADER_SIZE } from './luks2-header.js';
 
 /** JSON that breaks the LUKS2 spec: the header copy holding it is damaged. */
@@ -122,24 +122,15 @@ function kdfOf(value: unknown, what: string): Kdf {
   const type = string(k.type, `${what} type`);
   switch (type) {
     case 'pbkdf2':
-      return checked({ type, hash: hashName(k.hash, `${what} hash`), iterations: integer(k.iterations, `${what} iterations`, 1), salt: base64(k.salt, `${what} salt`) }, what);
+      return checkedKdf({ type, hash: hashName(k.hash, `${what} hash`), iterations: integer(k.iterations, `${what} iterations`, 1), salt: base64(k.salt, `${what} salt`) }, what);
     case 'argon2i':
     case 'argon2id':
-      return checked({
+      return checkedKdf({
         type, time: integer(k.time, `${what} time`, 1), memory: integer(k.memory, `${what} memory`, 1),
         parallel: integer(k.cpus, `${what} cpus`, 1), salt: base64(k.salt, `${what} salt`),
       }, what);
     default:
       throw luksError('EINVAL', `${what} type is '${type}', a KDF rumpus does not have (it has pbkdf2, argon2i, argon2id)`);
-  }
-}
-
-/** The cipher component's own bounds on a KDF, as a LUKS error. */
-function checked(kdf: Kdf, what: string): Kdf {
-  try {
-    return checkKdf(kdf);
-  } catch (err) {
-    throw luksError('EINVAL', `${what}: ${(err as Error).message.replace(/^cipher: /, '')}`);
   }
 }
 
@@ -149,6 +140,7 @@ function keyslotOf(slotId: number, value: unknown, bounds: { start: number; end:
   const type = string(k.type, `${what} type`);
   if (type !== 'luks2') throw luksError('EINVAL', `${what} is of type '${type}', which rumpus does not open (only luks2)`);
   const keyBytes = integer(k.key_size, `${what} key_size`, 1, 1024);
+  if (keyBytes !== 32 && keyBytes !== 64) throw luksError('EINVAL', `${what} holds a volume key of ${keyBytes} bytes: rumpus's ciphers take 32 or 64`);
   const af = object(k.af, `${what} af`);
   if (string(af.type, `${what} af type`) !== 'luks1') throw luksError('EINVAL', `${what} af type is '${String(af.type)}', not luks1`);
   const stripes = integer(af.stripes, `${what} af stripes`, 1, 65536);
@@ -194,11 +186,10 @@ function digestOf(digestId: number, value: unknown): Luks2Digest {
     if (!Array.isArray(v)) damage(`${what} ${name} is not a list`);
     return v.map((x) => id(x, `${what} ${name} entry`));
   };
-  return {
-    id: digestId, keyslots: list(d.keyslots, 'keyslots'), segments: list(d.segments, 'segments'),
-    hash: hashName(d.hash, `${what} hash`), iterations: integer(d.iterations, `${what} iterations`, 1),
-    salt: base64(d.salt, `${what} salt`), digest: base64(d.digest, `${what} digest`),
-  };
+  const kdf = checkedKdf({ type: 'pbkdf2', hash: hashName(d.hash, `${what} hash`), iterations: integer(d.iterations, `${what} iterations`, 1), salt: base64(d.salt, `${what} salt`) }, what) as Kdf & { type: 'pbkdf2' };
+  const digest = base64(d.digest, `${what} digest`);
+  if (digest.length === 0 || digest.length > 1024) damage(`${what} digest has ${digest.length} bytes`);
+  return { id: digestId, keyslots: list(d.keyslots, 'keyslots'), segments: list(d.segments, 'segments'), hash: kdf.hash, iterations: kdf.iterations, salt: kdf.salt, digest };
 }
 
 /** Entries of an object whose keys are ids. */

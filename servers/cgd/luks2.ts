@@ -7,7 +7,7 @@
 // seqid) wins, as in cryptsetup. Opening does not repair a damaged copy: the next header write
 // (adding or removing a keyslot) writes both copies anew.
 
-import type { Hyp } from '../../kernel/api.js';
+import { SysError, type Hyp } from '../../kernel/api.js';
 import { CIPHERS } from '../cipher/cipher.js';
 import { materialSize, storeMaterial, unlockMaterial } from './keyslot.js';
 import { AF_HASH, DIGEST_ITERATIONS, kdfFrom, SALT_BYTES, STRIPES } from './luks-defaults.js';
@@ -70,7 +70,12 @@ async function findSecondary(dev: RawDevice, hyp: Hyp): Promise<Copy> {
  */
 export async function readLuks2(dev: RawDevice, hyp: Hyp): Promise<Luks2State> {
   const primary = await readCopy(dev, hyp, 0, true);
-  const secondary = typeof primary === 'string' ? await findSecondary(dev, hyp) : await readCopy(dev, hyp, primary.header.hdrSize, false);
+  // Beside a good primary, a secondary whose metadata rumpus would refuse is only a damaged copy.
+  const secondary = typeof primary === 'string' ? await findSecondary(dev, hyp)
+    : await readCopy(dev, hyp, primary.header.hdrSize, false).catch((err: unknown) => {
+      if (err instanceof SysError) return err.message.replace(/^cgd: /, '');
+      throw err;
+    });
   if (typeof primary === 'string' && typeof secondary === 'string') {
     throw luksError('EUCLEAN', `both LUKS2 headers are damaged: the primary (${primary}), the secondary (${secondary})`);
   }

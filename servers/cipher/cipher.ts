@@ -32,8 +32,11 @@ export const KDF_HASHES: readonly DigestName[] = ['sha1', 'sha224', 'sha256', 's
 export const CIPHERS: readonly string[] = ['aes-xts-plain64'];
 
 const UINT32_MAX = 2 ** 32 - 1;
-/** Bounds: past them a parameter is absurd rather than strong (4 GiB of memory, 1 KiB of key). */
-export const KDF_LIMITS = { maxMemory: 4 * 1024 * 1024, maxParallel: 16, maxLength: 1024, maxSalt: 1024 } as const;
+/**
+ * Bounds: past them a parameter is absurd rather than strong (4 GiB of memory, 1 KiB of key), or
+ * more than the host takes (PBKDF2 iterations: node:crypto's signed 32-bit bound).
+ */
+export const KDF_LIMITS = { maxMemory: 4 * 1024 * 1024, maxParallel: 16, maxLength: 1024, maxSalt: 1024, maxIterations: 2 ** 31 - 1 } as const;
 
 function fail(message: string): never {
   throw new SysError('EINVAL', `cipher: ${message}`);
@@ -62,7 +65,7 @@ export function checkKdf(kdf: unknown): Kdf {
   switch (k.type) {
     case 'pbkdf2': {
       if (typeof k.hash !== 'string' || !KDF_HASHES.includes(k.hash as DigestName)) fail(`unknown PBKDF2 hash '${String(k.hash)}'`);
-      return { type: 'pbkdf2', hash: k.hash as DigestName, iterations: checkUint(k.iterations, 1, UINT32_MAX, 'PBKDF2 iterations'), salt: checkSalt(k.salt, 1) };
+      return { type: 'pbkdf2', hash: k.hash as DigestName, iterations: checkUint(k.iterations, 1, KDF_LIMITS.maxIterations, 'PBKDF2 iterations'), salt: checkSalt(k.salt, 1) };
     }
     case 'argon2i':
     case 'argon2id': {

@@ -109,7 +109,9 @@ export class Ext2 implements FsInstance {
    * Attaches the image, checks it, and (read-write) marks it not clean on disk. `stateBefore`
    * is the state the image had before an earlier incarnation of this driver mounted it: every
    * commit is atomic and made between whole ops, so a crash leaves the image as consistent as
-   * that incarnation found it, and unmounting may say so.
+   * that incarnation found it, and unmounting may say so. With `key` (the passphrase of the
+   * LUKS container the image is) the image is attached through cgd; without one, an image that
+   * is a LUKS container is refused with ENOKEY.
    */
   static async mount(ctx: Context, source: string, how: { readonly: boolean; stateBefore?: number; holder?: string; key?: Uint8Array }): Promise<Ext2> {
     const { readonly: readonlyWanted, stateBefore, holder, key } = how;

@@ -8,7 +8,7 @@
 // and what is durable is on the image. A new incarnation hands out mount ids past the old one's,
 // so vfs meets ENODEV, mounts each image again (taking over the old incarnation's claim in blk
 // as the same holder) and replays what it sent since the last sync. Its device attaches the
-// image again when blk restarted (device.ts).
+// image again when blk (or cgd) restarted (device.ts).
 
 import { FS_OPS, FsInstances, SysError, defineComponent, instanceOps, op, type Context, type Handlers } from '../../kernel/api.js';
 import { Ext2 } from './fs.js';
