@@ -9,7 +9,11 @@ import { op, type ArgsOf, type CallArgs, type CallResult, type Handlers, type Op
 
 export { SysError, strerror, type Errno } from '../ipc/errno.js';
 export { MAX_IO, handOver } from '../ipc/frame.js';
-export type { Hyp, HostFile, LogLevel } from './hyp.js';
+export type { Argon2Params, Argon2Type, DigestName, Hyp, HostFile, LogLevel } from './hyp.js';
+export {
+  CIPHERS, KDF_HASHES, KDF_LIMITS, checkCipher, checkCipherUnits, checkDerivedLength, checkKdf, type Argon2Kdf, type Kdf,
+  type Pbkdf2Kdf,
+} from './cipher-params.js';
 export {
   op, type ArgSpec, type ArgType, type ArgsOf, type CallArgs, type CallResult, type Components, type Handlers, type OpName,
   type OpSpec, type ResultOf,

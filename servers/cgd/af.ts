@@ -3,8 +3,7 @@
 // all but the last random, chained through a hash diffusion, so that destroying any one block of
 // the stored material destroys the key. LUKS2 keyslots use it unchanged (af type 'luks1').
 
-import type { Hyp } from '../../kernel/api.js';
-import type { DigestName } from '../../kernel/hyp.js';
+import type { DigestName, Hyp } from '../../kernel/api.js';
 
 /**
  * The diffusion H of the spec: the block is cut into pieces of the digest's size (the last one

@@ -3,7 +3,7 @@
 // in 512-byte sectors whose plain64 IVs count from 0 at the material's start (cryptsetup's
 // lib/luks1/keyencryption.c; LUKS2's lib/luks2/luks2_keyslot_luks2.c does the same).
 
-import type { DigestName } from '../../kernel/hyp.js';
+import type { DigestName } from '../../kernel/api.js';
 import { afMerge, afSplit } from './af.js';
 import { roundUp } from './luks-common.js';
 import type { Kdf, LuksCrypto, RawDevice } from './luks-types.js';

@@ -1,7 +1,6 @@
 // Helpers both LUKS formats use: errors, byte comparison, rounding, UUIDs, wiping.
 
-import { SysError, type Errno, type Hyp } from '../../kernel/api.js';
-import { checkKdf, type Kdf } from '../cipher/cipher.js';
+import { checkKdf, SysError, type Errno, type Hyp, type Kdf } from '../../kernel/api.js';
 import type { LuksCrypto, RawDevice } from './luks-types.js';
 
 /** A SysError from the LUKS library: the message starts 'cgd: '. */

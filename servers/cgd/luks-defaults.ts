@@ -1,7 +1,7 @@
 // What rumpus picks where cryptsetup would benchmark: fixed parameters, so that a container's
 // cost to open is the same on every machine and in every test run.
 
-import { checkKdf, type Kdf, type Pbkdf2Kdf } from '../cipher/cipher.js';
+import { checkKdf, type Kdf, type Pbkdf2Kdf } from '../../kernel/api.js';
 import { luksError } from './luks-common.js';
 import type { KdfOptions } from './luks-types.js';
 

@@ -2,10 +2,9 @@
 // (luks1.ts, luks2.ts): the raw device under a container, what the library needs of the cipher
 // component, and what it answers.
 
-import type { Hyp } from '../../kernel/api.js';
-import type { Kdf } from '../cipher/cipher.js';
+import type { Hyp, Kdf } from '../../kernel/api.js';
 
-export type { Kdf } from '../cipher/cipher.js';
+export type { Kdf } from '../../kernel/api.js';
 
 /** The raw device under a container (a blk unit): offsets and lengths multiples of 512. */
 export interface RawDevice {

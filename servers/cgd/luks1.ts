@@ -11,8 +11,7 @@
 // cipher; the master key's digest is PBKDF2(hash, key, mk-digest-salt, mk-digest-iter, 20).
 // There is one header: a damaged one is EUCLEAN.
 
-import type { DigestName } from '../../kernel/hyp.js';
-import { CIPHERS, KDF_HASHES } from '../cipher/cipher.js';
+import { CIPHERS, KDF_HASHES, type DigestName } from '../../kernel/api.js';
 import { materialSize, storeMaterial, unlockMaterial, type KeyMaterial } from './keyslot.js';
 import { DIGEST_ITERATIONS, kdfFrom, SALT_BYTES, STRIPES } from './luks-defaults.js';
 import { checkedKdf, luksError, roundUp, sameBytes, uuidFrom, wipe } from './luks-common.js';

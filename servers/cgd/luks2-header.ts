@@ -8,8 +8,7 @@
 //
 // csum is the checksum_alg digest of the whole hdr_size bytes with the csum field zeroed.
 
-import type { Hyp } from '../../kernel/api.js';
-import type { DigestName } from '../../kernel/hyp.js';
+import type { DigestName, Hyp } from '../../kernel/api.js';
 
 export const BINARY_HEADER_SIZE = 4096;
 export const PRIMARY_MAGIC = Uint8Array.of(0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe); // 'LUKS\xba\xbe'

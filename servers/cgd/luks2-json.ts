@@ -5,8 +5,7 @@
 // copy may still be good) is a MetadataDamage; metadata that is well-formed but names what
 // rumpus does not do (a cipher, KDF, hash, digest type, requirement) is a SysError EINVAL.
 
-import type { DigestName } from '../../kernel/hyp.js';
-import { CIPHERS, KDF_HASHES, type Kdf } from '../cipher/cipher.js';
+import { CIPHERS, KDF_HASHES, type DigestName, type Kdf } from '../../kernel/api.js';
 import { materialSize, type KeyMaterial } from './keyslot.js';
 import { checkedKdf, luksError } from './luks-common.js';
 import { BINARY_HEADER_SIZE } from './luks2-header.js';

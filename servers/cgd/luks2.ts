@@ -7,8 +7,7 @@
 // seqid) wins, as in cryptsetup. Opening does not repair a damaged copy: the next header write
 // (adding or removing a keyslot) writes both copies anew.
 
-import { SysError, type Hyp } from '../../kernel/api.js';
-import { CIPHERS } from '../cipher/cipher.js';
+import { CIPHERS, SysError, type Hyp } from '../../kernel/api.js';
 import { materialSize, storeMaterial, unlockMaterial } from './keyslot.js';
 import { AF_HASH, DIGEST_ITERATIONS, kdfFrom, SALT_BYTES, STRIPES } from './luks-defaults.js';
 import { luksError, roundUp, sameBytes, uuidFrom, wipe } from './luks-common.js';
