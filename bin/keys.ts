@@ -5,8 +5,7 @@
 // a pipe into standard input still works), echo off; with no terminal, one sentence asks for
 // --key-file. An image that is not a LUKS container never gets a key.
 
-import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { realpathSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, realpathSync, writeSync } from 'node:fs';
 import { ReadStream, isatty } from 'node:tty';
 import { SysError, fromHostError } from '../kernel/index.js';
 import { UsageError, type Values } from './subcommand.js';
@@ -56,9 +55,6 @@ export function readKeyFile(path: string): Uint8Array {
   if (bytes.length === 0) throw new SysError('EINVAL', `key file ${path} is empty: a passphrase has at least one byte`);
   return new Uint8Array(bytes);
 }
-
-/** Asks for a passphrase: the line typed, without its newline; null when there is no terminal to ask on. */
-export type Prompt = (question: string) => Promise<Uint8Array | null>;
 
 const CTRL_C = 0x03;
 const CTRL_D = 0x04;
@@ -118,7 +114,6 @@ export class Keys {
   constructor(
     /** --key-file, or undefined to ask. */
     private readonly keyFile: string | undefined,
-    private readonly prompt: Prompt = promptOnTerminal,
   ) {}
 
   /** From the command's --key-file. */
@@ -148,7 +143,7 @@ export class Keys {
    * that asks for --key-file), EINVAL when it is empty.
    */
   async ask(image: string, question: string): Promise<Uint8Array> {
-    const typed = await this.prompt(question);
+    const typed = await promptOnTerminal(question);
     if (typed === null) throw new SysError('ENOKEY', `${image}: there is no terminal to ask for its passphrase on; give it with --key-file FILE`);
     if (typed.length === 0) throw new SysError('EINVAL', `${image}: an empty passphrase (a passphrase has at least one byte)`);
     return typed;
