@@ -71,6 +71,28 @@ export interface PoolConfig extends Omit<PoolWorkerData, 'tsx'> {
 /** What a worker posts to the core once its components have started (kernel/domain-pool-worker.ts). */
 export const POOL_WORKER_READY = 'rumpus.pool.ready';
 
+/**
+ * The arguments with each top-level Uint8Array copied into a buffer of its own, and those
+ * buffers, to be moved to the worker. Posting a Uint8Array that is a view of a larger buffer
+ * (a chunk of a request: cgd's subarray) would clone the whole buffer, once per chunk; the
+ * caller may still hold its array, so it is copied — once, exactly its bytes — and the copy moved.
+ */
+function ownBytes(args: unknown): { copy: unknown; transferList: ArrayBuffer[] } {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return { copy: args, transferList: [] };
+  const transferList: ArrayBuffer[] = [];
+  const copy: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(args)) {
+    if (value instanceof Uint8Array) {
+      const own = value.slice();
+      transferList.push(own.buffer);
+      copy[name] = own;
+    } else {
+      copy[name] = value;
+    }
+  }
+  return { copy, transferList };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class PoolDomain {
@@ -101,7 +123,8 @@ export class PoolDomain {
     const where = `${component}.${op}`;
     for (let attempt = 1; ; attempt++) {
       if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
-      const task: PoolTask = { component, op, args, fault: attempt === 1 ? fault : undefined };
+      const { copy, transferList } = ownBytes(args);
+      const task: PoolTask = { component, op, args: copy, fault: attempt === 1 ? fault : undefined };
       const workers = this.workers();
       const deadline = new AbortController();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -119,7 +142,7 @@ export class PoolDomain {
       });
       let lost: string;
       try {
-        const reply = await workers.run(task, { signal: deadline.signal }) as PoolReply | Uint8Array;
+        const reply = await workers.run(task, { signal: deadline.signal, transferList }) as PoolReply | Uint8Array;
         if (task.fault?.type === 'drop') {
           // The reply is lost on its way: the caller waits out its deadline, as for any domain.
           await new Promise((resolve) => deadline.signal.aborted ? resolve(null) : deadline.signal.addEventListener('abort', resolve));

@@ -7,7 +7,7 @@ import type { Context } from '../../kernel/api.js';
 import type { Kdf, LuksCrypto, Volume } from './luks.js';
 
 /** Bytes of one cipher call: a multiple of every encryption sector size (512, 4096). */
-export const CHUNK = 64 * 1024;
+export const CHUNK = 256 * 1024;
 /** Encrypt and decrypt calls in flight at once, from one cgd. */
 export const IN_FLIGHT = 8;
 /** The unit of dm-crypt's plain64 IV: a 512-byte sector, whatever the encryption sector size. */
