@@ -27,7 +27,7 @@ t.test('LUKS2: addkey refuses a payload past the device as open does, writing no
   const dev = fileDevice(img);
   try {
     await t.rejects(luksOpen(dev, crypto, enc('pw')), { errno: 'EINVAL', message: /payload offset 1073741824 is beyond the device/ }, 'open refuses it');
-    await t.rejects(luksDump(dev, crypto.hyp), { errno: 'EINVAL' }, 'so does dump');
+    await t.rejects(luksDump(dev, crypto.hyp), { errno: 'EINVAL', message: /payload offset 1073741824 is beyond the device/ }, 'so does dump');
     await t.rejects(luksAddKey(dev, crypto, enc('pw'), enc('new'), { kdf: { type: 'pbkdf2', iterations: 1000 } }), { errno: 'EINVAL', message: /payload/ }, 'and so should addkey');
     t.equal(sha(img), before, 'nothing was written');
   } finally {
