@@ -1,5 +1,5 @@
 // Review of issue 16, defect 6: LUKS1 opens a header whose two active keyslots share one area
-// of key material (cryptsetup refuses it: "LUKS keyslot 1 is invalid", overlapping areas), and
+// of key material (cryptsetup refuses it: "LUKS keyslot 0 is invalid … is not a valid LUKS device"), and
 // `luks removekey` then counts two keyslots, removes the first and wipes its area — which is
 // the second's too: the container can no longer be opened with any passphrase, the data is
 // lost, and removekey reported success. (The "last keyslot" guard, EBUSY, exists for exactly
