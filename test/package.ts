@@ -141,7 +141,8 @@ for (const policy of ['microkernel', 'multiprocess']) {
     out[policy] = {
       text: new TextDecoder().decode(await p.readFile('/tmp/hello')),
       pid: await p.getpid(),
-      bundles: k.domains().filter((d) => d.kind !== 'main').map((d) => d.bundle ?? null),
+      // A pool's workers load the compiled modules, not a bundle, and only at the pool's first call.
+      bundles: k.domains().filter((d) => d.kind !== 'main' && d.kind !== 'pool').map((d) => d.bundle ?? null),
       codeCaches: k.domains().filter((d) => d.kind === 'thread').map((d) => d.codeCache ?? false),
     };
   } finally {
@@ -204,8 +205,8 @@ t.test('npm pack makes a tarball that installs into an empty project and runs th
   if (install.code !== 0) return;
 
   const installed = join(app, 'node_modules', 'rumpus');
-  t.same(Object.keys((JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies: object }).dependencies).sort(), ['msgpackr', 'piscina'],
-    'its runtime dependencies are msgpackr and piscina');
+  t.same(Object.keys((JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { dependencies: object }).dependencies).sort(), ['argon2', 'msgpackr', 'piscina'],
+    'its runtime dependencies are argon2, msgpackr and piscina');
   t.same(['tsx', 'typescript', 'tap', 'esbuild', 'ext2fs'].filter((d) => existsSync(join(app, 'node_modules', d))), [], 'no development dependency came with it');
   const bin = join(installed, 'dist', 'bin', 'rumpus.js');
   t.match(readFileSync(bin, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the rumpus bin starts with its shebang');
@@ -236,6 +237,14 @@ t.test('npm pack makes a tarball that installs into an empty project and runs th
     const sh = await rumpus(['sh', '--policy', policy, '--image', 'img', '-c', `echo ${policy} > /tmp/f; cat /tmp/f; cat /mnt/notes.txt`]);
     t.same({ code: sh.code, stdout: sh.stdout }, { code: 0, stdout: `${policy}\nwritten on the host\n` }, `npx rumpus sh --policy ${policy} runs its domains`, { stderr: sh.stderr });
   }
+
+  // An encrypted image: argon2's native add-on and the pool's workers (the cipher, under
+  // microkernel) load from the installed package.
+  writeFileSync(join(app, 'key.txt'), 'package passphrase');
+  const encrypt = await rumpus(['mkfs', 'enc.img', '--size', '20M', '--encrypt', '--key-file', 'key.txt', '--pbkdf', 'argon2id', '--pbkdf-memory', '8192', '--pbkdf-force-iterations', '1']);
+  t.equal(encrypt.code, 0, 'npx rumpus mkfs --encrypt (argon2id)', { stderr: encrypt.stderr });
+  const enc = await rumpus(['sh', '--policy', 'microkernel', '--image', 'enc.img', '--key-file', 'key.txt', '-c', 'echo sealed > /mnt/f; cat /mnt/f']);
+  t.same({ code: enc.code, stdout: enc.stdout }, { code: 0, stdout: 'sealed\n' }, 'npx rumpus sh --image of it, the cipher in a pool', { stderr: enc.stderr });
 
   writeFileSync(join(app, 'boot.mjs'), BOOT_SCRIPT);
   const script = await run(process.execPath, ['boot.mjs'], app, env);
