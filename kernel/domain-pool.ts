@@ -168,6 +168,11 @@ export class PoolDomain {
           deadline.abort();
         }, this.cfg.heartbeat.timeoutMs);
       });
+      // Once the worker has answered (or is gone) its ticks are over: nothing more to watch.
+      const stopWatching = () => {
+        clearTimeout(watchdog);
+        this.ticked.delete(task.id);
+      };
       void this.up.then(() => {
         if (settled) return;
         timer = setTimeout(() => {
@@ -179,6 +184,7 @@ export class PoolDomain {
       let lost: string;
       try {
         const reply = await workers.run(task, { signal: deadline.signal, transferList }) as PoolReply | Uint8Array;
+        stopWatching();
         if (task.fault?.type === 'drop') {
           // The reply is lost on its way: the caller waits out its deadline, as for any domain.
           await new Promise((resolve) => deadline.signal.aborted ? resolve(null) : deadline.signal.addEventListener('abort', resolve));
@@ -200,8 +206,7 @@ export class PoolDomain {
       } finally {
         settled = true;
         clearTimeout(timer);
-        clearTimeout(watchdog);
-        this.ticked.delete(task.id);
+        stopWatching();
       }
       const wait = this.cfg.workerLost(`${where}: ${lost}`);
       if (wait === null) this.giveUp(`pool domain ${this.cfg.domain} lost more workers than its restart intensity allows`);

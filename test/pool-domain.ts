@@ -185,7 +185,9 @@ t.test('faults in a pool domain', async (t) => {
     await where();
     t.ok(Date.now() - t0 >= 1490, 'delayed, past the heartbeat timeout, and not cut off');
     await k.inject({ component: 'sum', type: 'drop' });
+    const t1 = Date.now();
     t.type(await where(), 'number', 'a dropped reply: retried after the deadline');
+    t.ok(Date.now() - t1 >= 3990, 'the whole call deadline, not the heartbeat timeout: a worker that answered is not watched');
     const data = new Uint8Array(8192);
     await k.inject({ component: 'sum', type: 'corrupt', op: 'bump' });
     const bumped = await k.call<Uint8Array>('sum', 'bump', { data });
