@@ -6,18 +6,18 @@
 // call (evaluated where it is armed, in the main domain) is carried out here, in this worker
 // only: a crash ends this worker, not the pool.
 
-import { parentPort } from 'node:worker_threads';
+import { parentPort, threadId } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
 import { SysError, toSysError } from '../ipc/errno.js';
 import type { ComponentDef, Context, Handlers } from './api.js';
 import { remoteHooks } from './domain-hooks.js';
 import { dynamicImport } from './dynamic-import.js';
-import { POOL_WORKER_READY, type PoolReply, type PoolTask, type PoolWorkerData } from './domain-pool.js';
+import { POOL_WORKER_READY, type PoolReply, type PoolTask, type PoolTick, type PoolWorkerData } from './domain-pool.js';
 import { openKeep } from './keep-stores.js';
 import { loadComponent } from './registry.js';
 import { validateRequest } from './validate.js';
 
-const { domain, components, tsx } = workerData as PoolWorkerData;
+const { domain, components, tsx, tickMs } = workerData as PoolWorkerData;
 
 /** Each component's definition and handlers, once its init has run in this worker. */
 type Served = Map<string, { def: ComponentDef; handlers: Handlers }>;
@@ -48,9 +48,22 @@ function movable(result: unknown): result is Uint8Array {
   return result instanceof Uint8Array && result.buffer instanceof ArrayBuffer && result.byteOffset === 0 && result.byteLength === result.buffer.byteLength;
 }
 
+/**
+ * Tells the core, now and every tickMs until stopped, that this worker's event loop turns while
+ * it runs a task (kernel/domain-pool.ts cuts off a task whose ticks stop). Returns the stop.
+ */
+function tickWhileRunning(task: PoolTask): () => void {
+  if (tickMs <= 0) return () => {};
+  const tick = () => parentPort?.postMessage({ tick: task.id, threadId } satisfies PoolTick);
+  tick();
+  const timer = setInterval(tick, tickMs);
+  return () => clearInterval(timer);
+}
+
 /** Serves one task with the components started. */
 async function serve(served: Served, task: PoolTask): Promise<PoolReply | Uint8Array> {
   const where = `${task.component}.${task.op}`;
+  const stopTicking = tickWhileRunning(task);
   try {
     const c = served.get(task.component);
     if (!c) throw new SysError('ENXIO', `no component '${task.component}' in pool domain ${domain}`);
@@ -76,6 +89,8 @@ async function serve(served: Served, task: PoolTask): Promise<PoolReply | Uint8A
   } catch (err) {
     const e = toSysError(err, where);
     return { errno: e.errno, message: e.message };
+  } finally {
+    stopTicking();
   }
 }
 

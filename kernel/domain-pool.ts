@@ -5,9 +5,15 @@
 // it goes to a free worker (kernel/domain-pool-worker.ts), many at once to different workers.
 //
 // Supervision. A worker that dies (an exit, a crash, out of memory) fails only the call it was
-// running; a call with no reply by the call deadline has its worker terminated (piscina's abort
-// signal). Either way the call is tried again on another worker — every op of a pure component
-// is idempotent — up to the call policy's tries, then it fails (EIO, or ETIMEDOUT for one cut
+// running. A worker whose event loop stops (a synchronous endless loop, the `hang` fault) is
+// noticed by the kernel's heartbeat (boot option `heartbeat`), as a hung thread domain is: while
+// it runs a task, a worker posts a liveness tick every heartbeat period (none when idle), and a
+// running task with no tick for the heartbeat timeout has its worker terminated (piscina's abort
+// signal) — seconds, well within any caller's deadline, while a task that runs long with its
+// event loop free (argon2 on libuv's threadpool) keeps ticking and is not cut off. The call
+// deadline stays the last resort: a call with no reply by then has its worker terminated too.
+// Either way the call is tried again on another worker — every op of a pure component is
+// idempotent — up to the call policy's tries, then it fails (EIO, or ETIMEDOUT for one cut
 // off), and piscina starts a worker in place of the lost one. A call that waited its whole
 // deadline in the queue for a free worker is tried again likewise, with no worker lost. Each lost worker counts as a
 // restart of the pool domain, reported as the supervisor reports a restart, and within its
@@ -25,6 +31,7 @@ import { SysError, type Errno } from '../ipc/errno.js';
 import { poolScript } from './bundles.js';
 import type { CallPolicy } from './domain.js';
 import type { FaultType } from './faults.js';
+import type { Heartbeat } from './supervisor-policy.js';
 
 /** A fault the core armed for one call (evaluated in the main domain), for the worker to carry out. */
 export interface PoolFault {
@@ -37,6 +44,8 @@ export interface PoolFault {
 
 /** One call, as a worker serves it. */
 export interface PoolTask {
+  /** Names this try of the call in the worker's liveness ticks. */
+  id: number;
   component: string;
   op: string;
   args: unknown;
@@ -53,12 +62,16 @@ export interface PoolWorkerData {
   components: { name: string; module?: string }[];
   /** From TypeScript source: the URL of tsx's ESM API, registered before the components are imported. */
   tsx?: string;
+  /** How often a worker running a task posts a liveness tick, in milliseconds (0: never). */
+  tickMs: number;
 }
 
 /** What a pool needs from the core. */
-export interface PoolConfig extends Omit<PoolWorkerData, 'tsx'> {
+export interface PoolConfig extends Omit<PoolWorkerData, 'tsx' | 'tickMs'> {
   workers: number;
   calls: CallPolicy;
+  /** The kernel's heartbeat: a running task's worker that does not tick for its timeout is hung. */
+  heartbeat: Heartbeat;
   /** Each worker's JS heap limit in MiB (undefined: Node's default). */
   memoryLimitMb?: number;
   /**
@@ -70,6 +83,16 @@ export interface PoolConfig extends Omit<PoolWorkerData, 'tsx'> {
 
 /** What a worker posts to the core once its components have started (kernel/domain-pool-worker.ts). */
 export const POOL_WORKER_READY = 'rumpus.pool.ready';
+
+/** What a worker posts to the core every heartbeat period while it runs a task: its event loop turns. */
+export interface PoolTick {
+  tick: number;
+  threadId: number;
+}
+
+function isTick(m: unknown): m is PoolTick {
+  return typeof m === 'object' && m !== null && typeof (m as PoolTick).tick === 'number';
+}
 
 /**
  * The arguments with each top-level Uint8Array copied into a buffer of its own, and those
@@ -105,6 +128,9 @@ export class PoolDomain {
   private up: Promise<void> = Promise.resolve();
   /** Why calls fail at once (halted, or given up on), or null while the pool serves. */
   private closedFor: string | null = null;
+  /** Each running try's liveness: called at each of its worker's ticks (see the comment at the top). */
+  private readonly ticked = new Map<number, (threadId: number) => void>();
+  private nextTaskId = 1;
 
   constructor(private readonly cfg: PoolConfig) {}
 
@@ -124,7 +150,7 @@ export class PoolDomain {
     for (let attempt = 1; ; attempt++) {
       if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
       const { copy, transferList } = ownBytes(args);
-      const task: PoolTask = { component, op, args: copy, fault: attempt === 1 ? fault : undefined };
+      const task: PoolTask = { id: this.nextTaskId++, component, op, args: copy, fault: attempt === 1 ? fault : undefined };
       const workers = this.workers();
       const deadline = new AbortController();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -132,6 +158,21 @@ export class PoolDomain {
       // Whether the deadline cut off a running call (its worker terminated, replaced at once) or
       // one still queued (no worker lost).
       let terminated = false;
+      // Set when the running task's worker stopped ticking: it is hung, and terminated.
+      let hung: string | null = null;
+      let watchdog: ReturnType<typeof setTimeout> | undefined;
+      this.ticked.set(task.id, (threadId) => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => {
+          hung = `its worker (thread ${threadId}) stopped answering (no liveness tick in ${this.cfg.heartbeat.timeoutMs} ms) and was terminated`;
+          deadline.abort();
+        }, this.cfg.heartbeat.timeoutMs);
+      });
+      // Once the worker has answered (or is gone) its ticks are over: nothing more to watch.
+      const stopWatching = () => {
+        clearTimeout(watchdog);
+        this.ticked.delete(task.id);
+      };
       void this.up.then(() => {
         if (settled) return;
         timer = setTimeout(() => {
@@ -143,6 +184,7 @@ export class PoolDomain {
       let lost: string;
       try {
         const reply = await workers.run(task, { signal: deadline.signal, transferList }) as PoolReply | Uint8Array;
+        stopWatching();
         if (task.fault?.type === 'drop') {
           // The reply is lost on its way: the caller waits out its deadline, as for any domain.
           await new Promise((resolve) => deadline.signal.aborted ? resolve(null) : deadline.signal.addEventListener('abort', resolve));
@@ -155,15 +197,16 @@ export class PoolDomain {
       } catch (err) {
         if (err instanceof SysError) throw err;
         if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
-        if (deadline.signal.aborted && !terminated) {
+        if (deadline.signal.aborted && !terminated && hung === null) {
           // It waited its whole deadline for a free worker: as a call to a busy domain, it times out.
           if (attempt >= tries) throw new SysError('ETIMEDOUT', `${where}: no worker of pool domain ${this.cfg.domain} was free for ${timeoutMs} ms, ${tries} ${tries === 1 ? 'try' : 'tries'}`);
           continue;
         }
-        lost = deadline.signal.aborted ? `no reply in ${timeoutMs} ms: its worker was terminated` : `its worker died (${(err as Error).message})`;
+        lost = hung ?? (deadline.signal.aborted ? `no reply in ${timeoutMs} ms: its worker was terminated` : `its worker died (${(err as Error).message})`);
       } finally {
         settled = true;
         clearTimeout(timer);
+        stopWatching();
       }
       const wait = this.cfg.workerLost(`${where}: ${lost}`);
       if (wait === null) this.giveUp(`pool domain ${this.cfg.domain} lost more workers than its restart intensity allows`);
@@ -196,12 +239,15 @@ export class PoolDomain {
       filename,
       minThreads: workers,
       maxThreads: workers,
-      workerData: { domain, components, tsx } satisfies PoolWorkerData,
+      workerData: { domain, components, tsx, tickMs: this.cfg.heartbeat.periodMs } satisfies PoolWorkerData,
       resourceLimits: memoryLimitMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryLimitMb },
       // A worker that exits between calls (none of its calls fails) is replaced by piscina;
       // the 'error' it emits for that is not a call's to report.
     });
     pool.on('error', () => {});
+    pool.on('message', (m: unknown) => {
+      if (isTick(m)) this.ticked.get(m.tick)?.(m.threadId);
+    });
     let ready = 0;
     this.up = new Promise((resolve) => {
       const bound = setTimeout(resolve, Math.max(this.cfg.calls.timeoutMs, 30_000)).unref();

@@ -14,7 +14,7 @@ import { startProcess, startThread, type DomainHost, type ThreadTransport } from
 import { PoolDomain } from './domain-pool.js';
 import type { DomainSpec, Placement } from './placement.js';
 import { makeSocketDir } from './sockets.js';
-import { RestartRecord, combine, type Supervision } from './supervisor-policy.js';
+import { RestartRecord, combine, type Heartbeat, type Supervision } from './supervisor-policy.js';
 import type { KernelEvent } from './supervisor.js';
 import { pairKey, peerPairs, planFor, socketEnds, type Wiring } from './topology.js';
 
@@ -67,6 +67,8 @@ export interface DomainsConfig {
   /** Each domain's JS heap limit in MiB (undefined: Node's default). */
   memoryLimitMb?: number;
   calls: CallPolicy;
+  /** The heartbeat, which also notices a pool's hung worker (kernel/domain-pool.ts). */
+  heartbeat: Heartbeat;
   /** Each component's supervision; a domain's is the combination of its components'. */
   supervision: ReadonlyMap<string, Supervision>;
   /** Whether the kernel is halting: no spare is started then. */
@@ -103,7 +105,7 @@ export class Domains {
       });
       if (d.kind === 'pool') {
         this.pools.set(d.name, new PoolDomain({
-          domain: d.name, workers: d.workers!, calls: cfg.calls, memoryLimitMb: cfg.memoryLimitMb,
+          domain: d.name, workers: d.workers!, calls: cfg.calls, heartbeat: cfg.heartbeat, memoryLimitMb: cfg.memoryLimitMb,
           components: d.components.map((name) => ({ name, module: cfg.placement.modules.get(name) })),
           workerLost: (reason) => this.workerLost(d.name, reason),
         }));

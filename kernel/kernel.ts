@@ -83,7 +83,7 @@ export class Kernel {
     });
     this.domainSet = new Domains({
       placement, main: this.main, transport: settings.transport, memoryLimitMb: settings.memoryLimitMb,
-      calls: settings.calls, supervision: settings.supervision,
+      calls: settings.calls, heartbeat: settings.heartbeat, supervision: settings.supervision,
       halting: () => this.halting !== null,
       exited: (name, reason) => void this.supervisor.failed(name, reason),
       log: (e) => this.log(e),

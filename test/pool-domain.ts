@@ -1,7 +1,8 @@
 // The pool domain: placements that use it (and those refused), a pure op with the same results
 // in main, a thread, a process and a pool, calls spread over the pool's workers, and each
 // fault type against a component in a pool — a lost worker fails or retries only its own
-// calls, counted as the pool's restarts — and a halt that leaves no thread.
+// calls, counted as the pool's restarts; a hung one is noticed by the heartbeat, one that runs
+// long with its event loop free is not — and a halt that leaves no thread.
 
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -143,8 +144,11 @@ t.test('many calls in flight use more than one worker', async (t) => {
   t.match(row, new RegExp(`^sum +pool/2 +${[...ps.threads!].join(',')} +running +0 `), `the shell's ps shows it: ${row}`);
 });
 
+// A heartbeat shorter than the call deadline (FAST's 4 s), so that a hung worker is noticed by it.
+const HEARTBEAT: Partial<BootOptions> = { heartbeat: { periodMs: 200, timeoutMs: 1000 } };
+
 t.test('faults in a pool domain', async (t) => {
-  const k = await boot({ policy: withSum('pool', 2), ...FAST, memoryLimitMb: 64, supervision: { sum: { intensity: { max: 100, withinMs: 60_000 } } } });
+  const k = await boot({ policy: withSum('pool', 2), ...FAST, ...HEARTBEAT, memoryLimitMb: 64, supervision: { sum: { intensity: { max: 100, withinMs: 60_000 } } } });
   t.teardown(() => k.halt());
   const restarts = () => k.domains().find((d) => d.name === 'sum')!.restarts;
   const where = (ms = 0) => k.call<number>('sum', 'where', { ms });
@@ -160,25 +164,30 @@ t.test('faults in a pool domain', async (t) => {
     t.ok(k.events.some((e) => e.kind === 'failed' && e.domain === 'sum' && /worker died/.test(e.reason)), 'dmesg tells');
   });
 
-  await t.test('hang: cut off at the call deadline, its worker terminated, the call retried', async (t) => {
+  await t.test('hang: noticed by the heartbeat before the call deadline, its worker terminated, the call retried', async (t) => {
     const before = restarts();
     await k.inject({ component: 'sum', type: 'hang' });
     t.type(await where(), 'number', 'the call came back');
     t.equal(restarts(), before + 1, 'the hung worker counts as a restart');
-    t.ok(k.events.some((e) => e.domain === 'sum' && /no reply in 4000 ms: its worker was terminated/.test(e.reason)), 'dmesg tells');
+    t.ok(k.events.some((e) => e.domain === 'sum' && /its worker \(thread \d+\) stopped answering \(no liveness tick in 1000 ms\) and was terminated/.test(e.reason)), 'dmesg tells: the heartbeat, not the call deadline, cut it off');
+    t.notOk(k.events.some((e) => e.domain === 'sum' && /no reply in 4000 ms/.test(e.reason)), 'the call deadline never came');
   });
 
   await t.test('error, delay, drop and corrupt act on the call as in any domain', async (t) => {
     await k.inject({ component: 'sum', type: 'error', errno: 'EROFS' });
     await t.rejects(where(), { errno: 'EROFS', message: /injected EROFS/ }, 'the injected errno');
     t.type(await where(), 'number', 'then served again');
-    await k.inject({ component: 'sum', type: 'delay', ms: 300 });
+    const before = restarts();
+    // Longer than the heartbeat's timeout, with the worker's event loop free (as argon2 on
+    // libuv's threadpool): it keeps ticking, so it is not taken for a hang.
+    await k.inject({ component: 'sum', type: 'delay', ms: 1500 });
     const t0 = Date.now();
     await where();
-    t.ok(Date.now() - t0 >= 290, 'delayed');
-    const before = restarts();
+    t.ok(Date.now() - t0 >= 1490, 'delayed, past the heartbeat timeout, and not cut off');
     await k.inject({ component: 'sum', type: 'drop' });
+    const t1 = Date.now();
     t.type(await where(), 'number', 'a dropped reply: retried after the deadline');
+    t.ok(Date.now() - t1 >= 3990, 'the whole call deadline, not the heartbeat timeout: a worker that answered is not watched');
     const data = new Uint8Array(8192);
     await k.inject({ component: 'sum', type: 'corrupt', op: 'bump' });
     const bumped = await k.call<Uint8Array>('sum', 'bump', { data });
@@ -207,6 +216,21 @@ t.test('faults in a pool domain', async (t) => {
 
   const stats = await k.faultHits();
   t.ok(stats.sum, 'fault hits are counted for the pool component');
+});
+
+t.test("a cold pool's start does not count against its first call's deadline", async (t) => {
+  // Starting the workers (and, from source, compiling their code) takes longer than this deadline.
+  const k = await boot({ policy: withSum('pool', 2), calls: { timeoutMs: 300, tries: 1, reconnectMs: 1000 } });
+  t.teardown(() => k.halt());
+  t.type(await k.call<number>('sum', 'where', { ms: 0 }), 'number', 'the first call is answered');
+});
+
+t.test('with no heartbeat, a hung worker is cut off at the call deadline (the last resort), and the call retried', async (t) => {
+  const k = await boot({ policy: withSum('pool', 2), ...FAST, heartbeat: { periodMs: 0 } });
+  t.teardown(() => k.halt());
+  await k.inject({ component: 'sum', type: 'hang' });
+  t.type(await k.call<number>('sum', 'where', { ms: 0 }), 'number', 'the call came back');
+  t.ok(k.events.some((e) => e.domain === 'sum' && /no reply in 4000 ms: its worker was terminated/.test(e.reason)), 'dmesg tells');
 });
 
 t.test('restart intensity: past it the pool is given up on, its calls fail with EIO', async (t) => {

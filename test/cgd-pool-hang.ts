@@ -1,15 +1,12 @@
-// Review of issue 16, defect 3: a hung pool worker under cgd is not the transparent retry the
-// README promises ("a call with no reply by its deadline has its worker terminated and is
-// retried likewise"). cgd's own call to the cipher (cgd in a thread, the cipher's proxy in
-// main) has the same deadline as the pool's, counted from earlier, so the caller gives up first:
-// the user's read fails with ETIMEDOUT ("cat: /mnt/h.txt: Connection timed out"; through the
-// API "vfs.open: no reply from domain vfs in time") while the pool retries the same decrypt on
-// another worker, for nobody. A crashed worker, by contrast, is retried transparently, and so
-// is a hung encrypt under fsync (the first subtest holds). Pure ops are idempotent: one hang
-// should cost time, not the call.
+// A hung pool worker under cgd is a transparent retry (issue 16, review defect 3): the pool's
+// heartbeat notices a worker whose event loop stopped within the heartbeat timeout (1 s ticks,
+// 5 s), terminates it and runs its call again on another, well within the callers' deadlines —
+// cgd's own call to the cipher, ext2's, vfs's and the user's, which started earlier than the
+// pool's try. Before the fix the pool cut the task off only at the call deadline, the same as
+// its callers', so the user's read failed with ETIMEDOUT while the pool retried for nobody.
 //
-// Reproduce: rumpus sh --image IMG --key-file K --policy microkernel \
-//   -c 'inject cipher hang --after 2 --count 1; cat /mnt/h.txt'   → after 60 s, ETIMEDOUT
+// By hand: rumpus sh --image IMG --key-file K --policy microkernel \
+//   -c 'inject cipher hang --after 2 --count 1; cat /mnt/h.txt'   → the file, after ~5 s
 
 import { join } from 'node:path';
 import t from 'tap';
@@ -21,7 +18,7 @@ const MiB = 1024 * 1024;
 const key = new TextEncoder().encode(KEY);
 
 t.test('one hang of a pool worker under cgd is retried on another worker, not failed to the user', { skip: cryptsetupMissing() ?? undefined }, async (t) => {
-  const dir = tempDir('rumpus-review-03-');
+  const dir = tempDir('rumpus-cgd-pool-hang-');
   const img = join(dir, 'c.img');
   const maker = await boot({ policy: 'monolithic' });
   try {
