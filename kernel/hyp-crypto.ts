@@ -73,7 +73,9 @@ function aesXts(direction: 'encrypt' | 'decrypt', key: Uint8Array, sector: numbe
       cipher = direction === 'encrypt' ? c.createCipheriv(algorithm, key, iv) : c.createDecipheriv(algorithm, key, iv);
     } catch (err) {
       // OpenSSL refuses a key whose two halves are equal (XTS's tweak key must differ).
-      throw new SysError('EINVAL', `aesXts: ${(err as Error).message}`);
+      const duplicated = /duplicated keys/.test((err as Error).message);
+      throw new SysError('EINVAL', duplicated ? 'aesXts: the two halves of the key are equal, which XTS refuses (its tweak key must differ from its data key)'
+        : `aesXts: the host refused the key (${(err as Error).message})`);
     }
     cipher.setAutoPadding(false);
     const n = cipher.update(data.subarray(at, at + sectorSize)).copy(out, at);
