@@ -2,15 +2,21 @@
 // (checksum, magic, JSON) opens from the secondary and says so, as does an older one (the newer
 // copy wins), and the next header write repairs it; both damaged is EUCLEAN naming
 // what is wrong with each; an unknown cipher, KDF or hash is EINVAL naming it; a payload that
-// does not fit the device is EINVAL; and a seeded fuzz of header bytes and JSON values never
-// throws anything but a SysError.
+// does not fit the device is EINVAL; every command (open, dump, addkey, removekey) refuses
+// what open refuses, the same way, writing nothing — LUKS1 keyslot areas that overlap or leave
+// the space before the payload, as cryptsetup's LUKS_check_keyslots, and LUKS2 JSON nested
+// deeper than json-c's limit among them; anything unexpected is EIO; and a seeded fuzz of
+// header bytes and JSON values never throws anything but a SysError.
 
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SysError } from '../kernel/index.js';
 import { luksAddKey, luksDump, luksFormat, luksOpen, luksRemoveKey, luksVersion, type FormatOptions, type RawDevice } from '../servers/cgd/luks.js';
-import { cryptsetupAccepts, cryptsetupDump, cryptsetupFormat, fileDevice, hostLuksCrypto, luksTempDir, noCryptsetup, patchFile, rewriteLuks2Json } from './lib/luks.js';
+import { MAX_JSON_DEPTH, nestsDeeper } from '../servers/cgd/luks2-json.js';
+import { cryptsetup, cryptsetupAccepts, cryptsetupAddKey, cryptsetupDump, cryptsetupFormat, fileDevice, keyFile, hostLuksCrypto, luksTempDir, noCryptsetup, patchFile, rewriteLuks2Json } from './lib/luks.js';
 
 const crypto = hostLuksCrypto();
 const pw = new TextEncoder().encode('pw');
@@ -161,6 +167,143 @@ t.test('a payload that does not fit the device is EINVAL', { skip: noCryptsetup 
   await t.rejects(open(zeros), { errno: 'EINVAL', message: /not a LUKS container/ }, 'no header at all');
 });
 
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/**
+ * Open, dump, addkey and removekey of `img` each refused with `errno` and a sentence matching
+ * `message` — every command checks the header as open does — and the image unchanged.
+ */
+async function refusedByAll(t: Test, img: string, errno: string, message: RegExp): Promise<void> {
+  const before = sha(img);
+  const dev = fileDevice(img);
+  try {
+    const commands: [string, () => Promise<unknown>][] = [
+      ['open', () => luksOpen(dev, crypto, pw)],
+      ['dump', () => luksDump(dev, crypto.hyp)],
+      ['addkey', () => luksAddKey(dev, crypto, pw, new TextEncoder().encode('new'), { kdf: { type: 'pbkdf2', iterations: 1000 } })],
+      ['removekey', () => luksRemoveKey(dev, crypto, pw)],
+    ];
+    for (const [name, command] of commands) await t.rejects(command(), { errno, message }, `${name} refuses it`);
+  } finally {
+    dev.close();
+  }
+  t.equal(sha(img), before, 'and nothing was written');
+}
+
+/** LUKS1 keyslot `slot`'s 48-byte entry starts here; its material offset (sectors) is at +40, its stripes at +44. */
+const luks1Keyslot = (slot: number) => 208 + 48 * slot;
+const u32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+
+t.test('LUKS1 keyslot areas are checked as cryptsetup checks them, by every command', { skip: noCryptsetup }, async (t) => {
+  const damages: [string, (img: string) => void, RegExp][] = [
+    // A free keyslot over a keyslot in use: addkey would write the new material over it.
+    ['a free keyslot sharing keyslot 0\'s material', (img) => patchFile(img, luks1Keyslot(1) + 40, readFileSync(img).subarray(luks1Keyslot(0) + 40, luks1Keyslot(0) + 44)), /the material of keyslots 0 and 1 overlaps/],
+    // Two keyslots in use on one area: removing one would wipe the other.
+    ['two keyslots in use sharing one area', (img) => patchFile(img, luks1Keyslot(1), readFileSync(img).subarray(luks1Keyslot(0), luks1Keyslot(1))), /the material of keyslots 0 and 1 overlaps/],
+    ['a free keyslot\'s material past the payload', (img) => patchFile(img, luks1Keyslot(7) + 40, u32(4096)), /keyslot 7's material \(2097152 … \d+\) is outside the space between the header and the payload/],
+    ['a free keyslot\'s material over the header', (img) => patchFile(img, luks1Keyslot(7) + 40, u32(1)), /keyslot 7's material \(512 … \d+\) is outside/],
+    ['a keyslot of 1 stripe', (img) => patchFile(img, luks1Keyslot(7) + 44, u32(1)), /keyslot 7 has 1 stripes, not 4000/],
+  ];
+  for (const [name, damage, message] of damages) {
+    const img = container('areas1.img', 'luks1');
+    const good = readFileSync(img).subarray(0, 1024);
+    damage(img);
+    t.notOk(cryptsetupAccepts(img, 'pw'), `${name}: cryptsetup refuses it`);
+    await refusedByAll(t, img, 'EUCLEAN', new RegExp(`^cgd: the LUKS1 header is damaged: ${message.source}`));
+    patchFile(img, 0, good);
+    t.equal((await open(img)).keyslot, 0, 'the header put back, keyslot 0 still opens: its material was never touched');
+  }
+});
+
+t.test('a LUKS2 payload past the device is refused by every command, as open refuses it', { skip: noCryptsetup }, async (t) => {
+  const img = container('beyond-all.img');
+  rewriteLuks2Json(img, (j) => { j.segments['0'].offset = String(1 << 30); });
+  await refusedByAll(t, img, 'EINVAL', /^cgd: the payload offset 1073741824 is beyond the device/);
+  const long = container('long-all.img');
+  rewriteLuks2Json(long, (j) => { j.segments['0'].size = String(64 << 20); });
+  await refusedByAll(t, long, 'EINVAL', /^cgd: the payload \(67108864 bytes at \d+\) runs past the device's end/);
+});
+
+t.test('LUKS2 JSON nesting is bounded before it is parsed', async (t) => {
+  t.notOk(nestsDeeper('{"a":[[{"b":"x"}]]}', 4), 'depth 4 is within 4');
+  t.ok(nestsDeeper('{"a":[[{"b":[]}]]}', 4), 'depth 5 is beyond 4');
+  // Strings holding brackets, an escaped quote, and an escaped backslash just before the closing quote.
+  const tricky = JSON.stringify({ s: '[[[["{{', t: 'x\\', u: '\\"[', a: [[1]] });
+  t.notOk(nestsDeeper(tricky, 3), 'brackets inside strings do not count');
+  t.ok(nestsDeeper(tricky, 2), 'those outside do');
+});
+
+/** Rewrites both JSON copies of a container whose header copies are `hdrSize` bytes, fixing their checksums. */
+function rewriteJsonText(img: string, hdrSize: number, edit: (text: string) => string): void {
+  const fd = openSync(img, 'r+');
+  try {
+    for (const offset of [0, hdrSize]) {
+      const hdr = Buffer.alloc(hdrSize);
+      readSync(fd, hdr, 0, hdrSize, offset);
+      const area = hdr.subarray(4096);
+      const text = edit(area.subarray(0, area.indexOf(0)).toString('utf8'));
+      area.fill(0);
+      area.write(text, 'utf8');
+      hdr.fill(0, 448, 512);
+      createHash('sha256').update(hdr).digest().copy(hdr, 448);
+      writeSync(fd, hdr, 0, hdrSize, offset);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+t.test('deeply nested LUKS2 JSON is EINVAL for every command, nothing written', { skip: noCryptsetup }, async (t) => {
+  // 1,500,000 nested arrays in a 4 MiB header cryptsetup made: cloning or serialising that
+  // recursively runs out of stack; cryptsetup's json-c refuses it too.
+  const img = join(dir, 'deep.img');
+  execFileSync('truncate', ['-s', '40M', img]);
+  cryptsetup(['luksFormat', '--type', 'luks2', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000',
+    '--luks2-metadata-size', '4096k', '--luks2-keyslots-size', '8M', '--key-file', keyFile(img, 'pw'), img]);
+  const depth = 1_500_000;
+  rewriteJsonText(img, 4 << 20, (text) => `${text.slice(0, -1)},"x":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+  t.throws(() => cryptsetupDump(img), 'cryptsetup refuses it');
+  await refusedByAll(t, img, 'EINVAL', new RegExp(`^cgd: the LUKS2 metadata nests deeper than ${MAX_JSON_DEPTH} levels`));
+
+  const shallow = container('shallow.img');
+  rewriteLuks2Json(shallow, (j) => { j.tokens['0'] = { type: 'rumpus-test', keyslots: [], note: `${'['.repeat(1000)}{"` }; });
+  t.equal((await open(shallow)).keyslot, 0, 'brackets in a string are no nesting: the container opens');
+  t.ok(cryptsetupAccepts(shallow, 'pw'), 'as in cryptsetup');
+});
+
+t.test('LUKS2 removekey keeps a keyslot that opens the data: one no digest binds does not count', { skip: noCryptsetup }, async (t) => {
+  const img = container('unbound.img');
+  cryptsetupAddKey(img, 'pw', 'other', { pbkdf: 'pbkdf2' });
+  rewriteLuks2Json(img, (j) => { j.digests['0'].keyslots = ['0']; }); // keyslot 1 opens nothing now
+  const before = sha(img);
+  const dev = fileDevice(img);
+  try {
+    await t.rejects(luksRemoveKey(dev, crypto, pw), { errno: 'EBUSY', message: /^cgd: keyslot 0 is the last one/ });
+  } finally {
+    dev.close();
+  }
+  t.equal(sha(img), before, 'nothing was written');
+});
+
+t.test('an unexpected failure inside the library is a SysError (EIO), not a raw exception', async (t) => {
+  const broken: RawDevice = {
+    size: 40 << 20,
+    read: async () => { throw new TypeError('a bug'); },
+    write: async () => { throw new TypeError('a bug'); },
+  };
+  for (const [name, command] of [
+    ['open', () => luksOpen(broken, crypto, pw)],
+    ['dump', () => luksDump(broken, crypto.hyp)],
+    ['addkey', () => luksAddKey(broken, crypto, pw, pw)],
+    ['removekey', () => luksRemoveKey(broken, crypto, pw)],
+    ['format', () => luksFormat(broken, crypto, pw, { kdf: { type: 'pbkdf2', iterations: 1000 } })],
+  ] as const) {
+    const err = await command().catch((e: unknown) => e);
+    t.ok(err instanceof SysError, `${name}: a SysError`);
+    t.match(err, { errno: 'EIO', message: /^cgd: an unexpected failure in the LUKS code \(TypeError: a bug\)$/ }, `${name}: EIO naming the failure`);
+  }
+});
+
 /** A device over bytes in memory that refuses (with a plain Error, as a bug) any read outside them. */
 function memoryDevice(bytes: Uint8Array): RawDevice {
   return {
@@ -235,6 +378,7 @@ t.test('a seeded fuzz of LUKS2 and LUKS1 headers throws nothing but SysErrors', 
             return;
           }
           if (!err.message.startsWith('cgd: ')) t.fail(`seed ${seed}, ${type} run ${i}: '${err.message}' does not start with cgd:`);
+          if (err.errno === 'EIO') t.fail(`seed ${seed}, ${type} run ${i}: an unexpected failure: ${err.message}`);
           errnos.set(err.errno, (errnos.get(err.errno) ?? 0) + 1);
         }
       }

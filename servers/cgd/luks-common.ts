@@ -22,6 +22,20 @@ export function checkedKdf(kdf: Kdf, what: string): Kdf {
   }
 }
 
+/**
+ * `work`'s result; a failure that is no SysError — a bug, or input no check foresaw — becomes
+ * EIO with a sentence, so that nothing but SysErrors leaves the library.
+ */
+export async function surfaced<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof SysError) throw err;
+    const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw luksError('EIO', `an unexpected failure in the LUKS code (${what})`);
+  }
+}
+
 /** `crypto` whose failures read as the library's own (asLuksError). */
 export function guarded(crypto: LuksCrypto): LuksCrypto {
   const wrap = <A extends unknown[]>(fn: (...args: A) => Promise<Uint8Array>) => async (...args: A): Promise<Uint8Array> => {

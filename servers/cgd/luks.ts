@@ -9,9 +9,11 @@
 // Errors are SysErrors whose message starts 'cgd: ' and never holds a key or passphrase:
 // EACCES — no keyslot opens with the passphrase (nothing is written); EINVAL — not a LUKS
 // container, or a cipher, mode, KDF, hash or requirement rumpus does not have (named), or a
-// payload that does not fit the device; EUCLEAN — the header (LUKS1) or both header copies
+// payload that does not fit the device (every command checks the header as opening does,
+// before it writes anything); EUCLEAN — the header (LUKS1) or both header copies
 // (LUKS2) damaged, saying what is wrong; EBUSY — removing the last keyslot; ENOSPC — no free
-// keyslot or keyslot area. A damaged LUKS2 primary with a good secondary opens; Volume.notes
+// keyslot or keyslot area; EIO — anything unexpected (a bug), so that no other exception
+// leaves the library. A damaged LUKS2 primary with a good secondary opens; Volume.notes
 // says so.
 //
 // Defaults (luks-defaults.ts): LUKS2, aes-xts-plain64 with a 512-bit key, 4096-byte sectors,
@@ -22,7 +24,7 @@
 // 1 MiB boundary (2 MiB).
 
 import type { Hyp } from '../../kernel/api.js';
-import { guarded, luksError } from './luks-common.js';
+import { guarded, luksError, surfaced } from './luks-common.js';
 import { PRIMARY_MAGIC } from './luks2-header.js';
 import { addKeyLuks1, dumpLuks1, formatLuks1, openLuks1, removeKeyLuks1 } from './luks1.js';
 import { addKeyLuks2, dumpLuks2, formatLuks2, openLuks2, readLuks2, removeKeyLuks2 } from './luks2.js';
@@ -59,8 +61,10 @@ async function versionOf(dev: RawDevice, hyp: Hyp): Promise<1 | 2> {
 
 /** Opens the container with `passphrase`: its volume key and payload. */
 export async function luksOpen(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array): Promise<Volume> {
-  const c = guarded(crypto);
-  return (await versionOf(dev, c.hyp)) === 1 ? openLuks1(dev, c, passphrase) : openLuks2(dev, c, passphrase);
+  return surfaced(async () => {
+    const c = guarded(crypto);
+    return (await versionOf(dev, c.hyp)) === 1 ? openLuks1(dev, c, passphrase) : openLuks2(dev, c, passphrase);
+  });
 }
 
 /**
@@ -69,10 +73,12 @@ export async function luksOpen(dev: RawDevice, crypto: LuksCrypto, passphrase: U
  * EINVAL for an option rumpus does not do or a device too small.
  */
 export async function luksFormat(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array, options: FormatOptions = {}): Promise<Volume> {
-  const version = options.version ?? 2;
-  if (version !== 1 && version !== 2) throw luksError('EINVAL', `LUKS version ${String(version)}: 1 or 2`);
-  const c = guarded(crypto);
-  return version === 1 ? formatLuks1(dev, c, passphrase, options) : formatLuks2(dev, c, passphrase, options);
+  return surfaced(async () => {
+    const version = options.version ?? 2;
+    if (version !== 1 && version !== 2) throw luksError('EINVAL', `LUKS version ${String(version)}: 1 or 2`);
+    const c = guarded(crypto);
+    return version === 1 ? formatLuks1(dev, c, passphrase, options) : formatLuks2(dev, c, passphrase, options);
+  });
 }
 
 /**
@@ -80,10 +86,12 @@ export async function luksFormat(dev: RawDevice, crypto: LuksCrypto, passphrase:
  * keyslot and area (ENOSPC when none); LUKS2 writes both header copies, seqid + 1. The new keyslot.
  */
 export async function luksAddKey(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array, newPassphrase: Uint8Array, options: { kdf?: KdfOptions } = {}): Promise<number> {
-  const c = guarded(crypto);
-  return (await versionOf(dev, c.hyp)) === 1
-    ? addKeyLuks1(dev, c, passphrase, newPassphrase, options.kdf)
-    : addKeyLuks2(dev, c, passphrase, newPassphrase, options.kdf);
+  return surfaced(async () => {
+    const c = guarded(crypto);
+    return (await versionOf(dev, c.hyp)) === 1
+      ? addKeyLuks1(dev, c, passphrase, newPassphrase, options.kdf)
+      : addKeyLuks2(dev, c, passphrase, newPassphrase, options.kdf);
+  });
 }
 
 /**
@@ -91,11 +99,13 @@ export async function luksAddKey(dev: RawDevice, crypto: LuksCrypto, passphrase:
  * last one. The keyslot removed.
  */
 export async function luksRemoveKey(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array): Promise<number> {
-  const c = guarded(crypto);
-  return (await versionOf(dev, c.hyp)) === 1 ? removeKeyLuks1(dev, c, passphrase) : removeKeyLuks2(dev, c, passphrase);
+  return surfaced(async () => {
+    const c = guarded(crypto);
+    return (await versionOf(dev, c.hyp)) === 1 ? removeKeyLuks1(dev, c, passphrase) : removeKeyLuks2(dev, c, passphrase);
+  });
 }
 
 /** What the header tells without a key: version, uuid, cipher, offsets, sector size, keyslots (no salts). */
 export async function luksDump(dev: RawDevice, hyp: Hyp): Promise<LuksInfo> {
-  return (await versionOf(dev, hyp)) === 1 ? dumpLuks1(dev) : dumpLuks2(dev, hyp);
+  return surfaced(async () => ((await versionOf(dev, hyp)) === 1 ? dumpLuks1(dev) : dumpLuks2(dev, hyp)));
 }

@@ -9,7 +9,10 @@
 //
 // — and 8 keyslots of PBKDF2 (the header's hash) over material encrypted with the header's
 // cipher; the master key's digest is PBKDF2(hash, key, mk-digest-salt, mk-digest-iter, 20).
-// There is one header: a damaged one is EUCLEAN.
+// There is one header: a damaged one is EUCLEAN. It is checked as strictly as cryptsetup's
+// lib/luks1/keymanage.c (LUKS_check_keyslots, LUKS_check_device_size) before anything is read
+// with it or written to the device: every keyslot, active or not, has 4000 stripes and its
+// material after the header, before the payload, and apart from every other keyslot's.
 
 import { CIPHERS, KDF_HASHES, type DigestName } from '../../kernel/api.js';
 import { materialSize, storeMaterial, unlockMaterial, type KeyMaterial } from './keyslot.js';
@@ -19,6 +22,8 @@ import { type FormatOptions, type KdfOptions, type LuksCrypto, type LuksInfo, ty
 import { PRIMARY_MAGIC } from './luks2-header.js';
 
 export const PHDR_SIZE = 592;
+/** The header's whole sectors, read and written as one. */
+const HEADER_SECTORS = 1024;
 const KEYSLOTS = 8;
 const KEYSLOT_AT = 208;
 const KEYSLOT_SIZE = 48;
@@ -45,6 +50,8 @@ interface Luks1Header {
   mkDigestIterations: number;
   uuid: string;
   keyslots: Luks1Keyslot[];
+  /** The header's sectors as read: a header write changes only keyslot entries. */
+  raw: Uint8Array;
 }
 
 const text = (b: Uint8Array, at: number, length: number): string => {
@@ -80,28 +87,46 @@ function parseLuks1(b: Uint8Array, devSize: number): Luks1Header {
     const iterations = v.getUint32(at + 4);
     const offset = v.getUint32(at + 40) * 512;
     const stripes = v.getUint32(at + 44);
-    if (state === ACTIVE) {
-      if (iterations === 0) damaged(`keyslot ${id} has 0 iterations`);
-      if (stripes === 0 || stripes > 65536) damaged(`keyslot ${id} has ${stripes} stripes`);
-      const end = offset + materialSize(keyBytes, stripes);
-      if (offset < PHDR_SIZE || end > payloadOffset) damaged(`keyslot ${id}'s material (${offset} … ${end}) is outside the space before the payload`);
-    }
+    if (stripes !== STRIPES) damaged(`keyslot ${id} has ${stripes} stripes, not ${STRIPES}`);
+    if (state === ACTIVE && iterations === 0) damaged(`keyslot ${id} has 0 iterations`);
     const kdf = { type: 'pbkdf2' as const, hash, iterations: Math.max(iterations, 1), salt: b.slice(at + 8, at + 40) };
     if (state === ACTIVE) checkedKdf(kdf, `keyslot ${id}`);
     keyslots.push({ id, active: state === ACTIVE, offset, keyBytes, stripes, afHash: hash, cipher, cipherKeyBytes: keyBytes, kdf });
   }
+  checkAreas(keyslots, payloadOffset);
   return {
     cipher, hash, payloadOffset, keyBytes, mkDigest: b.slice(112, 132), mkDigestSalt, mkDigestIterations,
-    uuid: text(b, 168, 40), keyslots,
+    uuid: text(b, 168, 40), keyslots, raw: b.slice(0, HEADER_SECTORS),
   };
 }
 
-async function readLuks1(dev: RawDevice): Promise<Luks1Header> {
-  return parseLuks1(await dev.read(0, 1024), dev.size);
+/**
+ * Every keyslot's material, active or not (a free one is where addkey will write), lies after
+ * the header and before the payload — so inside the device, whose end is past the payload —
+ * and apart from every other keyslot's, as cryptsetup's LUKS_check_keyslots demands.
+ */
+function checkAreas(keyslots: Luks1Keyslot[], payloadOffset: number): void {
+  const area = (k: Luks1Keyslot) => ({ k, at: k.offset, end: k.offset + materialSize(k.keyBytes, k.stripes) });
+  const areas = keyslots.map(area).sort((a, b) => a.at - b.at);
+  for (const { k, at, end } of areas) {
+    if (at < PHDR_SIZE || end > payloadOffset) damaged(`keyslot ${k.id}'s material (${at} … ${end}) is outside the space between the header and the payload (${PHDR_SIZE} … ${payloadOffset})`);
+  }
+  for (let i = 1; i < areas.length; i++) {
+    if (areas[i].at < areas[i - 1].end) damaged(`the material of keyslots ${areas[i - 1].k.id} and ${areas[i].k.id} overlaps`);
+  }
 }
 
-function buildLuks1(h: Luks1Header): Uint8Array {
-  const b = new Uint8Array(1024); // whole sectors; the rest of the sector stays zero
+/**
+ * The container's header, checked (parseLuks1): the one reading that opening, dumping, adding
+ * and removing keyslots all start from, before anything is written.
+ */
+async function readLuks1(dev: RawDevice): Promise<Luks1Header> {
+  return parseLuks1(await dev.read(0, HEADER_SECTORS), dev.size);
+}
+
+/** A new header: all its fields from `h`. */
+function buildLuks1(h: Omit<Luks1Header, 'raw'>): Uint8Array {
+  const b = new Uint8Array(HEADER_SECTORS); // the rest of the sectors stays zero
   const v = new DataView(b.buffer);
   const put = (at: number, s: string) => b.set(new TextEncoder().encode(s), at);
   b.set(PRIMARY_MAGIC, 0);
@@ -116,20 +141,35 @@ function buildLuks1(h: Luks1Header): Uint8Array {
   b.set(h.mkDigestSalt, 132);
   v.setUint32(164, h.mkDigestIterations);
   put(168, h.uuid);
-  for (const k of h.keyslots) {
-    const at = KEYSLOT_AT + k.id * KEYSLOT_SIZE;
-    v.setUint32(at, k.active ? ACTIVE : DISABLED);
-    if (k.active && k.kdf.type === 'pbkdf2') {
-      v.setUint32(at + 4, k.kdf.iterations);
-      b.set(k.kdf.salt, at + 8);
-    }
-    v.setUint32(at + 40, k.offset / 512);
-    v.setUint32(at + 44, k.stripes);
-  }
+  for (const k of h.keyslots) putKeyslot(b, k);
   return b;
 }
 
-async function masterDigest(crypto: LuksCrypto, h: Luks1Header, key: Uint8Array): Promise<Uint8Array> {
+/** Writes keyslot `k`'s entry into header bytes `b`; a disabled one keeps no salt or iterations. */
+function putKeyslot(b: Uint8Array, k: Luks1Keyslot): void {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const at = KEYSLOT_AT + k.id * KEYSLOT_SIZE;
+  v.setUint32(at, k.active ? ACTIVE : DISABLED);
+  const pbkdf2 = k.active && k.kdf.type === 'pbkdf2' ? k.kdf : null;
+  v.setUint32(at + 4, pbkdf2 ? pbkdf2.iterations : 0);
+  b.fill(0, at + 8, at + 40);
+  if (pbkdf2) b.set(pbkdf2.salt, at + 8);
+  v.setUint32(at + 40, k.offset / 512);
+  v.setUint32(at + 44, k.stripes);
+}
+
+/**
+ * The header `h` was read from with keyslot `k` changed — checked as a read header is
+ * (parseLuks1), so that a header this code would refuse never reaches the device.
+ */
+function withKeyslot(dev: RawDevice, h: Luks1Header, k: Luks1Keyslot): Uint8Array {
+  const b = h.raw.slice();
+  putKeyslot(b, k);
+  parseLuks1(b, dev.size);
+  return b;
+}
+
+async function masterDigest(crypto: LuksCrypto, h: Omit<Luks1Header, 'raw'>, key: Uint8Array): Promise<Uint8Array> {
   return crypto.derive({ type: 'pbkdf2', hash: h.hash, iterations: h.mkDigestIterations, salt: h.mkDigestSalt }, key, DIGEST_SIZE);
 }
 
@@ -141,7 +181,7 @@ async function unlock(dev: RawDevice, crypto: LuksCrypto, h: Luks1Header, passph
   throw luksError('EACCES', 'no keyslot opens with this passphrase');
 }
 
-function volumeOf(dev: RawDevice, h: Luks1Header, key: Uint8Array, keyslot: number): Volume {
+function volumeOf(dev: RawDevice, h: Omit<Luks1Header, 'raw'>, key: Uint8Array, keyslot: number): Volume {
   return {
     version: 1, uuid: h.uuid, cipher: h.cipher, key, offset: h.payloadOffset, size: dev.size - h.payloadOffset,
     sectorSize: 512, ivOffset: 0, keyslot, notes: [],
@@ -183,7 +223,7 @@ export async function formatLuks1(dev: RawDevice, crypto: LuksCrypto, passphrase
 
   const key = hyp.random(keyBytes);
   const mkDigestSalt = hyp.random(SALT_BYTES);
-  const h: Luks1Header = {
+  const h: Omit<Luks1Header, 'raw'> = {
     cipher, hash, payloadOffset, keyBytes, mkDigest: new Uint8Array(DIGEST_SIZE), mkDigestSalt, mkDigestIterations: DIGEST_ITERATIONS, uuid,
     keyslots: Array.from({ length: KEYSLOTS }, (_, id) => ({
       id, active: false, offset: MATERIAL_ALIGN + id * stride, keyBytes, stripes: STRIPES, afHash: hash, cipher, cipherKeyBytes: keyBytes,
@@ -191,11 +231,13 @@ export async function formatLuks1(dev: RawDevice, crypto: LuksCrypto, passphrase
     })),
   };
   h.mkDigest = await masterDigest(crypto, h, key);
-  await wipe(dev, 0, payloadOffset);
   const slot = h.keyslots[0];
   Object.assign(slot, { active: true, kdf });
+  const header = buildLuks1(h);
+  parseLuks1(header, dev.size); // what is written must read back: checked before the wipe
+  await wipe(dev, 0, payloadOffset);
   await storeMaterial(dev, crypto, slot, passphrase, key);
-  await dev.write(0, buildLuks1(h));
+  await dev.write(0, header);
   return volumeOf(dev, h, key, 0);
 }
 
@@ -204,13 +246,12 @@ export async function addKeyLuks1(dev: RawDevice, crypto: LuksCrypto, passphrase
   const h = await readLuks1(dev);
   const newKdf = luks1Kdf(kdf, h.hash, crypto.hyp.random);
   const { key } = await unlock(dev, crypto, h, passphrase);
-  const slot = h.keyslots.find((k) => !k.active);
-  if (!slot) throw luksError('ENOSPC', `all ${KEYSLOTS} LUKS1 keyslots are in use`);
-  Object.assign(slot, { active: true, kdf: newKdf, stripes: STRIPES });
-  const end = slot.offset + materialSize(slot.keyBytes, slot.stripes);
-  if (slot.offset < PHDR_SIZE || end > h.payloadOffset) throw luksError('ENOSPC', `keyslot ${slot.id} has no room for its material before the payload`);
+  const free = h.keyslots.find((k) => !k.active);
+  if (!free) throw luksError('ENOSPC', `all ${KEYSLOTS} LUKS1 keyslots are in use`);
+  const slot = { ...free, active: true, kdf: newKdf };
+  const header = withKeyslot(dev, h, slot);
   await storeMaterial(dev, crypto, slot, newPassphrase, key);
-  await dev.write(0, buildLuks1(h));
+  await dev.write(0, header);
   return slot.id;
 }
 
@@ -219,8 +260,7 @@ export async function removeKeyLuks1(dev: RawDevice, crypto: LuksCrypto, passphr
   const h = await readLuks1(dev);
   const { slot } = await unlock(dev, crypto, h, passphrase);
   if (h.keyslots.filter((k) => k.active).length === 1) throw luksError('EBUSY', `keyslot ${slot.id} is the last one: without it the data could never be opened again`);
-  slot.active = false;
-  await dev.write(0, buildLuks1(h));
+  await dev.write(0, withKeyslot(dev, h, { ...slot, active: false }));
   await wipe(dev, slot.offset, slot.offset + roundUp(materialSize(slot.keyBytes, slot.stripes), 512));
   return slot.id;
 }

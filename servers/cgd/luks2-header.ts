@@ -9,6 +9,7 @@
 // csum is the checksum_alg digest of the whole hdr_size bytes with the csum field zeroed.
 
 import type { DigestName, Hyp } from '../../kernel/api.js';
+import { luksError } from './luks-common.js';
 
 export const BINARY_HEADER_SIZE = 4096;
 export const PRIMARY_MAGIC = Uint8Array.of(0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe); // 'LUKS\xba\xbe'
@@ -45,9 +46,9 @@ function field(bytes: Uint8Array, at: number, length: number): string {
   return ascii.decode(end < 0 ? raw : raw.subarray(0, end));
 }
 
-function putField(bytes: Uint8Array, at: number, length: number, text: string): void {
+function putField(bytes: Uint8Array, at: number, length: number, text: string, what: string): void {
   const encoded = encoder.encode(text);
-  if (encoded.length >= length) throw new Error(`'${text}' does not fit ${length} bytes`);
+  if (encoded.length >= length) throw luksError('EINVAL', `the LUKS2 header's ${what} (${encoded.length} bytes) does not fit its ${length}-byte field`);
   bytes.set(encoded, at);
 }
 
@@ -123,7 +124,7 @@ export interface HeaderFields {
 
 /**
  * The hdr_size bytes of one copy (primary at 0 or secondary at hdr_size), checksummed with
- * sha256. Throws Error if the JSON or a string does not fit (the caller checks sizes first).
+ * sha256. EINVAL if a string does not fit its field, ENOSPC if the JSON does not fit its area.
  */
 export function buildHeader(hyp: Hyp, fields: HeaderFields, primary: boolean): Uint8Array {
   const copy = new Uint8Array(fields.hdrSize);
@@ -132,14 +133,16 @@ export function buildHeader(hyp: Hyp, fields: HeaderFields, primary: boolean): U
   view.setUint16(6, 2);
   view.setBigUint64(8, BigInt(fields.hdrSize));
   view.setBigUint64(16, BigInt(fields.seqid));
-  putField(copy, 24, 48, fields.label);
-  putField(copy, 72, 32, 'sha256');
+  putField(copy, 24, 48, fields.label, 'label');
+  putField(copy, 72, 32, 'sha256', 'checksum algorithm');
   copy.set(hyp.random(64), 104);
-  putField(copy, 168, 40, fields.uuid);
-  putField(copy, 208, 48, fields.subsystem);
+  putField(copy, 168, 40, fields.uuid, 'uuid');
+  putField(copy, 208, 48, fields.subsystem, 'subsystem');
   view.setBigUint64(256, BigInt(primary ? 0 : fields.hdrSize));
   const json = encoder.encode(fields.json);
-  if (json.length >= fields.hdrSize - BINARY_HEADER_SIZE) throw new Error(`the JSON (${json.length} bytes) does not fit its area`);
+  if (json.length >= fields.hdrSize - BINARY_HEADER_SIZE) {
+    throw luksError('ENOSPC', `the LUKS2 metadata (${json.length} bytes of JSON) does not fit its ${fields.hdrSize - BINARY_HEADER_SIZE}-byte area`);
+  }
   copy.set(json, BINARY_HEADER_SIZE);
   copy.set(checksum(hyp, 'sha256', copy), CSUM_AT);
   return copy;

@@ -13,6 +13,14 @@ import { BINARY_HEADER_SIZE } from './luks2-header.js';
 /** JSON that breaks the LUKS2 spec: the header copy holding it is damaged. */
 export class MetadataDamage extends Error {}
 
+/**
+ * The deepest nesting of objects and arrays the JSON may have: json-c's default
+ * (JSON_TOKENER_DEFAULT_DEPTH), which cryptsetup parses the metadata with. Deeper JSON is
+ * refused before it is parsed, so that no walk over the metadata (parsing, cloning,
+ * serialising) can run out of stack.
+ */
+export const MAX_JSON_DEPTH = 32;
+
 /** Keyslots LUKS2 allows (cryptsetup's LUKS2_KEYSLOTS_MAX). */
 export const MAX_KEYSLOTS = 32;
 
@@ -196,11 +204,34 @@ function entries(value: unknown, what: string, max?: number): [number, unknown][
   return Object.entries(object(value, what)).map(([key, v]) => [id(key, `${what} id`, max), v]);
 }
 
+/** Whether `text` nests objects and arrays deeper than `limit`: one pass, brackets inside strings not counted. */
+export function nestsDeeper(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /**
  * Parses and checks the JSON of a header of `hdrSize` bytes. MetadataDamage when it breaks
  * the spec; SysError EINVAL (message 'cgd: …') when it names what rumpus does not do.
  */
 export function parseMetadata(text: string, hdrSize: number): Luks2Metadata {
+  if (nestsDeeper(text, MAX_JSON_DEPTH)) {
+    throw luksError('EINVAL', `the LUKS2 metadata nests deeper than ${MAX_JSON_DEPTH} levels, which cryptsetup refuses too`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -6,6 +6,10 @@
 // spec) is passed over and the volume says so in its notes; with both good, the newer (higher
 // seqid) wins, as in cryptsetup. Opening does not repair a damaged copy: the next header write
 // (adding or removing a keyslot) writes both copies anew.
+//
+// Writing: every command reads the container through readLuks2, the same checks as opening
+// (payload included), and builds the new header copies — checked as read ones — before its
+// first write, so a refusal leaves the device as it was.
 
 import { CIPHERS, SysError, type Hyp } from '../../kernel/api.js';
 import { materialSize, storeMaterial, unlockMaterial } from './keyslot.js';
@@ -64,10 +68,19 @@ async function findSecondary(dev: RawDevice, hyp: Hyp): Promise<Copy> {
 }
 
 /**
- * Reads the container's metadata from the better of its two copies. EUCLEAN when both are
- * damaged, naming what is wrong with each; EINVAL for metadata rumpus does not do.
+ * Reads the container's metadata from the better of its two copies, and checks that its
+ * payload fits the device: what opening, dumping, adding and removing keyslots all start
+ * from. EUCLEAN when both copies are damaged, naming what is wrong with each; EINVAL for
+ * metadata rumpus does not do, or a payload outside the device.
  */
 export async function readLuks2(dev: RawDevice, hyp: Hyp): Promise<Luks2State> {
+  const state = await betterCopy(dev, hyp);
+  payload(dev, state.meta);
+  return state;
+}
+
+/** The metadata of the better of the two copies. */
+async function betterCopy(dev: RawDevice, hyp: Hyp): Promise<Luks2State> {
   const primary = await readCopy(dev, hyp, 0, true);
   // Beside a good primary, a secondary whose metadata rumpus would refuse is only a damaged copy.
   const secondary = typeof primary === 'string' ? await findSecondary(dev, hyp)
@@ -139,21 +152,31 @@ function volumeOf(dev: RawDevice, state: Luks2State, key: Uint8Array, keyslot: n
 /** Opens a LUKS2 container (see luksOpen in luks.ts). */
 export async function openLuks2(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array): Promise<Volume> {
   const state = await readLuks2(dev, crypto.hyp);
-  payload(dev, state.meta);
   const { key, slot } = await unlock(dev, crypto, state.meta, passphrase);
   return volumeOf(dev, state, key, slot.id);
 }
 
-/** Writes both copies of the header with `raw` as JSON and seqid one more than `header`'s. */
-async function writeHeaders(dev: RawDevice, hyp: Hyp, header: Omit<Luks2Header, 'json' | 'primary' | 'hdrOffset' | 'checksumAlg'>, raw: Record<string, unknown>): Promise<void> {
+/** Both copies of a header to write. */
+interface HeaderCopies {
+  hdrSize: number;
+  primary: Uint8Array;
+  secondary: Uint8Array;
+}
+
+/**
+ * Both copies of the header with `raw` as JSON and seqid one more than `header`'s, checked as
+ * a read header's metadata is (what is written must read back). Built before any write.
+ */
+function headerCopies(hyp: Hyp, header: Omit<Luks2Header, 'json' | 'primary' | 'hdrOffset' | 'checksumAlg'>, raw: Record<string, unknown>): HeaderCopies {
   const json = JSON.stringify(raw);
-  parseMetadata(json, header.hdrSize); // what is written must read back: a bug here must not reach the disk
+  parseMetadata(json, header.hdrSize);
   const fields = { hdrSize: header.hdrSize, seqid: header.seqid + 1, label: header.label, uuid: header.uuid, subsystem: header.subsystem, json };
-  if (new TextEncoder().encode(json).length >= header.hdrSize - BINARY_HEADER_SIZE) {
-    throw luksError('ENOSPC', `the LUKS2 metadata (${json.length} bytes of JSON) no longer fits its ${header.hdrSize - BINARY_HEADER_SIZE}-byte area`);
-  }
-  await dev.write(0, buildHeader(hyp, fields, true));
-  await dev.write(header.hdrSize, buildHeader(hyp, fields, false));
+  return { hdrSize: header.hdrSize, primary: buildHeader(hyp, fields, true), secondary: buildHeader(hyp, fields, false) };
+}
+
+async function writeHeaders(dev: RawDevice, copies: HeaderCopies): Promise<void> {
+  await dev.write(0, copies.primary);
+  await dev.write(copies.hdrSize, copies.secondary);
 }
 
 /** The first gap of `size` bytes in the keyslots area, or null. */
@@ -166,20 +189,18 @@ function freeArea(meta: Luks2Metadata, hdrSize: number, size: number): number | 
   return 2 * hdrSize + meta.keyslotsSize - at >= size ? at : null;
 }
 
-/** A new keyslot for `volumeKey`, its material written, at the first free id and area. */
-async function addKeyslot(dev: RawDevice, crypto: LuksCrypto, meta: Luks2Metadata, hdrSize: number, passphrase: Uint8Array, volumeKey: Uint8Array, kdf: Kdf): Promise<Luks2Keyslot> {
+/** A new keyslot for a volume key of `keyBytes`, at the first free id and area (its material not yet written). */
+function newKeyslot(meta: Luks2Metadata, hdrSize: number, keyBytes: number, kdf: Kdf): Luks2Keyslot {
   let id = 0;
   while (meta.keyslots.some((k) => k.id === id)) id++;
   if (id >= MAX_KEYSLOTS) throw luksError('ENOSPC', `all ${MAX_KEYSLOTS} LUKS2 keyslots are in use`);
-  const areaSize = roundUp(materialSize(volumeKey.length, STRIPES), AREA_ALIGN);
+  const areaSize = roundUp(materialSize(keyBytes, STRIPES), AREA_ALIGN);
   const offset = freeArea(meta, hdrSize, areaSize);
   if (offset === null) throw luksError('ENOSPC', `no room for another keyslot (${areaSize} bytes) in the keyslots area`);
-  const slot: Luks2Keyslot = {
-    id, priority: 1, offset, areaSize, keyBytes: volumeKey.length, stripes: STRIPES, afHash: AF_HASH,
-    cipher: meta.segment.cipher, cipherKeyBytes: volumeKey.length, kdf,
+  return {
+    id, priority: 1, offset, areaSize, keyBytes, stripes: STRIPES, afHash: AF_HASH,
+    cipher: meta.segment.cipher, cipherKeyBytes: keyBytes, kdf,
   };
-  await storeMaterial(dev, crypto, slot, passphrase, volumeKey);
-  return slot;
 }
 
 /** The layout of a new container on `dev`: payload offset and keyslots area size. EINVAL if too small. */
@@ -215,10 +236,12 @@ export async function formatLuks2(dev: RawDevice, crypto: LuksCrypto, passphrase
     digests: { 0: digestJson({ keyslots: [], segments: [0], hash: 'sha256', iterations: DIGEST_ITERATIONS, salt: digestSalt, digest }) },
     config: { json_size: String(HEADER_SIZE - BINARY_HEADER_SIZE), keyslots_size: String(keyslotsSize) },
   };
-  await wipe(dev, 0, offset);
-  const slot = await addKeyslot(dev, crypto, { keyslots: [], segment, digests: [], keyslotsSize, raw }, HEADER_SIZE, passphrase, volumeKey, kdf);
+  const slot = newKeyslot({ keyslots: [], segment, digests: [], keyslotsSize, raw }, HEADER_SIZE, keyBytes, kdf);
   withKeyslot(raw, slot, 0);
-  await writeHeaders(dev, hyp, { hdrSize: HEADER_SIZE, seqid: 0, label, uuid, subsystem: '' }, raw);
+  const copies = headerCopies(hyp, { hdrSize: HEADER_SIZE, seqid: 0, label, uuid, subsystem: '' }, raw);
+  await wipe(dev, 0, offset);
+  await storeMaterial(dev, crypto, slot, passphrase, volumeKey);
+  await writeHeaders(dev, copies);
   return openedAfterWrite(dev, hyp, volumeKey, slot.id);
 }
 
@@ -239,10 +262,12 @@ export async function addKeyLuks2(dev: RawDevice, crypto: LuksCrypto, passphrase
   const state = await readLuks2(dev, crypto.hyp);
   const newKdf = kdfFrom(kdf, crypto.hyp.random);
   const { key, digest } = await unlock(dev, crypto, state.meta, passphrase);
-  const slot = await addKeyslot(dev, crypto, state.meta, state.header.hdrSize, newPassphrase, key, newKdf);
+  const slot = newKeyslot(state.meta, state.header.hdrSize, key.length, newKdf);
   const raw = structuredClone(state.meta.raw);
   withKeyslot(raw, slot, digest.id);
-  await writeHeaders(dev, crypto.hyp, state.header, raw);
+  const copies = headerCopies(crypto.hyp, state.header, raw);
+  await storeMaterial(dev, crypto, slot, newPassphrase, key);
+  await writeHeaders(dev, copies);
   return slot.id;
 }
 
@@ -250,13 +275,16 @@ export async function addKeyLuks2(dev: RawDevice, crypto: LuksCrypto, passphrase
 export async function removeKeyLuks2(dev: RawDevice, crypto: LuksCrypto, passphrase: Uint8Array): Promise<number> {
   const state = await readLuks2(dev, crypto.hyp);
   const { slot } = await unlock(dev, crypto, state.meta, passphrase);
-  if (state.meta.keyslots.length === 1) throw luksError('EBUSY', `keyslot ${slot.id} is the last one: without it the data could never be opened again`);
+  // The last keyslot that opens the data: one no digest binds, or set to 'ignore', does not count.
+  if (!tryOrder(state.meta).some((k) => k.id !== slot.id && digestFor(state.meta, k.id))) {
+    throw luksError('EBUSY', `keyslot ${slot.id} is the last one: without it the data could never be opened again`);
+  }
   const raw = structuredClone(state.meta.raw);
   delete (raw.keyslots as Record<string, unknown>)[String(slot.id)];
   for (const d of Object.values(raw.digests as Record<string, { keyslots: string[] }>)) {
     d.keyslots = d.keyslots.filter((k) => k !== String(slot.id));
   }
-  await writeHeaders(dev, crypto.hyp, state.header, raw);
+  await writeHeaders(dev, headerCopies(crypto.hyp, state.header, raw));
   await wipe(dev, slot.offset, slot.offset + slot.areaSize);
   return slot.id;
 }
@@ -264,7 +292,7 @@ export async function removeKeyLuks2(dev: RawDevice, crypto: LuksCrypto, passphr
 /** What a LUKS2 header tells without a key (see luksDump in luks.ts). */
 export async function dumpLuks2(dev: RawDevice, hyp: Hyp): Promise<LuksInfo> {
   const { header, meta, notes } = await readLuks2(dev, hyp);
-  const { offset, size } = payload(dev, meta);
+  const { offset, size } = payload(dev, meta); // checked by readLuks2: the extent only
   return {
     version: 2, uuid: header.uuid, label: header.label, cipher: meta.segment.cipher,
     keyBytes: meta.keyslots[0]?.keyBytes ?? 0, offset, size, sectorSize: meta.segment.sectorSize,
