@@ -8,8 +8,9 @@
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import {
-  SysError, boot, fromHostError, isErrno, localControl, strerror, type BootOptions, type KernelControl, type MountInfo, type Proc,
+  SysError, boot, localControl, type BootOptions, type Kernel, type MountSpec, type KernelControl, type MountInfo, type Proc,
 } from '../kernel/index.js';
+import { hostFileError } from './host-errors.js';
 import { kernelTree, pathUnder, type FileTree, type ImageMount } from './files.js';
 import { Keys, noKeyWithServer } from './keys.js';
 import { UsageError, bootOptions, connectServer, type ServerChoice, type Values } from './subcommand.js';
@@ -42,9 +43,7 @@ function notAnImage(image: string): SysError | null {
   try {
     return statSync(image).isDirectory() ? new SysError('EISDIR', `${image}: is a directory, not an image`) : null;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const errno = isErrno(code) ? code : 'EIO';
-    return new SysError(errno, `${image}: ${strerror(errno)}`);
+    return hostFileError(err, image);
   }
 }
 
@@ -146,12 +145,45 @@ function about(image: string, err: unknown): unknown {
   return err instanceof SysError ? new SysError(err.errno, `${image}: ${err.message}`) : err;
 }
 
+/** An image a kernel booted here mounts: where and how, and the image as the user named it. */
+export interface ImageMountSpec {
+  mount: MountSpec;
+  image: string;
+}
+
+/**
+ * Boots a kernel and mounts the images in it, in order, each by a client process rather than
+ * as a boot mount, so that a failure (a wrong key, not an ext2 image …) names its image; the
+ * kernel is halted again when one fails. `options.mounts` are the other mounts (the defaults
+ * when absent).
+ */
+export async function bootWithImages(options: BootOptions, images: ImageMountSpec[]): Promise<Kernel> {
+  const kernel = await boot(options);
+  try {
+    const p = await kernel.spawn();
+    try {
+      for (const { mount: m, image } of images) {
+        await p.mkdir(m.target, { recursive: true, mode: 0o755 });
+        await p.mount(m.target, m.fstype, { source: m.source, readonly: m.readonly, key: m.key }).catch((err: unknown) => {
+          throw about(image, err);
+        });
+      }
+    } finally {
+      await p.exit().catch(() => {});
+    }
+  } catch (err) {
+    await kernel.halt();
+    throw err;
+  }
+  return kernel;
+}
+
 /** The real path of an image operand, or the host's error with its errno. */
 function realImage(image: string): string {
   try {
     return realpathSync(image);
   } catch (err) {
-    throw fromHostError(err, image);
+    throw hostFileError(err, image);
   }
 }
 

@@ -5,9 +5,10 @@
 // a pipe into standard input still works), echo off; with no terminal, one sentence asks for
 // --key-file. An image that is not a LUKS container never gets a key.
 
-import { closeSync, openSync, readFileSync, readSync, realpathSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, realpathSync, writeSync } from 'node:fs';
 import { ReadStream, isatty } from 'node:tty';
-import { SysError, fromHostError } from '../kernel/index.js';
+import { SysError } from '../kernel/index.js';
+import { hostFileError } from './host-errors.js';
 import { UsageError, type Values } from './subcommand.js';
 
 export const KEY_HELP = `  --key-file FILE     the passphrase of the LUKS images: FILE's exact bytes (a final newline
@@ -44,16 +45,41 @@ export function isLuksImage(path: string): boolean {
   }
 }
 
-/** A key file's exact bytes ('-': standard input's); EINVAL when it is empty. */
+/**
+ * The largest key file: 8 MiB, cryptsetup's default key-file size limit (--keyfile-size-max,
+ * DEFAULT_KEYFILE_SIZE_MAXKB 8192 in its configure). A larger file, or an endless stream such
+ * as /dev/zero, is refused after reading one byte more, never read on.
+ */
+export const KEY_FILE_MAX_BYTES = 8 << 20;
+
+/**
+ * A key file's exact bytes ('-': standard input's), read to its end but never beyond
+ * KEY_FILE_MAX_BYTES + 1 bytes. EFBIG when it is larger than KEY_FILE_MAX_BYTES, EINVAL when
+ * it is empty, the host's errno (in one sentence naming the file) when it cannot be read.
+ */
 export function readKeyFile(path: string): Uint8Array {
-  let bytes: Buffer;
+  const what = `key file ${path}`;
+  let fd: number;
   try {
-    bytes = readFileSync(path === '-' ? 0 : path);
+    fd = path === '-' ? 0 : openSync(path, 'r');
   } catch (err) {
-    throw fromHostError(err, `key file ${path}`);
+    throw hostFileError(err, what);
   }
-  if (bytes.length === 0) throw new SysError('EINVAL', `key file ${path} is empty: a passphrase has at least one byte`);
-  return new Uint8Array(bytes);
+  const limit = KEY_FILE_MAX_BYTES + 1;
+  const bytes = Buffer.alloc(limit);
+  let length = 0;
+  try {
+    for (let n = -1; n !== 0 && length < limit; length += n) n = readSync(fd, bytes, length, limit - length, null);
+  } catch (err) {
+    throw hostFileError(err, what);
+  } finally {
+    if (fd !== 0) closeSync(fd);
+  }
+  if (length > KEY_FILE_MAX_BYTES) {
+    throw new SysError('EFBIG', `${what} is larger than 8 MiB, the largest key file (as cryptsetup's default --keyfile-size-max)`);
+  }
+  if (length === 0) throw new SysError('EINVAL', `${what} is empty: a passphrase has at least one byte`);
+  return new Uint8Array(bytes.subarray(0, length));
 }
 
 const CTRL_C = 0x03;
@@ -94,7 +120,7 @@ export async function promptOnTerminal(question: string): Promise<Uint8Array | n
           } else typed.push(b);
         }
       });
-      input.on('error', (err) => reject(fromHostError(err, '/dev/tty')));
+      input.on('error', (err) => reject(hostFileError(err, '/dev/tty')));
     });
   } finally {
     input.setRawMode(false);

@@ -3,12 +3,13 @@
 
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { DEFAULT_MOUNTS, POLICIES, SysError, THREAD_TRANSPORTS, boot, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
+import { POLICIES, SysError, THREAD_TRANSPORTS, boot, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_GROUPS, runBench } from '../bench/index.js';
 import { svgReport } from '../bench/svg.js';
 import { formatReport } from '../bench/table.js';
 import { CTL_SUBCOMMAND } from './ctl-command.js';
 import { FAULTS_SUBCOMMAND } from './faults-command.js';
+import { bootWithImages } from './image.js';
 import { IMAGE_SUBCOMMANDS } from './image-commands.js';
 import { KEY_HELP, Keys, keyOptions } from './keys.js';
 import { LUKS_SUBCOMMAND } from './luks-command.js';
@@ -59,10 +60,10 @@ ${SERVER_HELP}`,
           await control.close();
         }
       }
-      const mounts = typeof v.image === 'string'
-        ? [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: v.image, key: await Keys.of(v).keyFor(v.image) }]
-        : undefined;
-      const kernel = await boot(bootOptions(v, { mounts }));
+      const images = typeof v.image === 'string'
+        ? [{ image: v.image, mount: { target: '/mnt', fstype: 'ext2', source: v.image, key: await Keys.of(v).keyFor(v.image) } }]
+        : [];
+      const kernel = await bootWithImages(bootOptions(v), images);
       try {
         return await runShell(new Shell(localControl(kernel), await kernel.spawn(), { stdout: writeOut, stderr: writeErr }), script);
       } finally {

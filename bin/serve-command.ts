@@ -7,9 +7,10 @@
 
 import { join, resolve } from 'node:path';
 import {
-  DEFAULT_MOUNTS, SysError, TokenTable, boot, defaultTokenOut, parseAddress, serve, type Kernel, type MountSpec, type Server,
+  SysError, TokenTable, defaultTokenOut, parseAddress, serve, type Kernel, type MountSpec, type Server,
 } from '../kernel/index.js';
 import { removeOwn, writeFresh, type WrittenFile } from '../kernel/private-files.js';
+import { bootWithImages, type ImageMountSpec } from './image.js';
 import { KEY_HELP, Keys, keyOptions } from './keys.js';
 import { writeErr } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
@@ -21,14 +22,14 @@ export function defaultListen(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * The boot mounts: the defaults, then the first image at /mnt (as `rumpus sh --image`), the next
- * at /mnt1, /mnt2, … read-write; a LUKS image with its key (which no client ever sees).
+ * The images' mounts: the first at /mnt (as `rumpus sh --image`), the next at /mnt1, /mnt2, …
+ * read-write; a LUKS image with its key (which no client ever sees).
  */
-async function imageMounts(images: string[], keys: Keys): Promise<MountSpec[]> {
-  const mounts: MountSpec[] = [...DEFAULT_MOUNTS];
+async function imageMounts(images: string[], keys: Keys): Promise<ImageMountSpec[]> {
+  const mounts: ImageMountSpec[] = [];
   for (const [i, image] of images.entries()) {
     // Absolute, so that a client finds an image among the mounts by its real path from any directory.
-    mounts.push({ target: i === 0 ? '/mnt' : `/mnt${i}`, fstype: 'ext2', source: resolve(image), key: await keys.keyFor(image) });
+    mounts.push({ image, mount: { target: i === 0 ? '/mnt' : `/mnt${i}`, fstype: 'ext2', source: resolve(image), key: await keys.keyFor(image) } });
   }
   return mounts;
 }
@@ -136,12 +137,11 @@ ${KERNEL_HELP}`,
     try {
       const chosen = tokensFor(v, listen);
       written = chosen.written;
-      kernel = await boot(bootOptions(v, {
-        mounts,
+      kernel = await bootWithImages(bootOptions(v, {
         onEvent: (e) => {
           if (e.kind === 'panic') end({ kind: 'panic', report: e.reason });
         },
-      }));
+      }), mounts);
       server = await serve(kernel, { listen, tokens: chosen.tokens, maxConnections });
       void server.halted.then(() => end({ kind: 'halted' }));
       if (pidfile !== null) {
@@ -155,7 +155,7 @@ ${KERNEL_HELP}`,
         return 1;
       }
       // After ctl halt the kernel has halted already, which unmounted everything.
-      return why.kind === 'halted' || (await unmountImages(kernel, mounts)) ? 0 : 1;
+      return why.kind === 'halted' || (await unmountImages(kernel, mounts.map((m) => m.mount))) ? 0 : 1;
     } finally {
       process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
       await server?.close();

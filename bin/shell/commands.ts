@@ -554,7 +554,15 @@ export const COMMANDS: Record<string, CommandDef> = {
       const [type, ...where] = rest;
       const target = where[where.length - 1];
       const source = where.length === 2 ? where[0] : undefined;
-      return each(s, 'mount', io, [target], () => s.p.mount(target, type, { source, readonly: set.has('r') }));
+      try {
+        await s.p.mount(target, type, { source, readonly: set.has('r') });
+      } catch (err) {
+        if (!(err instanceof SysError)) throw err;
+        // The file system's whole sentence: why it cannot mount SOURCE (not ext2, a LUKS container without a key …) is what the user needs.
+        io.err(`mount: ${s.show(target)}: ${err.message || strerror(err.errno)}\n`);
+        return 1;
+      }
+      return 0;
     },
   },
   umount: {
