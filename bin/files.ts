@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs/promises';
 import {
-  O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, fromHostError, isErrno,
+  O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, fromHostError,
   quoteName, toByteString, type FileType, type Proc,
 } from '../kernel/index.js';
 

@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { POLICIES, SysError, THREAD_TRANSPORTS, boot, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
+import { POLICIES, SysError, THREAD_TRANSPORTS, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_GROUPS, runBench } from '../bench/index.js';
 import { svgReport } from '../bench/svg.js';
 import { formatReport } from '../bench/table.js';

@@ -6,7 +6,7 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { DEFAULT_MOUNTS, O_CREAT, O_RDWR, boot, type Proc } from '../kernel/index.js';
+import { DEFAULT_MOUNTS, O_CREAT, O_RDWR, boot } from '../kernel/index.js';
 import { fsckClean, mkImage, seededBytes, tempDir } from './lib/e2fs.js';
 import { maxFileSize } from '../servers/ext2/blockmap.js';
 import type { Geometry } from '../servers/ext2/superblock.js';

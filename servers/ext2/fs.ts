@@ -14,7 +14,7 @@
 
 import {
   S_IALLUGO, NAME_MAX, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, byteString, bytesOf, fileTypeOf, isByteString, mknodTypeFault,
-  type Attr, type AttrChanges, type Context, type DirEntry, type FileType, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
+  type Attr, type Context, type FileType, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
 import { BlockMap, maxFileSize } from './blockmap.js';

@@ -6,7 +6,7 @@
 
 import {
   S_IALLUGO, NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, fileTypeOf, handOver, isByteString, mknodTypeFault,
-  type Attr, type AttrChanges, type DirEntry, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
+  type Attr, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { DirEntries } from './entries.js';
 
