@@ -5,8 +5,9 @@
 
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_MOUNTS, O_APPEND, O_CREAT, O_WRONLY, boot, type FaultSpec, type PlacementSpec } from '../kernel/index.js';
+import { DEFAULT_MOUNTS, boot, type FaultSpec, type PlacementSpec } from '../kernel/index.js';
 import { FAST_KDF, KEY, cipherIn, cryptsetupMissing, decryptPayload } from './lib/cgd.js';
+import { fsyncedAppends } from './lib/appends.js';
 import { fsckClean, tempDir } from './lib/e2fs.js';
 
 const MiB = 1024 * 1024;
@@ -31,17 +32,7 @@ async function appendThrough(policy: PlacementSpec, img: string, fault: FaultSpe
     await p.writeFile('/mnt/before', 'synced before the crash');
     await p.sync();
     await k.inject(fault);
-    const acked: number[] = [];
-    let pending: number[] = [];
-    for (let i = 0; i < 40; i++) {
-      const fd = await p.open('/mnt/log', O_WRONLY | O_CREAT | O_APPEND, 0o644).catch(() => null);
-      if (fd === null) continue;
-      if (await p.write(fd, line(i)).then(() => true, () => false)) pending.push(i);
-      // A failed fsync acknowledges nothing, and what it did not acknowledge may be gone.
-      if (await p.fsync(fd).then(() => true, () => false)) acked.push(...pending);
-      pending = [];
-      await p.close(fd).catch(() => {});
-    }
+    const acked = await fsyncedAppends(p, '/mnt/log', line);
     await k.settled();
     return { acked, restarts: k.domains().reduce((n, d) => n + d.restarts, 0) };
   } finally {

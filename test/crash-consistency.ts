@@ -6,8 +6,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_MOUNTS, O_APPEND, O_CREAT, O_WRONLY, boot, localControl, type FaultSpec } from '../kernel/index.js';
+import { DEFAULT_MOUNTS, boot, localControl, type FaultSpec } from '../kernel/index.js';
 import { sealCommit } from '../servers/blk/wal.js';
+import { fsyncedAppends } from './lib/appends.js';
 import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
 
 const dir = tempDir('rumpus-crash-');
@@ -29,18 +30,7 @@ async function appendThrough(policy: string, img: string, faults: FaultSpec[]): 
     await p.writeFile('/mnt/before', 'synced before the crash');
     await p.sync();
     for (const f of faults) await k.inject(f);
-    const acked: number[] = [];
-    let pending: number[] = [];
-    for (let i = 0; i < 40; i++) {
-      // A fd lost with a restart of vfs, or an EIO, is reopened; what matters is what fsync acknowledged.
-      const fd = await p.open('/mnt/log', O_WRONLY | O_CREAT | O_APPEND, 0o644).catch(() => null);
-      if (fd === null) continue;
-      if (await p.write(fd, line(i)).then(() => true, () => false)) pending.push(i);
-      // A failed fsync acknowledges nothing, and what it did not acknowledge may be gone.
-      if (await p.fsync(fd).then(() => true, () => false)) acked.push(...pending);
-      pending = [];
-      await p.close(fd).catch(() => {});
-    }
+    const acked = await fsyncedAppends(p, '/mnt/log', line);
     await k.settled();
     return { acked, restarts: k.domains().reduce((n, d) => n + d.restarts, 0) };
   } finally {
