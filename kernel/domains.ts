@@ -123,6 +123,11 @@ export class Domains {
     return this.states.get(name)!;
   }
 
+  /** Starts every pool's workers now (PoolDomain.warm); resolves once all are up. */
+  warmPools(): Promise<void> {
+    return Promise.all([...this.pools.values()].map((p) => p.warm())).then(() => {});
+  }
+
   /** The pool of a pool domain. */
   pool(name: string): PoolDomain {
     const pool = this.pools.get(name);
