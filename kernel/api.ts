@@ -20,6 +20,7 @@ export {
 } from './ops.js';
 export { FsInstances, firstFsid } from './fs-instances.js';
 export { BlockUnit, type BlockDevice, type BlockWrite } from './block-unit.js';
+export { checkCommit, checkRequest, checkWritable, type UnitBounds } from './block-requests.js';
 export { byteString, bytesOf, isByteString } from './names.js';
 
 /**

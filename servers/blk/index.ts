@@ -13,7 +13,9 @@
 // stale — the thread or process that held them is gone — and the new attach takes them over. A
 // commit the dead blk had sealed in an image's log is completed by the next read-write attach.
 
-import { BLOCK_OPS, SysError, defineComponent, op, type HostFile, type Hyp, type UnitInfo } from '../../kernel/api.js';
+import {
+  BLOCK_OPS, SysError, checkCommit, checkRequest, checkWritable, defineComponent, op, type HostFile, type Hyp, type UnitBounds, type UnitInfo,
+} from '../../kernel/api.js';
 import { committedOverlay, WriteAheadLog, type Overlay } from './wal.js';
 
 /** Largest single transfer, in bytes. */
@@ -115,15 +117,8 @@ export default defineComponent({
           if (u.file !== null) hyp.fileClose(u.file); // and with it the claim
         }
       };
-      const check = (u: Unit, op: string, offset: number, length: number) => {
-        if (offset % u.sectorSize || length % u.sectorSize) {
-          throw new SysError('EINVAL', `blk: ${op} of ${length} bytes at ${offset} is not aligned to ${u.sectorSize}-byte sectors`);
-        }
-        if (offset + length > u.size) {
-          throw new SysError('EINVAL', `blk: ${op} of ${length} bytes at ${offset} runs past the end of unit ${u.unit} (${u.size} bytes)`);
-        }
-        if (length > MAX_IO) throw new SysError('EINVAL', `blk: ${op} of ${length} bytes exceeds the limit of ${MAX_IO}`);
-      };
+      /** What blk's requests on u are checked against. */
+      const bounds = (u: Unit): UnitBounds => ({ device: 'blk', unit: u.unit, size: u.size, sectorSize: u.sectorSize, maxIo: MAX_IO, readonly: u.readonly });
 
       return {
         attach(a) {
@@ -163,7 +158,7 @@ export default defineComponent({
         info: ({ unit }) => info(get(unit)),
         read({ unit, offset, length }) {
           const u = get(unit);
-          check(u, 'read', offset, length);
+          checkRequest(bounds(u), 'read', offset, length);
           if (u.ram) return u.ram.slice(offset, offset + length);
           const buf = new Uint8Array(length);
           hyp.filePread(u.file!, buf, offset); // past the host file's end (it shrank): zeros
@@ -173,8 +168,8 @@ export default defineComponent({
         },
         write({ unit, offset, data }) {
           const u = get(unit);
-          check(u, 'write', offset, data.length);
-          if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
+          checkRequest(bounds(u), 'write', offset, data.length);
+          checkWritable(bounds(u));
           if (u.ram) u.ram.set(data, offset);
           else hyp.filePwrite(u.file!, data, offset);
         },
@@ -184,15 +179,7 @@ export default defineComponent({
         },
         commit({ unit, writes }) {
           const u = get(unit);
-          if (!Array.isArray(writes)) throw new SysError('EINVAL', 'blk: commit needs an array of {offset, data}');
-          for (const w of writes) {
-            if (!w || typeof w !== 'object' || !Number.isSafeInteger(w.offset) || w.offset < 0 || !(w.data instanceof Uint8Array)) {
-              throw new SysError('EINVAL', 'blk: each write of a commit must be {offset: integer, data: Uint8Array}');
-            }
-            check(u, 'commit', w.offset, w.data.length);
-          }
-          if (u.readonly) throw new SysError('EROFS', `blk: unit ${unit} is read-only`);
-          const list = writes as { offset: number; data: Uint8Array }[];
+          const list = checkCommit(bounds(u), writes);
           if (u.wal) u.wal.commit(u.file!, list);
           else for (const w of list) u.ram!.set(w.data, w.offset);
         },

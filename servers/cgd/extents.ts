@@ -4,11 +4,10 @@
 // gathered into extents of whole encryption sectors, each read (only where no write covers
 // a sector whole), patched and encrypted again as one piece.
 
-/** A write at a byte offset of the payload. */
-export interface PlainWrite {
-  offset: number;
-  data: Uint8Array;
-}
+import type { BlockWrite } from '../../kernel/api.js';
+
+/** A write at a byte offset of the payload, in plaintext. */
+export type PlainWrite = BlockWrite;
 
 /** Whole encryption sectors [at, end) of the payload, and the writes that fall in them, in order. */
 export interface Extent {

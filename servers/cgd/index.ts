@@ -20,7 +20,10 @@
 // over by the new attach as the same holder (blk's rule); those of units attached without a
 // holder stay held until blk restarts.
 
-import { BLOCK_OPS, BlockUnit, MAX_IO, SysError, defineComponent, op, type Context, type Handlers, type UnitInfo } from '../../kernel/api.js';
+import {
+  BLOCK_OPS, BlockUnit, MAX_IO, SysError, checkCommit, checkRequest, checkWritable, defineComponent, op, type Context, type Handlers, type UnitBounds,
+  type UnitInfo,
+} from '../../kernel/api.js';
 import { crypt, luksCrypto } from './crypt.js';
 import { extentsOf, partlyWritten, widen, type PlainWrite } from './extents.js';
 import { luksAddKey, luksDump, luksFormat, luksOpen, luksRemoveKey, type FormatOptions, type LuksInfo, type RawDevice, type Volume } from './luks.js';
@@ -117,16 +120,8 @@ function serve(ctx: Context): Handlers<typeof CGD_OPS> {
   const info = (u: Unit): UnitInfo => ({
     unit: u.unit, source: u.path, size: u.volume.size, sectorSize: SECTOR, sectors: u.volume.size / SECTOR, readonly: u.readonly,
   });
-  const check = (u: Unit, what: string, offset: number, length: number) => {
-    if (offset % SECTOR || length % SECTOR) throw new SysError('EINVAL', `cgd: ${what} of ${length} bytes at ${offset} is not aligned to ${SECTOR}-byte sectors`);
-    if (offset + length > u.volume.size) {
-      throw new SysError('EINVAL', `cgd: ${what} of ${length} bytes at ${offset} runs past the end of unit ${u.unit} (${u.volume.size} bytes)`);
-    }
-    if (length > MAX_IO) throw new SysError('EINVAL', `cgd: ${what} of ${length} bytes exceeds the limit of ${MAX_IO}`);
-  };
-  const writable = (u: Unit) => {
-    if (u.readonly) throw new SysError('EROFS', `cgd: unit ${u.unit} is read-only`);
-  };
+  /** What cgd's requests on u are checked against: the payload, in blk's 512-byte sectors. */
+  const bounds = (u: Unit): UnitBounds => ({ device: 'cgd', unit: u.unit, size: u.volume.size, sectorSize: SECTOR, maxIo: MAX_IO, readonly: u.readonly });
   /** Runs a write of u after the ones before it. */
   const serially = <T>(u: Unit, fn: () => Promise<T>): Promise<T> => {
     const result = u.writing.then(fn, fn);
@@ -185,15 +180,15 @@ function serve(ctx: Context): Handlers<typeof CGD_OPS> {
     info: ({ unit }) => info(get(unit)),
     async read({ unit, offset, length }) {
       const u = get(unit);
-      check(u, 'read', offset, length);
+      checkRequest(bounds(u), 'read', offset, length);
       const r = widen(offset, length, u.volume.sectorSize);
       const plain = await decrypted(u, r.at, r.end);
       return r.at === offset && r.end === offset + length ? plain : plain.slice(offset - r.at, offset - r.at + length);
     },
     async write({ unit, offset, data }) {
       const u = get(unit);
-      check(u, 'write', offset, data.length);
-      writable(u);
+      checkRequest(bounds(u), 'write', offset, data.length);
+      checkWritable(bounds(u));
       await serially(u, async () => {
         for (const w of await encrypted(u, [{ offset, data }])) await u.blk.write(w.offset, w.data);
       });
@@ -205,15 +200,8 @@ function serve(ctx: Context): Handlers<typeof CGD_OPS> {
     },
     async commit({ unit, writes }) {
       const u = get(unit);
-      if (!Array.isArray(writes)) throw new SysError('EINVAL', 'cgd: commit needs an array of {offset, data}');
-      for (const w of writes) {
-        if (!w || typeof w !== 'object' || !Number.isSafeInteger(w.offset) || w.offset < 0 || !(w.data instanceof Uint8Array)) {
-          throw new SysError('EINVAL', 'cgd: each write of a commit must be {offset: integer, data: Uint8Array}');
-        }
-        check(u, 'commit', w.offset, w.data.length);
-      }
-      writable(u);
-      await serially(u, async () => u.blk.commit(await encrypted(u, writes as PlainWrite[])));
+      const list = checkCommit(bounds(u), writes);
+      await serially(u, async () => u.blk.commit(await encrypted(u, list)));
     },
     async format({ path, size, key, version, keyBytes, kdf, sectorSize, uuid }) {
       const one = <T extends number>(name: string, v: number | undefined, allowed: readonly T[]): T | undefined => {
