@@ -27,23 +27,27 @@ export const ERRORS_PANIC = 3;
 /** s_first/last_error_errcode of corruption (EXT4_ERR_EFSCORRUPTED, as e2fsprogs' e2p_errcode2str names it). */
 const ERRCODE_EFSCORRUPTED = 5;
 
+/** A jbd2 journal: in inode s_journal_inum, or on the device s_journal_dev / s_journal_uuid names. */
+export const COMPAT_HAS_JOURNAL = 0x4;
 export const COMPAT_RESIZE_INODE = 0x10;
 export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
+/** needs_recovery: the journal holds transactions not yet written home (the mount replays them: journal.ts). */
+export const INCOMPAT_RECOVER = 0x4;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
 /** Blocks allocated in clusters: bitmaps and group sizes count clusters, not blocks. */
 export const RO_COMPAT_BIGALLOC = 0x200;
 
 /** What this driver reads and writes; any other INCOMPAT bit refuses the mount. */
-const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER;
 /** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
 const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
 /** Any other RO_COMPAT bit makes the mount read-only. */
 const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
 const INCOMPAT_NAMES: Record<number, string> = {
-  0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
+  0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', [INCOMPAT_RECOVER]: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
   0x40: 'extent', 0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata',
   0x2000: 'metadata_csum_seed', 0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold',
 };
@@ -94,6 +98,9 @@ const S_FEATURE_RO_COMPAT = 0x64;
 const S_UUID = 0x68; // 16 bytes
 const S_VOLUME_NAME = 0x78; // 16 bytes
 const S_RESERVED_GDT_BLOCKS = 0xce; // u16
+const S_JOURNAL_UUID = 0xd0; // 16 bytes
+const S_JOURNAL_INUM = 0xe0;
+const S_JOURNAL_DEV = 0xe4;
 const S_HASH_SEED = 0xec; // 16 bytes
 const S_DEF_HASH_VERSION = 0xfc; // u8
 const S_DEFAULT_MOUNT_OPTS = 0x100;
@@ -177,6 +184,11 @@ export class Superblock {
   get uuid() { return this.raw.subarray(S_UUID, S_UUID + 16); }
   get volumeName() { return this.raw.subarray(S_VOLUME_NAME, S_VOLUME_NAME + 16); }
   get reservedGdtBlocks() { return this.compat & COMPAT_RESIZE_INODE ? this.u16(S_RESERVED_GDT_BLOCKS) : 0; }
+  /** The journal's inode (0 for an external journal, or none). */
+  get journalInum() { return this.u32(S_JOURNAL_INUM); }
+  /** An external journal's device number, and its uuid. */
+  get journalDev() { return this.u32(S_JOURNAL_DEV); }
+  get journalUuid() { return this.raw.subarray(S_JOURNAL_UUID, S_JOURNAL_UUID + 16); }
   get hashSeed() { return this.raw.subarray(S_HASH_SEED, S_HASH_SEED + 16); }
   set defHashVersion(v: number) { this.raw[S_DEF_HASH_VERSION] = v; }
   set defaultMountOptions(v: number) { this.set32(S_DEFAULT_MOUNT_OPTS, v); }
