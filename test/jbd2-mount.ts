@@ -90,7 +90,7 @@ for (const fx of fixtures) {
     t.not(journalSuperblockOf(fx.img, fx.bs).start, 0);
   });
 
-  for (const policy of ['monolithic', 'microkernel']) {
+  for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
     t.test(`ext3 ${fx.bs}: a read-only mount under ${policy} reads the recovered files and writes nothing`, async (t) => {
       const img = copyOf(fx.img, `ro-${fx.bs}-${policy}.img`);
       const before = sha256(img);
@@ -149,22 +149,25 @@ t.test('a clean ext3 image mounts read-write; its journal stays empty and e2fsck
   t.same(cat(img, '/new'), seededBytes(50_000, 3));
 });
 
-t.test('a damaged journal refuses the mount with EUCLEAN; nothing is written', async (t) => {
+t.test('a damaged or external journal refuses the mount with an errno; nothing is written', async (t) => {
   const fx = fixtures[0];
+  const superblockField = (img: string, at: number, bytes: number[]) => writeBytes(img, 1024 + at, Uint8Array.from(bytes));
   const k = await boot({ policy: 'microkernel', mounts: DEFAULT_MOUNTS });
   try {
     const p = await k.spawn();
     await p.mkdir('/bad');
-    const cases: [string, (img: string) => void, RegExp][] = [
-      ['journal superblock magic', (img) => writeBytes(img, journalBlock(img, 0) * fx.bs, new Uint8Array(4)), /journal superblock's magic/],
-      ['journal superblock s_maxlen', (img) => writeBytes(img, journalBlock(img, 0) * fx.bs + 0x10, Uint8Array.of(0x7f, 0, 0, 0)), /journal superblock says \d+ blocks/],
+    const cases: [string, (img: string) => void, string, RegExp][] = [
+      ['journal superblock magic', (img) => writeBytes(img, journalBlock(img, 0) * fx.bs, new Uint8Array(4)), 'EUCLEAN', /journal superblock's magic/],
+      ['journal superblock s_maxlen', (img) => writeBytes(img, journalBlock(img, 0) * fx.bs + 0x10, Uint8Array.of(0x7f, 0, 0, 0)), 'EUCLEAN', /journal superblock says \d+ blocks/],
+      ['external journal', (img) => superblockField(img, 0xe0, [0, 0, 0, 0]), 'ENOTSUP', /journal to recover is on an external device/],
+      ['has_journal clear', (img) => superblockField(img, 0x5c, [0x38, 0, 0, 0]), 'EUCLEAN', /needs_recovery, but there is no journal/],
     ];
-    for (const [what, damage, message] of cases) {
+    for (const [what, damage, code, message] of cases) {
       const img = copyOf(fx.img, `bad-${what.replace(/\W+/g, '-')}.img`);
       damage(img);
       const before = sha256(img);
       const err = await p.mount('/bad', 'ext2', { source: img }).then(() => null, (e: unknown) => e);
-      t.ok(err instanceof SysError && err.code === 'EUCLEAN', `${what}: EUCLEAN`, { err });
+      t.ok(err instanceof SysError && err.code === code, `${what}: ${code}`, { err });
       t.match((err as Error).message, message, what);
       t.equal(sha256(img), before, `${what}: the image is unchanged`);
       t.same(await p.readdir('/tmp'), [], 'the rest (tmpfs) keeps serving');

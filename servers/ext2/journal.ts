@@ -23,6 +23,12 @@ import { decodeJournalSuperblock, emptiedJournalSuperblock } from './jbd2-format
 import { recoverJournal } from './jbd2-recovery.js';
 import { COMPAT_HAS_JOURNAL, INCOMPAT_RECOVER, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, type Geometry } from './superblock.js';
 
+/**
+ * Recovered blocks go to the image in commits of at most this many bytes: replaying is
+ * idempotent, so a crash between two leaves a journal that is simply replayed again.
+ */
+const REPLAY_COMMIT_BYTES = 8 * 1024 * 1024;
+
 /** A file system read as far as its group descriptors, not yet mounted. */
 export interface Unmounted {
   dev: Device;
@@ -42,10 +48,10 @@ export interface RecoveryReport {
 
 /**
  * Recovers the journal of `fs`, whose superblock has needs_recovery. With `write`, the
- * recovered blocks are written to the image in one commit; then, in a second commit, the
- * journal superblock is marked empty (s_start 0, s_sequence past the last transaction) and
- * needs_recovery is cleared in the superblock as the replay left it (with its checksum under
- * metadata_csum) — a crash between the two replays the same blocks again. Without `write`,
+ * recovered blocks are written to the image (in commits of REPLAY_COMMIT_BYTES); then, in a
+ * last commit, the journal superblock is marked empty (s_start 0, s_sequence past the last
+ * transaction) and needs_recovery is cleared in the superblock as the replay left it (with its
+ * checksum under metadata_csum) — a crash before it replays the same blocks again. Without `write`,
  * reads of `fs.dev` see the recovered blocks from now on and nothing is written. Either way the
  * caller reads the file system again: the journal may have rewritten any block, the
  * superblock and group descriptors included. Errors: ENOTSUP for a journal on an external
@@ -90,7 +96,9 @@ export async function recoverAtMount(fs: Unmounted, write: boolean): Promise<Rec
       dev.overlayBlocks(rec.blocks, bs);
       return report;
     }
-    await dev.commit([...rec.blocks].map(([b, data]) => ({ offset: b * bs, data })));
+    const writes = [...rec.blocks].map(([b, data]) => ({ offset: b * bs, data }));
+    const perCommit = REPLAY_COMMIT_BYTES / bs;
+    for (let i = 0; i < writes.length; i += perCommit) await dev.commit(writes.slice(i, i + perCommit));
     await dev.commit([
       { offset: (await phys(0)) * bs, data: emptiedJournalSuperblock(jsbRaw, rec.nextSequence) },
       { offset: SUPERBLOCK_OFFSET, data: await recoveredSuperblock(dev) },
