@@ -104,16 +104,15 @@ export function inodeHasChecksumHi(raw: Uint8Array): boolean {
 /**
  * The checksum of inode `ino` whose raw bytes (the whole on-disk inode, s_inode_size bytes)
  * are `raw` (ext4_inode_csum): crc32c from inodeSeed over the inode with i_checksum_lo, and
- * i_checksum_hi when it fits, taken as zero. Returns 32 bits; an inode without
- * i_checksum_hi stores (and is compared on) the low 16 only.
+ * i_checksum_hi when it fits, taken as zero. Returned as stored: 32 bits when the inode has
+ * i_checksum_hi, else the low 16 (i_checksum_lo alone).
  */
 export function inodeChecksum(seed: number, ino: number, raw: Uint8Array): number {
   let c = inodeSeed(seed, ino, u32(raw, I_GENERATION));
   c = crc32cUpdate(c, raw.subarray(0, I_CHECKSUM_LO));
   c = crc32cUpdate(c, ZERO4.subarray(0, 2));
   c = crc32cUpdate(c, raw.subarray(I_CHECKSUM_LO + 2, GOOD_OLD_INODE_SIZE));
-  if (raw.length <= GOOD_OLD_INODE_SIZE) return c;
-  if (!inodeHasChecksumHi(raw)) return crc32cUpdate(c, raw.subarray(GOOD_OLD_INODE_SIZE));
+  if (!inodeHasChecksumHi(raw)) return crc32cUpdate(c, raw.subarray(GOOD_OLD_INODE_SIZE)) & 0xffff;
   c = crc32cUpdate(c, raw.subarray(GOOD_OLD_INODE_SIZE, I_CHECKSUM_HI));
   c = crc32cUpdate(c, ZERO4.subarray(0, 2));
   return crc32cUpdate(c, raw.subarray(I_CHECKSUM_HI + 2));
@@ -125,10 +124,9 @@ export function storedInodeChecksum(raw: Uint8Array): number {
   return inodeHasChecksumHi(raw) ? (lo | (u16(raw, I_CHECKSUM_HI) << 16)) >>> 0 : lo;
 }
 
-/** Whether a raw inode's stored checksum is inodeChecksum's (its low 16 bits without i_checksum_hi). */
+/** Whether a raw inode's stored checksum is inodeChecksum's. */
 export function inodeChecksumOk(seed: number, ino: number, raw: Uint8Array): boolean {
-  const want = inodeChecksum(seed, ino, raw);
-  return storedInodeChecksum(raw) === (inodeHasChecksumHi(raw) ? want : want & 0xffff);
+  return storedInodeChecksum(raw) === inodeChecksum(seed, ino, raw);
 }
 
 /**

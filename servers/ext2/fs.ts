@@ -95,6 +95,8 @@ export class Ext2 implements FsInstance {
     private readonly cache: BlockCache,
     private readonly groups: Groups,
     readonly readonly: boolean,
+    /** Why the file system cannot be written here (features, uninitialised groups), or null. */
+    private readonly readOnlyReason: string | null,
     stateBefore: number | undefined,
   ) {
     this.alloc = new Allocator(cache, groups, geo);
@@ -139,7 +141,7 @@ export class Ext2 implements FsInstance {
     const featuresReason = checkFeatures(sb);
     const geo = geometryOf(sb, dev.size);
     const cache = new BlockCache(dev, geo.blockSize, geo.blocksCount, CACHE_BYTES);
-    const groups = await Groups.load(cache, geo);
+    const groups = await Groups.load(cache, geo, sb.uuid);
     const readOnlyReason = featuresReason ?? groups.uninitialisedReason();
     const readonly = how.readonly || readOnlyReason !== null;
     if (sb.incompat & INCOMPAT_RECOVER) {
@@ -153,7 +155,7 @@ export class Ext2 implements FsInstance {
       sb.incompat = (sb.incompat & ~INCOMPAT_RECOVER) >>> 0;
     }
     if (readOnlyReason && !how.readonly) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
-    return new Ext2(ctx, source, dev, sb, geo, cache, groups, readonly, how.stateBefore);
+    return new Ext2(ctx, source, dev, sb, geo, cache, groups, readonly, readOnlyReason, how.stateBefore);
   }
 
   private async start(): Promise<void> {
@@ -536,7 +538,9 @@ export class Ext2 implements FsInstance {
   private run<T>(writes: boolean, fn: () => Promise<T>, syncPoint = false): Promise<T> {
     return this.mutex.run(async () => {
       if (this.unmounted) throw new SysError('ENODEV', `ext2: ${this.source} is no longer mounted`);
-      if (writes && this.readonly) throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only`);
+      if (writes && this.readonly) {
+        throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only${this.readOnlyReason ? ` (${this.readOnlyReason})` : ''}`);
+      }
       if (writes && this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is not 'continue')`);
       this.cache.begin();
       let result: T;
