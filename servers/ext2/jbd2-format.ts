@@ -153,7 +153,8 @@ export interface JournalSuperblock {
   users: Uint8Array;
 }
 
-function corruptJournal(message: string): SysError {
+/** EUCLEAN with a sentence naming what in the journal is damaged. */
+export function corruptJournal(message: string): SysError {
   return new SysError('EUCLEAN', `ext2: corrupt journal: ${message}`);
 }
 

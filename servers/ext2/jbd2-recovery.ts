@@ -17,13 +17,12 @@
 // Linux skips it, but where Linux then reports the whole recovery failed, this reports the
 // block in `skipped` and goes on.
 
-import { SysError } from '../../kernel/api.js';
 import { crc32BeUpdate } from './crc32-be.js';
 import {
   BLOCK_TAIL_SIZE, BLOCKTYPE_COMMIT, BLOCKTYPE_DESCRIPTOR, BLOCKTYPE_REVOKE, CHECKSUM_CRC32, COMMIT_CHKSUM, COMMIT_CHKSUM_SIZE,
   COMMIT_CHKSUM_TYPE, COMMIT_NSEC, COMMIT_SEC, FEATURE_COMPAT_CHECKSUM, FEATURE_INCOMPAT_ASYNC_COMMIT, FEATURE_INCOMPAT_CSUM_V3, JBD2_MAGIC,
   JOURNAL_HEADER_SIZE, REVOKE_HEADER_SIZE, TAG_FLAG_ESCAPE, TAG_FLAG_LAST_TAG, TAG_FLAG_SAME_UUID, TAG_UUID_SIZE, be32, blockTailChecksum,
-  commitBlockChecksum, dataBlockChecksum, hasCsumV2or3, journalChecksumSeed, readHeader, readTag, revokeRecordBytes, setBe32, tagBytes,
+  commitBlockChecksum, corruptJournal, dataBlockChecksum, hasCsumV2or3, journalChecksumSeed, readHeader, readTag, revokeRecordBytes, setBe32, tagBytes,
   type BlockTag, type JournalSuperblock,
 } from './jbd2-format.js';
 
@@ -54,10 +53,6 @@ interface Transaction {
   sequence: number;
   logged: Logged[];
   revoked: number[];
-}
-
-function corruptJournal(message: string): SysError {
-  return new SysError('EUCLEAN', `ext2: corrupt journal: ${message}`);
 }
 
 /** tid_gt of include/linux/jbd2.h: sequence numbers compare modulo 2^32. */
