@@ -11,6 +11,7 @@ import { SysError } from '../kernel/index.js';
 import { decodeJournalSuperblock } from '../servers/ext2/jbd2-format.js';
 import { recoverJournal, type RecoveredJournal } from '../servers/ext2/jbd2-recovery.js';
 import { random, seededBytes, superblock, tempDir } from './lib/e2fs.js';
+import { NO_E2FSPROGS } from './lib/ext4.js';
 import { journalMap, journalTransactions, mkJournaled, readBlock, type JournaledImage } from './lib/jbd2.js';
 
 const SEEDS = Number(process.env.RUMPUS_FUZZ_SEEDS ?? 200);
@@ -61,7 +62,7 @@ async function failure(p: Promise<unknown>): Promise<SysError> {
   return err;
 }
 
-t.test('csum v3 (ext4, 1 KiB blocks)', async (t) => {
+t.test('csum v3 (ext4, 1 KiB blocks)', { skip: NO_E2FSPROGS }, async (t) => {
   const j = journal({ type: 'ext4', blockSize: 1024, size: 32 * 1024 * 1024 }, true);
   const clean = await recover(j);
   t.same([...clean.blocks.keys()], j.targets, 'undamaged: both transactions');
@@ -79,7 +80,7 @@ t.test('csum v3 (ext4, 1 KiB blocks)', async (t) => {
   t.match(data.skipped, [/block \d+ in transaction 1 .* fails its checksum/]);
 });
 
-t.test('no checksums (ext3, 4 KiB blocks)', async (t) => {
+t.test('no checksums (ext3, 4 KiB blocks)', { skip: NO_E2FSPROGS }, async (t) => {
   const j = journal({ type: 'ext3', blockSize: 4096, size: 32 * 1024 * 1024 }, false);
   t.same([...(await recover(j)).blocks.keys()], j.targets);
   const noDescriptor = await recover(j, (b) => { b[DESCRIPTOR_1][0] ^= 0x80; });
@@ -94,7 +95,7 @@ t.test('no checksums (ext3, 4 KiB blocks)', async (t) => {
   t.match(revoke.message, /revoke block at journal block 5/);
 });
 
-t.test(`seeded fuzz: ${SEEDS} seeds of flipped bytes in the log`, async (t) => {
+t.test(`seeded fuzz: ${SEEDS} seeds of flipped bytes in the log`, { skip: NO_E2FSPROGS }, async (t) => {
   const journals = [
     journal({ type: 'ext4', blockSize: 1024, size: 32 * 1024 * 1024 }, true),
     journal({ type: 'ext3', blockSize: 1024, size: 32 * 1024 * 1024 }, true),

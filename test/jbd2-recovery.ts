@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { JBD2_MAGIC, decodeJournalSuperblock, setBe32 } from '../servers/ext2/jbd2-format.js';
 import { debugfs, seededBytes, superblock, tempDir } from './lib/e2fs.js';
+import { NO_E2FSPROGS } from './lib/ext4.js';
 import { journalTransactions, mkJournaled, readBlock, recoverImage, type JournaledImage } from './lib/jbd2.js';
 
 const dir = tempDir('rumpus-jbd2-recovery-');
@@ -34,7 +35,7 @@ for (const type of ['ext3', 'ext4'] as const) {
 }
 
 for (const [name, image, checksums] of variants) {
-  t.test(`${name}: the recovered blocks are e2fsck's`, async (t) => {
+  t.test(`${name}: the recovered blocks are e2fsck's`, { skip: NO_E2FSPROGS }, async (t) => {
     const img = join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.img`);
     mkJournaled(img, image);
     const bs = image.blockSize;
@@ -69,7 +70,7 @@ for (const [name, image, checksums] of variants) {
   });
 }
 
-t.test('an escaped block gets its magic back', async (t) => {
+t.test('an escaped block gets its magic back', { skip: NO_E2FSPROGS }, async (t) => {
   const img = join(dir, 'escape.img');
   mkJournaled(img, { type: 'ext3', blockSize: 1024, size: 16 * 1024 * 1024 });
   const blk = Number(superblock(img)['Block count']) - 10;
