@@ -6,6 +6,7 @@
 // anything else trusts them.
 
 import { SysError } from '../../kernel/api.js';
+import { RO_COMPAT_GDT_CSUM, RO_COMPAT_METADATA_CSUM, S_CHECKSUM, checksumSeed, superblockChecksum } from './csum.js';
 import { corrupt } from './errors.js';
 
 export const SUPERBLOCK_OFFSET = 1024;
@@ -27,23 +28,40 @@ export const ERRORS_PANIC = 3;
 /** s_first/last_error_errcode of corruption (EXT4_ERR_EFSCORRUPTED, as e2fsprogs' e2p_errcode2str names it). */
 const ERRCODE_EFSCORRUPTED = 5;
 
+/** A jbd2 journal: in inode s_journal_inum, or on the device s_journal_dev / s_journal_uuid names. */
+export const COMPAT_HAS_JOURNAL = 0x4;
 export const COMPAT_RESIZE_INODE = 0x10;
+/** Directories may carry an htree index (INDEX_FL). */
+export const COMPAT_DIR_INDEX = 0x20;
+/** s_flags: directory hashes treat name bytes as unsigned chars. */
+const FLAGS_UNSIGNED_HASH = 0x2;
 export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
+/** needs_recovery: the journal holds transactions not yet written home (the mount recovers them: journal.ts). */
+export const INCOMPAT_RECOVER = 0x4;
+/** ext4 features this driver reads but does not write (Documentation/filesystems/ext4/super.rst). */
+export const INCOMPAT_EXTENTS = 0x40;
+export const INCOMPAT_64BIT = 0x80;
+export const INCOMPAT_FLEX_BG = 0x200;
+export const INCOMPAT_CSUM_SEED = 0x2000;
+/** RO_COMPAT huge_file: i_blocks_hi, and i_blocks in file system blocks with EXT4_HUGE_FILE_FL. */
+export const RO_COMPAT_HUGE_FILE = 0x8;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
 /** Blocks allocated in clusters: bitmaps and group sizes count clusters, not blocks. */
 export const RO_COMPAT_BIGALLOC = 0x200;
 
-/** What this driver reads and writes; any other INCOMPAT bit refuses the mount. */
-const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+/** What this driver reads and writes (needs_recovery: once the mount has recovered the journal). */
+const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER;
+/** What it reads only: the mount is read-only. Any other INCOMPAT bit refuses the mount. */
+const INCOMPAT_READ_ONLY = INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED;
 /** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
 const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
 /** Any other RO_COMPAT bit makes the mount read-only. */
 const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
 const INCOMPAT_NAMES: Record<number, string> = {
-  0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
+  0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', [INCOMPAT_RECOVER]: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
   0x40: 'extent', 0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata',
   0x2000: 'metadata_csum_seed', 0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold',
 };
@@ -94,6 +112,10 @@ const S_FEATURE_RO_COMPAT = 0x64;
 const S_UUID = 0x68; // 16 bytes
 const S_VOLUME_NAME = 0x78; // 16 bytes
 const S_RESERVED_GDT_BLOCKS = 0xce; // u16
+const S_JOURNAL_UUID = 0xd0; // 16 bytes
+const S_JOURNAL_INUM = 0xe0;
+const S_JOURNAL_DEV = 0xe4;
+const S_DESC_SIZE = 0xfe; // u16, with 64bit
 const S_HASH_SEED = 0xec; // 16 bytes
 const S_DEF_HASH_VERSION = 0xfc; // u8
 const S_DEFAULT_MOUNT_OPTS = 0x100;
@@ -101,6 +123,9 @@ const S_MKFS_TIME = 0x108;
 const S_MIN_EXTRA_ISIZE = 0x15c; // u16
 const S_WANT_EXTRA_ISIZE = 0x15e; // u16
 const S_FLAGS = 0x160;
+const S_BLOCKS_COUNT_HI = 0x150; // with 64bit
+const S_LOG_GROUPS_PER_FLEX = 0x174; // u8
+const S_CHECKSUM_TYPE = 0x175; // u8, 1 = crc32c
 // The error record (ext4's, which e2fsck and dumpe2fs read on any revision 1 file system).
 const S_ERROR_COUNT = 0x194;
 const S_FIRST_ERROR_TIME = 0x198;
@@ -129,7 +154,8 @@ export class Superblock {
 
   get inodesCount() { return this.u32(S_INODES_COUNT); }
   set inodesCount(v) { this.set32(S_INODES_COUNT, v); }
-  get blocksCount() { return this.u32(S_BLOCKS_COUNT); }
+  /** s_blocks_count_lo, with s_blocks_count_hi above it on a 64bit file system. */
+  get blocksCount() { return this.u32(S_BLOCKS_COUNT) + (this.incompat & INCOMPAT_64BIT ? this.u32(S_BLOCKS_COUNT_HI) * 2 ** 32 : 0); }
   set blocksCount(v) { this.set32(S_BLOCKS_COUNT, v); }
   get reservedBlocks() { return this.u32(S_R_BLOCKS_COUNT); }
   set reservedBlocks(v) { this.set32(S_R_BLOCKS_COUNT, v); }
@@ -177,6 +203,11 @@ export class Superblock {
   get uuid() { return this.raw.subarray(S_UUID, S_UUID + 16); }
   get volumeName() { return this.raw.subarray(S_VOLUME_NAME, S_VOLUME_NAME + 16); }
   get reservedGdtBlocks() { return this.compat & COMPAT_RESIZE_INODE ? this.u16(S_RESERVED_GDT_BLOCKS) : 0; }
+  /** The journal's inode (0 for an external journal, or none). */
+  get journalInum() { return this.u32(S_JOURNAL_INUM); }
+  /** An external journal's device number, and its uuid. */
+  get journalDev() { return this.u32(S_JOURNAL_DEV); }
+  get journalUuid() { return this.raw.subarray(S_JOURNAL_UUID, S_JOURNAL_UUID + 16); }
   get hashSeed() { return this.raw.subarray(S_HASH_SEED, S_HASH_SEED + 16); }
   set defHashVersion(v: number) { this.raw[S_DEF_HASH_VERSION] = v; }
   set defaultMountOptions(v: number) { this.set32(S_DEFAULT_MOUNT_OPTS, v); }
@@ -184,6 +215,15 @@ export class Superblock {
   set minExtraIsize(v: number) { this.set16(S_MIN_EXTRA_ISIZE, v); }
   set wantExtraIsize(v: number) { this.set16(S_WANT_EXTRA_ISIZE, v); }
   set flags(v: number) { this.set32(S_FLAGS, v); }
+  /** s_flags: which directory hash is unsigned (EXT2_FLAGS_UNSIGNED_HASH 0x2, EXT2_FLAGS_SIGNED_HASH 0x1). */
+  get flags() { return this.u32(S_FLAGS); }
+  get defHashVersion() { return this.raw[S_DEF_HASH_VERSION]; }
+  /** Bytes of a group descriptor: s_desc_size with 64bit, else 32. */
+  get descSize() { return this.incompat & INCOMPAT_64BIT ? this.u16(S_DESC_SIZE) : GROUP_DESC_SIZE; }
+  /** flex_bg: groups whose bitmaps and inode tables are packed together, as a power of two. */
+  get logGroupsPerFlex() { return this.raw[S_LOG_GROUPS_PER_FLEX]; }
+  get checksumType() { return this.raw[S_CHECKSUM_TYPE]; }
+  get checksum() { return this.u32(S_CHECKSUM); }
   set overheadClusters(v: number) { this.set32(S_OVERHEAD_CLUSTERS, v); }
   /**
    * Records that corruption was met at `seconds` since the epoch, as Linux's ext4
@@ -233,9 +273,27 @@ export interface Geometry {
   hasSuperblock: (g: number) => boolean;
   filetype: boolean;
   revision: number;
+  /** Bytes of one group descriptor: 32, or s_desc_size (64 and up) with 64bit. */
+  descSize: number;
+  /** flex_bg: bitmaps and inode tables may lie in any group; their places are read, never computed. */
+  flexBg: boolean;
+  /** Files may map their blocks with extent trees (EXT4_EXTENTS_FL). */
+  extents: boolean;
+  /** metadata_csum: the checksum seed (checksumSeed); null without metadata_csum. */
+  csumSeed: number | null;
+  /** uninit_bg without metadata_csum: group descriptors carry a CRC-16. */
+  gdtCsum: boolean;
+  /** huge_file: i_blocks_hi is used, and EXT4_HUGE_FILE_FL counts i_blocks in blocks. */
+  hugeFile: boolean;
+  /** dir_index: htree lookups, with s_hash_seed (16 bytes) and unsigned-char hashing per s_flags. */
+  dirIndex: boolean;
+  hashSeed: Uint8Array;
+  hashUnsigned: boolean;
 }
 
 export const GROUP_DESC_SIZE = 32;
+/** The largest s_desc_size (EXT4_MAX_DESC_SIZE: a 1 KiB block's worth). */
+const GROUP_DESC_MAX_SIZE = 1024;
 
 /**
  * Checks the numbers of a superblock that checkFeatures accepted against each other and the
@@ -256,6 +314,8 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
   if (ipg < 1 || ipg > bits) corruptSb(`inodes per group is ${ipg}`);
   const blocksCount = sb.blocksCount;
   if (blocksCount <= firstDataBlock + 1) corruptSb(`block count is ${blocksCount}`);
+  const descSize = sb.descSize;
+  if (descSize < GROUP_DESC_SIZE || descSize > GROUP_DESC_MAX_SIZE || (descSize & (descSize - 1)) !== 0) corruptSb(`group descriptor size is ${descSize}`);
   if (blocksCount * blockSize > deviceBytes) {
     throw corrupt(`the superblock says ${blocksCount} blocks of ${blockSize} bytes, but the image has only ${deviceBytes} bytes`);
   }
@@ -265,7 +325,7 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
   if (inodeSize < GOOD_OLD_INODE_SIZE || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) corruptSb(`inode size is ${inodeSize}`);
   const firstIno = sb.firstIno;
   if (firstIno < GOOD_OLD_FIRST_INO || firstIno >= sb.inodesCount) corruptSb(`first inode is ${firstIno}`);
-  const gdtBlocks = Math.ceil((groups * GROUP_DESC_SIZE) / blockSize);
+  const gdtBlocks = Math.ceil((groups * descSize) / blockSize);
   const reservedGdtBlocks = sb.reservedGdtBlocks;
   const inodeTableBlocks = Math.ceil((ipg * inodeSize) / blockSize);
   if (1 + gdtBlocks + reservedGdtBlocks + 2 + inodeTableBlocks > bpg) {
@@ -275,6 +335,11 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
     blockSize, blocksCount, firstDataBlock, blocksPerGroup: bpg, inodesPerGroup: ipg, inodesCount: sb.inodesCount,
     groups, inodeSize, firstIno, inodeTableBlocks, gdtBlocks, reservedGdtBlocks, pointersPerBlock: blockSize / 4,
     hasSuperblock: backupRule(sb), filetype: (sb.incompat & INCOMPAT_FILETYPE) !== 0, revision: sb.revLevel,
+    descSize, flexBg: (sb.incompat & INCOMPAT_FLEX_BG) !== 0, extents: (sb.incompat & INCOMPAT_EXTENTS) !== 0,
+    csumSeed: sb.roCompat & RO_COMPAT_METADATA_CSUM ? checksumSeed(sb.raw) : null,
+    gdtCsum: (sb.roCompat & (RO_COMPAT_METADATA_CSUM | RO_COMPAT_GDT_CSUM)) === RO_COMPAT_GDT_CSUM,
+    hugeFile: (sb.roCompat & RO_COMPAT_HUGE_FILE) !== 0,
+    dirIndex: (sb.compat & COMPAT_DIR_INDEX) !== 0, hashSeed: sb.hashSeed.slice(), hashUnsigned: (sb.flags & FLAGS_UNSIGNED_HASH) !== 0,
   };
 }
 
@@ -284,23 +349,30 @@ function corruptSb(what: string): never {
 
 /**
  * Refuses what is not an ext2 superblock (EINVAL), a revision past 1 and a file system with
- * features this driver cannot read (ENOTSUP, naming them) — before any other number in it is
- * trusted. Returns a sentence naming the features that only allow reading, or null when the
- * file system may be written.
+ * features this driver cannot read (ENOTSUP, naming them), a journal with transactions to
+ * replay (EUCLEAN) and, with metadata_csum, a superblock whose s_checksum is wrong (EUCLEAN) —
+ * before any other number in it is trusted. Returns a sentence naming the features that only
+ * allow reading (ext4's extent, 64bit, flex_bg, metadata_csum… and unknown RO_COMPAT bits), or
+ * null when the file system may be written.
  */
 export function checkFeatures(sb: Superblock): string | null {
   if (sb.magic !== EXT2_MAGIC) {
     throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
   }
   if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
-  const unknownIncompat = (sb.incompat & ~INCOMPAT_SUPPORTED) >>> 0;
+  const unknownIncompat = (sb.incompat & ~(INCOMPAT_SUPPORTED | INCOMPAT_READ_ONLY)) >>> 0;
   const unreadableRo = sb.roCompat & RO_COMPAT_UNREADABLE;
   if (unknownIncompat || unreadableRo) {
     const names = [featureNames(unknownIncompat, INCOMPAT_NAMES), featureNames(unreadableRo, RO_COMPAT_NAMES)].filter((n) => n !== '');
     throw new SysError('ENOTSUP', `ext2: cannot mount: unsupported feature(s) ${names.join(', ')}`);
   }
-  const unknownRo = (sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0;
-  return unknownRo ? `read-only compatible feature(s) ${featureNames(unknownRo, RO_COMPAT_NAMES)} not supported for writing` : null;
+  if (sb.roCompat & RO_COMPAT_METADATA_CSUM) {
+    if (sb.checksumType !== 1) throw corrupt(`the superblock's checksum type is ${sb.checksumType}, not 1 (crc32c)`);
+    const want = superblockChecksum(sb.raw);
+    if (sb.checksum !== want) throw corrupt(`the superblock's checksum is 0x${sb.checksum.toString(16)}, but its bytes give 0x${want.toString(16)}`);
+  }
+  const readOnly = [featureNames(sb.incompat & INCOMPAT_READ_ONLY, INCOMPAT_NAMES), featureNames((sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0, RO_COMPAT_NAMES)].filter((n) => n !== '');
+  return readOnly.length > 0 ? `feature(s) ${readOnly.join(', ')} not supported for writing` : null;
 }
 
 /** Where the superblock's features put backups: sparse_super2's two groups, sparse_super's, or every group. */
