@@ -211,9 +211,9 @@ t.test('read-only mounts and feature checks', async (t) => {
     t.equal(await errnoOf(ops(k, m.fsid).mkdir(m.root, 'x')), 'EROFS');
     t.ok((await ops(k, m.fsid).walk(m.root, ['lost+found'])).steps.length === 1, 'but reads work');
     await k.call('ext2', 'unmount', { fsid: m.fsid });
-    poke(0x60, 0x40); // INCOMPAT extent
+    poke(0x60, 0x8000); // INCOMPAT inline_data
     const err = await k.call('ext2', 'mount', { source: img }).catch((e: SysError) => e);
-    t.ok(err instanceof SysError && err.errno === 'ENOTSUP' && /extent/.test(err.message), 'an unknown incompatible feature is refused, by name', { err });
+    t.ok(err instanceof SysError && err.errno === 'ENOTSUP' && /inline_data/.test(err.message), 'an unknown incompatible feature is refused, by name', { err });
   } finally {
     await k.halt();
   }

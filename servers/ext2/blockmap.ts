@@ -2,14 +2,17 @@
 // indirect blocks of pointers (0 is a hole). Every pointer read from disk is checked before
 // it is followed: outside the file system or onto metadata is damage (EUCLEAN), and so is an
 // indirect block that reappears below itself. Freeing a block twice is caught by the bitmap.
+// An inode with ext4's EXTENTS_FL maps its blocks with an extent tree instead (extents.ts),
+// which this driver reads but never changes (such file systems are mounted read-only).
 
 import { SysError } from '../../kernel/api.js';
 import type { Allocator } from './alloc.js';
 import { setU32, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
+import { ExtentMap } from './extents.js';
 import type { Groups } from './groups.js';
-import { I_BLOCKS_UNIT, type Inode } from './inode.js';
+import { EXTENTS_FL, I_BLOCKS_UNIT, type Inode } from './inode.js';
 import type { Geometry } from './superblock.js';
 
 const DIRECT = 12;
@@ -45,6 +48,8 @@ export function maxFileSize(geo: Geometry): number {
 export class BlockMap {
   private readonly p: number;
   private readonly sectorsPerBlock: number;
+  private readonly extents: ExtentMap;
+  private readonly extentsAllowed: boolean;
 
   constructor(
     private readonly cache: BlockCache,
@@ -54,6 +59,20 @@ export class BlockMap {
   ) {
     this.p = geo.pointersPerBlock;
     this.sectorsPerBlock = geo.blockSize / I_BLOCKS_UNIT;
+    this.extents = new ExtentMap(cache, groups, geo);
+    this.extentsAllowed = geo.extents;
+  }
+
+  /** Whether the inode maps with an extent tree: EXTENTS_FL, which only the extent feature allows. */
+  private usesExtents(node: Inode): boolean {
+    if (!(node.flags & EXTENTS_FL)) return false;
+    if (!this.extentsAllowed) throw corrupt(`inode ${node.ino} has EXTENTS_FL on a file system without the extent feature`);
+    return true;
+  }
+
+  /** Refuses to change an extent-mapped inode: this driver does not write extent trees. */
+  private refuseExtents(node: Inode): void {
+    if (this.usesExtents(node)) throw new SysError('EROFS', `ext2: inode ${node.ino} is mapped by an extent tree, which this driver does not write`);
   }
 
   /** Where logical block `lblk` hangs: [slot in i_block, index in each indirect level…]. */
@@ -76,7 +95,7 @@ export class BlockMap {
     return b;
   }
 
-  /** The physical block of logical block lblk, or 0 for a hole. */
+  /** The physical block of logical block lblk, or 0 for a hole (or an uninitialised extent). */
   async lookup(node: Inode, lblk: number): Promise<number> {
     return (await this.lookupRun(node, lblk, 1))[0];
   }
@@ -85,8 +104,9 @@ export class BlockMap {
    * Physical blocks of logical blocks first … first+count−1 (0 for holes), reading each
    * indirect block once. A pointer back to an indirect block on its own path is a loop.
    */
-  async lookupRun(node: Inode, first: number, count: number): Promise<Uint32Array> {
-    const out = new Uint32Array(count);
+  async lookupRun(node: Inode, first: number, count: number): Promise<Float64Array> {
+    if (this.usesExtents(node)) return this.extents.lookupRun(node, first, count);
+    const out = new Float64Array(count);
     const above: number[] = [];
     for (let i = 0; i < count; ) {
       const path = this.path(first + i);
@@ -129,6 +149,7 @@ export class BlockMap {
    * must fill all of it.
    */
   async map(node: Inode, lblk: number, goal: number): Promise<{ block: number; fresh: boolean }> {
+    this.refuseExtents(node);
     const path = this.path(lblk);
     const above: number[] = [];
     let b = node.block[path[0]];
@@ -162,6 +183,7 @@ export class BlockMap {
 
   /** Frees every block of logical block `keep` and beyond, and indirect blocks left empty. */
   async truncate(node: Inode, keep: number): Promise<void> {
+    this.refuseExtents(node);
     for (let i = keep; i < DIRECT; i++) {
       if (node.block[i] !== 0) {
         await this.release(node, node.block[i]);

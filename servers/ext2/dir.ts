@@ -14,6 +14,7 @@ import {
 import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import type { BlockMap } from './blockmap.js';
+import { DIRENT_TAIL_SIZE, dirBlockChecksum, hasDirentTail, inodeSeed } from './csum.js';
 import { corrupt } from './errors.js';
 import { I_BLOCKS_UNIT, INDEX_FL, type Inode } from './inode.js';
 import type { Geometry } from './superblock.js';
@@ -95,6 +96,14 @@ function nameAt(buf: Uint8Array, at: number, len: number): string {
   return byteString(buf.subarray(at, at + len));
 }
 
+/**
+ * Whether a block of an indexed directory is an htree node: block 0 (the dx_root, behind '.'
+ * and '..'), or a dx_node, whose first entry is an unused one spanning the whole block.
+ */
+function isDxBlock(buf: Uint8Array, lblk: number): boolean {
+  return lblk === 0 || (u32(buf, ENTRY_INODE) === 0 && u16(buf, ENTRY_REC_LEN) === buf.length);
+}
+
 const SLASH = 0x2f;
 const PERIOD = 0x2e;
 
@@ -164,9 +173,12 @@ export class Directories {
 
   // ---- reading --------------------------------------------------------------------------
 
-  /** Calls fn with each entry of block lblk of dir after checking it; fn returns true to stop early. */
+  /**
+   * Calls fn with each entry of block lblk of dir after checking it; fn returns true to stop
+   * early. With metadata_csum, the checksum tail ending a leaf block is not an entry.
+   */
   private scan(buf: Uint8Array, dir: Inode, lblk: number, fn: (e: RawEntry) => boolean | void): void {
-    const bs = this.bs;
+    const bs = this.geo.csumSeed !== null && hasDirentTail(buf) ? this.bs - DIRENT_TAIL_SIZE : this.bs;
     const e: RawEntry = { off: 0, ino: 0, recLen: 0, nameLen: 0, type: 0 };
     const bad = (what: string) => corrupt(`directory inode ${dir.ino}, block ${lblk}: the entry at offset ${e.off} ${what}`);
     for (let off = 0, slot = lblk === 0 ? 0 : 2; off < bs; off += e.recLen, slot++) {
@@ -242,6 +254,7 @@ export class Directories {
       while (lblk + n < count && phys[lblk + n] === phys[lblk + n - 1] + 1) n++;
       const bufs = await this.cache.getRun(phys[lblk], n);
       for (const buf of bufs) {
+        this.verifyLeaf(buf, dir, lblk);
         let room = 0;
         this.scan(buf, dir, lblk, (e) => {
           room = Math.max(room, slack(e));
@@ -261,6 +274,20 @@ export class Directories {
       this.indexedNames -= old.names.size;
     }
     return idx;
+  }
+
+  /**
+   * With metadata_csum, a leaf block's det_checksum (EUCLEAN naming the directory and block
+   * when wrong or missing). The htree's own blocks (dx_root, dx_node) carry a dx tail instead,
+   * which the htree lookup verifies.
+   */
+  private verifyLeaf(buf: Uint8Array, dir: Inode, lblk: number): void {
+    const seed = this.geo.csumSeed;
+    if (seed === null || ((dir.flags & INDEX_FL) !== 0 && isDxBlock(buf, lblk))) return;
+    if (!hasDirentTail(buf)) throw corrupt(`directory inode ${dir.ino}, block ${lblk} has no checksum tail`);
+    const want = dirBlockChecksum(inodeSeed(seed, dir.ino, dir.generation), buf);
+    const stored = u32(buf, buf.length - 4);
+    if (stored !== want) throw corrupt(`directory inode ${dir.ino}, block ${lblk} has checksum 0x${stored.toString(16)}, but its bytes give 0x${want.toString(16)}`);
   }
 
   async lookup(dir: Inode, name: string): Promise<Slot | undefined> {

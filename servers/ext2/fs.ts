@@ -94,6 +94,8 @@ export class Ext2 implements FsInstance {
     private readonly cache: BlockCache,
     private readonly groups: Groups,
     readonly readonly: boolean,
+    /** Why the file system cannot be written here (features, uninitialised groups), or null. */
+    private readonly readOnlyReason: string | null,
     stateBefore: number | undefined,
   ) {
     this.alloc = new Allocator(cache, groups, geo);
@@ -123,10 +125,10 @@ export class Ext2 implements FsInstance {
       const featuresReason = checkFeatures(sb);
       const geo = geometryOf(sb, dev.size);
       const cache = new BlockCache(dev, geo.blockSize, geo.blocksCount, CACHE_BYTES);
-      const groups = await Groups.load(cache, geo);
+      const groups = await Groups.load(cache, geo, sb.uuid);
       const readOnlyReason = featuresReason ?? groups.uninitialisedReason();
       if (readOnlyReason && !readonlyWanted) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
-      const fs = new Ext2(ctx, source, dev, sb, geo, cache, groups, readonlyWanted || readOnlyReason !== null, stateBefore);
+      const fs = new Ext2(ctx, source, dev, sb, geo, cache, groups, readonlyWanted || readOnlyReason !== null, readOnlyReason, stateBefore);
       await fs.start();
       return fs;
     } catch (err) {
@@ -515,7 +517,9 @@ export class Ext2 implements FsInstance {
   private run<T>(writes: boolean, fn: () => Promise<T>, syncPoint = false): Promise<T> {
     return this.mutex.run(async () => {
       if (this.unmounted) throw new SysError('ENODEV', `ext2: ${this.source} is no longer mounted`);
-      if (writes && this.readonly) throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only`);
+      if (writes && this.readonly) {
+        throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only${this.readOnlyReason ? ` (${this.readOnlyReason})` : ''}`);
+      }
       if (writes && this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is not 'continue')`);
       this.cache.begin();
       let result: T;

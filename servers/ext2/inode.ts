@@ -6,6 +6,7 @@
 
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, major, makedev, minor, type Attr, type Handle } from '../../kernel/api.js';
 import type { BlockCache } from './cache.js';
+import { inodeChecksum, storedInodeChecksum } from './csum.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
 import { GOOD_OLD_INODE_SIZE, type Geometry } from './superblock.js';
@@ -15,6 +16,10 @@ export const ROOT_INO = 2;
 export const LINK_MAX = 32000;
 /** i_flags bit of a directory with an htree index. */
 export const INDEX_FL = 0x1000;
+/** i_flags bit of ext4's huge_file: i_blocks counts file system blocks, not 512-byte units. */
+const HUGE_FILE_FL = 0x40000;
+/** i_flags bit of ext4: i_block holds the root of an extent tree, not block pointers. */
+export const EXTENTS_FL = 0x80000;
 /** i_block holds 15 pointers, 60 bytes: a symlink target shorter than that lives there. */
 export const N_BLOCKS = 15;
 export const FAST_SYMLINK_MAX = 59;
@@ -42,6 +47,8 @@ const I_FLAGS = 0x20; // u32
 const I_BLOCK = 0x28; // u32 × N_BLOCKS
 const I_GENERATION = 0x64; // u32
 const I_FILE_ACL = 0x68; // u32
+/** u16: i_blocks' high half (osd2's l_i_blocks_high), with huge_file. */
+const I_BLOCKS_HIGH = 0x74;
 /** u32: a regular file's size, high half (i_dir_acl on a directory). */
 const I_SIZE_HIGH = 0x6c;
 const I_UID_HIGH = 0x78; // u16, osd2's l_i_uid_high
@@ -166,7 +173,8 @@ export class Inode {
     return this.hasField(I_ATIME_EXTRA) ? ms : Math.floor(ms / 1000) * 1000;
   }
 
-  parse(view: DataView, inodeSize: number): void {
+  /** Reads the record; `hugeFile` says i_blocks_hi and HUGE_FILE_FL count (the huge_file feature). */
+  parse(view: DataView, inodeSize: number, hugeFile: boolean, blockSize: number): void {
     this.mode = view.getUint16(I_MODE, true);
     this.uid = view.getUint16(I_UID, true) | (view.getUint16(I_UID_HIGH, true) << 16);
     this.gid = view.getUint16(I_GID, true) | (view.getUint16(I_GID_HIGH, true) << 16);
@@ -174,8 +182,12 @@ export class Inode {
     this.gid >>>= 0;
     this.size = view.getUint32(I_SIZE, true) + (this.isReg ? view.getUint32(I_SIZE_HIGH, true) * 2 ** 32 : 0);
     this.links = view.getUint16(I_LINKS_COUNT, true);
-    this.blocks = view.getUint32(I_BLOCKS, true);
     this.flags = view.getUint32(I_FLAGS, true);
+    this.blocks = view.getUint32(I_BLOCKS, true);
+    if (hugeFile) {
+      this.blocks += view.getUint16(I_BLOCKS_HIGH, true) * 2 ** 32;
+      if (this.flags & HUGE_FILE_FL) this.blocks *= blockSize / I_BLOCKS_UNIT;
+    }
     for (let i = 0; i < N_BLOCKS; i++) this.block[i] = view.getUint32(I_BLOCK + i * 4, true);
     this.generation = view.getUint32(I_GENERATION, true);
     this.fileAcl = view.getUint32(I_FILE_ACL, true);
@@ -247,7 +259,11 @@ export class InodeTable {
     return new DataView(buf.buffer, buf.byteOffset + offset, this.geo.inodeSize);
   }
 
-  /** Inode `ino` (checked to be a valid number, not checked to be in use). */
+  /**
+   * Inode `ino` (checked to be a valid number, not checked to be in use). With metadata_csum
+   * its checksum is verified (EUCLEAN naming the inode); a record of all zeros, never written,
+   * has none to verify.
+   */
   async get(ino: number): Promise<Inode> {
     const known = this.loaded.get(ino);
     if (known) return known;
@@ -255,10 +271,19 @@ export class InodeTable {
       throw corrupt(`inode number ${ino} is outside 1–${this.geo.inodesCount}`);
     }
     const { block, offset } = this.where(ino);
+    const buf = await this.cache.get(block);
+    if (this.geo.csumSeed !== null) this.verify(ino, buf.subarray(offset, offset + this.geo.inodeSize), this.geo.csumSeed);
     const node = new Inode(ino);
-    node.parse(this.view(await this.cache.get(block), offset), this.geo.inodeSize);
+    node.parse(this.view(buf, offset), this.geo.inodeSize, this.geo.hugeFile, this.geo.blockSize);
     this.loaded.set(ino, node);
     return node;
+  }
+
+  private verify(ino: number, raw: Uint8Array, seed: number): void {
+    const stored = storedInodeChecksum(raw);
+    if (stored === 0 && raw.every((b) => b === 0)) return;
+    const want = inodeChecksum(seed, ino, raw);
+    if (stored !== want) throw corrupt(`inode ${ino}'s checksum is 0x${stored.toString(16)}, but its bytes give 0x${want.toString(16)}`);
   }
 
   /** Writes every inode the op changed into its inode table block. */

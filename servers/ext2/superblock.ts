@@ -6,6 +6,7 @@
 // anything else trusts them.
 
 import { SysError } from '../../kernel/api.js';
+import { RO_COMPAT_GDT_CSUM, RO_COMPAT_METADATA_CSUM, S_CHECKSUM, checksumSeed, superblockChecksum } from './csum.js';
 import { corrupt } from './errors.js';
 
 export const SUPERBLOCK_OFFSET = 1024;
@@ -30,13 +31,24 @@ const ERRCODE_EFSCORRUPTED = 5;
 export const COMPAT_RESIZE_INODE = 0x10;
 export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
+/** The journal has transactions to replay before the file system may be read. */
+export const INCOMPAT_RECOVER = 0x4;
+/** ext4 features this driver reads but does not write (Documentation/filesystems/ext4/super.rst). */
+export const INCOMPAT_EXTENTS = 0x40;
+export const INCOMPAT_64BIT = 0x80;
+export const INCOMPAT_FLEX_BG = 0x200;
+export const INCOMPAT_CSUM_SEED = 0x2000;
+/** RO_COMPAT huge_file: i_blocks_hi, and i_blocks in file system blocks with EXT4_HUGE_FILE_FL. */
+export const RO_COMPAT_HUGE_FILE = 0x8;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
 /** Blocks allocated in clusters: bitmaps and group sizes count clusters, not blocks. */
 export const RO_COMPAT_BIGALLOC = 0x200;
 
-/** What this driver reads and writes; any other INCOMPAT bit refuses the mount. */
+/** What this driver reads and writes. */
 const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+/** What it reads only: the mount is read-only. Any other INCOMPAT bit refuses the mount. */
+const INCOMPAT_READ_ONLY = INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED;
 /** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
 const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
 /** Any other RO_COMPAT bit makes the mount read-only. */
@@ -94,6 +106,7 @@ const S_FEATURE_RO_COMPAT = 0x64;
 const S_UUID = 0x68; // 16 bytes
 const S_VOLUME_NAME = 0x78; // 16 bytes
 const S_RESERVED_GDT_BLOCKS = 0xce; // u16
+const S_DESC_SIZE = 0xfe; // u16, with 64bit
 const S_HASH_SEED = 0xec; // 16 bytes
 const S_DEF_HASH_VERSION = 0xfc; // u8
 const S_DEFAULT_MOUNT_OPTS = 0x100;
@@ -101,6 +114,9 @@ const S_MKFS_TIME = 0x108;
 const S_MIN_EXTRA_ISIZE = 0x15c; // u16
 const S_WANT_EXTRA_ISIZE = 0x15e; // u16
 const S_FLAGS = 0x160;
+const S_BLOCKS_COUNT_HI = 0x150; // with 64bit
+const S_LOG_GROUPS_PER_FLEX = 0x174; // u8
+const S_CHECKSUM_TYPE = 0x175; // u8, 1 = crc32c
 // The error record (ext4's, which e2fsck and dumpe2fs read on any revision 1 file system).
 const S_ERROR_COUNT = 0x194;
 const S_FIRST_ERROR_TIME = 0x198;
@@ -129,7 +145,8 @@ export class Superblock {
 
   get inodesCount() { return this.u32(S_INODES_COUNT); }
   set inodesCount(v) { this.set32(S_INODES_COUNT, v); }
-  get blocksCount() { return this.u32(S_BLOCKS_COUNT); }
+  /** s_blocks_count_lo, with s_blocks_count_hi above it on a 64bit file system. */
+  get blocksCount() { return this.u32(S_BLOCKS_COUNT) + (this.incompat & INCOMPAT_64BIT ? this.u32(S_BLOCKS_COUNT_HI) * 2 ** 32 : 0); }
   set blocksCount(v) { this.set32(S_BLOCKS_COUNT, v); }
   get reservedBlocks() { return this.u32(S_R_BLOCKS_COUNT); }
   set reservedBlocks(v) { this.set32(S_R_BLOCKS_COUNT, v); }
@@ -184,6 +201,15 @@ export class Superblock {
   set minExtraIsize(v: number) { this.set16(S_MIN_EXTRA_ISIZE, v); }
   set wantExtraIsize(v: number) { this.set16(S_WANT_EXTRA_ISIZE, v); }
   set flags(v: number) { this.set32(S_FLAGS, v); }
+  /** s_flags: which directory hash is unsigned (EXT2_FLAGS_UNSIGNED_HASH 0x2, EXT2_FLAGS_SIGNED_HASH 0x1). */
+  get flags() { return this.u32(S_FLAGS); }
+  get defHashVersion() { return this.raw[S_DEF_HASH_VERSION]; }
+  /** Bytes of a group descriptor: s_desc_size with 64bit, else 32. */
+  get descSize() { return this.incompat & INCOMPAT_64BIT ? this.u16(S_DESC_SIZE) : GROUP_DESC_SIZE; }
+  /** flex_bg: groups whose bitmaps and inode tables are packed together, as a power of two. */
+  get logGroupsPerFlex() { return this.raw[S_LOG_GROUPS_PER_FLEX]; }
+  get checksumType() { return this.raw[S_CHECKSUM_TYPE]; }
+  get checksum() { return this.u32(S_CHECKSUM); }
   set overheadClusters(v: number) { this.set32(S_OVERHEAD_CLUSTERS, v); }
   /**
    * Records that corruption was met at `seconds` since the epoch, as Linux's ext4
@@ -233,9 +259,23 @@ export interface Geometry {
   hasSuperblock: (g: number) => boolean;
   filetype: boolean;
   revision: number;
+  /** Bytes of one group descriptor: 32, or s_desc_size (64 and up) with 64bit. */
+  descSize: number;
+  /** flex_bg: bitmaps and inode tables may lie in any group; their places are read, never computed. */
+  flexBg: boolean;
+  /** Files may map their blocks with extent trees (EXT4_EXTENTS_FL). */
+  extents: boolean;
+  /** metadata_csum: the checksum seed (checksumSeed); null without metadata_csum. */
+  csumSeed: number | null;
+  /** uninit_bg without metadata_csum: group descriptors carry a CRC-16. */
+  gdtCsum: boolean;
+  /** huge_file: i_blocks_hi is used, and EXT4_HUGE_FILE_FL counts i_blocks in blocks. */
+  hugeFile: boolean;
 }
 
 export const GROUP_DESC_SIZE = 32;
+/** The largest s_desc_size (EXT4_MAX_DESC_SIZE: a 1 KiB block's worth). */
+const GROUP_DESC_MAX_SIZE = 1024;
 
 /**
  * Checks the numbers of a superblock that checkFeatures accepted against each other and the
@@ -256,6 +296,8 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
   if (ipg < 1 || ipg > bits) corruptSb(`inodes per group is ${ipg}`);
   const blocksCount = sb.blocksCount;
   if (blocksCount <= firstDataBlock + 1) corruptSb(`block count is ${blocksCount}`);
+  const descSize = sb.descSize;
+  if (descSize < GROUP_DESC_SIZE || descSize > GROUP_DESC_MAX_SIZE || (descSize & (descSize - 1)) !== 0) corruptSb(`group descriptor size is ${descSize}`);
   if (blocksCount * blockSize > deviceBytes) {
     throw corrupt(`the superblock says ${blocksCount} blocks of ${blockSize} bytes, but the image has only ${deviceBytes} bytes`);
   }
@@ -265,7 +307,7 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
   if (inodeSize < GOOD_OLD_INODE_SIZE || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) corruptSb(`inode size is ${inodeSize}`);
   const firstIno = sb.firstIno;
   if (firstIno < GOOD_OLD_FIRST_INO || firstIno >= sb.inodesCount) corruptSb(`first inode is ${firstIno}`);
-  const gdtBlocks = Math.ceil((groups * GROUP_DESC_SIZE) / blockSize);
+  const gdtBlocks = Math.ceil((groups * descSize) / blockSize);
   const reservedGdtBlocks = sb.reservedGdtBlocks;
   const inodeTableBlocks = Math.ceil((ipg * inodeSize) / blockSize);
   if (1 + gdtBlocks + reservedGdtBlocks + 2 + inodeTableBlocks > bpg) {
@@ -275,6 +317,10 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
     blockSize, blocksCount, firstDataBlock, blocksPerGroup: bpg, inodesPerGroup: ipg, inodesCount: sb.inodesCount,
     groups, inodeSize, firstIno, inodeTableBlocks, gdtBlocks, reservedGdtBlocks, pointersPerBlock: blockSize / 4,
     hasSuperblock: backupRule(sb), filetype: (sb.incompat & INCOMPAT_FILETYPE) !== 0, revision: sb.revLevel,
+    descSize, flexBg: (sb.incompat & INCOMPAT_FLEX_BG) !== 0, extents: (sb.incompat & INCOMPAT_EXTENTS) !== 0,
+    csumSeed: sb.roCompat & RO_COMPAT_METADATA_CSUM ? checksumSeed(sb.raw) : null,
+    gdtCsum: (sb.roCompat & (RO_COMPAT_METADATA_CSUM | RO_COMPAT_GDT_CSUM)) === RO_COMPAT_GDT_CSUM,
+    hugeFile: (sb.roCompat & RO_COMPAT_HUGE_FILE) !== 0,
   };
 }
 
@@ -284,23 +330,31 @@ function corruptSb(what: string): never {
 
 /**
  * Refuses what is not an ext2 superblock (EINVAL), a revision past 1 and a file system with
- * features this driver cannot read (ENOTSUP, naming them) — before any other number in it is
- * trusted. Returns a sentence naming the features that only allow reading, or null when the
- * file system may be written.
+ * features this driver cannot read (ENOTSUP, naming them), a journal with transactions to
+ * replay (EUCLEAN) and, with metadata_csum, a superblock whose s_checksum is wrong (EUCLEAN) —
+ * before any other number in it is trusted. Returns a sentence naming the features that only
+ * allow reading (ext4's extent, 64bit, flex_bg, metadata_csum… and unknown RO_COMPAT bits), or
+ * null when the file system may be written.
  */
 export function checkFeatures(sb: Superblock): string | null {
   if (sb.magic !== EXT2_MAGIC) {
     throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
   }
   if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
-  const unknownIncompat = (sb.incompat & ~INCOMPAT_SUPPORTED) >>> 0;
+  if (sb.incompat & INCOMPAT_RECOVER) throw new SysError('EUCLEAN', 'ext2: cannot mount: the journal needs recovery (needs_recovery is set)');
+  const unknownIncompat = (sb.incompat & ~(INCOMPAT_SUPPORTED | INCOMPAT_READ_ONLY)) >>> 0;
   const unreadableRo = sb.roCompat & RO_COMPAT_UNREADABLE;
   if (unknownIncompat || unreadableRo) {
     const names = [featureNames(unknownIncompat, INCOMPAT_NAMES), featureNames(unreadableRo, RO_COMPAT_NAMES)].filter((n) => n !== '');
     throw new SysError('ENOTSUP', `ext2: cannot mount: unsupported feature(s) ${names.join(', ')}`);
   }
-  const unknownRo = (sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0;
-  return unknownRo ? `read-only compatible feature(s) ${featureNames(unknownRo, RO_COMPAT_NAMES)} not supported for writing` : null;
+  if (sb.roCompat & RO_COMPAT_METADATA_CSUM) {
+    if (sb.checksumType !== 1) throw corrupt(`the superblock's checksum type is ${sb.checksumType}, not 1 (crc32c)`);
+    const want = superblockChecksum(sb.raw);
+    if (sb.checksum !== want) throw corrupt(`the superblock's checksum is 0x${sb.checksum.toString(16)}, but its bytes give 0x${want.toString(16)}`);
+  }
+  const readOnly = [featureNames(sb.incompat & INCOMPAT_READ_ONLY, INCOMPAT_NAMES), featureNames((sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0, RO_COMPAT_NAMES)].filter((n) => n !== '');
+  return readOnly.length > 0 ? `feature(s) ${readOnly.join(', ')} not supported for writing` : null;
 }
 
 /** Where the superblock's features put backups: sparse_super2's two groups, sparse_super's, or every group. */

@@ -1,0 +1,126 @@
+// ext4 images made by mke2fs -t ext4 -d from a host tree read back through rumpus exactly as
+// the host tree is — under every policy, for 1 and 4 KiB blocks, 64bit and not, with and
+// without has_journal and metadata_csum, and with uninit_bg instead of metadata_csum. They
+// mount read-only (the driver reads extents, 64bit, flex_bg and checksums but does not write
+// them), and a write is EROFS naming the features, leaving the image as it was.
+
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_MOUNTS, boot, type Handle } from '../kernel/index.js';
+import { buildHostTree, debugfs, debugfsWrite, fsckClean, hostTree, rumpusTree, tempDir } from './lib/e2fs.js';
+import { errnoOf } from './lib/errno.js';
+import { BIG_DIR, NO_E2FSPROGS, addExt4Shapes, mkExt4Image } from './lib/ext4.js';
+
+const MiB = 1024 * 1024;
+const dir = tempDir('rumpus-ext4-read-');
+const src = join(dir, 'src');
+
+interface Image {
+  name: string;
+  blockSize: number;
+  features?: string;
+  path: string;
+}
+
+const images: Image[] = ([
+  { name: '1k-ext4', blockSize: 1024 },
+  { name: '4k-ext4', blockSize: 4096 },
+  { name: '1k-no64bit-nojournal', blockSize: 1024, features: '^64bit,^has_journal' },
+  { name: '4k-no-csum', blockSize: 4096, features: '^metadata_csum' },
+  { name: '1k-uninit_bg', blockSize: 1024, features: '^metadata_csum,uninit_bg' },
+  { name: '4k-uninit_bg-no64bit-nojournal', blockSize: 4096, features: '^metadata_csum,^64bit,^has_journal,uninit_bg' },
+] as Omit<Image, 'path'>[]).map((im) => ({ ...im, path: join(dir, `${im.name}.img`) }));
+
+const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+if (!NO_E2FSPROGS) {
+  mkdirSync(src);
+  buildHostTree(src, { fifo: true, manyFiles: 90 });
+  addExt4Shapes(src);
+  for (const im of images) mkExt4Image(im.path, { size: 64 * MiB, blockSize: im.blockSize, features: im.features, from: src, index: true });
+}
+
+t.test('the images are what the test means', { skip: NO_E2FSPROGS }, async (t) => {
+  for (const im of images) {
+    const r = fsckClean(im.path);
+    t.ok(r.clean, `${im.name}: e2fsck is clean`, { report: r.report });
+    t.match(debugfs(im.path, `htree /${BIG_DIR}`), /Root node dump/, `${im.name}: /${BIG_DIR} is an htree`);
+  }
+});
+
+for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
+  t.test(`read back under ${policy}`, { skip: NO_E2FSPROGS }, async (t) => {
+    const expected = hostTree(src, { seconds: true });
+    const before = images.map((im) => sha256(im.path));
+    const mounts = images.map((im) => ({ target: `/img/${im.name}`, fstype: 'ext2', source: im.path, readonly: false }));
+    const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, ...mounts] });
+    try {
+      const p = await k.spawn();
+      for (const im of images) {
+        const tree = await rumpusTree(p, `/img/${im.name}`, { seconds: true, skip: ['lost+found'] });
+        t.same(tree, expected, `${im.name}: the tree reads back as on the host`);
+        t.equal(await errnoOf(p.writeFile(`/img/${im.name}/new`, 'x')), 'EROFS', `${im.name}: creating a file is EROFS`);
+        t.equal(await errnoOf(p.writeFile(`/img/${im.name}/a/size-1`, 'x')), 'EROFS', `${im.name}: writing a file is EROFS`);
+      }
+      const mnt = await p.mounts();
+      t.same(mnt.filter((m) => m.fstype === 'ext2').map((m) => m.readonly), images.map(() => true), 'every image is mounted read-only, as reported');
+    } finally {
+      await k.halt();
+    }
+    t.same(images.map((im) => sha256(im.path)), before, 'the images are untouched');
+  });
+}
+
+t.test('a read-write mount request mounts read-only, and a write names the features', { skip: NO_E2FSPROGS }, async (t) => {
+  const im = images[0];
+  const before = sha256(im.path);
+  const k = await boot({ policy: 'monolithic', mounts: [] });
+  try {
+    const m = await k.call<{ fsid: number; root: Handle; readonly: boolean }>('ext2', 'mount', { source: im.path });
+    t.equal(m.readonly, true, 'the mount says it is read-only');
+    const err = await k.call('ext2', 'create', { fsid: m.fsid, dir: m.root, name: 'x', mode: 0o644, excl: true, uid: 0, gid: 0 }).catch((e: Error & { errno: string }) => e);
+    t.equal((err as { errno?: string }).errno, 'EROFS', 'a create is EROFS');
+    t.match((err as Error).message, /read-only \(feature\(s\) extent, 64bit, flex_bg, .*metadata_csum not supported for writing\)/, 'naming the features');
+    await k.call('ext2', 'unmount', { fsid: m.fsid });
+  } finally {
+    await k.halt();
+  }
+  t.equal(sha256(im.path), before, 'the image is untouched');
+});
+
+t.test('an uninitialised extent reads as zeros', { skip: NO_E2FSPROGS }, async (t) => {
+  const img = join(dir, 'fallocate.img');
+  mkExt4Image(img, { size: 16 * MiB, blockSize: 1024 });
+  // Blocks full of 0xAA first, so that zeros can only come from the extent being uninitialised.
+  const junk = join(dir, 'junk');
+  writeFileSync(junk, Buffer.alloc(200 * 1024, 0xaa));
+  debugfsWrite(img, [`write ${junk} junk`, 'rm junk', 'write /dev/null f', 'fallocate /f 0 99', 'sif /f size 102400']);
+  t.match(debugfs(img, 'stat /f'), /\[u\]|Uninit/i, 'debugfs made an uninitialised extent');
+  for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
+    const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, { target: '/img', fstype: 'ext2', source: img, readonly: true }] });
+    try {
+      const p = await k.spawn();
+      const data = await p.readFile('/img/f');
+      t.equal(data.length, 102400, `${policy}: the size`);
+      t.ok(data.every((b) => b === 0), `${policy}: all zeros`);
+    } finally {
+      await k.halt();
+    }
+  }
+});
+
+t.test('a journal with transactions to replay refuses the mount: EUCLEAN', { skip: NO_E2FSPROGS }, async (t) => {
+  const img = join(dir, 'recover.img');
+  mkExt4Image(img, { size: 16 * MiB, blockSize: 1024 });
+  debugfsWrite(img, ['feature needs_recovery']);
+  const k = await boot({ policy: 'monolithic', mounts: [] });
+  try {
+    const err = await k.call('ext2', 'mount', { source: img, options: { readonly: true } }).catch((e: Error) => e);
+    t.equal((err as { errno?: string }).errno, 'EUCLEAN');
+    t.match((err as Error).message, /the journal needs recovery/);
+  } finally {
+    await k.halt();
+  }
+});

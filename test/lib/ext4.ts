@@ -1,0 +1,58 @@
+// ext4 images for the ext4 tests: made by mke2fs -t ext4 (reproducibly: fixed uuid, hash seed
+// and time), optionally with their directories indexed by e2fsck -fyD (mke2fs -d writes only
+// linear directories), and host trees with what exercises ext4 reading: a directory that
+// becomes an htree, a file with enough separate extents to need an extent tree block.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { e2fsprogsTool } from '../../bench/e2fsprogs.js';
+import { FAKE_TIME, UUID, seededBytes } from './e2fs.js';
+
+/** A tap skip reason when e2fsprogs is missing, or false. */
+export const NO_E2FSPROGS = ['mke2fs', 'e2fsck', 'debugfs'].every((t) => e2fsprogsTool(t)) ? false : 'e2fsprogs (mke2fs, e2fsck, debugfs) is not installed';
+
+export interface Ext4ImageOptions {
+  /** Bytes. */
+  size: number;
+  blockSize: number;
+  /** mke2fs -O on top of ext4's defaults, e.g. '^64bit' or '^metadata_csum,uninit_bg'. */
+  features?: string;
+  /** mke2fs -d: a host directory copied in. */
+  from?: string;
+  /** Index every directory large enough (e2fsck -fyD). */
+  index?: boolean;
+}
+
+/** Makes an ext4 image with mke2fs -t ext4. */
+export function mkExt4Image(path: string, o: Ext4ImageOptions): void {
+  rmSync(path, { force: true });
+  writeFileSync(path, '');
+  truncateSync(path, o.size);
+  const args = ['-q', '-F', '-t', 'ext4', '-U', UUID, '-E', `hash_seed=${UUID}`, '-b', String(o.blockSize)];
+  if (o.features) args.push('-O', o.features);
+  if (o.from) args.push('-d', o.from);
+  const env = { ...process.env, E2FSPROGS_FAKE_TIME: String(FAKE_TIME) };
+  execFileSync(e2fsprogsTool('mke2fs') ?? 'mke2fs', [...args, path], { env, stdio: 'pipe' });
+  if (o.index) {
+    // Exit 1 (file system modified) is what -D does when it indexes a directory.
+    const r = spawnSync(e2fsprogsTool('e2fsck') ?? 'e2fsck', ['-fyD', path], { env, encoding: 'utf8' });
+    if (r.status !== 0 && r.status !== 1) throw new Error(`e2fsck -fyD ${path}: exit ${r.status}\n${r.stdout}${r.stderr}`);
+  }
+}
+
+/** Names in BIG_DIR: enough long names for a two-level htree at 1 KiB blocks. */
+export const BIG_DIR = 'big';
+export const BIG_DIR_ENTRIES = 3000;
+/** A file of EXTENT_PIECES pieces of 100 bytes, 64 KiB apart: more extents than i_block holds. */
+export const FRAGMENTED = 'fragmented';
+export const EXTENT_PIECES = 30;
+
+/** Adds BIG_DIR and FRAGMENTED to a host directory. */
+export function addExt4Shapes(dir: string): void {
+  mkdirSync(join(dir, BIG_DIR));
+  for (let i = 0; i < BIG_DIR_ENTRIES; i++) writeFileSync(join(dir, BIG_DIR, `a-rather-long-file-name-number-${String(i).padStart(5, '0')}`), `${i}\n`);
+  const fd = openSync(join(dir, FRAGMENTED), 'w');
+  for (let i = 0; i < EXTENT_PIECES; i++) writeSync(fd, seededBytes(100, 1000 + i), 0, 100, i * 65536);
+  closeSync(fd);
+}
