@@ -3,7 +3,7 @@
 // the image is byte for byte what mke2fs writes for the same parameters (but for the write
 // count mke2fs keeps of itself), passes both e2fsck checks, lists mke2fs's features, has an
 // empty journal of mke2fs's size and extent trees where ext4 has them, and stays clean after
-// debugfs writes into it; the same options twice give the same bytes; -E hash_seed and
+// debugfs writes into it (and rumpus reads what debugfs wrote); the same options twice give the same bytes; -E hash_seed and
 // -J size work from the command line; bad combinations are refused with EINVAL.
 
 import t from 'tap';
@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2fsprogsTool } from '../bench/e2fsprogs.js';
-import { SysError, boot } from '../kernel/index.js';
+import { DEFAULT_MOUNTS, SysError, boot } from '../kernel/index.js';
 import { hasSuperblock } from '../servers/ext2/superblock.js';
 import { runRumpus } from './lib/cli.js';
 import { FAKE_TIME, UUID, debugfs, debugfsWrite, fsckClean, seededBytes, superblock, tempDir } from './lib/e2fs.js';
@@ -52,6 +52,17 @@ function onlyWriteCountDiffers(a: string, b: string, blockSize: number): string 
     if (!(inCopy && ((field >= 0x178 && field < 0x180) || (field >= 0x3fc && field < 0x400)))) return `byte ${offset}: ${line}`;
   }
   return null;
+}
+
+/** A file of the image as rumpus's ext2 driver reads it, mounted read-only. */
+async function readThroughRumpus(image: string, path: string): Promise<Uint8Array> {
+  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/img', fstype: 'ext2', source: image, readonly: true }] });
+  try {
+    const p = await k.spawn();
+    return await p.readFile(`/img${path}`);
+  } finally {
+    await k.halt();
+  }
 }
 
 function sameBytes(a: string, b: string): boolean {
@@ -103,6 +114,7 @@ t.test('mkfs -t ext3 and -t ext4', { skip }, async (t) => {
           const back = join(dir, 'back');
           debugfs(ours, `dump /docs/payload ${back}`);
           t.ok(sameBytes(hostFile, back), `${name}: debugfs reads back what it wrote`);
+          t.same(await readThroughRumpus(ours, '/docs/payload'), payload, `${name}: rumpus's driver reads it back too`);
 
           if (size === 8 * MiB) {
             const twice = join(dir, 'twice.img');

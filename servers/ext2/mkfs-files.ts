@@ -5,6 +5,7 @@
 
 import { SysError } from '../../kernel/api.js';
 import { setU16, setU32, u32 } from './bytes.js';
+import { EH_MAGIC } from './extents.js';
 import { N_BLOCKS } from './inode.js';
 
 /** A run of physically contiguous blocks: its first block and how many. */
@@ -13,9 +14,6 @@ export interface Run {
   length: number;
 }
 
-/** i_flags: the inode's i_block holds an extent tree (EXT4_EXTENTS_FL). */
-export const EXTENTS_FL = 0x80000;
-const EH_MAGIC = 0xf30a;
 const EXTENT_HEADER_SIZE = 12;
 const EXTENT_SIZE = 12;
 /** Extents that fit in i_block after the header. */

@@ -14,14 +14,14 @@ import {
 import type { Write } from './device.js';
 import { DOT_ENTRIES_SIZE, FT_UNKNOWN, typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
 import { writeDescriptor } from './groups.js';
-import { I_BLOCKS_UNIT, Inode, ROOT_INO } from './inode.js';
-import { EXTENTS_FL, extentRoot, type Run } from './mkfs-files.js';
+import { EXTENTS_FL, I_BLOCKS_UNIT, Inode, ROOT_INO } from './inode.js';
+import { extentRoot, type Run } from './mkfs-files.js';
 import { JOURNAL_INO, addJournal } from './mkfs-journal.js';
 import { BlockMap, groupFirst, groupSize, placeTables, superblockBlocks, type LayoutGeometry } from './mkfs-layout.js';
 import { RESIZE_INO, resizeInode } from './mkfs-resize.js';
 import {
-  COMPAT_RESIZE_INODE, EXT2_MAGIC, ERRORS_CONTINUE, GOOD_OLD_FIRST_INO, GOOD_OLD_INODE_SIZE, INCOMPAT_FILETYPE, RO_COMPAT_LARGE_FILE,
-  RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
+  COMPAT_RESIZE_INODE, EXT2_MAGIC, ERRORS_CONTINUE, GOOD_OLD_FIRST_INO, GOOD_OLD_INODE_SIZE, INCOMPAT_64BIT, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE,
+  INCOMPAT_FLEX_BG, RO_COMPAT_HUGE_FILE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
 } from './superblock.js';
 
 /** The file system types mkfs makes. */
@@ -67,14 +67,10 @@ const NO_MAX_MOUNT_COUNT = 0xffff;
 /** The extra inode space mke2fs asks for in large inodes. */
 const EXTRA_ISIZE = 32;
 
-// Feature bits (Documentation/filesystems/ext4/super.rst) that only mkfs sets.
+// Feature bits (Documentation/filesystems/ext4/super.rst) that only mkfs uses.
 const COMPAT_HAS_JOURNAL = 0x4;
 const COMPAT_EXT_ATTR = 0x8;
 const COMPAT_DIR_INDEX = 0x20;
-const INCOMPAT_EXTENTS = 0x40;
-const INCOMPAT_64BIT = 0x80;
-const INCOMPAT_FLEX_BG = 0x200;
-const RO_COMPAT_HUGE_FILE = 0x8;
 const RO_COMPAT_DIR_NLINK = 0x20;
 const RO_COMPAT_EXTRA_ISIZE = 0x40;
 /** mke2fs -t ext4's features here (/etc/mke2fs.conf), besides the journal. */
