@@ -8,7 +8,7 @@
 
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2fsprogsTool } from '../bench/e2fsprogs.js';
 import { DEFAULT_MOUNTS, SysError, boot } from '../kernel/index.js';
@@ -137,6 +137,8 @@ t.test('mkfs -t ext3 and -t ext4', { skip }, async (t) => {
     await fails({ journalSize: 4 }, 'a journal size for ext2');
     await fails({ type: 'ext4', journalSize: 5 }, 'a journal of more than half the file system');
     await fails({ type: 'ext4', hashSeed: 'seed' }, 'a malformed hash seed');
+    await fails({ type: 'ext4', size: 200 * 1024 * MiB, blockSize: 4096 }, 'a 1 GiB journal in more extents than its inode holds (200 GiB)');
+    t.notOk(existsSync(join(dir, 'bad.img')), 'no image is made when the arguments are refused');
   } finally {
     await k.halt();
   }

@@ -42,12 +42,14 @@ export function fitsInInode(runs: Run[]): boolean {
 
 /**
  * i_block holding a depth-0 extent tree over `runs`, mapped from logical block 0 in order
- * (ext4_extent_header then ext4_extent entries). Refuses (EINVAL) what needs more than the
- * four extents i_block holds: mkfs makes no extent blocks.
+ * (ext4_extent_header then ext4_extent entries). Refuses (EINVAL, naming the file `what`)
+ * what needs more than the four extents i_block holds: mkfs makes no extent blocks.
  */
-export function extentRoot(runs: Run[]): number[] {
+export function extentRoot(runs: Run[], what: string): number[] {
   const extents = extentsOf(runs);
-  if (!fitsInInode(runs)) throw new SysError('EINVAL', `mkfs: a file in ${extents.length} extents does not fit in its inode`);
+  if (!fitsInInode(runs)) {
+    throw new SysError('EINVAL', `mkfs: ${what} needs ${extents.length} extents, more than the ${ROOT_EXTENTS} its inode holds (mkfs writes no extent blocks yet)`);
+  }
   const raw = new Uint8Array(N_BLOCKS * 4);
   setU16(raw, 0, EH_MAGIC);
   setU16(raw, 2, extents.length); // eh_entries

@@ -186,17 +186,22 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
     setU16(rec, I_CHECKSUM_LO, sum & 0xffff);
     if (inodeHasChecksumHi(rec)) setU16(rec, I_CHECKSUM_HI, sum >>> 16);
   };
-  const newInode = (ino: number, mode: number, size: number, links: number, blocks: number, runs: Run[] | null) => {
+  const newInode = (ino: number, mode: number, size: number, links: number, blocks: number) => {
     const node = new Inode(ino);
     node.reset(mode, 0, 0, 0, ms);
     node.size = size;
     node.links = links;
     node.blocks = blocks;
-    if (runs && ext4) {
+    return node;
+  };
+  /** A directory of `length` blocks from `start`: an extent in ext4, direct blocks before. */
+  const newDir = (ino: number, mode: number, links: number, start: number, length: number, what: string) => {
+    const node = newInode(ino, S_IFDIR | mode, length * bs, links, length * (bs / I_BLOCKS_UNIT));
+    if (ext4) {
       node.flags = EXTENTS_FL;
-      node.block.set(extentRoot(runs));
-    } else if (runs) {
-      runs.forEach((r) => { for (let i = 0; i < r.length; i++) node.block[i] = r.start + i; });
+      node.block.set(extentRoot([{ start, length }], what));
+    } else {
+      for (let i = 0; i < length; i++) node.block[i] = start + i;
     }
     return node;
   };
@@ -205,12 +210,11 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
   putInode(badBlocks);
   // The other reserved inodes stay zero; with metadata_csum they get their checksum too, as mke2fs gives it.
   for (let ino = BAD_BLOCKS_INO + 1; seed !== null && ino < LOST_FOUND_INO; ino++) putInode(new Inode(ino));
-  const sectorsPerBlock = bs / I_BLOCKS_UNIT;
-  putInode(newInode(ROOT_INO, S_IFDIR | 0o755, bs, 3, sectorsPerBlock, [{ start: rootBlock, length: 1 }]));
-  putInode(newInode(LOST_FOUND_INO, S_IFDIR | 0o700, p.lostFoundBlocks * bs, 2, p.lostFoundBlocks * sectorsPerBlock, [{ start: lostFoundBlock, length: p.lostFoundBlocks }]));
+  putInode(newDir(ROOT_INO, 0o755, 3, rootBlock, 1, 'the root directory'));
+  putInode(newDir(LOST_FOUND_INO, 0o700, 2, lostFoundBlock, p.lostFoundBlocks, 'lost+found'));
   for (const [ino, file] of [[RESIZE_INO, resize], [JOURNAL_INO, journal]] as const) {
     if (!file) continue;
-    const node = newInode(ino, S_IFREG | 0o600, file.size, 1, file.blocks, null);
+    const node = newInode(ino, S_IFREG | 0o600, file.size, 1, file.blocks);
     node.block.set(file.block);
     if (ino === JOURNAL_INO && ext4) node.flags = EXTENTS_FL;
     putInode(node);

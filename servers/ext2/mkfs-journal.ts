@@ -102,7 +102,7 @@ export function addJournal(map: BlockMap, n: number, blockSize: number, uuid: Ui
     // Free space cut into more pieces than i_block has extents for: one contiguous run instead.
     if (!fitsInInode(runs)) runs = [{ start: map.take(goal, n, 'the journal'), length: n }];
     else map.takeRuns(runs);
-    block = extentRoot(runs);
+    block = extentRoot(runs, 'the journal');
     first = runs[0].start;
   } else {
     owned += indirectBlocks(n, blockSize / 4);
