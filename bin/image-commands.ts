@@ -132,8 +132,8 @@ system inside its payload, opened with --key-file's passphrase or one asked for.
   -I, --inode-size N           bytes per inode, a power of two from 128 (default 256)
   -L, --label LABEL            the volume label, up to 16 bytes
   -U, --uuid UUID              the file system's UUID (default: a random one)
-  -E, --extended hash_seed=UUID  the directory hash seed (default: the UUID if given, else random)
-  -J, --journal size=MIB       ext3/ext4: the journal's size in MiB (default: mke2fs's for the size)
+  -E, --extended OPTS          hash_seed=UUID: the directory hash's seed (default: the UUID if given)
+  -J, --journal OPTS           size=MIB: ext3/ext4's journal size in MiB (default: mke2fs's choice)
   --time SECONDS               creation time, seconds since 1970 (default: now)
   --revision 0|1               the ext2 revision (default 1)
   --encrypt                    make a LUKS container first, and the file system inside it

@@ -4,7 +4,8 @@
 // count mke2fs keeps of itself), passes both e2fsck checks, lists mke2fs's features, has an
 // empty journal of mke2fs's size and extent trees where ext4 has them, and stays clean after
 // debugfs writes into it (and rumpus reads what debugfs wrote); the same options twice give the same bytes; -E hash_seed and
-// -J size work from the command line; bad combinations are refused with EINVAL.
+// -J size work from the command line, and so does --encrypt (the decrypted payload passes
+// e2fsck); bad combinations are refused with EINVAL.
 
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { e2fsprogsTool } from '../bench/e2fsprogs.js';
 import { DEFAULT_MOUNTS, SysError, boot } from '../kernel/index.js';
 import { hasSuperblock } from '../servers/ext2/superblock.js';
+import { cryptsetupMissing, decryptPayload, keyFile } from './lib/cgd.js';
 import { runRumpus } from './lib/cli.js';
 import { FAKE_TIME, UUID, debugfs, debugfsWrite, fsckClean, seededBytes, superblock, tempDir } from './lib/e2fs.js';
 
@@ -91,6 +93,7 @@ t.test('mkfs -t ext3 and -t ext4', { skip }, async (t) => {
           t.equal(sb['Filesystem features'], ref['Filesystem features'], `${name}: mke2fs's features`);
           if (type === 'ext4') t.match(sb['Filesystem features'], /has_journal.*extent.*64bit.*flex_bg.*huge_file.*dir_nlink.*extra_isize.*metadata_csum/);
           t.equal(sb['Total journal blocks'], ref['Total journal blocks'], `${name}: a journal of mke2fs's size (${ref['Total journal blocks']} blocks)`);
+          t.equal(sb['Journal features'], ref['Journal features'], `${name}: mke2fs's journal features (${ref['Journal features']})`);
           t.equal(sb['Journal start'], '0', `${name}: the journal is empty: nothing to recover`);
           t.equal(sb['Journal sequence'], '0x00000001');
           t.equal(sb['Journal inode'], '8');
@@ -162,4 +165,16 @@ t.test('rumpus mkfs -t ext4 -E hash_seed= -J size= from the command line', { ski
   const bad = await runRumpus(dir, ['mkfs', 'cli-3.img', '--size', '8M', '-E', 'stride=4']);
   t.equal(bad.code, 2, 'an -E option other than hash_seed is a usage error');
   t.match(bad.stderr, /--extended: 'stride=4' is not hash_seed=/);
+});
+
+t.test('rumpus mkfs -t ext4 --encrypt: an ext4 inside a LUKS2 container', { skip: skip || (cryptsetupMissing() ?? false) }, async (t) => {
+  const image = join(dir, 'enc.img');
+  const made = await runRumpus(dir, ['mkfs', '-t', 'ext4', 'enc.img', '--size', '40M', '--encrypt', '--key-file', keyFile(image), '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000']);
+  t.equal(made.code, 0, 'mkfs succeeds', { stderr: made.stderr });
+  const plain = decryptPayload(image, join(dir, 'enc-plain.img'));
+  const r = fsckClean(plain);
+  t.ok(r.clean, 'the decrypted payload passes e2fsck', { report: r.report });
+  t.match(superblock(plain)['Filesystem features'], /has_journal.*extent.*64bit.*flex_bg.*metadata_csum/, 'an ext4 file system');
+  const ls = await runRumpus(dir, ['ls', '--key-file', keyFile(image), 'enc.img:/']);
+  t.same({ code: ls.code, stdout: ls.stdout }, { code: 0, stdout: 'lost+found\n' }, 'rumpus reads it through the container');
 });

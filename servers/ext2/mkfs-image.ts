@@ -216,7 +216,7 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
     if (!file) continue;
     const node = newInode(ino, S_IFREG | 0o600, file.size, 1, file.blocks);
     node.block.set(file.block);
-    if (ino === JOURNAL_INO && ext4) node.flags = EXTENTS_FL;
+    node.flags = file.flags;
     putInode(node);
     for (const [at, data] of file.writes) write(at, data);
   }

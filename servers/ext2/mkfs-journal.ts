@@ -6,7 +6,7 @@
 
 import { SysError } from '../../kernel/api.js';
 import { encodeJournalSuperblock } from './jbd2-format.js';
-import { I_BLOCKS_UNIT, N_BLOCKS } from './inode.js';
+import { EXTENTS_FL, I_BLOCKS_UNIT, N_BLOCKS } from './inode.js';
 import { blockMap, extentRoot, fitsInInode, indirectBlocks, type Run } from './mkfs-files.js';
 import { groupFirst, groupSize, noRoom, type BlockMap } from './mkfs-layout.js';
 
@@ -73,7 +73,8 @@ export interface Journal {
   size: number;
   /** i_blocks, in 512-byte units. */
   blocks: number;
-  extents: boolean;
+  /** i_flags: EXTENTS_FL with an extent tree. */
+  flags: number;
   writes: Map<number, Uint8Array>;
   /** s_jnl_blocks: i_block, then i_size_high and i_size. */
   backup: number[];
@@ -100,7 +101,7 @@ export function addJournal(map: BlockMap, n: number, blockSize: number, uuid: Ui
     const goal = midpointGoal(map, flexSize);
     runs = map.freeRuns(goal, n) ?? [];
     // Free space cut into more pieces than i_block has extents for: one contiguous run instead.
-    if (!fitsInInode(runs)) runs = [{ start: map.take(goal, n, 'the journal'), length: n }];
+    if (runs.length === 0 || !fitsInInode(runs)) runs = [{ start: map.take(goal, n, 'the journal'), length: n }];
     else map.takeRuns(runs);
     block = extentRoot(runs, 'the journal');
     first = runs[0].start;
@@ -118,11 +119,11 @@ export function addJournal(map: BlockMap, n: number, blockSize: number, uuid: Ui
   superblock.set(encodeJournalSuperblock({
     version: 2, blockSize, maxLen: n, first: 1, sequence: 1, start: 0, errno: 0,
     featureCompat: 0, featureIncompat: 0, featureRoCompat: 0, uuid, nrUsers: INTERNAL_JOURNAL_USERS,
-    maxTransaction: 0, maxTransData: 0, checksumType: 0, numFcBlocks: 0, users: new Uint8Array(16 * 48),
+    maxTransaction: 0, maxTransData: 0, checksumType: 0, numFcBlocks: 0, users: new Uint8Array(0) /* s_users stays zero */,
   }));
   writes.set(first, superblock);
   const size = n * blockSize;
   const backup = [...block.slice(0, N_BLOCKS), Math.floor(size / 2 ** 32), size % 2 ** 32];
-  return { block, size, blocks: owned * (blockSize / I_BLOCKS_UNIT), extents, writes, backup, runs, indirect: owned - n };
+  return { block, size, blocks: owned * (blockSize / I_BLOCKS_UNIT), flags: extents ? EXTENTS_FL : 0, writes, backup, runs, indirect: owned - n };
 }
 

@@ -20,6 +20,8 @@ export interface ResizeInode {
   block: number[];
   size: number;
   blocks: number;
+  /** i_flags: none (a block map, even on ext4). */
+  flags: number;
   writes: Map<number, Uint8Array>;
 }
 
@@ -62,5 +64,5 @@ export function resizeInode(map: BlockMap, blockSize: number): ResizeInode {
   block[DIND_SLOT] = dind;
   // The size covers the whole double indirect range, as res_gdt.c sets it.
   const size = (perBlock * perBlock + perBlock + DIRECT_BLOCKS) * blockSize;
-  return { block, size, blocks: owned * (blockSize / I_BLOCKS_UNIT), writes };
+  return { block, size, blocks: owned * (blockSize / I_BLOCKS_UNIT), flags: 0, writes };
 }
