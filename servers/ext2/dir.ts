@@ -15,6 +15,7 @@ import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import type { BlockMap } from './blockmap.js';
 import { DIRENT_TAIL_SIZE, dirBlockChecksum, hasDirentTail, inodeSeed } from './csum.js';
+import { dxLeaves } from './dx.js';
 import { corrupt } from './errors.js';
 import { I_BLOCKS_UNIT, INDEX_FL, type Inode } from './inode.js';
 import type { Geometry } from './superblock.js';
@@ -230,6 +231,14 @@ export class Directories {
     return { buf, lblk: slot.lblk, off, prev, slot };
   }
 
+  /** A directory's blocks: its size must be a whole number of them, all allocated. */
+  private checkSize(dir: Inode): number {
+    const count = dir.size / this.bs;
+    if (!Number.isInteger(count) || count < 1) throw corrupt(`directory inode ${dir.ino} has size ${dir.size}, not a whole number of blocks`);
+    if (dir.size > dir.blocks * I_BLOCKS_UNIT) throw corrupt(`directory inode ${dir.ino} has size ${dir.size} but only ${dir.blocks * I_BLOCKS_UNIT} bytes of blocks`);
+    return count;
+  }
+
   private async index(dir: Inode): Promise<DirIndex> {
     const known = this.indexes.get(dir.ino);
     if (known) {
@@ -237,10 +246,7 @@ export class Directories {
       this.indexes.set(dir.ino, known);
       return known;
     }
-    const bs = this.bs;
-    const count = dir.size / bs;
-    if (!Number.isInteger(count) || count < 1) throw corrupt(`directory inode ${dir.ino} has size ${dir.size}, not a whole number of blocks`);
-    if (dir.size > dir.blocks * I_BLOCKS_UNIT) throw corrupt(`directory inode ${dir.ino} has size ${dir.size} but only ${dir.blocks * I_BLOCKS_UNIT} bytes of blocks`);
+    const count = this.checkSize(dir);
     const phys = Array.from(await this.map.lookupRun(dir, 0, count));
     const seen = new Set<number>();
     phys.forEach((b, lblk) => {
@@ -290,8 +296,33 @@ export class Directories {
     if (stored !== want) throw corrupt(`directory inode ${dir.ino}, block ${lblk} has checksum 0x${stored.toString(16)}, but its bytes give 0x${want.toString(16)}`);
   }
 
+  /**
+   * The entry `name`: from the directory's index of names when it is in memory; else, in a
+   * directory with an htree (INDEX_FL on a dir_index file system), from the index blocks and
+   * the one leaf (or few, on a hash collision) the name's hash leads to; else from every block.
+   */
   async lookup(dir: Inode, name: string): Promise<Slot | undefined> {
-    return (await this.index(dir)).names.get(name);
+    if (this.indexes.has(dir.ino) || !this.geo.dirIndex || !(dir.flags & INDEX_FL)) return (await this.index(dir)).names.get(name);
+    const blocks = this.checkSize(dir);
+    const seed = this.geo.csumSeed;
+    const read = async (lblk: number) => {
+      const b = await this.map.lookup(dir, lblk);
+      if (b === 0) throw corrupt(`directory inode ${dir.ino}, block ${lblk} is a hole`);
+      return this.cache.get(b);
+    };
+    const csumSeed = seed === null ? null : inodeSeed(seed, dir.ino, dir.generation);
+    for await (const lblk of dxLeaves({ ino: dir.ino, blocks, csumSeed, read }, bytesOf(name), this.geo.hashSeed, this.geo.hashUnsigned)) {
+      const buf = await read(lblk);
+      this.verifyLeaf(buf, dir, lblk);
+      let found: Slot | undefined;
+      this.scan(buf, dir, lblk, (e) => {
+        if (e.ino === 0 || e.nameLen !== name.length || nameAt(buf, e.off + ENTRY_NAME, e.nameLen) !== name) return;
+        found = { ino: e.ino, type: e.type, lblk };
+        return true;
+      });
+      if (found) return found;
+    }
+    return undefined;
   }
 
   /**

@@ -29,6 +29,10 @@ export const ERRORS_PANIC = 3;
 const ERRCODE_EFSCORRUPTED = 5;
 
 export const COMPAT_RESIZE_INODE = 0x10;
+/** Directories may carry an htree index (INDEX_FL). */
+export const COMPAT_DIR_INDEX = 0x20;
+/** s_flags: directory hashes treat name bytes as unsigned chars. */
+const FLAGS_UNSIGNED_HASH = 0x2;
 export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
 /** The journal has transactions to replay before the file system may be read. */
@@ -271,6 +275,10 @@ export interface Geometry {
   gdtCsum: boolean;
   /** huge_file: i_blocks_hi is used, and EXT4_HUGE_FILE_FL counts i_blocks in blocks. */
   hugeFile: boolean;
+  /** dir_index: htree lookups, with s_hash_seed (16 bytes) and unsigned-char hashing per s_flags. */
+  dirIndex: boolean;
+  hashSeed: Uint8Array;
+  hashUnsigned: boolean;
 }
 
 export const GROUP_DESC_SIZE = 32;
@@ -296,6 +304,7 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
   if (ipg < 1 || ipg > bits) corruptSb(`inodes per group is ${ipg}`);
   const blocksCount = sb.blocksCount;
   if (blocksCount <= firstDataBlock + 1) corruptSb(`block count is ${blocksCount}`);
+  if (sb.incompat & INCOMPAT_FLEX_BG && sb.logGroupsPerFlex > 31) corruptSb(`groups per flex_bg exponent is ${sb.logGroupsPerFlex}`);
   const descSize = sb.descSize;
   if (descSize < GROUP_DESC_SIZE || descSize > GROUP_DESC_MAX_SIZE || (descSize & (descSize - 1)) !== 0) corruptSb(`group descriptor size is ${descSize}`);
   if (blocksCount * blockSize > deviceBytes) {
@@ -321,6 +330,7 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
     csumSeed: sb.roCompat & RO_COMPAT_METADATA_CSUM ? checksumSeed(sb.raw) : null,
     gdtCsum: (sb.roCompat & (RO_COMPAT_METADATA_CSUM | RO_COMPAT_GDT_CSUM)) === RO_COMPAT_GDT_CSUM,
     hugeFile: (sb.roCompat & RO_COMPAT_HUGE_FILE) !== 0,
+    dirIndex: (sb.compat & COMPAT_DIR_INDEX) !== 0, hashSeed: sb.hashSeed.slice(), hashUnsigned: (sb.flags & FLAGS_UNSIGNED_HASH) !== 0,
   };
 }
 
