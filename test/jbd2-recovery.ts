@@ -9,19 +9,10 @@ import { copyFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { JBD2_MAGIC, decodeJournalSuperblock, setBe32 } from '../servers/ext2/jbd2-format.js';
-import { recoverJournal } from '../servers/ext2/jbd2-recovery.js';
 import { debugfs, seededBytes, superblock, tempDir } from './lib/e2fs.js';
-import { journalMap, journalTransactions, mkJournaled, readBlock, type JournaledImage } from './lib/jbd2.js';
+import { journalTransactions, mkJournaled, readBlock, recoverImage, type JournaledImage } from './lib/jbd2.js';
 
 const dir = tempDir('rumpus-jbd2-recovery-');
-
-/** Recovers `img`'s journal straight from the file, its blocks mapped by debugfs. */
-export async function recoverImage(img: string, bs: number) {
-  const map = journalMap(img);
-  const read = async (n: number) => readBlock(img, map[n], bs);
-  const jsb = decodeJournalSuperblock(await read(0));
-  return { jsb, rec: await recoverJournal(jsb, read, Number(superblock(img)['Block count'])) };
-}
 
 function e2fsckFixed(img: string): string {
   const copy = `${img}.fsck`;

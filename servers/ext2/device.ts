@@ -10,7 +10,15 @@ const MAX_TRANSFER = MAX_IO;
 
 export type Write = BlockWrite;
 
+/** Blocks reads see in place of the image's: a read-only mount's journal, replayed in memory. */
+interface Overlay {
+  blocks: ReadonlyMap<number, Uint8Array>;
+  blockSize: number;
+}
+
 export class Device {
+  private overlay: Overlay | null = null;
+
   private constructor(
     private readonly unit: BlockUnit,
     readonly readonly: boolean,
@@ -41,14 +49,27 @@ export class Device {
     return this.unit.size;
   }
 
-  /** Reads `length` bytes at `offset` (both multiples of 512). */
+  /** Reads `length` bytes at `offset` (both multiples of 512), as the overlay has them where it has any. */
   async read(offset: number, length: number): Promise<Uint8Array> {
+    const data = await this.readImage(offset, length);
+    return this.overlay ? overlaid(data, offset, this.overlay) : data;
+  }
+
+  private async readImage(offset: number, length: number): Promise<Uint8Array> {
     if (length <= MAX_TRANSFER) return this.unit.read(offset, length);
     const out = new Uint8Array(length);
     for (let at = 0; at < length; at += MAX_TRANSFER) {
       out.set(await this.unit.read(offset + at, Math.min(MAX_TRANSFER, length - at)), at);
     }
     return out;
+  }
+
+  /**
+   * Makes every later read see `blocks` (block number → its `blockSize` bytes) in place of
+   * the image's, which stays as it is: how a read-only mount sees its journal replayed.
+   */
+  overlayBlocks(blocks: ReadonlyMap<number, Uint8Array>, blockSize: number): void {
+    this.overlay = { blocks, blockSize };
   }
 
   /** Writes a batch and makes it durable: the file system's sync point. */
@@ -64,6 +85,25 @@ export class Device {
   get detached(): boolean {
     return this.unit.detached;
   }
+}
+
+/** `data`, read at `offset`, with the overlay's blocks laid over it (a copy when any falls inside). */
+function overlaid(data: Uint8Array, offset: number, { blocks, blockSize }: Overlay): Uint8Array {
+  const end = offset + data.length;
+  const firstBlock = Math.floor(offset / blockSize);
+  const lastBlock = Math.floor((end - 1) / blockSize);
+  const inside = lastBlock - firstBlock + 1 <= blocks.size
+    ? Array.from({ length: lastBlock - firstBlock + 1 }, (_, i) => firstBlock + i).filter((b) => blocks.has(b))
+    : [...blocks.keys()].filter((b) => b >= firstBlock && b <= lastBlock);
+  if (inside.length === 0) return data;
+  const out = data.slice();
+  for (const b of inside) {
+    const start = b * blockSize;
+    const from = Math.max(offset, start);
+    const to = Math.min(end, start + blockSize);
+    out.set(blocks.get(b)!.subarray(from - start, to - start), from - offset);
+  }
+  return out;
 }
 
 /** The magic at the start of a LUKS header (LUKS1 and LUKS2 primary), and where its version follows. */

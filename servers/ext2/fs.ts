@@ -25,10 +25,11 @@ import { Directories, type Slot } from './dir.js';
 import { corrupt } from './errors.js';
 import { FileContent } from './file.js';
 import { Groups } from './groups.js';
+import { recoverAtMount } from './journal.js';
 import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
 import {
-  ERRORS_CONTINUE, MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
+  ERRORS_CONTINUE, INCOMPAT_RECOVER, MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
   type Geometry,
 } from './superblock.js';
 
@@ -116,25 +117,45 @@ export class Ext2 implements FsInstance {
    * is a LUKS container is refused with ENOKEY.
    */
   static async mount(ctx: Context, source: string, how: { readonly: boolean; stateBefore?: number; holder?: string; key?: Uint8Array }): Promise<Ext2> {
-    const { readonly: readonlyWanted, stateBefore, holder, key } = how;
+    const { readonly: readonlyWanted, holder, key } = how;
     const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key });
     try {
       if (key === undefined) await refuseContainer(dev, source);
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
-      const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
-      const featuresReason = checkFeatures(sb);
-      const geo = geometryOf(sb, dev.size);
-      const cache = new BlockCache(dev, geo.blockSize, geo.blocksCount, CACHE_BYTES);
-      const groups = await Groups.load(cache, geo, sb.uuid);
-      const readOnlyReason = featuresReason ?? groups.uninitialisedReason();
-      if (readOnlyReason && !readonlyWanted) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
-      const fs = new Ext2(ctx, source, dev, sb, geo, cache, groups, readonlyWanted || readOnlyReason !== null, readOnlyReason, stateBefore);
+      const fs = await Ext2.open(ctx, source, dev, how, false);
       await fs.start();
       return fs;
     } catch (err) {
       await dev.detach().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Reads and checks the file system on `dev`. One that needs recovery has its journal
+   * recovered first (journal.ts: on the image when the mount will be read-write, else in
+   * memory) and is then read again, `recovered`.
+   */
+  private static async open(ctx: Context, source: string, dev: Device, how: { readonly: boolean; stateBefore?: number }, recovered: boolean): Promise<Ext2> {
+    const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
+    const featuresReason = checkFeatures(sb);
+    const geo = geometryOf(sb, dev.size);
+    const cache = new BlockCache(dev, geo.blockSize, geo.blocksCount, CACHE_BYTES);
+    const groups = await Groups.load(cache, geo, sb.uuid);
+    const readOnlyReason = featuresReason ?? groups.uninitialisedReason();
+    const readonly = how.readonly || readOnlyReason !== null;
+    if (sb.incompat & INCOMPAT_RECOVER) {
+      if (!recovered) {
+        const report = await recoverAtMount({ dev, sb, geo, cache, groups }, !readonly);
+        ctx.hyp.log('info', `ext2: ${source}: ${report.summary}`);
+        for (const s of report.skipped) ctx.hyp.log('warn', `ext2: ${source}: journal recovery left out ${s}`);
+        return Ext2.open(ctx, source, dev, how, true);
+      }
+      // Read-only: the image still needs recovery, but this mount reads it recovered.
+      sb.incompat = (sb.incompat & ~INCOMPAT_RECOVER) >>> 0;
+    }
+    if (readOnlyReason && !how.readonly) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
+    return new Ext2(ctx, source, dev, sb, geo, cache, groups, readonly, readOnlyReason, how.stateBefore);
   }
 
   private async start(): Promise<void> {

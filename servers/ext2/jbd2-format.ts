@@ -254,6 +254,22 @@ export function encodeJournalSuperblock(jsb: JournalSuperblock): Uint8Array {
 }
 
 /**
+ * A copy of the raw journal superblock `raw` (as read, JOURNAL_SUPERBLOCK_SIZE bytes or more)
+ * marked empty: s_start 0 and s_sequence `sequence`, s_checksum recomputed with csum v2/v3;
+ * every other byte kept, fields this module does not decode included. What a recovery leaves
+ * (jbd2_mark_journal_empty in fs/jbd2/journal.c; e2fsck's e2fsck_journal_release).
+ */
+export function emptiedJournalSuperblock(raw: Uint8Array, sequence: number): Uint8Array {
+  const out = raw.slice(0, JOURNAL_SUPERBLOCK_SIZE);
+  setBe32(out, S_START, 0);
+  setBe32(out, S_SEQUENCE, sequence);
+  if (readHeader(out).blocktype === BLOCKTYPE_SUPERBLOCK_V2 && hasCsumV2or3({ featureIncompat: be32(out, S_FEATURE_INCOMPAT) })) {
+    setBe32(out, S_CHECKSUM, journalSuperblockChecksum(out));
+  }
+  return out;
+}
+
+/**
  * The journal superblock's s_checksum: crc32c seeded with ~0 over its 1024 bytes with
  * s_checksum taken as zero, no final inversion (jbd2_superblock_csum in fs/jbd2/journal.c).
  */

@@ -28,6 +28,8 @@ export const ERRORS_PANIC = 3;
 /** s_first/last_error_errcode of corruption (EXT4_ERR_EFSCORRUPTED, as e2fsprogs' e2p_errcode2str names it). */
 const ERRCODE_EFSCORRUPTED = 5;
 
+/** A jbd2 journal: in inode s_journal_inum, or on the device s_journal_dev / s_journal_uuid names. */
+export const COMPAT_HAS_JOURNAL = 0x4;
 export const COMPAT_RESIZE_INODE = 0x10;
 /** Directories may carry an htree index (INDEX_FL). */
 export const COMPAT_DIR_INDEX = 0x20;
@@ -35,7 +37,7 @@ export const COMPAT_DIR_INDEX = 0x20;
 const FLAGS_UNSIGNED_HASH = 0x2;
 export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
-/** The journal has transactions to replay before the file system may be read. */
+/** needs_recovery: the journal holds transactions not yet written home (the mount recovers them: journal.ts). */
 export const INCOMPAT_RECOVER = 0x4;
 /** ext4 features this driver reads but does not write (Documentation/filesystems/ext4/super.rst). */
 export const INCOMPAT_EXTENTS = 0x40;
@@ -49,8 +51,8 @@ export const RO_COMPAT_LARGE_FILE = 0x2;
 /** Blocks allocated in clusters: bitmaps and group sizes count clusters, not blocks. */
 export const RO_COMPAT_BIGALLOC = 0x200;
 
-/** What this driver reads and writes. */
-const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+/** What this driver reads and writes (needs_recovery: once the mount has recovered the journal). */
+const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER;
 /** What it reads only: the mount is read-only. Any other INCOMPAT bit refuses the mount. */
 const INCOMPAT_READ_ONLY = INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED;
 /** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
@@ -59,7 +61,7 @@ const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
 const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
 const INCOMPAT_NAMES: Record<number, string> = {
-  0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', 0x4: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
+  0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', [INCOMPAT_RECOVER]: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
   0x40: 'extent', 0x80: '64bit', 0x100: 'mmp', 0x200: 'flex_bg', 0x400: 'ea_inode', 0x1000: 'dirdata',
   0x2000: 'metadata_csum_seed', 0x4000: 'large_dir', 0x8000: 'inline_data', 0x10000: 'encrypt', 0x20000: 'casefold',
 };
@@ -110,6 +112,9 @@ const S_FEATURE_RO_COMPAT = 0x64;
 const S_UUID = 0x68; // 16 bytes
 const S_VOLUME_NAME = 0x78; // 16 bytes
 const S_RESERVED_GDT_BLOCKS = 0xce; // u16
+const S_JOURNAL_UUID = 0xd0; // 16 bytes
+const S_JOURNAL_INUM = 0xe0;
+const S_JOURNAL_DEV = 0xe4;
 const S_DESC_SIZE = 0xfe; // u16, with 64bit
 const S_HASH_SEED = 0xec; // 16 bytes
 const S_DEF_HASH_VERSION = 0xfc; // u8
@@ -198,6 +203,11 @@ export class Superblock {
   get uuid() { return this.raw.subarray(S_UUID, S_UUID + 16); }
   get volumeName() { return this.raw.subarray(S_VOLUME_NAME, S_VOLUME_NAME + 16); }
   get reservedGdtBlocks() { return this.compat & COMPAT_RESIZE_INODE ? this.u16(S_RESERVED_GDT_BLOCKS) : 0; }
+  /** The journal's inode (0 for an external journal, or none). */
+  get journalInum() { return this.u32(S_JOURNAL_INUM); }
+  /** An external journal's device number, and its uuid. */
+  get journalDev() { return this.u32(S_JOURNAL_DEV); }
+  get journalUuid() { return this.raw.subarray(S_JOURNAL_UUID, S_JOURNAL_UUID + 16); }
   get hashSeed() { return this.raw.subarray(S_HASH_SEED, S_HASH_SEED + 16); }
   set defHashVersion(v: number) { this.raw[S_DEF_HASH_VERSION] = v; }
   set defaultMountOptions(v: number) { this.set32(S_DEFAULT_MOUNT_OPTS, v); }
@@ -351,7 +361,6 @@ export function checkFeatures(sb: Superblock): string | null {
     throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
   }
   if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
-  if (sb.incompat & INCOMPAT_RECOVER) throw new SysError('EUCLEAN', 'ext2: cannot mount: the journal needs recovery (needs_recovery is set)');
   const unknownIncompat = (sb.incompat & ~(INCOMPAT_SUPPORTED | INCOMPAT_READ_ONLY)) >>> 0;
   const unreadableRo = sb.roCompat & RO_COMPAT_UNREADABLE;
   if (unknownIncompat || unreadableRo) {

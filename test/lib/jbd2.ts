@@ -5,7 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_TIME, UUID, debugfs, debugfsWrite, tempDir } from './e2fs.js';
+import { decodeJournalSuperblock } from '../../servers/ext2/jbd2-format.js';
+import { recoverJournal } from '../../servers/ext2/jbd2-recovery.js';
+import { FAKE_TIME, UUID, debugfs, debugfsWrite, superblock, tempDir } from './e2fs.js';
 
 export interface JournaledImage {
   /** mke2fs -t: ext3 (no checksums: the journal gets v1 commit checksums with jo -c) or ext4 (metadata_csum: csum v3). */
@@ -87,4 +89,15 @@ export function journalTransactions(img: string, transactions: Transaction[], op
   });
   cmds.push('jc');
   debugfsWrite(img, cmds);
+}
+
+/**
+ * Recovers `img`'s journal straight from the file (its blocks mapped by debugfs), as the
+ * driver would at mount; nothing is written. Throws what decoding or recovery throws.
+ */
+export async function recoverImage(img: string, bs: number) {
+  const map = journalMap(img);
+  const read = async (n: number) => readBlock(img, map[n], bs);
+  const jsb = decodeJournalSuperblock(await read(0));
+  return { jsb, rec: await recoverJournal(jsb, read, Number(superblock(img)['Block count'])) };
 }

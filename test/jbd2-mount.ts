@@ -1,0 +1,178 @@
+// A journal left needing recovery (by debugfs's journal commands) on an ext3 image, mounted
+// by rumpus: read-only, the files read back recovered and the image is unchanged byte for
+// byte; read-write, the journal is replayed onto the image, which e2fsck then finds clean,
+// with the same blocks and journal sequence e2fsck's own replay gives. A clean ext3 image
+// mounts read-write as ext2 does and its journal stays empty.
+
+import t from 'tap';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { DEFAULT_MOUNTS, SysError, boot } from '../kernel/index.js';
+import { JBD2_MAGIC, decodeJournalSuperblock, setBe32 } from '../servers/ext2/jbd2-format.js';
+import { debugfs, fsckClean, seededBytes, superblock, tempDir } from './lib/e2fs.js';
+import { journalBlock, journalTransactions, mkJournaled, readBlock, writeBytes } from './lib/jbd2.js';
+
+const MiB = 1024 * 1024;
+const dir = tempDir('rumpus-jbd2-mount-');
+
+interface Fixture {
+  bs: 1024 | 4096;
+  /** The image with its journal needing recovery. */
+  img: string;
+  /** What /f1 and /f2 hold once recovered. */
+  f1: Uint8Array;
+  f2: Uint8Array;
+}
+
+/**
+ * An ext3 image with /f1 (3 blocks) and /f2 (1 block), then four transactions: f1's first two
+ * blocks, f1's third (beginning with the jbd2 magic: logged escaped), f2's block, and a revoke
+ * of f2's block — so f1 is recovered and f2 keeps what mke2fs wrote.
+ */
+function fixture(bs: 1024 | 4096): Fixture {
+  const src = join(dir, `src-${bs}`);
+  mkdirSync(src, { recursive: true });
+  const f2 = seededBytes(bs, 21);
+  writeFileSync(join(src, 'f1'), seededBytes(3 * bs, 20));
+  writeFileSync(join(src, 'f2'), f2);
+  const img = join(dir, `ext3-${bs}.img`);
+  mkJournaled(img, { type: 'ext3', blockSize: bs, size: 16 * MiB, from: src });
+  const blocksOf = (path: string) => debugfs(img, `blocks ${path}`).trim().split(/\s+/).map(Number);
+  const [b0, b1, b2] = blocksOf('/f1');
+  const [c0] = blocksOf('/f2');
+  const f1 = seededBytes(3 * bs, 30);
+  setBe32(f1, 2 * bs, JBD2_MAGIC);
+  journalTransactions(img, [
+    { write: { blocks: [b0, b1], data: f1.subarray(0, 2 * bs) } },
+    { write: { blocks: [b2], data: f1.subarray(2 * bs) } },
+    { write: { blocks: [c0], data: seededBytes(bs, 31) } },
+    { revoke: [c0] },
+  ]);
+  return { bs, img, f1, f2 };
+}
+
+const fixtures = [fixture(1024), fixture(4096)];
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function copyOf(img: string, name: string): string {
+  const copy = join(dir, name);
+  copyFileSync(img, copy);
+  return copy;
+}
+
+function e2fsckFixed(img: string, name: string): string {
+  const copy = copyOf(img, name);
+  try {
+    execFileSync('e2fsck', ['-fy', copy], { stdio: 'pipe' });
+  } catch (err) {
+    if ((err as { status?: number }).status !== 1) throw err;
+  }
+  return copy;
+}
+
+/** A file's bytes as debugfs reads them from the image. */
+function cat(img: string, path: string): Uint8Array {
+  return new Uint8Array(execFileSync('debugfs', ['-R', `cat ${path}`, img], { stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+function journalSuperblockOf(img: string, bs: number) {
+  return decodeJournalSuperblock(readBlock(img, journalBlock(img, 0), bs));
+}
+
+for (const fx of fixtures) {
+  t.test(`ext3 ${fx.bs}-byte blocks: the fixture needs recovery`, async (t) => {
+    t.match(superblock(fx.img)['Filesystem features'], /needs_recovery/);
+    t.not(journalSuperblockOf(fx.img, fx.bs).start, 0);
+  });
+
+  for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
+    t.test(`ext3 ${fx.bs}: a read-only mount under ${policy} reads the recovered files and writes nothing`, async (t) => {
+      const img = copyOf(fx.img, `ro-${fx.bs}-${policy}.img`);
+      const before = sha256(img);
+      const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, { target: '/j', fstype: 'ext2', source: img, readonly: true }] });
+      try {
+        const p = await k.spawn();
+        t.same(await p.readFile('/j/f1'), fx.f1, 'f1 as the journal has it');
+        t.same(await p.readFile('/j/f2'), fx.f2, 'f2: its logged copy was revoked');
+      } finally {
+        await k.halt();
+      }
+      t.equal(sha256(img), before, 'the image is unchanged');
+    });
+
+    t.test(`ext3 ${fx.bs}: a read-write mount under ${policy} replays onto the image as e2fsck would`, async (t) => {
+      const img = copyOf(fx.img, `rw-${fx.bs}-${policy}.img`);
+      const fixed = e2fsckFixed(fx.img, `fixed-${fx.bs}-${policy}.img`);
+      const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, { target: '/j', fstype: 'ext2', source: img }] });
+      try {
+        const p = await k.spawn();
+        t.same(await p.readFile('/j/f1'), fx.f1);
+        t.same(await p.readFile('/j/f2'), fx.f2);
+      } finally {
+        await k.halt();
+      }
+      const r = fsckClean(img);
+      t.ok(r.clean, 'e2fsck finds the image clean', { report: r.report });
+      t.notMatch(superblock(img)['Filesystem features'], /needs_recovery/);
+      const blocks = ['/f1', '/f2'].flatMap((f) => debugfs(img, `blocks ${f}`).trim().split(/\s+/).map(Number));
+      for (const b of blocks) t.same(readBlock(img, b, fx.bs), readBlock(fixed, b, fx.bs), `block ${b} as e2fsck -fy replays it`);
+      const ours = journalSuperblockOf(img, fx.bs);
+      const theirs = journalSuperblockOf(fixed, fx.bs);
+      t.equal(ours.start, 0, 'the journal is empty');
+      t.equal(ours.sequence, theirs.sequence, "its sequence is e2fsck's");
+      t.same(cat(img, '/f1'), fx.f1, 'debugfs reads f1 recovered');
+      t.same(cat(img, '/f2'), fx.f2);
+    });
+  }
+}
+
+t.test('a clean ext3 image mounts read-write; its journal stays empty and e2fsck finds it clean', async (t) => {
+  const img = join(dir, 'clean-ext3.img');
+  mkJournaled(img, { type: 'ext3', blockSize: 1024, size: 16 * MiB });
+  const journalBefore = readBlock(img, journalBlock(img, 0), 1024);
+  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/j', fstype: 'ext2', source: img }] });
+  try {
+    const p = await k.spawn();
+    await p.writeFile('/j/new', seededBytes(50_000, 3));
+    await p.mkdir('/j/d');
+  } finally {
+    await k.halt();
+  }
+  const r = fsckClean(img);
+  t.ok(r.clean, 'e2fsck finds it clean', { report: r.report });
+  t.same(readBlock(img, journalBlock(img, 0), 1024), journalBefore, 'the journal superblock is untouched');
+  t.same(cat(img, '/new'), seededBytes(50_000, 3));
+});
+
+t.test('a damaged or external journal refuses the mount with an errno; nothing is written', async (t) => {
+  const fx = fixtures[0];
+  const superblockField = (img: string, at: number, bytes: number[]) => writeBytes(img, 1024 + at, Uint8Array.from(bytes));
+  const k = await boot({ policy: 'microkernel', mounts: DEFAULT_MOUNTS });
+  try {
+    const p = await k.spawn();
+    await p.mkdir('/bad');
+    const cases: [string, (img: string) => void, string, RegExp][] = [
+      ['journal superblock magic', (img) => writeBytes(img, journalBlock(img, 0) * fx.bs, new Uint8Array(4)), 'EUCLEAN', /journal superblock's magic/],
+      ['journal superblock s_maxlen', (img) => writeBytes(img, journalBlock(img, 0) * fx.bs + 0x10, Uint8Array.of(0x7f, 0, 0, 0)), 'EUCLEAN', /journal superblock says \d+ blocks/],
+      ['external journal', (img) => superblockField(img, 0xe0, [0, 0, 0, 0]), 'ENOTSUP', /journal to recover is on an external device/],
+      ['has_journal clear', (img) => superblockField(img, 0x5c, [0x38, 0, 0, 0]), 'EUCLEAN', /needs_recovery, but there is no journal/],
+    ];
+    for (const [what, damage, code, message] of cases) {
+      const img = copyOf(fx.img, `bad-${what.replace(/\W+/g, '-')}.img`);
+      damage(img);
+      const before = sha256(img);
+      const err = await p.mount('/bad', 'ext2', { source: img }).then(() => null, (e: unknown) => e);
+      t.ok(err instanceof SysError && err.code === code, `${what}: ${code}`, { err });
+      t.match((err as Error).message, message, what);
+      t.equal(sha256(img), before, `${what}: the image is unchanged`);
+      t.same(await p.readdir('/tmp'), [], 'the rest (tmpfs) keeps serving');
+    }
+  } finally {
+    await k.halt();
+  }
+});
