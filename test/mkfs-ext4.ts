@@ -129,6 +129,21 @@ t.test('mkfs -t ext3 and -t ext4', { skip }, async (t) => {
       }
     }
 
+    // The same bytes whichever domain the ext2 component runs in.
+    const args = { type: 'ext4', size: 8 * MiB, uuid: UUID, time: FAKE_TIME };
+    const reference = join(dir, 'microkernel.img');
+    await mkfs(reference, args);
+    for (const policy of ['monolithic', 'multiprocess'] as const) {
+      const other = await boot({ policy, mounts: [] });
+      try {
+        const image = join(dir, `${policy}.img`);
+        await other.call('ext2', 'mkfs', { source: image, ...args });
+        t.ok(sameBytes(reference, image), `ext4 made under ${policy}: the bytes made under microkernel`);
+      } finally {
+        await other.halt();
+      }
+    }
+
     const fails = async (args: Record<string, unknown>, what: string) => {
       const err = await mkfs(join(dir, 'bad.img'), { size: 8 * MiB, ...args }).catch((e: unknown) => e);
       t.ok(err instanceof SysError && err.errno === 'EINVAL', `${what} is refused with EINVAL`, { err });
