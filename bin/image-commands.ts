@@ -93,15 +93,29 @@ function numberOption(v: Values, name: string): number | undefined {
   return n;
 }
 
+/** The value of mke2fs-style `-X key=value` option `name`, which takes only `key`. */
+function keyValueOption(v: Values, name: string, key: string): string | undefined {
+  const given = v[name];
+  if (given === undefined) return undefined;
+  const m = new RegExp(`^${key}=(.+)$`).exec(String(given));
+  if (!m) throw new UsageError(`--${name}: '${String(given)}' is not ${key}=…`);
+  return m[1];
+}
+
 const mkfs: Subcommand = {
-  summary: 'make an ext2 file system in a host file (rumpus\'s own mkfs)',
-  usage: 'rumpus mkfs IMAGE --size SIZE [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] [--time SECONDS] ' +
-    '[--encrypt [--key-file K] [--type luks2|luks1] [--pbkdf KDF …] [--key-size 256|512] [--sector-size 512|4096]]',
-  help: `Writes a new ext2 file system to IMAGE, creating the file or cutting or extending it to
-SIZE: revision 1 with the features filetype, sparse_super and large_file (or revision 0),
-laid out as mke2fs -t ext2 lays out the same parameters, with lost+found; e2fsck accepts it.
-Given --uuid and --time, the image is the same byte for byte every time. Sizes are bytes or
-take K, M, G or T (powers of 1024).
+  summary: 'make an ext2, ext3 or ext4 file system in a host file (rumpus\'s own mkfs)',
+  usage: 'rumpus mkfs IMAGE --size SIZE [-t ext2|ext3|ext4] [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] ' +
+    '[-E hash_seed=UUID] [-J size=MIB] [--time SECONDS] [--encrypt [--key-file K] [--type luks2|luks1] [--pbkdf KDF …] [--key-size 256|512] [--sector-size 512|4096]]',
+  help: `Writes a new file system to IMAGE, creating the file or cutting or extending it to SIZE,
+laid out as mke2fs lays out the same parameters, with lost+found; e2fsck accepts it. ext2
+(the default): revision 1 with the features filetype, sparse_super and large_file (or
+revision 0). ext3: the same with a journal (has_journal) of mke2fs's size. ext4: the features
+mke2fs -t ext4 sets — has_journal, extent, 64bit, flex_bg, metadata_csum, huge_file, dir_nlink,
+extra_isize, resize_inode, dir_index, ext_attr, sparse_super, large_file, filetype — and the
+same layout. (rumpus does not write into ext4 file systems yet.)
+Given --uuid and --time, the image is the same byte for byte every time (the hash seed is
+the UUID unless -E hash_seed= says otherwise). Sizes are bytes or take K, M, G or T (powers
+of 1024).
 
 With --encrypt, IMAGE becomes a LUKS container of SIZE (as cryptsetup luksFormat makes one:
 aes-xts-plain64, one keyslot for the passphrase) and the file system is made inside it, in
@@ -111,12 +125,15 @@ The passphrase is --key-file's, else typed twice on the terminal. Without --encr
 system inside its payload, opened with --key-file's passphrase or one asked for.
 
   --size SIZE                  the image's size (required but inside a container), e.g. 64M
+  -t, --fs-type TYPE           ext2 (default), ext3 or ext4
   -b, --block-size N           1024, 2048 or 4096 (default 1024 below 512 MiB, else 4096)
   -N, --inodes N               how many inodes (rounded up to fill the inode tables)
   -i, --bytes-per-inode N      one inode per N bytes (default 4096 below 512 MiB, else 16384)
   -I, --inode-size N           bytes per inode, a power of two from 128 (default 256)
   -L, --label LABEL            the volume label, up to 16 bytes
   -U, --uuid UUID              the file system's UUID (default: a random one)
+  -E, --extended OPTS          hash_seed=UUID: the directory hash's seed (default: the UUID if given)
+  -J, --journal OPTS           size=MIB: ext3/ext4's journal size in MiB (default: mke2fs's choice)
   --time SECONDS               creation time, seconds since 1970 (default: now)
   --revision 0|1               the ext2 revision (default 1)
   --encrypt                    make a LUKS container first, and the file system inside it
@@ -139,6 +156,9 @@ ${KERNEL_HELP}
     uuid: { type: 'string', short: 'U' },
     time: { type: 'string' },
     revision: { type: 'string' },
+    'fs-type': { type: 'string', short: 't' },
+    extended: { type: 'string', short: 'E' },
+    journal: { type: 'string', short: 'J' },
     encrypt: { type: 'boolean', default: false },
     ...keyOptions,
     ...kdfOptions,
@@ -151,6 +171,9 @@ ${KERNEL_HELP}
     const size = numberOption(v, 'size');
     if (v.inodes !== undefined && v['bytes-per-inode'] !== undefined) throw new UsageError('give --inodes or --bytes-per-inode, not both');
     const [source] = positionals;
+    const hashSeed = keyValueOption(v, 'extended', 'hash_seed');
+    const journalMiB = keyValueOption(v, 'journal', 'size');
+    if (journalMiB !== undefined && !/^[0-9]+$/.test(journalMiB)) throw new UsageError(`--journal: size '${journalMiB}' is not a whole number of MiB`);
     const container = v.encrypt === true ? containerOptions(v) : null;
     if (!container && LUKS_ONLY.some((o) => v[o] !== undefined)) throw new UsageError(`--${LUKS_ONLY.find((o) => v[o] !== undefined)} is an option of --encrypt`);
     // Inside an existing container: no --size (the payload's is the file system's).
@@ -172,6 +195,7 @@ ${KERNEL_HELP}
           source, size: key ? undefined : size, key, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
           inodeRatio: numberOption(v, 'bytes-per-inode'), inodeSize: numberOption(v, 'inode-size'),
           label: v.label, uuid: v.uuid, time: numberOption(v, 'time'), revision: numberOption(v, 'revision'),
+          type: v['fs-type'], hashSeed, journalSize: journalMiB === undefined ? undefined : Number(journalMiB),
         },
       );
       process.stdout.write(`${source}: ${made.blocks} blocks of ${made.blockSize} bytes, ${made.inodes} inodes of ` +

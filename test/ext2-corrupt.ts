@@ -10,11 +10,10 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readSync, symlinkSync, wr
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DEFAULT_MOUNTS, SysError, boot, type Proc } from '../kernel/index.js';
+import { attempt } from './lib/attempt.js';
 import { debugfs, mkImage, random, seededBytes, tempDir } from './lib/e2fs.js';
 
 const SEEDS = Number(process.env.RUMPUS_FUZZ_SEEDS ?? 6);
-/** A liveness bound for one op (generous: this is about hangs, not speed). */
-const OP_BOUND_MS = 30_000;
 const BS = 1024;
 const dir = tempDir();
 
@@ -91,26 +90,6 @@ const MUTATIONS: Record<string, (img: string, rnd: () => number) => void> = {
     }
   },
 };
-
-/** An op's result: 'ok', or its errno; an internal error or a hang fails the test. */
-async function attempt(t: Test, what: string, fn: () => Promise<unknown>): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${OP_BOUND_MS} ms`)), OP_BOUND_MS);
-  });
-  try {
-    await Promise.race([fn(), bound]);
-    return 'ok';
-  } catch (err) {
-    if (!(err instanceof SysError) || /internal error/.test(err.message) || err.message.length === 0) {
-      t.fail(`${what}: ${err instanceof Error ? err.message : String(err)}`, { err });
-      return 'broken';
-    }
-    return err.errno;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Reads everything reachable, then changes things; returns every op's outcome. */
 async function workload(t: Test, p: Proc, root: string): Promise<string[]> {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DEFAULT_MOUNTS, boot, type Handle } from '../kernel/index.js';
 import { buildHostTree, debugfs, debugfsWrite, fsckClean, hostTree, rumpusTree, tempDir } from './lib/e2fs.js';
 import { errnoOf } from './lib/errno.js';
-import { BIG_DIR, NO_E2FSPROGS, addExt4Shapes, mkExt4Image } from './lib/ext4.js';
+import { BIG_DIR, BIG_DIR_NAMES, NO_E2FSPROGS, addExt4Shapes, mkExt4Image, type Ext4ImageOptions } from './lib/ext4.js';
 
 const MiB = 1024 * 1024;
 const dir = tempDir('rumpus-ext4-read-');
@@ -125,4 +125,35 @@ t.test('needs_recovery with an empty journal: the mount recovers nothing and rea
     await k.halt();
   }
   t.equal(createHash('sha256').update(readFileSync(img)).digest('hex'), before);
+});
+
+t.test('names are looked up through the htree, with every hash', { skip: NO_E2FSPROGS }, async (t) => {
+  // Only the big directory: lookups on a fresh mount, before any readdir reads the whole of it.
+  const only = join(dir, 'htree-src');
+  mkdirSync(only);
+  addExt4Shapes(only);
+  const variants: [string, Partial<Ext4ImageOptions>][] = [
+    ['half_md4, signed', {}], ['half_md4, unsigned', { unsignedHash: true }], ['tea', { hashAlg: 'tea' }],
+    ['legacy, unsigned', { hashAlg: 'legacy', unsignedHash: true }], ['legacy, 4 KiB, no metadata_csum', { hashAlg: 'legacy', blockSize: 4096, features: '^metadata_csum' }],
+  ];
+  const mounts = variants.map(([name, o], i) => {
+    const path = join(dir, `htree-${i}.img`);
+    mkExt4Image(path, { size: 32 * MiB, blockSize: 1024, from: only, index: true, ...o });
+    t.match(debugfs(path, `htree /${BIG_DIR}`), new RegExp(`Hash Version: ${{ half_md4: 1, tea: 2, legacy: 0 }[o.hashAlg ?? 'half_md4']}`), `${name}: the index uses that hash`);
+    return { target: `/h${i}`, fstype: 'ext2', source: path, readonly: true };
+  });
+  for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
+    const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, ...mounts] });
+    try {
+      const p = await k.spawn();
+      for (const [i, [name]] of variants.entries()) {
+        let found = 0;
+        for (const entry of BIG_DIR_NAMES) if ((await errnoOf(p.lstat(`/h${i}/${BIG_DIR}/${entry}`))) === 'ok') found++;
+        t.equal(found, BIG_DIR_NAMES.length, `${policy}, ${name}: every name is found`);
+        t.equal(await errnoOf(p.lstat(`/h${i}/${BIG_DIR}/a-rather-long-file-name-number-03000`)), 'ENOENT', `${policy}, ${name}: a name not there is ENOENT`);
+      }
+    } finally {
+      await k.halt();
+    }
+  }
 });

@@ -24,7 +24,7 @@ const EXT2_OPS = {
   mkfs: op<MkfsResult>()({
     args: {
       source: 'string', size: 'uint?', key: 'bytes?', blockSize: 'uint?', inodes: 'uint?', inodeRatio: 'uint?', inodeSize: 'uint?',
-      label: 'string?', uuid: 'string?', time: 'uint?', revision: 'uint?',
+      label: 'string?', uuid: 'string?', time: 'uint?', revision: 'uint?', type: 'string?', hashSeed: 'string?', journalSize: 'uint?',
     },
     idempotent: false,
   }),

@@ -314,6 +314,7 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
   if (ipg < 1 || ipg > bits) corruptSb(`inodes per group is ${ipg}`);
   const blocksCount = sb.blocksCount;
   if (blocksCount <= firstDataBlock + 1) corruptSb(`block count is ${blocksCount}`);
+  if (sb.incompat & INCOMPAT_FLEX_BG && sb.logGroupsPerFlex > 31) corruptSb(`groups per flex_bg exponent is ${sb.logGroupsPerFlex}`);
   const descSize = sb.descSize;
   if (descSize < GROUP_DESC_SIZE || descSize > GROUP_DESC_MAX_SIZE || (descSize & (descSize - 1)) !== 0) corruptSb(`group descriptor size is ${descSize}`);
   if (blocksCount * blockSize > deviceBytes) {

@@ -22,6 +22,10 @@ export interface Ext4ImageOptions {
   from?: string;
   /** Index every directory large enough (e2fsck -fyD). */
   index?: boolean;
+  /** The directory hash the index uses (tune2fs -E hash_alg= before indexing): half_md4 (mke2fs's), tea, legacy. */
+  hashAlg?: 'half_md4' | 'tea' | 'legacy';
+  /** Hash names as unsigned chars (s_flags' unsigned_directory_hash, set before indexing); x86's mke2fs sets signed. */
+  unsignedHash?: boolean;
 }
 
 /** Makes an ext4 image with mke2fs -t ext4. */
@@ -34,6 +38,8 @@ export function mkExt4Image(path: string, o: Ext4ImageOptions): void {
   if (o.from) args.push('-d', o.from);
   const env = { ...process.env, E2FSPROGS_FAKE_TIME: String(FAKE_TIME) };
   execFileSync(e2fsprogsTool('mke2fs') ?? 'mke2fs', [...args, path], { env, stdio: 'pipe' });
+  if (o.hashAlg) execFileSync(e2fsprogsTool('tune2fs') ?? 'tune2fs', ['-E', `hash_alg=${o.hashAlg}`, path], { env, stdio: 'pipe' });
+  if (o.unsignedHash) execFileSync(e2fsprogsTool('debugfs') ?? 'debugfs', ['-w', '-R', 'ssv flags 2', path], { env, stdio: 'pipe' });
   if (o.index) {
     // Exit 1 (file system modified) is what -D does when it indexes a directory.
     const r = spawnSync(e2fsprogsTool('e2fsck') ?? 'e2fsck', ['-fyD', path], { env, encoding: 'utf8' });
@@ -41,9 +47,12 @@ export function mkExt4Image(path: string, o: Ext4ImageOptions): void {
   }
 }
 
-/** Names in BIG_DIR: enough long names for a two-level htree at 1 KiB blocks. */
+/** BIG_DIR: enough long names for a two-level htree at 1 KiB blocks, and names with bytes past 0x7F (signed and unsigned hashes differ on them). */
 export const BIG_DIR = 'big';
-export const BIG_DIR_ENTRIES = 3000;
+export const BIG_DIR_NAMES = [
+  ...Array.from({ length: 3000 }, (_, i) => `a-rather-long-file-name-number-${String(i).padStart(5, '0')}`),
+  ...Array.from({ length: 100 }, (_, i) => `héllo-wörld-✓-${i}`),
+];
 /** A file of EXTENT_PIECES pieces of 100 bytes, 64 KiB apart: more extents than i_block holds. */
 export const FRAGMENTED = 'fragmented';
 export const EXTENT_PIECES = 30;
@@ -51,7 +60,7 @@ export const EXTENT_PIECES = 30;
 /** Adds BIG_DIR and FRAGMENTED to a host directory. */
 export function addExt4Shapes(dir: string): void {
   mkdirSync(join(dir, BIG_DIR));
-  for (let i = 0; i < BIG_DIR_ENTRIES; i++) writeFileSync(join(dir, BIG_DIR, `a-rather-long-file-name-number-${String(i).padStart(5, '0')}`), `${i}\n`);
+  BIG_DIR_NAMES.forEach((name, i) => writeFileSync(join(dir, BIG_DIR, name), `${i}\n`));
   const fd = openSync(join(dir, FRAGMENTED), 'w');
   for (let i = 0; i < EXTENT_PIECES; i++) writeSync(fd, seededBytes(100, 1000 + i), 0, 100, i * 65536);
   closeSync(fd);
