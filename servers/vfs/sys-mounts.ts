@@ -18,6 +18,8 @@ export interface MountRequest {
   readonly?: boolean;
   /** The passphrase of an image that is a LUKS container: the file system's option `key`. */
   key?: Uint8Array;
+  /** The partition of the disk image `source` to mount (its number, from 1): the file system's option `partition`. */
+  partition?: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise
   }
   // The target names the instance, so mounting again after a restart finds the same one.
   // It keeps the key too (vfs's memory, and its kept record), to mount again after a restart.
-  const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}), ...(a.key ? { key: a.key } : {}) } };
+  const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}), ...(a.key ? { key: a.key } : {}), ...(a.partition !== undefined ? { partition: a.partition } : {}) } };
   const r = await vfs.client.mount(a.fstype, args);
   if (covered) {
     // The mount it goes on was unmounted meanwhile: undone (the caller walks its path again).
@@ -101,9 +103,9 @@ async function unmountMount(vfs: Vfs, m: Mount, refuse?: () => void): Promise<vo
 export function mountCalls(vfs: Vfs): VfsHandlers<'mount' | 'unmount' | 'mounts' | 'statfs' | 'sync' | 'unmountAll'> {
   const { mounts, procs, recovery } = vfs;
   return {
-    async mount({ pid, target, fstype, source, readonly, key }) {
-      const resolved = await mountFs(vfs, procs.get(pid), { target, fstype, source, readonly, key });
-      await vfs.keeper.mounted({ target: resolved, fstype, source, readonly, key });
+    async mount({ pid, target, fstype, source, readonly, key, partition }) {
+      const resolved = await mountFs(vfs, procs.get(pid), { target, fstype, source, readonly, key, partition });
+      await vfs.keeper.mounted({ target: resolved, fstype, source, readonly, key, partition });
     },
     async unmount(a) {
       const pr = procs.get(a.pid);
