@@ -3,10 +3,11 @@
 // shell's own command, run on the images mounted in a fresh kernel with its operands translated
 // to kernel paths and the paths in its messages translated back.
 
-import { boot } from '../kernel/index.js';
+import { boot, type Kernel } from '../kernel/index.js';
 import { copyOperands } from './copy.js';
 import { hostTree } from './files.js';
 import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withKernel } from './image.js';
+import { imageName, shownImage } from './image-name.js';
 import { KEY_HELP, Keys, isLuksImage, keyOptions } from './keys.js';
 import { KDF_HELP, kdfFrom, kdfOptions, newPassphrase } from './luks-command.js';
 import { parseSize, runCommand, type Io } from './shell/commands.js';
@@ -94,8 +95,8 @@ function numberOption(v: Values, name: string): number | undefined {
 }
 
 const mkfs: Subcommand = {
-  summary: 'make an ext2 file system in a host file (rumpus\'s own mkfs)',
-  usage: 'rumpus mkfs IMAGE --size SIZE [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] [--time SECONDS] ' +
+  summary: 'make an ext2 file system in a host file or a partition of one (rumpus\'s own mkfs)',
+  usage: 'rumpus mkfs IMAGE[@N] --size SIZE [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] [--time SECONDS] ' +
     '[--encrypt [--key-file K] [--type luks2|luks1] [--pbkdf KDF …] [--key-size 256|512] [--sector-size 512|4096]]',
   help: `Writes a new ext2 file system to IMAGE, creating the file or cutting or extending it to
 SIZE: revision 1 with the features filetype, sparse_super and large_file (or revision 0),
@@ -109,6 +110,10 @@ the container's payload; cryptsetup opens it, and every rumpus command with the 
 The passphrase is --key-file's, else typed twice on the terminal. Without --encrypt and
 --size, an IMAGE that is a LUKS container already (cryptsetup luksFormat's) gets the file
 system inside its payload, opened with --key-file's passphrase or one asked for.
+
+IMAGE@N makes the file system in partition N of the disk image IMAGE (an MBR or GPT disk, as
+'rumpus parts' lists it), filling the partition: no --size, no --encrypt; nothing outside the
+partition is written. The suffix @N names a partition only when IMAGE@N is not an existing file.
 
   --size SIZE                  the image's size (required but inside a container), e.g. 64M
   -b, --block-size N           1024, 2048 or 4096 (default 1024 below 512 MiB, else 4096)
@@ -150,7 +155,9 @@ ${KERNEL_HELP}
     if (positionals.length !== 1) throw new UsageError('needs exactly one IMAGE');
     const size = numberOption(v, 'size');
     if (v.inodes !== undefined && v['bytes-per-inode'] !== undefined) throw new UsageError('give --inodes or --bytes-per-inode, not both');
-    const [source] = positionals;
+    const [image] = positionals;
+    const { path: source, partition } = imageName(image);
+    if (partition !== undefined) return mkfsInPartition(v, image, source, partition);
     const container = v.encrypt === true ? containerOptions(v) : null;
     if (!container && LUKS_ONLY.some((o) => v[o] !== undefined)) throw new UsageError(`--${LUKS_ONLY.find((o) => v[o] !== undefined)} is an option of --encrypt`);
     // Inside an existing container: no --size (the payload's is the file system's).
@@ -167,21 +174,40 @@ ${KERNEL_HELP}
         process.stdout.write(`${source}: LUKS${volume.version} container, ${volume.cipher}, ${volume.sectorSize}-byte sectors, ` +
           `payload of ${volume.size} bytes at ${volume.offset}, UUID ${volume.uuid}\n`);
       }
-      const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
-        'ext2', 'mkfs', {
-          source, size: key ? undefined : size, key, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
-          inodeRatio: numberOption(v, 'bytes-per-inode'), inodeSize: numberOption(v, 'inode-size'),
-          label: v.label, uuid: v.uuid, time: numberOption(v, 'time'), revision: numberOption(v, 'revision'),
-        },
-      );
-      process.stdout.write(`${source}: ${made.blocks} blocks of ${made.blockSize} bytes, ${made.inodes} inodes of ` +
-        `${made.inodeSize} bytes, ${made.groups} block group${made.groups === 1 ? '' : 's'}, UUID ${made.uuid}\n`);
+      await makeFileSystem(kernel, v, source, { size: key ? undefined : size, key });
       return 0;
     } finally {
       await kernel.halt();
     }
   },
 };
+
+/** ext2's mkfs with the file-system options of `v` on `source` (with `where`: a size, key or partition); prints what it made. */
+async function makeFileSystem(kernel: Kernel, v: Values, source: string, where: { size?: number; key?: Uint8Array; partition?: number }): Promise<void> {
+  const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
+    'ext2', 'mkfs', {
+      source, ...where, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
+      inodeRatio: numberOption(v, 'bytes-per-inode'), inodeSize: numberOption(v, 'inode-size'),
+      label: v.label, uuid: v.uuid, time: numberOption(v, 'time'), revision: numberOption(v, 'revision'),
+    },
+  );
+  process.stdout.write(`${shownImage(source, where.partition)}: ${made.blocks} blocks of ${made.blockSize} bytes, ${made.inodes} inodes of ` +
+    `${made.inodeSize} bytes, ${made.groups} block group${made.groups === 1 ? '' : 's'}, UUID ${made.uuid}\n`);
+}
+
+/** mkfs IMAGE@N: a file system filling partition N of an existing disk image; its table gives the size. */
+async function mkfsInPartition(v: Values, image: string, source: string, partition: number): Promise<number> {
+  const refused = ['size', 'encrypt', 'key-file', ...LUKS_ONLY].find((o) => v[o] !== undefined && v[o] !== false);
+  if (refused !== undefined) throw new UsageError(`--${refused} is not for a partition (${image}): the file system fills the partition its table gives`);
+  noServerHere(v, 'mkfs', 'it makes the image here, as a host file', writeErr);
+  const kernel = await boot(bootOptions(v, { mounts: [] }));
+  try {
+    await makeFileSystem(kernel, v, source, { partition });
+    return 0;
+  } finally {
+    await kernel.halt();
+  }
+}
 
 const cp: Subcommand = {
   summary: 'copy files and trees from the host into images, out of them, or between them',

@@ -57,7 +57,7 @@ export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise
   Object.assign(args.options, r.remount); // what the file system wants to be told if it must mount this again
   vfs.mounts.add({
     fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
-    source: a.source ?? a.fstype, readonly: r.readonly || a.readonly === true, args,
+    source: a.source ?? a.fstype, ...(a.partition !== undefined ? { partition: a.partition } : {}), readonly: r.readonly || a.readonly === true, args,
     log: r.persistent && !r.readonly ? new ReplayLog() : null,
   });
   return target;
@@ -123,7 +123,7 @@ export function mountCalls(vfs: Vfs): VfsHandlers<'mount' | 'unmount' | 'mounts'
     },
     mounts(a): MountInfo[] {
       procs.get(a.pid);
-      return mounts.all().map((m) => ({ target: m.target, fstype: m.fs, source: m.source, readonly: m.readonly, dev: m.id }));
+      return mounts.all().map((m) => ({ target: m.target, fstype: m.fs, source: m.source, ...(m.partition !== undefined ? { partition: m.partition } : {}), readonly: m.readonly, dev: m.id }));
     },
     async statfs(a) {
       const f = await find(vfs, procs.get(a.pid), a.path);
