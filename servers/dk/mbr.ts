@@ -38,6 +38,8 @@ export interface Mbr {
   protective: boolean;
   diskId: number;
   entries: Array<{ slot: number; entry: MbrEntry }>;
+  /** The first entry that leaves the disk, as a sentence; null when none does. */
+  outside: string | null;
 }
 
 function u32(b: Uint8Array, at: number): number {
@@ -54,25 +56,29 @@ function entryAt(sector: Uint8Array, slot: number): MbrEntry {
 }
 
 /**
- * Sector 0 as an MBR when it is one: the signature, every boot indicator 0x00 or 0x80, at least
- * one entry, and each entry starting past sector 0 and ending inside the disk's `diskSectors`
- * (a protective entry may claim more: a GPT disk over 2 TiB, or one grown since). Null else: a
- * file system's boot record, or no table.
+ * Sector 0 as an MBR when it has the form of one: the signature, every boot indicator 0x00 or
+ * 0x80, at least one entry, and each entry with a type, a start past sector 0 and a size. Null
+ * else: a file system's boot record, or no table. Whether each entry ends inside the disk's
+ * `diskSectors` is said in `outside` (a protective entry may claim more: a GPT disk over 2 TiB,
+ * or one grown since).
  */
 export function mbrOf(sector: Uint8Array, diskSectors: number): Mbr | null {
   if (!hasSignature(sector)) return null;
   const entries: Mbr['entries'] = [];
+  let outside: string | null = null;
   for (let slot = 0; slot < 4; slot++) {
     const flag = sector[ENTRIES_AT + slot * ENTRY_SIZE];
     if (flag !== 0 && flag !== 0x80) return null;
     const entry = entryAt(sector, slot);
     if (entry.type === 0 && entry.start === 0 && entry.sectors === 0) continue;
     if (entry.type === 0 || entry.start === 0 || entry.sectors === 0) return null;
-    if (entry.type !== GPT_PROTECTIVE && entry.start + entry.sectors > diskSectors) return null;
+    if (outside === null && entry.type !== GPT_PROTECTIVE && entry.start + entry.sectors > diskSectors) {
+      outside = `MBR entry ${slot + 1} (sectors ${entry.start}–${entry.start + entry.sectors - 1}) runs past the end of the disk (${diskSectors} sectors)`;
+    }
     entries.push({ slot, entry });
   }
   if (entries.length === 0) return null;
-  return { protective: entries.some((e) => e.entry.type === GPT_PROTECTIVE), diskId: u32(sector, DISK_ID_AT), entries };
+  return { protective: entries.some((e) => e.entry.type === GPT_PROTECTIVE), diskId: u32(sector, DISK_ID_AT), entries, outside };
 }
 
 function partition(number: number, e: MbrEntry, startSector: number): Partition {
@@ -86,12 +92,13 @@ function partition(number: number, e: MbrEntry, startSector: number): Partition 
 
 /**
  * The MBR table of `disk`, whose sector 0 is `mbr`: its primary partitions (numbered by slot,
- * 1–4) and the logical ones of its extended partition (from 5). EUCLEAN naming what for
- * overlapping primaries, two extended partitions, an EBR without its signature, a logical
+ * 1–4) and the logical ones of its extended partition (from 5). EUCLEAN naming what for an
+ * entry that leaves the disk, overlapping primaries, two extended partitions, an EBR without its signature, a logical
  * partition or EBR outside the extended partition, an EBR chain that loops or is longer than
  * MAX_LOGICAL.
  */
 export async function readMbr(disk: DiskReader, mbr: Mbr): Promise<PartitionTable> {
+  if (mbr.outside !== null) throw new SysError('EUCLEAN', `dk: ${disk.name}: ${mbr.outside}`);
   const primaries = mbr.entries.map(({ slot, entry }) => partition(slot + 1, entry, entry.start));
   refuseOverlaps(disk.name, primaries, 'MBR');
   const extended = primaries.filter((p) => p.extended);

@@ -58,14 +58,28 @@ export interface PartitionTable {
 /**
  * The partition table of `disk`, or null when it has none (no 0x55AA signature, or an MBR whose
  * entries are not those of a partition table: a boot flag other than 0x00/0x80, no partition,
- * one that starts at sector 0 or leaves the disk). EUCLEAN naming the structure for a table
- * that is damaged: overlapping partitions, two extended ones, an EBR chain that loops or leaves
- * its extended partition, both GPT headers (or their entry arrays) damaged.
+ * one without a type, a start or a size). EUCLEAN naming the structure for a table that is
+ * damaged: a partition leaving the disk, overlapping partitions, two extended ones, an EBR
+ * chain that loops or leaves its extended partition, both GPT headers (or their entry arrays)
+ * damaged.
  */
-export async function readTable(disk: DiskReader): Promise<PartitionTable | null> {
+export function readTable(disk: DiskReader): Promise<PartitionTable | null> {
+  return tableOf(disk, false);
+}
+
+/**
+ * readTable for a user of a whole image that is not expecting a table (a file system's mount):
+ * only a valid MBR — its entries inside the disk, too — or a protective MBR's GPT counts; an MBR
+ * with an entry that leaves the disk is no table (a boot record that looks like one by chance).
+ */
+export function probeTable(disk: DiskReader): Promise<PartitionTable | null> {
+  return tableOf(disk, true);
+}
+
+async function tableOf(disk: DiskReader, probing: boolean): Promise<PartitionTable | null> {
   if (disk.size < SECTOR) return null;
   const mbr = mbrOf(await disk.read(0, SECTOR), disk.size / SECTOR);
-  if (mbr === null) return null;
+  if (mbr === null || (probing && !mbr.protective && mbr.outside !== null)) return null;
   return mbr.protective ? readGpt(disk) : readMbr(disk, mbr);
 }
 

@@ -6,7 +6,7 @@
 // the call goes on — but never once the device is detached (kernel/block-unit.ts).
 
 import { BlockUnit, MAX_IO, SysError, type BlockWrite, type Context } from '../../kernel/api.js';
-import { namePartitionSentence, readTable } from '../dk/table.js';
+import { namePartitionSentence, probeTable } from '../dk/table.js';
 
 /** The largest single transfer: what one call may carry. */
 const MAX_TRANSFER = MAX_IO;
@@ -85,7 +85,7 @@ export class Device {
 async function refusePartitioned(dev: Device, source: string): Promise<void> {
   let table;
   try {
-    table = await readTable({ name: source, size: dev.size - (dev.size % 512), read: (offset, length) => dev.read(offset, length) });
+    table = await probeTable({ name: source, size: dev.size - (dev.size % 512), read: (offset, length) => dev.read(offset, length) });
   } catch (err) {
     if (err instanceof SysError) throw new SysError(err.errno, `ext2: ${err.message.replace(/^dk: /, '')}`);
     throw err;
