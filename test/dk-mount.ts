@@ -107,7 +107,7 @@ t.test('two partitions of an MBR disk, mounted at once, under every policy', { s
     rmSync(dumped, { force: true });
   }
   const seen = runs[0];
-  t.equal(seen.whole, 'EINVAL: ext2: DIR/disk.img has an MBR partition table: name a partition, DIR/disk.img@1 (FAT32 (LBA), 16 MiB), ' +
+  t.equal(seen.whole, 'EINVAL: dk: DIR/disk.img has an MBR partition table: name a partition, DIR/disk.img@1 (FAT32 (LBA), 16 MiB), ' +
     'DIR/disk.img@2 (Linux, 24 MiB), DIR/disk.img@5 (Linux, 8 MiB) or DIR/disk.img@6 (Linux swap, 4 MiB)', 'a whole disk with a table: its partitions named');
   t.equal(seen.again, 'EBUSY: ext2: DIR/disk.img@2 is already mounted');
   t.equal(seen.noSuch, 'EINVAL: dk: DIR/disk.img has no partition 9 (its partitions: 1, 2, 3, 5, 6)');

@@ -17,7 +17,7 @@ import {
   BLOCK_OPS, BlockUnit, MAX_IO, SysError, checkCommit, checkRequest, checkWritable, defineComponent, op, type Context, type Handlers,
   type UnitBounds, type UnitInfo,
 } from '../../kernel/api.js';
-import { requireTable, SECTOR, type DiskReader, type PartitionTable } from './table.js';
+import { namePartitionSentence, probeTable, requireTable, SECTOR, type DiskReader, type PartitionTable } from './table.js';
 
 export type { Partition, PartitionTable } from './table.js';
 
@@ -39,6 +39,14 @@ const DK_OPS = {
    * what was read around). EINVAL when it has none, EUCLEAN when it is damaged.
    */
   table: op<PartitionTable>()({ args: { path: 'string' }, idempotent: true }),
+  /**
+   * For a user about to take a whole image (a file system's mount), on the blk unit `unit` it
+   * attached: nothing when the image has no partition table (only a valid MBR or a GPT counts:
+   * table.ts's probeTable); EINVAL when it has one, the sentence naming its partitions as
+   * `name@N` ('disk.img has an MBR partition table: name a partition, disk.img@1 (FAT32 (LBA),
+   * 16 MiB) or disk.img@2 (Linux, 48 MiB)'); EUCLEAN for a damaged one.
+   */
+  probe: op<void>()({ args: { unit: 'uint', name: 'string' }, idempotent: true }),
 };
 
 declare module '../../kernel/ops.js' {
@@ -191,6 +199,11 @@ function serve(ctx: Context): Handlers<typeof DK_OPS> {
       } finally {
         await blk.detach();
       }
+    },
+    async probe({ unit, name }) {
+      const { size } = await ctx.call('blk', 'info', { unit });
+      const table = await probeTable({ name, size, read: (offset, length) => ctx.call('blk', 'read', { unit, offset, length }) });
+      if (table !== null) throw new SysError('EINVAL', `dk: ${namePartitionSentence(name, table)}`);
     },
     async stop() {
       for (const d of disks.values()) await d.blk.detach().catch(() => {});

@@ -1,12 +1,11 @@
 // The block device under a mount: a unit of blk, of dk for a partition of a disk image, or of
 // cgd for an encrypted image (given its key; cgd reaches a partition through dk in turn). A whole
-// image that has a partition table is refused, naming its partitions: ext2 would read the table
-// as a superblock. Reads larger than one transfer are split. If the device restarts, it
+// image that has a partition table is refused by dk's probe, naming its partitions: the file
+// systems are in them. Reads larger than one transfer are split. If the device restarts, it
 // forgets its units: the image is then attached again (with the same key), once per call, and
 // the call goes on — but never once the device is detached (kernel/block-unit.ts).
 
 import { BlockUnit, MAX_IO, SysError, type BlockWrite, type Context } from '../../kernel/api.js';
-import { namePartitionSentence, probeTable } from '../dk/table.js';
 
 /** The largest single transfer: what one call may carry. */
 const MAX_TRANSFER = MAX_IO;
@@ -27,8 +26,8 @@ export class Device {
    * dead incarnation still held. EBUSY if the image is attached elsewhere; with a key, cgd's
    * errors (EACCES for a wrong one, EINVAL for an image that is not a LUKS container); with a
    * partition, dk's (EINVAL for a disk without that partition, EUCLEAN for a damaged table). A
-   * whole image (no partition, key or size) that has a partition table: EINVAL naming its
-   * partitions.
+   * whole image (no partition, key or size) that has a partition table: dk's EINVAL naming its
+   * partitions (its probe).
    */
   static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string; key?: Uint8Array; partition?: number } = {}): Promise<Device> {
     const { key, partition, size } = opts;
@@ -40,7 +39,8 @@ export class Device {
     const dev = new Device(unit, opts.readonly === true);
     try {
       if (unit.info.sectorSize !== 512) throw new SysError('EINVAL', `ext2: ${path} has ${unit.info.sectorSize}-byte sectors; only 512 is supported`);
-      if (key === undefined && partition === undefined && size === undefined) await refusePartitioned(dev, path);
+      // A whole disk with a partition table: dk refuses it, naming its partitions.
+      if (key === undefined && partition === undefined && size === undefined) await ctx.call('dk', 'probe', { unit: unit.info.unit, name: path });
     } catch (err) {
       await unit.detach().catch(() => {});
       throw err;
@@ -76,21 +76,6 @@ export class Device {
   get detached(): boolean {
     return this.unit.detached;
   }
-}
-
-/**
- * EINVAL when the image on `dev` is a disk with a partition table, naming its partitions (table
- * of servers/dk); a damaged table is refused as dk refuses it (EUCLEAN), in ext2's name.
- */
-async function refusePartitioned(dev: Device, source: string): Promise<void> {
-  let table;
-  try {
-    table = await probeTable({ name: source, size: dev.size - (dev.size % 512), read: (offset, length) => dev.read(offset, length) });
-  } catch (err) {
-    if (err instanceof SysError) throw new SysError(err.errno, `ext2: ${err.message.replace(/^dk: /, '')}`);
-    throw err;
-  }
-  if (table !== null) throw new SysError('EINVAL', `ext2: ${namePartitionSentence(source, table)}`);
 }
 
 /** The magic at the start of a LUKS header (LUKS1 and LUKS2 primary), and where its version follows. */
