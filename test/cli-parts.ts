@@ -32,9 +32,8 @@ if (missing) {
     const rows = mbr.stdout.split('\n').filter((l) => l.startsWith('mbr.img@'));
     const sf = sfdiskJson(at('mbr.img'));
     t.same(rows.map((l) => {
-      const [device, ...rest] = l.split(/\s+/);
-      const cells = rest[0] === '*' ? rest.slice(1) : rest;
-      return [device, Number(cells[0]), Number(cells[2]), parseInt(cells[5], 16)];
+      const [, device, start, sectors, id] = /^(\S+)\s+\*?\s+(\d+)\s+\d+\s+(\d+)\s+\S+ \S+\s+([0-9a-f]+) /.exec(l) ?? [];
+      return [device, Number(start), Number(sectors), parseInt(id, 16)];
     }), sf.partitions.map((p) => [p.node.replace(/(\d+)$/, '@$1'), p.start, p.size, parseInt(p.type, 16)]), 'MBR: device, start, sectors and type as sfdisk');
     t.match(mbr.stdout, /^Disk mbr\.img: 64 MiB, 67108864 bytes, 131072 sectors\n/);
     t.match(mbr.stdout, /Disklabel type: dos\nDisk identifier: 0x1234abcd\n/);

@@ -4,13 +4,14 @@
 // (both rules) and debugfs reads back what was written, while no byte outside the partitions
 // changed. A whole disk with a table is refused naming its partitions; a request past a
 // partition's end is refused as blk refuses one past an image's. A LUKS container in a
-// partition opens with its key (cgd over dk).
+// partition opens with its key (cgd over dk). dk, ext2 and blk each restart under a mounted
+// partition, and what was fsync'd is there.
 
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { SysError, boot, type Kernel, type UnitInfo } from '../kernel/index.js';
+import { DEFAULT_MOUNTS, SysError, boot, type Kernel, type UnitInfo } from '../kernel/index.js';
 import { FAST_KDF, cryptsetupMissing, cryptsetupOpens } from './lib/cgd.js';
 import { MBR_PARTS, GPT_PARTS, diskToolsMissing, extract, makeGptDisk, makeMbrDisk, outsideDigest, writeAt } from './lib/disks.js';
 import { debugfs, fsckClean, seededBytes, tempDir } from './lib/e2fs.js';
@@ -179,4 +180,34 @@ t.test('a LUKS container in a partition opens with its key (cgd over dk)', { ski
     const out = extract(disk, part, join(dir, 'luks-part.img'));
     t.ok(cryptsetupOpens(out, 'partition passphrase'), 'cryptsetup opens the partition extracted');
   }
+});
+
+t.test('dk, ext2 and blk restart under a mounted partition (microkernel, a boot mount)', { skip: missing ?? false }, async (t) => {
+  const disk = join(dir, 'restart.img');
+  makeMbrDisk(disk);
+  const part = MBR_PARTS[2];
+  const outside = outsideDigest(disk, part);
+  const k = await boot({ policy: 'microkernel', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: disk, partition: 2 }] });
+  try {
+    const p = await k.spawn();
+    const fd = await p.open('/mnt/log', 'w');
+    for (const [round, component] of ['dk', 'ext2', 'blk'].entries()) {
+      await k.inject({ component, type: 'crash', op: component === 'ext2' ? 'fsync' : 'commit' });
+      await p.write(fd, `line ${round}, before ${component} died\n`);
+      await p.fsync(fd);
+      await k.settled();
+      t.ok(k.domains().find((d) => d.components.includes(component))!.restarts >= 1, `${component} was restarted, and the fsync answered`);
+    }
+    await p.close(fd);
+    t.equal(new TextDecoder().decode(await p.readFile('/mnt/log')), 'line 0, before dk died\nline 1, before ext2 died\nline 2, before blk died\n');
+    t.same((await p.mounts()).filter((m) => m.target === '/mnt').map((m) => m.partition), [2], 'still partition 2');
+    await p.exit();
+  } finally {
+    await k.halt();
+  }
+  t.equal(outsideDigest(disk, part), outside, 'nothing outside the partition changed');
+  const img = extract(disk, part, join(dir, 'restart-part2.img'));
+  const fsck = fsckClean(img);
+  t.ok(fsck.clean, 'the partition passes e2fsck', { report: fsck.report });
+  t.equal(debugfs(img, 'cat /log'), 'line 0, before dk died\nline 1, before ext2 died\nline 2, before blk died\n');
 });
