@@ -8,7 +8,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t from 'tap';
 import type { PartitionTable } from '../servers/dk/table.js';
 import { runRumpus } from './lib/cli.js';
@@ -34,7 +34,7 @@ if (missing) {
     t.same(rows.map((l) => {
       const [, device, start, sectors, id] = /^(\S+)\s+\*?\s+(\d+)\s+\d+\s+(\d+)\s+\S+ \S+\s+([0-9a-f]+) /.exec(l) ?? [];
       return [device, Number(start), Number(sectors), parseInt(id, 16)];
-    }), sf.partitions.map((p) => [p.node.replace(/(\d+)$/, '@$1'), p.start, p.size, parseInt(p.type, 16)]), 'MBR: device, start, sectors and type as sfdisk');
+    }), sf.partitions.map((p) => [basename(p.node).replace(/(\d+)$/, '@$1'), p.start, p.size, parseInt(p.type, 16)]), 'MBR: device, start, sectors and type as sfdisk');
     t.match(mbr.stdout, /^Disk mbr\.img: 64 MiB, 67108864 bytes, 131072 sectors\n/);
     t.match(mbr.stdout, /Disklabel type: dos\nDisk identifier: 0x1234abcd\n/);
     t.match(mbr.stdout, /mbr\.img@1 \*\s+2048\s+34815\s+32768\s+16 MiB\s+c FAT32 \(LBA\)\n/);
