@@ -38,7 +38,7 @@ const cases = [
   {
     policy: 'multiprocess', kind: 'process',
     domains: { vfs: ['vfs'], tmpfs: ['tmpfs'], dev: ['dev'], ext2: ['ext2'], cgd: ['cgd'], dk: ['dk'], blk: ['blk'], cipher: ['cipher'], probe: ['probe'] },
-    from: Object.fromEntries(['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'blk', 'cipher', 'probe'].map((d) => [d, bundle('process')])),
+    from: Object.fromEntries(['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'dk', 'blk', 'cipher', 'probe'].map((d) => [d, bundle('process')])),
   },
 ] as const;
 
