@@ -4,7 +4,8 @@
 // reads what was written, and nothing outside it changed); mkfs IMAGE@N makes an e2fsck-clean
 // file system in a partition; a disk with a table named whole is status 1 with its partitions
 // listed; a damaged primary GPT is read from the backup, said on stderr; `sh --image IMAGE@N`;
-// and a host file whose name ends in @2 is that file.
+// `serve --image IMAGE@N`, each partition found by the commands through the server; and a host
+// file whose name ends in @2 is that file.
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { basename, join } from 'node:path';
 import t from 'tap';
 import type { PartitionTable } from '../servers/dk/table.js';
 import { runRumpus } from './lib/cli.js';
+import { exitOf, rumpus as serveRumpus, skip as serveSkip, startServer } from './lib/serve-cli.js';
 import { MBR_PARTS, SECTOR, diskToolsMissing, extract, makeGptDisk, makeMbrDisk, outsideDigest, readAt, sfdiskJson, writeAt } from './lib/disks.js';
 import { debugfs, fsckClean, mkImage, tempDir } from './lib/e2fs.js';
 
@@ -120,6 +122,29 @@ if (missing) {
     const sized = await rumpus('mkfs', `${disk}@2`, '--size', '8M');
     t.equal(sized.code, 2, '--size is refused for a partition');
     t.match(sized.stderr, /--size is not for a partition/);
+  });
+
+  t.test('serve --image IMAGE@N: the image commands find each partition by real path and number', { skip: serveSkip }, async (t) => {
+    const disk = 'served.img';
+    copyFileSync(at('mbr.img'), at(disk));
+    const sock = at('run/rumpus.sock');
+    const server = await startServer(t, dir, ['--policy', 'microkernel', '--image', `${disk}@2`, '--image', `${disk}@5`, '--listen', `unix://${sock}`]);
+    const env = { RUMPUS_SERVER: `unix://${sock}` };
+    writeFileSync(at('served.txt'), 'through the server\n');
+    const cp = await serveRumpus(dir, ['cp', 'served.txt', `${disk}@5:/served.txt`], env);
+    t.equal(cp.code, 0, cp.stderr);
+    const cat = await serveRumpus(dir, ['cat', `./${disk}@5:/served.txt`], env);
+    t.same([cat.code, cat.stdout], [0, 'through the server\n'], 'another spelling of the same image and partition');
+    const ls = await serveRumpus(dir, ['ls', `${disk}@2:/`], env);
+    t.same([ls.code, ls.stdout], [0, 'lost+found\n'], 'partition 2 is not partition 5');
+    const other = await serveRumpus(dir, ['ls', `${disk}@1:/`], env);
+    t.equal(other.code, 1);
+    t.match(other.stderr, /served\.img@1: not mounted by the server at unix:\/\/.* \(it has mounted .*served\.img@2 on \/mnt, .*served\.img@5 on \/mnt1\)/);
+    server.child.kill('SIGTERM');
+    t.equal(await exitOf(server), 0, 'SIGTERM: the server exits 0');
+    const img = extract(at(disk), MBR_PARTS[5], at('served-part5.img'));
+    t.ok(fsckClean(img).clean, 'partition 5 passes e2fsck');
+    t.equal(debugfs(img, 'cat /served.txt'), 'through the server\n');
   });
 
   t.test('a host file whose name ends in @2 is that file', async (t) => {
