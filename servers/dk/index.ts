@@ -19,8 +19,6 @@ import {
 } from '../../kernel/api.js';
 import { namePartitionSentence, probeTable, requireTable, SECTOR, type DiskReader, type PartitionTable } from './table.js';
 
-export type { Partition, PartitionTable } from './table.js';
-
 /** The ops of dk: those of any block device on its units, and the table of a disk. */
 const DK_OPS = {
   /**

@@ -103,7 +103,7 @@ export function sizeText(bytes: number): string {
 }
 
 /** 'an MBR' or 'a GPT'. */
-export function schemeText(t: PartitionTable): string {
+function schemeText(t: PartitionTable): string {
   return t.scheme === 'mbr' ? 'an MBR' : 'a GPT';
 }
 
