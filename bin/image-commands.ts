@@ -3,10 +3,11 @@
 // shell's own command, run on the images mounted in a fresh kernel with its operands translated
 // to kernel paths and the paths in its messages translated back.
 
-import { boot } from '../kernel/index.js';
+import { boot, type Kernel } from '../kernel/index.js';
 import { copyOperands } from './copy.js';
 import { hostTree } from './files.js';
 import { IMAGE_OPERAND_HELP, imageOperand, parseImageOperand, withKernel } from './image.js';
+import { imageName, shownImage } from './image-name.js';
 import { KEY_HELP, Keys, isLuksImage, keyOptions } from './keys.js';
 import { KDF_HELP, kdfFrom, kdfOptions, newPassphrase } from './luks-command.js';
 import { parseSize, runCommand, type Io } from './shell/commands.js';
@@ -93,6 +94,13 @@ function numberOption(v: Values, name: string): number | undefined {
   return n;
 }
 
+/** -J size=MIB: the journal's size in MiB, or undefined. */
+function journalMiB(v: Values): number | undefined {
+  const size = keyValueOption(v, 'journal', 'size');
+  if (size !== undefined && !/^[0-9]+$/.test(size)) throw new UsageError(`--journal: size '${size}' is not a whole number of MiB`);
+  return size === undefined ? undefined : Number(size);
+}
+
 /** The value of mke2fs-style `-X key=value` option `name`, which takes only `key`. */
 function keyValueOption(v: Values, name: string, key: string): string | undefined {
   const given = v[name];
@@ -103,8 +111,8 @@ function keyValueOption(v: Values, name: string, key: string): string | undefine
 }
 
 const mkfs: Subcommand = {
-  summary: 'make an ext2, ext3 or ext4 file system in a host file (rumpus\'s own mkfs)',
-  usage: 'rumpus mkfs IMAGE --size SIZE [-t ext2|ext3|ext4] [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] ' +
+  summary: 'make an ext2, ext3 or ext4 file system in a host file or a partition of one (rumpus\'s own mkfs)',
+  usage: 'rumpus mkfs IMAGE[@N] --size SIZE [-t ext2|ext3|ext4] [-b BLOCK-SIZE] [-N INODES | -i BYTES-PER-INODE] [-I INODE-SIZE] [-L LABEL] [-U UUID] ' +
     '[-E hash_seed=UUID] [-J size=MIB] [--time SECONDS] [--encrypt [--key-file K] [--type luks2|luks1] [--pbkdf KDF …] [--key-size 256|512] [--sector-size 512|4096]]',
   help: `Writes a new file system to IMAGE, creating the file or cutting or extending it to SIZE,
 laid out as mke2fs lays out the same parameters, with lost+found; e2fsck accepts it. ext2
@@ -123,6 +131,10 @@ the container's payload; cryptsetup opens it, and every rumpus command with the 
 The passphrase is --key-file's, else typed twice on the terminal. Without --encrypt and
 --size, an IMAGE that is a LUKS container already (cryptsetup luksFormat's) gets the file
 system inside its payload, opened with --key-file's passphrase or one asked for.
+
+IMAGE@N makes the file system in partition N of the disk image IMAGE (an MBR or GPT disk, as
+'rumpus parts' lists it), filling the partition: no --size, no --encrypt; nothing outside the
+partition is written. The suffix @N names a partition only when IMAGE@N is not an existing file.
 
   --size SIZE                  the image's size (required but inside a container), e.g. 64M
   -t, --fs-type TYPE           ext2 (default), ext3 or ext4
@@ -170,10 +182,10 @@ ${KERNEL_HELP}
     if (positionals.length !== 1) throw new UsageError('needs exactly one IMAGE');
     const size = numberOption(v, 'size');
     if (v.inodes !== undefined && v['bytes-per-inode'] !== undefined) throw new UsageError('give --inodes or --bytes-per-inode, not both');
-    const [source] = positionals;
-    const hashSeed = keyValueOption(v, 'extended', 'hash_seed');
-    const journalMiB = keyValueOption(v, 'journal', 'size');
-    if (journalMiB !== undefined && !/^[0-9]+$/.test(journalMiB)) throw new UsageError(`--journal: size '${journalMiB}' is not a whole number of MiB`);
+    const [image] = positionals;
+    const fs = fsOptions(v);
+    const { path: source, partition } = imageName(image);
+    if (partition !== undefined) return mkfsInPartition(v, image, source, partition, fs);
     const container = v.encrypt === true ? containerOptions(v) : null;
     if (!container && LUKS_ONLY.some((o) => v[o] !== undefined)) throw new UsageError(`--${LUKS_ONLY.find((o) => v[o] !== undefined)} is an option of --encrypt`);
     // Inside an existing container: no --size (the payload's is the file system's).
@@ -190,22 +202,45 @@ ${KERNEL_HELP}
         process.stdout.write(`${source}: LUKS${volume.version} container, ${volume.cipher}, ${volume.sectorSize}-byte sectors, ` +
           `payload of ${volume.size} bytes at ${volume.offset}, UUID ${volume.uuid}\n`);
       }
-      const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
-        'ext2', 'mkfs', {
-          source, size: key ? undefined : size, key, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
-          inodeRatio: numberOption(v, 'bytes-per-inode'), inodeSize: numberOption(v, 'inode-size'),
-          label: v.label, uuid: v.uuid, time: numberOption(v, 'time'), revision: numberOption(v, 'revision'),
-          type: v['fs-type'], hashSeed, journalSize: journalMiB === undefined ? undefined : Number(journalMiB),
-        },
-      );
-      process.stdout.write(`${source}: ${made.blocks} blocks of ${made.blockSize} bytes, ${made.inodes} inodes of ` +
-        `${made.inodeSize} bytes, ${made.groups} block group${made.groups === 1 ? '' : 's'}, UUID ${made.uuid}\n`);
+      await makeFileSystem(kernel, v, source, { size: key ? undefined : size, key }, fs);
       return 0;
     } finally {
       await kernel.halt();
     }
   },
 };
+
+/** ext2's mkfs with the file-system options of `v` on `source` (with `where`: a size, key or partition); prints what it made. */
+/** The file system's type and mke2fs-style options (-t, -E hash_seed=, -J size=), checked before anything is made. */
+function fsOptions(v: Values): { type?: string; hashSeed?: string; journalSize?: number } {
+  return { type: v['fs-type'] as string | undefined, hashSeed: keyValueOption(v, 'extended', 'hash_seed'), journalSize: journalMiB(v) };
+}
+
+async function makeFileSystem(kernel: Kernel, v: Values, source: string, where: { size?: number; key?: Uint8Array; partition?: number }, fs: ReturnType<typeof fsOptions>): Promise<void> {
+  const made = await kernel.call<{ blocks: number; blockSize: number; inodes: number; inodeSize: number; groups: number; uuid: string }>(
+    'ext2', 'mkfs', {
+      source, ...where, ...fs, blockSize: numberOption(v, 'block-size'), inodes: numberOption(v, 'inodes'),
+      inodeRatio: numberOption(v, 'bytes-per-inode'), inodeSize: numberOption(v, 'inode-size'),
+      label: v.label, uuid: v.uuid, time: numberOption(v, 'time'), revision: numberOption(v, 'revision'),
+    },
+  );
+  process.stdout.write(`${shownImage(source, where.partition)}: ${made.blocks} blocks of ${made.blockSize} bytes, ${made.inodes} inodes of ` +
+    `${made.inodeSize} bytes, ${made.groups} block group${made.groups === 1 ? '' : 's'}, UUID ${made.uuid}\n`);
+}
+
+/** mkfs IMAGE@N: a file system filling partition N of an existing disk image; its table gives the size. */
+async function mkfsInPartition(v: Values, image: string, source: string, partition: number, fs: ReturnType<typeof fsOptions>): Promise<number> {
+  const refused = ['size', 'encrypt', 'key-file', ...LUKS_ONLY].find((o) => v[o] !== undefined && v[o] !== false);
+  if (refused !== undefined) throw new UsageError(`--${refused} is not for a partition (${image}): the file system fills the partition its table gives`);
+  noServerHere(v, 'mkfs', 'it makes the image here, as a host file', writeErr);
+  const kernel = await boot(bootOptions(v, { mounts: [] }));
+  try {
+    await makeFileSystem(kernel, v, source, { partition }, fs);
+    return 0;
+  } finally {
+    await kernel.halt();
+  }
+}
 
 const cp: Subcommand = {
   summary: 'copy files and trees from the host into images, out of them, or between them',

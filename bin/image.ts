@@ -3,7 +3,8 @@
 // unless the command writes to it, so that reading never marks an image dirty — and unmounted,
 // which writes it back, before the kernel halts. With a server (--server, RUMPUS_SERVER), each
 // image is found among the server's mounts, and a path of the server's kernel is written as
-// it is (or as ':/PATH').
+// it is (or as ':/PATH'). An image may be a partition of a disk image (IMAGE@N, image-name.ts):
+// it is then found and mounted by its real path and its partition.
 
 import { realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -11,6 +12,7 @@ import {
   SysError, boot, localControl, type BootOptions, type Kernel, type MountSpec, type KernelControl, type MountInfo, type Proc,
 } from '../kernel/index.js';
 import { hostFileError } from './host-errors.js';
+import { imageKeyOf, imageName, shownImage } from './image-name.js';
 import { kernelTree, pathUnder, type FileTree, type ImageMount } from './files.js';
 import { Keys, noKeyWithServer } from './keys.js';
 import { UsageError, bootOptions, connectServer, type ServerChoice, type Values } from './subcommand.js';
@@ -18,6 +20,9 @@ import { UsageError, bootOptions, connectServer, type ServerChoice, type Values 
 export const IMAGE_OPERAND_HELP = `IMAGE:PATH is PATH inside the ext2 image IMAGE, a host file. An operand is split at its
 first ':' when the part before it names an existing host file (not a directory) and the part
 after it starts with '/'; anything else is a host path (cp) or an error (the other commands).
+IMAGE@N:PATH is PATH in partition N (from 1; MBR logical partitions from 5, as 'rumpus parts'
+lists them) of the disk image IMAGE. The suffix @N names a partition only when the whole text
+IMAGE@N is not an existing host file: a file named 'backup@2' is that file.
 With a server (--server or RUMPUS_SERVER), IMAGE must be one the server has mounted (compared
 by its real path), and a path of the server's kernel is written ':/PATH' (in cp) or as it is,
 '/PATH' (in the other commands).`;
@@ -38,12 +43,13 @@ function split(text: string): ImageOperand | null {
   return { image, path: image === '' ? path : posix.normalize(path) };
 }
 
-/** Why a host path cannot be an image, or null when it can. */
+/** Why a host path (or IMAGE@N) cannot be an image, or null when it can. */
 function notAnImage(image: string): SysError | null {
+  const { path } = imageName(image);
   try {
-    return statSync(image).isDirectory() ? new SysError('EISDIR', `${image}: is a directory, not an image`) : null;
+    return statSync(path).isDirectory() ? new SysError('EISDIR', `${path}: is a directory, not an image`) : null;
   } catch (err) {
-    return hostFileError(err, image);
+    return hostFileError(err, path);
   }
 }
 
@@ -111,7 +117,7 @@ export class ImageKernel {
   ) {}
 
   private mountOf(image: string): ImageMount {
-    return image === '' ? SERVER_KERNEL : this.mounts.get(realpathSync(image))!;
+    return image === '' ? SERVER_KERNEL : this.mounts.get(realImage(image))!;
   }
 
   /** Where an operand is in the kernel: '/img0/photos' for 'disk.img:/photos'. */
@@ -128,10 +134,10 @@ export class ImageKernel {
     return path;
   };
 
-  /** A mount's source as the user named the image, when it is one of theirs (df's first column). */
-  readonly showSource = (source: string): string => {
+  /** A mount's source (and partition) as the user named the image, when it is one of theirs (df's first column). */
+  readonly showSource = (source: string, partition?: number): string => {
     const real = realPathOrNull(source);
-    return (real !== null ? this.mounts.get(real)?.image : undefined) ?? source;
+    return (real !== null ? this.mounts.get(imageKeyOf(real, partition))?.image : undefined) ?? shownImage(source, partition);
   };
 
   /** One image as a file tree, its paths from the image's root ('': the server's kernel, from '/'). */
@@ -164,7 +170,7 @@ export async function bootWithImages(options: BootOptions, images: ImageMountSpe
     try {
       for (const { mount: m, image } of images) {
         await p.mkdir(m.target, { recursive: true, mode: 0o755 });
-        await p.mount(m.target, m.fstype, { source: m.source, readonly: m.readonly, key: m.key }).catch((err: unknown) => {
+        await p.mount(m.target, m.fstype, { source: m.source, readonly: m.readonly, key: m.key, partition: m.partition }).catch((err: unknown) => {
           throw about(image, err);
         });
       }
@@ -178,12 +184,13 @@ export async function bootWithImages(options: BootOptions, images: ImageMountSpe
   return kernel;
 }
 
-/** The real path of an image operand, or the host's error with its errno. */
+/** An image operand (IMAGE or IMAGE@N) as a key: imageKeyOf its real path and partition; or the host's error with its errno. */
 function realImage(image: string): string {
+  const { path, partition } = imageName(image);
   try {
-    return realpathSync(image);
+    return imageKeyOf(realpathSync(path), partition);
   } catch (err) {
-    throw hostFileError(err, image);
+    throw hostFileError(err, path);
   }
 }
 
@@ -221,7 +228,8 @@ export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k:
     // Mounted here rather than as boot mounts, so that a failure names its image.
     for (const m of mounts.values()) {
       await p.mkdir(m.root);
-      await p.mount(m.root, 'ext2', { source: m.image, readonly: !m.writable, key: imageKeys.get(m) }).catch((err: unknown) => {
+      const { path, partition } = imageName(m.image);
+      await p.mount(m.root, 'ext2', { source: path, partition, readonly: !m.writable, key: imageKeys.get(m) }).catch((err: unknown) => {
         throw about(m.image, err);
       });
     }
@@ -241,7 +249,7 @@ export async function withImages(options: BootOptions, uses: ImageUse[], fn: (k:
 
 /** An image the server has not mounted: which one, and what the server has. */
 function notServed(image: string, served: MountInfo[], url: string): SysError {
-  const images = served.filter((m) => realPathOrNull(m.source) !== null).map((m) => `${m.source} on ${m.target}`);
+  const images = served.filter((m) => realPathOrNull(m.source) !== null).map((m) => `${shownImage(m.source, m.partition)} on ${m.target}`);
   const has = images.length ? `it has mounted ${images.join(', ')}` : 'it has no image mounted';
   return new SysError('ENOENT', `${image}: not mounted by the server at ${url} (${has})`);
 }
@@ -262,7 +270,10 @@ async function withServer(server: ServerChoice, uses: ImageUse[], fn: (k: ImageK
         if (use.image === '') continue;
         const key = realImage(use.image);
         if (mounts.has(key)) continue;
-        const m = served.find((x) => realPathOrNull(x.source) === key);
+        const m = served.find((x) => {
+          const real = realPathOrNull(x.source);
+          return real !== null && imageKeyOf(real, x.partition) === key;
+        });
         if (!m) throw notServed(use.image, served, server.url);
         mounts.set(key, { root: m.target, image: use.image });
       }

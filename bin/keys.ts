@@ -9,6 +9,7 @@ import { closeSync, openSync, readSync, realpathSync, writeSync } from 'node:fs'
 import { ReadStream, isatty } from 'node:tty';
 import { SysError } from '../kernel/index.js';
 import { hostFileError } from './host-errors.js';
+import { imageName, imageStart } from './image-name.js';
 import { UsageError, type Values } from './subcommand.js';
 
 export const KEY_HELP = `  --key-file FILE     the passphrase of the LUKS images: FILE's exact bytes (a final newline
@@ -24,8 +25,11 @@ const LUKS_MAGIC = Buffer.from([0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe]);
 const LUKS2_SECONDARY_MAGIC = Buffer.from([0x53, 0x4b, 0x55, 0x4c, 0xba, 0xbe]);
 const LUKS2_HEADER_SIZES = Array.from({ length: 9 }, (_, i) => 16384 << i);
 
-/** Whether the host file starts as a LUKS container (or has a LUKS2 secondary header where one would be); false when it cannot be read. */
-export function isLuksImage(path: string): boolean {
+/**
+ * Whether the host file starts as a LUKS container (or has a LUKS2 secondary header where one
+ * would be) — at byte `start`, for a container in a partition; false when it cannot be read.
+ */
+export function isLuksImage(path: string, start = 0): boolean {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -35,7 +39,7 @@ export function isLuksImage(path: string): boolean {
   try {
     const at = (offset: number, magic: Buffer) => {
       const buf = Buffer.alloc(magic.length);
-      return readSync(fd, buf, 0, buf.length, offset) === buf.length && buf.equals(magic);
+      return readSync(fd, buf, 0, buf.length, start + offset) === buf.length && buf.equals(magic);
     };
     return at(0, LUKS_MAGIC) || LUKS2_HEADER_SIZES.some((size) => at(size, LUKS2_SECONDARY_MAGIC));
   } catch {
@@ -147,9 +151,11 @@ export class Keys {
     return new Keys(typeof v['key-file'] === 'string' ? v['key-file'] : undefined);
   }
 
-  /** The passphrase of `image` when it is a LUKS container, else undefined. */
+  /** The passphrase of `image` (IMAGE or IMAGE@N) when it is a LUKS container, else undefined. */
   async keyFor(image: string): Promise<Uint8Array | undefined> {
-    if (!isLuksImage(image)) return undefined;
+    const name = imageName(image);
+    const start = await imageStart(name);
+    if (start === null || !isLuksImage(name.path, start)) return undefined;
     return this.key(image);
   }
 

@@ -12,7 +12,9 @@ import { FAULTS_SUBCOMMAND } from './faults-command.js';
 import { bootWithImages } from './image.js';
 import { IMAGE_SUBCOMMANDS } from './image-commands.js';
 import { KEY_HELP, Keys, keyOptions } from './keys.js';
+import { imageName } from './image-name.js';
 import { LUKS_SUBCOMMAND } from './luks-command.js';
+import { PARTS_SUBCOMMAND } from './parts-command.js';
 import { SERVE_SUBCOMMAND } from './serve-command.js';
 import { Shell } from './shell/shell.js';
 import { BROKEN_PIPE_STATUS, OutputFailed, describeUnexpected, guardStdio, outputFailure, writeErr, writeOut } from './stdio.js';
@@ -35,7 +37,7 @@ token.
 
   -c SCRIPT           run SCRIPT (commands separated by ';' or newlines) and exit
   --image IMG         mount the ext2 image IMG at /mnt (not with a server: its mounts are used);
-                      a LUKS container is opened with --key-file's key, or one asked for
+                      IMG@N mounts partition N of the disk image IMG; a LUKS container is opened with --key-file's key, or one asked for
 ${KEY_HELP}
 ${KERNEL_HELP}
 ${SERVER_HELP}`,
@@ -60,9 +62,11 @@ ${SERVER_HELP}`,
           await control.close();
         }
       }
-      const images = typeof v.image === 'string'
-        ? [{ image: v.image, mount: { target: '/mnt', fstype: 'ext2', source: v.image, key: await Keys.of(v).keyFor(v.image) } }]
-        : [];
+      const images = [];
+      if (typeof v.image === 'string') {
+        const { path, partition } = imageName(v.image);
+        images.push({ image: v.image, mount: { target: '/mnt', fstype: 'ext2', source: path, partition, key: await Keys.of(v).keyFor(v.image) } });
+      }
       const kernel = await bootWithImages(bootOptions(v), images);
       try {
         return await runShell(new Shell(localControl(kernel), await kernel.spawn(), { stdout: writeOut, stderr: writeErr }), script);
@@ -127,6 +131,7 @@ See bench/README.md for every workload and the JSON shape.
   faults: FAULTS_SUBCOMMAND,
   ...IMAGE_SUBCOMMANDS,
   luks: LUKS_SUBCOMMAND,
+  parts: PARTS_SUBCOMMAND,
 };
 
 /** Runs a script (-c), or reads commands from standard input; the shell's exit status. */

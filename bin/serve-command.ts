@@ -12,6 +12,7 @@ import {
 import { removeOwn, writeFresh, type WrittenFile } from '../kernel/private-files.js';
 import { bootWithImages, type ImageMountSpec } from './image.js';
 import { KEY_HELP, Keys, keyOptions } from './keys.js';
+import { imageName } from './image-name.js';
 import { writeErr } from './stdio.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, type Subcommand, type Values } from './subcommand.js';
 
@@ -29,7 +30,8 @@ async function imageMounts(images: string[], keys: Keys): Promise<ImageMountSpec
   const mounts: ImageMountSpec[] = [];
   for (const [i, image] of images.entries()) {
     // Absolute, so that a client finds an image among the mounts by its real path from any directory.
-    mounts.push({ image, mount: { target: i === 0 ? '/mnt' : `/mnt${i}`, fstype: 'ext2', source: resolve(image), key: await keys.keyFor(image) } });
+    const { path, partition } = imageName(image);
+    mounts.push({ image, mount: { target: i === 0 ? '/mnt' : `/mnt${i}`, fstype: 'ext2', source: resolve(path), partition, key: await keys.keyFor(image) } });
   }
   return mounts;
 }
@@ -85,9 +87,9 @@ It runs until SIGTERM, SIGINT or 'rumpus ctl halt': then it unmounts the images 
 back), halts the kernel, removes its socket and pidfile, and exits 0. A kernel panic ends it
 with status 1 and the report on standard error.
 
-  --image IMG         an ext2 image to mount (repeatable); a LUKS container is opened with
-                      --key-file's key, or one asked for on the terminal before the server
-                      listens
+  --image IMG         an ext2 image to mount (repeatable; IMG@N: partition N of the disk image
+                      IMG); a LUKS container is opened with --key-file's key, or one asked
+                      for on the terminal before the server listens
 ${KEY_HELP}
   --listen URL        unix:///ABSOLUTE/PATH or tcp://HOST:PORT (repeatable; PORT 0: any free
                       port, the line above tells which; an empty HOST: loopback). Default:

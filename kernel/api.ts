@@ -491,6 +491,8 @@ export interface MountInfo {
   target: string;
   fstype: string;
   source: string;
+  /** The partition of the disk image `source` that is mounted, when one was named. */
+  partition?: number;
   readonly: boolean;
   dev: number;
 }

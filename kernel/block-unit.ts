@@ -1,4 +1,4 @@
-// A unit of a block device component (blk, or cgd stacked on it), as its user holds it: a file
+// A unit of a block device component (blk, or cgd or dk stacked on it), as its user holds it: a file
 // system's device, cgd's container. If the device restarts it forgets its units (ENXIO): the
 // unit is then attached again with what attached it (the same path, access, holder and key),
 // once per call, and the call goes on — but never once the unit is detached.
@@ -8,7 +8,7 @@ import type { Context, UnitInfo } from './api.js';
 import type { CallArgs, CallResult } from './ops.js';
 
 /** The components that serve BLOCK_OPS on units they attach. */
-export type BlockDevice = 'blk' | 'cgd';
+export type BlockDevice = 'blk' | 'cgd' | 'dk';
 
 /** The ops sent on a unit. */
 type UnitOp = 'read' | 'write' | 'flush' | 'commit' | 'detach';

@@ -32,6 +32,12 @@ export interface MountSpec {
    */
   key?: Uint8Array | string;
   /**
+   * For a disk image with a partition table (MBR or GPT): the number of the partition to mount,
+   * from 1, as `rumpus parts` lists it (logical partitions from 5). The file system reaches it
+   * through dk. A disk with a table mounted without one is refused (EINVAL), naming its partitions.
+   */
+  partition?: number;
+  /**
    * The mode (permission bits with sticky, set-id: 0–0o7777) of the mounted root directory, set
    * by init once mounted, as tmpfs's `mode=` mount option; left as the file system has it when
    * absent.
@@ -146,7 +152,7 @@ const SUPERVISION = fields({
   strategy: oneOf(STRATEGIES),
   essential: flag,
 });
-const MOUNT = fields({ target: text, fstype: text, source: text, readonly: flag, key: passphrase, mode: integer(0, 0o7777, 'a mode from 0 to 0o7777') }, ['target', 'fstype']);
+const MOUNT = fields({ target: text, fstype: text, source: text, readonly: flag, key: passphrase, partition: integer(1, 2 ** 32 - 1, 'a partition number from 1'), mode: integer(0, 0o7777, 'a mode from 0 to 0o7777') }, ['target', 'fstype']);
 const MEMORY_LIMIT = integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer of MiB');
 
 /**
@@ -197,7 +203,7 @@ function targetOf(name: string, target: string): string {
  * to check when it mounts (ENODEV for one it cannot mount), as for a mount a client makes.
  */
 function mountsOf(v: unknown): MountSpec[] {
-  if (!Array.isArray(v)) refuse('mounts', 'an array of mounts {target, fstype, source?, readonly?, key?}', v);
+  if (!Array.isArray(v)) refuse('mounts', 'an array of mounts {target, fstype, source?, readonly?, key?, partition?}', v);
   return v.map((m, i) => {
     const mount = MOUNT(`mounts[${i}]`, m) as MountSpec;
     return { ...mount, target: targetOf(`mounts[${i}].target`, mount.target) };

@@ -333,7 +333,7 @@ export class Kernel {
     for (const m of mounts) {
       // The target is a byte string (boot-options.ts); init takes a path as its bytes.
       if (m.target !== '/') await this.init.mkdir(bytesOf(m.target), { recursive: true, mode: 0o755 });
-      await this.call('vfs', 'mount', { pid: this.init.pid, target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly, key: m.key as Uint8Array | undefined });
+      await this.call('vfs', 'mount', { pid: this.init.pid, target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly, key: m.key as Uint8Array | undefined, partition: m.partition });
       if (m.mode !== undefined) await this.init.chmod(bytesOf(m.target), m.mode);
     }
   }

@@ -70,7 +70,7 @@ export const CLIENT_SYSCALLS: Readonly<Record<string, readonly string[]>> = Obje
   fchmod: ['fd', 'mode'], fchown: ['fd', 'uid', 'gid'],
   utimes: ['path', 'atime', 'mtime', 'nofollow'], futimes: ['fd', 'atime', 'mtime'], access: ['path', 'mode'],
   statfs: ['path'], chdir: ['path'], getcwd: [],
-  mount: ['target', 'fstype', 'source', 'readonly', 'key'], unmount: ['target'], mounts: [],
+  mount: ['target', 'fstype', 'source', 'readonly', 'key', 'partition'], unmount: ['target'], mounts: [],
 });
 
 /** Argument names that would say who is calling: refused with a sentence of their own. */
@@ -428,11 +428,12 @@ export class Proc {
   }
   /**
    * Mounts a file system (root only): fstype is its component, source an image for ext2, key
-   * the passphrase of an image that is a LUKS container (bytes, or text as its UTF-8 bytes).
+   * the passphrase of an image that is a LUKS container (bytes, or text as its UTF-8 bytes),
+   * partition the number (from 1) of the partition of a disk image to mount.
    */
-  mount(target: ClientPath, fstype: string, options: { source?: string; readonly?: boolean; key?: Uint8Array | string } = {}): Promise<void> {
+  mount(target: ClientPath, fstype: string, options: { source?: string; readonly?: boolean; key?: Uint8Array | string; partition?: number } = {}): Promise<void> {
     const key = typeof options.key === 'string' ? new TextEncoder().encode(options.key) : options.key;
-    return this.sys('mount', { target, fstype, source: options.source, readonly: options.readonly, key }) as Promise<void>;
+    return this.sys('mount', { target, fstype, source: options.source, readonly: options.readonly, key, partition: options.partition }) as Promise<void>;
   }
   unmount(target: ClientPath): Promise<void> {
     return this.sys('unmount', { target }) as Promise<void>;

@@ -6,7 +6,7 @@ import type { ComponentDef } from './api.js';
 import { dynamicImport } from './dynamic-import.js';
 
 /** The built-in components, in the order `rumpus ps` lists them. */
-export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'cipher', 'blk'] as const;
+export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'dk', 'cipher', 'blk'] as const;
 
 type Builtin = (typeof BUILTIN)[number];
 
@@ -27,6 +27,7 @@ const BUILTIN_MODULES: Record<Builtin, () => Promise<ComponentModule>> = {
   dev: () => import('../servers/dev/index.js'),
   ext2: () => import('../servers/ext2/index.js'),
   cgd: () => import('../servers/cgd/index.js'),
+  dk: () => import('../servers/dk/index.js'),
   cipher: () => import('../servers/cipher/index.js'),
   blk: () => import('../servers/blk/index.js'),
 };

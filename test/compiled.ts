@@ -32,13 +32,13 @@ const probe = pathToFileURL(join(dist, 'test', 'fixtures', 'probe.js')).href;
 const cases = [
   {
     policy: 'microkernel', kind: 'thread',
-    domains: { vfs: ['vfs'], tmpfs: ['tmpfs'], dev: ['dev'], disk: ['ext2', 'cgd', 'blk'], cipher: ['cipher'], probe: ['probe'] },
+    domains: { vfs: ['vfs'], tmpfs: ['tmpfs'], dev: ['dev'], disk: ['ext2', 'cgd', 'dk', 'blk'], cipher: ['cipher'], probe: ['probe'] },
     from: { vfs: bundle('thread', 'vfs'), tmpfs: bundle('thread', 'tmpfs'), dev: bundle('thread', 'dev'), disk: bundle('thread'), cipher: bundle('thread', 'cipher'), probe: bundle('thread') },
   },
   {
     policy: 'multiprocess', kind: 'process',
-    domains: { vfs: ['vfs'], tmpfs: ['tmpfs'], dev: ['dev'], ext2: ['ext2'], cgd: ['cgd'], blk: ['blk'], cipher: ['cipher'], probe: ['probe'] },
-    from: Object.fromEntries(['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'blk', 'cipher', 'probe'].map((d) => [d, bundle('process')])),
+    domains: { vfs: ['vfs'], tmpfs: ['tmpfs'], dev: ['dev'], ext2: ['ext2'], cgd: ['cgd'], dk: ['dk'], blk: ['blk'], cipher: ['cipher'], probe: ['probe'] },
+    from: Object.fromEntries(['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'dk', 'blk', 'cipher', 'probe'].map((d) => [d, bundle('process')])),
   },
 ] as const;
 

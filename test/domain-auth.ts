@@ -382,7 +382,7 @@ async function restarts(t: Test, k: Kernel, check: Check, events: KernelEvent[])
 /** The lightest placement with a socket directory: tmpfs alone in a process domain. */
 const ONE_PROCESS: PlacementSpec = {
   name: 'one-process',
-  domains: { main: { kind: 'main', components: ['vfs', 'dev', 'ext2', 'cgd', 'cipher', 'blk'] }, p: { kind: 'process', components: ['tmpfs'] } },
+  domains: { main: { kind: 'main', components: ['vfs', 'dev', 'ext2', 'cgd', 'dk', 'cipher', 'blk'] }, p: { kind: 'process', components: ['tmpfs'] } },
 };
 
 const KERNEL_URL = pathToFileURL(join(import.meta.dirname, '..', 'kernel', 'index.ts')).href;

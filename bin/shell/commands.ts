@@ -9,6 +9,7 @@ import {
 import { basename, copyOperands, copyTree, join } from '../copy.js';
 import { kernelTree, usableNames } from '../files.js';
 import { dfTable, longListing, statBlock, type LongEntry } from '../format.js';
+import { shownImage } from '../image-name.js';
 
 export interface Io {
   /** Standard output; may go to a file in the kernel. */
@@ -29,8 +30,8 @@ export interface ShellState extends ControlState {
   exitCode: number | null;
   /** A path as messages and listings name it: as typed in the shell, as IMAGE:PATH in the image commands. */
   show(path: string): string;
-  /** A mount's source as df shows it: as the user named the image in the image commands; as it is without this. */
-  showSource?(source: string): string;
+  /** A mount's source (and partition) as df shows it: as the user named the image in the image commands; SOURCE or SOURCE@N without this. */
+  showSource?(source: string, partition?: number): string;
 }
 
 export interface CommandDef<S = ShellState> {
@@ -534,7 +535,7 @@ export const COMMANDS: Record<string, CommandDef> = {
       const status = await each(s, 'df', io, targets, async (path) => {
         const st = await s.p.stat(path);
         const m = mounts.find((x) => x.dev === st.dev)!;
-        rows.push({ source: s.showSource?.(m.source) ?? m.source, target: s.show(m.target), fs: await s.p.statfs(path) });
+        rows.push({ source: s.showSource?.(m.source, m.partition) ?? shownImage(m.source, m.partition), target: s.show(m.target), fs: await s.p.statfs(path) });
       });
       await io.out(dfTable(rows).join('\n') + '\n');
       return status;
@@ -546,7 +547,7 @@ export const COMMANDS: Record<string, CommandDef> = {
     async run(s, args, io) {
       const { set, rest } = flags(args, 'rt');
       if (!rest.length && !set.has('t')) {
-        const lines = (await s.p.mounts()).map((m) => `${m.source} on ${m.target} type ${m.fstype} (${m.readonly ? 'ro' : 'rw'})\n`);
+        const lines = (await s.p.mounts()).map((m) => `${shownImage(m.source, m.partition)} on ${m.target} type ${m.fstype} (${m.readonly ? 'ro' : 'rw'})\n`);
         await io.out(lines.join(''));
         return 0;
       }

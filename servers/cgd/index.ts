@@ -1,5 +1,5 @@
-// cgd: the encrypted block device (NetBSD's name), a LUKS1 or LUKS2 container on a blk unit. A
-// unit of cgd is the container's payload in plaintext: reads are blk reads decrypted, writes and
+// cgd: the encrypted block device (NetBSD's name), a LUKS1 or LUKS2 container on a blk unit (or
+// on a dk unit, for a container in a partition of a disk image). A unit of cgd is the container's payload in plaintext: reads are blk reads decrypted, writes and
 // commits are encrypted and then written by blk — a commit as one blk commit, so it stays
 // atomic. The encryption is the cipher component's (pure: it may run in a pool of workers), and
 // so is the key derivation of opening a container: the rest of the kernel goes on meanwhile.
@@ -48,11 +48,12 @@ const CGD_OPS = {
   /**
    * Opens the LUKS container on a host image with `key`, its passphrase (the bytes cryptsetup
    * reads from a key file), attaching the image through blk with the same path, access and
-   * holder; the unit is its payload. EACCES for a wrong passphrase, EINVAL for an image that is
-   * not a LUKS container or one cgd cannot read (naming what), EUCLEAN for damaged headers, and
-   * blk's errors (EBUSY, ENOENT…).
+   * holder — or, with `partition`, that partition of the disk image through dk; the unit is its
+   * payload. EACCES for a wrong passphrase, EINVAL for an image that is not a LUKS container or
+   * one cgd cannot read (naming what), EUCLEAN for damaged headers, and blk's or dk's errors
+   * (EBUSY, ENOENT…).
    */
-  attach: op<UnitInfo>()({ args: { path: 'string', readonly: 'boolean?', holder: 'string?', key: 'bytes' }, idempotent: false }),
+  attach: op<UnitInfo>()({ args: { path: 'string', readonly: 'boolean?', holder: 'string?', key: 'bytes', partition: 'uint?' }, idempotent: false }),
   ...BLOCK_OPS,
   /**
    * Makes a new LUKS container on a host image (created, or resized to `size` bytes when given)
@@ -89,6 +90,7 @@ function rawDevice(blk: BlockUnit): RawDevice {
 interface Unit {
   unit: number;
   path: string;
+  partition: number | undefined;
   readonly: boolean;
   holder: string | undefined;
   blk: BlockUnit;
@@ -100,7 +102,7 @@ interface Unit {
 export default defineComponent({
   name: 'cgd',
   description: 'encrypted block devices: LUKS1 and LUKS2 containers on blk',
-  requires: ['blk', 'cipher'],
+  requires: ['blk', 'dk', 'cipher'],
   ops: CGD_OPS,
   init: {
     fresh: (ctx) => serve(ctx),
@@ -153,12 +155,13 @@ function serve(ctx: Context): Handlers<typeof CGD_OPS> {
   };
 
   return {
-    async attach({ path, readonly = false, holder, key }) {
+    async attach({ path, readonly = false, holder, key, partition }) {
       for (const other of units.values()) {
-        // The same holder again (the file system that attached it restarted): blk hands it the image.
-        if (holder !== undefined && other.holder === holder && other.path === path) units.delete(other.unit);
+        // The same holder again (the file system that attached it restarted): blk (or dk) hands it the image.
+        if (holder !== undefined && other.holder === holder && other.path === path && other.partition === partition) units.delete(other.unit);
       }
-      const blk = await BlockUnit.attach(ctx, 'blk', { path, readonly: readonly || undefined, holder });
+      const access = { path, readonly: readonly || undefined, holder };
+      const blk = partition === undefined ? await BlockUnit.attach(ctx, 'blk', access) : await BlockUnit.attach(ctx, 'dk', { ...access, partition });
       let volume: Volume;
       try {
         volume = await luksOpen(rawDevice(blk), crypto, key);
@@ -167,7 +170,7 @@ function serve(ctx: Context): Handlers<typeof CGD_OPS> {
         throw err;
       }
       for (const note of volume.notes) ctx.hyp.log('warn', `cgd: ${path}: ${note}`);
-      const u: Unit = { unit: nextUnit++, path, readonly, holder, blk, volume, writing: Promise.resolve() };
+      const u: Unit = { unit: nextUnit++, path, partition, readonly, holder, blk, volume, writing: Promise.resolve() };
       units.set(u.unit, u);
       return info(u);
     },

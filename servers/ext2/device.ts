@@ -1,5 +1,7 @@
-// The block device under a mount: a unit of blk, or of cgd for an encrypted image (given its
-// key). Reads larger than one transfer are split. If the device restarts, it
+// The block device under a mount: a unit of blk, of dk for a partition of a disk image, or of
+// cgd for an encrypted image (given its key; cgd reaches a partition through dk in turn). A whole
+// image that has a partition table is refused by dk's probe, naming its partitions: the file
+// systems are in them. Reads larger than one transfer are split. If the device restarts, it
 // forgets its units: the image is then attached again (with the same key), once per call, and
 // the call goes on — but never once the device is detached (kernel/block-unit.ts).
 
@@ -26,22 +28,32 @@ export class Device {
 
   /**
    * Attaches a host image: through cgd when `key` (the passphrase of the LUKS container it
-   * is) is given, else through blk; with `size` (blk only), the file is created or resized to
-   * exactly that. `holder` names the mount (its mount point): after this driver restarts, the
-   * mount made again takes over the image its dead incarnation still held. EBUSY if the image
-   * is attached elsewhere; with a key, cgd's errors (EACCES for a wrong one, EINVAL for an
-   * image that is not a LUKS container).
+   * is) is given, through dk when `partition` (its number, from 1) is, else through blk; with
+   * `size` (blk only), the file is created or resized to exactly that. `holder` names the mount
+   * (its mount point): after this driver restarts, the mount made again takes over the image its
+   * dead incarnation still held. EBUSY if the image is attached elsewhere; with a key, cgd's
+   * errors (EACCES for a wrong one, EINVAL for an image that is not a LUKS container); with a
+   * partition, dk's (EINVAL for a disk without that partition, EUCLEAN for a damaged table). A
+   * whole image (no partition, key or size) that has a partition table: dk's EINVAL naming its
+   * partitions (its probe).
    */
-  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string; key?: Uint8Array } = {}): Promise<Device> {
+  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string; key?: Uint8Array; partition?: number } = {}): Promise<Device> {
+    const { key, partition, size } = opts;
+    if (partition !== undefined && size !== undefined) throw new SysError('EINVAL', `ext2: ${path}@${partition}: a partition has the size its table gives it`);
     const access = { path, readonly: opts.readonly || undefined, holder: opts.holder };
-    const unit = opts.key !== undefined
-      ? await BlockUnit.attach(ctx, 'cgd', { ...access, key: opts.key })
-      : await BlockUnit.attach(ctx, 'blk', { ...access, size: opts.size });
-    if (unit.info.sectorSize !== 512) {
-      await unit.detach();
-      throw new SysError('EINVAL', `ext2: ${path} has ${unit.info.sectorSize}-byte sectors; only 512 is supported`);
+    const unit = key !== undefined ? await BlockUnit.attach(ctx, 'cgd', { ...access, key, partition })
+      : partition !== undefined ? await BlockUnit.attach(ctx, 'dk', { ...access, partition })
+      : await BlockUnit.attach(ctx, 'blk', { ...access, size });
+    const dev = new Device(unit, opts.readonly === true);
+    try {
+      if (unit.info.sectorSize !== 512) throw new SysError('EINVAL', `ext2: ${path} has ${unit.info.sectorSize}-byte sectors; only 512 is supported`);
+      // A whole disk with a partition table: dk refuses it, naming its partitions.
+      if (key === undefined && partition === undefined && size === undefined) await ctx.call('dk', 'probe', { unit: unit.info.unit, name: path });
+    } catch (err) {
+      await unit.detach().catch(() => {});
+      throw err;
     }
-    return new Device(unit, opts.readonly === true);
+    return dev;
   }
 
   /** Size in bytes. */

@@ -116,9 +116,9 @@ export class Ext2 implements FsInstance {
    * LUKS container the image is) the image is attached through cgd; without one, an image that
    * is a LUKS container is refused with ENOKEY.
    */
-  static async mount(ctx: Context, source: string, how: { readonly: boolean; stateBefore?: number; holder?: string; key?: Uint8Array }): Promise<Ext2> {
-    const { readonly: readonlyWanted, holder, key } = how;
-    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key });
+  static async mount(ctx: Context, source: string, how: { readonly: boolean; stateBefore?: number; holder?: string; key?: Uint8Array; partition?: number }): Promise<Ext2> {
+    const { readonly: readonlyWanted, holder, key, partition } = how;
+    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key, partition });
     try {
       if (key === undefined) await refuseContainer(dev, source);
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);

@@ -28,6 +28,8 @@ export interface MkfsArgs {
   size?: number;
   /** The container's passphrase: the file system is made inside it, through cgd. */
   key?: Uint8Array;
+  /** A partition of the disk image `source` (its number): the file system is made in it, through dk; `size` at most its size. */
+  partition?: number;
   blockSize?: number;
   /** Inode count wanted (rounded up to fill whole inode table blocks in every group). */
   inodes?: number;
@@ -161,8 +163,8 @@ const ZEROS_PER_COMMIT = 4 * MiB;
 
 /**
  * The runs that must read as zeros (inode tables, the journal), as zero writes of at most
- * ZEROS_PER_COMMIT bytes each: what a container's payload needs before the file system's
- * blocks, since no truncation empties it (an emptied host image reads as zeros, which
+ * ZEROS_PER_COMMIT bytes each: what a container's payload or a partition needs before the file
+ * system's blocks, since no truncation empties it (an emptied host image reads as zeros, which
  * image() relies on).
  */
 function zeroWrites(runs: Run[], blockSize: number): Write[] {
@@ -181,16 +183,16 @@ function zeroWrites(runs: Run[], blockSize: number): Write[] {
  * bytes, or the payload of the container `key` opens.
  */
 async function target(ctx: Context, a: MkfsArgs): Promise<{ dev: Device; size: number }> {
-  if (a.key === undefined) {
-    if (a.size === undefined) throw invalid('a size is needed (only a LUKS container, given its key, has one of its own)');
+  if (a.key === undefined && a.partition === undefined) {
+    if (a.size === undefined) throw invalid('a size is needed (only a LUKS container, given its key, or a partition has one of its own)');
     // Emptied first, so that nothing of an earlier image survives between the new blocks.
     await (await Device.attach(ctx, a.source, { size: 0 })).detach();
     return { dev: await Device.attach(ctx, a.source, { size: a.size }), size: a.size };
   }
-  const dev = await Device.attach(ctx, a.source, { key: a.key });
+  const dev = await Device.attach(ctx, a.source, { key: a.key, partition: a.partition });
   if (a.size !== undefined && a.size > dev.size) {
     await dev.detach();
-    throw invalid(`${a.size} bytes do not fit in the container's payload of ${dev.size}`);
+    throw invalid(`${a.size} bytes do not fit in the ${a.key !== undefined ? "container's payload" : 'partition'} of ${dev.size}`);
   }
   return { dev, size: a.size ?? dev.size };
 }
@@ -211,7 +213,7 @@ export async function mkfs(ctx: Context, a: MkfsArgs): Promise<MkfsResult> {
   const { dev, size } = await target(ctx, a);
   try {
     const { p, made } = early ?? build(size);
-    if (a.key !== undefined) for (const zeros of zeroWrites(made.zeroed, p.blockSize)) await dev.commit([zeros]);
+    if (a.key !== undefined || a.partition !== undefined) for (const zeros of zeroWrites(made.zeroed, p.blockSize)) await dev.commit([zeros]);
     await dev.commit(made.writes);
     return { blocks: p.blocks, inodes: p.inodesPerGroup * p.groups, blockSize: p.blockSize, inodeSize: p.inodeSize, groups: p.groups, uuid: formatUuid(uuid) };
   } finally {

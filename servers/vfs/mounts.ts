@@ -24,6 +24,8 @@ export interface Mount {
   covered: Vnode | null;
   target: string;
   source: string;
+  /** The partition of the disk image `source` it is, if one was named. */
+  partition?: number;
   readonly: boolean;
   /** What the file system's mount op was given: to mount it again after it restarts. */
   args: MountArgs;

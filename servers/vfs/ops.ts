@@ -60,7 +60,7 @@ export const VFS_OPS = {
   chdir: { args: p({ path: 'string' }), idempotent: true },
   getcwd: { args: p(), idempotent: true },
   /** key: the passphrase of an image that is a LUKS container, passed to the file system as options.key. */
-  mount: { args: p({ target: 'string', fstype: 'string', source: 'string?', readonly: 'boolean?', key: 'bytes?' }), idempotent: false },
+  mount: { args: p({ target: 'string', fstype: 'string', source: 'string?', readonly: 'boolean?', key: 'bytes?', partition: 'uint?' }), idempotent: false },
   unmount: { args: p({ target: 'string' }), idempotent: false },
   mounts: { args: p(), idempotent: true },
   /** The core's first call at halt: calls waiting on a pipe or FIFO end (EIO), and no wait begins any more. */

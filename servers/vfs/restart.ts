@@ -65,7 +65,7 @@ export class VfsKeeper {
 
   /** `m` is now mounted at m.target (resolved: absolute, no '..' or symlinks). */
   mounted(m: MountRequest): Promise<void> {
-    const kept: KeptMount = { target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly, key: m.key, order: this.nextOrder++ };
+    const kept: KeptMount = { target: m.target, fstype: m.fstype, source: m.source, readonly: m.readonly, key: m.key, partition: m.partition, order: this.nextOrder++ };
     return this.change(`${MOUNT}${m.target}`, kept);
   }
 
@@ -94,7 +94,7 @@ export class VfsKeeper {
         this.callDeadlineMs = v.callDeadlineMs;
         vfs.pipes.callDeadline(v.callDeadlineMs);
         cwds.push([pr, v.cwd]);
-      } else if (key.startsWith(MOUNT) && typeof v?.target === 'string' && typeof v.fstype === 'string' && isId(v.order) && (v.key === undefined || v.key instanceof Uint8Array)) {
+      } else if (key.startsWith(MOUNT) && typeof v?.target === 'string' && typeof v.fstype === 'string' && isId(v.order) && (v.key === undefined || v.key instanceof Uint8Array) && (v.partition === undefined || isId(v.partition))) {
         mounts.push(v as KeptMount);
       } else {
         vfs.ctx.hyp.log('warn', `vfs: kept record '${key}' is not one vfs makes; skipped`);

@@ -18,6 +18,8 @@ export interface MountRequest {
   readonly?: boolean;
   /** The passphrase of an image that is a LUKS container: the file system's option `key`. */
   key?: Uint8Array;
+  /** The partition of the disk image `source` to mount (its number, from 1): the file system's option `partition`. */
+  partition?: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise
   }
   // The target names the instance, so mounting again after a restart finds the same one.
   // It keeps the key too (vfs's memory, and its kept record), to mount again after a restart.
-  const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}), ...(a.key ? { key: a.key } : {}) } };
+  const args = { source: a.source, options: { instance: target, ...(a.readonly ? { readonly: true } : {}), ...(a.key ? { key: a.key } : {}), ...(a.partition !== undefined ? { partition: a.partition } : {}) } };
   const r = await vfs.client.mount(a.fstype, args);
   if (covered) {
     // The mount it goes on was unmounted meanwhile: undone (the caller walks its path again).
@@ -55,7 +57,7 @@ export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise
   Object.assign(args.options, r.remount); // what the file system wants to be told if it must mount this again
   vfs.mounts.add({
     fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
-    source: a.source ?? a.fstype, readonly: r.readonly || a.readonly === true, args,
+    source: a.source ?? a.fstype, ...(a.partition !== undefined ? { partition: a.partition } : {}), readonly: r.readonly || a.readonly === true, args,
     log: r.persistent && !r.readonly ? new ReplayLog() : null,
   });
   return target;
@@ -101,9 +103,9 @@ async function unmountMount(vfs: Vfs, m: Mount, refuse?: () => void): Promise<vo
 export function mountCalls(vfs: Vfs): VfsHandlers<'mount' | 'unmount' | 'mounts' | 'statfs' | 'sync' | 'unmountAll'> {
   const { mounts, procs, recovery } = vfs;
   return {
-    async mount({ pid, target, fstype, source, readonly, key }) {
-      const resolved = await mountFs(vfs, procs.get(pid), { target, fstype, source, readonly, key });
-      await vfs.keeper.mounted({ target: resolved, fstype, source, readonly, key });
+    async mount({ pid, target, fstype, source, readonly, key, partition }) {
+      const resolved = await mountFs(vfs, procs.get(pid), { target, fstype, source, readonly, key, partition });
+      await vfs.keeper.mounted({ target: resolved, fstype, source, readonly, key, partition });
     },
     async unmount(a) {
       const pr = procs.get(a.pid);
@@ -121,7 +123,7 @@ export function mountCalls(vfs: Vfs): VfsHandlers<'mount' | 'unmount' | 'mounts'
     },
     mounts(a): MountInfo[] {
       procs.get(a.pid);
-      return mounts.all().map((m) => ({ target: m.target, fstype: m.fs, source: m.source, readonly: m.readonly, dev: m.id }));
+      return mounts.all().map((m) => ({ target: m.target, fstype: m.fs, source: m.source, ...(m.partition !== undefined ? { partition: m.partition } : {}), readonly: m.readonly, dev: m.id }));
     },
     async statfs(a) {
       const f = await find(vfs, procs.get(a.pid), a.path);
