@@ -277,6 +277,11 @@ export interface FsMountResult {
   root: Handle;
   readonly: boolean;
   /**
+   * Why it is read-only though it was not asked to be (a feature it reads but does not write):
+   * a phrase the vfs adds to each EROFS of the mount.
+   */
+  readonlyWhy?: string;
+  /**
    * It keeps its data on a device: the vfs keeps what it sent since the last sync, to send
    * again if the file system restarts.
    */

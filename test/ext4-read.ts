@@ -68,6 +68,8 @@ for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
         t.equal(await errnoOf(p.writeFile(`/img/${im.name}/new`, 'x')), 'EROFS', `${im.name}: creating a file is EROFS`);
         t.equal(await errnoOf(p.writeFile(`/img/${im.name}/a/size-1`, 'x')), 'EROFS', `${im.name}: writing a file is EROFS`);
       }
+      const refused = await p.mkdir(`/img/${images[0].name}/d`).catch((e: Error) => e);
+      t.match((refused as Error).message, /read-only file system \(feature\(s\) extent, .*not supported for writing\)/, 'the EROFS a client gets names the features');
       const mnt = await p.mounts();
       t.same(mnt.filter((m) => m.fstype === 'ext2').map((m) => m.readonly), images.map(() => true), 'every image is mounted read-only, as reported');
     } finally {

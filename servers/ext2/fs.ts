@@ -96,7 +96,7 @@ export class Ext2 implements FsInstance {
     private readonly groups: Groups,
     readonly readonly: boolean,
     /** Why the file system cannot be written here (features, uninitialised groups), or null. */
-    private readonly readOnlyReason: string | null,
+    readonly readOnlyReason: string | null,
     stateBefore: number | undefined,
   ) {
     this.alloc = new Allocator(cache, groups, geo);

@@ -98,7 +98,7 @@ function serve(ctx: Context, generation: number): Handlers<typeof EXT2_OPS> {
         claimed.set(m, image);
         const fsid = mounts.add(m, name);
         // For the vfs to give back if this driver restarts and it must mount the image again.
-        return { fsid, root: m.root, readonly: m.readonly, persistent: true, remount: { stateBefore: m.stateAtMount } };
+        return { fsid, root: m.root, readonly: m.readonly, ...(m.readOnlyReason ? { readonlyWhy: m.readOnlyReason } : {}), persistent: true, remount: { stateBefore: m.stateAtMount } };
       } catch (err) {
         busy.delete(image);
         throw err;

@@ -48,7 +48,7 @@ export function requireOwner(p: Cred, a: Attr, what: string): void {
 
 /** EROFS when v is on a read-only mount. */
 export function requireWritableMount(v: Vnode, what: string): void {
-  if (v.mnt.readonly) throw new SysError('EROFS', `${what}: read-only file system`);
+  if (v.mnt.readonly) throw new SysError('EROFS', `${what}: read-only file system${v.mnt.readonlyWhy ? ` (${v.mnt.readonlyWhy})` : ''}`);
 }
 
 /**

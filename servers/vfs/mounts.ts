@@ -27,6 +27,8 @@ export interface Mount {
   /** The partition of the disk image `source` it is, if one was named. */
   partition?: number;
   readonly: boolean;
+  /** Why the file system made it read-only when asked read-write (FsMountResult.readonlyWhy). */
+  readonlyWhy?: string;
   /** What the file system's mount op was given: to mount it again after it restarts. */
   args: MountArgs;
   /** For a file system that keeps its data on a device: what it was sent since its last sync. */

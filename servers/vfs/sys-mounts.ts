@@ -58,6 +58,7 @@ export async function mountFs(vfs: Vfs, pr: ProcEntry, a: MountRequest): Promise
   vfs.mounts.add({
     fs: a.fstype, fsid: r.fsid, root: r.root, covered, target,
     source: a.source ?? a.fstype, ...(a.partition !== undefined ? { partition: a.partition } : {}), readonly: r.readonly || a.readonly === true, args,
+    ...(r.readonlyWhy !== undefined && a.readonly !== true ? { readonlyWhy: r.readonlyWhy } : {}),
     log: r.persistent && !r.readonly ? new ReplayLog() : null,
   });
   return target;
