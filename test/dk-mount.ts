@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { DEFAULT_MOUNTS, SysError, boot, type Kernel, type UnitInfo } from '../kernel/index.js';
+import { DEFAULT_MOUNTS, boot, type Kernel, type UnitInfo } from '../kernel/index.js';
 import { FAST_KDF, cryptsetupMissing, cryptsetupOpens } from './lib/cgd.js';
-import { MBR_PARTS, GPT_PARTS, diskToolsMissing, extract, makeGptDisk, makeMbrDisk, outsideDigest, writeAt } from './lib/disks.js';
+import { MBR_PARTS, GPT_PARTS, diskToolsMissing, extract, makeGptDisk, makeMbrDisk, outcomeIn, outsideDigest, writeAt } from './lib/disks.js';
 import { debugfs, fsckClean, seededBytes, tempDir } from './lib/e2fs.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
 
@@ -23,14 +23,7 @@ const BIG = seededBytes(300 * 1024 + 123, 11);
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** A call's answer, or its errno and message with the test directory made neutral. */
-async function outcome<T>(p: Promise<T>): Promise<T | string> {
-  try {
-    return await p;
-  } catch (err) {
-    if (!(err instanceof SysError)) throw err;
-    return `${err.errno}: ${err.message.replaceAll(dir, 'DIR')}`;
-  }
-}
+const outcome = <T>(p: Promise<T>) => outcomeIn(dir, p);
 
 /** What one kernel does and sees with the disk; the same under every placement. */
 async function scenario(k: Kernel, disk: string): Promise<Record<string, unknown>> {

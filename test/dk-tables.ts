@@ -12,7 +12,7 @@ import t from 'tap';
 import { SysError, boot, type Kernel, type UnitInfo } from '../kernel/index.js';
 import type { PartitionTable } from '../servers/dk/table.js';
 import { random, tempDir } from './lib/e2fs.js';
-import { SECTOR, diskToolsMissing, makeGptDisk, makeMbrDisk, readAt, sfdiskJson, writeAt } from './lib/disks.js';
+import { SECTOR, diskToolsMissing, makeGptDisk, makeMbrDisk, outcomeIn, readAt, sfdiskJson, writeAt } from './lib/disks.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
 
 const missing = diskToolsMissing();
@@ -60,14 +60,7 @@ const CASES = missing ? {} : {
 };
 
 /** A call's answer, or its errno and message with the test directory made neutral. */
-async function outcome<T>(p: Promise<T>): Promise<T | string> {
-  try {
-    return await p;
-  } catch (err) {
-    if (!(err instanceof SysError)) throw err;
-    return `${err.errno}: ${err.message.replaceAll(dir, 'DIR')}`;
-  }
-}
+const outcome = <T>(p: Promise<T>) => outcomeIn(dir, p);
 
 /** Everything one kernel says about the disks; the same under every placement. */
 async function scenario(k: Kernel): Promise<Record<string, unknown>> {

@@ -7,11 +7,12 @@
 // RUMPUS_FUZZ_SEEDS=N runs N seeds per kind.
 
 import t, { type Test } from 'tap';
-import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MOUNTS, SysError, boot, type Proc } from '../kernel/index.js';
 import { u16, u32 } from '../servers/ext2/bytes.js';
 import { attempt } from './lib/attempt.js';
+import { readAt, writeAt } from './lib/disks.js';
 import { debugfs, random, tempDir } from './lib/e2fs.js';
 import { BIG_DIR, BIG_DIR_NAMES, FRAGMENTED, NO_E2FSPROGS, addExt4Shapes, mkExt4Image } from './lib/ext4.js';
 
@@ -34,20 +35,8 @@ interface Layout {
   leaves: number[];
 }
 
-function peek(img: string, offset: number, length: number): Uint8Array {
-  const fd = openSync(img, 'r');
-  const b = new Uint8Array(length);
-  readSync(fd, b, 0, length, offset);
-  closeSync(fd);
-  return b;
-}
-
-function patch(img: string, offset: number, bytes: number[]): void {
-  const fd = openSync(img, 'r+');
-  writeSync(fd, Uint8Array.from(bytes), 0, bytes.length, offset);
-  closeSync(fd);
-}
-
+const peek = readAt;
+const patch = (img: string, offset: number, bytes: number[]) => writeAt(img, offset, Uint8Array.from(bytes));
 const flip = (img: string, offset: number) => patch(img, offset, [peek(img, offset, 1)[0] ^ 0x20]);
 const le16 = (v: number) => [v & 0xff, v >>> 8];
 

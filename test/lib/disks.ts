@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { mkImage } from './e2fs.js';
+import { SysError } from '../../kernel/index.js';
 
 export const SECTOR = 512;
 export const MiB = 1024 * 1024;
@@ -134,4 +135,14 @@ export interface SfdiskPartition {
 /** sfdisk --json's table of a disk image. */
 export function sfdiskJson(disk: string): { label: string; id: string; partitions: SfdiskPartition[] } {
   return JSON.parse(execFileSync('sfdisk', ['--json', disk], { encoding: 'utf8' })).partitiontable;
+}
+
+/** A call's answer, or its errno and message (a SysError's) with `dir` written DIR; anything else is thrown. */
+export async function outcomeIn<T>(dir: string, p: Promise<T>): Promise<T | string> {
+  try {
+    return await p;
+  } catch (err) {
+    if (!(err instanceof SysError)) throw err;
+    return `${err.errno}: ${err.message.replaceAll(dir, 'DIR')}`;
+  }
 }
