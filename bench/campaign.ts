@@ -25,6 +25,8 @@ export interface CampaignOptions {
   image: string;
   /** The passphrase of an encrypted image: mounted through cgd, and cgd and cipher join the components. */
   key?: Uint8Array;
+  /** The partition of the disk image `image` the file system is in: mounted through dk, which joins the components. */
+  partition?: number;
   policy: string;
   trials: number;
   seed: number;
@@ -42,6 +44,8 @@ export const DEFAULT_TYPES: FaultType[] = FAULT_TYPES.filter((t) => t !== 'corru
 const COMPONENTS = ['vfs', 'tmpfs', 'dev', 'ext2', 'blk'];
 /** What an encrypted image adds: the encrypted block device and its cipher. */
 const ENCRYPTED_COMPONENTS = ['cgd', 'cipher'];
+/** What a partition adds: the partition device. */
+const PARTITION_COMPONENTS = ['dk'];
 /** Ops the workload calls on each component: a fault filtered by op picks one of these. */
 const WORKLOAD_OPS: Record<string, string[]> = {
   vfs: ['open', 'read', 'write', 'close', 'fsync', 'sync', 'rename', 'mkdir', 'stat'],
@@ -49,6 +53,7 @@ const WORKLOAD_OPS: Record<string, string[]> = {
   dev: ['walk', 'read', 'write', 'open', 'close'],
   ext2: ['walk', 'create', 'read', 'write', 'append', 'fsync', 'sync', 'rename', 'mkdir'],
   blk: ['read', 'commit'],
+  dk: ['read', 'commit'],
   cgd: ['read', 'write', 'flush', 'commit'],
   // derive: when cgd attaches the image again after a restart of cgd or ext2.
   cipher: ['encrypt', 'decrypt', 'derive'],
@@ -242,8 +247,8 @@ class Trial {
 }
 
 /** After the kernel halted: what was acknowledged must be on the image. Returns bytes missing. */
-async function syncedBytesLost(image: string, key: Uint8Array | undefined, trial: Trial): Promise<number> {
-  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image, readonly: true, key }] });
+async function syncedBytesLost(image: string, on: Where, trial: Trial): Promise<number> {
+  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image, readonly: true, ...on }] });
   try {
     const p = await k.spawn();
     let lost = 0;
@@ -286,29 +291,37 @@ async function serves(p: Proc): Promise<true | string> {
   }
 }
 
+/** Where in the image the file system is: inside a LUKS container (its key), in a partition, or both. */
+interface Where {
+  key?: Uint8Array;
+  partition?: number;
+}
+
 /**
- * The plain ext2 image inside an encrypted one, decrypted by cgd in a kernel of its own into
- * `plain` (for e2fsck, which cannot read a LUKS container).
+ * The plain ext2 file system in an encrypted image or a partition, read through cgd (decrypted)
+ * or dk in a kernel of its own into `plain`, for e2fsck, which reads neither a LUKS container
+ * nor a partition.
  */
-async function decryptPayload(image: string, key: Uint8Array, plain: string): Promise<void> {
+async function extractFileSystem(image: string, on: Where, plain: string): Promise<void> {
   const k = await boot({ policy: 'monolithic', mounts: [] });
   const fd = openSync(plain, 'w');
   try {
-    const { unit, size } = await k.call<{ unit: number; size: number }>('cgd', 'attach', { path: image, key, readonly: true });
+    const device = on.key !== undefined ? 'cgd' : 'dk';
+    const { unit, size } = await k.call<{ unit: number; size: number }>(device, 'attach', { path: image, readonly: true, ...on } as never);
     const chunk = 1 << 20;
-    for (let at = 0; at < size; at += chunk) writeSync(fd, await k.call<Uint8Array>('cgd', 'read', { unit, offset: at, length: Math.min(chunk, size - at) }), 0, undefined, at);
+    for (let at = 0; at < size; at += chunk) writeSync(fd, await k.call<Uint8Array>(device, 'read', { unit, offset: at, length: Math.min(chunk, size - at) }), 0, undefined, at);
   } finally {
     closeSync(fd);
     await k.halt();
   }
 }
 
-/** Both e2fsck checks of the trial's image (of its decrypted payload, when it is encrypted). */
-async function fsckImage(image: string, key: Uint8Array | undefined): Promise<FsckResult> {
-  if (!key) return fsckClean(image);
+/** Both e2fsck checks of the trial's file system (extracted first, when encrypted or in a partition). */
+async function fsckImage(image: string, on: Where): Promise<FsckResult> {
+  if (on.key === undefined && on.partition === undefined) return fsckClean(image);
   const plain = `${image}.plain`;
   try {
-    await decryptPayload(image, key, plain);
+    await extractFileSystem(image, on, plain);
     return fsckClean(plain);
   } finally {
     rmSync(plain, { force: true });
@@ -316,18 +329,19 @@ async function fsckImage(image: string, key: Uint8Array | undefined): Promise<Fs
 }
 
 /** The components faults are drawn from by default: those the trial's image goes through. */
-export function campaignComponents(encrypted: boolean): string[] {
-  return encrypted ? [...COMPONENTS, ...ENCRYPTED_COMPONENTS] : COMPONENTS;
+export function campaignComponents(encrypted: boolean, partitioned = false): string[] {
+  return [...COMPONENTS, ...(encrypted ? ENCRYPTED_COMPONENTS : []), ...(partitioned ? PARTITION_COMPONENTS : [])];
 }
 
 async function runTrial(o: CampaignOptions, index: number, workdir: string): Promise<TrialResult> {
   const rand = seededRandom(o.seed * 100_003 + index);
   const image = join(workdir, `trial-${index}.img`);
   execFileSync('cp', ['--sparse=always', o.image, image]);
-  const components = campaignComponents(o.key !== undefined);
+  const components = campaignComponents(o.key !== undefined, o.partition !== undefined);
+  const on: Where = { ...(o.key !== undefined ? { key: o.key } : {}), ...(o.partition !== undefined ? { partition: o.partition } : {}) };
   const k = await boot({
     policy: o.policy,
-    mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image, key: o.key }],
+    mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: image, ...on }],
     heartbeat: { periodMs: 250, timeoutMs: 3000 },
     calls: { timeoutMs: 4000, tries: 3, reconnectMs: 20_000 },
     memoryLimitMb: 128,
@@ -349,12 +363,12 @@ async function runTrial(o: CampaignOptions, index: number, workdir: string): Pro
   const restartedAt = events.find((e) => e.kind === 'restarted')?.at;
   await k.halt();
 
-  const lost = await syncedBytesLost(image, o.key, trial).catch((err) => {
+  const lost = await syncedBytesLost(image, on, trial).catch((err) => {
     trial.violations.push(`the image does not mount after the trial: ${(err as Error).message}`);
     return 0;
   });
   if (lost > 0) trial.violations.push(`${lost} bytes acknowledged by fsync or sync are missing`);
-  const fsck = await fsckImage(image, o.key).catch((err: Error): FsckResult => ({ clean: false, report: `the payload does not decrypt: ${err.message}` }));
+  const fsck = await fsckImage(image, on).catch((err: Error): FsckResult => ({ clean: false, report: `the payload does not decrypt: ${err.message}` }));
   if (!fsck.clean) trial.violations.push(`e2fsck: ${fsck.report.split('\n').filter((l) => l && !/^Pass|^e2fsck/.test(l)).slice(0, 3).join(' / ')}`);
   rmSync(image, { force: true });
   rmSync(`${image}.wal`, { force: true });

@@ -2,8 +2,9 @@
 // kernel to kernel, host to image, image to host, image to image — keeping modes, and mtimes
 // when asked.
 
-import { S_IFBLK, S_IFCHR, S_IFIFO, SysError, strerror, type FileType } from '../kernel/index.js';
-import { copyFile, usableNames, type FileInfo, type FileTree } from './files.js';
+import { S_IFBLK, S_IFCHR, S_IFIFO, SysError, type FileType } from '../kernel/index.js';
+import { problem } from './stdio.js';
+import { copyFile, failedReading, usableNames, type FileInfo, type FileTree } from './files.js';
 
 export interface CopyOptions {
   recursive: boolean;
@@ -84,11 +85,15 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
         });
         return;
       case 'reg':
-        await attempt(to, d, async () => {
+        try {
           await copyFile(from, s, to, d, info.mode);
           await to.chmod(d, info.mode);
           if (opts.preserveTimes) await to.utimes(d, info.atime, info.mtime);
-        });
+        } catch (err) {
+          if (!(err instanceof SysError)) throw err;
+          if (failedReading(err)) fail(from, s, err);
+          else fail(to, d, err);
+        }
         return;
       default:
         if (!(await copySpecial(from, s, info, to, d, opts))) ok = false;
@@ -147,7 +152,7 @@ export async function copyOperands(sources: Place[], dest: Place, opts: Omit<Cop
   for (const src of sources) {
     const to = destIsDir ? join(dest.path, basename(src.path)) : dest.path;
     const ok = await copyTree(src.tree, src.path, dest.tree, to, {
-      ...opts, report: (path, e) => err(`cp: ${path}: ${strerror(e.errno)}\n`), skipped: (path, why) => err(`cp: skipped ${path}: ${why}\n`),
+      ...opts, report: (path, e) => err(`cp: ${path}: ${problem(e)}\n`), skipped: (path, why) => err(`cp: skipped ${path}: ${why}\n`),
     });
     if (!ok) status = 1;
   }

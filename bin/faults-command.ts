@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { FAULT_TYPES, SysError, type FaultType } from '../kernel/index.js';
 import { DEFAULT_TYPES, campaignComponents, formatCampaign, runCampaign } from '../bench/campaign.js';
 import { KEY_HELP, Keys, keyOptions } from './keys.js';
+import { imageName } from './image-name.js';
 import { UsageError, type Subcommand } from './subcommand.js';
 
 function count(v: unknown, what: string): number {
@@ -25,10 +26,11 @@ every byte acknowledged by fsync or sync must be on the image, and the image mus
 restarted; recovery time: from its failure to its restart) and exits 1 if an invariant broke.
 An encrypted image (a LUKS container with ext2 inside, as mkfs --encrypt makes) is mounted
 through cgd with its key, faults hit cgd and its cipher too (in a pool under microkernel),
-and e2fsck checks the payload decrypted.
+and e2fsck checks the payload decrypted. IMG@N is partition N of a disk image: mounted through
+dk, whose faults join the others, and e2fsck checks the partition extracted.
 
-  --image IMG         an ext2 image, or a LUKS container with one (never changed: each trial
-                      works on a copy)
+  --image IMG         an ext2 image, or a LUKS container with one, or IMG@N (never changed:
+                      each trial works on a copy)
   --policy P          monolithic, microkernel (default), multiprocess, or a placement file
   --trials N          default 100
   --seed S            default 1
@@ -50,17 +52,19 @@ ${KEY_HELP}`,
   async run(v) {
     if (typeof v.image !== 'string') throw new UsageError('--image IMG is required');
     const image = v.image;
-    if (!existsSync(image)) throw new SysError('ENOENT', `${image}: No such file or directory`);
+    const { path, partition } = imageName(image);
+    if (!existsSync(path)) throw new SysError('ENOENT', `${path}: No such file or directory`);
     const types = typeof v.types === 'string' ? v.types.split(',') : undefined;
     for (const t of types ?? []) if (!(FAULT_TYPES as readonly string[]).includes(t)) throw new UsageError(`unknown fault type '${t}' (known: ${FAULT_TYPES.join(', ')})`);
     const key = await Keys.of(v).keyFor(image);
     const components = typeof v.components === 'string' ? v.components.split(',') : undefined;
-    const known = campaignComponents(key !== undefined);
+    const known = campaignComponents(key !== undefined, partition !== undefined);
     for (const c of components ?? []) if (!known.includes(c)) throw new UsageError(`unknown component '${c}' for this image (known: ${known.join(', ')})`);
     const tty = process.stderr.isTTY;
     process.env.RUMPUS_LOG ??= 'error'; // the failures are the point here: the table reports them
     const report = await runCampaign({
-      image,
+      image: path,
+      partition,
       key,
       policy: v.policy as string,
       trials: count(v.trials, '--trials'),

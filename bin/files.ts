@@ -193,15 +193,33 @@ function allZero(b: Uint8Array): boolean {
   return true;
 }
 
-/** Copies one regular file's bytes; all-zero chunks become holes. */
+/** Errors copyFile met reading its source, not writing its destination: a report names the source. */
+const sourceFailures = new WeakSet<object>();
+
+/** Whether copyFile threw `err` reading its source. */
+export function failedReading(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && sourceFailures.has(err);
+}
+
+/** `p`, its rejection marked as the source's (failedReading). */
+async function reading<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) sourceFailures.add(err);
+    throw err;
+  }
+}
+
+/** Copies one regular file's bytes; all-zero chunks become holes. An error reading the source is marked (failedReading). */
 export async function copyFile(from: FileTree, src: string, to: FileTree, dst: string, mode: number): Promise<number> {
-  const r = await from.openRead(src);
+  const r = await reading(from.openRead(src));
   try {
     const w = await to.openWrite(dst, mode);
     try {
       let offset = 0;
       for (;;) {
-        const chunk = await r.read(CHUNK);
+        const chunk = await reading(r.read(CHUNK));
         if (chunk.length === 0) break;
         if (!allZero(chunk)) await w.pwrite(chunk, offset);
         offset += chunk.length;

@@ -4,6 +4,7 @@
 
 import { SysError, boot, type Kernel } from '../kernel/index.js';
 import { KEY_HELP, Keys, keyOptions, readKeyFile } from './keys.js';
+import { imageName } from './image-name.js';
 import { formatLuksDump, type LuksDump } from './luks-dump.js';
 import { KERNEL_HELP, UsageError, bootOptions, kernelOptions, noServerHere, serverOptions, type Subcommand, type Values } from './subcommand.js';
 
@@ -111,7 +112,7 @@ A wrong passphrase is EACCES and writes nothing. The passphrases never appear in
       : undefined;
     const kernel = await boot(bootOptions(v, { mounts: [] }));
     try {
-      return await act(kernel, action, image, { key, newKey, kdf, json: v.json === true });
+      return await act(kernel, action, image, { ...imageName(image), key, newKey, kdf, json: v.json === true });
     } catch (err) {
       // Named after the image, as the image commands' errors are.
       throw err instanceof SysError ? new SysError(err.errno, `${image}: ${err.message}`) : err;
@@ -123,6 +124,9 @@ A wrong passphrase is EACCES and writes nothing. The passphrases never appear in
 
 /** What one action needs besides the container: the passphrases and the new keyslot's KDF. */
 interface ActionArgs {
+  /** The host file, and the partition of it the container is in (IMAGE@N). */
+  path: string;
+  partition?: number;
   key?: Uint8Array;
   newKey?: Uint8Array;
   kdf?: Record<string, unknown>;
@@ -132,13 +136,13 @@ interface ActionArgs {
 /** One action on the container, through cgd; prints what it did. */
 async function act(kernel: Kernel, action: string, image: string, a: ActionArgs): Promise<number> {
   if (action === 'addkey') {
-    const slot = await kernel.call<number>('cgd', 'addkey', { path: image, key: a.key, newKey: a.newKey, kdf: a.kdf });
+    const slot = await kernel.call<number>('cgd', 'addkey', { path: a.path, partition: a.partition, key: a.key, newKey: a.newKey, kdf: a.kdf });
     process.stdout.write(`${image}: keyslot ${slot} added\n`);
   } else if (action === 'removekey') {
-    const slot = await kernel.call<number>('cgd', 'removekey', { path: image, key: a.key });
+    const slot = await kernel.call<number>('cgd', 'removekey', { path: a.path, partition: a.partition, key: a.key });
     process.stdout.write(`${image}: keyslot ${slot} removed\n`);
   } else {
-    const info = await kernel.call<LuksDump>('cgd', 'dump', { path: image });
+    const info = await kernel.call<LuksDump>('cgd', 'dump', { path: a.path, partition: a.partition });
     process.stdout.write(a.json ? JSON.stringify(info, null, 2) + '\n' : formatLuksDump(image, info) + '\n');
   }
   return 0;

@@ -85,6 +85,12 @@ const BLK_OPS = {
    * attach), in this kernel or another; EUCLEAN for a stale write-ahead log.
    */
   attach: op<UnitInfo>()({ args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?', holder: 'string?' }, idempotent: false }),
+  /**
+   * The identity of the host file at `path` ('device:inode'): the same for every path that
+   * names that file (a relative one, a symlink, a hard link), as attach compares them. The
+   * host's errors of opening it read-only (ENOENT, EACCES…).
+   */
+  identify: op<string>()({ args: { path: 'string' }, idempotent: true }),
   ...BLOCK_OPS,
 };
 
@@ -156,6 +162,14 @@ export default defineComponent({
           close(u);
         },
         info: ({ unit }) => info(get(unit)),
+        identify({ path }) {
+          const file = hyp.fileOpen(path, { readonly: true, create: false });
+          try {
+            return hyp.fileIdentity(file);
+          } finally {
+            hyp.fileClose(file);
+          }
+        },
         read({ unit, offset, length }) {
           const u = get(unit);
           checkRequest(bounds(u), 'read', offset, length);

@@ -64,12 +64,15 @@ const CGD_OPS = {
     args: { path: 'string', size: 'uint?', key: 'bytes', version: 'uint?', keyBytes: 'uint?', kdf: 'object?', sectorSize: 'uint?', uuid: 'string?' },
     idempotent: false,
   }),
-  /** Adds a keyslot for `newKey` to the container `key` opens; answers its number. */
-  addkey: op<number>()({ args: { path: 'string', key: 'bytes', newKey: 'bytes', kdf: 'object?' }, idempotent: false }),
+  /**
+   * Adds a keyslot for `newKey` to the container `key` opens (in partition `partition` of the
+   * disk image at `path`, when given); answers its number.
+   */
+  addkey: op<number>()({ args: { path: 'string', partition: 'uint?', key: 'bytes', newKey: 'bytes', kdf: 'object?' }, idempotent: false }),
   /** Removes the keyslot `key` opens; answers its number. EBUSY for the last one. */
-  removekey: op<number>()({ args: { path: 'string', key: 'bytes' }, idempotent: false }),
+  removekey: op<number>()({ args: { path: 'string', partition: 'uint?', key: 'bytes' }, idempotent: false }),
   /** What the container's header says, without any key: version, uuid, cipher, offsets, keyslots. */
-  dump: op<LuksInfo>()({ args: { path: 'string' }, idempotent: true }),
+  dump: op<LuksInfo>()({ args: { path: 'string', partition: 'uint?' }, idempotent: true }),
 };
 
 declare module '../../kernel/ops.js' {
@@ -144,9 +147,13 @@ function serve(ctx: Context): Handlers<typeof CGD_OPS> {
       return { offset: u.volume.offset + e.at, data: await crypt(crypto, 'encrypt', u.volume, e.at, plain) };
     }));
 
-  /** Runs fn on a host image's container, attached through blk for the time of it. */
-  const onImage = async <T>(path: string, opts: { readonly?: true; size?: number }, fn: (dev: RawDevice) => Promise<T>): Promise<T> => {
-    const blk = await BlockUnit.attach(ctx, 'blk', { path, ...opts });
+  /**
+   * Runs fn on a host image's container, attached for the time of it through blk, or through dk
+   * when it is partition `partition` of a disk image.
+   */
+  const onImage = async <T>(path: string, opts: { readonly?: true; size?: number; partition?: number }, fn: (dev: RawDevice) => Promise<T>): Promise<T> => {
+    const { partition, ...access } = opts;
+    const blk = partition === undefined ? await BlockUnit.attach(ctx, 'blk', { path, ...access }) : await BlockUnit.attach(ctx, 'dk', { path, readonly: access.readonly, partition });
     try {
       return await fn(rawDevice(blk));
     } finally {
@@ -221,10 +228,10 @@ function serve(ctx: Context): Handlers<typeof CGD_OPS> {
       const v = await onImage(path, { size }, (blk) => luksFormat(blk, crypto, key, options));
       return { version: v.version, uuid: v.uuid, cipher: v.cipher, offset: v.offset, size: v.size, sectorSize: v.sectorSize };
     },
-    addkey: ({ path, key, newKey, kdf }) =>
-      onImage(path, {}, (blk) => luksAddKey(blk, crypto, key, newKey, { kdf: kdf as FormatOptions['kdf'] })),
-    removekey: ({ path, key }) => onImage(path, {}, (blk) => luksRemoveKey(blk, crypto, key)),
-    dump: ({ path }) => onImage(path, { readonly: true }, (blk) => luksDump(blk, ctx.hyp)),
+    addkey: ({ path, partition, key, newKey, kdf }) =>
+      onImage(path, { partition }, (blk) => luksAddKey(blk, crypto, key, newKey, { kdf: kdf as FormatOptions['kdf'] })),
+    removekey: ({ path, partition, key }) => onImage(path, { partition }, (blk) => luksRemoveKey(blk, crypto, key)),
+    dump: ({ path, partition }) => onImage(path, { readonly: true, partition }, (blk) => luksDump(blk, ctx.hyp)),
     async stop() {
       for (const u of units.values()) await u.blk.detach().catch(() => {});
       units.clear();

@@ -65,6 +65,8 @@ export default defineComponent({
 
 /** A disk image some partition units are attached on, and the blk unit they share. */
 interface Disk {
+  /** The image's identity (blk's identify): every spelling of its path shares one Disk. */
+  id: string;
   path: string;
   blk: BlockUnit;
   readonly: boolean;
@@ -91,6 +93,7 @@ function reader(path: string, blk: BlockUnit): DiskReader {
 
 function serve(ctx: Context): Handlers<typeof DK_OPS> {
   const units = new Map<number, Unit>();
+  /** By identity (blk's identify). */
   const disks = new Map<string, Disk>();
   let nextUnit = 1;
   /** Attaches and detaches one at a time: each changes `disks` across awaits. */
@@ -112,13 +115,17 @@ function serve(ctx: Context): Handlers<typeof DK_OPS> {
   /** What dk's requests on u are checked against: the partition. */
   const bounds = (u: Unit): UnitBounds => ({ device: 'dk', unit: u.unit, size: u.size, sectorSize: SECTOR, maxIo: MAX_IO, readonly: u.readonly });
 
-  /** The disk at `path`, held read-write if `readonly` is false; one more user of it. */
-  const useDisk = async (path: string, readonly: boolean): Promise<Disk> => {
-    const held = disks.get(path);
-    const attach = () => BlockUnit.attach(ctx, 'blk', { path, readonly: readonly || undefined, holder: `dk:${path}` });
+  const identify = (path: string) => ctx.call('blk', 'identify', { path }) as Promise<string>;
+  /**
+   * The disk `id` (at `path`), held read-write if `readonly` is false; one more user of it. The
+   * blk holder is named by the identity, so that any spelling of the path takes it over.
+   */
+  const useDisk = async (id: string, path: string, readonly: boolean): Promise<Disk> => {
+    const held = disks.get(id);
+    const attach = () => BlockUnit.attach(ctx, 'blk', { path, readonly: readonly || undefined, holder: `dk:${id}` });
     if (held === undefined) {
-      const d: Disk = { path, blk: await attach(), readonly, users: 1 };
-      disks.set(path, d);
+      const d: Disk = { id, path, blk: await attach(), readonly, users: 1 };
+      disks.set(id, d);
       return d;
     }
     if (held.readonly && !readonly) {
@@ -130,14 +137,15 @@ function serve(ctx: Context): Handlers<typeof DK_OPS> {
   };
   const releaseDisk = async (d: Disk): Promise<void> => {
     if (--d.users > 0) return;
-    disks.delete(d.path);
+    disks.delete(d.id);
     await d.blk.detach();
   };
 
   return {
     attach: ({ path, partition, readonly = false, holder }) => serially(async () => {
+      const id = await identify(path);
       for (const other of [...units.values()]) {
-        if (other.path !== path || other.partition !== partition) continue;
+        if (other.disk.id !== id || other.partition !== partition) continue;
         if (holder !== undefined && other.holder === holder) {
           // The same holder again (the file system that attached it restarted): it takes the unit over.
           ctx.hyp.log('info', `dk: ${path}@${partition}: unit ${other.unit} taken over by its holder ${holder}`);
@@ -148,7 +156,7 @@ function serve(ctx: Context): Handlers<typeof DK_OPS> {
           throw new SysError('EBUSY', `dk: ${path}@${partition} is already attached ${other.readonly ? 'read-only' : 'read-write'} (unit ${other.unit}${by})`);
         }
       }
-      const disk = await useDisk(path, readonly);
+      const disk = await useDisk(id, path, readonly);
       try {
         const table = await requireTable(reader(path, disk.blk));
         const p = table.partitions.find((q) => q.number === partition);
@@ -189,7 +197,7 @@ function serve(ctx: Context): Handlers<typeof DK_OPS> {
       return u.disk.blk.commit(list.map((w) => ({ offset: u.start + w.offset, data: w.data })));
     },
     async table({ path }) {
-      const held = disks.get(path);
+      const held = disks.get(await identify(path));
       if (held !== undefined) return requireTable(reader(path, held.blk));
       const blk = await BlockUnit.attach(ctx, 'blk', { path, readonly: true });
       try {

@@ -194,7 +194,8 @@ export class Groups {
 
   /**
    * Each bitmap and the inode table lie in the group, past its superblock copy — or, with
-   * flex_bg, anywhere in the file system past group 0's superblock and descriptors.
+   * flex_bg, anywhere in the file system past group 0's superblock and descriptors — and its
+   * free counts are at most what it holds.
    */
   private checkLayout(g: number): void {
     const start = this.geo.flexBg ? this.geo.firstDataBlock : this.firstBlock(g);
@@ -207,6 +208,9 @@ export class Groups {
     if (!inside(this.inodeTable(g), this.geo.inodeTableBlocks)) {
       throw corrupt(`group ${g}'s inode table at block ${this.inodeTable(g)} does not fit in ${where} blocks ${reservedEnd}–${end - 1}`);
     }
+    // Counts past what the group holds would make statfs (and allocation) believe in space that is not there.
+    if (this.freeBlocks(g) > this.blocksIn(g)) throw corrupt(`group ${g} counts ${this.freeBlocks(g)} free blocks, but has ${this.blocksIn(g)}`);
+    if (this.freeInodes(g) > this.geo.inodesPerGroup) throw corrupt(`group ${g} counts ${this.freeInodes(g)} free inodes, but has ${this.geo.inodesPerGroup}`);
   }
 
   private where(g: number): { block: number; offset: number } {

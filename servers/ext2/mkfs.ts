@@ -113,6 +113,11 @@ function plan(a: MkfsArgs & { size: number }): Plan {
     if (ipg > blockSize * 8) throw invalid(`${inodesWanted} inodes do not fit in ${groups} groups`);
     const perBlock = blockSize / inodeSize;
     ipg = Math.max(8, Math.ceil(ipg / perBlock) * perBlock) & ~7;
+    // Rounded down to a multiple of 8 as mke2fs rounds it, ipg may leave lost+found outside
+    // group 0, where this mkfs puts the reserved inodes and lost+found (mke2fs spreads them).
+    if (ipg < GOOD_OLD_FIRST_INO) {
+      throw invalid(`${ipg} inodes per group are too few: inodes 1 to ${GOOD_OLD_FIRST_INO - 1} are reserved and lost+found is inode ${GOOD_OLD_FIRST_INO}, all in group 0`);
+    }
     const inodeTableBlocks = Math.ceil((ipg * inodeSize) / blockSize);
     const gdtBlocks = Math.ceil((groups * descSize) / blockSize);
     const reservedGdt = ext4 ? reservedGdtBlocks(blocks, firstDataBlock, blocksPerGroup, blockSize, descSize, gdtBlocks) : 0;

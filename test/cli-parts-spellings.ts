@@ -1,9 +1,6 @@
-// Review: two partitions of one disk, the disk named by two spellings of the same host file
-// (`disk.img` and `./disk.img`, or a symlink to it). The README: "Two partitions of one disk may
-// be mounted at once: dk holds one blk unit per disk for all of them". dk keys its disks by the
-// path as written, so the second spelling attaches blk again and blk refuses: "blk: ./disk.img is
-// already attached read-only in this kernel (unit 1, for dk:disk.img …)". Copying a file from
-// partition 2 to partition 5 of one disk fails when the operands spell the disk differently.
+// Two partitions of one disk named by different spellings of its path (`mbr.img`, `./mbr.img`,
+// an absolute path, a symlink): dk keys disks by the image's identity (blk's identify), so a
+// copy between them shares one blk unit instead of being refused by blk as a second attach.
 
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +10,7 @@ import { diskToolsMissing, makeMbrDisk } from './lib/disks.js';
 import { tempDir } from './lib/e2fs.js';
 
 const missing = diskToolsMissing();
-const dir = tempDir('rumpus-review-01-');
+const dir = tempDir('rumpus-cli-parts-spellings-');
 const rumpus = (...args: string[]) => runRumpus(dir, args);
 
 if (missing) {

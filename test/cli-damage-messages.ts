@@ -1,9 +1,6 @@
-// Review: a damaged extent tree (eh_magic 0xf30b in inode 413's i_block, the inode checksum made
-// right by debugfs) reaches the user as the bare errno: `rumpus cat e4.img:/f` prints "cat:
-// e4.img:/f: Structure needs cleaning" and nothing else, though the driver builds a sentence
-// naming the inode and the node (extents.ts). The README: "a wrong one EUCLEAN naming the
-// structure"; the brief: each damage "an errno and one sentence". `cp e4.img:/f ./out` is worse:
-// "cp: ./out: Structure needs cleaning", naming the host destination, not the damaged source.
+// Damage met while reading a file (a damaged extent header, the inode checksum made right by
+// debugfs) reaches the user with the driver's sentence after strerror's words ("Structure needs
+// cleaning (ext2: … extent …)"), and `cp` of it names the damaged source, not the destination.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,7 +9,7 @@ import t from 'tap';
 import { runRumpus } from './lib/cli.js';
 import { tempDir } from './lib/e2fs.js';
 
-const dir = tempDir('rumpus-review-05-');
+const dir = tempDir('rumpus-cli-damage-messages-');
 const img = join(dir, 'e4.img');
 mkdirSync(join(dir, 'tree'));
 writeFileSync(join(dir, 'tree', 'f'), 'x'.repeat(100_000));

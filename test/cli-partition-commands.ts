@@ -1,10 +1,6 @@
-// Review: issue 15 says "every image command and `--image` take a partition", and the README
-// "IMAGE@N names partition N wherever an image is named". Two commands do not:
-// - `rumpus faults --image disk.img@5` is "No such file or directory", so no fault campaign
-//   (dk, blk, ext2 crashes mid-write, fsync'd bytes checked) can run on a partition;
-// - `rumpus luks dump|addkey disk.img@5` on a LUKS container in a partition (which ls/cp/cat
-//   open with --key-file) is "open d5.img@5: ENOENT: no such file or directory, open
-//   'd5.img@5'": Node's own error text, the message doubled.
+// IMAGE@N in the commands beyond the image commands: `faults --image IMAGE@N` runs its campaign
+// on the partition (dk among the components, e2fsck on the partition extracted), and `luks dump`
+// reads a LUKS container in a partition.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +10,7 @@ import { MBR_PARTS, diskToolsMissing, makeMbrDisk, writeAt } from './lib/disks.j
 import { tempDir } from './lib/e2fs.js';
 
 const missing = diskToolsMissing();
-const dir = tempDir('rumpus-review-04-');
+const dir = tempDir('rumpus-cli-partition-commands-');
 const at = (name: string) => join(dir, name);
 const rumpus = (...args: string[]) => runRumpus(dir, args, 120_000);
 
