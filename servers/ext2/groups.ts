@@ -25,9 +25,13 @@ const ITABLE_UNUSED = 0x1c; // u16, bg_itable_unused (ext4's): inodes at the tab
 /** Where a field's high half lies in a descriptor of 64 bytes or more: 0x20 past its low half. */
 const HI = 0x20;
 
-/** bg_flags bits of uninit_bg and metadata_csum: the inode or block bitmap was never written. */
-const BG_INODE_UNINIT = 0x1;
-const BG_BLOCK_UNINIT = 0x2;
+/**
+ * bg_flags bits of uninit_bg and metadata_csum (EXT4_BG_*): the inode or block bitmap was never
+ * written; the inode table is zeroed.
+ */
+export const BG_INODE_UNINIT = 0x1;
+export const BG_BLOCK_UNINIT = 0x2;
+export const BG_INODE_ZEROED = 0x4;
 
 /** A whole group descriptor, as mkfs writes one. */
 export interface GroupDescriptor {

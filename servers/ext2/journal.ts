@@ -12,9 +12,7 @@
 import { SysError } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
 import { BlockMap } from './blockmap.js';
-import { setU32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
-import { RO_COMPAT_METADATA_CSUM, S_CHECKSUM, superblockChecksum } from './csum.js';
 import type { Device } from './device.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
@@ -111,9 +109,8 @@ export async function recoverAtMount(fs: Unmounted, write: boolean): Promise<Rec
 
 /** The superblock as on the image now, with needs_recovery cleared (and s_checksum with metadata_csum). */
 async function recoveredSuperblock(dev: Device): Promise<Uint8Array> {
-  const raw = (await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice();
-  const sb = new Superblock(raw);
+  const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
   sb.incompat = (sb.incompat & ~INCOMPAT_RECOVER) >>> 0;
-  if (sb.roCompat & RO_COMPAT_METADATA_CSUM) setU32(raw, S_CHECKSUM, superblockChecksum(raw));
-  return raw;
+  sb.sealChecksum();
+  return sb.raw;
 }

@@ -8,19 +8,19 @@
 import { S_IFDIR, S_IFREG } from '../../kernel/api.js';
 import { setU16, setU32 } from './bytes.js';
 import {
-  BG_CHECKSUM, S_CHECKSUM, DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, I_CHECKSUM_HI, I_CHECKSUM_LO, RO_COMPAT_METADATA_CSUM, bitmapChecksum, checksumSeed,
-  dirBlockChecksum, groupDescChecksum, inodeChecksum, inodeHasChecksumHi, inodeSeed, superblockChecksum,
+  BG_CHECKSUM, DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, I_CHECKSUM_HI, I_CHECKSUM_LO, RO_COMPAT_METADATA_CSUM, bitmapChecksum, checksumSeed,
+  dirBlockChecksum, groupDescChecksum, inodeChecksum, inodeHasChecksumHi, inodeSeed,
 } from './csum.js';
 import type { Write } from './device.js';
 import { DOT_ENTRIES_SIZE, FT_UNKNOWN, typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
-import { writeDescriptor } from './groups.js';
+import { BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED, writeDescriptor } from './groups.js';
 import { EXTENTS_FL, I_BLOCKS_UNIT, Inode, ROOT_INO } from './inode.js';
 import { extentRoot, type Run } from './mkfs-files.js';
 import { JOURNAL_INO, addJournal } from './mkfs-journal.js';
 import { BlockMap, groupFirst, groupSize, placeTables, superblockBlocks, type LayoutGeometry } from './mkfs-layout.js';
 import { RESIZE_INO, resizeInode } from './mkfs-resize.js';
 import {
-  COMPAT_RESIZE_INODE, EXT2_MAGIC, ERRORS_CONTINUE, GOOD_OLD_FIRST_INO, GOOD_OLD_INODE_SIZE, INCOMPAT_64BIT, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE,
+  COMPAT_DIR_INDEX, COMPAT_HAS_JOURNAL, COMPAT_RESIZE_INODE, EXT2_MAGIC, ERRORS_CONTINUE, GOOD_OLD_FIRST_INO, GOOD_OLD_INODE_SIZE, INCOMPAT_64BIT, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE,
   INCOMPAT_FLEX_BG, RO_COMPAT_HUGE_FILE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
 } from './superblock.js';
 
@@ -52,10 +52,6 @@ export interface Image {
 const BAD_BLOCKS_INO = 1;
 /** lost+found is the first non-reserved inode, as mke2fs makes it. */
 const LOST_FOUND_INO = GOOD_OLD_FIRST_INO;
-/** bg_flags (EXT4_BG_*): the inode bitmap, the block bitmap was never written; the inode table is zeroed. */
-const BG_INODE_UNINIT = 1;
-const BG_BLOCK_UNINIT = 2;
-const BG_INODE_ZEROED = 4;
 /** s_default_mount_opts bits (EXT2_DEFM_*): user_xattr and acl, the ones mke2fs records. */
 const DEFM_XATTR_USER = 0x4;
 const DEFM_ACL = 0x8;
@@ -68,9 +64,7 @@ const NO_MAX_MOUNT_COUNT = 0xffff;
 const EXTRA_ISIZE = 32;
 
 // Feature bits (Documentation/filesystems/ext4/super.rst) that only mkfs uses.
-const COMPAT_HAS_JOURNAL = 0x4;
 const COMPAT_EXT_ATTR = 0x8;
-const COMPAT_DIR_INDEX = 0x20;
 const RO_COMPAT_DIR_NLINK = 0x20;
 const RO_COMPAT_EXTRA_ISIZE = 0x40;
 /** mke2fs -t ext4's features here (/etc/mke2fs.conf), besides the journal. */
@@ -78,14 +72,9 @@ const EXT4_COMPAT = COMPAT_EXT_ATTR | COMPAT_RESIZE_INODE | COMPAT_DIR_INDEX;
 const EXT4_INCOMPAT = INCOMPAT_FILETYPE | INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG;
 const EXT4_RO_COMPAT = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE | RO_COMPAT_HUGE_FILE | RO_COMPAT_DIR_NLINK | RO_COMPAT_EXTRA_ISIZE | RO_COMPAT_METADATA_CSUM;
 
-// Superblock fields past those the driver's Superblock class knows (struct ext4_super_block).
-const S_JOURNAL_INUM = 0xe0; // u32
+// Superblock fields only mkfs writes (struct ext4_super_block).
 const S_JNL_BACKUP_TYPE = 0xfd; // u8
-const S_DESC_SIZE = 0xfe; // u16
 const S_JNL_BLOCKS = 0x10c; // u32 × 17
-const S_LOG_GROUPS_PER_FLEX = 0x174; // u8
-const S_CHECKSUM_TYPE = 0x175; // u8
-const S_RESERVED_GDT_BLOCKS = 0xce; // u16
 /** s_jnl_backup_type: s_jnl_blocks holds a copy of the journal inode's i_block (EXT3_JNL_BACKUP_BLOCKS). */
 const JNL_BACKUP_BLOCKS = 1;
 /** s_checksum_type: crc32c (EXT4_CRC32C_CHKSUM). */
@@ -119,7 +108,6 @@ function sealDirBlock(block: Uint8Array, seed: number, ino: number): void {
 /** The superblock's fields that are the same in every copy. */
 function superblockOf(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, label: Uint8Array): Superblock {
   const sb = new Superblock(new Uint8Array(SUPERBLOCK_SIZE));
-  const view = new DataView(sb.raw.buffer);
   sb.inodesCount = p.inodesPerGroup * p.groups;
   sb.blocksCount = p.blocks;
   sb.reservedBlocks = p.reservedBlocks;
@@ -152,10 +140,10 @@ function superblockOf(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
     sb.compat |= EXT4_COMPAT;
     sb.incompat |= EXT4_INCOMPAT;
     sb.roCompat |= EXT4_RO_COMPAT;
-    view.setUint16(S_DESC_SIZE, p.descSize, true);
-    view.setUint16(S_RESERVED_GDT_BLOCKS, p.reservedGdtBlocks, true);
-    view.setUint8(S_LOG_GROUPS_PER_FLEX, Math.log2(p.flexSize));
-    view.setUint8(S_CHECKSUM_TYPE, CHECKSUM_CRC32C);
+    sb.descSize = p.descSize;
+    sb.reservedGdtBlocks = p.reservedGdtBlocks;
+    sb.logGroupsPerFlex = Math.log2(p.flexSize);
+    sb.checksumType = CHECKSUM_CRC32C;
   }
   return sb;
 }
@@ -276,8 +264,8 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
   const used = p.blocks - p.firstDataBlock - freeBlocks;
   sb.overheadClusters = p.firstDataBlock + used - 1 - p.lostFoundBlocks - (resize ? 1 : 0) - (journal?.indirect ?? 0);
   if (journal) {
+    sb.journalInum = JOURNAL_INO;
     const view = new DataView(sb.raw.buffer);
-    view.setUint32(S_JOURNAL_INUM, JOURNAL_INO, true);
     view.setUint8(S_JNL_BACKUP_TYPE, JNL_BACKUP_BLOCKS);
     journal.backup.forEach((v, i) => view.setUint32(S_JNL_BLOCKS + i * 4, v, true));
   }
@@ -287,7 +275,7 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
     const copy = new Superblock(sb.raw.slice());
     if (g > 0) copy.state = 0;
     if (p.revision === 1) copy.blockGroupNr = g;
-    if (seed !== null) new DataView(copy.raw.buffer).setUint32(S_CHECKSUM, superblockChecksum(copy.raw), true);
+    copy.sealChecksum();
     writes.push({ offset: g === 0 ? SUPERBLOCK_OFFSET : groupFirst(p, g) * bs, data: copy.raw });
     write(groupFirst(p, g) + 1, gdt);
   }

@@ -6,7 +6,7 @@
 // anything else trusts them.
 
 import { SysError } from '../../kernel/api.js';
-import { RO_COMPAT_GDT_CSUM, RO_COMPAT_METADATA_CSUM, S_CHECKSUM, checksumSeed, superblockChecksum } from './csum.js';
+import { INCOMPAT_CSUM_SEED, RO_COMPAT_GDT_CSUM, RO_COMPAT_METADATA_CSUM, S_CHECKSUM, checksumSeed, superblockChecksum } from './csum.js';
 import { corrupt } from './errors.js';
 
 export const SUPERBLOCK_OFFSET = 1024;
@@ -43,7 +43,6 @@ export const INCOMPAT_RECOVER = 0x4;
 export const INCOMPAT_EXTENTS = 0x40;
 export const INCOMPAT_64BIT = 0x80;
 export const INCOMPAT_FLEX_BG = 0x200;
-export const INCOMPAT_CSUM_SEED = 0x2000;
 /** RO_COMPAT huge_file: i_blocks_hi, and i_blocks in file system blocks with EXT4_HUGE_FILE_FL. */
 export const RO_COMPAT_HUGE_FILE = 0x8;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
@@ -203,8 +202,10 @@ export class Superblock {
   get uuid() { return this.raw.subarray(S_UUID, S_UUID + 16); }
   get volumeName() { return this.raw.subarray(S_VOLUME_NAME, S_VOLUME_NAME + 16); }
   get reservedGdtBlocks() { return this.compat & COMPAT_RESIZE_INODE ? this.u16(S_RESERVED_GDT_BLOCKS) : 0; }
+  set reservedGdtBlocks(v: number) { this.set16(S_RESERVED_GDT_BLOCKS, v); }
   /** The journal's inode (0 for an external journal, or none). */
   get journalInum() { return this.u32(S_JOURNAL_INUM); }
+  set journalInum(v: number) { this.set32(S_JOURNAL_INUM, v); }
   /** An external journal's device number, and its uuid. */
   get journalDev() { return this.u32(S_JOURNAL_DEV); }
   get journalUuid() { return this.raw.subarray(S_JOURNAL_UUID, S_JOURNAL_UUID + 16); }
@@ -220,10 +221,18 @@ export class Superblock {
   get defHashVersion() { return this.raw[S_DEF_HASH_VERSION]; }
   /** Bytes of a group descriptor: s_desc_size with 64bit, else 32. */
   get descSize() { return this.incompat & INCOMPAT_64BIT ? this.u16(S_DESC_SIZE) : GROUP_DESC_SIZE; }
+  set descSize(v: number) { this.set16(S_DESC_SIZE, v); }
   /** flex_bg: groups whose bitmaps and inode tables are packed together, as a power of two. */
   get logGroupsPerFlex() { return this.raw[S_LOG_GROUPS_PER_FLEX]; }
+  set logGroupsPerFlex(v: number) { this.raw[S_LOG_GROUPS_PER_FLEX] = v; }
   get checksumType() { return this.raw[S_CHECKSUM_TYPE]; }
+  set checksumType(v: number) { this.raw[S_CHECKSUM_TYPE] = v; }
   get checksum() { return this.u32(S_CHECKSUM); }
+
+  /** With metadata_csum, sets s_checksum to what the superblock's bytes give (csum.ts); else nothing. */
+  sealChecksum(): void {
+    if (this.roCompat & RO_COMPAT_METADATA_CSUM) this.set32(S_CHECKSUM, superblockChecksum(this.raw));
+  }
   set overheadClusters(v: number) { this.set32(S_OVERHEAD_CLUSTERS, v); }
   /**
    * Records that corruption was met at `seconds` since the epoch, as Linux's ext4
