@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DEFAULT_MOUNTS, FAULT_TYPES, O_APPEND, O_CREAT, O_WRONLY, SysError, boot, describeFault,
-  type FaultSpec, type FaultType, type Kernel, type Proc,
+  type FaultSpec, type FaultType, type Kernel, type Proc, type UnitInfo,
 } from '../kernel/index.js';
 import { seededRandom } from '../kernel/faults.js';
 import { fsckClean, type FsckResult } from './e2fsprogs.js';
@@ -307,7 +307,9 @@ async function extractFileSystem(image: string, on: Where, plain: string): Promi
   const fd = openSync(plain, 'w');
   try {
     const device = on.key !== undefined ? 'cgd' : 'dk';
-    const { unit, size } = await k.call<{ unit: number; size: number }>(device, 'attach', { path: image, readonly: true, ...on } as never);
+    const { unit, size } = on.key !== undefined
+      ? await k.call<UnitInfo>('cgd', 'attach', { path: image, readonly: true, key: on.key, partition: on.partition })
+      : await k.call<UnitInfo>('dk', 'attach', { path: image, readonly: true, partition: on.partition! });
     const chunk = 1 << 20;
     for (let at = 0; at < size; at += chunk) writeSync(fd, await k.call<Uint8Array>(device, 'read', { unit, offset: at, length: Math.min(chunk, size - at) }), 0, undefined, at);
   } finally {
