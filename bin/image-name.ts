@@ -4,6 +4,7 @@
 // exists, and partition 2 of backup otherwise).
 
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { SysError } from '../kernel/index.js';
 import { readTable } from '../servers/dk/table.js';
 
 /** An image as a command names it: a host file, or one partition of it. */
@@ -15,6 +16,8 @@ export interface ImageName {
 
 /** '@N' at the end, N decimal from 1. */
 const PARTITION_SUFFIX = /^(.+)@([1-9][0-9]{0,9})$/;
+/** '@digits' at the end, as a user may mistype a partition: @0, @02, a second @N. */
+const DIGITS_SUFFIX = /^(.+)@([0-9]+)$/;
 
 function exists(path: string): boolean {
   try {
@@ -25,11 +28,27 @@ function exists(path: string): boolean {
   }
 }
 
-/** The image a text names: IMAGE@N (a partition) unless the whole text is an existing host file. */
+/**
+ * The image a text names: IMAGE@N (a partition) unless the whole text is an existing host file.
+ * EINVAL, naming the text, for a suffix that is no partition number of an existing file: `@0` or
+ * a leading zero (partitions count from 1), or a second `@N` (`disk.img@2@2`).
+ */
 export function imageName(text: string): ImageName {
-  const m = PARTITION_SUFFIX.exec(text);
+  const m = DIGITS_SUFFIX.exec(text);
   if (m === null || exists(text)) return { path: text };
-  return { path: m[1], partition: Number(m[2]) };
+  const [, base, digits] = m;
+  if (!PARTITION_SUFFIX.test(text)) {
+    if (exists(base)) {
+      const fix = Number(digits) === 0 ? `they are numbered from 1, as \`rumpus parts ${base}\` lists them` : `write it as ${base}@${Number(digits)}`;
+      throw new SysError('EINVAL', `${text}: no such file, and '@${digits}' names no partition: ${fix}`);
+    }
+    return { path: text };
+  }
+  const inner = DIGITS_SUFFIX.exec(base);
+  if (inner !== null && !exists(base) && exists(inner[1])) {
+    throw new SysError('EINVAL', `${text}: no such file, and a partition is named once, as ${inner[1]}@N`);
+  }
+  return { path: base, partition: Number(digits) };
 }
 
 /** An image as a map key: its real path, and its partition (after a NUL, which no path holds). */

@@ -4,8 +4,8 @@
 // reads what was written, and nothing outside it changed); mkfs IMAGE@N makes an e2fsck-clean
 // file system in a partition; a disk with a table named whole is status 1 with its partitions
 // listed; a damaged primary GPT is read from the backup, said on stderr; `sh --image IMAGE@N`;
-// `serve --image IMAGE@N`, each partition found by the commands through the server; and a host
-// file whose name ends in @2 is that file.
+// `serve --image IMAGE@N`, each partition found by the commands through the server; a host
+// file whose name ends in @2 is that file; @0, @02 and a second @N are refused saying why.
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
@@ -154,5 +154,20 @@ if (missing) {
     const gone = await rumpus('ls', 'nothing@2:/');
     t.equal(gone.code, 1);
     t.match(gone.stderr, /nothing: No such file or directory/, 'otherwise @2 names a partition of the file before it');
+  });
+
+  t.test('suffixes that name no partition: @0, a leading zero, a second @N', async (t) => {
+    for (const [operand, said] of [
+      ['mbr.img@0:/', /mbr\.img@0: no such file, and '@0' names no partition: they are numbered from 1/],
+      ['mbr.img@02:/', /mbr\.img@02: no such file, and '@02' names no partition: write it as mbr\.img@2/],
+      ['mbr.img@2@2:/', /mbr\.img@2@2: no such file, and a partition is named once, as mbr\.img@N/],
+    ] as const) {
+      const r = await rumpus('ls', operand);
+      t.equal(r.code, 1, `ls ${operand} fails`);
+      t.match(r.stderr, said, `ls ${operand} says why`);
+      t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+    const zero = await rumpus('ls', 'none.img@0:/');
+    t.match(zero.stderr, /none\.img@0: No such file or directory/, 'with no file before the suffix, the whole text is the missing file');
   });
 }
