@@ -146,6 +146,13 @@ function hostPath(path: string): string | Buffer {
 /** A name or path node:fs gave as bytes, in client form. */
 const fromHostBytes = (b: Buffer): string => fromByteString(byteString(b));
 
+/**
+ * A time in ms since the epoch as fs.utimes takes it: a numeric string of seconds. Node turns a
+ * negative number into the current time, and a Date keeps milliseconds only; a numeric string
+ * keeps both a time before 1970 and its microseconds.
+ */
+const hostTime = (ms: number): string => String(ms / 1000);
+
 /** The host's tree through node:fs. Paths are in client form: names that are not UTF-8 reach the host as their exact bytes. */
 export function hostTree(): FileTree {
   const info = (s: import('node:fs').Stats): FileInfo => ({
@@ -180,8 +187,8 @@ export function hostTree(): FileTree {
     readlink: (path) => host(path, async () => fromHostBytes(await fs.readlink(hostPath(path), { encoding: 'buffer' }))),
     symlink: (target, path) => host(path, () => fs.symlink(hostPath(target), hostPath(path))),
     chmod: (path, mode) => host(path, () => fs.chmod(hostPath(path), mode)),
-    utimes: (path, atime, mtime) => host(path, () => fs.utimes(hostPath(path), atime / 1000, mtime / 1000)),
-    lutimes: (path, atime, mtime) => host(path, () => fs.lutimes(hostPath(path), atime / 1000, mtime / 1000)),
+    utimes: (path, atime, mtime) => host(path, () => fs.utimes(hostPath(path), hostTime(atime), hostTime(mtime))),
+    lutimes: (path, atime, mtime) => host(path, () => fs.lutimes(hostPath(path), hostTime(atime), hostTime(mtime))),
     show: (path) => path,
   };
 }

@@ -28,7 +28,8 @@ async function mkfs(name: string, ...args: string[]): Promise<CliRun> {
 
 /**
  * The host tree cp copies: nested directories, a relative and a dangling symlink, files with
- * unusual modes, a file of a MiB and some, an empty file; fixed times with microseconds.
+ * unusual modes, a file of a MiB and some, an empty file; fixed times with microseconds, two
+ * of them before 1970.
  */
 function buildPhotos(root: string): void {
   const p = (rel: string) => join(root, rel);
@@ -51,7 +52,8 @@ function buildPhotos(root: string): void {
     ['private', false], ['latest', true], ['', false],
   ];
   times.forEach(([rel, link], i) => {
-    const time = 1_600_000_000 + i * 86_400 + 0.123456;
+    // notes.txt and the symlink latest from before 1970: negative times, which must survive too.
+    const time = (rel === 'notes.txt' || rel === 'latest' ? -300_000_000 : 1_600_000_000) + i * 86_400 + 0.123456;
     (link ? lutimesSync : utimesSync)(p(rel), time, time);
   });
 }
