@@ -2,7 +2,8 @@
 // kernel to kernel, host to image, image to host, image to image — keeping modes, and mtimes
 // when asked.
 
-import { S_IFBLK, S_IFCHR, S_IFIFO, SysError, strerror, type FileType } from '../kernel/index.js';
+import { S_IFBLK, S_IFCHR, S_IFIFO, SysError, type FileType } from '../kernel/index.js';
+import { problem } from './stdio.js';
 import { copyFile, failedReading, usableNames, type FileInfo, type FileTree } from './files.js';
 
 export interface CopyOptions {
@@ -151,7 +152,7 @@ export async function copyOperands(sources: Place[], dest: Place, opts: Omit<Cop
   for (const src of sources) {
     const to = destIsDir ? join(dest.path, basename(src.path)) : dest.path;
     const ok = await copyTree(src.tree, src.path, dest.tree, to, {
-      ...opts, report: (path, e) => err(`cp: ${path}: ${strerror(e.errno)}\n`), skipped: (path, why) => err(`cp: skipped ${path}: ${why}\n`),
+      ...opts, report: (path, e) => err(`cp: ${path}: ${problem(e)}\n`), skipped: (path, why) => err(`cp: skipped ${path}: ${why}\n`),
     });
     if (!ok) status = 1;
   }

@@ -3,7 +3,7 @@
 // program killed by SIGPIPE — and any other failure to write is one line on stderr, never a
 // stack trace. Nothing is written to a stream after it failed.
 
-import { bytesOf, isErrno, strerror, toByteString } from '../kernel/index.js';
+import { bytesOf, isErrno, strerror, toByteString, type SysError } from '../kernel/index.js';
 
 /**
  * Thrown by writeOut once standard output failed: not a SysError, so that no command reports it
@@ -89,6 +89,19 @@ function exactBytes(text: string | Uint8Array): string | Uint8Array {
   } catch {
     return text; // a lone surrogate that stands for no byte: as Node writes it
   }
+}
+
+/** Errnos of damage (on an image, in a header): their sentence names what is damaged, so it is shown. */
+const DAMAGE: ReadonlySet<string> = new Set(['EUCLEAN', 'EIO']);
+
+/**
+ * What a command prints after `cmd: path: ` for a SysError: strerror(3)'s words, as POSIX tools
+ * print them, and for damage (EUCLEAN, EIO) the sentence of the component that found it, in
+ * parentheses: "Structure needs cleaning (ext2: inode 12: …)".
+ */
+export function problem(err: SysError): string {
+  const words = strerror(err.errno);
+  return DAMAGE.has(err.errno) && err.message && err.message !== words ? `${words} (${err.message})` : words;
 }
 
 /**

@@ -10,6 +10,7 @@ import { basename, copyOperands, copyTree, join } from '../copy.js';
 import { kernelTree, usableNames } from '../files.js';
 import { dfTable, longListing, statBlock, type LongEntry } from '../format.js';
 import { shownImage } from '../image-name.js';
+import { problem } from '../stdio.js';
 
 export interface Io {
   /** Standard output; may go to a file in the kernel. */
@@ -65,7 +66,7 @@ const isDir = (st: Stat) => (st.mode & S_IFMT) === S_IFDIR;
 
 /** `cmd: shown-path: strerror`, for problems a command reports and goes on from. */
 function reporter(cmd: string, io: Io): (shown: string, err: SysError) => void {
-  return (shown, err) => io.err(`${cmd}: ${shown}: ${strerror(err.errno)}\n`);
+  return (shown, err) => io.err(`${cmd}: ${shown}: ${problem(err)}\n`);
 }
 
 /**
@@ -79,7 +80,7 @@ async function each(s: ShellState, cmd: string, io: Io, operands: string[], fn: 
       if ((await fn(x)) === false) status = 1;
     } catch (err) {
       if (!(err instanceof SysError)) throw err;
-      io.err(`${cmd}: ${s.show(x)}: ${strerror(err.errno)}\n`);
+      io.err(`${cmd}: ${s.show(x)}: ${problem(err)}\n`);
       status = 1;
     }
   }
