@@ -34,7 +34,7 @@ export function emptyVfs(ctx: Context): Vfs {
   const mounts = new MountTable();
   const procs = new ProcTable();
   const client = new FsClient(ctx);
-  const cache = new NameCache((component) => ctx.restarts(component));
+  const cache = new NameCache((component) => ctx.restarts(component), (v) => mounts.mountedOn(v) !== undefined);
   const recovery = new FsRecovery(ctx, client, mounts, procs, (m) => cache.dropMount(m));
   const fs = new FsRequests(recovery.send, cache);
   return {

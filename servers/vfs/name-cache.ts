@@ -59,8 +59,15 @@ export class NameCache {
   private readonly entries = new Map<string, Entry>();
   private readonly states = new Map<number, MountState>();
 
-  /** @param restarts  Context.restarts: whether a file system may have restarted */
-  constructor(private readonly restarts: Context['restarts']) {}
+  /**
+   * @param restarts  Context.restarts: whether a file system may have restarted
+   * @param covered  whether a directory has a mount on it: a walk stops there, as the path walk
+   *   goes on in the mount (namei.ts), so what the covered one holds beyond is never asked for
+   */
+  constructor(
+    private readonly restarts: Context['restarts'],
+    private readonly covered: (v: Vnode) => boolean,
+  ) {}
 
   /** The number of entries held (for tests). */
   get size(): number {
@@ -122,9 +129,9 @@ export class NameCache {
 
   /**
    * As much of a walk of `names` from dir as the cache knows, stopping where the file system
-   * would stop (after a symlink) or where the cache knows no more ('..', a name or attributes
-   * it does not hold, something not a directory); undefined when it knows not even dir's
-   * attributes.
+   * would stop (after a symlink), after a directory with a mount on it, or where the cache
+   * knows no more ('..', a name or attributes it does not hold, something not a directory);
+   * undefined when it knows not even dir's attributes.
    */
   walk(dir: Vnode, names: readonly string[]): CachedWalk | undefined {
     const m = dir.mnt;
@@ -142,7 +149,7 @@ export class NameCache {
       steps.push({ handle, attr });
       at = handle;
       atAttr = attr;
-      if (isLinkAttr(attr)) return { start, steps, from: at, rest: [] };
+      if (isLinkAttr(attr) || this.covered({ mnt: m, h: handle })) return { start, steps, from: at, rest: [] };
     }
     return { start, steps, from: at, rest: names.slice(i) };
   }
