@@ -1,12 +1,14 @@
 // What a boundary costs with nothing of rumpus in it, measured in the same run as the
 // policies: an in-process async call, a raw worker postMessage round trip, piscina.run, and
-// child_process IPC; and what starting a bare worker thread or child process costs, to judge
+// child_process IPC; the floors of the two transports between domains (floors.ts: a bare
+// ring round trip, a bare framed-stream echo to a child); and what starting a bare worker thread or child process costs, to judge
 // boot (and, later, restart) times by.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { ringFloor, streamFloor } from './floors.js';
 import { cpuClock, now, percentile, repeat } from './stats.js';
 
 const cpu = cpuClock();
@@ -17,6 +19,8 @@ export const BASELINES = {
   postMessage: 'worker postMessage round trip',
   piscina: 'piscina.run round trip',
   childIpc: 'child_process IPC (json) round trip',
+  ringFloor: 'ring round trip to a thread (bare)',
+  streamFloor: 'framed-stream echo to a child process (bare)',
   startThread: 'start a bare worker thread',
   startProcess: 'start a bare child process',
 } as const;
@@ -127,6 +131,8 @@ export async function measureBaselines(scale: number): Promise<Baseline[]> {
     await workerPostMessage(n(5000)),
     await piscinaRun(n(5000)),
     await childIpc(n(3000)),
+    baseline(BASELINES.ringFloor, await ringFloor(n(5000))),
+    baseline(BASELINES.streamFloor, await streamFloor(n(3000))),
     await startTimes(BASELINES.startThread, { threads: 1 }, n(10, 3)),
     await startTimes(BASELINES.startProcess, { processes: 1 }, n(5, 3)),
   ];

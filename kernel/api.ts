@@ -82,6 +82,14 @@ export interface Context {
   readonly hyp: Hyp;
   /** State this component keeps across its own restarts (see Keep). */
   readonly keep: Keep;
+  /**
+   * A number that changes whenever `component` (one this one requires) may have restarted
+   * since it was last read: the channel to it was lost or made again. Reading it costs no
+   * call. It never changes for a component that restarts only together with this one. What
+   * this one remembers of the other's state (vfs's name cache) is worth keeping only while it
+   * stays the same.
+   */
+  restarts(component: string): number;
 }
 
 export interface ComponentDef<Ops extends Record<string, OpSpec> = Record<string, OpSpec>> {

@@ -33,6 +33,7 @@ async function startComponents(): Promise<Served> {
       hyp: remoteHooks.hyp(name),
       call: (to, op) => Promise.reject(new SysError('EPERM', `${name} may not call ${to}.${String(op)}: a component in a pool requires nothing`)),
       keep: (await openKeep(name, false, { kind: 'pool', report: () => Promise.reject(new SysError('EPERM', 'a pool keeps nothing')) })).keep,
+      restarts: () => 0, // it calls nothing
     };
     served.set(name, { def, handlers: await def.init.fresh(ctx) });
   }

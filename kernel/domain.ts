@@ -155,6 +155,8 @@ export class Domain {
   private readonly expected = new Set<string>();
   private readonly idempotent = new Map<string, Set<string>>();
   private readonly peers = new Map<string, Endpoint>();
+  /** Per peer domain: how many times its channel was lost or made again (Context.restarts). */
+  private readonly peerChanges = new Map<string, number>();
   /** Callers waiting for a peer's channel to come back. */
   private readonly peerWaiters = new Map<string, ((ok: boolean) => void)[]>();
   /** Peers the core gave up on: calls to them fail at once. */
@@ -254,6 +256,7 @@ export class Domain {
       hyp: this.hooks.hyp(component),
       call: (to, op, args) => this.callFrom(h, to, op, args) as Promise<any>,
       keep,
+      restarts: (to) => this.peerChanges.get(this.home.get(to) ?? '') ?? 0,
     };
     try {
       const { init } = h.def;
@@ -289,6 +292,7 @@ export class Domain {
     const old = this.peers.get(peer);
     if (old) {
       this.peers.delete(peer); // closed by the core's decision: nothing to report
+      this.peerChanged(peer);
       old.close('the core replaces this channel');
     }
     this.expected.add(peer);
@@ -483,14 +487,21 @@ export class Domain {
     });
   }
 
+  /** The channel to `peer` was lost or made again: it may have restarted (Context.restarts). */
+  private peerChanged(peer: string): void {
+    this.peerChanges.set(peer, (this.peerChanges.get(peer) ?? 0) + 1);
+  }
+
   private setPeer(peer: string, ep: Endpoint): void {
     this.downPeers.delete(peer);
     const old = this.peers.get(peer);
     this.peers.set(peer, ep);
+    this.peerChanged(peer);
     old?.close('replaced');
     ep.onClose = (reason) => {
       if (this.peers.get(peer) !== ep) return;
       this.peers.delete(peer);
+      this.peerChanged(peer);
       this.hooks.peerLost?.(peer, reason);
       // Only the two ends see a channel between domains break: the core is told, to mend it.
       if (peer !== MAIN) void this.report('channelLost', { peer, reason }).catch(() => {});

@@ -228,6 +228,20 @@ export class Kernel {
   }
 
   /**
+   * Per component, the calls it served so far (failed ones included) in the domains running
+   * now: a restarted domain counts from 0 again.
+   */
+  async callCounts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const [name, st] of this.domainSet.states) {
+      if (st.status !== 'running') continue;
+      const stats = await this.domainSet.control(name, 'stats', {}).catch(() => ({}));
+      for (const [c, v] of Object.entries(stats as Record<string, { served: number }>)) out[c] = v.served;
+    }
+    return out;
+  }
+
+  /**
    * For tests: flips one bit of what `component` keeps for its restart, as a stray write
    * would; false when it keeps nothing.
    */

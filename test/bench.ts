@@ -85,7 +85,8 @@ t.test('bench --quick --workloads all --json has the documented shape, and --rep
   }
   t.same(report.baselines.map((b: { name: string }) => b.name), [
     'in-process async call', 'worker postMessage round trip', 'piscina.run round trip',
-    'child_process IPC (json) round trip', 'start a bare worker thread', 'start a bare child process',
+    'child_process IPC (json) round trip', 'ring round trip to a thread (bare)', 'framed-stream echo to a child process (bare)',
+    'start a bare worker thread', 'start a bare child process',
   ]);
   for (const b of report.baselines) t.ok(finite(b.p50_ns) && finite(b.p99_ns), `${b.name}: finite numbers`);
   t.equal(report.boot.length, configs.size - (report.peer ? 1 : 0), 'a boot time per policy and transport');

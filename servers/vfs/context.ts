@@ -4,6 +4,7 @@
 import type { Context } from '../../kernel/api.js';
 import { FsClient, FsRequests } from './fs-requests.js';
 import { MountTable } from './mounts.js';
+import { NameCache } from './name-cache.js';
 import { PipeTable } from './pipes.js';
 import type { NameiEnv } from './namei.js';
 import { ProcTable } from './procs.js';
@@ -15,7 +16,7 @@ export interface Vfs extends NameiEnv {
   readonly ctx: Context;
   readonly mounts: MountTable;
   readonly procs: ProcTable;
-  /** The file systems' ops as the syscalls send them: through recovery. */
+  /** The file systems' ops as the syscalls send them: through recovery, and the name cache. */
   readonly fs: FsRequests;
   /** Mounting and unmounting file systems. */
   readonly client: FsClient;
@@ -33,8 +34,9 @@ export function emptyVfs(ctx: Context): Vfs {
   const mounts = new MountTable();
   const procs = new ProcTable();
   const client = new FsClient(ctx);
-  const recovery = new FsRecovery(ctx, client, mounts, procs);
-  const fs = new FsRequests(recovery.send);
+  const cache = new NameCache((component) => ctx.restarts(component), (v) => mounts.mountedOn(v) !== undefined);
+  const recovery = new FsRecovery(ctx, client, mounts, procs, (m) => cache.dropMount(m));
+  const fs = new FsRequests(recovery.send, cache);
   return {
     ctx, mounts, procs, client, recovery, fs, keeper: new VfsKeeper(ctx.keep), setid: new SetidWatch(fs),
     pipes: new PipeTable((ms) => ctx.hyp.sleep(ms)),

@@ -32,6 +32,8 @@ export class FsRecovery {
     private readonly client: FsClient,
     private readonly mounts: MountTable,
     private readonly procs: ProcTable,
+    /** Forgets what the name cache holds of a mount's files: called as it is mounted again. */
+    private readonly forget: (m: Mount) => void,
   ) {
     this.direct = new FsRequests(client.send);
   }
@@ -118,6 +120,15 @@ export class FsRecovery {
   }
 
   private async mountAgain(m: Mount): Promise<void> {
+    this.forget(m);
+    try {
+      await this.mountAndReplay(m);
+    } finally {
+      this.forget(m); // what was cached meanwhile may name files its replay made again
+    }
+  }
+
+  private async mountAndReplay(m: Mount): Promise<void> {
     const r = await this.client.mount(m.fs, m.args);
     const fresh = r.root.ino !== m.root.ino || r.root.gen !== m.root.gen;
     m.fsid = r.fsid;

@@ -92,6 +92,7 @@ async function unmountMount(vfs: Vfs, m: Mount, refuse?: () => void): Promise<vo
       await vfs.client.unmount(m.fs, m.fsid);
     }
     vfs.mounts.remove(m);
+    vfs.fs.forget(m);
     await vfs.keeper.unmounted(m.target);
     for (const q of vfs.procs.all()) if (q.cwd?.mnt === m) q.cwd = null;
   } finally {
