@@ -298,14 +298,14 @@ export class Ext2 implements FsInstance {
       checkName(name);
       const dir = await this.liveDir(dirH);
       await this.absent(dir, name);
-      if (dir.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${dir.ino} has ${LINK_MAX} links`);
+      if (!dir.canAddSubdir(this.geo.dirNlink)) throw new SysError('EMLINK', `ext2: inode ${dir.ino} has ${dir.links} links`);
       const node = await this.newInode(dir, S_IFDIR | (mode & S_IALLUGO), uid, gid);
       const { block } = await this.map.map(node, 0, this.groups.firstBlock(this.groups.groupOfInode(node.ino)));
       this.dirs.initialize(this.cache.fresh(block), node.ino, dir.ino);
       node.size = this.geo.blockSize;
       node.links = 2;
       await this.dirs.add(dir, name, node, node.ctime);
-      dir.links++;
+      dir.addSubdir(this.geo.dirNlink);
       return this.step(node);
     });
   }
@@ -391,7 +391,7 @@ export class Ext2 implements FsInstance {
       if (!(await this.dirs.isEmpty(node))) throw new SysError('ENOTEMPTY', `ext2: '${name}' is not empty`);
       const now = this.now();
       await this.dirs.remove(dir, name, now);
-      this.dropLink(dir, now);
+      dir.dropSubdir(now);
       this.unlinkDirectory(node, now);
       await this.release(node);
     });
@@ -418,20 +418,20 @@ export class Ext2 implements FsInstance {
         await this.dirs.retarget(ddir, dname, node, now);
         if (victim.isDir) {
           this.unlinkDirectory(victim, now);
-          this.dropLink(ddir, now);
+          ddir.dropSubdir(now);
         } else {
           this.dropLink(victim, now);
         }
         await this.release(victim);
       } else {
-        if (moving && ddir.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${ddir.ino} has ${LINK_MAX} links`);
+        if (moving && !ddir.canAddSubdir(this.geo.dirNlink)) throw new SysError('EMLINK', `ext2: inode ${ddir.ino} has ${ddir.links} links`);
         await this.dirs.add(ddir, dname, node, now);
       }
       await this.dirs.remove(sdir, sname, now);
       if (moving) {
         await this.dirs.retarget(node, '..', ddir, now);
-        this.dropLink(sdir, now);
-        ddir.links++;
+        sdir.dropSubdir(now);
+        ddir.addSubdir(this.geo.dirNlink);
       }
       node.ctime = now;
       node.dirty = true;
@@ -587,14 +587,21 @@ export class Ext2 implements FsInstance {
     return !this.readonly && !this.readonlyAfterErrors;
   }
 
-  /** Writes every changed block and the superblock (with free counts summed from the groups) in one commit. */
+  /**
+   * Writes every changed block and the superblock (with free counts summed from the groups) in
+   * one commit; the groups' and the superblock's checksums are stamped first.
+   */
   private async commit(): Promise<void> {
     if (this.readonly) return;
+    this.cache.begin();
+    await this.groups.seal();
+    this.cache.end();
     const writes = this.cache.dirtyWrites();
     if (writes.length === 0 && !this.sbDirty) return;
     this.sb.freeBlocks = this.groups.totalFreeBlocks();
     this.sb.freeInodes = this.groups.totalFreeInodes();
     this.sb.writeTime = Math.floor(this.now() / 1000);
+    this.sb.sealChecksum();
     writes.push({ offset: SUPERBLOCK_OFFSET, data: this.sb.raw.slice() });
     await this.dev.commit(writes);
     this.cache.markClean();

@@ -8,8 +8,8 @@
 import { S_IFDIR, S_IFREG } from '../../kernel/api.js';
 import { setU16, setU32 } from './bytes.js';
 import {
-  BG_CHECKSUM, DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, I_CHECKSUM_HI, I_CHECKSUM_LO, RO_COMPAT_METADATA_CSUM, bitmapChecksum, checksumSeed,
-  dirBlockChecksum, groupDescChecksum, inodeChecksum, inodeHasChecksumHi, inodeSeed,
+  BG_CHECKSUM, DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, RO_COMPAT_METADATA_CSUM, bitmapChecksum, checksumSeed,
+  dirBlockChecksum, groupDescChecksum, inodeSeed, sealInodeChecksum,
 } from './csum.js';
 import type { Write } from './device.js';
 import { DOT_ENTRIES_SIZE, FT_UNKNOWN, typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
@@ -21,7 +21,7 @@ import { BlockMap, groupFirst, groupSize, placeTables, superblockBlocks, type La
 import { RESIZE_INO, resizeInode } from './mkfs-resize.js';
 import {
   COMPAT_DIR_INDEX, COMPAT_HAS_JOURNAL, COMPAT_RESIZE_INODE, EXT2_MAGIC, ERRORS_CONTINUE, GOOD_OLD_FIRST_INO, GOOD_OLD_INODE_SIZE, INCOMPAT_64BIT, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE,
-  INCOMPAT_FLEX_BG, RO_COMPAT_HUGE_FILE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
+  INCOMPAT_FLEX_BG, RO_COMPAT_HUGE_FILE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock, newExtraIsize,
 } from './superblock.js';
 
 /** The file system types mkfs makes. */
@@ -168,11 +168,8 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
   const table = new Uint8Array(Math.ceil((LOST_FOUND_INO * p.inodeSize) / bs) * bs);
   const putInode = (node: Inode) => {
     const rec = table.subarray((node.ino - 1) * p.inodeSize, node.ino * p.inodeSize);
-    node.serialize(new DataView(rec.buffer, rec.byteOffset, rec.length), p.inodeSize, ms);
-    if (seed === null) return;
-    const sum = inodeChecksum(seed, node.ino, rec);
-    setU16(rec, I_CHECKSUM_LO, sum & 0xffff);
-    if (inodeHasChecksumHi(rec)) setU16(rec, I_CHECKSUM_HI, sum >>> 16);
+    node.serialize(new DataView(rec.buffer, rec.byteOffset, rec.length), { inodeSize: p.inodeSize, blockSize: bs, hugeFile: false, extraIsize: newExtraIsize(p.inodeSize) }, ms);
+    if (seed !== null) sealInodeChecksum(seed, node.ino, rec);
   };
   const newInode = (ino: number, mode: number, size: number, links: number, blocks: number) => {
     const node = new Inode(ino);
