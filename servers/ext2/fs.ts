@@ -17,7 +17,7 @@ import {
   type Attr, type Context, type FileType, type DirPage, type FsArgs, type FsInstance, type WriteResult, type Handle, type StatFs, type WalkResult, type WalkStep,
 } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
-import { BlockMap, maxFileSize } from './blockmap.js';
+import { BlockMap } from './blockmap.js';
 import { setU32, u32 } from './bytes.js';
 import { BlockCache } from './cache.js';
 import { Device, refuseContainer } from './device.js';
@@ -103,8 +103,7 @@ export class Ext2 implements FsInstance {
     this.inodes = new InodeTable(cache, groups, geo);
     this.map = new BlockMap(cache, groups, this.alloc, geo);
     this.dirs = new Directories(cache, this.map, geo);
-    const maxSize = geo.revision === 0 ? MAX_SIZE_WITHOUT_LARGE_FILE : maxFileSize(geo);
-    this.content = new FileContent(cache, this.map, groups, geo.blockSize, maxSize);
+    this.content = new FileContent(cache, this.map, groups, geo.blockSize);
     this.stateAtMount = stateBefore ?? sb.state;
   }
 
@@ -318,7 +317,7 @@ export class Ext2 implements FsInstance {
       if (text.length > this.symlinkMax) throw new SysError('ENAMETOOLONG', `ext2: a symbolic link target is longer than ${this.symlinkMax} bytes`);
       const dir = await this.liveDir(dirH);
       await this.absent(dir, name);
-      const node = await this.newInode(dir, S_IFLNK | 0o777, uid, gid);
+      const node = await this.newInode(dir, S_IFLNK | 0o777, uid, gid, text.length > FAST_SYMLINK_MAX);
       if (text.length <= FAST_SYMLINK_MAX) {
         node.setBlockBytes(text);
         node.size = text.length;
@@ -690,11 +689,13 @@ export class Ext2 implements FsInstance {
     }
   }
 
-  private async newInode(parent: Inode, mode: number, uid: number, gid: number): Promise<Inode> {
+  /** A new inode; one that will own blocks (a file, a directory, or a symlink that is `slow`) gets its file system's block map. */
+  private async newInode(parent: Inode, mode: number, uid: number, gid: number, slow = false): Promise<Inode> {
     const ino = await this.alloc.allocInode(parent, (mode & S_IFMT) === S_IFDIR);
     const node = await this.inodes.get(ino);
     if (node.links !== 0) throw corrupt(`inode ${ino} is free in its bitmap but has ${node.links} links`);
     node.reset(mode, checkId(uid), checkId(gid), (node.generation + 1) >>> 0, this.now());
+    if (node.isReg || node.isDir || slow) this.map.initialize(node);
     return node;
   }
 

@@ -55,9 +55,9 @@ export const RO_COMPAT_EXTRA_ISIZE = 0x40;
 export const RO_COMPAT_BIGALLOC = 0x200;
 
 /** What this driver reads and writes (needs_recovery: once the mount has recovered the journal). */
-const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_64BIT | INCOMPAT_FLEX_BG;
+const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG;
 /** What it reads only: the mount is read-only. Any other INCOMPAT bit refuses the mount. */
-const INCOMPAT_READ_ONLY = INCOMPAT_EXTENTS | INCOMPAT_CSUM_SEED;
+const INCOMPAT_READ_ONLY = INCOMPAT_CSUM_SEED;
 /** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
 const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
 /** What it writes; any other RO_COMPAT bit makes the mount read-only. */
