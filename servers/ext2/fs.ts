@@ -102,7 +102,7 @@ export class Ext2 implements FsInstance {
     this.alloc = new Allocator(cache, groups, geo);
     this.inodes = new InodeTable(cache, groups, geo);
     this.map = new BlockMap(cache, groups, this.alloc, geo);
-    this.dirs = new Directories(cache, this.map, geo);
+    this.dirs = new Directories(cache, this.map, geo, sb.defHashVersion);
     const maxSize = geo.revision === 0 ? MAX_SIZE_WITHOUT_LARGE_FILE : maxFileSize(geo);
     this.content = new FileContent(cache, this.map, groups, geo.blockSize, maxSize);
     this.stateAtMount = stateBefore ?? sb.state;
@@ -301,7 +301,7 @@ export class Ext2 implements FsInstance {
       if (dir.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${dir.ino} has ${LINK_MAX} links`);
       const node = await this.newInode(dir, S_IFDIR | (mode & S_IALLUGO), uid, gid);
       const { block } = await this.map.map(node, 0, this.groups.firstBlock(this.groups.groupOfInode(node.ino)));
-      this.dirs.initialize(this.cache.fresh(block), node.ino, dir.ino);
+      this.dirs.initialize(this.cache.fresh(block), node, dir.ino);
       node.size = this.geo.blockSize;
       node.links = 2;
       await this.dirs.add(dir, name, node, node.ctime);

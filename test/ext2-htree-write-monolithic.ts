@@ -1,0 +1,5 @@
+// The htree write test (test/lib/htree-write.ts) under the monolithic policy.
+
+import { htreeWriteTest } from './lib/htree-write.js';
+
+htreeWriteTest('monolithic');
