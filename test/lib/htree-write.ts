@@ -5,10 +5,13 @@
 // checks clean (no "Pass 3A: Optimizing directories", which a lost index would cause), debugfs
 // shows an index where a directory grew past one block (two levels for 5,000 names at 1 KiB),
 // debugfs lists exactly the expected names, and a new mount finds each through its index.
+// And seeded damage of an htree's nodes met by a create: EUCLEAN with a sentence, no hang.
 
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MOUNTS, boot, type Proc } from '../../kernel/index.js';
+import { DEFAULT_MOUNTS, boot, type Proc, type SysError } from '../../kernel/index.js';
 import { debugfs, fsckClean, mkImage, tempDir } from './e2fs.js';
 import { errnoOf } from './errno.js';
 
@@ -127,6 +130,69 @@ export function htreeWriteTest(policy: string): void {
         t.equal(missing, 0, `${im.name}: a new mount finds every name through the index`);
         const gone = await errnoOf(p.lstat(`/w${i}/d5000/${nameOf('d5000', 0)}`));
         t.equal(gone, 'ENOENT', `${im.name}: an unlinked name is not found`);
+      }
+    } finally {
+      await k.halt();
+    }
+  });
+}
+
+/** A seeded damage of an htree's nodes, and the sentence the create it meets answers with. */
+interface Seed {
+  name: string;
+  /** Changes the image's bytes: `root` is the byte offset of the dx_root, `node` of a dx_node (called for each). */
+  damage(img: Buffer, root: number, node: number): void;
+  message: RegExp;
+}
+
+const SEEDS: Seed[] = [
+  { name: "the dx_root's limit", damage: (b, root) => b.writeUInt16LE(200, root + 0x20), message: /htree: block 0 has limit 200/ },
+  { name: "the dx_root's indirect levels", damage: (b, root) => b.writeUInt8(3, root + 0x1e), message: /htree: block 0 has 3 indirect levels/ },
+  { name: "the dx_root's hash version", damage: (b, root) => b.writeUInt8(9, root + 0x1c), message: /htree: block 0 has hash version 9/ },
+  { name: "a dx_node's count", damage: (b, _root, node) => b.writeUInt16LE(0, node + 10), message: /htree: block \d+ has count 0/ },
+  { name: "a dx_node's fake dirent", damage: (b, _root, node) => b.writeUInt16LE(12, node + 4), message: /htree: block \d+ is not a dx_node/ },
+  { name: "a dx_node entry's block", damage: (b, _root, node) => b.writeUInt32LE(70000, node + 8 + 8 * 3 + 4), message: /htree: block \d+ has entry 3 pointing at block 70000/ },
+  { name: "a dx_node's hash order", damage: (b, _root, node) => b.writeUInt32LE(1, node + 8 + 8 * 5), message: /htree: block \d+ has entry 5 with hash 0x1 below/ },
+];
+
+/**
+ * Seeded damage of a two-level htree (a directory of 3,000 names indexed by e2fsck -fyD at
+ * 1 KiB blocks), then a create and a lookup there: each is EUCLEAN naming the htree and the
+ * damage, and the mount goes on serving the rest.
+ */
+export function htreeCorruptionTest(policy: string): void {
+  t.test(`a damaged htree met by a create under ${policy}`, async (t) => {
+    const dir = tempDir('rumpus-htree-bad-');
+    const src = join(dir, 'src');
+    mkdirSync(join(src, 'big'), { recursive: true });
+    for (let i = 0; i < 3000; i++) writeFileSync(join(src, 'big', `a-rather-long-file-name-number-${i}`), '');
+    const base = join(dir, 'base.img');
+    mkImage(base, { size: 16 * MiB, blockSize: 1024, from: src });
+    spawnSync('e2fsck', ['-fyD', base]);
+    t.equal(htreeLevels(base, '/big'), 1, 'the fixture has a two-level htree');
+    const bs = 1024;
+    const rootBlock = Number(debugfs(base, 'bmap /big 0').trim());
+    const baseBytes = readFileSync(base);
+    // Every dx_node the root points at, so that any name's path meets the damage.
+    const count = baseBytes.readUInt16LE(rootBlock * bs + 0x22);
+    const nodeBlocks = Array.from({ length: count }, (_, i) => Number(debugfs(base, `bmap /big ${baseBytes.readUInt32LE(rootBlock * bs + 0x20 + 8 * i + 4)}`).trim()));
+    const images = SEEDS.map((seed, i) => {
+      const img = join(dir, `bad-${i}.img`);
+      const bytes = Buffer.from(baseBytes);
+      for (const node of nodeBlocks) seed.damage(bytes, rootBlock * bs, node * bs);
+      writeFileSync(img, bytes);
+      return img;
+    });
+    const mounts = images.map((img, i) => ({ target: `/b${i}`, fstype: 'ext2', source: img }));
+    const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, ...mounts] });
+    try {
+      const p = await k.spawn();
+      for (const [i, seed] of SEEDS.entries()) {
+        const created = await p.open(`/b${i}/big/new-name`, 'wx').then(() => null, (e: unknown) => e as SysError);
+        t.equal(created?.errno, 'EUCLEAN', `${seed.name}: a create is EUCLEAN`);
+        t.match(created?.message ?? '', seed.message, `${seed.name}: naming the damage`);
+        t.equal(await errnoOf(p.lstat(`/b${i}/big/a-rather-long-file-name-number-2999`)), 'EUCLEAN', `${seed.name}: a lookup too`);
+        t.equal(await errnoOf(p.mkdir(`/b${i}/elsewhere`, 0o755)), 'ok', `${seed.name}: the rest of the file system is served`);
       }
     } finally {
       await k.halt();
