@@ -1,6 +1,7 @@
 // The htree write test (test/ext2-htree-write-*.ts, one file per policy): directories of 10,
-// 500 and 5,000 names made by rumpus on dir_index images (mke2fs's ext2 defaults, 1 and 4 KiB
-// blocks), a third of the names unlinked, some renamed within and across directories,
+// 500 and (at 1 KiB blocks, where two index levels come soonest) 5,000 names made by rumpus on
+// dir_index images (mke2fs's ext2 defaults at 1 and 4 KiB blocks; tea hash, unsigned, at 1 KiB),
+// a third of the names unlinked, some renamed within and across directories,
 // subdirectories made, moved and removed — then e2fsprogs says the htree is right: both e2fsck
 // checks clean (no "Pass 3A: Optimizing directories", which a lost index would cause), debugfs
 // shows an index where a directory grew past one block (two levels for 5,000 names at 1 KiB),
@@ -12,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MOUNTS, boot, type Proc, type SysError } from '../../kernel/index.js';
-import { debugfs, fsckClean, mkImage, tempDir } from './e2fs.js';
+import { debugfs, debugfsWrite, fsckClean, mkImage, tempDir } from './e2fs.js';
 import { errnoOf } from './errno.js';
 
 const MiB = 1024 * 1024;
@@ -39,10 +40,13 @@ interface Layout {
   expected: Map<string, Set<string>>;
 }
 
-/** Makes the directories and names, then unlinks, renames, moves; returns what each directory should hold. */
-async function mutate(p: Proc, root: string): Promise<Layout> {
+/**
+ * Makes the directories and names (d5000 only when `big`), then unlinks, renames, moves;
+ * returns what each directory should hold.
+ */
+async function mutate(p: Proc, root: string, big: boolean): Promise<Layout> {
   const expected = new Map<string, Set<string>>();
-  const sizes: [string, number][] = [['d10', 10], ['d500', 500], ['d5000', 5000]];
+  const sizes: [string, number][] = [['d10', 10], ['d500', 500], ...(big ? [['d5000', 5000] as [string, number]] : [])];
   await p.mkdir(`${root}/moved`, 0o755);
   expected.set('moved', new Set());
   for (const [d, n] of sizes) {
@@ -77,17 +81,18 @@ async function mutate(p: Proc, root: string): Promise<Layout> {
       names.add(to);
     }
   }
-  // Subdirectories in the big directory: made, one moved out (its '..' changes), one removed.
-  const big = expected.get('d5000')!;
+  // Subdirectories in the biggest directory: made, one moved out (its '..' changes), one removed.
+  const [largest] = sizes[sizes.length - 1];
+  const names = expected.get(largest)!;
   for (const sub of ['sub-a', 'sub-b', 'sub-c']) {
-    await p.mkdir(`${root}/d5000/${sub}`, 0o755);
-    big.add(sub);
+    await p.mkdir(`${root}/${largest}/${sub}`, 0o755);
+    names.add(sub);
   }
-  await p.rename(`${root}/d5000/sub-a`, `${root}/moved/sub-a`);
-  big.delete('sub-a');
+  await p.rename(`${root}/${largest}/sub-a`, `${root}/moved/sub-a`);
+  names.delete('sub-a');
   expected.get('moved')!.add('sub-a');
-  await p.rmdir(`${root}/d5000/sub-b`);
-  big.delete('sub-b');
+  await p.rmdir(`${root}/${largest}/sub-b`);
+  names.delete('sub-b');
   return { expected };
 }
 
@@ -95,17 +100,22 @@ async function mutate(p: Proc, root: string): Promise<Layout> {
 export function htreeWriteTest(policy: string): void {
   t.test(`htree directories written under ${policy}`, async (t) => {
     const dir = tempDir('rumpus-htree-');
+    // levelsOfBig: the indirect levels of d5000's index, null for an image without d5000.
     const images = [
-      { name: 'ext2 defaults, 1 KiB blocks', img: join(dir, 'k1.img'), blockSize: 1024, levelsOfBig: 1 },
-      { name: 'ext2 defaults, 4 KiB blocks', img: join(dir, 'k4.img'), blockSize: 4096, levelsOfBig: 0 },
+      { name: 'ext2 defaults, 1 KiB blocks', img: join(dir, 'k1.img'), blockSize: 1024, levelsOfBig: 1, hash: 1 },
+      { name: 'ext2 defaults, 4 KiB blocks', img: join(dir, 'k4.img'), blockSize: 4096, levelsOfBig: null, hash: 1 },
+      { name: 'tea hash, unsigned, 1 KiB blocks', img: join(dir, 'tea.img'), blockSize: 1024, levelsOfBig: null, hash: 2, tea: true },
     ];
-    for (const im of images) mkImage(im.img, { size: 64 * MiB, blockSize: im.blockSize });
+    for (const im of images) {
+      mkImage(im.img, { size: 64 * MiB, blockSize: im.blockSize });
+      if (im.tea) debugfsWrite(im.img, ['ssv def_hash_version tea', 'ssv flags 2']);
+    }
     const mounts = images.map((im, i) => ({ target: `/w${i}`, fstype: 'ext2', source: im.img }));
     const layouts: Layout[] = [];
     let k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, ...mounts] });
     try {
       const p = await k.spawn();
-      for (let i = 0; i < images.length; i++) layouts.push(await mutate(p, `/w${i}`));
+      for (const [i, im] of images.entries()) layouts.push(await mutate(p, `/w${i}`, im.levelsOfBig !== null));
     } finally {
       await k.halt();
     }
@@ -114,7 +124,8 @@ export function htreeWriteTest(policy: string): void {
       t.ok(r.clean, `${im.name}: e2fsck -fn silent and e2fsck -fy changes nothing`, { report: r.report });
       t.equal(htreeLevels(im.img, '/d10'), null, `${im.name}: the one-block directory stays linear`);
       t.not(htreeLevels(im.img, '/d500'), null, `${im.name}: the directory of 500 names is indexed`);
-      t.equal(htreeLevels(im.img, '/d5000'), im.levelsOfBig, `${im.name}: the directory of 5,000 names has ${im.levelsOfBig} indirect levels`);
+      t.match(debugfs(im.img, 'htree /d500'), new RegExp(`Hash Version: ${im.hash}\\b`), `${im.name}: with the file system's default hash`);
+      if (im.levelsOfBig !== null) t.equal(htreeLevels(im.img, '/d5000'), im.levelsOfBig, `${im.name}: the directory of 5,000 names has ${im.levelsOfBig} indirect levels`);
       for (const [d, names] of layouts[i].expected) {
         t.same(debugfsNames(im.img, `/${d}`), [...names].sort(), `${im.name}: debugfs lists exactly the names of /${d}`);
       }
@@ -128,7 +139,7 @@ export function htreeWriteTest(policy: string): void {
           for (const name of names) if (!(await p.lstat(`/w${i}/${d}/${name}`).then(() => true, () => false))) missing++;
         }
         t.equal(missing, 0, `${im.name}: a new mount finds every name through the index`);
-        const gone = await errnoOf(p.lstat(`/w${i}/d5000/${nameOf('d5000', 0)}`));
+        const gone = await errnoOf(p.lstat(`/w${i}/d500/${nameOf('d500', 0)}`));
         t.equal(gone, 'ENOENT', `${im.name}: an unlinked name is not found`);
       }
     } finally {
