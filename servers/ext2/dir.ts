@@ -50,8 +50,9 @@ const MAX_DIR_SIZE = 2 ** 32 - 1;
 /** Names kept in all directory indexes together; the least recently used go first. */
 const MAX_INDEXED_NAMES = 256 * 1024;
 /**
- * Rounds of an insertion into an htree: each either places the name or makes room (adds a
- * level, splits a node, splits a leaf), and a name needs at most all three.
+ * Rounds of an insertion into an htree, each of which places the name or makes room: a name
+ * needs at most a new level, a node split per level and a leaf split before it is placed;
+ * twice that bounds it with room to spare.
  */
 const MAX_HTREE_ROUNDS = 2 * (MAX_INDIRECT_LEVELS + 3);
 
