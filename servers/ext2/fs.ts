@@ -102,7 +102,7 @@ export class Ext2 implements FsInstance {
     this.alloc = new Allocator(cache, groups, geo);
     this.inodes = new InodeTable(cache, groups, geo);
     this.map = new BlockMap(cache, groups, this.alloc, geo);
-    this.dirs = new Directories(cache, this.map, geo);
+    this.dirs = new Directories(cache, this.map, geo, sb.defHashVersion);
     this.content = new FileContent(cache, this.map, groups, geo.blockSize);
     this.stateAtMount = stateBefore ?? sb.state;
   }
@@ -300,7 +300,7 @@ export class Ext2 implements FsInstance {
       if (!dir.canAddSubdir(this.geo.dirNlink)) throw new SysError('EMLINK', `ext2: inode ${dir.ino} has ${dir.links} links`);
       const node = await this.newInode(dir, S_IFDIR | (mode & S_IALLUGO), uid, gid);
       const { block } = await this.map.map(node, 0, this.groups.firstBlock(this.groups.groupOfInode(node.ino)));
-      this.dirs.initialize(this.cache.fresh(block), node.ino, dir.ino);
+      this.dirs.initialize(this.cache.fresh(block), node, dir.ino);
       node.size = this.geo.blockSize;
       node.links = 2;
       await this.dirs.add(dir, name, node, node.ctime);

@@ -6,13 +6,13 @@
 // bg_itable_unused) exactly as mke2fs leaves them — so that the image is the one mke2fs makes.
 
 import { S_IFDIR, S_IFREG } from '../../kernel/api.js';
-import { setU16, setU32 } from './bytes.js';
+import { setU16 } from './bytes.js';
 import {
-  BG_CHECKSUM, DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, RO_COMPAT_METADATA_CSUM, bitmapChecksum, checksumSeed,
-  dirBlockChecksum, groupDescChecksum, inodeSeed, sealInodeChecksum,
+  BG_CHECKSUM, DIRENT_TAIL_SIZE, RO_COMPAT_METADATA_CSUM, bitmapChecksum, checksumSeed,
+  groupDescChecksum, inodeSeed, sealInodeChecksum,
 } from './csum.js';
 import type { Write } from './device.js';
-import { DOT_ENTRIES_SIZE, FT_UNKNOWN, typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
+import { DOT_ENTRIES_SIZE, FT_UNKNOWN, sealLeafBlock, typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
 import { BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED, writeDescriptor } from './groups.js';
 import { EXTENTS_FL, I_BLOCKS_UNIT, Inode, ROOT_INO } from './inode.js';
 import { extentRoot, type Run } from './mkfs-files.js';
@@ -94,15 +94,6 @@ function bitmap(blockSize: number, used: number, valid: number): Uint8Array {
   for (let bit = 0; bit < used; bit++) set(bit);
   for (let bit = valid; bit < blockSize * 8; bit++) set(bit);
   return bits;
-}
-
-/** Ends a directory leaf block with its metadata_csum tail (ext4_dir_entry_tail) and checksum. */
-function sealDirBlock(block: Uint8Array, seed: number, ino: number): void {
-  const tail = block.length - DIRENT_TAIL_SIZE;
-  block.fill(0, tail);
-  setU16(block, tail + 4, DIRENT_TAIL_SIZE);
-  block[tail + 7] = DIRENT_TAIL_FT;
-  setU32(block, block.length - 4, dirBlockChecksum(inodeSeed(seed, ino, 0), block));
 }
 
 /** The superblock's fields that are the same in every copy. */
@@ -212,14 +203,14 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
   const rootData = new Uint8Array(bs);
   writeDotEntries(rootData, ROOT_INO, ROOT_INO, dirType, DOT_ENTRIES_SIZE);
   writeEntry(rootData, DOT_ENTRIES_SIZE, LOST_FOUND_INO, end - DOT_ENTRIES_SIZE, new TextEncoder().encode('lost+found'), dirType);
-  if (seed !== null) sealDirBlock(rootData, seed, ROOT_INO);
+  if (seed !== null) sealLeafBlock(rootData, inodeSeed(seed, ROOT_INO, 0));
   write(rootBlock, rootData);
   const lostFoundData = new Uint8Array(p.lostFoundBlocks * bs);
   for (let i = 0; i < p.lostFoundBlocks; i++) {
     const block = lostFoundData.subarray(i * bs, (i + 1) * bs);
     if (i === 0) writeDotEntries(block.subarray(0, end), LOST_FOUND_INO, ROOT_INO, dirType);
     else writeEmptyBlock(block.subarray(0, end));
-    if (seed !== null) sealDirBlock(block, seed, LOST_FOUND_INO);
+    if (seed !== null) sealLeafBlock(block, inodeSeed(seed, LOST_FOUND_INO, 0));
   }
   write(lostFoundBlock, lostFoundData);
 
