@@ -345,7 +345,7 @@ export class Groups {
     for (let bit = 0; bit < end - first; bit++) if (!isSet(buf, bit)) free++;
     if (free !== this.freeBlocks(g)) throw corrupt(`group ${g} is BLOCK_UNINIT and counts ${this.freeBlocks(g)} free blocks, but its metadata leaves ${free}`);
     this.setFlags(g, this.flags(g) & ~BG_BLOCK_UNINIT);
-    this.note(g, BLOCK_BITS);
+    this.madeBitmap(g, BLOCK_BITS);
     return buf;
   }
 
@@ -356,7 +356,7 @@ export class Groups {
     const buf = this.cache.fresh(this.inodeBitmap(g));
     setBits(buf, ipg, this.geo.blockSize * 8);
     this.setFlags(g, this.flags(g) & ~BG_INODE_UNINIT);
-    this.note(g, INODE_BITS);
+    this.madeBitmap(g, INODE_BITS);
     return buf;
   }
 
@@ -391,6 +391,12 @@ export class Groups {
     const { block, offset } = this.where(g);
     const desc = this.cache.pinned(block).subarray(offset, offset + this.geo.descSize);
     return this.geo.csumSeed !== null ? groupDescChecksum(this.geo.csumSeed, g, desc) : groupDescChecksum16(this.uuid, g, desc);
+  }
+
+  /** A bitmap made here: its checksum is stamped at the next seal, and until then nothing verifies it. */
+  private madeBitmap(g: number, which: number): void {
+    this.note(g, which);
+    this.verified[g] |= which;
   }
 
   private note(g: number, what: number): void {

@@ -39,7 +39,7 @@ export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
 /** needs_recovery: the journal holds transactions not yet written home (the mount recovers them: journal.ts). */
 export const INCOMPAT_RECOVER = 0x4;
-/** ext4 features this driver reads but does not write (Documentation/filesystems/ext4/super.rst). */
+/** ext4's extent trees, 64-bit group descriptors, flex_bg (Documentation/filesystems/ext4/super.rst). */
 export const INCOMPAT_EXTENTS = 0x40;
 export const INCOMPAT_64BIT = 0x80;
 export const INCOMPAT_FLEX_BG = 0x200;
@@ -54,14 +54,13 @@ export const RO_COMPAT_EXTRA_ISIZE = 0x40;
 /** Blocks allocated in clusters: bitmaps and group sizes count clusters, not blocks. */
 export const RO_COMPAT_BIGALLOC = 0x200;
 
-/** What this driver reads and writes (needs_recovery: once the mount has recovered the journal). */
-const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG;
-/** What it reads only: the mount is read-only. Any other INCOMPAT bit refuses the mount. */
-const INCOMPAT_READ_ONLY = INCOMPAT_CSUM_SEED;
+/** What this driver reads and writes (needs_recovery: once the mount has recovered the journal); any other INCOMPAT bit refuses the mount. */
+const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED;
 /** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
 const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
 /** What it writes; any other RO_COMPAT bit makes the mount read-only. */
-const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE | RO_COMPAT_HUGE_FILE | RO_COMPAT_GDT_CSUM | RO_COMPAT_DIR_NLINK | RO_COMPAT_EXTRA_ISIZE;
+const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE | RO_COMPAT_HUGE_FILE | RO_COMPAT_GDT_CSUM | RO_COMPAT_DIR_NLINK
+  | RO_COMPAT_EXTRA_ISIZE | RO_COMPAT_METADATA_CSUM;
 
 const INCOMPAT_NAMES: Record<number, string> = {
   0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', [INCOMPAT_RECOVER]: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
@@ -393,16 +392,16 @@ function corruptSb(what: string): never {
  * Refuses what is not an ext2 superblock (EINVAL), a revision past 1 and a file system with
  * features this driver cannot read (ENOTSUP, naming them), a journal with transactions to
  * replay (EUCLEAN) and, with metadata_csum, a superblock whose s_checksum is wrong (EUCLEAN) —
- * before any other number in it is trusted. Returns a sentence naming the features that only
- * allow reading (ext4's extent, 64bit, flex_bg, metadata_csum… and unknown RO_COMPAT bits), or
- * null when the file system may be written.
+ * before any other number in it is trusted. Returns a sentence naming the RO_COMPAT features
+ * that only allow reading (quota, project, verity… and unknown bits), or null when the file
+ * system may be written.
  */
 export function checkFeatures(sb: Superblock): string | null {
   if (sb.magic !== EXT2_MAGIC) {
     throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
   }
   if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
-  const unknownIncompat = (sb.incompat & ~(INCOMPAT_SUPPORTED | INCOMPAT_READ_ONLY)) >>> 0;
+  const unknownIncompat = (sb.incompat & ~INCOMPAT_SUPPORTED) >>> 0;
   const unreadableRo = sb.roCompat & RO_COMPAT_UNREADABLE;
   if (unknownIncompat || unreadableRo) {
     const names = [featureNames(unknownIncompat, INCOMPAT_NAMES), featureNames(unreadableRo, RO_COMPAT_NAMES)].filter((n) => n !== '');
@@ -413,8 +412,8 @@ export function checkFeatures(sb: Superblock): string | null {
     const want = superblockChecksum(sb.raw);
     if (sb.checksum !== want) throw corrupt(`the superblock's checksum is 0x${sb.checksum.toString(16)}, but its bytes give 0x${want.toString(16)}`);
   }
-  const readOnly = [featureNames(sb.incompat & INCOMPAT_READ_ONLY, INCOMPAT_NAMES), featureNames((sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0, RO_COMPAT_NAMES)].filter((n) => n !== '');
-  return readOnly.length > 0 ? `feature(s) ${readOnly.join(', ')} not supported for writing` : null;
+  const readOnly = featureNames((sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0, RO_COMPAT_NAMES);
+  return readOnly !== '' ? `feature(s) ${readOnly} not supported for writing` : null;
 }
 
 /** Where the superblock's features put backups: sparse_super2's two groups, sparse_super's, or every group. */

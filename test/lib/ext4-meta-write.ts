@@ -4,9 +4,9 @@
 // dumpe2fs shows the groups rumpus initialised and bg_flags and bg_itable_unused as e2fsprogs
 // computes them (ext2fs_set_gdt_csum: INODE_UNINIT exactly where no inode is in use, the used
 // part of each inode table ending after its last inode in use), and debugfs reads every file
-// back byte for byte. Images without extents (mke2fs refuses
-// 64bit without them), with flex_bg, uninit_bg, huge_file, dir_nlink, extra_isize, with and
-// without a journal, 1 and 4 KiB blocks.
+// back byte for byte. Images as `mke2fs -t ext4` makes them (extent, 64bit, flex_bg,
+// metadata_csum, huge_file, dir_nlink, extra_isize, a journal), without 64bit, and with
+// uninit_bg instead of metadata_csum and no extents; 1 and 4 KiB blocks.
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -34,6 +34,8 @@ export interface MetaImage {
 }
 
 export const META_IMAGES: MetaImage[] = [
+  { name: '1k-ext4', blockSize: 1024, size: 32 * MiB, features: '', garbageGroups: [1] },
+  { name: '4k-ext4-no64bit-nojournal', blockSize: 4096, size: 64 * MiB, groupBlocks: 4096, features: '^64bit,^has_journal', garbageGroups: [1] },
   { name: '1k-uninit_bg-journal', blockSize: 1024, size: 32 * MiB, features: '^extent,^64bit,^metadata_csum,uninit_bg', garbageGroups: [2] },
   { name: '4k-uninit_bg-nojournal', blockSize: 4096, size: 64 * MiB, groupBlocks: 4096, features: '^extent,^64bit,^metadata_csum,^has_journal,uninit_bg', garbageGroups: [1, 2] },
 ];
@@ -78,7 +80,7 @@ function fill(img: string, block: number, count: number, blockSize: number): voi
 
 /** Makes the image, with its garbage groups. */
 export function makeMetaImage(im: MetaImage, path: string): void {
-  mkExt4Image(path, { size: im.size, blockSize: im.blockSize, features: im.features, groupBlocks: im.groupBlocks });
+  mkExt4Image(path, { size: im.size, blockSize: im.blockSize, features: im.features || undefined, groupBlocks: im.groupBlocks });
   const groups = groupsOf(path);
   for (const g of im.garbageGroups ?? []) {
     const info = groups[g];
