@@ -2,18 +2,20 @@
 // indirect blocks of pointers (0 is a hole). Every pointer read from disk is checked before
 // it is followed: outside the file system or onto metadata is damage (EUCLEAN), and so is an
 // indirect block that reappears below itself. Freeing a block twice is caught by the bitmap.
-// An inode with ext4's EXTENTS_FL maps its blocks with an extent tree instead (extents.ts),
-// which this driver reads but never changes (such file systems are mounted read-only).
+// An inode with ext4's EXTENTS_FL maps its blocks with an extent tree instead (extents.ts
+// reads it, extent-write.ts changes it); this class is the one interface to both maps. On a
+// file system with the extent feature, new files, directories and slow symlinks get a tree.
 
 import { SysError } from '../../kernel/api.js';
 import type { Allocator } from './alloc.js';
 import { setU32, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
+import { ExtentWriter } from './extent-write.js';
 import { ExtentMap } from './extents.js';
 import type { Groups } from './groups.js';
 import { EXTENTS_FL, I_BLOCKS_UNIT, type Inode } from './inode.js';
-import type { Geometry } from './superblock.js';
+import { MAX_SIZE_WITHOUT_LARGE_FILE, type Geometry } from './superblock.js';
 
 const DIRECT = 12;
 
@@ -45,11 +47,24 @@ export function maxFileSize(geo: Geometry): number {
   return (blocks - meta) * geo.blockSize;
 }
 
+/**
+ * Largest size in bytes of a file mapped by an extent tree, as Linux's ext4_max_size computes
+ * it: logical blocks below 2^32 − 1 (so that an extent can reach the last), and without
+ * huge_file no more blocks than the 32-bit i_blocks counts in 512-byte units.
+ */
+export function maxExtentFileSize(geo: Geometry): number {
+  const blocks = (2 ** 32 - 1) * geo.blockSize;
+  if (geo.hugeFile) return blocks;
+  return Math.min(blocks, Math.floor((2 ** 32 - 1) / (geo.blockSize / I_BLOCKS_UNIT)) * geo.blockSize);
+}
+
 export class BlockMap {
   private readonly p: number;
   private readonly sectorsPerBlock: number;
   private readonly extents: ExtentMap;
+  private readonly extentWriter: ExtentWriter;
   private readonly extentsAllowed: boolean;
+  private readonly maxSizes: { blockMap: number; extents: number };
 
   constructor(
     private readonly cache: BlockCache,
@@ -60,7 +75,24 @@ export class BlockMap {
     this.p = geo.pointersPerBlock;
     this.sectorsPerBlock = geo.blockSize / I_BLOCKS_UNIT;
     this.extents = new ExtentMap(cache, groups, geo);
+    this.extentWriter = new ExtentWriter(cache, groups, alloc, this.extents, geo);
     this.extentsAllowed = geo.extents;
+    const revision0 = geo.revision === 0 ? MAX_SIZE_WITHOUT_LARGE_FILE : Infinity;
+    this.maxSizes = { blockMap: Math.min(revision0, maxFileSize(geo)), extents: Math.min(revision0, maxExtentFileSize(geo)) };
+  }
+
+  /**
+   * Gives a new inode that will own blocks (a regular file, directory or slow symlink) the map
+   * of its file system: an empty extent tree with the extent feature; else the block map, which
+   * a new inode's zeroed i_block already is.
+   */
+  initialize(node: Inode): void {
+    if (this.extentsAllowed) this.extentWriter.initialize(node);
+  }
+
+  /** Largest size in bytes the inode's map can address. */
+  maxSize(node: Inode): number {
+    return this.usesExtents(node) ? this.maxSizes.extents : this.maxSizes.blockMap;
   }
 
   /** Whether the inode maps with an extent tree: EXTENTS_FL, which only the extent feature allows. */
@@ -68,11 +100,6 @@ export class BlockMap {
     if (!(node.flags & EXTENTS_FL)) return false;
     if (!this.extentsAllowed) throw corrupt(`inode ${node.ino} has EXTENTS_FL on a file system without the extent feature`);
     return true;
-  }
-
-  /** Refuses to change an extent-mapped inode: this driver does not write extent trees. */
-  private refuseExtents(node: Inode): void {
-    if (this.usesExtents(node)) throw new SysError('EROFS', `ext2: inode ${node.ino} is mapped by an extent tree, which this driver does not write`);
   }
 
   /** Where logical block `lblk` hangs: [slot in i_block, index in each indirect level…]. */
@@ -144,12 +171,12 @@ export class BlockMap {
   }
 
   /**
-   * The physical block of lblk, allocating it (and any missing indirect blocks, zeroed) near
-   * `goal` when it is a hole. `fresh` says the data block was just allocated: the caller
-   * must fill all of it.
+   * The physical block of lblk, allocating it (and any missing indirect blocks, zeroed, or
+   * extent tree nodes) near `goal` when it is a hole. `fresh` says the data block was just
+   * allocated, or was an uninitialised extent's: the caller must fill all of it.
    */
   async map(node: Inode, lblk: number, goal: number): Promise<{ block: number; fresh: boolean }> {
-    this.refuseExtents(node);
+    if (this.usesExtents(node)) return this.extentWriter.map(node, lblk, goal);
     const path = this.path(lblk);
     const above: number[] = [];
     let b = node.block[path[0]];
@@ -183,7 +210,7 @@ export class BlockMap {
 
   /** Frees every block of logical block `keep` and beyond, and indirect blocks left empty. */
   async truncate(node: Inode, keep: number): Promise<void> {
-    this.refuseExtents(node);
+    if (this.usesExtents(node)) return this.extentWriter.truncate(node, keep);
     for (let i = keep; i < DIRECT; i++) {
       if (node.block[i] !== 0) {
         await this.release(node, node.block[i]);

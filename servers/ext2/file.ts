@@ -14,8 +14,6 @@ export class FileContent {
     private readonly map: BlockMap,
     private readonly groups: Groups,
     private readonly blockSize: number,
-    /** Largest size a file may reach on this file system. */
-    readonly maxSize: number,
   ) {}
 
   /** Up to `length` bytes at `offset`; fewer at the end of the file. */
@@ -49,13 +47,14 @@ export class FileContent {
   /**
    * Writes data at offset, allocating holes. Returns the bytes written, a prefix of data:
    * fewer than asked when the file system filled up after some were written, or when the
-   * file reached maxSize (as Linux's write does). When not one byte can be written it fails
-   * with ENOSPC or EFBIG, and the op's rollback undoes what it allocated.
+   * file reached the largest size its map addresses (as Linux's write does). When not one byte
+   * can be written it fails with ENOSPC or EFBIG, and the op's rollback undoes what it allocated.
    */
   async write(node: Inode, offset: number, data: Uint8Array): Promise<number> {
     if (data.length === 0) return 0;
-    if (offset >= this.maxSize) throw new SysError('EFBIG', `ext2: a file cannot grow past ${this.maxSize} bytes`);
-    const end = Math.min(offset + data.length, this.maxSize);
+    const maxSize = this.map.maxSize(node);
+    if (offset >= maxSize) throw new SysError('EFBIG', `ext2: a file cannot grow past ${maxSize} bytes`);
+    const end = Math.min(offset + data.length, maxSize);
     if (offset > node.size) await this.zeroTail(node);
     const bs = this.blockSize;
     const first = Math.floor(offset / bs);
@@ -87,7 +86,8 @@ export class FileContent {
 
   /** Truncates or extends (with a hole) to `size` bytes. */
   async resize(node: Inode, size: number): Promise<void> {
-    if (size > this.maxSize) throw new SysError('EFBIG', `ext2: a file cannot grow past ${this.maxSize} bytes`);
+    const maxSize = this.map.maxSize(node);
+    if (size > maxSize) throw new SysError('EFBIG', `ext2: a file cannot grow past ${maxSize} bytes`);
     if (size === node.size) return;
     if (size > node.size) {
       await this.zeroTail(node);
