@@ -1,7 +1,8 @@
 // Allocation of blocks and inodes from the group bitmaps, keeping every count e2fsck checks
 // (bitmap bits, per-group free and directory counts; the superblock's totals are summed from
 // the groups at commit). Freeing something already free means the image is damaged. Which
-// group a new inode goes to is orlov.ts's choice.
+// group a new inode goes to is orlov.ts's choice. The bitmaps come from groups.ts, which makes
+// those of lazily initialised groups on first use and keeps bg_itable_unused.
 
 import { SysError } from '../../kernel/api.js';
 import type { BlockCache } from './cache.js';
@@ -65,12 +66,11 @@ export class Allocator {
       const g = (home + i) % groups.count;
       if (groups.freeBlocks(g) === 0) continue;
       const from = Math.max(this.blockHint[g], i === 0 ? goal - groups.firstBlock(g) : 0);
-      const bitmapBlock = groups.blockBitmap(g);
-      const bit = findClear(await this.cache.get(bitmapBlock), from, groups.blocksIn(g));
+      const bit = findClear(await groups.blockBits(g), from, groups.blocksIn(g));
       if (bit < 0) continue;
       const b = groups.firstBlock(g) + bit;
       if (groups.isMetadata(b)) throw corrupt(`the block bitmap of group ${g} marks metadata block ${b} as free`);
-      const bitmap = await this.cache.modify(bitmapBlock);
+      const bitmap = await groups.changeBlockBits(g);
       bitmap[bit >> 3] |= 1 << (bit & 7);
       groups.addFreeBlocks(g, -1);
       this.freeTotal--;
@@ -85,7 +85,7 @@ export class Allocator {
     if (groups.isMetadata(b)) throw corrupt(`a file claims block ${b}, which is metadata or outside the file system`);
     const g = groups.groupOfBlock(b);
     const bit = b - groups.firstBlock(g);
-    const bitmap = await this.cache.modify(groups.blockBitmap(g));
+    const bitmap = await groups.changeBlockBits(g);
     if (!isSet(bitmap, bit)) throw corrupt(`block ${b} is freed but the bitmap says it is already free (claimed twice?)`);
     bitmap[bit >> 3] &= ~(1 << (bit & 7));
     groups.addFreeBlocks(g, 1);
@@ -111,12 +111,12 @@ export class Allocator {
       const first = g * geo.inodesPerGroup + 1;
       // Inodes below first_ino are reserved even if a damaged bitmap says otherwise.
       const from = Math.max(0, geo.firstIno - first);
-      const bitmapBlock = groups.inodeBitmap(g);
-      const bit = findClear(await this.cache.get(bitmapBlock), from, geo.inodesPerGroup);
+      const bit = findClear(await groups.inodeBits(g), from, geo.inodesPerGroup);
       if (bit < 0) continue;
-      const bitmap = await this.cache.modify(bitmapBlock);
+      const bitmap = await groups.changeInodeBits(g);
       bitmap[bit >> 3] |= 1 << (bit & 7);
       groups.addFreeInodes(g, -1);
+      await groups.noteInodeUsed(g, bit);
       if (isDir) groups.addUsedDirs(g, 1);
       this.debts.note(g, isDir);
       return first + bit;
@@ -128,10 +128,11 @@ export class Allocator {
     const { groups, geo } = this;
     const g = groups.groupOfInode(ino);
     const bit = ino - 1 - g * geo.inodesPerGroup;
-    const bitmap = await this.cache.modify(groups.inodeBitmap(g));
+    const bitmap = await groups.changeInodeBits(g);
     if (!isSet(bitmap, bit)) throw corrupt(`inode ${ino} is freed but the bitmap says it is already free`);
     bitmap[bit >> 3] &= ~(1 << (bit & 7));
     groups.addFreeInodes(g, 1);
+    groups.noteInodeFreed(g, bit, bitmap);
     if (isDir) groups.addUsedDirs(g, -1);
   }
 }

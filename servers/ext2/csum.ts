@@ -6,7 +6,7 @@
 // (ext4_dirblock_csum, ext4_dx_csum). Every crc32c here is the raw update (ext4_chksum), never
 // inverted; every number is an unsigned 32-bit integer unless said otherwise.
 
-import { u16, u32 } from './bytes.js';
+import { setU16, u16, u32 } from './bytes.js';
 import { crc16Update, crc32cUpdate } from './crc32c.js';
 
 /** s_feature_incompat's metadata_csum_seed: the seed is s_checksum_seed, not derived from the uuid. */
@@ -122,6 +122,13 @@ export function inodeChecksum(seed: number, ino: number, raw: Uint8Array): numbe
 export function storedInodeChecksum(raw: Uint8Array): number {
   const lo = u16(raw, I_CHECKSUM_LO);
   return inodeHasChecksumHi(raw) ? (lo | (u16(raw, I_CHECKSUM_HI) << 16)) >>> 0 : lo;
+}
+
+/** Stores inodeChecksum in a raw inode: i_checksum_lo, and i_checksum_hi when the inode has room for it. */
+export function sealInodeChecksum(seed: number, ino: number, raw: Uint8Array): void {
+  const sum = inodeChecksum(seed, ino, raw);
+  setU16(raw, I_CHECKSUM_LO, sum & 0xffff);
+  if (inodeHasChecksumHi(raw)) setU16(raw, I_CHECKSUM_HI, sum >>> 16);
 }
 
 /** Whether a raw inode's stored checksum is inodeChecksum's. */

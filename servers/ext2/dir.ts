@@ -6,6 +6,15 @@
 // or an insertion does not rescan the directory; the driver is the only writer, and updates
 // the index with each change it makes. Names are bytes, kept and compared as byte strings
 // (one char per byte), never decoded: two names differ when their bytes do.
+//
+// On a dir_index file system a directory with INDEX_FL is kept indexed as Linux's ext4 keeps
+// it (fs/ext4/namei.c ext4_dx_add_entry, do_split, make_indexed_dir): a new name goes into
+// the leaf its hash leads to; a full leaf splits by hash into a new block, which the index
+// node above gains; a full node splits, or, when the dx_root is full, the root's entries move
+// into a new dx_node one level down (at most MAX_INDIRECT_LEVELS, beyond which the directory
+// is full: ENOSPC). A linear directory of one block that fills up becomes indexed. Removing a
+// name changes its leaf only; the index never shrinks. With metadata_csum every leaf block
+// ends in a dirent tail entries never use, and every block changed gets its checksum again.
 
 import {
   NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, byteString, bytesOf, quoteName,
@@ -14,8 +23,11 @@ import {
 import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import type { BlockMap } from './blockmap.js';
-import { DIRENT_TAIL_SIZE, dirBlockChecksum, hasDirentTail, inodeSeed } from './csum.js';
-import { dxLeaves } from './dx.js';
+import { DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, dirBlockChecksum, hasDirentTail, inodeSeed } from './csum.js';
+import {
+  DX_HASH_TEA, DX_NODE_COUNT, DX_ROOT_COUNT, MAX_INDIRECT_LEVELS, dxEntries, dxHash, dxHashVersion, dxLeaves, dxLimit, dxProbe, initDxNode, initDxRoot,
+  sealDxNode, setDxEntries, setDxIndirectLevels, type DxDir, type DxLevel,
+} from './dx.js';
 import { corrupt } from './errors.js';
 import { I_BLOCKS_UNIT, INDEX_FL, type Inode } from './inode.js';
 import type { Geometry } from './superblock.js';
@@ -37,6 +49,12 @@ export const DOT_ENTRIES_SIZE = 2 * MIN_REC_LEN;
 const MAX_DIR_SIZE = 2 ** 32 - 1;
 /** Names kept in all directory indexes together; the least recently used go first. */
 const MAX_INDEXED_NAMES = 256 * 1024;
+/**
+ * Rounds of an insertion into an htree, each of which places the name or makes room: a name
+ * needs at most a new level, a node split per level and a leaf split before it is placed;
+ * twice that bounds it with room to spare.
+ */
+const MAX_HTREE_ROUNDS = 2 * (MAX_INDIRECT_LEVELS + 3);
 
 /** file_type of an entry whose type is not recorded (EXT2_FT_UNKNOWN), as without the filetype feature. */
 export const FT_UNKNOWN = 0;
@@ -92,6 +110,19 @@ export function writeEmptyBlock(buf: Uint8Array): void {
   setU16(buf, ENTRY_REC_LEN, buf.length);
 }
 
+/**
+ * Ends a directory leaf block with metadata_csum's struct ext4_dir_entry_tail (inode 0,
+ * rec_len 12, name_len 0, file type 0xDE) and its det_checksum, from the directory's inodeSeed
+ * (fs/ext4/namei.c ext4_initialize_dirent_tail, ext4_dirblock_csum_set).
+ */
+export function sealLeafBlock(buf: Uint8Array, dirSeed: number): void {
+  const tail = buf.length - DIRENT_TAIL_SIZE;
+  buf.fill(0, tail);
+  setU16(buf, tail + ENTRY_REC_LEN, DIRENT_TAIL_SIZE);
+  buf[tail + ENTRY_FILE_TYPE] = DIRENT_TAIL_FT;
+  setU32(buf, buf.length - 4, dirBlockChecksum(dirSeed, buf));
+}
+
 /** The name of the entry whose name starts at `at`, `len` bytes, as a byte string. */
 function nameAt(buf: Uint8Array, at: number, len: number): string {
   return byteString(buf.subarray(at, at + len));
@@ -128,6 +159,28 @@ function nameFault(buf: Uint8Array, at: number, len: number, slot: number): stri
   return null;
 }
 
+/** A live entry lifted out of its block, with its name's htree hash, to be written elsewhere. */
+interface MovedEntry {
+  ino: number;
+  type: number;
+  name: Uint8Array;
+  /** rec_len it had: what do_split weighs it by. */
+  recLen: number;
+  hash: number;
+}
+
+/** Writes entries one after the other from `from`, the last running to `end`; zeroes the rest before `end`. */
+function packEntries(buf: Uint8Array, from: number, end: number, entries: MovedEntry[]): void {
+  buf.fill(0, from, end);
+  let off = from;
+  entries.forEach((e, i) => {
+    const len = i === entries.length - 1 ? end - off : recLenFor(e.name.length);
+    writeEntry(buf, off, e.ino, len, e.name, e.type);
+    off += len;
+  });
+  if (entries.length === 0) setU16(buf, from + ENTRY_REC_LEN, end - from);
+}
+
 /** One entry as scan reports it (the same object is reused for every entry). */
 interface RawEntry {
   off: number;
@@ -155,7 +208,7 @@ interface DirIndex {
   names: Map<string, Slot>;
   /** Physical block of each logical block. */
   phys: number[];
-  /** Per block, the longest entry that fits in it. */
+  /** Per block, the longest entry that fits in it (what a linear directory's insertion looks at). */
   room: number[];
 }
 
@@ -168,8 +221,37 @@ export class Directories {
     private readonly cache: BlockCache,
     private readonly map: BlockMap,
     private readonly geo: Geometry,
+    /** s_def_hash_version: the hash of the htree a directory gets when it becomes indexed. */
+    private readonly defHashVersion: number,
   ) {
     this.bs = geo.blockSize;
+  }
+
+  /** Whether the directory is read and changed through its htree: INDEX_FL on a dir_index file system. */
+  private indexed(dir: Inode): boolean {
+    return this.geo.dirIndex && (dir.flags & INDEX_FL) !== 0;
+  }
+
+  /** The directory's own checksum seed with metadata_csum (inodeSeed), else null. */
+  private dirSeed(dir: Inode): number | null {
+    return this.geo.csumSeed === null ? null : inodeSeed(this.geo.csumSeed, dir.ino, dir.generation);
+  }
+
+  /** Where entries of a leaf block end: before the dirent tail with metadata_csum. */
+  private get leafEnd(): number {
+    return this.bs - (this.geo.csumSeed === null ? 0 : DIRENT_TAIL_SIZE);
+  }
+
+  /**
+   * After block lblk of dir changed: its checksum again with metadata_csum — the dx tail of an
+   * indexed directory's block 0 (the dx_root, whose '.' and '..' it covers), else the leaf's
+   * dirent tail. dx_nodes are sealed where they change.
+   */
+  private seal(dir: Inode, lblk: number, buf: Uint8Array): void {
+    const seed = this.dirSeed(dir);
+    if (seed === null) return;
+    if (lblk === 0 && this.indexed(dir)) sealDxNode(seed, buf, DX_ROOT_COUNT);
+    else sealLeafBlock(buf, seed);
   }
 
   // ---- reading --------------------------------------------------------------------------
@@ -302,16 +384,14 @@ export class Directories {
    * the one leaf (or few, on a hash collision) the name's hash leads to; else from every block.
    */
   async lookup(dir: Inode, name: string): Promise<Slot | undefined> {
-    if (this.indexes.has(dir.ino) || !this.geo.dirIndex || !(dir.flags & INDEX_FL)) return (await this.index(dir)).names.get(name);
+    if (this.indexes.has(dir.ino) || !this.indexed(dir)) return (await this.index(dir)).names.get(name);
     const blocks = this.checkSize(dir);
-    const seed = this.geo.csumSeed;
     const read = async (lblk: number) => {
       const b = await this.map.lookup(dir, lblk);
       if (b === 0) throw corrupt(`directory inode ${dir.ino}, block ${lblk} is a hole`);
       return this.cache.get(b);
     };
-    const csumSeed = seed === null ? null : inodeSeed(seed, dir.ino, dir.generation);
-    for await (const lblk of dxLeaves({ ino: dir.ino, blocks, csumSeed, read }, bytesOf(name), this.geo.hashSeed, this.geo.hashUnsigned)) {
+    for await (const lblk of dxLeaves({ ino: dir.ino, blocks, csumSeed: this.dirSeed(dir), read }, bytesOf(name), this.geo.hashSeed, this.geo.hashUnsigned)) {
       const buf = await read(lblk);
       this.verifyLeaf(buf, dir, lblk);
       let found: Slot | undefined;
@@ -372,33 +452,221 @@ export class Directories {
 
   // ---- changing -------------------------------------------------------------------------
 
-  /** Adds an entry name → node, growing the directory by a block if no block has room. */
+  /**
+   * Adds an entry name → node: through the htree in an indexed directory; else into the first
+   * block with room, making a full one-block directory indexed on a dir_index file system, and
+   * otherwise growing the directory by a block.
+   */
   async add(dir: Inode, name: string, node: Inode, now: number): Promise<void> {
     const idx = await this.index(dir);
     const bytes = bytesOf(name);
-    const need = recLenFor(bytes.length);
-    let lblk = idx.room.findIndex((room) => room >= need);
-    if (lblk < 0) lblk = await this.grow(dir, idx);
-    const buf = await this.cache.modify(idx.phys[lblk]);
     const type = this.geo.filetype ? typeCode(node.mode) : FT_UNKNOWN;
+    let lblk: number;
+    if (this.indexed(dir)) {
+      lblk = await this.addIndexed(dir, idx, bytes, node.ino, type);
+    } else {
+      lblk = idx.room.findIndex((room) => room >= recLenFor(bytes.length));
+      if (lblk < 0 && idx.phys.length === 1 && this.geo.dirIndex && this.defHashVersion <= DX_HASH_TEA) {
+        await this.makeIndexed(dir, idx);
+        lblk = await this.addIndexed(dir, idx, bytes, node.ino, type);
+      } else {
+        if (lblk < 0) lblk = await this.grow(dir, idx);
+        const buf = await this.cache.modify(idx.phys[lblk]);
+        if (!this.place(buf, dir, lblk, bytes, node.ino, type)) throw new Error(`directory inode ${dir.ino}, block ${lblk}: no room for an entry although the index said so`);
+        idx.room[lblk] = this.roomIn(buf, dir, lblk);
+        this.seal(dir, lblk, buf);
+      }
+    }
+    idx.names.set(name, { ino: node.ino, type, lblk });
+    this.indexedNames++;
+    this.changed(dir, now);
+  }
+
+  /** Writes the entry into the first entry of block lblk with room for it (add_dirent_to_buf); whether one had room. */
+  private place(buf: Uint8Array, dir: Inode, lblk: number, name: Uint8Array, ino: number, type: number): boolean {
+    const need = recLenFor(name.length);
     let placed = false;
     this.scan(buf, dir, lblk, (e) => {
       if (slack(e) < need) return false;
       if (e.ino === 0) {
-        writeEntry(buf, e.off, node.ino, e.recLen, bytes, type);
+        writeEntry(buf, e.off, ino, e.recLen, name, type);
       } else {
         const used = recLenFor(e.nameLen);
-        writeEntry(buf, e.off + used, node.ino, e.recLen - used, bytes, type);
+        writeEntry(buf, e.off + used, ino, e.recLen - used, name, type);
         setU16(buf, e.off + ENTRY_REC_LEN, used);
       }
       placed = true;
       return true;
     });
-    if (!placed) throw new Error(`directory inode ${dir.ino}, block ${lblk}: no room for an entry although the index said so`);
+    return placed;
+  }
+
+  /** The htree walk over a directory whose blocks the index knows. */
+  private dxDir(dir: Inode, idx: DirIndex): DxDir {
+    return { ino: dir.ino, blocks: idx.phys.length, csumSeed: this.dirSeed(dir), read: (lblk) => this.cache.get(idx.phys[lblk]) };
+  }
+
+  /**
+   * ext4_dx_add_entry: puts the name into the leaf its hash leads to, making room first when
+   * that leaf is full — a split of the leaf, before it a split of the full index node above
+   * it, or a new level when every node up to the dx_root is full — and looking again after
+   * each. Returns the leaf's logical block.
+   */
+  private async addIndexed(dir: Inode, idx: DirIndex, name: Uint8Array, ino: number, type: number): Promise<number> {
+    for (let round = 0; round < MAX_HTREE_ROUNDS; round++) {
+      const path = await dxProbe(this.dxDir(dir, idx), name, this.geo.hashSeed, this.geo.hashUnsigned);
+      const bottom = path.levels[path.levels.length - 1];
+      const lblk = bottom.blocks[bottom.at];
+      const buf = await this.cache.modify(idx.phys[lblk]);
+      this.verifyLeaf(buf, dir, lblk);
+      if (this.place(buf, dir, lblk, name, ino, type)) {
+        this.seal(dir, lblk, buf);
+        return lblk;
+      }
+      if (bottom.hashes.length === bottom.limit) await this.splitIndex(dir, idx, path.levels);
+      else await this.splitLeaf(dir, idx, bottom, path.version, lblk, buf);
+    }
+    throw new SysError('ENOSPC', `ext2: directory inode ${dir.ino}: no room for the entry after splitting its htree ${MAX_HTREE_ROUNDS} times`);
+  }
+
+  /**
+   * The live entries of block lblk with their hashes under `version`, '.' and '..' left out
+   * (dx_make_map).
+   */
+  private liftEntries(buf: Uint8Array, dir: Inode, lblk: number, version: number): MovedEntry[] {
+    const out: MovedEntry[] = [];
+    this.scan(buf, dir, lblk, (e) => {
+      if (e.ino === 0 || isDots(buf, e)) return;
+      const name = buf.slice(e.off + ENTRY_NAME, e.off + ENTRY_NAME + e.nameLen);
+      out.push({ ino: e.ino, type: e.type, name, recLen: e.recLen, hash: dxHash(name, version, this.geo.hashSeed) });
+    });
+    return out;
+  }
+
+  /**
+   * do_split: moves the upper part by hash of the full leaf lblk (at most half of the block's
+   * bytes, or half its entries when they are few and large) into a new leaf, and adds that
+   * leaf to the index node `node` after the entry that led here, with the first moved hash
+   * (its low bit set when the hash before it is equal: a collision continued).
+   */
+  private async splitLeaf(dir: Inode, idx: DirIndex, node: DxLevel, version: number, lblk: number, buf: Uint8Array): Promise<void> {
+    const entries = this.liftEntries(buf, dir, lblk, version);
+    if (entries.length < 2) throw new Error(`directory inode ${dir.ino}, block ${lblk}: a full leaf with ${entries.length} entries`);
+    const sorted = entries.map((e, i) => ({ e, i })).sort((a, b) => a.e.hash - b.e.hash || a.i - b.i).map((x) => x.e);
+    let size = 0;
+    let move = 0;
+    let i = sorted.length - 1;
+    for (; i >= 0; i--) {
+      if (size + sorted[i].recLen / 2 > this.bs / 2) break;
+      size += sorted[i].recLen;
+      move++;
+    }
+    const split = i > 0 ? sorted.length - move : sorted.length >> 1;
+    const moved = sorted.slice(split);
+    const hash2 = moved[0].hash + (moved[0].hash === sorted[split - 1].hash ? 1 : 0);
+    const movedSet = new Set(moved);
+    const kept = entries.filter((e) => !movedSet.has(e));
+    const newLblk = await this.grow(dir, idx);
+    const newBuf = await this.cache.modify(idx.phys[newLblk]);
+    packEntries(buf, 0, this.leafEnd, kept);
+    packEntries(newBuf, 0, this.leafEnd, moved);
+    this.seal(dir, lblk, buf);
+    this.seal(dir, newLblk, newBuf);
     idx.room[lblk] = this.roomIn(buf, dir, lblk);
-    idx.names.set(name, { ino: node.ino, type, lblk });
-    this.indexedNames++;
-    this.changed(dir, now);
+    idx.room[newLblk] = this.roomIn(newBuf, dir, newLblk);
+    for (const e of moved) {
+      const slot = idx.names.get(byteString(e.name));
+      if (slot?.lblk === lblk) slot.lblk = newLblk;
+    }
+    const nodeBuf = await this.cache.modify(idx.phys[node.lblk]);
+    const table = dxEntries(nodeBuf, node.countOffset);
+    table.splice(node.at + 1, 0, { hash: hash2, block: newLblk });
+    setDxEntries(nodeBuf, node.countOffset, table);
+    this.sealNode(dir, nodeBuf, node.countOffset);
+  }
+
+  /**
+   * Makes room in the index above a full leaf whose node is full: splits the highest full node
+   * below one with room, half its entries into a new dx_node that its parent gains; or, when
+   * every node up to the dx_root is full, moves the root's entries into a new dx_node one
+   * level down — ENOSPC when the index already has MAX_INDIRECT_LEVELS levels below the root.
+   */
+  private async splitIndex(dir: Inode, idx: DirIndex, levels: DxLevel[]): Promise<void> {
+    let f = levels.length - 1;
+    while (f > 0 && levels[f - 1].hashes.length === levels[f - 1].limit) f--;
+    const csum = this.geo.csumSeed !== null;
+    if (f === 0 && levels.length - 1 >= MAX_INDIRECT_LEVELS) {
+      throw new SysError('ENOSPC', `ext2: directory inode ${dir.ino} is full: its htree index has ${MAX_INDIRECT_LEVELS + 1} full levels, the most without large_dir`);
+    }
+    const newLblk = await this.grow(dir, idx);
+    const newBuf = await this.cache.modify(idx.phys[newLblk]);
+    initDxNode(newBuf, csum);
+    const node = levels[f];
+    const buf = await this.cache.modify(idx.phys[node.lblk]);
+    const table = dxEntries(buf, node.countOffset);
+    if (f === 0) {
+      setDxEntries(newBuf, DX_NODE_COUNT, table);
+      setDxEntries(buf, node.countOffset, [{ hash: 0, block: newLblk }]);
+      setDxIndirectLevels(buf, levels.length);
+    } else {
+      const half = table.length >> 1;
+      setDxEntries(newBuf, DX_NODE_COUNT, table.slice(half));
+      setDxEntries(buf, node.countOffset, table.slice(0, half));
+      const parent = levels[f - 1];
+      const parentBuf = await this.cache.modify(idx.phys[parent.lblk]);
+      const above = dxEntries(parentBuf, parent.countOffset);
+      above.splice(parent.at + 1, 0, { hash: table[half].hash, block: newLblk });
+      setDxEntries(parentBuf, parent.countOffset, above);
+      this.sealNode(dir, parentBuf, parent.countOffset);
+    }
+    idx.room[newLblk] = 0;
+    this.sealNode(dir, newBuf, DX_NODE_COUNT);
+    this.sealNode(dir, buf, node.countOffset);
+  }
+
+  /** A changed index node's dx tail checksum, with metadata_csum. */
+  private sealNode(dir: Inode, buf: Uint8Array, countOffset: number): void {
+    const seed = this.dirSeed(dir);
+    if (seed !== null) sealDxNode(seed, buf, countOffset);
+  }
+
+  /**
+   * make_indexed_dir: the entries of a full one-block directory after '.' and '..' move to a
+   * new block 1; block 0 becomes the dx_root (s_def_hash_version) pointing at it, the directory
+   * gains INDEX_FL, and block 1 is split by hash at once, as Linux does.
+   */
+  private async makeIndexed(dir: Inode, idx: DirIndex): Promise<void> {
+    const root = await this.cache.modify(idx.phys[0]);
+    if (u16(root, ENTRY_REC_LEN) !== MIN_REC_LEN || !this.startsWithDots(root, dir)) {
+      throw corrupt(`directory inode ${dir.ino}, block 0 does not start with '.' (12 bytes) and '..'`);
+    }
+    const csum = this.geo.csumSeed !== null;
+    const version = dxHashVersion(this.defHashVersion, this.geo.hashUnsigned);
+    const entries = this.liftEntries(root, dir, 0, version);
+    const leaf = await this.grow(dir, idx);
+    const leafBuf = await this.cache.modify(idx.phys[leaf]);
+    packEntries(leafBuf, 0, this.leafEnd, entries);
+    initDxRoot(root, this.defHashVersion, csum);
+    setDxEntries(root, DX_ROOT_COUNT, [{ hash: 0, block: leaf }]);
+    dir.flags |= INDEX_FL;
+    dir.dirty = true;
+    this.seal(dir, 0, root);
+    this.seal(dir, leaf, leafBuf);
+    idx.room[0] = 0;
+    idx.room[leaf] = this.roomIn(leafBuf, dir, leaf);
+    for (const [name, slot] of idx.names) if (slot.lblk === 0 && name !== '.' && name !== '..') slot.lblk = leaf;
+    const rootLevel: DxLevel = { lblk: 0, countOffset: DX_ROOT_COUNT, limit: dxLimit(this.bs, DX_ROOT_COUNT, csum), hashes: [0], blocks: [leaf], at: 0 };
+    await this.splitLeaf(dir, idx, rootLevel, version, leaf, leafBuf);
+  }
+
+  /** Whether block 0's first two entries are '.' and '..'. */
+  private startsWithDots(buf: Uint8Array, dir: Inode): boolean {
+    let dots = 0;
+    this.scan(buf, dir, 0, (e) => {
+      if (e.ino === 0 || !isDots(buf, e) || e.nameLen !== dots + 1) return true;
+      return ++dots === 2;
+    });
+    return dots === 2;
   }
 
   /** Removes the entry `name`, merging its room into the entry before it. */
@@ -408,6 +676,7 @@ export class Directories {
     else setU16(buf, prev + ENTRY_REC_LEN, u16(buf, prev + ENTRY_REC_LEN) + u16(buf, off + ENTRY_REC_LEN));
     const idx = await this.index(dir);
     idx.room[lblk] = this.roomIn(buf, dir, lblk);
+    this.seal(dir, lblk, buf);
     idx.names.delete(name);
     this.indexedNames--;
     this.changed(dir, now);
@@ -415,17 +684,19 @@ export class Directories {
 
   /** Points the existing entry `name` at another inode (rename over a target, a moved directory's '..'). */
   async retarget(dir: Inode, name: string, node: Inode, now: number): Promise<void> {
-    const { buf, off, slot } = await this.entry(dir, name);
+    const { buf, lblk, off, slot } = await this.entry(dir, name);
     setU32(buf, off + ENTRY_INODE, node.ino);
     if (this.geo.filetype) buf[off + ENTRY_FILE_TYPE] = typeCode(node.mode);
+    this.seal(dir, lblk, buf);
     slot.ino = node.ino;
     slot.type = this.geo.filetype ? typeCode(node.mode) : FT_UNKNOWN;
     this.changed(dir, now);
   }
 
-  /** Fills a new directory's first block with '.' and '..'. */
-  initialize(buf: Uint8Array, ino: number, parent: number): void {
-    writeDotEntries(buf, ino, parent, this.geo.filetype ? typeCode(S_IFDIR) : FT_UNKNOWN);
+  /** Fills a new directory's first block with '.' and '..' (and, with metadata_csum, the dirent tail). */
+  initialize(buf: Uint8Array, dir: Inode, parent: number): void {
+    writeDotEntries(buf.subarray(0, this.leafEnd), dir.ino, parent, this.geo.filetype ? typeCode(S_IFDIR) : FT_UNKNOWN);
+    this.seal(dir, 0, buf);
   }
 
   /** Forgets a directory's index (it was freed). */
@@ -442,21 +713,27 @@ export class Directories {
     this.indexedNames = 0;
   }
 
+  /** Appends an empty leaf block (with its dirent tail under metadata_csum) to the directory; returns its logical block. */
   private async grow(dir: Inode, idx: DirIndex): Promise<number> {
     if (dir.size + this.bs > MAX_DIR_SIZE) throw new SysError('ENOSPC', `ext2: directory inode ${dir.ino} cannot grow any more`);
     const lblk = idx.phys.length;
     const { block } = await this.map.map(dir, lblk, idx.phys[lblk - 1] + 1);
-    writeEmptyBlock(this.cache.fresh(block));
+    const buf = this.cache.fresh(block);
+    writeEmptyBlock(buf.subarray(0, this.leafEnd));
+    this.seal(dir, lblk, buf);
     idx.phys.push(block);
-    idx.room.push(this.bs);
+    idx.room.push(this.leafEnd);
     dir.size += this.bs;
     return lblk;
   }
 
-  /** A change to a directory's entries: new times, and no htree index any more. */
+  /**
+   * A change to a directory's entries: new times. A directory with INDEX_FL on a file system
+   * without dir_index (which e2fsck reports) was changed as a linear one and loses the flag.
+   */
   private changed(dir: Inode, now: number): void {
     dir.mtime = dir.ctime = now;
-    dir.flags &= ~INDEX_FL;
+    if (!this.geo.dirIndex) dir.flags &= ~INDEX_FL;
     dir.dirty = true;
   }
 }

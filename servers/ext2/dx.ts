@@ -1,12 +1,14 @@
-// htree directory indexes, read side (Documentation/filesystems/ext4/directory.rst, "Hash Tree
+// htree directory indexes (Documentation/filesystems/ext4/directory.rst, "Hash Tree
 // Directories"; fs/ext4/namei.c dx_probe and ext4_htree_next_block; fs/ext4/hash.c): a name's
 // hash picks, through the dx_root in block 0 and at most one level of dx_nodes, the one leaf
 // block that holds it (and the following leaves while a hash collision continues there). Every
 // node is checked before use — dx_root_info, limit exactly what the block holds, count within
 // it, hashes in order, blocks inside the directory, the dx tail checksum with metadata_csum —
 // and damage is EUCLEAN naming the directory: a lookup never falls back to a linear scan.
+// The write side here is the nodes' layout (a new dx_root or dx_node, entries, dx tail); how
+// a directory's leaves and nodes split is dir.ts's.
 
-import { u16, u32 } from './bytes.js';
+import { setU16, setU32, u16, u32 } from './bytes.js';
 import { dxNodeChecksum } from './csum.js';
 import { corrupt } from './errors.js';
 
@@ -17,7 +19,7 @@ export const DX_HASH_TEA = 2;
 const UNSIGNED = 3;
 
 /** Levels of index below the root without large_dir (ext4_dir_htree_level): indirect_levels < 2. */
-const MAX_INDIRECT_LEVELS = 1;
+export const MAX_INDIRECT_LEVELS = 1;
 const DX_ROOT_INFO = 0x18;
 const DX_INFO_LENGTH = 8;
 /** An index entry: hash u32, block u32 (the first entry's hash field holds limit and count). */
@@ -131,11 +133,45 @@ export function dxHash(name: Uint8Array, version: number, seed: Uint8Array): num
   return hash === 0xfffffffe ? 0xfffffffc : hash;
 }
 
-/** One index node as dx_probe walks it: its entries' hashes and blocks, and which entry was taken. */
-interface Level {
+/** dxHash's `version` for a dx_root's hash version (DX_HASH_*) and s_flags' unsigned-char hashing. */
+export function dxHashVersion(rootVersion: number, unsigned: boolean): number {
+  return rootVersion + (unsigned ? UNSIGNED : 0);
+}
+
+/** Offset of the dx_root's limit/count header: behind '.', '..' and the 8-byte dx_root_info. */
+export const DX_ROOT_COUNT = DX_ROOT_INFO + DX_INFO_LENGTH;
+/** Offset of a dx_node's limit/count header: behind its fake dirent (inode 0, rec_len the whole block). */
+export const DX_NODE_COUNT = 8;
+
+/**
+ * Entries a node of a `bs`-byte block holds (dx_root_limit, dx_node_limit in fs/ext4/namei.c):
+ * the bytes after its limit/count header at `countOffset`, less the dx_tail with metadata_csum.
+ */
+export function dxLimit(bs: number, countOffset: number, csum: boolean): number {
+  return Math.floor((bs - countOffset - (csum ? DX_TAIL : 0)) / DX_ENTRY);
+}
+
+/** One index node as dx_probe walks it: where it lies, its entries' hashes and blocks, and which entry was taken. */
+export interface DxLevel {
+  /** Logical block of the node: 0 for the dx_root. */
+  lblk: number;
+  /** DX_ROOT_COUNT or DX_NODE_COUNT. */
+  countOffset: number;
+  limit: number;
+  /** Each entry's hash as stored (the low bit marks a collision continued), the first taken as 0. */
   hashes: number[];
+  /** Each entry's logical block. */
   blocks: number[];
   at: number;
+}
+
+/** Where dx_probe leads a name: its hash, the hash version that made it, and the nodes from the dx_root down. */
+export interface DxPath {
+  /** The name's hash, low bit clear. */
+  hash: number;
+  /** DX_HASH_* of the dx_root, plus 3 for the unsigned variants: dxHash's `version`. */
+  version: number;
+  levels: DxLevel[];
 }
 
 /** What the htree walk needs of the directory. */
@@ -149,6 +185,76 @@ export interface DxDir {
   read(lblk: number): Promise<Uint8Array>;
 }
 
+function bad(dir: DxDir, lblk: number, what: string): Error {
+  return corrupt(`directory inode ${dir.ino}'s htree: block ${lblk} ${what}`);
+}
+
+/**
+ * Checks one node — limit exactly what the block holds, count within it, the dx tail checksum,
+ * hashes in order, blocks inside the directory — and takes the last entry whose hash is at
+ * most `hash`.
+ */
+function parseLevel(dir: DxDir, buf: Uint8Array, lblk: number, countOffset: number, hash: number): DxLevel {
+  const limit = u16(buf, countOffset);
+  const count = u16(buf, countOffset + 2);
+  const want = dxLimit(buf.length, countOffset, dir.csumSeed !== null);
+  if (limit !== want) throw bad(dir, lblk, `has limit ${limit}, where the block holds ${want} entries`);
+  if (count < 1 || count > limit) throw bad(dir, lblk, `has count ${count}, outside 1–${limit}`);
+  if (dir.csumSeed !== null) {
+    const tail = countOffset + limit * DX_ENTRY;
+    const sum = dxNodeChecksum(dir.csumSeed, buf, countOffset);
+    if (u32(buf, tail + 4) !== sum) throw bad(dir, lblk, `has checksum 0x${u32(buf, tail + 4).toString(16)}, but its bytes give 0x${sum.toString(16)}`);
+  }
+  const hashes: number[] = [];
+  const blocks: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = countOffset + i * DX_ENTRY;
+    const h = i === 0 ? 0 : u32(buf, at);
+    const b = u32(buf, at + 4);
+    if (i > 0 && h < hashes[i - 1]) throw bad(dir, lblk, `has entry ${i} with hash 0x${h.toString(16)} below the one before it`);
+    if (b === 0 || b >= dir.blocks) throw bad(dir, lblk, `has entry ${i} pointing at block ${b}, outside 1–${dir.blocks - 1}`);
+    hashes.push(h);
+    blocks.push(b);
+  }
+  let lo = 0;
+  let hi = count - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (hashes[mid] <= hash) lo = mid;
+    else hi = mid - 1;
+  }
+  return { lblk, countOffset, limit, hashes, blocks, at: lo };
+}
+
+async function readNode(dir: DxDir, lblk: number, hash: number): Promise<DxLevel> {
+  const buf = await dir.read(lblk);
+  if (u32(buf, 0) !== 0 || u16(buf, 4) !== buf.length) throw bad(dir, lblk, 'is not a dx_node (an empty entry spanning the block)');
+  return parseLevel(dir, buf, lblk, DX_NODE_COUNT, hash);
+}
+
+/**
+ * dx_probe: the dx_root (checked: '.' and '..' before it, a known hash version, dx_root_info
+ * of 8 bytes, at most MAX_INDIRECT_LEVELS levels below it), the name's hash under its hash
+ * version (`unsigned` from s_flags, `hashSeed` s_hash_seed), and the nodes down to the one
+ * pointing at the name's leaf. Damage is EUCLEAN naming the directory and block.
+ */
+export async function dxProbe(dir: DxDir, name: Uint8Array, hashSeed: Uint8Array, unsigned: boolean): Promise<DxPath> {
+  const root = await dir.read(0);
+  const bs = root.length;
+  if (u16(root, 4) !== 12 || u16(root, 12 + 4) !== bs - 12) throw bad(dir, 0, "does not hold '.' and '..' before the dx_root");
+  const rootVersion = root[DX_ROOT_INFO + 4];
+  const infoLength = root[DX_ROOT_INFO + 5];
+  const indirect = root[DX_ROOT_INFO + 6];
+  if (rootVersion > DX_HASH_TEA) throw bad(dir, 0, `has hash version ${rootVersion}, not one of 0 (legacy), 1 (half_md4), 2 (tea)`);
+  if (infoLength !== DX_INFO_LENGTH) throw bad(dir, 0, `has dx_root_info length ${infoLength}, not ${DX_INFO_LENGTH}`);
+  if (indirect > MAX_INDIRECT_LEVELS) throw bad(dir, 0, `has ${indirect} indirect levels, more than ${MAX_INDIRECT_LEVELS}`);
+  const version = dxHashVersion(rootVersion, unsigned);
+  const hash = dxHash(name, version, hashSeed);
+  const levels = [parseLevel(dir, root, 0, DX_ROOT_COUNT, hash)];
+  for (let l = 0; l < indirect; l++) levels.push(await readNode(dir, levels[l].blocks[levels[l].at], hash));
+  return { hash, version, levels };
+}
+
 /**
  * The leaf blocks (logical) where `name` can be, in order: the one its hash leads to, then the
  * next ones while their starting hash continues a collision (hash | 1). `hashSeed` is
@@ -156,61 +262,7 @@ export interface DxDir {
  * index's entries.
  */
 export async function* dxLeaves(dir: DxDir, name: Uint8Array, hashSeed: Uint8Array, unsigned: boolean): AsyncGenerator<number> {
-  const bad = (lblk: number, what: string) => corrupt(`directory inode ${dir.ino}'s htree: block ${lblk} ${what}`);
-  const root = await dir.read(0);
-  const bs = root.length;
-  if (u16(root, 4) !== 12 || u16(root, 12 + 4) !== bs - 12) throw bad(0, "does not hold '.' and '..' before the dx_root");
-  const version = root[DX_ROOT_INFO + 4];
-  const infoLength = root[DX_ROOT_INFO + 5];
-  const levels = root[DX_ROOT_INFO + 6];
-  if (version > DX_HASH_TEA) throw bad(0, `has hash version ${version}, not one of 0 (legacy), 1 (half_md4), 2 (tea)`);
-  if (infoLength !== DX_INFO_LENGTH) throw bad(0, `has dx_root_info length ${infoLength}, not ${DX_INFO_LENGTH}`);
-  if (levels > MAX_INDIRECT_LEVELS) throw bad(0, `has ${levels} indirect levels, more than ${MAX_INDIRECT_LEVELS}`);
-  const hash = dxHash(name, version + (unsigned ? UNSIGNED : 0), hashSeed);
-
-  const path: Level[] = [];
-  const load = (buf: Uint8Array, lblk: number, countOffset: number): Level => {
-    const limit = u16(buf, countOffset);
-    const count = u16(buf, countOffset + 2);
-    const want = (bs - countOffset - (dir.csumSeed !== null ? DX_TAIL : 0)) / DX_ENTRY;
-    if (limit !== Math.floor(want)) throw bad(lblk, `has limit ${limit}, where the block holds ${Math.floor(want)} entries`);
-    if (count < 1 || count > limit) throw bad(lblk, `has count ${count}, outside 1–${limit}`);
-    if (dir.csumSeed !== null) {
-      const tail = countOffset + limit * DX_ENTRY;
-      const sum = dxNodeChecksum(dir.csumSeed, buf, countOffset);
-      if (u32(buf, tail + 4) !== sum) throw bad(lblk, `has checksum 0x${u32(buf, tail + 4).toString(16)}, but its bytes give 0x${sum.toString(16)}`);
-    }
-    const hashes: number[] = [];
-    const blocks: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const at = countOffset + i * DX_ENTRY;
-      const h = i === 0 ? 0 : u32(buf, at);
-      const b = u32(buf, at + 4);
-      if (i > 0 && h < hashes[i - 1]) throw bad(lblk, `has entry ${i} with hash 0x${h.toString(16)} below the one before it`);
-      if (b === 0 || b >= dir.blocks) throw bad(lblk, `has entry ${i} pointing at block ${b}, outside 1–${dir.blocks - 1}`);
-      hashes.push(h);
-      blocks.push(b);
-    }
-    // The last entry whose hash is at most the name's.
-    let lo = 0;
-    let hi = count - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (hashes[mid] <= hash) lo = mid;
-      else hi = mid - 1;
-    }
-    return { hashes, blocks, at: lo };
-  };
-  const loadNode = async (lblk: number, first: boolean): Promise<Level> => {
-    const buf = await dir.read(lblk);
-    if (u32(buf, 0) !== 0 || u16(buf, 4) !== bs) throw bad(lblk, 'is not a dx_node (an empty entry spanning the block)');
-    const level = load(buf, lblk, 8);
-    if (first) level.at = 0;
-    return level;
-  };
-
-  path.push(load(root, 0, DX_ROOT_INFO + infoLength));
-  for (let l = 0; l < levels; l++) path.push(await loadNode(path[l].blocks[path[l].at], false));
+  const { hash, levels: path } = await dxProbe(dir, name, hashSeed, unsigned);
   for (;;) {
     const bottom = path[path.length - 1];
     yield bottom.blocks[bottom.at];
@@ -221,6 +273,73 @@ export async function* dxLeaves(dir: DxDir, name: Uint8Array, hashSeed: Uint8Arr
     if (l < 0) return;
     path[l].at++;
     if ((path[l].hashes[path[l].at] & ~1) >>> 0 !== hash) return;
-    for (let k = l + 1; k < path.length; k++) path[k] = await loadNode(path[k - 1].blocks[path[k - 1].at], true);
+    for (let k = l + 1; k < path.length; k++) {
+      path[k] = await readNode(dir, path[k - 1].blocks[path[k - 1].at], hash);
+      path[k].at = 0;
+    }
   }
+}
+
+// ---- writing (fs/ext4/namei.c make_indexed_dir, ext4_dx_add_entry) ---------------------------
+
+/** One index entry: the least hash of what lies below it (the first entry's is implied 0), and the logical block. */
+export interface DxEntry {
+  hash: number;
+  block: number;
+}
+
+/** A node's entries as stored (the node was checked by dxProbe). */
+export function dxEntries(buf: Uint8Array, countOffset: number): DxEntry[] {
+  const out: DxEntry[] = [];
+  for (let i = 0, count = u16(buf, countOffset + 2); i < count; i++) {
+    const at = countOffset + i * DX_ENTRY;
+    out.push({ hash: i === 0 ? 0 : u32(buf, at), block: u32(buf, at + 4) });
+  }
+  return out;
+}
+
+/** Writes a node's count and entries, zeroing the slots past them up to its limit (which stays). */
+export function setDxEntries(buf: Uint8Array, countOffset: number, entries: DxEntry[]): void {
+  const limit = u16(buf, countOffset);
+  if (entries.length > limit) throw new Error(`htree node: ${entries.length} entries, more than its limit ${limit}`);
+  setU16(buf, countOffset + 2, entries.length);
+  entries.forEach((e, i) => {
+    const at = countOffset + i * DX_ENTRY;
+    if (i > 0) setU32(buf, at, e.hash); // the first entry's hash field holds limit and count
+    setU32(buf, at + 4, e.block);
+  });
+  buf.fill(0, countOffset + entries.length * DX_ENTRY, countOffset + limit * DX_ENTRY);
+}
+
+/**
+ * Turns block 0 of a directory, whose first two entries are '.' (12 bytes) and '..', into a
+ * dx_root: '..' runs to the end of the block, then dx_root_info (hash version `version`,
+ * 0–2, info length 8, no indirect levels) and an empty table of dxLimit entries. The caller
+ * sets the entries and seals it.
+ */
+export function initDxRoot(buf: Uint8Array, version: number, csum: boolean): void {
+  setU16(buf, 12 + 4, buf.length - 12);
+  buf.fill(0, DX_ROOT_INFO);
+  buf[DX_ROOT_INFO + 4] = version;
+  buf[DX_ROOT_INFO + 5] = DX_INFO_LENGTH;
+  setU16(buf, DX_ROOT_COUNT, dxLimit(buf.length, DX_ROOT_COUNT, csum));
+}
+
+/** Fills a new dx_node: the fake dirent (inode 0, rec_len the whole block), an empty table of dxLimit entries. */
+export function initDxNode(buf: Uint8Array, csum: boolean): void {
+  buf.fill(0);
+  setU16(buf, 4, buf.length);
+  setU16(buf, DX_NODE_COUNT, dxLimit(buf.length, DX_NODE_COUNT, csum));
+}
+
+/** Sets the dx_root's indirect_levels. */
+export function setDxIndirectLevels(root: Uint8Array, levels: number): void {
+  root[DX_ROOT_INFO + 6] = levels;
+}
+
+/** Writes a node's struct dx_tail: dt_reserved 0 and dt_checksum, from the directory's inodeSeed. */
+export function sealDxNode(inodeSeedValue: number, buf: Uint8Array, countOffset: number): void {
+  const tail = countOffset + u16(buf, countOffset) * DX_ENTRY;
+  setU32(buf, tail, 0);
+  setU32(buf, tail + 4, dxNodeChecksum(inodeSeedValue, buf, countOffset));
 }

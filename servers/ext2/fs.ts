@@ -102,7 +102,7 @@ export class Ext2 implements FsInstance {
     this.alloc = new Allocator(cache, groups, geo);
     this.inodes = new InodeTable(cache, groups, geo);
     this.map = new BlockMap(cache, groups, this.alloc, geo);
-    this.dirs = new Directories(cache, this.map, geo);
+    this.dirs = new Directories(cache, this.map, geo, sb.defHashVersion);
     this.content = new FileContent(cache, this.map, groups, geo.blockSize);
     this.stateAtMount = stateBefore ?? sb.state;
   }
@@ -297,14 +297,14 @@ export class Ext2 implements FsInstance {
       checkName(name);
       const dir = await this.liveDir(dirH);
       await this.absent(dir, name);
-      if (dir.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${dir.ino} has ${LINK_MAX} links`);
+      if (!dir.canAddSubdir(this.geo.dirNlink)) throw new SysError('EMLINK', `ext2: inode ${dir.ino} has ${dir.links} links`);
       const node = await this.newInode(dir, S_IFDIR | (mode & S_IALLUGO), uid, gid);
       const { block } = await this.map.map(node, 0, this.groups.firstBlock(this.groups.groupOfInode(node.ino)));
-      this.dirs.initialize(this.cache.fresh(block), node.ino, dir.ino);
+      this.dirs.initialize(this.cache.fresh(block), node, dir.ino);
       node.size = this.geo.blockSize;
       node.links = 2;
       await this.dirs.add(dir, name, node, node.ctime);
-      dir.links++;
+      dir.addSubdir(this.geo.dirNlink);
       return this.step(node);
     });
   }
@@ -390,7 +390,7 @@ export class Ext2 implements FsInstance {
       if (!(await this.dirs.isEmpty(node))) throw new SysError('ENOTEMPTY', `ext2: '${name}' is not empty`);
       const now = this.now();
       await this.dirs.remove(dir, name, now);
-      this.dropLink(dir, now);
+      dir.dropSubdir(now);
       this.unlinkDirectory(node, now);
       await this.release(node);
     });
@@ -417,20 +417,20 @@ export class Ext2 implements FsInstance {
         await this.dirs.retarget(ddir, dname, node, now);
         if (victim.isDir) {
           this.unlinkDirectory(victim, now);
-          this.dropLink(ddir, now);
+          ddir.dropSubdir(now);
         } else {
           this.dropLink(victim, now);
         }
         await this.release(victim);
       } else {
-        if (moving && ddir.links >= LINK_MAX) throw new SysError('EMLINK', `ext2: inode ${ddir.ino} has ${LINK_MAX} links`);
+        if (moving && !ddir.canAddSubdir(this.geo.dirNlink)) throw new SysError('EMLINK', `ext2: inode ${ddir.ino} has ${ddir.links} links`);
         await this.dirs.add(ddir, dname, node, now);
       }
       await this.dirs.remove(sdir, sname, now);
       if (moving) {
         await this.dirs.retarget(node, '..', ddir, now);
-        this.dropLink(sdir, now);
-        ddir.links++;
+        sdir.dropSubdir(now);
+        ddir.addSubdir(this.geo.dirNlink);
       }
       node.ctime = now;
       node.dirty = true;
@@ -586,14 +586,21 @@ export class Ext2 implements FsInstance {
     return !this.readonly && !this.readonlyAfterErrors;
   }
 
-  /** Writes every changed block and the superblock (with free counts summed from the groups) in one commit. */
+  /**
+   * Writes every changed block and the superblock (with free counts summed from the groups) in
+   * one commit; the groups' and the superblock's checksums are stamped first.
+   */
   private async commit(): Promise<void> {
     if (this.readonly) return;
+    this.cache.begin();
+    await this.groups.seal();
+    this.cache.end();
     const writes = this.cache.dirtyWrites();
     if (writes.length === 0 && !this.sbDirty) return;
     this.sb.freeBlocks = this.groups.totalFreeBlocks();
     this.sb.freeInodes = this.groups.totalFreeInodes();
     this.sb.writeTime = Math.floor(this.now() / 1000);
+    this.sb.sealChecksum();
     writes.push({ offset: SUPERBLOCK_OFFSET, data: this.sb.raw.slice() });
     await this.dev.commit(writes);
     this.cache.markClean();

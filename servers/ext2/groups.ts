@@ -4,10 +4,21 @@
 // 64bit (the _hi halves of block numbers and counts); with metadata_csum or uninit_bg each
 // carries a checksum, verified when the table is loaded. With flex_bg a group's bitmaps and
 // inode table may lie in another group: their places are read from the descriptors only.
+//
+// Lazily initialised groups (uninit_bg or metadata_csum; Documentation/filesystems/ext4/
+// blockgroup.rst, "Lazy Block Group Initialization"): a BLOCK_UNINIT group's block bitmap and an
+// INODE_UNINIT group's inode bitmap were never written; they are made here on first use, as
+// fs/ext4/balloc.c ext4_init_block_bitmap and ialloc.c ext4_init_inode_bitmap make them.
+// bg_itable_unused, INODE_UNINIT and BLOCK_UNINIT are then kept as e2fsprogs computes them
+// (ext2fs_set_gdt_csum): the used part of the inode table ends after its last inode in use, a
+// group with no inode in use is INODE_UNINIT, one (but the last) with every block free
+// BLOCK_UNINIT. (Linux only ever lowers bg_itable_unused and clears the flags.) Checksums (bg_checksum, and with
+// metadata_csum the bitmap checksums) are stamped by seal(), once per commit; a bitmap's
+// checksum is verified the first time the mount reads it.
 
 import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
-import { BG_CHECKSUM, groupDescChecksum, groupDescChecksum16 } from './csum.js';
+import { BG_CHECKSUM, bitmapChecksum, groupDescChecksum, groupDescChecksum16 } from './csum.js';
 import { corrupt } from './errors.js';
 import { GROUP_DESC_SIZE, type Geometry } from './superblock.js';
 
@@ -21,9 +32,20 @@ const FREE_BLOCKS = 0x0c; // u16
 const FREE_INODES = 0x0e; // u16
 const USED_DIRS = 0x10; // u16
 const FLAGS = 0x12; // u16, bg_flags (ext4's; mke2fs sets it on ext2 too)
-const ITABLE_UNUSED = 0x1c; // u16, bg_itable_unused (ext4's): inodes at the table's end never used
-/** Where a field's high half lies in a descriptor of 64 bytes or more: 0x20 past its low half. */
+const BLOCK_BITMAP_CSUM = 0x18; // u16, bg_block_bitmap_csum_lo (metadata_csum)
+const INODE_BITMAP_CSUM = 0x1a; // u16, bg_inode_bitmap_csum_lo
+const ITABLE_UNUSED = 0x1c; // u16, bg_itable_unused_lo (ext4's): inodes at the table's end never used
+/** Where a field's high half lies in a descriptor of 64 bytes or more: 0x20 past its low half… */
 const HI = 0x20;
+/** …but for bg_itable_unused_hi. */
+const ITABLE_UNUSED_HI = 0x32;
+/** The bitmap checksums' high halves are there when s_desc_size reaches past them (EXT4_BG_*_BITMAP_CSUM_HI_END). */
+const BITMAP_CSUM_HI_END = 0x3c;
+
+/** Which of a group's structures changed since the last seal (or, in `verified`, were checked). */
+const BLOCK_BITS = 1;
+const INODE_BITS = 2;
+const DESCRIPTOR = 4;
 
 /**
  * bg_flags bits of uninit_bg and metadata_csum (EXT4_BG_*): the inode or block bitmap was never
@@ -56,13 +78,29 @@ export function writeDescriptor(table: Uint8Array, g: number, d: GroupDescriptor
   setU16(table, at + FLAGS, d.flags);
 }
 
+/** Sets bits [from, to) of a bitmap. */
+function setBits(bitmap: Uint8Array, from: number, to: number): void {
+  for (let bit = from; bit < to; bit++) bitmap[bit >> 3] |= 1 << (bit & 7);
+}
+
+function isSet(bitmap: Uint8Array, bit: number): boolean {
+  return (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0;
+}
+
 export class Groups {
+  /** Per group, what changed since the last seal(): BLOCK_BITS, INODE_BITS, DESCRIPTOR. */
+  private readonly changed = new Map<number, number>();
+  /** Per group, the bitmaps whose checksum this mount has verified (BLOCK_BITS, INODE_BITS). */
+  private readonly verified: Uint8Array;
+
   private constructor(
     private readonly cache: BlockCache,
     private readonly geo: Geometry,
     /** The superblock's s_uuid, which uninit_bg's CRC-16 covers. */
     private readonly uuid: Uint8Array,
-  ) {}
+  ) {
+    this.verified = new Uint8Array(geo.groups);
+  }
 
   /** Sorted [first block, block count] of every group's bitmaps and inode table. */
   private tables: [number, number][] = [];
@@ -111,14 +149,120 @@ export class Groups {
   freeInodes(g: number): number { return this.u32of16(g, FREE_INODES); }
   usedDirs(g: number): number { return this.u32of16(g, USED_DIRS); }
 
+  /** bg_flags: BG_INODE_UNINIT, BG_BLOCK_UNINIT, BG_INODE_ZEROED. */
+  flags(g: number): number { return this.u16(g, FLAGS); }
+  /** bg_itable_unused: inodes at the end of the group's table never used (0 without uninit_bg or metadata_csum). */
+  itableUnused(g: number): number { return this.lazy ? this.halves(g, ITABLE_UNUSED, ITABLE_UNUSED_HI) : 0; }
+
+  /** Adds to group g's free block count; a group (but the last) left with every block free becomes BLOCK_UNINIT again. */
   addFreeBlocks(g: number, delta: number): void {
-    this.add16(g, FREE_BLOCKS, delta, this.blocksIn(g), 'free block');
+    this.add(g, FREE_BLOCKS, FREE_BLOCKS + HI, delta, this.blocksIn(g), 'free block');
+    if (this.lazy && this.freeBlocks(g) === this.geo.blocksPerGroup && g !== this.geo.groups - 1) this.setFlags(g, this.flags(g) | BG_BLOCK_UNINIT);
   }
   addFreeInodes(g: number, delta: number): void {
-    this.add16(g, FREE_INODES, delta, this.geo.inodesPerGroup, 'free inode');
+    this.add(g, FREE_INODES, FREE_INODES + HI, delta, this.geo.inodesPerGroup, 'free inode');
   }
   addUsedDirs(g: number, delta: number): void {
-    this.add16(g, USED_DIRS, delta, this.geo.inodesPerGroup, 'directory');
+    this.add(g, USED_DIRS, USED_DIRS + HI, delta, this.geo.inodesPerGroup, 'directory');
+  }
+
+  /**
+   * Group g's block bitmap, for reading. A BLOCK_UNINIT group's is made first (a change of the
+   * current op). With metadata_csum, the first read of each is checked against
+   * bg_block_bitmap_csum: EUCLEAN naming the group and the bitmap.
+   */
+  async blockBits(g: number): Promise<Uint8Array> {
+    if (this.lazy && this.flags(g) & BG_BLOCK_UNINIT) return this.initBlockBitmap(g);
+    const buf = await this.cache.get(this.blockBitmap(g));
+    this.verifyBitmap(g, BLOCK_BITS, buf);
+    return buf;
+  }
+
+  /** Group g's block bitmap for changing (dirty in the cache; its checksum is stamped at the next seal). */
+  async changeBlockBits(g: number): Promise<Uint8Array> {
+    await this.blockBits(g);
+    this.note(g, BLOCK_BITS);
+    return this.cache.modify(this.blockBitmap(g));
+  }
+
+  /**
+   * Group g's inode bitmap, for reading: as blockBits. An INODE_UNINIT group's is made first —
+   * and its block bitmap too if it is BLOCK_UNINIT, as Linux's __ext4_new_inode does.
+   */
+  async inodeBits(g: number): Promise<Uint8Array> {
+    if (this.lazy && this.flags(g) & BG_INODE_UNINIT) {
+      if (this.flags(g) & BG_BLOCK_UNINIT) this.initBlockBitmap(g);
+      return this.initInodeBitmap(g);
+    }
+    const buf = await this.cache.get(this.inodeBitmap(g));
+    this.verifyBitmap(g, INODE_BITS, buf);
+    return buf;
+  }
+
+  /** Group g's inode bitmap for changing, as changeBlockBits. */
+  async changeInodeBits(g: number): Promise<Uint8Array> {
+    await this.inodeBits(g);
+    this.note(g, INODE_BITS);
+    return this.cache.modify(this.inodeBitmap(g));
+  }
+
+  /**
+   * Inode `index` (0-based) of group g was just marked in use. If it lies past the used part of
+   * the inode table, the used part grows to hold it (bg_itable_unused lowered), its records
+   * zeroed first when the table is not (no BG_INODE_ZEROED: mke2fs's lazy_itable_init left
+   * whatever the image held there).
+   */
+  async noteInodeUsed(g: number, index: number): Promise<void> {
+    if (!this.lazy) return;
+    const ipg = this.geo.inodesPerGroup;
+    const usedEnd = ipg - this.itableUnused(g);
+    if (index < usedEnd) return;
+    if (!(this.flags(g) & BG_INODE_ZEROED)) {
+      const { inodeSize, blockSize } = this.geo;
+      for (let i = usedEnd; i <= index; i++) {
+        const byte = i * inodeSize;
+        const at = byte % blockSize;
+        (await this.cache.modify(this.inodeTable(g) + Math.floor(byte / blockSize))).fill(0, at, at + inodeSize);
+      }
+    }
+    this.setItableUnused(g, ipg - index - 1);
+  }
+
+  /**
+   * Inode `index` of group g was just freed (`bitmap` is the group's inode bitmap, changed): the
+   * used part of the table ends after the last inode still in use, and a group with none in use
+   * is INODE_UNINIT again, as e2fsprogs computes them.
+   */
+  noteInodeFreed(g: number, index: number, bitmap: Uint8Array): void {
+    if (!this.lazy) return;
+    const ipg = this.geo.inodesPerGroup;
+    if (this.freeInodes(g) === ipg) {
+      this.setFlags(g, this.flags(g) | BG_INODE_UNINIT);
+      this.setItableUnused(g, ipg);
+      return;
+    }
+    let last = Math.max(index, ipg - this.itableUnused(g) - 1);
+    while (last >= 0 && !isSet(bitmap, last)) last--;
+    this.setItableUnused(g, ipg - (last + 1));
+  }
+
+  /**
+   * Stamps the checksums of every group changed since the last seal: with metadata_csum those
+   * of its changed bitmaps (not of an uninitialised one, which nothing reads), then bg_checksum
+   * (crc32c's low half, or uninit_bg's CRC-16). Called once per commit, inside a cache op.
+   */
+  async seal(): Promise<void> {
+    const seed = this.geo.csumSeed;
+    for (const [g, what] of this.changed) {
+      if (seed !== null && what & BLOCK_BITS && !(this.flags(g) & BG_BLOCK_UNINIT)) {
+        this.setBitmapChecksum(g, BLOCK_BITMAP_CSUM, bitmapChecksum(seed, await this.cache.get(this.blockBitmap(g)), this.geo.blocksPerGroup));
+      }
+      if (seed !== null && what & INODE_BITS && !(this.flags(g) & BG_INODE_UNINIT)) {
+        this.setBitmapChecksum(g, INODE_BITMAP_CSUM, bitmapChecksum(seed, await this.cache.get(this.inodeBitmap(g)), this.geo.inodesPerGroup));
+      }
+      if (this.lazy) this.set16(g, BG_CHECKSUM, this.descriptorChecksum(g));
+    }
+    this.changed.clear();
   }
 
   totalFreeBlocks(): number {
@@ -135,12 +279,12 @@ export class Groups {
 
   /**
    * Why this driver must not write here, or null: a group marked uninitialised (BLOCK_UNINIT,
-   * INODE_UNINIT, or inodes counted unused), which only uninit_bg and metadata_csum file
-   * systems keep up to date (those are read-only here anyway). This driver keeps neither, so
-   * an inode or block it allocated there would be new damage to e2fsck (e2fsprogs'
-   * f_uninit_disable).
+   * INODE_UNINIT, or inodes counted unused) on a file system without uninit_bg or
+   * metadata_csum, which alone declare those marks: e2fsck would take an inode or block
+   * allocated there as new damage (e2fsprogs' f_uninit_disable).
    */
   uninitialisedReason(): string | null {
+    if (this.lazy) return null;
     for (let g = 0; g < this.geo.groups; g++) {
       const marks = [
         this.u16(g, FLAGS) & BG_INODE_UNINIT ? 'INODE_UNINIT' : '', this.u16(g, FLAGS) & BG_BLOCK_UNINIT ? 'BLOCK_UNINIT' : '',
@@ -160,7 +304,12 @@ export class Groups {
     if (b < geo.firstDataBlock || b >= geo.blocksCount) return true;
     const g = this.groupOfBlock(b);
     if (b - this.firstBlock(g) < this.reservedIn(g)) return true;
-    // The last table starting at or before b (binary search), and whether b lies in it.
+    const t = this.tables[this.tableAtOrBefore(b)];
+    return t !== undefined && t[0] <= b && b < t[0] + t[1];
+  }
+
+  /** The index in `tables` of the last table starting at or before b (binary search), or 0. */
+  private tableAtOrBefore(b: number): number {
     let lo = 0;
     let hi = this.tables.length - 1;
     while (lo < hi) {
@@ -168,8 +317,90 @@ export class Groups {
       if (this.tables[mid][0] <= b) lo = mid;
       else hi = mid - 1;
     }
-    const t = this.tables[lo];
-    return t !== undefined && t[0] <= b && b < t[0] + t[1];
+    return lo;
+  }
+
+  /** Whether group descriptors carry bg_checksum and the lazy-initialisation fields (uninit_bg or metadata_csum). */
+  private get lazy(): boolean {
+    return this.geo.csumSeed !== null || this.geo.gdtCsum;
+  }
+
+  /**
+   * Makes a BLOCK_UNINIT group's block bitmap (ext4_init_block_bitmap): its superblock and
+   * descriptor copy, and the bitmaps and inode tables that lie in it (with flex_bg, those of
+   * other groups packed there), in use; the bits past its blocks set. Its free count must be
+   * what that leaves, or the descriptor is damaged. The flag is cleared.
+   */
+  private initBlockBitmap(g: number): Uint8Array {
+    const buf = this.cache.fresh(this.blockBitmap(g));
+    const first = this.firstBlock(g);
+    const end = first + this.blocksIn(g);
+    setBits(buf, 0, this.reservedIn(g));
+    for (let i = this.tableAtOrBefore(first); i < this.tables.length && this.tables[i][0] < end; i++) {
+      const [start, length] = this.tables[i];
+      if (start + length > first) setBits(buf, Math.max(start, first) - first, Math.min(start + length, end) - first);
+    }
+    setBits(buf, end - first, this.geo.blockSize * 8);
+    let free = 0;
+    for (let bit = 0; bit < end - first; bit++) if (!isSet(buf, bit)) free++;
+    if (free !== this.freeBlocks(g)) throw corrupt(`group ${g} is BLOCK_UNINIT and counts ${this.freeBlocks(g)} free blocks, but its metadata leaves ${free}`);
+    this.setFlags(g, this.flags(g) & ~BG_BLOCK_UNINIT);
+    this.madeBitmap(g, BLOCK_BITS);
+    return buf;
+  }
+
+  /** Makes an INODE_UNINIT group's inode bitmap (ext4_init_inode_bitmap): no inode in use, the bits past inodes_per_group set. */
+  private initInodeBitmap(g: number): Uint8Array {
+    const ipg = this.geo.inodesPerGroup;
+    if (this.freeInodes(g) !== ipg) throw corrupt(`group ${g} is INODE_UNINIT but counts ${this.freeInodes(g)} free inodes of ${ipg}`);
+    const buf = this.cache.fresh(this.inodeBitmap(g));
+    setBits(buf, ipg, this.geo.blockSize * 8);
+    this.setFlags(g, this.flags(g) & ~BG_INODE_UNINIT);
+    this.madeBitmap(g, INODE_BITS);
+    return buf;
+  }
+
+  /** With metadata_csum, checks a bitmap read for the first time against its checksum in the descriptor. */
+  private verifyBitmap(g: number, which: number, buf: Uint8Array): void {
+    const seed = this.geo.csumSeed;
+    if (seed === null || this.verified[g] & which) return;
+    const [field, bits, name] = which === BLOCK_BITS ? [BLOCK_BITMAP_CSUM, this.geo.blocksPerGroup, 'block'] : [INODE_BITMAP_CSUM, this.geo.inodesPerGroup, 'inode'];
+    const full = this.geo.descSize >= BITMAP_CSUM_HI_END;
+    const want = full ? bitmapChecksum(seed, buf, bits) : bitmapChecksum(seed, buf, bits) & 0xffff;
+    const stored = full ? (this.u16(g, field) | (this.u16(g, field + HI) << 16)) >>> 0 : this.u16(g, field);
+    if (stored !== want) throw corrupt(`group ${g}'s ${name} bitmap checksum is 0x${stored.toString(16)}, but its bytes give 0x${want.toString(16)}`);
+    this.verified[g] |= which;
+  }
+
+  private setBitmapChecksum(g: number, field: number, sum: number): void {
+    this.set16(g, field, sum & 0xffff);
+    if (this.geo.descSize >= BITMAP_CSUM_HI_END) this.set16(g, field + HI, sum >>> 16);
+  }
+
+  private setFlags(g: number, flags: number): void {
+    this.set16(g, FLAGS, flags);
+  }
+
+  private setItableUnused(g: number, n: number): void {
+    this.set16(g, ITABLE_UNUSED, n & 0xffff);
+    if (this.geo.descSize >= 64) this.set16(g, ITABLE_UNUSED_HI, n >>> 16);
+  }
+
+  /** bg_checksum as group g's descriptor bytes give it (metadata_csum or uninit_bg). */
+  private descriptorChecksum(g: number): number {
+    const { block, offset } = this.where(g);
+    const desc = this.cache.pinned(block).subarray(offset, offset + this.geo.descSize);
+    return this.geo.csumSeed !== null ? groupDescChecksum(this.geo.csumSeed, g, desc) : groupDescChecksum16(this.uuid, g, desc);
+  }
+
+  /** A bitmap made here: its checksum is stamped at the next seal, and until then nothing verifies it. */
+  private madeBitmap(g: number, which: number): void {
+    this.note(g, which);
+    this.verified[g] |= which;
+  }
+
+  private note(g: number, what: number): void {
+    this.changed.set(g, (this.changed.get(g) ?? 0) | what);
   }
 
   /** Blocks at the start of group g that hold a superblock and descriptor copy. */
@@ -187,12 +418,9 @@ export class Groups {
 
   /** Verifies bg_checksum: crc32c's low half with metadata_csum, CRC-16 with uninit_bg. */
   private checkChecksum(g: number): void {
-    const { csumSeed, gdtCsum, descSize } = this.geo;
-    if (csumSeed === null && !gdtCsum) return;
-    const { block, offset } = this.where(g);
-    const desc = this.cache.pinned(block).subarray(offset, offset + descSize);
-    const want = csumSeed !== null ? groupDescChecksum(csumSeed, g, desc) : groupDescChecksum16(this.uuid, g, desc);
-    const stored = u16(desc, BG_CHECKSUM);
+    if (!this.lazy) return;
+    const want = this.descriptorChecksum(g);
+    const stored = this.u16(g, BG_CHECKSUM);
     if (stored !== want) throw corrupt(`group ${g}'s descriptor checksum is 0x${stored.toString(16)}, but its bytes give 0x${want.toString(16)}`);
   }
 
@@ -229,7 +457,12 @@ export class Groups {
 
   /** A count: its u16 low half, and with 64-byte descriptors the high half HI bytes on. */
   private u32of16(g: number, field: number): number {
-    return this.u16(g, field) + (this.geo.descSize >= 64 ? this.u16(g, field + HI) * 0x10000 : 0);
+    return this.halves(g, field, field + HI);
+  }
+
+  /** A count whose u16 halves lie at `lo` and (with 64-byte descriptors) `hi`. */
+  private halves(g: number, lo: number, hi: number): number {
+    return this.u16(g, lo) + (this.geo.descSize >= 64 ? this.u16(g, hi) * 0x10000 : 0);
   }
 
   private u32(g: number, field: number): number {
@@ -242,10 +475,17 @@ export class Groups {
     return u16(this.cache.pinned(block), offset + field);
   }
 
-  private add16(g: number, field: number, delta: number, max: number, what: string): void {
-    const v = this.u16(g, field) + delta;
+  /** Adds to a count whose halves lie at `lo` and `hi` (the latter with 64-byte descriptors only). */
+  private add(g: number, lo: number, hi: number, delta: number, max: number, what: string): void {
+    const v = this.halves(g, lo, hi) + delta;
     if (v < 0 || v > max) throw corrupt(`group ${g}'s ${what} count would become ${v} (out of 0–${max})`);
+    this.set16(g, lo, v & 0xffff);
+    if (this.geo.descSize >= 64) this.set16(g, hi, v >>> 16);
+  }
+
+  private set16(g: number, field: number, v: number): void {
     const { block, offset } = this.where(g);
     setU16(this.cache.modifyPinned(block), offset + field, v);
+    this.note(g, DESCRIPTOR);
   }
 }

@@ -3,10 +3,11 @@
 // inode in one op (rename within a directory) get the same object — and the dirty ones are
 // written back into their inode table blocks when the op ends. Only the fields this driver
 // knows are rewritten; the rest of the record (in-inode extended attributes, …) is kept.
+// With metadata_csum each record written gets its checksum (i_checksum_lo/hi) at once.
 
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, major, makedev, minor, type Attr, type Handle } from '../../kernel/api.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, major, makedev, minor, type Attr, type Handle } from '../../kernel/api.js';
 import type { BlockCache } from './cache.js';
-import { inodeChecksum, storedInodeChecksum } from './csum.js';
+import { inodeChecksum, sealInodeChecksum, storedInodeChecksum } from './csum.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
 import { GOOD_OLD_INODE_SIZE, type Geometry } from './superblock.js';
@@ -14,10 +15,17 @@ import { GOOD_OLD_INODE_SIZE, type Geometry } from './superblock.js';
 export const ROOT_INO = 2;
 /** Most links an ext2 inode may have (EXT2_LINK_MAX). */
 export const LINK_MAX = 32000;
+/**
+ * ext4's limit (EXT4_LINK_MAX), which a directory's links follow on a dir_nlink file system; an
+ * indexed directory there goes past it, its i_links_count then 1 ("many").
+ */
+export const EXT4_LINK_MAX = 65000;
 /** i_flags bit of a directory with an htree index. */
 export const INDEX_FL = 0x1000;
 /** i_flags bit of ext4's huge_file: i_blocks counts file system blocks, not 512-byte units. */
 const HUGE_FILE_FL = 0x40000;
+/** Most 512-byte units i_blocks_lo and i_blocks_hi hold together (48 bits); past it, huge_file counts blocks. */
+const MAX_BLOCKS_48 = 2 ** 48 - 1;
 /** i_flags bit of ext4: i_block holds the root of an extent tree, not block pointers. */
 export const EXTENTS_FL = 0x80000;
 /** i_block holds 15 pointers, 60 bytes: a symlink target shorter than that lives there. */
@@ -27,8 +35,17 @@ export const FAST_SYMLINK_MAX = 59;
 export const I_BLOCKS_UNIT = 512;
 /** The seven file types a mode may hold; any other value of its S_IFMT bits is damage. */
 const FILE_TYPE_MODES = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK]);
-/** Extra space a new large inode gets (as mke2fs and Linux give it): room for ns times and crtime. */
-const NEW_EXTRA_ISIZE = 32;
+
+/** What reading and writing a record depends on (a Geometry is one). */
+export interface InodeFormat {
+  /** Bytes of a record (s_inode_size). */
+  inodeSize: number;
+  blockSize: number;
+  /** huge_file: i_blocks_hi counts, and EXT4_HUGE_FILE_FL makes i_blocks count blocks. */
+  hugeFile: boolean;
+  /** i_extra_isize of a new record (0 for 128-byte inodes): superblock.ts newExtraIsize. */
+  extraIsize: number;
+}
 
 // Where each field of the on-disk inode lies: Linux's struct ext2_inode (fs/ext2/ext2.h), and
 // past the first 128 bytes struct ext4_inode's extra fields (Documentation/filesystems/ext4/
@@ -112,6 +129,32 @@ export class Inode {
   /** Whether the mode holds one of the seven file types. */
   get hasFileType(): boolean { return FILE_TYPE_MODES.has(this.type); }
 
+  /**
+   * Whether this directory may take another subdirectory (fs/ext4/namei.c EXT4_DIR_LINK_MAX):
+   * below LINK_MAX links — EXT4_LINK_MAX with dir_nlink, where an indexed directory has no limit.
+   */
+  canAddSubdir(dirNlink: boolean): boolean {
+    if (!dirNlink) return this.links < LINK_MAX;
+    return this.links < EXT4_LINK_MAX || (this.flags & INDEX_FL) !== 0;
+  }
+
+  /**
+   * A new subdirectory's '..' (ext4_inc_count): one more link; with dir_nlink an indexed
+   * directory that passes EXT4_LINK_MAX, or already counts 1 ("many"), keeps 1.
+   */
+  addSubdir(dirNlink: boolean): void {
+    this.links++;
+    if (dirNlink && this.flags & INDEX_FL && (this.links > EXT4_LINK_MAX || this.links === 2)) this.links = 1;
+    this.dirty = true;
+  }
+
+  /** A subdirectory's '..' gone (ext4_dec_count): one link less, but 1 ("many", with dir_nlink) stays 1. */
+  dropSubdir(now: number): void {
+    if (this.links > 2) this.links--;
+    this.ctime = now;
+    this.dirty = true;
+  }
+
   /** Makes a just-allocated inode new: no links, no blocks, all times now. */
   reset(mode: number, uid: number, gid: number, generation: number, now: number): void {
     this.mode = mode;
@@ -173,8 +216,8 @@ export class Inode {
     return this.hasField(I_ATIME_EXTRA) ? ms : Math.floor(ms / 1000) * 1000;
   }
 
-  /** Reads the record; `hugeFile` says i_blocks_hi and HUGE_FILE_FL count (the huge_file feature). */
-  parse(view: DataView, inodeSize: number, hugeFile: boolean, blockSize: number): void {
+  /** Reads the record. */
+  parse(view: DataView, { inodeSize, hugeFile, blockSize }: InodeFormat): void {
     this.mode = view.getUint16(I_MODE, true);
     this.uid = view.getUint16(I_UID, true) | (view.getUint16(I_UID_HIGH, true) << 16);
     this.gid = view.getUint16(I_GID, true) | (view.getUint16(I_GID_HIGH, true) << 16);
@@ -199,10 +242,15 @@ export class Inode {
     this.mtime = decodeTime(view.getInt32(I_MTIME, true), this.hasField(I_MTIME_EXTRA) ? view.getUint32(I_MTIME_EXTRA, true) : null);
   }
 
-  serialize(view: DataView, inodeSize: number, now: number): void {
+  /**
+   * Writes the fields this driver knows into the record (a new one is zeroed first, and gets
+   * i_extra_isize and i_crtime). Errors: EFBIG when i_blocks does not fit (past 2^32 units
+   * without huge_file).
+   */
+  serialize(view: DataView, format: InodeFormat, now: number): void {
     if (this.fresh) {
-      for (let i = 0; i < inodeSize; i++) view.setUint8(i, 0);
-      this.extraIsize = inodeSize - GOOD_OLD_INODE_SIZE >= NEW_EXTRA_ISIZE ? NEW_EXTRA_ISIZE : 0;
+      for (let i = 0; i < format.inodeSize; i++) view.setUint8(i, 0);
+      this.extraIsize = format.extraIsize;
       if (this.extraIsize) view.setUint16(I_EXTRA_ISIZE, this.extraIsize, true);
       const created = encodeTime(now, true);
       if (this.hasField(I_CRTIME_EXTRA)) {
@@ -219,7 +267,7 @@ export class Inode {
     view.setUint32(I_SIZE, this.size % 2 ** 32, true);
     if (this.isReg) view.setUint32(I_SIZE_HIGH, Math.floor(this.size / 2 ** 32), true);
     view.setUint16(I_LINKS_COUNT, this.links, true);
-    view.setUint32(I_BLOCKS, this.blocks, true);
+    this.writeBlocks(view, format);
     view.setUint32(I_FLAGS, this.flags, true);
     for (let i = 0; i < N_BLOCKS; i++) view.setUint32(I_BLOCK + i * 4, this.block[i], true);
     view.setUint32(I_GENERATION, this.generation, true);
@@ -228,6 +276,24 @@ export class Inode {
     this.writeTime(view, this.atime, I_ATIME, I_ATIME_EXTRA);
     this.writeTime(view, this.ctime, I_CTIME, I_CTIME_EXTRA);
     this.writeTime(view, this.mtime, I_MTIME, I_MTIME_EXTRA);
+  }
+
+  /**
+   * i_blocks as ext4_inode_blocks_set stores it: 32 bits of 512-byte units; with huge_file 48
+   * (i_blocks_hi), and past those the count in blocks with EXT4_HUGE_FILE_FL.
+   */
+  private writeBlocks(view: DataView, { hugeFile, blockSize }: InodeFormat): void {
+    let units = this.blocks;
+    if (units > 0xffffffff && !hugeFile) throw new SysError('EFBIG', `ext2: inode ${this.ino} would take more 512-byte units than i_blocks holds without huge_file`);
+    if (hugeFile) {
+      this.flags &= ~HUGE_FILE_FL;
+      if (units > MAX_BLOCKS_48) {
+        this.flags |= HUGE_FILE_FL;
+        units = Math.ceil(units / (blockSize / I_BLOCKS_UNIT));
+      }
+      view.setUint16(I_BLOCKS_HIGH, Math.floor(units / 2 ** 32), true);
+    }
+    view.setUint32(I_BLOCKS, units % 2 ** 32, true);
   }
 
   private writeTime(view: DataView, ms: number, at: number, extraAt: number): void {
@@ -274,7 +340,7 @@ export class InodeTable {
     const buf = await this.cache.get(block);
     if (this.geo.csumSeed !== null) this.verify(ino, buf.subarray(offset, offset + this.geo.inodeSize), this.geo.csumSeed);
     const node = new Inode(ino);
-    node.parse(this.view(buf, offset), this.geo.inodeSize, this.geo.hugeFile, this.geo.blockSize);
+    node.parse(this.view(buf, offset), this.geo);
     this.loaded.set(ino, node);
     return node;
   }
@@ -286,12 +352,14 @@ export class InodeTable {
     if (stored !== want) throw corrupt(`inode ${ino}'s checksum is 0x${stored.toString(16)}, but its bytes give 0x${want.toString(16)}`);
   }
 
-  /** Writes every inode the op changed into its inode table block. */
+  /** Writes every inode the op changed into its inode table block, with its checksum under metadata_csum. */
   async flush(now: number): Promise<void> {
     for (const node of this.loaded.values()) {
       if (!node.dirty) continue;
       const { block, offset } = this.where(node.ino);
-      node.serialize(this.view(await this.cache.modify(block), offset), this.geo.inodeSize, now);
+      const buf = await this.cache.modify(block);
+      node.serialize(this.view(buf, offset), this.geo, now);
+      if (this.geo.csumSeed !== null) sealInodeChecksum(this.geo.csumSeed, node.ino, buf.subarray(offset, offset + this.geo.inodeSize));
       node.dirty = false;
     }
   }

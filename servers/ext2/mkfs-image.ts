@@ -6,13 +6,13 @@
 // bg_itable_unused) exactly as mke2fs leaves them — so that the image is the one mke2fs makes.
 
 import { S_IFDIR, S_IFREG } from '../../kernel/api.js';
-import { setU16, setU32 } from './bytes.js';
+import { setU16 } from './bytes.js';
 import {
-  BG_CHECKSUM, DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, I_CHECKSUM_HI, I_CHECKSUM_LO, RO_COMPAT_METADATA_CSUM, bitmapChecksum, checksumSeed,
-  dirBlockChecksum, groupDescChecksum, inodeChecksum, inodeHasChecksumHi, inodeSeed,
+  BG_CHECKSUM, DIRENT_TAIL_SIZE, RO_COMPAT_METADATA_CSUM, bitmapChecksum, checksumSeed,
+  groupDescChecksum, inodeSeed, sealInodeChecksum,
 } from './csum.js';
 import type { Write } from './device.js';
-import { DOT_ENTRIES_SIZE, FT_UNKNOWN, typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
+import { DOT_ENTRIES_SIZE, FT_UNKNOWN, sealLeafBlock, typeCode, writeDotEntries, writeEmptyBlock, writeEntry } from './dir.js';
 import { BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED, writeDescriptor } from './groups.js';
 import { EXTENTS_FL, I_BLOCKS_UNIT, Inode, ROOT_INO } from './inode.js';
 import { extentRoot, type Run } from './mkfs-files.js';
@@ -21,7 +21,7 @@ import { BlockMap, groupFirst, groupSize, placeTables, superblockBlocks, type La
 import { RESIZE_INO, resizeInode } from './mkfs-resize.js';
 import {
   COMPAT_DIR_INDEX, COMPAT_HAS_JOURNAL, COMPAT_RESIZE_INODE, EXT2_MAGIC, ERRORS_CONTINUE, GOOD_OLD_FIRST_INO, GOOD_OLD_INODE_SIZE, INCOMPAT_64BIT, INCOMPAT_EXTENTS, INCOMPAT_FILETYPE,
-  INCOMPAT_FLEX_BG, RO_COMPAT_HUGE_FILE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock,
+  INCOMPAT_FLEX_BG, RO_COMPAT_HUGE_FILE, RO_COMPAT_LARGE_FILE, RO_COMPAT_SPARSE_SUPER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, hasSuperblock, newExtraIsize,
 } from './superblock.js';
 
 /** The file system types mkfs makes. */
@@ -96,15 +96,6 @@ function bitmap(blockSize: number, used: number, valid: number): Uint8Array {
   return bits;
 }
 
-/** Ends a directory leaf block with its metadata_csum tail (ext4_dir_entry_tail) and checksum. */
-function sealDirBlock(block: Uint8Array, seed: number, ino: number): void {
-  const tail = block.length - DIRENT_TAIL_SIZE;
-  block.fill(0, tail);
-  setU16(block, tail + 4, DIRENT_TAIL_SIZE);
-  block[tail + 7] = DIRENT_TAIL_FT;
-  setU32(block, block.length - 4, dirBlockChecksum(inodeSeed(seed, ino, 0), block));
-}
-
 /** The superblock's fields that are the same in every copy. */
 function superblockOf(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: number, label: Uint8Array): Superblock {
   const sb = new Superblock(new Uint8Array(SUPERBLOCK_SIZE));
@@ -168,11 +159,8 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
   const table = new Uint8Array(Math.ceil((LOST_FOUND_INO * p.inodeSize) / bs) * bs);
   const putInode = (node: Inode) => {
     const rec = table.subarray((node.ino - 1) * p.inodeSize, node.ino * p.inodeSize);
-    node.serialize(new DataView(rec.buffer, rec.byteOffset, rec.length), p.inodeSize, ms);
-    if (seed === null) return;
-    const sum = inodeChecksum(seed, node.ino, rec);
-    setU16(rec, I_CHECKSUM_LO, sum & 0xffff);
-    if (inodeHasChecksumHi(rec)) setU16(rec, I_CHECKSUM_HI, sum >>> 16);
+    node.serialize(new DataView(rec.buffer, rec.byteOffset, rec.length), { inodeSize: p.inodeSize, blockSize: bs, hugeFile: false, extraIsize: newExtraIsize(p.inodeSize) }, ms);
+    if (seed !== null) sealInodeChecksum(seed, node.ino, rec);
   };
   const newInode = (ino: number, mode: number, size: number, links: number, blocks: number) => {
     const node = new Inode(ino);
@@ -215,14 +203,14 @@ export function image(p: Plan, uuid: Uint8Array, hashSeed: Uint8Array, time: num
   const rootData = new Uint8Array(bs);
   writeDotEntries(rootData, ROOT_INO, ROOT_INO, dirType, DOT_ENTRIES_SIZE);
   writeEntry(rootData, DOT_ENTRIES_SIZE, LOST_FOUND_INO, end - DOT_ENTRIES_SIZE, new TextEncoder().encode('lost+found'), dirType);
-  if (seed !== null) sealDirBlock(rootData, seed, ROOT_INO);
+  if (seed !== null) sealLeafBlock(rootData, inodeSeed(seed, ROOT_INO, 0));
   write(rootBlock, rootData);
   const lostFoundData = new Uint8Array(p.lostFoundBlocks * bs);
   for (let i = 0; i < p.lostFoundBlocks; i++) {
     const block = lostFoundData.subarray(i * bs, (i + 1) * bs);
     if (i === 0) writeDotEntries(block.subarray(0, end), LOST_FOUND_INO, ROOT_INO, dirType);
     else writeEmptyBlock(block.subarray(0, end));
-    if (seed !== null) sealDirBlock(block, seed, LOST_FOUND_INO);
+    if (seed !== null) sealLeafBlock(block, inodeSeed(seed, LOST_FOUND_INO, 0));
   }
   write(lostFoundBlock, lostFoundData);
 

@@ -39,7 +39,7 @@ export const COMPAT_SPARSE_SUPER2 = 0x200;
 export const INCOMPAT_FILETYPE = 0x2;
 /** needs_recovery: the journal holds transactions not yet written home (the mount recovers them: journal.ts). */
 export const INCOMPAT_RECOVER = 0x4;
-/** ext4 features this driver reads but does not write (Documentation/filesystems/ext4/super.rst). */
+/** ext4's extent trees, 64-bit group descriptors, flex_bg (Documentation/filesystems/ext4/super.rst). */
 export const INCOMPAT_EXTENTS = 0x40;
 export const INCOMPAT_64BIT = 0x80;
 export const INCOMPAT_FLEX_BG = 0x200;
@@ -47,17 +47,20 @@ export const INCOMPAT_FLEX_BG = 0x200;
 export const RO_COMPAT_HUGE_FILE = 0x8;
 export const RO_COMPAT_SPARSE_SUPER = 0x1;
 export const RO_COMPAT_LARGE_FILE = 0x2;
+/** RO_COMPAT dir_nlink: an indexed directory past EXT4_LINK_MAX subdirectories has i_links_count 1. */
+export const RO_COMPAT_DIR_NLINK = 0x20;
+/** RO_COMPAT extra_isize: new inodes get at least s_min_extra_isize, and s_want_extra_isize, extra bytes. */
+export const RO_COMPAT_EXTRA_ISIZE = 0x40;
 /** Blocks allocated in clusters: bitmaps and group sizes count clusters, not blocks. */
 export const RO_COMPAT_BIGALLOC = 0x200;
 
-/** What this driver reads and writes (needs_recovery: once the mount has recovered the journal). */
-const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS;
-/** What it reads only: the mount is read-only. Any other INCOMPAT bit refuses the mount. */
-const INCOMPAT_READ_ONLY = INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED;
+/** What this driver reads and writes (needs_recovery: once the mount has recovered the journal); any other INCOMPAT bit refuses the mount. */
+const INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED;
 /** RO_COMPAT bits that change the meaning of the geometry: refused like unknown INCOMPAT bits. */
 const RO_COMPAT_UNREADABLE = RO_COMPAT_BIGALLOC;
-/** Any other RO_COMPAT bit makes the mount read-only. */
-const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
+/** What it writes; any other RO_COMPAT bit makes the mount read-only. */
+const RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE | RO_COMPAT_HUGE_FILE | RO_COMPAT_GDT_CSUM | RO_COMPAT_DIR_NLINK
+  | RO_COMPAT_EXTRA_ISIZE | RO_COMPAT_METADATA_CSUM;
 
 const INCOMPAT_NAMES: Record<number, string> = {
   0x1: 'compression', [INCOMPAT_FILETYPE]: 'filetype', [INCOMPAT_RECOVER]: 'needs_recovery', 0x8: 'journal_dev', 0x10: 'meta_bg',
@@ -123,6 +126,7 @@ const S_MIN_EXTRA_ISIZE = 0x15c; // u16
 const S_WANT_EXTRA_ISIZE = 0x15e; // u16
 const S_FLAGS = 0x160;
 const S_BLOCKS_COUNT_HI = 0x150; // with 64bit
+const S_FREE_BLOCKS_HI = 0x158; // with 64bit
 const S_LOG_GROUPS_PER_FLEX = 0x174; // u8
 const S_CHECKSUM_TYPE = 0x175; // u8, 1 = crc32c
 // The error record (ext4's, which e2fsck and dumpe2fs read on any revision 1 file system).
@@ -158,8 +162,12 @@ export class Superblock {
   set blocksCount(v) { this.set32(S_BLOCKS_COUNT, v); }
   get reservedBlocks() { return this.u32(S_R_BLOCKS_COUNT); }
   set reservedBlocks(v) { this.set32(S_R_BLOCKS_COUNT, v); }
-  get freeBlocks() { return this.u32(S_FREE_BLOCKS_COUNT); }
-  set freeBlocks(v) { this.set32(S_FREE_BLOCKS_COUNT, v); }
+  /** s_free_blocks_count_lo, with s_free_blocks_count_hi above it on a 64bit file system. */
+  get freeBlocks() { return this.u32(S_FREE_BLOCKS_COUNT) + (this.incompat & INCOMPAT_64BIT ? this.u32(S_FREE_BLOCKS_HI) * 2 ** 32 : 0); }
+  set freeBlocks(v) {
+    this.set32(S_FREE_BLOCKS_COUNT, v % 2 ** 32);
+    if (this.incompat & INCOMPAT_64BIT) this.set32(S_FREE_BLOCKS_HI, Math.floor(v / 2 ** 32));
+  }
   get freeInodes() { return this.u32(S_FREE_INODES_COUNT); }
   set freeInodes(v) { this.set32(S_FREE_INODES_COUNT, v); }
   get firstDataBlock() { return this.u32(S_FIRST_DATA_BLOCK); }
@@ -213,7 +221,9 @@ export class Superblock {
   set defHashVersion(v: number) { this.raw[S_DEF_HASH_VERSION] = v; }
   set defaultMountOptions(v: number) { this.set32(S_DEFAULT_MOUNT_OPTS, v); }
   set mkfsTime(v: number) { this.set32(S_MKFS_TIME, v); }
+  get minExtraIsize() { return this.u16(S_MIN_EXTRA_ISIZE); }
   set minExtraIsize(v: number) { this.set16(S_MIN_EXTRA_ISIZE, v); }
+  get wantExtraIsize() { return this.u16(S_WANT_EXTRA_ISIZE); }
   set wantExtraIsize(v: number) { this.set16(S_WANT_EXTRA_ISIZE, v); }
   set flags(v: number) { this.set32(S_FLAGS, v); }
   /** s_flags: which directory hash is unsigned (EXT2_FLAGS_UNSIGNED_HASH 0x2, EXT2_FLAGS_SIGNED_HASH 0x1). */
@@ -294,6 +304,10 @@ export interface Geometry {
   gdtCsum: boolean;
   /** huge_file: i_blocks_hi is used, and EXT4_HUGE_FILE_FL counts i_blocks in blocks. */
   hugeFile: boolean;
+  /** i_extra_isize of a new inode (newExtraIsize). */
+  extraIsize: number;
+  /** dir_nlink: an indexed directory may have more subdirectories than i_links_count counts. */
+  dirNlink: boolean;
   /** dir_index: htree lookups, with s_hash_seed (16 bytes) and unsigned-char hashing per s_flags. */
   dirIndex: boolean;
   hashSeed: Uint8Array;
@@ -301,6 +315,21 @@ export interface Geometry {
 }
 
 export const GROUP_DESC_SIZE = 32;
+/** sizeof(struct ext4_inode) − 128: the extra space Linux gives a new inode at least (ns times, crtime, i_checksum_hi, i_projid). */
+const DEFAULT_EXTRA_ISIZE = 32;
+
+/**
+ * i_extra_isize of a new inode in records of `inodeSize` bytes, as Linux's ext4 chooses
+ * s_want_extra_isize (fs/ext4/super.c): 32, or more when the superblock (with extra_isize) asks
+ * for more in s_want_extra_isize or s_min_extra_isize and the record has room; 0 for 128-byte
+ * inodes.
+ */
+export function newExtraIsize(inodeSize: number, want = 0, min = 0): number {
+  const room = inodeSize - GOOD_OLD_INODE_SIZE;
+  if (room < DEFAULT_EXTRA_ISIZE) return 0;
+  const asked = Math.max(DEFAULT_EXTRA_ISIZE, want, min);
+  return asked <= room && asked % 4 === 0 ? asked : DEFAULT_EXTRA_ISIZE;
+}
 /** The largest s_desc_size (EXT4_MAX_DESC_SIZE: a 1 KiB block's worth). */
 const GROUP_DESC_MAX_SIZE = 1024;
 
@@ -349,6 +378,8 @@ export function geometryOf(sb: Superblock, deviceBytes: number): Geometry {
     csumSeed: sb.roCompat & RO_COMPAT_METADATA_CSUM ? checksumSeed(sb.raw) : null,
     gdtCsum: (sb.roCompat & (RO_COMPAT_METADATA_CSUM | RO_COMPAT_GDT_CSUM)) === RO_COMPAT_GDT_CSUM,
     hugeFile: (sb.roCompat & RO_COMPAT_HUGE_FILE) !== 0,
+    extraIsize: sb.roCompat & RO_COMPAT_EXTRA_ISIZE ? newExtraIsize(inodeSize, sb.wantExtraIsize, sb.minExtraIsize) : newExtraIsize(inodeSize),
+    dirNlink: (sb.roCompat & RO_COMPAT_DIR_NLINK) !== 0,
     dirIndex: (sb.compat & COMPAT_DIR_INDEX) !== 0, hashSeed: sb.hashSeed.slice(), hashUnsigned: (sb.flags & FLAGS_UNSIGNED_HASH) !== 0,
   };
 }
@@ -361,16 +392,16 @@ function corruptSb(what: string): never {
  * Refuses what is not an ext2 superblock (EINVAL), a revision past 1 and a file system with
  * features this driver cannot read (ENOTSUP, naming them), a journal with transactions to
  * replay (EUCLEAN) and, with metadata_csum, a superblock whose s_checksum is wrong (EUCLEAN) —
- * before any other number in it is trusted. Returns a sentence naming the features that only
- * allow reading (ext4's extent, 64bit, flex_bg, metadata_csum… and unknown RO_COMPAT bits), or
- * null when the file system may be written.
+ * before any other number in it is trusted. Returns a sentence naming the RO_COMPAT features
+ * that only allow reading (quota, project, verity… and unknown bits), or null when the file
+ * system may be written.
  */
 export function checkFeatures(sb: Superblock): string | null {
   if (sb.magic !== EXT2_MAGIC) {
     throw new SysError('EINVAL', `ext2: no ext2 file system here (magic 0x${sb.magic.toString(16)}, expected 0x${EXT2_MAGIC.toString(16)})`);
   }
   if (sb.revLevel > 1) throw new SysError('ENOTSUP', `ext2: revision ${sb.revLevel} is not supported (only 0 and 1)`);
-  const unknownIncompat = (sb.incompat & ~(INCOMPAT_SUPPORTED | INCOMPAT_READ_ONLY)) >>> 0;
+  const unknownIncompat = (sb.incompat & ~INCOMPAT_SUPPORTED) >>> 0;
   const unreadableRo = sb.roCompat & RO_COMPAT_UNREADABLE;
   if (unknownIncompat || unreadableRo) {
     const names = [featureNames(unknownIncompat, INCOMPAT_NAMES), featureNames(unreadableRo, RO_COMPAT_NAMES)].filter((n) => n !== '');
@@ -381,8 +412,8 @@ export function checkFeatures(sb: Superblock): string | null {
     const want = superblockChecksum(sb.raw);
     if (sb.checksum !== want) throw corrupt(`the superblock's checksum is 0x${sb.checksum.toString(16)}, but its bytes give 0x${want.toString(16)}`);
   }
-  const readOnly = [featureNames(sb.incompat & INCOMPAT_READ_ONLY, INCOMPAT_NAMES), featureNames((sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0, RO_COMPAT_NAMES)].filter((n) => n !== '');
-  return readOnly.length > 0 ? `feature(s) ${readOnly.join(', ')} not supported for writing` : null;
+  const readOnly = featureNames((sb.roCompat & ~RO_COMPAT_SUPPORTED) >>> 0, RO_COMPAT_NAMES);
+  return readOnly !== '' ? `feature(s) ${readOnly} not supported for writing` : null;
 }
 
 /** Where the superblock's features put backups: sparse_super2's two groups, sparse_super's, or every group. */

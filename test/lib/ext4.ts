@@ -18,6 +18,8 @@ export interface Ext4ImageOptions {
   blockSize: number;
   /** mke2fs -O on top of ext4's defaults, e.g. '^64bit' or '^metadata_csum,uninit_bg'. */
   features?: string;
+  /** mke2fs -g: blocks per group (more groups in a small image). */
+  groupBlocks?: number;
   /** mke2fs -d: a host directory copied in. */
   from?: string;
   /** Index every directory large enough (e2fsck -fyD). */
@@ -35,6 +37,7 @@ export function mkExt4Image(path: string, o: Ext4ImageOptions): void {
   truncateSync(path, o.size);
   const args = ['-q', '-F', '-t', 'ext4', '-U', UUID, '-E', `hash_seed=${UUID}`, '-b', String(o.blockSize)];
   if (o.features) args.push('-O', o.features);
+  if (o.groupBlocks) args.push('-g', String(o.groupBlocks));
   if (o.from) args.push('-d', o.from);
   const env = { ...process.env, E2FSPROGS_FAKE_TIME: String(FAKE_TIME) };
   execFileSync(e2fsprogsTool('mke2fs') ?? 'mke2fs', [...args, path], { env, stdio: 'pipe' });
