@@ -6,17 +6,19 @@
 // passes both ways; a one-block directory that fills up becomes an htree, and a big one
 // splits leaves and grows a second index level, after which every leaf's dirent tail and
 // every dx node's dx tail carry the checksum csum.ts computes, and a fresh reader finds every
-// name through the index (verifying each checksum on the way).
+// name through the index (verifying each checksum on the way). An index full at its deepest
+// level refuses a new name with ENOSPC.
 
 import t from 'tap';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { S_IFREG } from '../kernel/index.js';
+import { S_IFREG, type SysError } from '../kernel/index.js';
 import { u16, u32 } from '../servers/ext2/bytes.js';
 import type { BlockCache } from '../servers/ext2/cache.js';
 import type { BlockMap } from '../servers/ext2/blockmap.js';
 import { dirBlockChecksum, dxNodeChecksum, hasDirentTail, inodeSeed } from '../servers/ext2/csum.js';
-import { Directories } from '../servers/ext2/dir.js';
+import { Directories, sealLeafBlock, writeEntry } from '../servers/ext2/dir.js';
+import { DX_HASH_HALF_MD4, DX_NODE_COUNT, DX_ROOT_COUNT, initDxNode, initDxRoot, sealDxNode, setDxEntries, setDxIndirectLevels } from '../servers/ext2/dx.js';
 import { INDEX_FL, type Inode } from '../servers/ext2/inode.js';
 import { SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, geometryOf, type Geometry } from '../servers/ext2/superblock.js';
 import { debugfs, fsckClean, tempDir } from './lib/e2fs.js';
@@ -74,6 +76,19 @@ class Bench {
       },
     };
     return new Directories(cache as unknown as BlockCache, map as unknown as BlockMap, this.geo, this.sb.defHashVersion);
+  }
+
+  /** Appends a block (from the free ones) to a directory; returns its bytes. */
+  append(node: Inode): Uint8Array {
+    const block = this.free.shift()!;
+    this.phys.get(node.ino)!.push(block);
+    node.size += this.bs;
+    return this.block(block).fill(0);
+  }
+
+  /** The directory's inodeSeed. */
+  seed(node: Inode): number {
+    return inodeSeed(this.geo.csumSeed!, node.ino, node.generation);
   }
 
   /** The dx_root's indirect_levels. */
@@ -158,3 +173,35 @@ for (const blockSize of [1024, 4096]) {
     t.equal(await fresh.lookup(small, 'absent'), undefined, 'and not a name that is not there');
   });
 }
+
+t.test('an htree full at the deepest level it may have refuses a new name', { skip: NO_E2FSPROGS }, async (t) => {
+  const src = join(dir, 'src-full');
+  mkdirSync(join(src, 'full'), { recursive: true });
+  const img = join(dir, 'full.img');
+  mkExt4Image(img, { size: 8 * MiB, blockSize: 1024, from: src });
+  const b = new Bench(img);
+  const full = b.dirInode('/full');
+  // The smallest such tree: every dx_root entry leads to one full dx_node, whose every entry leads to one full leaf.
+  const root = b.block(debugfs(img, 'blocks /full').trim().split(/\s+/).map(Number)[0]);
+  const node = b.append(full);
+  const leaf = b.append(full);
+  initDxRoot(root, DX_HASH_HALF_MD4, true);
+  setDxIndirectLevels(root, 1);
+  setDxEntries(root, DX_ROOT_COUNT, Array.from({ length: u16(root, DX_ROOT_COUNT) }, (_, i) => ({ hash: i * 0x1000000, block: 1 })));
+  sealDxNode(b.seed(full), root, DX_ROOT_COUNT);
+  initDxNode(node, true);
+  setDxEntries(node, DX_NODE_COUNT, Array.from({ length: u16(node, DX_NODE_COUNT) }, (_, i) => ({ hash: i * 0x10000, block: 2 })));
+  sealDxNode(b.seed(full), node, DX_NODE_COUNT);
+  const long = (c: string) => new TextEncoder().encode(c.repeat(250));
+  writeEntry(leaf, 0, 12, 260, long('a'), 1);
+  writeEntry(leaf, 260, 12, 260, long('b'), 1);
+  writeEntry(leaf, 520, 12, b.bs - 12 - 520, long('c'), 1);
+  sealLeafBlock(leaf, b.seed(full));
+  full.flags |= INDEX_FL;
+  const dirs = b.directories();
+  t.ok(await dirs.lookup(full, 'b'.repeat(250)), 'the tree is one the code reads');
+  const err = await dirs.add(full, 'd'.repeat(250), FILE, 0).then(() => null, (e: SysError) => e);
+  t.equal(err?.errno, 'ENOSPC', 'a name that needs a third level is ENOSPC');
+  t.match(err?.message ?? '', /directory inode \d+ is full: its htree index has 2 full levels, the most without large_dir/, 'with a sentence');
+  t.equal(full.size, 3 * b.bs, 'and the directory did not grow');
+});
