@@ -23,7 +23,7 @@ import { InodeTable } from './inode.js';
 import { decodeJournalSuperblock, emptiedJournalSuperblock, type JournalSuperblock } from './jbd2-format.js';
 import { recoverJournal } from './jbd2-recovery.js';
 import { JournalWriter } from './jbd2-writer.js';
-import { COMPAT_HAS_JOURNAL, EXT2_MAGIC, INCOMPAT_RECOVER, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, type Geometry } from './superblock.js';
+import { COMPAT_HAS_JOURNAL, EXT2_MAGIC, INCOMPAT_RECOVER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, type Geometry } from './superblock.js';
 
 /**
  * Recovered blocks go to the image in commits of at most this many bytes: replaying is
@@ -88,7 +88,7 @@ export async function recoverAtMount(fs: Unmounted, write: boolean): Promise<Rec
     // the image's own journal as its log (no side log in blk) two writes are not one atomic step.
     await dev.commit([{ offset: j.superblockBlock * bs, data: emptiedJournalSuperblock(j.jsbRaw, rec.nextSequence) }]);
   }
-  if (write) await dev.commit([{ offset: SUPERBLOCK_OFFSET, data: await recoveredSuperblock(dev) }]);
+  if (write) await dev.commit([{ offset: SUPERBLOCK_OFFSET, data: await recoveredSuperblock(dev, report.skipped.length > 0) }]);
   return report;
 }
 
@@ -192,10 +192,16 @@ export class Journal {
   }
 }
 
-/** The superblock as on the image now, with needs_recovery cleared (and s_checksum with metadata_csum). */
-async function recoveredSuperblock(dev: Device): Promise<Uint8Array> {
+/**
+ * The superblock as on the image now, with needs_recovery cleared (and s_checksum with
+ * metadata_csum); when logged blocks were left out (`damaged`), without the valid bit in
+ * s_state either, so that the next e2fsck checks in full — as e2fsck leaves a file system
+ * whose journal replay met a bad block checksum (e2fsck_clear_recover in e2fsck/journal.c).
+ */
+async function recoveredSuperblock(dev: Device, damaged: boolean): Promise<Uint8Array> {
   const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
   sb.incompat = (sb.incompat & ~INCOMPAT_RECOVER) >>> 0;
+  if (damaged) sb.state &= ~STATE_CLEAN;
   sb.sealChecksum();
   return sb.raw;
 }
