@@ -14,14 +14,11 @@ import { DEFAULT_MOUNTS, boot, type Kernel } from '../kernel/index.js';
 import { fsckClean, seededBytes, superblock, tempDir } from './lib/e2fs.js';
 import { NO_E2FSPROGS } from './lib/ext4.js';
 import { mkJournaled } from './lib/jbd2.js';
+import { cat } from './lib/jbd2-write.js';
 
 const MiB = 1024 * 1024;
 const dir = tempDir('rumpus-jbd2-crash-');
 const FILES = 8;
-
-function cat(img: string, path: string): Uint8Array {
-  return new Uint8Array(spawnSync('debugfs', ['-R', `cat ${path}`, img], { stdio: ['ignore', 'pipe', 'pipe'] }).stdout);
-}
 
 const content = (i: number) => seededBytes(20_000 + i * 3001, 70 + i);
 
