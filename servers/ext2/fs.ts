@@ -4,7 +4,9 @@
 // Ops run one at a time (a mutex), each as a unit: if an op fails half-way, everything it
 // changed in the cache is rolled back, so a commit only ever writes the state between two
 // whole ops. Commits happen at sync points (fsync, sync, unmount) and after an op that left
-// more than DIRTY_LIMIT bytes of changed blocks.
+// more than DIRTY_LIMIT bytes of changed blocks (less on a journaled mount: half of what one
+// jbd2 transaction holds). A commit goes to blk as one atomic batch, or, on an image with an
+// internal journal, as one jbd2 transaction (journal.ts).
 //
 // Corruption met on a read-write mount (any EUCLEAN an op raises) is recorded in the
 // superblock at once, as Linux's ext2_error does: s_state gains EXT2_ERROR_FS, which the
