@@ -131,7 +131,8 @@ for (const fx of fixtures) {
       const ours = journalSuperblockOf(img, fx.bs);
       const theirs = journalSuperblockOf(fixed, fx.bs);
       t.equal(ours.start, 0, 'the journal is empty');
-      t.equal(ours.sequence, theirs.sequence, "its sequence is e2fsck's");
+      // The mount's own transactions went on from the sequence the replay left (e2fsck's).
+      t.ok(ours.sequence > theirs.sequence && ours.sequence - theirs.sequence < 20, `its sequence went on from e2fsck's (${theirs.sequence} → ${ours.sequence})`);
       t.same(cat(img, '/f1'), fx.f1, 'debugfs reads f1 recovered');
       t.same(cat(img, '/f2'), fx.f2);
     });
