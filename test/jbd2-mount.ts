@@ -208,7 +208,7 @@ t.test('a clean ext3 image mounts read-write; its journal is empty again after t
   t.ok(r.clean, 'e2fsck finds it clean', { report: r.report });
   const journalAfter = journalSuperblockOf(img, 1024);
   t.equal(journalAfter.start, 0, 'the journal is empty');
-  t.ok(journalAfter.sequence > journalBefore.sequence, 'after the transactions the writes went through (test/jbd2-write.ts)');
+  t.ok(journalAfter.sequence > journalBefore.sequence, 'after the transactions the writes went through (test/jbd2-write-*.ts)');
   t.same(cat(img, '/new'), seededBytes(50_000, 3));
 });
 
