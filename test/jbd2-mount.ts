@@ -3,7 +3,7 @@
 // blocks, mounted by rumpus: read-only, the files read back recovered and the image is
 // unchanged byte for byte; read-write (ext3 and ext4), the journal is replayed onto the image, which
 // e2fsck then finds clean, with the same blocks and journal sequence e2fsck's own replay
-// gives. A clean ext3 image mounts read-write as ext2 does and its journal stays empty.
+// gives. A clean ext3 image mounts read-write, and its journal is empty after the unmount.
 
 import t from 'tap';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -129,7 +129,8 @@ for (const fx of fixtures) {
       const ours = journalSuperblockOf(img, fx.bs);
       const theirs = journalSuperblockOf(fixed, fx.bs);
       t.equal(ours.start, 0, 'the journal is empty');
-      t.equal(ours.sequence, theirs.sequence, "its sequence is e2fsck's");
+      // The mount's own transactions went on from the sequence the replay left (e2fsck's).
+      t.ok(ours.sequence > theirs.sequence && ours.sequence - theirs.sequence < 20, `its sequence went on from e2fsck's (${theirs.sequence} → ${ours.sequence})`);
       t.same(cat(img, '/f1'), fx.f1, 'debugfs reads f1 recovered');
       t.same(cat(img, '/f2'), fx.f2);
     });
@@ -173,10 +174,10 @@ for (const bs of [1024, 4096] as const) {
   });
 }
 
-t.test('a clean ext3 image mounts read-write; its journal stays empty and e2fsck finds it clean', { skip: NO_E2FSPROGS }, async (t) => {
+t.test('a clean ext3 image mounts read-write; its journal is empty again after the unmount and e2fsck finds it clean', { skip: NO_E2FSPROGS }, async (t) => {
   const img = join(dir, 'clean-ext3.img');
   mkJournaled(img, { type: 'ext3', blockSize: 1024, size: 16 * MiB });
-  const journalBefore = readBlock(img, journalBlock(img, 0), 1024);
+  const journalBefore = journalSuperblockOf(img, 1024);
   const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/j', fstype: 'ext2', source: img }] });
   try {
     const p = await k.spawn();
@@ -187,7 +188,9 @@ t.test('a clean ext3 image mounts read-write; its journal stays empty and e2fsck
   }
   const r = fsckClean(img);
   t.ok(r.clean, 'e2fsck finds it clean', { report: r.report });
-  t.same(readBlock(img, journalBlock(img, 0), 1024), journalBefore, 'the journal superblock is untouched');
+  const journalAfter = journalSuperblockOf(img, 1024);
+  t.equal(journalAfter.start, 0, 'the journal is empty');
+  t.ok(journalAfter.sequence > journalBefore.sequence, 'after the transactions the writes went through (test/jbd2-write-*.ts)');
   t.same(cat(img, '/new'), seededBytes(50_000, 3));
 });
 

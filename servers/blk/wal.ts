@@ -109,6 +109,20 @@ export class WriteAheadLog {
     return wal;
   }
 
+  /**
+   * For an attach without the side log (the image keeps its own, a jbd2 journal): completes a
+   * sealed commit an earlier attach left in the image's log, if there is one, and removes the
+   * log; creates nothing. The errors of open (EUCLEAN for a stale log, set aside).
+   */
+  static completeLeftover(hyp: Hyp, imagePath: string, image: HostFile): void {
+    try {
+      hyp.fileClose(hyp.fileOpen(`${imagePath}.wal`, { readonly: true, owned: true }));
+    } catch (err) {
+      if ((err as SysError).errno === 'ENOENT') return;
+    }
+    WriteAheadLog.open(hyp, imagePath, image).close();
+  }
+
   /** Applies `writes` to `image` atomically and durably. */
   commit(image: HostFile, writes: BlockWrite[]): void {
     if (this.pending) this.apply(image, this.pending);

@@ -4,7 +4,9 @@
 // Ops run one at a time (a mutex), each as a unit: if an op fails half-way, everything it
 // changed in the cache is rolled back, so a commit only ever writes the state between two
 // whole ops. Commits happen at sync points (fsync, sync, unmount) and after an op that left
-// more than DIRTY_LIMIT bytes of changed blocks.
+// more than DIRTY_LIMIT bytes of changed blocks (less on a journaled mount: half of what one
+// jbd2 transaction holds). A commit goes to blk as one atomic batch, or, on an image with an
+// internal journal, as one jbd2 transaction (journal.ts).
 //
 // Corruption met on a read-write mount (any EUCLEAN an op raises) is recorded in the
 // superblock at once, as Linux's ext2_error does: s_state gains EXT2_ERROR_FS, which the
@@ -25,11 +27,11 @@ import { Directories, type Slot } from './dir.js';
 import { corrupt } from './errors.js';
 import { FileContent } from './file.js';
 import { Groups } from './groups.js';
-import { recoverAtMount } from './journal.js';
+import { Journal, hasInternalJournal, recoverAtMount } from './journal.js';
 import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
 import {
-  ERRORS_CONTINUE, INCOMPAT_RECOVER, MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
+  COMPAT_HAS_JOURNAL, ERRORS_CONTINUE, INCOMPAT_RECOVER, MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
   type Geometry,
 } from './superblock.js';
 
@@ -98,6 +100,8 @@ export class Ext2 implements FsInstance {
     /** Why the file system cannot be written here (features, uninitialised groups), or null. */
     readonly readOnlyReason: string | null,
     stateBefore: number | undefined,
+    /** The journal a read-write mount of a journaled image commits through, or null (blk's side log). */
+    private readonly journal: Journal | null,
   ) {
     this.alloc = new Allocator(cache, groups, geo);
     this.inodes = new InodeTable(cache, groups, geo);
@@ -117,7 +121,12 @@ export class Ext2 implements FsInstance {
    */
   static async mount(ctx: Context, source: string, how: { readonly: boolean; stateBefore?: number; holder?: string; key?: Uint8Array; partition?: number }): Promise<Ext2> {
     const { readonly: readonlyWanted, holder, key, partition } = how;
-    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key, partition });
+    let dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key, partition });
+    if (!readonlyWanted && key === undefined && partition === undefined && await hasInternalJournal(dev).catch(() => false)) {
+      // The image is its own log: attached again without blk's (which completed any commit left in it).
+      await dev.detach();
+      dev = await Device.attach(ctx, source, { holder, journaled: true });
+    }
     try {
       if (key === undefined) await refuseContainer(dev, source);
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
@@ -154,7 +163,9 @@ export class Ext2 implements FsInstance {
       sb.incompat = (sb.incompat & ~INCOMPAT_RECOVER) >>> 0;
     }
     if (readOnlyReason && !how.readonly) ctx.hyp.log('warn', `ext2: ${source}: ${readOnlyReason}; mounting read-only`);
-    return new Ext2(ctx, source, dev, sb, geo, cache, groups, readonly, readOnlyReason, how.stateBefore);
+    const journaled = !readonly && (sb.compat & COMPAT_HAS_JOURNAL) !== 0 && sb.journalInum !== 0;
+    const journal = journaled ? await Journal.open({ dev, sb, geo, cache, groups }, () => ctx.hyp.clockRealtime()) : null;
+    return new Ext2(ctx, source, dev, sb, geo, cache, groups, readonly, readOnlyReason, how.stateBefore, journal);
   }
 
   private async start(): Promise<void> {
@@ -168,11 +179,16 @@ export class Ext2 implements FsInstance {
     if (!(this.stateAtMount & STATE_CLEAN) || this.stateAtMount & STATE_ERRORS) {
       this.ctx.hyp.log('warn', `ext2: ${this.source} was not cleanly unmounted or has errors; running e2fsck is recommended`);
     }
-    this.sb.state = state & ~STATE_CLEAN;
+    // A journaled image stays valid on disk while mounted (Linux's ext4_setup_super clears
+    // EXT4_VALID_FS only without a journal): whatever a crash leaves, the journal makes consistent.
+    if (!this.journal) this.sb.state = state & ~STATE_CLEAN;
     this.sb.mountTime = Math.floor(this.now() / 1000);
     this.sb.mountCount = (this.sb.mountCount + 1) & 0xffff;
     this.sbDirty = true;
-    await this.mutex.run(() => this.commit());
+    await this.mutex.run(async () => {
+      await this.journal?.mounted(this.sb);
+      await this.commit();
+    });
   }
 
   get root(): Handle {
@@ -207,6 +223,7 @@ export class Ext2 implements FsInstance {
           this.sbDirty = true;
           await this.commit();
         }
+        await this.journal?.unmounted(this.sb);
       } catch (err) {
         failure = err;
       }
@@ -476,8 +493,27 @@ export class Ext2 implements FsInstance {
     return this.writeAt(h, null, data);
   }
 
-  /** Writes at offset, or at the end of the file (null), found under the same lock. */
-  private writeAt(h: Handle, offset: number | null, data: Uint8Array): Promise<WriteResult> {
+  /**
+   * Writes at offset, or at the end of the file (null). On a journaled mount, a write larger
+   * than a quarter of one transaction is made as several ops of that size (each one a whole op:
+   * a crash may leave a prefix of the write, never half an op); a piece that fails after
+   * others were written ends the write short.
+   */
+  private async writeAt(h: Handle, offset: number | null, data: Uint8Array): Promise<WriteResult> {
+    const piece = this.journal ? Math.max(1, Math.floor(this.journal.capacity / 4)) * this.geo.blockSize : Math.max(1, data.length);
+    let result = await this.writeOnce(h, offset, data.subarray(0, piece));
+    while (result.written < data.length && result.written % piece === 0) {
+      const part = data.subarray(result.written, result.written + piece);
+      const r = await this.writeOnce(h, result.end, part).catch(() => null);
+      if (r === null || r.written === 0) break;
+      result = { written: result.written + r.written, end: r.end };
+      if (r.written < part.length) break;
+    }
+    return result;
+  }
+
+  /** Writes at offset, or at the end of the file (null), found under the same lock: one op. */
+  private writeOnce(h: Handle, offset: number | null, data: Uint8Array): Promise<WriteResult> {
     return this.run(true, async () => {
       const node = await this.liveFile(h);
       const at = offset ?? node.size;
@@ -546,6 +582,7 @@ export class Ext2 implements FsInstance {
       try {
         result = await fn();
         await this.inodes.flush(this.now());
+        this.checkJournalRoom();
       } catch (err) {
         this.cache.rollback();
         this.alloc.reset();
@@ -556,9 +593,26 @@ export class Ext2 implements FsInstance {
         this.inodes.clear();
       }
       this.cache.end();
-      if (syncPoint || this.cache.dirtyBytes > DIRTY_LIMIT) await this.commit();
+      if (syncPoint || this.cache.dirtyBytes > this.dirtyLimit) await this.commit();
       return result;
     });
+  }
+
+  /**
+   * Changed bytes allowed to wait for a sync point: on a journaled mount at most half of what
+   * one transaction holds, so that the next op, if it changes no more than the other half, fits.
+   */
+  private get dirtyLimit(): number {
+    return this.journal ? Math.min(DIRTY_LIMIT, Math.floor(this.journal.capacity / 2) * this.geo.blockSize) : DIRTY_LIMIT;
+  }
+
+  /** ENOSPC (the op is then rolled back) when the changed blocks, the superblock's included, would not fit in one transaction. */
+  private checkJournalRoom(): void {
+    if (!this.journal) return;
+    const blocks = this.cache.dirtyBytes / this.geo.blockSize + 1;
+    if (blocks > this.journal.capacity) {
+      throw new SysError('ENOSPC', `ext2: ${this.source}: the change needs ${blocks} blocks in one journal transaction, more than the journal's ${this.journal.capacity}`);
+    }
   }
 
   /**
@@ -602,7 +656,7 @@ export class Ext2 implements FsInstance {
     this.sb.writeTime = Math.floor(this.now() / 1000);
     this.sb.sealChecksum();
     writes.push({ offset: SUPERBLOCK_OFFSET, data: this.sb.raw.slice() });
-    await this.dev.commit(writes);
+    await (this.journal ? this.journal.commit(writes) : this.dev.commit(writes));
     this.cache.markClean();
     this.sbDirty = false;
   }

@@ -261,8 +261,17 @@ export function encodeJournalSuperblock(jsb: JournalSuperblock): Uint8Array {
  * (jbd2_mark_journal_empty in fs/jbd2/journal.c; e2fsck's e2fsck_journal_release).
  */
 export function emptiedJournalSuperblock(raw: Uint8Array, sequence: number): Uint8Array {
+  return journalSuperblockWithLog(raw, 0, sequence);
+}
+
+/**
+ * A copy of the raw journal superblock `raw` with the log starting at journal block `start`
+ * with transaction `sequence` (start 0: empty), s_checksum recomputed with csum v2/v3; every
+ * other byte kept. What jbd2 writes at mount and at each checkpoint (jbd2_journal_update_sb_log_tail).
+ */
+export function journalSuperblockWithLog(raw: Uint8Array, start: number, sequence: number): Uint8Array {
   const out = raw.slice(0, JOURNAL_SUPERBLOCK_SIZE);
-  setBe32(out, S_START, 0);
+  setBe32(out, S_START, start);
   setBe32(out, S_SEQUENCE, sequence);
   if (readHeader(out).blocktype === BLOCKTYPE_SUPERBLOCK_V2 && hasCsumV2or3({ featureIncompat: be32(out, S_FEATURE_INCOMPAT) })) {
     setBe32(out, S_CHECKSUM, journalSuperblockChecksum(out));
@@ -354,6 +363,32 @@ export function readTag(block: Uint8Array, at: number, featureIncompat: number):
   }
   const high = high64 ? be32(block, at + 8) : 0;
   return { blockNr: high * 2 ** 32 + be32(block, at), flags: be16(block, at + 6), checksum: be16(block, at + 4) };
+}
+
+/**
+ * Writes `tag` at `at` of a descriptor block, in the layout readTag reads (journal_block_tag3_t
+ * with csum v3, else journal_block_tag_t): a csum v2 checksum keeps its low 16 bits. EINVAL for
+ * a block number past 32 bits in a journal without 64bit.
+ */
+export function writeTag(block: Uint8Array, at: number, featureIncompat: number, tag: BlockTag): void {
+  const high = Math.floor(tag.blockNr / 2 ** 32);
+  const high64 = (featureIncompat & FEATURE_INCOMPAT_64BIT) !== 0;
+  if (high !== 0 && !high64) throw new SysError('EINVAL', `ext2: block ${tag.blockNr} does not fit in a tag of a journal without 64bit`);
+  setBe32(block, at, tag.blockNr >>> 0);
+  if (featureIncompat & FEATURE_INCOMPAT_CSUM_V3) {
+    setBe32(block, at + 4, tag.flags);
+    setBe32(block, at + 8, high);
+    setBe32(block, at + 12, tag.checksum);
+    return;
+  }
+  setBe16(block, at + 4, tag.checksum & 0xffff);
+  setBe16(block, at + 6, tag.flags);
+  if (high64) setBe32(block, at + 8, high);
+}
+
+function setBe16(buf: Uint8Array, at: number, v: number): void {
+  buf[at] = (v >>> 8) & 0xff;
+  buf[at + 1] = v & 0xff;
 }
 
 /** Bytes of one revoke record: 8 with 64bit, else 4 (jbd2_journal_revoke_header_t's entries). */

@@ -13,9 +13,11 @@
 // whose checksum fails (unless async_commit), or at a stale block older than the last
 // commit; a descriptor or revoke block whose checksum fails, followed by a commit no older
 // than the last one, fails the recovery (EUCLEAN), as does a revoke block whose r_count
-// overflows it. One difference: a logged data block whose checksum fails is skipped, as
-// Linux skips it, but where Linux then reports the whole recovery failed, this reports the
-// block in `skipped` and goes on.
+// overflows it. A logged data block whose checksum fails is skipped and the rest of the
+// transaction replayed, as recovery.c does; Linux then fails the mount ("JBD2: recovery
+// failed"), e2fsck reports it and checks the file system in full. This follows e2fsck: the
+// block is reported in `skipped`, and a read-write mount leaves the file system marked not
+// valid for the next e2fsck (journal.ts).
 
 import { crc32BeUpdate } from './crc32-be.js';
 import {

@@ -1,25 +1,29 @@
-// The jbd2 journal at mount. A file system whose superblock says needs_recovery has
-// transactions in its journal that may not be home yet: before anything else trusts the
-// superblock, group descriptors or inodes, the journal is recovered (jbd2-recovery.ts) — on
-// the image for a read-write mount, as Linux and e2fsck do, or in memory only (an overlay on
-// the device's reads) for a read-only one, which never writes.
+// The jbd2 journal of a mounted file system.
 //
-// rumpus does not write through the journal yet: a read-write mount of a journaled image
-// changes blocks in place (through blk's write-ahead log, as for ext2) and leaves the
-// journal empty, which is what e2fsck and Linux expect of an image whose needs_recovery is
-// clear.
+// At mount, a file system whose superblock says needs_recovery has transactions in its
+// journal that may not be home yet: before anything else trusts the superblock, group
+// descriptors or inodes, the journal is recovered (jbd2-recovery.ts) — on the image for a
+// read-write mount, as Linux and e2fsck do, or in memory only (an overlay on the device's
+// reads) for a read-only one, which never writes.
+//
+// A read-write mount of an image with an internal journal then writes through it (Journal,
+// over jbd2-writer.ts): needs_recovery is set in the superblock while mounted, as Linux sets
+// it, each commit of the file system is one jbd2 transaction, and the unmount leaves the
+// journal empty and needs_recovery clear. A crash leaves an image that e2fsck, Linux or this
+// driver recovers with nothing but the image.
 
 import { SysError } from '../../kernel/api.js';
 import { Allocator } from './alloc.js';
 import { BlockMap } from './blockmap.js';
 import type { BlockCache } from './cache.js';
-import type { Device } from './device.js';
+import type { Device, Write } from './device.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
 import { InodeTable } from './inode.js';
-import { decodeJournalSuperblock, emptiedJournalSuperblock } from './jbd2-format.js';
+import { decodeJournalSuperblock, emptiedJournalSuperblock, type JournalSuperblock } from './jbd2-format.js';
 import { recoverJournal } from './jbd2-recovery.js';
-import { COMPAT_HAS_JOURNAL, INCOMPAT_RECOVER, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, type Geometry } from './superblock.js';
+import { JournalWriter } from './jbd2-writer.js';
+import { COMPAT_HAS_JOURNAL, EXT2_MAGIC, INCOMPAT_RECOVER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, type Geometry } from './superblock.js';
 
 /**
  * Recovered blocks go to the image in commits of at most this many bytes: replaying is
@@ -64,31 +68,14 @@ export async function recoverAtMount(fs: Unmounted, write: boolean): Promise<Rec
     const uuid = [...sb.journalUuid].map((b) => b.toString(16).padStart(2, '0')).join('');
     throw new SysError('ENOTSUP', `ext2: cannot mount: the journal to recover is on an external device (journal_dev 0x${sb.journalDev.toString(16)}, uuid ${uuid})`);
   }
-  if (inum > geo.inodesCount) throw corrupt(`the superblock's journal inode ${inum} is past the ${geo.inodesCount} inodes`);
-  const node = await new InodeTable(fs.cache, fs.groups, geo).get(inum);
-  if (!node.isReg || node.links === 0) throw corrupt(`the journal inode ${inum} is not a regular file in use`);
+  const j = await journalOf(fs);
   const bs = geo.blockSize;
-  const fileBlocks = Math.floor(node.size / bs);
-  const map = new BlockMap(fs.cache, fs.groups, new Allocator(fs.cache, fs.groups, geo), geo);
-  const phys = async (n: number): Promise<number> => {
-    const b = (await map.lookupRun(node, n, 1))[0];
-    if (b === 0) throw corrupt(`the journal inode ${inum} has a hole at block ${n}`);
-    return b;
-  };
-  const jsbRaw = await dev.read((await phys(0)) * bs, bs);
-  const jsb = decodeJournalSuperblock(jsbRaw);
-  if (jsb.blockSize !== bs) throw corrupt(`the journal's block size ${jsb.blockSize} is not the file system's ${bs}`);
-  if (jsb.maxLen > fileBlocks) throw corrupt(`the journal superblock says ${jsb.maxLen} blocks, but the journal inode ${inum} has ${fileBlocks}`);
-
   let report: RecoveryReport = { summary: 'the journal was empty', skipped: [] };
-  if (jsb.start !== 0) {
-    const logMap = await map.lookupRun(node, 0, jsb.maxLen);
-    const rec = await recoverJournal(jsb, async (n) => {
-      if (logMap[n] === 0) throw corrupt(`the journal inode ${inum} has a hole at block ${n}`);
-      return dev.read(logMap[n] * bs, bs);
-    }, geo.blocksCount);
+  if (j.jsb.start !== 0) {
+    const logMap = await j.logMap();
+    const rec = await recoverJournal(j.jsb, async (n) => dev.read(logMap[n] * bs, bs), geo.blocksCount);
     const last = (rec.endTransaction - 1) >>> 0;
-    const which = rec.endTransaction === jsb.sequence ? 'no committed transaction' : `transactions ${jsb.sequence} to ${last}`;
+    const which = rec.endTransaction === j.jsb.sequence ? 'no committed transaction' : `transactions ${j.jsb.sequence} to ${last}`;
     report = { summary: `recovered ${rec.blocks.size} block(s) of ${which} from the journal${write ? '' : ', in memory only (read-only mount)'}`, skipped: rec.skipped };
     if (!write) {
       dev.overlayBlocks(rec.blocks, bs);
@@ -97,20 +84,124 @@ export async function recoverAtMount(fs: Unmounted, write: boolean): Promise<Rec
     const writes = [...rec.blocks].map(([b, data]) => ({ offset: b * bs, data }));
     const perCommit = REPLAY_COMMIT_BYTES / bs;
     for (let i = 0; i < writes.length; i += perCommit) await dev.commit(writes.slice(i, i + perCommit));
-    await dev.commit([
-      { offset: (await phys(0)) * bs, data: emptiedJournalSuperblock(jsbRaw, rec.nextSequence) },
-      { offset: SUPERBLOCK_OFFSET, data: await recoveredSuperblock(dev) },
-    ]);
-    return report;
+    // The journal emptied before needs_recovery is cleared: each commit is durable, but with
+    // the image's own journal as its log (no side log in blk) two writes are not one atomic step.
+    await dev.commit([{ offset: j.superblockBlock * bs, data: emptiedJournalSuperblock(j.jsbRaw, rec.nextSequence) }]);
   }
-  if (write) await dev.commit([{ offset: SUPERBLOCK_OFFSET, data: await recoveredSuperblock(dev) }]);
+  if (write) await dev.commit([{ offset: SUPERBLOCK_OFFSET, data: await recoveredSuperblock(dev, report.skipped.length > 0) }]);
   return report;
 }
 
-/** The superblock as on the image now, with needs_recovery cleared (and s_checksum with metadata_csum). */
-async function recoveredSuperblock(dev: Device): Promise<Uint8Array> {
+/** The internal journal of a file system, as its inode maps it. */
+interface JournalFile {
+  jsbRaw: Uint8Array;
+  jsb: JournalSuperblock;
+  /** The image block of journal block 0 (the journal superblock). */
+  superblockBlock: number;
+  /** The image block of each journal block 0 … s_maxlen − 1. */
+  logMap(): Promise<ArrayLike<number>>;
+}
+
+/**
+ * Reads the journal superblock through the journal inode (sb.journalInum ≠ 0). EUCLEAN naming
+ * what cannot be a journal: the inode, its size, a hole, the superblock (jbd2-format.ts).
+ */
+async function journalOf(fs: Unmounted): Promise<JournalFile> {
+  const { dev, sb, geo } = fs;
+  const inum = sb.journalInum;
+  if (inum > geo.inodesCount) throw corrupt(`the superblock's journal inode ${inum} is past the ${geo.inodesCount} inodes`);
+  const node = await new InodeTable(fs.cache, fs.groups, geo).get(inum);
+  if (!node.isReg || node.links === 0) throw corrupt(`the journal inode ${inum} is not a regular file in use`);
+  const bs = geo.blockSize;
+  const fileBlocks = Math.floor(node.size / bs);
+  const map = new BlockMap(fs.cache, fs.groups, new Allocator(fs.cache, fs.groups, geo), geo);
+  const superblockBlock = (await map.lookupRun(node, 0, 1))[0];
+  if (superblockBlock === 0) throw corrupt(`the journal inode ${inum} has a hole at block 0`);
+  const jsbRaw = await dev.read(superblockBlock * bs, bs);
+  const jsb = decodeJournalSuperblock(jsbRaw);
+  if (jsb.blockSize !== bs) throw corrupt(`the journal's block size ${jsb.blockSize} is not the file system's ${bs}`);
+  if (jsb.maxLen > fileBlocks) throw corrupt(`the journal superblock says ${jsb.maxLen} blocks, but the journal inode ${inum} has ${fileBlocks}`);
+  const logMap = async () => {
+    const m = await map.lookupRun(node, 0, jsb.maxLen);
+    const hole = m.indexOf(0);
+    if (hole >= 0) throw corrupt(`the journal inode ${inum} has a hole at block ${hole}`);
+    return m;
+  };
+  return { jsbRaw, jsb, superblockBlock, logMap };
+}
+
+/**
+ * Whether the image on `dev` has an internal journal (has_journal, a journal inode): read
+ * before the mount attaches it for good, to attach it without blk's side log. False for what
+ * is no ext2 superblock (the mount then says why).
+ */
+export async function hasInternalJournal(dev: Device): Promise<boolean> {
+  if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) return false;
+  const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
+  return sb.magic === EXT2_MAGIC && (sb.compat & COMPAT_HAS_JOURNAL) !== 0 && sb.journalInum !== 0;
+}
+
+/**
+ * The journal a read-write mount commits through. needs_recovery is set in the superblock
+ * from mounted() to unmounted() (the superblock written in place, as Linux's
+ * ext4_commit_super writes it), and each commit() is one jbd2 transaction.
+ */
+export class Journal {
+  private constructor(
+    private readonly dev: Device,
+    private readonly writer: JournalWriter,
+  ) {}
+
+  /**
+   * Opens the internal journal of `fs` (recovered already: s_start 0) for writing. EUCLEAN
+   * naming what cannot be a journal; ENOTSUP for journal features this driver cannot write.
+   */
+  static async open(fs: Unmounted, now: () => number): Promise<Journal> {
+    const j = await journalOf(fs);
+    return new Journal(fs.dev, new JournalWriter(fs.dev, j.jsb, j.jsbRaw, await j.logMap(), now));
+  }
+
+  /** The most blocks one commit may hold. */
+  get capacity(): number {
+    return this.writer.capacity;
+  }
+
+  /** Opens the log at s_first, then sets needs_recovery in `sb` and writes it, durably. */
+  async mounted(sb: Superblock): Promise<void> {
+    await this.writer.start();
+    sb.incompat = (sb.incompat | INCOMPAT_RECOVER) >>> 0;
+    await this.writeSuperblock(sb);
+  }
+
+  /** Commits `writes` as one transaction (JournalWriter.commit: ENOSPC when it does not fit). */
+  commit(writes: Write[]): Promise<void> {
+    return this.writer.commit(writes);
+  }
+
+  /** Marks the journal empty, then clears needs_recovery in `sb` and writes it, durably. */
+  async unmounted(sb: Superblock): Promise<void> {
+    await this.writer.close();
+    sb.incompat = (sb.incompat & ~INCOMPAT_RECOVER) >>> 0;
+    await this.writeSuperblock(sb);
+  }
+
+  private async writeSuperblock(sb: Superblock): Promise<void> {
+    sb.sealChecksum();
+    await this.dev.write(SUPERBLOCK_OFFSET, sb.raw.slice());
+    await this.dev.flush();
+  }
+}
+
+/**
+ * The superblock as on the image now, with needs_recovery cleared (and s_checksum with
+ * metadata_csum); when logged blocks were left out (`damaged`), without the valid bit in
+ * s_state either, so that the next e2fsck checks in full — as e2fsck leaves a file system
+ * whose journal replay met a bad block checksum (e2fsck_clear_recover in e2fsck/journal.c).
+ */
+async function recoveredSuperblock(dev: Device, damaged: boolean): Promise<Uint8Array> {
   const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
   sb.incompat = (sb.incompat & ~INCOMPAT_RECOVER) >>> 0;
+  if (damaged) sb.state &= ~STATE_CLEAN;
   sb.sealChecksum();
   return sb.raw;
 }
