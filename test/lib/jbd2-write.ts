@@ -1,5 +1,5 @@
 // The journaled-write test (test/jbd2-write-*.ts, one file per policy): rumpus's own changes
-// to a journaled image go through its jbd2 journal (ext3, 1 and 4 KiB blocks): no side file
+// to a journaled image go through its jbd2 journal (ext3 and ext4, 1 and 4 KiB blocks): no side file
 // beside the image, ever; after a clean unmount the journal is empty (s_start 0, its sequence
 // moved on) and both e2fsck checks pass; an image copied while mounted, after some fsyncs, has
 // its transactions in the log (debugfs logdump lists them), and e2fsck alone replays them into
@@ -48,12 +48,13 @@ const files = (bs: number) => ({
 /** The tests under `policy`. */
 export function jbd2WriteTest(policy: string): void {
   const dir = tempDir(`rumpus-jbd2-write-${policy}-`);
-  for (const bs of [1024, 4096] as const) {
-    const name = `ext3 ${bs}, ${policy}`;
+  // ext4 as mke2fs -t ext4 makes it: a csum v3 journal with 64-bit block tags.
+  for (const [type, bs] of [['ext3', 1024], ['ext3', 4096], ['ext4', 1024], ['ext4', 4096]] as const) {
+    const name = `${type} ${bs}, ${policy}`;
 
     t.test(`${name}: writes and a clean unmount leave no side file, an empty journal, a clean image`, { skip: NO_E2FSPROGS }, async (t) => {
-      const img = join(dir, `clean-${bs}-${policy}.img`);
-      mkJournaled(img, { type: 'ext3', blockSize: bs, size: 16 * MiB });
+      const img = join(dir, `clean-${type}-${bs}-${policy}.img`);
+      mkJournaled(img, { type, blockSize: bs, size: 16 * MiB });
       const before = journalSuperblockOf(img, bs);
       const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, { target: '/j', fstype: 'ext2', source: img }] });
       try {
@@ -81,9 +82,9 @@ export function jbd2WriteTest(policy: string): void {
     });
 
     t.test(`${name}: an image copied while mounted is recovered by e2fsck alone, and by rumpus`, { skip: NO_E2FSPROGS }, async (t) => {
-      const img = join(dir, `live-${bs}-${policy}.img`);
-      mkJournaled(img, { type: 'ext3', blockSize: bs, size: 16 * MiB });
-      const copy = join(dir, `live-${bs}-${policy}-copy.img`);
+      const img = join(dir, `live-${type}-${bs}-${policy}.img`);
+      mkJournaled(img, { type, blockSize: bs, size: 16 * MiB });
+      const copy = join(dir, `live-${type}-${bs}-${policy}-copy.img`);
       const k = await boot({ policy, mounts: [...DEFAULT_MOUNTS, { target: '/j', fstype: 'ext2', source: img }] });
       try {
         const p = await k.spawn();
@@ -104,7 +105,7 @@ export function jbd2WriteTest(policy: string): void {
       const logged = loggedTransactions(copy);
       t.ok(logged.length >= 3, `debugfs logdump lists the transactions (${logged.join(', ')})`);
 
-      const byRumpus = join(dir, `live-${bs}-${policy}-rumpus.img`);
+      const byRumpus = join(dir, `live-${type}-${bs}-${policy}-rumpus.img`);
       copyFileSync(copy, byRumpus);
       const fixed = e2fsckFix(copy);
       t.ok(fixed.status === 0 || fixed.status === 1, 'e2fsck -fy recovers it', { out: fixed.out });
