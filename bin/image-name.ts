@@ -39,7 +39,8 @@ export function imageName(text: string): ImageName {
   const [, base, digits] = m;
   if (!PARTITION_SUFFIX.test(text)) {
     if (exists(base)) {
-      const fix = Number(digits) === 0 ? `they are numbered from 1, as \`rumpus parts ${base}\` lists them` : `write it as ${base}@${Number(digits)}`;
+      const n = digits.replace(/^0+/, '');
+      const fix = n === '' ? `they are numbered from 1, as \`rumpus parts ${base}\` lists them` : PARTITION_SUFFIX.test(`${base}@${n}`) ? `write it as ${base}@${n}` : 'the number is too large for a partition';
       throw new SysError('EINVAL', `${text}: no such file, and '@${digits}' names no partition: ${fix}`);
     }
     return { path: text };

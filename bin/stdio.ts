@@ -6,17 +6,27 @@
 import { bytesOf, isErrno, strerror, toByteString, type SysError } from '../kernel/index.js';
 
 /**
- * Thrown by writeOut once standard output failed: not a SysError, so that no command reports it
- * as a problem with one of its operands; the command stops, and the shell or the top level
- * says so in one line — or nothing, when the reader has gone (`broken`).
+ * Thrown by writeOut once standard output failed (or the shell's, redirected to a file): not a
+ * SysError, so that no command reports it as a problem with one of its operands; the command
+ * stops, and the shell or the top level says so in one line, naming the output — or nothing,
+ * when the reader has gone (`broken`).
  */
 export class OutputFailed extends Error {
-  /** The host's error code: 'EPIPE' when the reader has gone. */
+  /** The error code: 'EPIPE' when the reader has gone. */
   readonly code: string;
 
-  constructor(code: string, detail: string) {
-    super(`standard output: ${isErrno(code) ? strerror(code) : detail}`);
+  /**
+   * `detail`: what went wrong, shown when `code` is no errno; `output`: the output as named to
+   * the user; `said`: what to say instead of strerror's words.
+   */
+  constructor(code: string, detail: string, output = 'standard output', said?: string) {
+    super(`${output}: ${said ?? (isErrno(code) ? strerror(code) : detail)}`);
     this.code = code;
+  }
+
+  /** A failed write to a file the output was redirected to, `shown` as the user named it: `shown: problem(err)`. */
+  static ofFile(shown: string, err: SysError): OutputFailed {
+    return new OutputFailed(err.errno, err.message, shown, problem(err));
   }
 
   /** The reader of the pipe has gone: stop quietly, as a program killed by SIGPIPE. */

@@ -161,6 +161,7 @@ if (missing) {
       ['mbr.img@0:/', /mbr\.img@0: no such file, and '@0' names no partition: they are numbered from 1/],
       ['mbr.img@02:/', /mbr\.img@02: no such file, and '@02' names no partition: write it as mbr\.img@2/],
       ['mbr.img@2@2:/', /mbr\.img@2@2: no such file, and a partition is named once, as mbr\.img@N/],
+      ['mbr.img@99999999999999999999:/', /mbr\.img@99999999999999999999: no such file, and '@99999999999999999999' names no partition: the number is too large for a partition/],
     ] as const) {
       const r = await rumpus('ls', operand);
       t.equal(r.code, 1, `ls ${operand} fails`);

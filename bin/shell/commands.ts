@@ -629,7 +629,7 @@ export async function runCommandIn<S>(table: Record<string, CommandDef<S>>, s: S
       return 2;
     }
     if (err instanceof SysError) {
-      io.err(`${name}: ${strerror(err.errno)}\n`);
+      io.err(`${name}: ${problem(err)}\n`);
       return 1;
     }
     throw err;

@@ -4,11 +4,11 @@
 // pipes in the kernel (pipeline.ts).
 
 import { createInterface } from 'node:readline';
-import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, fromByteString, strerror, type KernelControl, type Proc } from '../../kernel/index.js';
+import { O_APPEND, O_CREAT, O_TRUNC, O_WRONLY, SysError, fromByteString, type KernelControl, type Proc } from '../../kernel/index.js';
 import { runCommand, type Io, type ShellState } from './commands.js';
 import { ParseError, parse, type Command, type Stage } from './parse.js';
 import { runPipeline, type StageIo } from './pipeline.js';
-import { BROKEN_PIPE_STATUS, OutputFailed } from '../stdio.js';
+import { BROKEN_PIPE_STATUS, OutputFailed, problem } from '../stdio.js';
 
 export interface Terminal {
   /** Writes to standard output; a promise it returns (waiting for the reader, or rejecting with OutputFailed) is awaited. */
@@ -99,6 +99,7 @@ export class Shell {
     let outFd: number | null = null;
     let stdin: Uint8Array | null = null;
     let failing = '';
+    let outPath = '';
     try {
       for (const r of c.redirects) {
         failing = r.path;
@@ -108,11 +109,12 @@ export class Shell {
         }
         if (outFd !== null) await p.close(outFd);
         outFd = await p.open(r.path, O_WRONLY | O_CREAT | (r.op === '>>' ? O_APPEND : O_TRUNC), 0o666);
+        outPath = r.path;
       }
     } catch (err) {
       if (outFd !== null) await p.close(outFd).catch(() => {});
       if (!(err instanceof SysError)) throw err;
-      this.term.stderr(`sh: ${failing}: ${strerror(err.errno)}\n`);
+      this.term.stderr(`sh: ${failing}: ${problem(err)}\n`);
       return 1;
     }
     const fd = outFd;
@@ -120,7 +122,12 @@ export class Shell {
     const io: Io = {
       out: async (text) => {
         const bytes = typeof text === 'string' ? encoder.encode(text) : text;
-        if (fd !== null) await p.writeAll(fd, bytes);
+        if (fd !== null) {
+          // A failed write names the file written to, never one of the command's operands.
+          await p.writeAll(fd, bytes).catch((err: unknown) => {
+            throw err instanceof SysError ? OutputFailed.ofFile(outPath, err) : err;
+          });
+        }
         else if (pipeIo.out) await pipeIo.out(bytes);
         else await this.term.stdout(text);
       },
@@ -137,7 +144,7 @@ export class Shell {
         return 1;
       }
       if (!(err instanceof SysError)) throw err;
-      this.term.stderr(`${c.argv[0]}: ${strerror(err.errno)}\n`);
+      this.term.stderr(`${c.argv[0]}: ${problem(err)}\n`);
       return 1;
     } finally {
       if (fd !== null) await p.close(fd).catch(() => {});

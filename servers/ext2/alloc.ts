@@ -132,7 +132,7 @@ export class Allocator {
     if (!isSet(bitmap, bit)) throw corrupt(`inode ${ino} is freed but the bitmap says it is already free`);
     bitmap[bit >> 3] &= ~(1 << (bit & 7));
     groups.addFreeInodes(g, 1);
-    groups.noteInodeFreed(g, bit, bitmap);
+    groups.noteInodeFreed(g, bitmap);
     if (isDir) groups.addUsedDirs(g, -1);
   }
 }

@@ -26,7 +26,7 @@ import type { BlockMap } from './blockmap.js';
 import { DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, dirBlockChecksum, hasDirentTail, inodeSeed } from './csum.js';
 import {
   DX_HASH_TEA, DX_NODE_COUNT, DX_ROOT_COUNT, MAX_INDIRECT_LEVELS, dxEntries, dxHash, dxHashVersion, dxLeaves, dxLimit, dxProbe, initDxNode, initDxRoot,
-  sealDxNode, setDxEntries, setDxIndirectLevels, type DxDir, type DxLevel,
+  refuseNodeAsLeaf, sealDxNode, setDxEntries, setDxIndirectLevels, type DxDir, type DxLevel,
 } from './dx.js';
 import { corrupt } from './errors.js';
 import { I_BLOCKS_UNIT, INDEX_FL, type Inode } from './inode.js';
@@ -391,8 +391,13 @@ export class Directories {
       if (b === 0) throw corrupt(`directory inode ${dir.ino}, block ${lblk} is a hole`);
       return this.cache.get(b);
     };
-    for await (const lblk of dxLeaves({ ino: dir.ino, blocks, csumSeed: this.dirSeed(dir), read }, bytesOf(name), this.geo.hashSeed, this.geo.hashUnsigned)) {
+    // '.' and '..' are in block 0, the dx_root, and nowhere a hash leads (so Linux's
+    // __ext4_find_entry reads block 0 for them too).
+    const dx: DxDir = { ino: dir.ino, blocks, csumSeed: this.dirSeed(dir), read };
+    const leaves = name === '.' || name === '..' ? [0] : dxLeaves(dx, bytesOf(name), this.geo.hashSeed, this.geo.hashUnsigned);
+    for await (const lblk of leaves) {
       const buf = await read(lblk);
+      if (lblk !== 0) refuseNodeAsLeaf(dx, buf, lblk);
       this.verifyLeaf(buf, dir, lblk);
       let found: Slot | undefined;
       this.scan(buf, dir, lblk, (e) => {
@@ -472,7 +477,7 @@ export class Directories {
       } else {
         if (lblk < 0) lblk = await this.grow(dir, idx);
         const buf = await this.cache.modify(idx.phys[lblk]);
-        if (!this.place(buf, dir, lblk, bytes, node.ino, type)) throw new Error(`directory inode ${dir.ino}, block ${lblk}: no room for an entry although the index said so`);
+        if (!this.place(buf, dir, lblk, bytes, node.ino, type)) throw corrupt(`directory inode ${dir.ino}, block ${lblk} has no room for an entry although its unused entries add up to enough`);
         idx.room[lblk] = this.roomIn(buf, dir, lblk);
         this.seal(dir, lblk, buf);
       }
@@ -514,9 +519,11 @@ export class Directories {
    */
   private async addIndexed(dir: Inode, idx: DirIndex, name: Uint8Array, ino: number, type: number): Promise<number> {
     for (let round = 0; round < MAX_HTREE_ROUNDS; round++) {
-      const path = await dxProbe(this.dxDir(dir, idx), name, this.geo.hashSeed, this.geo.hashUnsigned);
+      const dx = this.dxDir(dir, idx);
+      const path = await dxProbe(dx, name, this.geo.hashSeed, this.geo.hashUnsigned);
       const bottom = path.levels[path.levels.length - 1];
       const lblk = bottom.blocks[bottom.at];
+      refuseNodeAsLeaf(dx, await this.cache.get(idx.phys[lblk]), lblk);
       const buf = await this.cache.modify(idx.phys[lblk]);
       this.verifyLeaf(buf, dir, lblk);
       if (this.place(buf, dir, lblk, name, ino, type)) {
@@ -551,7 +558,8 @@ export class Directories {
    */
   private async splitLeaf(dir: Inode, idx: DirIndex, node: DxLevel, version: number, lblk: number, buf: Uint8Array): Promise<void> {
     const entries = this.liftEntries(buf, dir, lblk, version);
-    if (entries.length < 2) throw new Error(`directory inode ${dir.ino}, block ${lblk}: a full leaf with ${entries.length} entries`);
+    // Only damage fills a leaf with fewer than two names (deleted entries too small to reuse); Linux's do_split says EFSCORRUPTED.
+    if (entries.length < 2) throw corrupt(`directory inode ${dir.ino}, block ${lblk} is full with ${entries.length} entries in use`);
     const sorted = entries.map((e, i) => ({ e, i })).sort((a, b) => a.e.hash - b.e.hash || a.i - b.i).map((x) => x.e);
     let size = 0;
     let move = 0;

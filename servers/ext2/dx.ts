@@ -190,6 +190,19 @@ function bad(dir: DxDir, lblk: number, what: string): Error {
 }
 
 /**
+ * EUCLEAN when a block dx_probe reached as a leaf is an index node — a dx_node's fake dirent
+ * (inode 0, rec_len the whole block, name_len 0) followed by the limit a dx_node of this block
+ * holds — as a dx_root claiming too few indirect levels makes it: writing a name there would
+ * destroy the node.
+ */
+export function refuseNodeAsLeaf(dir: DxDir, buf: Uint8Array, lblk: number): void {
+  const fake = u32(buf, 0) === 0 && u16(buf, 4) === buf.length && buf[6] === 0;
+  if (fake && u16(buf, DX_NODE_COUNT) === dxLimit(buf.length, DX_NODE_COUNT, dir.csumSeed !== null)) {
+    throw bad(dir, lblk, 'is an index node where a leaf should be (the dx_root counts too few indirect levels)');
+  }
+}
+
+/**
  * Checks one node — limit exactly what the block holds, count within it, the dx tail checksum,
  * hashes in order, blocks inside the directory — and takes the last entry whose hash is at
  * most `hash`.

@@ -229,11 +229,11 @@ export class Groups {
   }
 
   /**
-   * Inode `index` of group g was just freed (`bitmap` is the group's inode bitmap, changed): the
+   * An inode of group g was just freed (`bitmap` is the group's inode bitmap, changed): the
    * used part of the table ends after the last inode still in use, and a group with none in use
    * is INODE_UNINIT again, as e2fsprogs computes them.
    */
-  noteInodeFreed(g: number, index: number, bitmap: Uint8Array): void {
+  noteInodeFreed(g: number, bitmap: Uint8Array): void {
     if (!this.lazy) return;
     const ipg = this.geo.inodesPerGroup;
     if (this.freeInodes(g) === ipg) {
@@ -241,7 +241,9 @@ export class Groups {
       this.setItableUnused(g, ipg);
       return;
     }
-    let last = Math.max(index, ipg - this.itableUnused(g) - 1);
+    // From the table's end, not from the used part's: an inode in use that the count wrongly
+    // calls unused must not be left out of it.
+    let last = ipg - 1;
     while (last >= 0 && !isSet(bitmap, last)) last--;
     this.setItableUnused(g, ipg - (last + 1));
   }
@@ -443,6 +445,11 @@ export class Groups {
     // Counts past what the group holds would make statfs (and allocation) believe in space that is not there.
     if (this.freeBlocks(g) > this.blocksIn(g)) throw corrupt(`group ${g} counts ${this.freeBlocks(g)} free blocks, but has ${this.blocksIn(g)}`);
     if (this.freeInodes(g) > this.geo.inodesPerGroup) throw corrupt(`group ${g} counts ${this.freeInodes(g)} free inodes, but has ${this.geo.inodesPerGroup}`);
+    // An unused part larger than the table would send the first inode allocation zeroing
+    // records before the table (noteInodeUsed).
+    if (this.itableUnused(g) > this.geo.inodesPerGroup) throw corrupt(`group ${g} counts ${this.itableUnused(g)} unused inode table entries, but has ${this.geo.inodesPerGroup}`);
+    const inUse = this.geo.inodesPerGroup - this.freeInodes(g);
+    if (this.usedDirs(g) > inUse) throw corrupt(`group ${g} counts ${this.usedDirs(g)} directories, but only ${inUse} inodes in use`);
   }
 
   private where(g: number): { block: number; offset: number } {
