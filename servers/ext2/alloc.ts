@@ -5,29 +5,13 @@
 // those of lazily initialised groups on first use and keeps bg_itable_unused.
 
 import { SysError } from '../../kernel/api.js';
+import { clearBit, findClear, isSet, setBit } from './bitmap.js';
 import type { BlockCache } from './cache.js';
 import { corrupt } from './errors.js';
 import type { Groups } from './groups.js';
 import { ROOT_INO, type Inode } from './inode.js';
 import { Debts, TOPDIR_FL, orlovGroup, otherGroup } from './orlov.js';
 import type { Geometry } from './superblock.js';
-
-function isSet(bitmap: Uint8Array, bit: number): boolean {
-  return (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0;
-}
-
-/** The first clear bit in [from, limit), or −1. Skips whole bytes of ones. */
-function findClear(bitmap: Uint8Array, from: number, limit: number): number {
-  for (let bit = from; bit < limit; ) {
-    if ((bit & 7) === 0 && bitmap[bit >> 3] === 0xff) {
-      bit += 8;
-      continue;
-    }
-    if (!isSet(bitmap, bit)) return bit;
-    bit++;
-  }
-  return -1;
-}
 
 export class Allocator {
   /** Per group: no free block lies below this bit (a search hint, not a promise of one). */
@@ -71,7 +55,7 @@ export class Allocator {
       const b = groups.firstBlock(g) + bit;
       if (groups.isMetadata(b)) throw corrupt(`the block bitmap of group ${g} marks metadata block ${b} as free`);
       const bitmap = await groups.changeBlockBits(g);
-      bitmap[bit >> 3] |= 1 << (bit & 7);
+      setBit(bitmap, bit);
       groups.addFreeBlocks(g, -1);
       this.freeTotal--;
       if (from === this.blockHint[g]) this.blockHint[g] = bit + 1;
@@ -87,7 +71,7 @@ export class Allocator {
     const bit = b - groups.firstBlock(g);
     const bitmap = await groups.changeBlockBits(g);
     if (!isSet(bitmap, bit)) throw corrupt(`block ${b} is freed but the bitmap says it is already free (claimed twice?)`);
-    bitmap[bit >> 3] &= ~(1 << (bit & 7));
+    clearBit(bitmap, bit);
     groups.addFreeBlocks(g, 1);
     this.freeTotal++;
     if (bit < this.blockHint[g]) this.blockHint[g] = bit;
@@ -114,7 +98,7 @@ export class Allocator {
       const bit = findClear(await groups.inodeBits(g), from, geo.inodesPerGroup);
       if (bit < 0) continue;
       const bitmap = await groups.changeInodeBits(g);
-      bitmap[bit >> 3] |= 1 << (bit & 7);
+      setBit(bitmap, bit);
       groups.addFreeInodes(g, -1);
       await groups.noteInodeUsed(g, bit);
       if (isDir) groups.addUsedDirs(g, 1);
@@ -130,7 +114,7 @@ export class Allocator {
     const bit = ino - 1 - g * geo.inodesPerGroup;
     const bitmap = await groups.changeInodeBits(g);
     if (!isSet(bitmap, bit)) throw corrupt(`inode ${ino} is freed but the bitmap says it is already free`);
-    bitmap[bit >> 3] &= ~(1 << (bit & 7));
+    clearBit(bitmap, bit);
     groups.addFreeInodes(g, 1);
     groups.noteInodeFreed(g, bitmap);
     if (isDir) groups.addUsedDirs(g, -1);

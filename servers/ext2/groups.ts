@@ -17,6 +17,7 @@
 // checksum is verified the first time the mount reads it.
 
 import { setU16, setU32, u16, u32 } from './bytes.js';
+import { isSet, setBits } from './bitmap.js';
 import type { BlockCache } from './cache.js';
 import { BG_CHECKSUM, bitmapChecksum, groupDescChecksum, groupDescChecksum16 } from './csum.js';
 import { corrupt } from './errors.js';
@@ -76,15 +77,6 @@ export function writeDescriptor(table: Uint8Array, g: number, d: GroupDescriptor
   setU16(table, at + FREE_INODES, d.freeInodes);
   setU16(table, at + USED_DIRS, d.usedDirs);
   setU16(table, at + FLAGS, d.flags);
-}
-
-/** Sets bits [from, to) of a bitmap. */
-function setBits(bitmap: Uint8Array, from: number, to: number): void {
-  for (let bit = from; bit < to; bit++) bitmap[bit >> 3] |= 1 << (bit & 7);
-}
-
-function isSet(bitmap: Uint8Array, bit: number): boolean {
-  return (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0;
 }
 
 export class Groups {
