@@ -58,7 +58,7 @@ export function formatReport(r: BenchReport): string {
       ...r.idle.map((x) => [x.policy, x.transport, String(x.seconds), `${x.cpu_percent_of_core.toFixed(2)}%`])]), '');
   }
   if (r.targets.length) {
-    out.push('targets (issues 5, 3 and 16):');
+    out.push('targets (issues 5, 3, 16 and 13):');
     out.push(table([['target', 'measured', 'limit', ''],
       ...r.targets.map((t) => [t.target, t.value.toPrecision(3), `${t.bound === '<=' ? '≤' : '≥'} ${t.limit}`, t.met ? 'met' : 'NOT MET'])]), '');
   }
