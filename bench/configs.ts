@@ -29,8 +29,8 @@ const BENCH_PLACEMENTS: Record<string, () => PlacementSpec> = {
   [VFS_IN_CLIENT]: () => ({ ...placeComponent(presetSpec('microkernel', BUILTIN), 'vfs', 'main'), name: VFS_IN_CLIENT }),
 };
 
-/** What `rumpus bench` runs without --policies: the three policies, and vfs-in-client next to microkernel. */
-export const BENCH_POLICIES = [...POLICIES, VFS_IN_CLIENT];
+/** What `rumpus bench` runs without --policies: the three policies, and vfs-in-client (ring only, to keep the default run short). */
+export const BENCH_POLICIES = [...POLICIES, `${VFS_IN_CLIENT}:ring`];
 
 /**
  * 'microkernel' → one config per thread transport; 'microkernel:ring' → that one only;

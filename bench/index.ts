@@ -19,12 +19,12 @@ import { CGD_WORKLOADS, PLAIN_BLK, cgdCounts, runCgdWorkloads } from './workload
 import { EXT2_MOUNT, ext2Workloads } from './workloads-ext2.js';
 import { LOCAL_OF, remoteWorkloads, startBenchServer, type RemoteTarget } from './workloads-remote.js';
 import { RDUMP_LABEL, RDUMP_POLICY, TREE_MOUNT, TREE_WORKLOAD, TreeDeadline, copyOutTree, makeTreeImage, rdumpTree, type TreeImage } from './workloads-tree.js';
-import { TMPFS_DIR, kernelWorkloads, type KernelTarget, type Target, type Workload } from './workloads.js';
+import { TMPFS_DIR, concurrencyWorkloads, kernelWorkloads, type KernelTarget, type Target, type Workload } from './workloads.js';
 
 export interface BenchOptions {
   /** Policy names or placement files; 'microkernel:ring' picks one thread transport. */
   policies: string[];
-  /** Workload names, or the groups 'kernel', 'ext2', 'remote', 'cgd', 'tree' and 'all'; default DEFAULT_WORKLOADS. */
+  /** Workload names, or the groups 'kernel', 'concurrency', 'ext2', 'remote', 'cgd', 'tree' and 'all'; default DEFAULT_WORKLOADS. */
   workloads?: string[];
   /** Fewer iterations, smaller files, shorter idle: a smoke run of seconds. */
   quick?: boolean;
@@ -80,6 +80,7 @@ const IDLE_SECONDS = { full: 5, quick: 0.5 };
 
 export const WORKLOAD_GROUPS = {
   kernel: kernelWorkloads(1).map((w) => w.name),
+  concurrency: concurrencyWorkloads(1).map((w) => w.name),
   ext2: ext2Workloads(1).map((w) => w.name),
   remote: remoteWorkloads(1).map((w) => w.name),
   cgd: Object.keys(CGD_WORKLOADS),
@@ -104,7 +105,7 @@ function selectWorkloads(names: string[] | undefined, scale: number): Selected {
     throw new SysError('EINVAL', `unknown workload ${unknown.join(', ')} (known: ${Object.keys(groups).join(', ')}, ${groups.all.join(', ')})`);
   }
   return {
-    kernel: kernelWorkloads(scale).filter((w) => wanted.has(w.name)),
+    kernel: [...kernelWorkloads(scale), ...concurrencyWorkloads(scale)].filter((w) => wanted.has(w.name)),
     ext2: ext2Workloads(scale).filter((w) => wanted.has(w.name)),
     remote: remoteWorkloads(scale).filter((w) => wanted.has(w.name)),
     cgd: new Set(WORKLOAD_GROUPS.cgd.filter((w) => wanted.has(w))),

@@ -3,7 +3,8 @@
 
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { POLICIES, SysError, THREAD_TRANSPORTS, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
+import { SysError, THREAD_TRANSPORTS, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
+import { BENCH_POLICIES, VFS_IN_CLIENT } from '../bench/configs.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_GROUPS, runBench } from '../bench/index.js';
 import { svgReport } from '../bench/svg.js';
 import { formatReport } from '../bench/table.js';
@@ -91,13 +92,16 @@ block I/O through cgd with its cipher in main, in a thread and in a pool, agains
 See bench/README.md for every workload and the JSON shape.
 
   --policies LIST     comma-separated policies or placement files (default
-                      ${POLICIES.join(',')}); POLICY:TRANSPORT picks one thread
-                      transport (microkernel:ring)
+                      ${BENCH_POLICIES.join(',')}); POLICY:TRANSPORT picks one thread
+                      transport (microkernel:ring); ${VFS_IN_CLIENT}: vfs in main with
+                      the clients, the rest in threads as under microkernel
   --workloads LIST    comma-separated workload names or groups (default ${DEFAULT_WORKLOADS.join(',')}):
                       kernel: ${WORKLOAD_GROUPS.kernel.join(', ')}
                       ext2: ${WORKLOAD_GROUPS.ext2.join(', ')}
                       remote: ${WORKLOAD_GROUPS.remote.join(', ')}
                       cgd: ${WORKLOAD_GROUPS.cgd.join(', ')}
+                      concurrency: ${WORKLOAD_GROUPS.concurrency.join(', ')}
+                      tree: ${WORKLOAD_GROUPS.tree.join(', ')} (minutes; not in the default)
                       all: every group
   --quick             a smoke run of seconds: few iterations, small files, short idle
   --json              print one JSON object instead of the table
@@ -105,7 +109,7 @@ See bench/README.md for every workload and the JSON shape.
   --server URL        not used (said on stderr): bench boots the kernels it measures`,
     options: {
       ...serverOptions,
-      policies: { type: 'string', default: POLICIES.join(',') },
+      policies: { type: 'string', default: BENCH_POLICIES.join(',') },
       workloads: { type: 'string' },
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
