@@ -15,6 +15,7 @@ import { PEER_POLICY, mountPeer, peerName } from './peer.js';
 import { cpuClock, summarize, type Summary } from './stats.js';
 import { kernelCpuClock, measureBoot, measureIdle, measureRecovery, type BootTime, type IdleCpu, type RecoveryTime } from './system.js';
 import { checkTargets, type TargetCheck } from './targets.js';
+import { BUSY_POLICIES, busyRatios, withHogs, type BusyReport } from './busy.js';
 import { CGD_WORKLOADS, PLAIN_BLK, cgdCounts, runCgdWorkloads } from './workloads-cgd.js';
 import { EXT2_MOUNT, ext2Workloads } from './workloads-ext2.js';
 import { LOCAL_OF, remoteWorkloads, startBenchServer, type RemoteTarget } from './workloads-remote.js';
@@ -28,6 +29,11 @@ export interface BenchOptions {
   workloads?: string[];
   /** Fewer iterations, smaller files, shorter idle: a smoke run of seconds. */
   quick?: boolean;
+  /**
+   * Also run the kernel workloads under monolithic and microkernel with one CPU-bound process per
+   * core beside the bench (bench/busy.ts), and set their ratios against the quiet run's.
+   */
+  busy?: boolean;
   /** Progress lines go here (stderr on a terminal); null for none. */
   progress?: ((line: string) => void) | null;
 }
@@ -69,6 +75,8 @@ export interface BenchReport {
   /** The ext2 peer, when the ext2 workloads ran. */
   peer: { name: string; speedups: PeerSpeedup[] } | null;
   targets: TargetCheck[];
+  /** The busy machine's run (--busy), or null. */
+  busy: BusyReport | null;
   /** What was skipped and why. */
   notes: string[];
 }
@@ -167,8 +175,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
   const treeUnder = workloads.tree ? treeConfigs(configs) : [];
   const microkernels = configs.filter((c) => c.policy === 'microkernel');
+  const busyUnder = opts.busy ? configs.filter((c) => BUSY_POLICIES.includes(c.policy)) : [];
   const steps = 1 + configs.length * (2 + workloads.kernel.length + workloads.ext2.length + workloads.remote.length) + microkernels.length +
-    (peer ? workloads.ext2.length : 0) + (workloads.cgd.size ? 4 : 0) + (workloads.tree ? treeUnder.length + 2 : 0);
+    (peer ? workloads.ext2.length : 0) + (workloads.cgd.size ? 4 : 0) + (workloads.tree ? treeUnder.length + 2 : 0) +
+    busyUnder.length * workloads.kernel.length;
   let step = 0;
   const say: Say = (what) => opts.progress?.(`[${++step}/${steps}] ${what}`);
 
@@ -200,6 +210,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
     const results: Result[] = [];
     for (const c of configs) results.push(...(await runConfig(c, workloads, image, treeUnder.includes(c) ? tree : null, say, notes)));
+    const busy = busyUnder.length ? await runBusy(busyUnder, workloads, say) : null;
     if (tree) {
       say(`${TREE_WORKLOAD}: debugfs rdump`);
       results.push({ workload: TREE_WORKLOAD, policy: RDUMP_POLICY, transport: RDUMP_LABEL, ...summarize(rdumpTree(tree)), ratio_to_monolithic: null, ratio_to_local: null, ratio_to_blk: null });
@@ -234,6 +245,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       idle,
       recovery,
       peer: peer ? { name: peer, speedups: peerSpeedups(results) } : null,
+      busy: busy && { ...busy, ratios: busyRatios(results, busy.results) },
       notes,
     };
     return { ...report, targets: checkTargets(report) };
@@ -286,6 +298,20 @@ async function runRemote(c: Config, list: Workload<RemoteTarget>[], local: Kerne
   } finally {
     await stop();
   }
+}
+
+/** The kernel workloads again under `configs`, with one CPU-bound process per core beside them. */
+async function runBusy(configs: Config[], workloads: Selected, say: Say): Promise<Omit<BusyReport, 'ratios'>> {
+  const kernelOnly: Selected = { kernel: workloads.kernel, ext2: [], remote: [], cgd: new Set(), tree: false };
+  return withHogs(async (hogs) => {
+    const results: Result[] = [];
+    for (const c of configs) results.push(...(await runConfig(c, kernelOnly, null, null, (what) => say(`busy machine, ${what}`), [])));
+    for (const r of results) {
+      const mono = results.find((x) => x.workload === r.workload && x.policy === 'monolithic');
+      r.ratio_to_monolithic = mono ? r.p50_ns / mono.p50_ns : null;
+    }
+    return { hogs, results };
+  });
 }
 
 /** The tree copy-out under one config; none (and a note) when it passes its deadline. */

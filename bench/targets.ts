@@ -75,6 +75,12 @@ export function checkTargets(r: Omit<BenchReport, 'targets'>): TargetCheck[] {
     if (copy) check(`${policy} ${copy.transport}: ${TREE_WORKLOAD} time / debugfs ${RDUMP_LABEL}`, rdump && copy.p50_ns / rdump, '<=', limit);
   }
 
+  // Issue 13: the busy machine moves no microkernel/monolithic ratio by more than 2× either way.
+  for (const x of r.busy?.ratios ?? []) {
+    check(`busy machine, microkernel ${x.transport}: ${x.workload} ops/s ratio to monolithic, quiet vs busy (larger / smaller)`,
+      Math.max(x.change, 1 / x.change), '<=', 2);
+  }
+
   for (const s of r.peer?.speedups ?? []) {
     const limit = s.policy === 'monolithic' ? 10 : s.policy === 'microkernel' ? 5 : undefined;
     if (limit) check(`${s.policy} ${s.transport}: ${s.workload} speed / ${PEER_POLICY}`, s.speedup, '>=', limit);

@@ -26,8 +26,10 @@ export const RDUMP_LABEL = 'rdump';
 /** The most one copy may take before it is abandoned (reported in a note, no result). */
 export const TREE_DEADLINE_MS = 600_000;
 
-/** Entries in one leaf directory: enough for several blocks, so that e2fsck -D indexes it. */
+/** Entries in one leaf directory at full scale. */
 const LEAF_ENTRIES = 1000;
+/** The fewest in one (--quick): still several 1 KiB blocks of entries, so that e2fsck -D indexes it. */
+const LEAF_ENTRIES_MIN = 200;
 /** Leaf directories per top directory. */
 const LEAVES_PER_TOP = 5;
 /** The ext2 directory flag for a hashed-indexed directory (EXT2_INDEX_FL, Documentation/filesystems/ext4/inodes.rst). */
@@ -46,8 +48,8 @@ export interface TreeImage {
 
 /**
  * Generates the host tree under `dir`, makes the image from it with `mke2fs -d`, and indexes its
- * directories with `e2fsck -fyD`; `scale` shrinks the number of leaf directories (at least one,
- * always of LEAF_ENTRIES). The image, or why it cannot be made.
+ * directories with `e2fsck -fyD`; `scale` shrinks the number of leaf directories (at least one)
+ * and their entries (at least LEAF_ENTRIES_MIN). The image, or why it cannot be made.
  */
 export function makeTreeImage(dir: string, scale: number): TreeImage | string {
   const mke2fs = e2fsprogsTool('mke2fs');
@@ -55,6 +57,7 @@ export function makeTreeImage(dir: string, scale: number): TreeImage | string {
   const debugfs = e2fsprogsTool('debugfs');
   if (!mke2fs || !e2fsck || !debugfs) return 'mke2fs, e2fsck or debugfs (e2fsprogs) is not installed';
   const leaves = Math.max(1, Math.round(40 * scale));
+  const leafEntries = Math.max(LEAF_ENTRIES_MIN, Math.round(LEAF_ENTRIES * scale));
   const tops = Math.ceil(leaves / LEAVES_PER_TOP);
   const src = join(dir, 'tree-src');
   let files = 0;
@@ -62,7 +65,7 @@ export function makeTreeImage(dir: string, scale: number): TreeImage | string {
     const leaf = join(src, `d${l % tops}`, `s${Math.floor(l / tops)}`);
     mkdirSync(leaf, { recursive: true });
     // Sizes from 0 to 3 KiB: most files are one to three 1 KiB blocks, some empty.
-    for (let i = 0; i < LEAF_ENTRIES; i++, files++) writeFileSync(join(leaf, `file-${i}.dat`), Buffer.alloc((files * 97) % 3072, 0x61 + (i % 26)));
+    for (let i = 0; i < leafEntries; i++, files++) writeFileSync(join(leaf, `file-${i}.dat`), Buffer.alloc((files * 97) % 3072, 0x61 + (i % 26)));
   }
   const entries = files + tops + leaves + 1; // + lost+found
   const template = join(dir, 'tree.img');
@@ -91,7 +94,7 @@ export function makeTreeImage(dir: string, scale: number): TreeImage | string {
       mkdirSync(path);
       return path;
     },
-    op: `copy of a tree of ${entries.toLocaleString('en-US')} entries (directories of ${LEAF_ENTRIES} indexed) out of an ext2 image to the host; p50 is the whole copy, ops/s counts entries`,
+    op: `copy of a tree of ${entries.toLocaleString('en-US')} entries (directories of ${leafEntries} indexed) out of an ext2 image to the host; p50 is the whole copy, ops/s counts entries`,
   };
 }
 
