@@ -2,7 +2,9 @@
 // boundary, boot and idle CPU measured in the same run, and the ext2 workloads through a peer
 // library too. The result is one BenchReport, printed as a table (table.ts), JSON, or SVG (svg.ts).
 
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEFAULT_MOUNTS, SysError, boot } from '../kernel/index.js';
 import { BUILTIN } from '../kernel/registry.js';
 import { measureBaselines, type Baseline } from './baselines.js';
@@ -13,25 +15,32 @@ import { PEER_POLICY, mountPeer, peerName } from './peer.js';
 import { cpuClock, summarize, type Summary } from './stats.js';
 import { kernelCpuClock, measureBoot, measureIdle, measureRecovery, type BootTime, type IdleCpu, type RecoveryTime } from './system.js';
 import { checkTargets, type TargetCheck } from './targets.js';
+import { BUSY_POLICIES, busyRatios, withHogs, type BusyReport } from './busy.js';
 import { CGD_WORKLOADS, PLAIN_BLK, cgdCounts, runCgdWorkloads } from './workloads-cgd.js';
 import { EXT2_MOUNT, ext2Workloads } from './workloads-ext2.js';
 import { LOCAL_OF, remoteWorkloads, startBenchServer, type RemoteTarget } from './workloads-remote.js';
-import { TMPFS_DIR, kernelWorkloads, type KernelTarget, type Target, type Workload } from './workloads.js';
+import { RDUMP_LABEL, RDUMP_POLICY, TREE_MOUNT, TREE_WORKLOAD, TreeDeadline, copyOutTree, makeTreeImage, rdumpTree, type TreeImage } from './workloads-tree.js';
+import { TMPFS_DIR, concurrencyWorkloads, kernelWorkloads, type KernelTarget, type Target, type Workload } from './workloads.js';
 
 export interface BenchOptions {
   /** Policy names or placement files; 'microkernel:ring' picks one thread transport. */
   policies: string[];
-  /** Workload names, or the groups 'kernel', 'ext2', 'remote', 'cgd' and 'all'; default DEFAULT_WORKLOADS. */
+  /** Workload names, or the groups 'kernel', 'concurrency', 'ext2', 'remote', 'cgd', 'tree' and 'all'; default DEFAULT_WORKLOADS. */
   workloads?: string[];
   /** Fewer iterations, smaller files, shorter idle: a smoke run of seconds. */
   quick?: boolean;
+  /**
+   * Also run the kernel workloads under monolithic and microkernel with one CPU-bound process per
+   * core beside the bench (bench/busy.ts), and set their ratios against the quiet run's.
+   */
+  busy?: boolean;
   /** Progress lines go here (stderr on a terminal); null for none. */
   progress?: ((line: string) => void) | null;
 }
 
 export interface Result extends Summary {
   workload: string;
-  /** A policy, a placement file, or 'peer' (the ext2fs package, for the ext2 workloads). */
+  /** A policy, a placement file, 'vfs-in-client', 'peer' (the ext2fs package, for the ext2 workloads) or 'debugfs' (rdump, for tree-copy-out). */
   policy: string;
   transport: string;
   /** p50 / the monolithic p50 of the same workload; null when monolithic was not run, and for the cgd workloads (all in main but the cipher). */
@@ -66,6 +75,8 @@ export interface BenchReport {
   /** The ext2 peer, when the ext2 workloads ran. */
   peer: { name: string; speedups: PeerSpeedup[] } | null;
   targets: TargetCheck[];
+  /** The busy machine's run (--busy), or null. */
+  busy: BusyReport | null;
   /** What was skipped and why. */
   notes: string[];
 }
@@ -77,9 +88,11 @@ const IDLE_SECONDS = { full: 5, quick: 0.5 };
 
 export const WORKLOAD_GROUPS = {
   kernel: kernelWorkloads(1).map((w) => w.name),
+  concurrency: concurrencyWorkloads(1).map((w) => w.name),
   ext2: ext2Workloads(1).map((w) => w.name),
   remote: remoteWorkloads(1).map((w) => w.name),
   cgd: Object.keys(CGD_WORKLOADS),
+  tree: [TREE_WORKLOAD],
 };
 /**
  * What runs without --workloads: the kernel workloads, so that `npm start` stays under a minute
@@ -90,7 +103,7 @@ export const DEFAULT_WORKLOADS = ['kernel'];
 /** Names and groups → the workloads to run, in their defined order. */
 function selectWorkloads(names: string[] | undefined, scale: number): Selected {
   const groups: Record<string, string[]> = {
-    ...WORKLOAD_GROUPS, all: [...WORKLOAD_GROUPS.kernel, ...WORKLOAD_GROUPS.ext2, ...WORKLOAD_GROUPS.remote, ...WORKLOAD_GROUPS.cgd],
+    ...WORKLOAD_GROUPS, all: Object.values(WORKLOAD_GROUPS).flat(),
   };
   const wanted = new Set((names ?? DEFAULT_WORKLOADS).flatMap((n) => groups[n] ?? [n]));
   // A remote workload's ratio needs its local call measured in the same run.
@@ -100,10 +113,11 @@ function selectWorkloads(names: string[] | undefined, scale: number): Selected {
     throw new SysError('EINVAL', `unknown workload ${unknown.join(', ')} (known: ${Object.keys(groups).join(', ')}, ${groups.all.join(', ')})`);
   }
   return {
-    kernel: kernelWorkloads(scale).filter((w) => wanted.has(w.name)),
+    kernel: [...kernelWorkloads(scale), ...concurrencyWorkloads(scale)].filter((w) => wanted.has(w.name)),
     ext2: ext2Workloads(scale).filter((w) => wanted.has(w.name)),
     remote: remoteWorkloads(scale).filter((w) => wanted.has(w.name)),
     cgd: new Set(WORKLOAD_GROUPS.cgd.filter((w) => wanted.has(w))),
+    tree: wanted.has(TREE_WORKLOAD),
   };
 }
 
@@ -120,6 +134,16 @@ interface Selected {
   remote: Workload<RemoteTarget>[];
   /** Run once, apart from the policies (bench/workloads-cgd.ts). */
   cgd: Set<string>;
+  /** tree-copy-out: under TREE_POLICIES (the first config of each), and rdump once. */
+  tree: boolean;
+}
+
+/** The policies the tree copy-out runs under: it takes minutes under microkernel. */
+const TREE_POLICIES = ['monolithic', 'microkernel'];
+
+/** The configs the tree copy-out runs under: the first of each of TREE_POLICIES. */
+function treeConfigs(configs: Config[]): Config[] {
+  return TREE_POLICIES.flatMap((p) => configs.find((c) => c.policy === p) ?? []);
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
@@ -130,6 +154,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const notes: string[] = [];
   const load_average = loadavg();
 
+  let tree: TreeImage | null = null;
+  const treeDir = workloads.tree ? mkdtempSync(join(tmpdir(), 'rumpus-bench-tree-')) : null;
+  const removeTree = () => treeDir && rmSync(treeDir, { recursive: true, force: true });
+  // Also when the run dies: the image and its copies are hundreds of MiB.
+  if (treeDir) process.once('exit', removeTree);
   let image: ImageFactory | null = null;
   let peer: string | null = null;
   if (workloads.ext2.length) {
@@ -144,13 +173,23 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
   }
 
+  const treeUnder = workloads.tree ? treeConfigs(configs) : [];
   const microkernels = configs.filter((c) => c.policy === 'microkernel');
+  const busyUnder = opts.busy ? configs.filter((c) => BUSY_POLICIES.includes(c.policy)) : [];
   const steps = 1 + configs.length * (2 + workloads.kernel.length + workloads.ext2.length + workloads.remote.length) + microkernels.length +
-    (peer ? workloads.ext2.length : 0) + (workloads.cgd.size ? 4 : 0);
+    (peer ? workloads.ext2.length : 0) + (workloads.cgd.size ? 4 : 0) + (workloads.tree ? treeUnder.length + 2 : 0) +
+    busyUnder.length * workloads.kernel.length;
   let step = 0;
   const say: Say = (what) => opts.progress?.(`[${++step}/${steps}] ${what}`);
 
   try {
+    if (treeDir) {
+      say(`${TREE_WORKLOAD}: generate the tree, mke2fs -d, e2fsck -fyD`);
+      const made = makeTreeImage(treeDir, scale);
+      if (typeof made === 'string') notes.push(`${TREE_WORKLOAD} skipped: ${made}`);
+      else tree = made;
+      if (tree && treeUnder.length < TREE_POLICIES.length) notes.push(`${TREE_WORKLOAD} runs under ${TREE_POLICIES.join(' and ')} only`);
+    }
     say('baselines');
     const baselines = await measureBaselines(scale);
     const bootTimes: BootTime[] = [];
@@ -170,7 +209,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       if (r) recovery.push(r);
     }
     const results: Result[] = [];
-    for (const c of configs) results.push(...(await runConfig(c, workloads, image, say)));
+    for (const c of configs) results.push(...(await runConfig(c, workloads, image, treeUnder.includes(c) ? tree : null, say, notes)));
+    const busy = busyUnder.length ? await runBusy(busyUnder, workloads, say) : null;
+    if (tree) {
+      say(`${TREE_WORKLOAD}: debugfs rdump`);
+      results.push({ workload: TREE_WORKLOAD, policy: RDUMP_POLICY, transport: RDUMP_LABEL, ...summarize(rdumpTree(tree)), ratio_to_monolithic: null, ratio_to_local: null, ratio_to_blk: null });
+    }
     // Last: loading ext2fs (emscripten) installs process-wide handlers for uncaught errors.
     if (peer && image) results.push(...(await runPeer(peer, workloads.ext2, image, say)));
     if (workloads.cgd.size) {
@@ -192,6 +236,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, load_average },
       workloads: [
         ...[...workloads.kernel, ...workloads.ext2, ...workloads.remote].map((w) => ({ name: w.name, op: w.op })),
+        ...(tree ? [{ name: TREE_WORKLOAD, op: tree.op }] : []),
         ...[...workloads.cgd].map((name) => ({ name, op: CGD_WORKLOADS[name](cgdCounts(scale)) })),
       ],
       results,
@@ -200,11 +245,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       idle,
       recovery,
       peer: peer ? { name: peer, speedups: peerSpeedups(results) } : null,
+      busy: busy && { ...busy, ratios: busyRatios(results, busy.results) },
       notes,
     };
     return { ...report, targets: checkTargets(report) };
   } finally {
     image?.remove();
+    removeTree();
   }
 }
 
@@ -217,10 +264,15 @@ async function runWorkloads<T extends Target>(policy: string, transport: string,
   return results;
 }
 
-/** Boots one config (with a copy of the ext2 image at /mnt if its workloads run) and runs the workloads. */
-async function runConfig(c: Config, workloads: Selected, image: ImageFactory | null, say: Say): Promise<Result[]> {
-  const ext2 = image && workloads.ext2.length ? [{ target: EXT2_MOUNT, fstype: 'ext2', source: image.copy(`${c.policy}-${c.label}`) }] : [];
-  const k = await boot({ policy: c.policy, transport: c.transport, mounts: [...DEFAULT_MOUNTS, ...ext2] });
+/**
+ * Boots one config (with a copy of the ext2 image at /mnt if its workloads run, and of the tree
+ * image at TREE_MOUNT if the tree copy-out runs under it) and runs the workloads.
+ */
+async function runConfig(c: Config, workloads: Selected, image: ImageFactory | null, tree: TreeImage | null, say: Say, notes: string[]): Promise<Result[]> {
+  const name = `${c.policy}-${c.label}`;
+  const ext2 = image && workloads.ext2.length ? [{ target: EXT2_MOUNT, fstype: 'ext2', source: image.copy(name) }] : [];
+  const treeMount = tree ? [{ target: TREE_MOUNT, fstype: 'ext2', source: tree.copy(name), readonly: true }] : [];
+  const k = await boot({ policy: c.placement, transport: c.transport, mounts: [...DEFAULT_MOUNTS, ...ext2, ...treeMount] });
   try {
     const proc = await k.spawn();
     const cpu = kernelCpuClock(k);
@@ -230,6 +282,7 @@ async function runConfig(c: Config, workloads: Selected, image: ImageFactory | n
       ...(await runWorkloads(c.policy, c.label, workloads.kernel, local, say)),
       ...(await runWorkloads(c.policy, c.label, workloads.ext2, { files: procFiles(proc, EXT2_MOUNT), cpu }, say)),
       ...(await runRemote(c, workloads.remote, local, say)),
+      ...(tree ? await runTree(c, tree, local, say, notes) : []),
     ];
   } finally {
     await k.halt();
@@ -244,6 +297,33 @@ async function runRemote(c: Config, list: Workload<RemoteTarget>[], local: Kerne
     return await runWorkloads(c.policy, c.label, list, target, say);
   } finally {
     await stop();
+  }
+}
+
+/** The kernel workloads again under `configs`, with one CPU-bound process per core beside them. */
+async function runBusy(configs: Config[], workloads: Selected, say: Say): Promise<Omit<BusyReport, 'ratios'>> {
+  const kernelOnly: Selected = { kernel: workloads.kernel, ext2: [], remote: [], cgd: new Set(), tree: false };
+  return withHogs(async (hogs) => {
+    const results: Result[] = [];
+    for (const c of configs) results.push(...(await runConfig(c, kernelOnly, null, null, (what) => say(`busy machine, ${what}`), [])));
+    for (const r of results) {
+      const mono = results.find((x) => x.workload === r.workload && x.policy === 'monolithic');
+      r.ratio_to_monolithic = mono ? r.p50_ns / mono.p50_ns : null;
+    }
+    return { hogs, results };
+  });
+}
+
+/** The tree copy-out under one config; none (and a note) when it passes its deadline. */
+async function runTree(c: Config, tree: TreeImage, local: KernelTarget, say: Say, notes: string[]): Promise<Result[]> {
+  say(`${c.policy} (${c.label}): ${TREE_WORKLOAD}`);
+  try {
+    const s = await copyOutTree(local.proc, local.cpu, tree, `${c.policy}-${c.label}`);
+    return [{ workload: TREE_WORKLOAD, policy: c.policy, transport: c.label, ...summarize(s), ratio_to_monolithic: null, ratio_to_local: null, ratio_to_blk: null }];
+  } catch (err) {
+    if (!(err instanceof TreeDeadline)) throw err;
+    notes.push(`${TREE_WORKLOAD} under ${c.policy} (${c.label}): ${err.message}`);
+    return [];
   }
 }
 

@@ -41,7 +41,7 @@ export interface RecoveryTime {
   ratio_to_bare: number;
 }
 
-const bootConfig = (c: Config) => boot({ policy: c.policy, transport: c.transport });
+const bootConfig = (c: Config) => boot({ policy: c.placement, transport: c.transport });
 
 /** The same as cpuClock, counting the kernel's child processes. */
 export function kernelCpuClock(k: Kernel) {
@@ -99,7 +99,7 @@ export async function measureRecovery(c: Config, iterations: number): Promise<Re
   const kind = c.processes > 0 ? 'process' : c.threads > 0 ? 'thread' : null;
   if (!kind) return null;
   const k = await boot({
-    policy: c.policy, transport: c.transport,
+    policy: c.placement, transport: c.transport,
     // Restarted at once every time: the backoff after repeated failures is not what is measured.
     supervision: { dev: { intensity: { max: iterations + 1, withinMs: 3_600_000 }, backoff: { firstMs: 0, maxMs: 0 } } },
   });

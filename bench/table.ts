@@ -57,8 +57,16 @@ export function formatReport(r: BenchReport): string {
     out.push(table([['policy', 'transport', 'seconds', 'CPU'],
       ...r.idle.map((x) => [x.policy, x.transport, String(x.seconds), `${x.cpu_percent_of_core.toFixed(2)}%`])]), '');
   }
+  if (r.busy) {
+    out.push(`busy machine: the kernel workloads again with ${r.busy.hogs} CPU-bound processes beside the bench (one per core); microkernel ops/s / monolithic ops/s:`);
+    out.push(table([['workload', 'transport', 'mono ops/s', 'mk ops/s', 'quiet ratio', 'busy ratio', 'busy / quiet'],
+      ...r.busy.ratios.map((x) => {
+        const ops = (policy: string) => r.busy!.results.find((y) => y.workload === x.workload && y.policy === policy && (policy === 'monolithic' || y.transport === x.transport))?.ops_per_s;
+        return [x.workload, x.transport, count(ops('monolithic') ?? NaN), count(ops('microkernel') ?? NaN), x.quiet_ratio.toPrecision(3), x.busy_ratio.toPrecision(3), `${x.change.toFixed(2)}×`];
+      })]), '');
+  }
   if (r.targets.length) {
-    out.push('targets (issues 5, 3 and 16):');
+    out.push('targets (issues 5, 3, 16 and 13):');
     out.push(table([['target', 'measured', 'limit', ''],
       ...r.targets.map((t) => [t.target, t.value.toPrecision(3), `${t.bound === '<=' ? '≤' : '≥'} ${t.limit}`, t.met ? 'met' : 'NOT MET'])]), '');
   }

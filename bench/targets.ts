@@ -4,6 +4,7 @@
 import { BASELINES } from './baselines.js';
 import type { BenchReport, Result } from './index.js';
 import { PEER_POLICY } from './peer.js';
+import { RDUMP_LABEL, RDUMP_POLICY, TREE_WORKLOAD } from './workloads-tree.js';
 import { NULL_ALONE, NULL_DURING_OPENS, PLAIN_BLK, cipherLabel } from './workloads-cgd.js';
 
 export interface TargetCheck {
@@ -15,6 +16,11 @@ export interface TargetCheck {
   limit: number;
   met: boolean;
 }
+
+/** Issue 13's floors for microkernel ops/s over monolithic ops/s, per kernel workload. */
+export const MICROKERNEL_OPS_TARGETS: [workload: string, limit: number][] = [
+  ['pread-64k', 0.8], ['seq-read', 0.8], ['pread-4k', 0.5], ['stat', 0.5], ['small-files', 0.25],
+];
 
 export function checkTargets(r: Omit<BenchReport, 'targets'>): TargetCheck[] {
   const checks: TargetCheck[] = [];
@@ -34,13 +40,17 @@ export function checkTargets(r: Omit<BenchReport, 'targets'>): TargetCheck[] {
     // an in-process call and piscina.run, which measured the machine rather than rumpus).
     const nullP50 = mk('null-syscall')?.p50_ns;
     if (t === 'ring') check(`microkernel ${t}: null-syscall p50 / ${BASELINES.ringFloor}`, nullP50 && nullP50 / baseline(BASELINES.ringFloor)!, '<=', 1.5);
-    for (const w of ['pread-64k', 'seq-read']) {
-      check(`microkernel ${t}: ${w} ops/s / monolithic`, mk(w) && mono(w) && mk(w)!.ops_per_s / mono(w)!.ops_per_s, '>=', 0.7);
+    // Issue 13: throughput against monolithic (these replace issue 5's 0.7 for pread-64k and seq-read).
+    for (const [w, limit] of MICROKERNEL_OPS_TARGETS) {
+      check(`microkernel ${t}: ${w} ops/s / monolithic`, mk(w) && mono(w) && mk(w)!.ops_per_s / mono(w)!.ops_per_s, '>=', limit);
     }
     check(`microkernel ${t}: idle CPU, % of one core`, r.idle.find((x) => x.policy === 'microkernel' && x.transport === t)?.cpu_percent_of_core, '<=', 2);
     check(`microkernel ${t}: boot / bare threads`, r.boot.find((x) => x.policy === 'microkernel' && x.transport === t)?.ratio_to_bare ?? undefined, '<=', 1.3);
   }
   for (const x of r.recovery) check(`${x.policy} ${x.transport}: recovery / bare ${x.kind} start`, x.ratio_to_bare, '<=', 1.5);
+  const mpPread = result('pread-64k', 'multiprocess')?.ops_per_s;
+  const monoPread = result('pread-64k', 'monolithic')?.ops_per_s;
+  check('multiprocess: pread-64k ops/s / monolithic', mpPread && monoPread && mpPread / monoPread, '>=', 0.5);
   const mpNull = result('null-syscall', 'multiprocess')?.p50_ns;
   check(`multiprocess: null-syscall p50 / ${BASELINES.streamFloor}`, mpNull && mpNull / baseline(BASELINES.streamFloor)!, '<=', 1.2);
   const monoNull = result('null-syscall', 'monolithic')?.p50_ns;
@@ -57,6 +67,19 @@ export function checkTargets(r: Omit<BenchReport, 'targets'>): TargetCheck[] {
   const nullP99 = (transport: string) => result('cgd-open-null-syscall', 'cgd', transport)?.p99_ns;
   const during = nullP99(NULL_DURING_OPENS);
   check('cgd: null-syscall p99 during key derivation in the pool / without', during && during / nullP99(NULL_ALONE)!, '<=', 2);
+
+  // Issue 13: `cp -r` of the tree out of an image against debugfs rdump of the same image.
+  const rdump = result(TREE_WORKLOAD, RDUMP_POLICY)?.p50_ns;
+  for (const [policy, limit] of [['monolithic', 1], ['microkernel', 2]] as const) {
+    const copy = result(TREE_WORKLOAD, policy);
+    if (copy) check(`${policy} ${copy.transport}: ${TREE_WORKLOAD} time / debugfs ${RDUMP_LABEL}`, rdump && copy.p50_ns / rdump, '<=', limit);
+  }
+
+  // Issue 13: the busy machine moves no microkernel/monolithic ratio by more than 2× either way.
+  for (const x of r.busy?.ratios ?? []) {
+    check(`busy machine, microkernel ${x.transport}: ${x.workload} ops/s ratio to monolithic, quiet vs busy (larger / smaller)`,
+      Math.max(x.change, 1 / x.change), '<=', 2);
+  }
 
   for (const s of r.peer?.speedups ?? []) {
     const limit = s.policy === 'monolithic' ? 10 : s.policy === 'microkernel' ? 5 : undefined;

@@ -11,7 +11,8 @@ const pattern = (bytes: number) => new Uint8Array(bytes).fill(0x61);
 
 export type FileWorkload = (f: Files, cpu: CpuClock) => Promise<Samples>;
 
-const fileName = (dir: string, i: number) => `${dir}/f${i}`;
+/** The name of the i-th file the workloads make in `dir`. */
+export const fileName = (dir: string, i: number) => `${dir}/f${i}`;
 
 async function writeFile(f: Files, path: string, data: Uint8Array, fsync: boolean): Promise<void> {
   const h = await f.create(path);
@@ -21,7 +22,7 @@ async function writeFile(f: Files, path: string, data: Uint8Array, fsync: boolea
 }
 
 /** `count` files of `bytes` each in `dir`, unless its last one is there already. */
-async function ensureFiles(f: Files, dir: string, count: number, bytes: number): Promise<void> {
+export async function ensureFiles(f: Files, dir: string, count: number, bytes: number): Promise<void> {
   if (await f.exists(fileName(dir, count - 1))) return;
   await f.mkdir(dir);
   const data = pattern(bytes);

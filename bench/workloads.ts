@@ -5,7 +5,7 @@
 import type { Kernel, Proc } from '../kernel/index.js';
 import type { Files } from './files.js';
 import { measure, repeat, type CpuClock, type Samples } from './stats.js';
-import { MiB, createFiles, ensureBigFile, preads, seqRead, seqWrite, statFiles, type FileWorkload } from './workloads-files.js';
+import { MiB, createFiles, ensureBigFile, ensureFiles, fileName, preads, seqRead, seqWrite, statFiles, type FileWorkload } from './workloads-files.js';
 
 /** What every workload gets: a file system and a CPU clock that covers every domain. */
 export interface Target {
@@ -53,13 +53,60 @@ export async function concurrently(cpu: CpuClock, spawn: () => Promise<Proc>, ca
   return samples;
 }
 
+/** Every kernel workload's counts at `scale` (1 for the real run, less for --quick). */
+function kernelCounts(scale: number) {
+  const n = (count: number) => Math.max(10, Math.round(count * scale));
+  return { n, bigMib: Math.max(2, Math.round(32 * scale)), big: '/big', smallFiles: n(500) };
+}
+
+/** The client counts of the concurrency workloads (issue 13). */
+export const CLIENT_COUNTS = [1, 8, 64];
+
+/** A pread of 4 KiB walking through `big` on tmpfs, from one client process's own fd. */
+async function preadCaller(p: Proc, big: string, bigMib: number): Promise<() => Promise<unknown>> {
+  const fd = await p.open(TMPFS_DIR + big, 'r');
+  let i = 0;
+  return () => p.pread(fd, 4096, (i++ * 4096) % (bigMib * MiB));
+}
+
+/**
+ * Throughput against the number of clients (issue 13): stat and pread 4 KiB from 1, 8 and 64
+ * client processes at once, each calling again when answered; the same calls in all, split
+ * between the clients.
+ */
+export function concurrencyWorkloads(scale: number): Workload[] {
+  const { n, bigMib, big, smallFiles } = kernelCounts(scale);
+  const total = n(4000);
+  const who = (clients: number) => {
+    const perCaller = Math.max(1, Math.floor(total / clients));
+    return { perCaller, text: `from ${clients} client process${clients === 1 ? '' : 'es'} at once, each calling again when answered (${(perCaller * clients).toLocaleString('en-US')} calls)` };
+  };
+  const stat = CLIENT_COUNTS.map((clients): Workload => ({
+    name: `stat-clients-${clients}`,
+    op: `stat() of one of ${smallFiles} files on tmpfs ${who(clients).text}`,
+    async run(t) {
+      await ensureFiles(t.files, '/small', smallFiles, 4096);
+      return concurrently(t.cpu, () => t.kernel.spawn(), clients, who(clients).perCaller, async (p) => {
+        let i = 0;
+        return () => p.stat(TMPFS_DIR + fileName('/small', i++ % smallFiles));
+      });
+    },
+  }));
+  const pread = CLIENT_COUNTS.map((clients): Workload => ({
+    name: `pread-4k-clients-${clients}`,
+    op: `pread of 4 KiB of a ${bigMib} MiB tmpfs file, each client its own fd, ${who(clients).text}`,
+    async run(t) {
+      await ensureBigFile(t.files, big, bigMib);
+      return concurrently(t.cpu, () => t.kernel.spawn(), clients, who(clients).perCaller, (p) => preadCaller(p, big, bigMib));
+    },
+  }));
+  return [...stat, ...pread];
+}
+
 /** The kernel workloads; `scale` shrinks every count (1 for the real run, less for --quick). */
 export function kernelWorkloads(scale: number): Workload[] {
-  const n = (count: number) => Math.max(10, Math.round(count * scale));
-  const bigMib = Math.max(2, Math.round(32 * scale));
-  const big = '/big';
+  const { n, bigMib, big, smallFiles } = kernelCounts(scale);
   const callers = 8;
-  const smallFiles = n(500);
   return [
     {
       name: 'null-syscall',
@@ -87,11 +134,7 @@ export function kernelWorkloads(scale: number): Workload[] {
       op: `pread of 4 KiB from ${callers} client processes at once, each its own fd on one tmpfs file`,
       async run(t) {
         await ensureBigFile(t.files, big, bigMib);
-        return concurrently(t.cpu, () => t.kernel.spawn(), callers, n(250), async (p) => {
-          const fd = await p.open(TMPFS_DIR + big, 'r');
-          let i = 0;
-          return () => p.pread(fd, 4096, (i++ * 4096) % (bigMib * MiB));
-        });
+        return concurrently(t.cpu, () => t.kernel.spawn(), callers, n(250), (p) => preadCaller(p, big, bigMib));
       },
     },
   ];

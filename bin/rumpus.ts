@@ -3,7 +3,8 @@
 
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { POLICIES, SysError, THREAD_TRANSPORTS, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
+import { SysError, THREAD_TRANSPORTS, byteString, fromByteString, localControl, strerror } from '../kernel/index.js';
+import { BENCH_POLICIES, VFS_IN_CLIENT } from '../bench/configs.js';
 import { DEFAULT_WORKLOADS, WORKLOAD_GROUPS, runBench } from '../bench/index.js';
 import { svgReport } from '../bench/svg.js';
 import { formatReport } from '../bench/table.js';
@@ -79,7 +80,7 @@ ${SERVER_HELP}`,
   ctl: CTL_SUBCOMMAND,
   bench: {
     summary: 'what each boundary costs: workloads under each policy, with baselines',
-    usage: 'rumpus bench [--policies LIST] [--workloads LIST] [--quick] [--json] [--report FILE.svg]',
+    usage: 'rumpus bench [--policies LIST] [--workloads LIST] [--quick] [--busy] [--json] [--report FILE.svg]',
     help: `Boots each policy in turn (microkernel once per thread transport: ${THREAD_TRANSPORTS.join(', ')}),
 runs the workloads through client processes, and prints p50/p99/mean latency, throughput and
 CPU per operation, with each p50's ratio to monolithic. In the same run it measures what bare
@@ -91,23 +92,30 @@ block I/O through cgd with its cipher in main, in a thread and in a pool, agains
 See bench/README.md for every workload and the JSON shape.
 
   --policies LIST     comma-separated policies or placement files (default
-                      ${POLICIES.join(',')}); POLICY:TRANSPORT picks one thread
-                      transport (microkernel:ring)
+                      ${BENCH_POLICIES.join(',')}); POLICY:TRANSPORT picks one thread
+                      transport (microkernel:ring); ${VFS_IN_CLIENT}: vfs in main with
+                      the clients, the rest in threads as under microkernel
   --workloads LIST    comma-separated workload names or groups (default ${DEFAULT_WORKLOADS.join(',')}):
                       kernel: ${WORKLOAD_GROUPS.kernel.join(', ')}
                       ext2: ${WORKLOAD_GROUPS.ext2.join(', ')}
                       remote: ${WORKLOAD_GROUPS.remote.join(', ')}
                       cgd: ${WORKLOAD_GROUPS.cgd.join(', ')}
+                      concurrency: ${WORKLOAD_GROUPS.concurrency.join(', ')}
+                      tree: ${WORKLOAD_GROUPS.tree.join(', ')} (minutes; not in the default)
                       all: every group
   --quick             a smoke run of seconds: few iterations, small files, short idle
+  --busy              also run the kernel workloads under monolithic and microkernel
+                      with a CPU-bound process per core beside the bench (the busy
+                      machine), each microkernel/monolithic ratio against the quiet one
   --json              print one JSON object instead of the table
   --report FILE.svg   also draw p50 latency per workload and policy as an SVG chart
   --server URL        not used (said on stderr): bench boots the kernels it measures`,
     options: {
       ...serverOptions,
-      policies: { type: 'string', default: POLICIES.join(',') },
+      policies: { type: 'string', default: BENCH_POLICIES.join(',') },
       workloads: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      busy: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       report: { type: 'string' },
     },
@@ -120,6 +128,7 @@ See bench/README.md for every workload and the JSON shape.
         policies: list(v.policies)!,
         workloads: list(v.workloads),
         quick: v.quick === true,
+        busy: v.busy === true,
         progress: tty ? (line) => process.stderr.write(`\r\x1b[K… ${line}`) : null,
       });
       if (tty) process.stderr.write('\r\x1b[K');

@@ -2,26 +2,12 @@
 // numbers, and its SVG report is well-formed with one bar per result. No timing assertions:
 // timing belongs in the bench, never in tests.
 
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { bench } from './lib/bench-cli.js';
 import { THREAD_TRANSPORTS } from '../kernel/index.js';
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
-
-/**
- * Runs the CLI's bench. Its time limit only guards against a hang: on a loaded machine a quick
- * run of every workload has taken over 240 s, so the limit sits just under tap's 600 s per file.
- */
-function bench(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', BIN, 'bench', ...args], { timeout: 560_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /**
  * Why `xml` is not well-formed, or null: one root element, every tag closed in order,
@@ -93,7 +79,8 @@ t.test('bench --quick --workloads all --json has the documented shape, and --rep
     'start a bare worker thread', 'start a bare child process',
   ]);
   for (const b of report.baselines) t.ok(finite(b.p50_ns) && finite(b.p99_ns), `${b.name}: finite numbers`);
-  t.equal(report.boot.length, configs.size - (report.peer ? 1 : 0), 'a boot time per policy and transport');
+  const tree = !report.notes.some((n: string) => /tree-copy-out skipped/.test(n));
+  t.equal(report.boot.length, configs.size - (report.peer ? 1 : 0) - (tree ? 1 : 0), 'a boot time per policy and transport (not the peer, not debugfs)');
   for (const b of report.boot) t.ok(finite(b.p50_ns), `boot of ${b.policy} ${b.transport}: finite`);
   t.equal(report.idle.length, THREAD_TRANSPORTS.length, 'idle CPU per microkernel transport');
   for (const i of report.idle) t.ok(finite(i.cpu_percent_of_core), `idle ${i.transport}: finite`);
@@ -108,6 +95,47 @@ t.test('bench --quick --workloads all --json has the documented shape, and --rep
     t.ok(report.results.some((x: { workload: string; policy: string }) => x.workload === w && x.policy === 'multiprocess'), `${w} ran under multiprocess too`);
   }
   if (ext2 && report.peer) t.ok(report.results.some((x: { policy: string }) => x.policy === 'peer'), 'the peer ran the ext2 workloads');
+
+  // Issue 13's ops/s targets, each with its limit, and the null syscall's against the floors.
+  const limitOf = (target: string) => report.targets.find((x: { target: string }) => x.target === target)?.limit;
+  for (const [w, limit] of [['pread-64k', 0.8], ['seq-read', 0.8], ['pread-4k', 0.5], ['stat', 0.5], ['small-files', 0.25]] as const) {
+    for (const tr of THREAD_TRANSPORTS) t.equal(limitOf(`microkernel ${tr}: ${w} ops/s / monolithic`), limit, `target: microkernel ${tr} ${w} ≥ ${limit}× monolithic`);
+  }
+  t.equal(limitOf('multiprocess: pread-64k ops/s / monolithic'), 0.5, 'target: multiprocess pread-64k ≥ 0.5× monolithic');
+  for (const x of report.targets) {
+    t.ok(finite(x.value) && finite(x.limit) && ['<=', '>='].includes(x.bound) && x.met === (x.bound === '<=' ? x.value <= x.limit : x.value >= x.limit), `target ${x.target}: shape and verdict`);
+  }
+
+  // The fdio shape runs every kernel workload, beside microkernel.
+  const rows = (policy: string, transport: string) => report.results.filter((x: { policy: string; transport: string }) => x.policy === policy && x.transport === transport).map((x: { workload: string }) => x.workload);
+  t.ok(rows('vfs-in-client', 'ring').length > 0, 'vfs-in-client ran (a default policy)');
+  t.same(rows('vfs-in-client', 'ring').filter((w: string) => !w.startsWith('ext2-') && !w.startsWith('remote-')),
+    rows('microkernel', 'ring').filter((w: string) => !w.startsWith('ext2-') && !w.startsWith('remote-') && w !== 'tree-copy-out'), 'vfs-in-client ran every kernel workload microkernel ran');
+
+  // Throughput at 1, 8 and 64 clients, under every policy.
+  for (const w of ['stat', 'pread-4k']) {
+    for (const clients of [1, 8, 64]) {
+      const name = `${w}-clients-${clients}`;
+      t.same(report.results.filter((x: { workload: string }) => x.workload === name).map((x: { policy: string; transport: string }) => `${x.policy} ${x.transport}`).sort(),
+        ([...configs] as string[]).filter((c) => !/^(peer|debugfs) /.test(c)).sort(), `${name} under every config`);
+      t.match(report.workloads.find((x: { name: string }) => x.name === name)?.op, new RegExp(`from ${clients} client process`), `${name}'s legend names its clients`);
+    }
+  }
+
+  // The tree copy-out: rumpus's cp -r under monolithic and microkernel's first transport, debugfs rdump, the targets.
+  if (tree) {
+    t.same(report.results.filter((x: { workload: string }) => x.workload === 'tree-copy-out').map((x: { policy: string; transport: string }) => `${x.policy} ${x.transport}`),
+      ['monolithic direct', `microkernel ${THREAD_TRANSPORTS[0]}`, 'debugfs rdump'], 'tree-copy-out: monolithic, microkernel, debugfs rdump');
+    const op = report.workloads.find((x: { name: string }) => x.name === 'tree-copy-out')?.op;
+    const entries = Number(/of ([\d,]+) entries/.exec(op)?.[1].replace(/,/g, ''));
+    t.ok(entries > 0, `the legend says how many entries (${op})`);
+    for (const x of report.results.filter((y: { workload: string }) => y.workload === 'tree-copy-out')) {
+      t.equal(Math.round((x.ops_per_s * x.p50_ns) / 1e9), entries, `${x.policy}: ops/s × the copy's time is the tree's entries`);
+    }
+    t.equal(limitOf(`monolithic direct: tree-copy-out time / debugfs rdump`), 1, 'target: monolithic ≤ 1× rdump');
+    t.equal(limitOf(`microkernel ${THREAD_TRANSPORTS[0]}: tree-copy-out time / debugfs rdump`), 2, 'target: microkernel ≤ 2× rdump');
+  }
+  t.equal(report.busy, null, 'no busy run without --busy');
 
   const svg = readFileSync(svgPath, 'utf8');
   t.equal(xmlProblem(svg), null, 'the SVG is well-formed XML');
