@@ -22,7 +22,7 @@ import { KeepCore } from './keep-core.js';
 import { bytesOf } from './names.js';
 import { kindOf } from './topology.js';
 import { resolvePlacement, type Placement } from './placement.js';
-import { Proc, clientArgs, fullCredentials, type Credentials, type FullCredentials, type SyscallFn } from './proc.js';
+import { Proc, clientArgs, clientError, fullCredentials, type Credentials, type FullCredentials, type SyscallFn } from './proc.js';
 import { Supervisor, type KernelEvent } from './supervisor.js';
 import { validateRequest } from './validate.js';
 
@@ -139,8 +139,8 @@ export class Kernel {
    * processes are alive.
    */
   async spawn(cred: Partial<Credentials> = {}): Promise<Proc> {
-    const { pid, cred: full, sys } = await this.spawnChannel(cred);
-    return new Proc(pid, full, sys);
+    const { pid, cred: full } = await this.spawnChannel(cred);
+    return new Proc(pid, full, (op, args) => this.syscall(pid, op, args, clientError));
   }
 
   /**
@@ -174,24 +174,32 @@ export class Kernel {
    * tests. Client programs use processes from spawn().
    */
   call<T = unknown>(component: string, op: string, args: Record<string, unknown> = {}): Promise<T> {
-    if (this.panicReport !== null) return Promise.reject(new SysError('EIO', `${component}.${op}: kernel panic: ${this.panicReport}`));
-    if (this.halting) return Promise.reject(new SysError('EIO', `${component}.${op}: the kernel has halted`));
+    try {
+      return Promise.resolve(this.callNow(component, op, args) as T);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * call(), but an answer given at once by a component in the kernel's own thread comes back as
+   * it is (or thrown, as a SysError), not as a promise: see syscall(). A call that has to wait
+   * is a promise, counted under way until it settles, so that halt() can cut it off.
+   */
+  private callNow(component: string, op: string, args: Record<string, unknown>): unknown {
+    if (this.panicReport !== null) throw new SysError('EIO', `${component}.${op}: kernel panic: ${this.panicReport}`);
+    if (this.halting) throw new SysError('EIO', `${component}.${op}: the kernel has halted`);
     // Checked here as well as where it lands: a transport would carry some bad arguments as good
     // ones (validate.ts). A component in the main domain is checked by the direct call itself.
     const def = this.placement.defs.get(component);
-    if (def && this.placement.home.get(component) !== MAIN) {
-      try {
-        validateRequest(def, op, args);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    return new Promise<T>((resolve, reject) => {
-      const call = this.main.kernelCall(component, op, args);
-      this.callsUnderWay.set(call, (why) => reject(new SysError('EIO', `${component}.${op}: ${why} while the call was under way`)));
-      call.then(
-        (result) => { this.callsUnderWay.delete(call); resolve(result as T); },
-        (err) => { this.callsUnderWay.delete(call); reject(err); },
+    if (def && this.placement.home.get(component) !== MAIN) validateRequest(def, op, args);
+    const answer = this.main.kernelCallNow(component, op, args);
+    if (!(answer instanceof Promise)) return answer; // answered: never under way
+    return new Promise((resolve, reject) => {
+      this.callsUnderWay.set(answer, (why) => reject(new SysError('EIO', `${component}.${op}: ${why} while the call was under way`)));
+      answer.then(
+        (result) => { this.callsUnderWay.delete(answer); resolve(result); },
+        (err) => { this.callsUnderWay.delete(answer); reject(err); },
       );
     });
   }
@@ -326,18 +334,45 @@ export class Kernel {
    * The syscall boundary: a call from client process `pid`, which the core bound when it made
    * the process; only client syscalls, with their own arguments (clientArgs), at most
    * MAX_CALLS_IN_FLIGHT at once and reads asking for MAX_READ_BYTES_IN_FLIGHT in all (EAGAIN
-   * beyond).
+   * beyond). A failure is given as `failure` makes it: as vfs gave it by default, in client
+   * form for a Proc.
    */
-  private async syscall(pid: number, op: string, given: Record<string, unknown>): Promise<unknown> {
-    const args = clientArgs(op, given);
-    const answered = this.inFlight.admit(pid, op, args);
+  private syscall(pid: number, op: string, given: Record<string, unknown>, failure: (err: unknown) => unknown = asVfsGaveIt): Promise<unknown> {
+    // Not an async function, for speed: a syscall answered at once (getpid, and under the
+    // monolithic policy whatever vfs answers from its tables and cache) makes one promise,
+    // settled already, and costs its caller one turn of the event loop.
+    let args: Record<string, unknown>;
+    let answered: () => void;
     try {
-      const result = await this.call('vfs', op, { ...args, pid });
-      if (op === 'exit') this.procs.delete(pid);
-      return result;
-    } finally {
-      answered();
+      args = clientArgs(op, given);
+      answered = this.inFlight.admit(pid, op, args);
+    } catch (err) {
+      return Promise.reject(failure(err));
     }
+    args.pid = pid; // on the fresh copy, which the caller cannot reach
+    let done: Promise<unknown>;
+    try {
+      const answer = this.callNow('vfs', op, args);
+      if (answer instanceof Promise) {
+        return answer.then(
+          (result) => { answered(); return this.syscallDone(pid, op, result); },
+          (err: unknown) => { answered(); throw failure(err); },
+        );
+      }
+      done = Promise.resolve(this.syscallDone(pid, op, answer));
+    } catch (err) {
+      done = Promise.reject(failure(err));
+    }
+    // Answered at once, it is in flight until its caller can take the answer, a turn later, as
+    // under every policy: calls made one after another without waiting count together.
+    done.then(answered, answered);
+    return done;
+  }
+
+  /** A syscall's result, once vfs answered it: a process that exited is gone. */
+  private syscallDone(pid: number, op: string, result: unknown): unknown {
+    if (op === 'exit') this.procs.delete(pid);
+    return result;
   }
 
   // ---- boot ------------------------------------------------------------------------------
@@ -387,5 +422,8 @@ export class Kernel {
     await this.halt();
   }
 }
+
+/** A syscall's failure as vfs gave it (a ProcChannel's: the server converts it itself). */
+const asVfsGaveIt = (err: unknown): unknown => err;
 
 export const boot = Kernel.boot;

@@ -88,8 +88,10 @@ export function clientArgs(op: string, args: unknown): Record<string, unknown> {
   if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new SysError('EINVAL', `${op}: the arguments must be an object`);
   const copy: Record<string, unknown> = { ...args };
   const takes = CLIENT_SYSCALLS[op];
-  for (const name of Object.keys(copy)) {
-    if (takes.includes(name)) continue;
+  // for-in rather than Object.keys, which makes an array per call; hasOwn skips what for-in
+  // would find on a prototype.
+  for (const name in copy) {
+    if (!Object.hasOwn(copy, name) || takes.includes(name)) continue;
     if (IDENTITY_FIELDS.has(name)) {
       throw new SysError('EINVAL', `${op}: '${name}' is not an argument: a process's identity comes from the process making the call`);
     }
@@ -118,17 +120,26 @@ export interface ReaddirEntry {
  * The arguments, by name, that carry a path or a name (symlink's target, mount's target): the
  * client gives them as ClientPaths, vfs takes them as byte strings.
  */
-const PATH_ARGS = ['path', 'from', 'to', 'existing', 'target'] as const;
+const PATH_ARGS: readonly string[] = ['path', 'from', 'to', 'existing', 'target'];
+
+/** Per client syscall, those of its arguments that are in PATH_ARGS (none for most: looked up once). */
+const PATH_ARGS_OF: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.entries(CLIENT_SYSCALLS).map(([op, takes]) => [op, takes.filter((a) => PATH_ARGS.includes(a))]),
+);
 
 /**
  * The arguments of a call as they go to vfs: each path argument a byte string (a string or a
- * Uint8Array converted; anything else left for vfs to refuse). Throws EINVAL as toByteString.
+ * Uint8Array converted; anything else left for vfs to refuse), in a copy; `args` themselves
+ * when they hold no path. Throws EINVAL as toByteString.
  */
 function pathsAsBytes(op: string, args: Record<string, unknown>): Record<string, unknown> {
-  const out = { ...args };
-  for (const key of PATH_ARGS) {
-    const v = out[key];
+  let out = args;
+  const keys = Object.hasOwn(PATH_ARGS_OF, op) ? PATH_ARGS_OF[op] : PATH_ARGS;
+  for (let i = 0; i < keys.length; i++) { // indexed: no iterator per call
+    const key = keys[i];
+    const v = args[key];
     if (typeof v !== 'string' && !(v instanceof Uint8Array)) continue;
+    if (out === args) out = { ...args };
     try {
       out[key] = toByteString(v);
     } catch (err) {
@@ -139,7 +150,7 @@ function pathsAsBytes(op: string, args: Record<string, unknown>): Record<string,
 }
 
 /** A SysError as a client reads it: names in its message (byte strings) in client form, so café reads as café. */
-function clientError(err: unknown): unknown {
+export function clientError(err: unknown): unknown {
   if (!(err instanceof SysError)) return err;
   const message = fromByteString(err.message);
   return message === err.message ? err : new SysError(err.errno, message);
@@ -187,7 +198,10 @@ export class Proc {
   readonly cred: FullCredentials;
   readonly #sys: SyscallFn;
 
-  /** @param sys  the core's syscall entry, already bound to this process */
+  /**
+   * @param sys  the core's syscall entry, already bound to this process; it fails with errors
+   *             in client form (clientError), and never throws
+   */
   constructor(pid: number, cred: Credentials, sys: SyscallFn) {
     this.pid = pid;
     this.cred = Object.freeze({ uid: cred.uid, gid: cred.gid, groups: Object.freeze([...(cred.groups ?? [])]) });
@@ -200,11 +214,13 @@ export class Proc {
    * the one place where path arguments become byte strings and error messages come back in
    * client form.
    */
-  private async sys(op: string, args: Record<string, unknown>): Promise<unknown> {
+  private sys(op: string, args: Record<string, unknown>): Promise<unknown> {
+    // Not an async function, and no catch() on what #sys gives (it fails in client form
+    // already): a null syscall is little more than this and Kernel.syscall, each turn counts.
     try {
-      return await this.#sys(op, pathsAsBytes(op, args));
+      return this.#sys(op, pathsAsBytes(op, args));
     } catch (err) {
-      throw clientError(err);
+      return Promise.reject(clientError(err));
     }
   }
 

@@ -12,7 +12,7 @@ import type { KernelControl } from '../control.js';
 import type { DomainInfo } from '../domains.js';
 import type { FaultSpec } from '../faults.js';
 import { fromByteString } from '../names.js';
-import { Proc } from '../proc.js';
+import { Proc, clientError } from '../proc.js';
 import type { KernelEvent } from '../supervisor.js';
 import { readClientToken, tokenFileBeside } from './tokens.js';
 import {
@@ -173,9 +173,13 @@ class Session {
   proc(): Proc {
     const { pid, uid, gid, groups } = this.welcome;
     return new Proc(pid, { uid, gid, groups }, async (op, args) => {
-      const result = resultFromWire(op, await this.call('sys', op, argsToWire(args)));
-      if (op === 'exit') this.close();
-      return result;
+      try {
+        const result = resultFromWire(op, await this.call('sys', op, argsToWire(args)));
+        if (op === 'exit') this.close();
+        return result;
+      } catch (err) {
+        throw clientError(err); // as a Proc's syscalls fail
+      }
     });
   }
 
