@@ -12,7 +12,7 @@ import { SysError, toSysError } from '../ipc/errno.js';
 import type { ComponentDef, Context, Handlers } from './api.js';
 import { remoteHooks } from './domain-hooks.js';
 import { dynamicImport } from './dynamic-import.js';
-import { POOL_WORKER_READY, type PoolReply, type PoolTask, type PoolTick, type PoolWorkerData } from './domain-pool.js';
+import { BEAT_THREAD, BEAT_TICKS, POOL_WORKER_READY, type PoolReply, type PoolTask, type PoolWorkerData } from './domain-pool.js';
 import { openKeep } from './keep-stores.js';
 import { loadComponent } from './registry.js';
 import { validateRequest } from './validate.js';
@@ -50,12 +50,14 @@ function movable(result: unknown): result is Uint8Array {
 }
 
 /**
- * Tells the core, now and every tickMs until stopped, that this worker's event loop turns while
- * it runs a task (kernel/domain-pool.ts cuts off a task whose ticks stop). Returns the stop.
+ * Counts ticks into the task's beat, now and every tickMs until stopped, while this worker's
+ * event loop turns (kernel/domain-pool.ts cuts off a task whose beat stops). Returns the stop.
  */
 function tickWhileRunning(task: PoolTask): () => void {
   if (tickMs <= 0) return () => {};
-  const tick = () => parentPort?.postMessage({ tick: task.id, threadId } satisfies PoolTick);
+  const beat = new Int32Array(task.beat);
+  Atomics.store(beat, BEAT_THREAD, threadId);
+  const tick = () => Atomics.add(beat, BEAT_TICKS, 1);
   tick();
   const timer = setInterval(tick, tickMs);
   return () => clearInterval(timer);

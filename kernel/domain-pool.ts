@@ -6,11 +6,14 @@
 //
 // Supervision. A worker that dies (an exit, a crash, out of memory) fails only the call it was
 // running. A worker whose event loop stops (a synchronous endless loop, the `hang` fault) is
-// noticed by the kernel's heartbeat (boot option `heartbeat`), as a hung thread domain is: while
-// it runs a task, a worker posts a liveness tick every heartbeat period (none when idle), and a
-// running task with no tick for the heartbeat timeout has its worker terminated (piscina's abort
-// signal) — seconds, well within any caller's deadline, while a task that runs long with its
-// event loop free (argon2 on libuv's threadpool) keeps ticking and is not cut off. The call
+// noticed by the kernel's heartbeat (boot option `heartbeat`), as a hung thread domain is: each
+// try carries a beat, a few bytes of shared memory; while it runs the task, the worker counts a
+// liveness tick into it at the start and every heartbeat period, and the core looks at it every
+// period: a running task whose beat has not moved for the heartbeat timeout (as the core sees it:
+// up to two periods more) has its worker terminated (piscina's abort signal) — seconds, well
+// within any caller's deadline, while a task that runs long with its event loop free (argon2 on
+// libuv's threadpool) keeps ticking and is not cut off. The beat is shared memory rather than a message so that a task costs no more than its
+// call and its reply: a tick message at each start woke the core once more per call. The call
 // deadline stays the last resort: a call with no reply by then has its worker terminated too.
 // Either way the call is tried again on another worker — every op of a pure component is
 // idempotent — up to the call policy's tries, then it fails (EIO, or ETIMEDOUT for one cut
@@ -44,8 +47,8 @@ export interface PoolFault {
 
 /** One call, as a worker serves it. */
 export interface PoolTask {
-  /** Names this try of the call in the worker's liveness ticks. */
-  id: number;
+  /** This try's liveness beat: Int32 [ticks, the worker's thread id] (see the comment at the top). */
+  beat: SharedArrayBuffer;
   component: string;
   op: string;
   args: unknown;
@@ -62,7 +65,7 @@ export interface PoolWorkerData {
   components: { name: string; module?: string }[];
   /** From TypeScript source: the URL of tsx's ESM API, registered before the components are imported. */
   tsx?: string;
-  /** How often a worker running a task posts a liveness tick, in milliseconds (0: never). */
+  /** How often a worker running a task counts a liveness tick into its beat, in milliseconds (0: never). */
   tickMs: number;
 }
 
@@ -84,15 +87,9 @@ export interface PoolConfig extends Omit<PoolWorkerData, 'tsx' | 'tickMs'> {
 /** What a worker posts to the core once its components have started (kernel/domain-pool-worker.ts). */
 export const POOL_WORKER_READY = 'rumpus.pool.ready';
 
-/** What a worker posts to the core every heartbeat period while it runs a task: its event loop turns. */
-export interface PoolTick {
-  tick: number;
-  threadId: number;
-}
-
-function isTick(m: unknown): m is PoolTick {
-  return typeof m === 'object' && m !== null && typeof (m as PoolTick).tick === 'number';
-}
+/** The fields of a try's beat (PoolTask.beat), each an Int32. */
+export const BEAT_TICKS = 0;
+export const BEAT_THREAD = 1;
 
 /**
  * The arguments with each top-level Uint8Array copied into a buffer of its own, and those
@@ -128,9 +125,6 @@ export class PoolDomain {
   private up: Promise<void> = Promise.resolve();
   /** Why calls fail at once (halted, or given up on), or null while the pool serves. */
   private closedFor: string | null = null;
-  /** Each running try's liveness: called at each of its worker's ticks (see the comment at the top). */
-  private readonly ticked = new Map<number, (threadId: number) => void>();
-  private nextTaskId = 1;
 
   constructor(private readonly cfg: PoolConfig) {}
 
@@ -150,7 +144,8 @@ export class PoolDomain {
     for (let attempt = 1; ; attempt++) {
       if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
       const { copy, transferList } = ownBytes(args);
-      const task: PoolTask = { id: this.nextTaskId++, component, op, args: copy, fault: attempt === 1 ? fault : undefined };
+      const beat = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
+      const task: PoolTask = { beat: beat.buffer as SharedArrayBuffer, component, op, args: copy, fault: attempt === 1 ? fault : undefined };
       const workers = this.workers();
       const deadline = new AbortController();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -160,19 +155,11 @@ export class PoolDomain {
       let terminated = false;
       // Set when the running task's worker stopped ticking: it is hung, and terminated.
       let hung: string | null = null;
-      let watchdog: ReturnType<typeof setTimeout> | undefined;
-      this.ticked.set(task.id, (threadId) => {
-        clearTimeout(watchdog);
-        watchdog = setTimeout(() => {
-          hung = `its worker (thread ${threadId}) stopped answering (no liveness tick in ${this.cfg.heartbeat.timeoutMs} ms) and was terminated`;
-          deadline.abort();
-        }, this.cfg.heartbeat.timeoutMs);
-      });
       // Once the worker has answered (or is gone) its ticks are over: nothing more to watch.
-      const stopWatching = () => {
-        clearTimeout(watchdog);
-        this.ticked.delete(task.id);
-      };
+      const stopWatching = this.watch(beat, (threadId) => {
+        hung = `its worker (thread ${threadId}) stopped answering (no liveness tick in ${this.cfg.heartbeat.timeoutMs} ms) and was terminated`;
+        deadline.abort();
+      });
       void this.up.then(() => {
         if (settled) return;
         timer = setTimeout(() => {
@@ -216,6 +203,29 @@ export class PoolDomain {
     }
   }
 
+  /**
+   * Looks at a try's beat every heartbeat period until stopped (the returned function): once the
+   * task has started (a first tick), a beat that has not moved for the heartbeat timeout calls
+   * `hung` with the worker's thread id, once. Nothing to look at with no heartbeat.
+   */
+  private watch(beat: Int32Array, hung: (threadId: number) => void): () => void {
+    const { periodMs, timeoutMs } = this.cfg.heartbeat;
+    if (periodMs <= 0) return () => {};
+    let seen = 0;
+    let movedAt = Date.now();
+    const timer = setInterval(() => {
+      const ticks = Atomics.load(beat, BEAT_TICKS);
+      if (ticks === 0 || ticks !== seen) {
+        seen = ticks;
+        movedAt = Date.now();
+      } else if (Date.now() - movedAt >= timeoutMs) {
+        clearInterval(timer);
+        hung(Atomics.load(beat, BEAT_THREAD));
+      }
+    }, periodMs);
+    return () => clearInterval(timer);
+  }
+
   /** Fails every call from now on with EIO, and ends the workers. */
   giveUp(reason: string): void {
     this.closedFor ??= reason;
@@ -255,9 +265,6 @@ export class PoolDomain {
       // the 'error' it emits for that is not a call's to report.
     });
     pool.on('error', () => {});
-    pool.on('message', (m: unknown) => {
-      if (isTick(m)) this.ticked.get(m.tick)?.(m.threadId);
-    });
     let ready = 0;
     this.up = new Promise((resolve) => {
       const bound = setTimeout(resolve, Math.max(this.cfg.calls.timeoutMs, 30_000)).unref();

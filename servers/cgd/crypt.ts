@@ -1,13 +1,24 @@
-// The payload's encryption through the cipher component: a request is cut into chunks sent to
-// the cipher concurrently, so that a cipher placed in a pool of workers uses every one of them;
-// the chunks of every request of a cgd share one bound on the calls in flight, so that large or
-// many requests never flood it.
+// The payload's encryption through the cipher component. A request is cut into pieces of at
+// most PIECE bytes, each one cipher call carrying its own first sector (the XTS tweak), all in
+// flight at once, so that a cipher placed in a pool of workers runs them side by side; the
+// pieces of every request of a cgd share one bound on the calls in flight, so that large or many
+// requests never flood it. Each piece is a call of its own to the cipher: op counters count it,
+// and a fault armed on the cipher's Nth call strikes the Nth piece.
+//
+// A read is pipelined: each piece's decryption is sent as soon as blk has read it, so the cipher
+// works on the first pieces while blk reads the next. A write is encrypted whole before any of
+// it is written: a piece that fails fails the request, and nothing of it reaches blk.
 
-import type { Context } from '../../kernel/api.js';
+import type { BlockWrite, Context } from '../../kernel/api.js';
 import type { Kdf, LuksCrypto, Volume } from './luks.js';
 
-/** Bytes of one cipher call: a multiple of every encryption sector size (512, 4096). */
-export const CHUNK = 256 * 1024;
+/**
+ * Bytes of one cipher call: a multiple of every encryption sector size (512, 4096). A 1 MiB
+ * request makes two, one for each worker of a pool on 2 cores; each piece costs a crossing to
+ * the cipher and back, and 256 KiB pieces (two per worker, one after the other) measured slower
+ * through a pool of 2 (README, "Encrypted images").
+ */
+export const PIECE = 512 * 1024;
 /** Encrypt and decrypt calls in flight at once, from one cgd. */
 export const IN_FLIGHT = 8;
 /** The unit of dm-crypt's plain64 IV: a 512-byte sector, whatever the encryption sector size. */
@@ -44,19 +55,57 @@ export function luksCrypto(ctx: Context): LuksCrypto {
   };
 }
 
-/**
- * Encrypts or decrypts `data`, which lies at byte `at` of the volume's payload (both whole
- * encryption sectors), into a new array: a cipher call per CHUNK bytes, all sent at once (the
- * crypto's bound holds them back).
- */
-export async function crypt(crypto: LuksCrypto, how: 'encrypt' | 'decrypt', v: Volume, at: number, data: Uint8Array): Promise<Uint8Array> {
-  const out = new Uint8Array(data.length);
-  const calls: Promise<void>[] = [];
-  for (let from = 0; from < data.length; from += CHUNK) {
-    const piece = data.subarray(from, Math.min(from + CHUNK, data.length));
-    const sector = v.ivOffset + (at + from) / IV_SECTOR;
-    calls.push(crypto[how](v.cipher, v.key, sector, v.sectorSize, piece).then((result) => out.set(result, from)));
-  }
-  await Promise.all(calls);
+/** The pieces of payload bytes [at, end): [from, to) ranges of at most PIECE bytes, in order. */
+function pieces(at: number, end: number): { from: number; to: number }[] {
+  const out: { from: number; to: number }[] = [];
+  for (let from = at; from < end; from += PIECE) out.push({ from, to: Math.min(from + PIECE, end) });
   return out;
+}
+
+/** The cipher call of the piece of `data` (plain or cipher text) at payload byte `from`. */
+const call = (crypto: LuksCrypto, how: 'encrypt' | 'decrypt', v: Volume, from: number, data: Uint8Array) =>
+  crypto[how](v.cipher, v.key, v.ivOffset + from / IV_SECTOR, v.sectorSize, data);
+
+/**
+ * Waits until every call has ended, then answers their results in order, or throws the error of
+ * the first that failed (in piece order, so that every placement fails a request alike). Each
+ * call is handled from the start: one that fails while the others still run is not an
+ * unhandled rejection.
+ */
+async function all<T>(calls: Promise<T>[]): Promise<T[]> {
+  for (const c of calls) c.catch(() => {});
+  await Promise.allSettled(calls);
+  return Promise.all(calls);
+}
+
+/**
+ * The plaintext of payload bytes [at, end) (whole encryption sectors): read from the container
+ * by `read(offset, length)` (bytes from the device's start) a piece at a time, one read after
+ * another, each piece's decryption sent as soon as it is read. A failed read fails the pieces
+ * from it on (none is read after it); the first error in piece order, after every call sent has
+ * ended.
+ */
+export async function readDecrypted(crypto: LuksCrypto, v: Volume, read: (offset: number, length: number) => Promise<Uint8Array>, at: number, end: number): Promise<Uint8Array> {
+  let previous: Promise<unknown> = Promise.resolve();
+  const plain = await all(pieces(at, end).map(({ from, to }) => {
+    const sealed = previous.then(() => read(v.offset + from, to - from));
+    previous = sealed;
+    return sealed.then((data) => call(crypto, 'decrypt', v, from, data));
+  }));
+  if (plain.length === 1) return plain[0];
+  const out = new Uint8Array(end - at);
+  plain.forEach((p, i) => out.set(p, i * PIECE));
+  return out;
+}
+
+/**
+ * `data`, plaintext at payload byte `at` (whole encryption sectors), encrypted as blk writes of
+ * at most PIECE bytes each (offsets from the device's start), in order. The first cipher error,
+ * after every call has ended.
+ */
+export function encryptedWrites(crypto: LuksCrypto, v: Volume, at: number, data: Uint8Array): Promise<BlockWrite[]> {
+  return all(pieces(at, at + data.length).map(async ({ from, to }) => ({
+    offset: v.offset + from,
+    data: await call(crypto, 'encrypt', v, from, data.subarray(from - at, to - at)),
+  })));
 }

@@ -21,10 +21,10 @@
 // holder stay held until blk restarts.
 
 import {
-  BLOCK_OPS, BlockUnit, MAX_IO, SysError, checkCommit, checkRequest, checkWritable, defineComponent, op, type Context, type Handlers, type UnitBounds,
+  BLOCK_OPS, BlockUnit, MAX_IO, type BlockWrite, SysError, checkCommit, checkRequest, checkWritable, defineComponent, op, type Context, type Handlers, type UnitBounds,
   type UnitInfo,
 } from '../../kernel/api.js';
-import { crypt, luksCrypto } from './crypt.js';
+import { encryptedWrites, luksCrypto, readDecrypted } from './crypt.js';
 import { extentsOf, partlyWritten, widen, type PlainWrite } from './extents.js';
 import { luksAddKey, luksDump, luksFormat, luksOpen, luksRemoveKey, type FormatOptions, type LuksInfo, type RawDevice, type Volume } from './luks.js';
 
@@ -135,17 +135,23 @@ function serve(ctx: Context): Handlers<typeof CGD_OPS> {
   };
 
   /** The plaintext of payload bytes [at, end) (whole encryption sectors). */
-  const decrypted = async (u: Unit, at: number, end: number): Promise<Uint8Array> =>
-    crypt(crypto, 'decrypt', u.volume, at, await u.blk.read(u.volume.offset + at, end - at));
+  const decrypted = (u: Unit, at: number, end: number): Promise<Uint8Array> =>
+    readDecrypted(crypto, u.volume, (offset, length) => u.blk.read(offset, length), at, end);
 
-  /** The writes encrypted, as blk writes of whole encryption sectors (read-modify-write where they cover a sector in part). */
-  const encrypted = (u: Unit, writes: PlainWrite[]) =>
-    Promise.all(extentsOf(writes, u.volume.sectorSize).map(async (e) => {
+  /**
+   * The writes encrypted, as blk writes of whole encryption sectors (read-modify-write where they
+   * cover a sector in part), in order. An extent that one write covers whole is encrypted from
+   * that write's bytes, uncopied.
+   */
+  const encrypted = async (u: Unit, writes: PlainWrite[]): Promise<BlockWrite[]> =>
+    (await Promise.all(extentsOf(writes, u.volume.sectorSize).map(async (e) => {
+      const [only] = e.writes;
+      if (e.writes.length === 1 && only.offset === e.at && only.data.length === e.end - e.at) return encryptedWrites(crypto, u.volume, e.at, only.data);
       const plain = new Uint8Array(e.end - e.at);
       for (const r of partlyWritten(e, u.volume.sectorSize)) plain.set(await decrypted(u, r.at, r.end), r.at - e.at);
       for (const w of e.writes) plain.set(w.data, w.offset - e.at);
-      return { offset: u.volume.offset + e.at, data: await crypt(crypto, 'encrypt', u.volume, e.at, plain) };
-    }));
+      return encryptedWrites(crypto, u.volume, e.at, plain);
+    }))).flat();
 
   /**
    * Runs fn on a host image's container, attached for the time of it through blk, or through dk
