@@ -27,7 +27,7 @@ import { Directories, type Slot } from './dir.js';
 import { corrupt } from './errors.js';
 import { FileContent } from './file.js';
 import { Groups } from './groups.js';
-import { Journal, hasInternalJournal, recoverAtMount } from './journal.js';
+import { Journal, recoverAtMount } from './journal.js';
 import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
 import {
@@ -121,12 +121,7 @@ export class Ext2 implements FsInstance {
    */
   static async mount(ctx: Context, source: string, how: { readonly: boolean; stateBefore?: number; holder?: string; key?: Uint8Array; partition?: number }): Promise<Ext2> {
     const { readonly: readonlyWanted, holder, key, partition } = how;
-    let dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key, partition });
-    if (!readonlyWanted && key === undefined && partition === undefined && await hasInternalJournal(dev).catch(() => false)) {
-      // The image is its own log: attached again without blk's (which completed any commit left in it).
-      await dev.detach();
-      dev = await Device.attach(ctx, source, { holder, journaled: true });
-    }
+    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key, partition });
     try {
       if (key === undefined) await refuseContainer(dev, source);
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
