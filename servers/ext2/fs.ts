@@ -199,12 +199,23 @@ export class Ext2 implements FsInstance {
 
   /**
    * Releases, one commit each, the inodes a crash left on the orphan list, as Linux's
-   * ext4_orphan_cleanup does at mount (and e2fsck's release_orphan_inodes).
+   * ext4_orphan_cleanup does at mount (and e2fsck's release_orphan_inodes). One that cannot be
+   * released (damage, a change too large for the journal) is logged, and it and the rest stay
+   * on the list for e2fsck; the mount goes on.
    */
   private async releaseOrphans(): Promise<void> {
     const left = [...this.orphans!.inodes];
-    for (const ino of left) await this.run(true, async () => this.dropOrphan(await this.inodes.get(ino)), true);
-    if (left.length > 0) this.ctx.hyp.log('info', `ext2: ${this.source}: released ${left.length} orphan inode(s) left by a crash`);
+    let released = 0;
+    for (const ino of left) {
+      try {
+        await this.run(true, async () => this.dropOrphan(await this.inodes.get(ino)), true);
+      } catch (err) {
+        this.ctx.hyp.log('warn', `ext2: ${this.source}: orphan inode ${ino} could not be released (${(err as Error).message}); it and the ${left.length - released - 1} after it stay on the orphan list for e2fsck`);
+        break;
+      }
+      released++;
+    }
+    if (released > 0) this.ctx.hyp.log('info', `ext2: ${this.source}: released ${released} orphan inode(s) left by a crash`);
   }
 
   /**
