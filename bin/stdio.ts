@@ -101,17 +101,33 @@ function exactBytes(text: string | Uint8Array): string | Uint8Array {
   }
 }
 
-/** Errnos of damage (on an image, in a header): their sentence names what is damaged, so it is shown. */
-const DAMAGE: ReadonlySet<string> = new Set(['EUCLEAN', 'EIO']);
+/**
+ * Errnos whose strerror(3) words name a kind of trouble but not which one, so that the
+ * component's sentence is what tells the user: damage (EUCLEAN, EIO: the sentence names what is
+ * damaged) and ENOSPC (a full disk, no free inodes, a full journal transaction, a full htree, a
+ * tmpfs limit, no free LUKS keyslot all read "No space left on device").
+ */
+const SENTENCE_SHOWN: ReadonlySet<string> = new Set(['EUCLEAN', 'EIO', 'ENOSPC']);
+
+/**
+ * Whether `message` says more than strerror's `words`: it is not empty, not the words, and not
+ * a name followed by the words ("key file k: No space left on device"), which the command
+ * already says by naming its operand.
+ */
+function saysMore(message: string, words: string): boolean {
+  return message !== '' && message !== words && !message.endsWith(`: ${words}`);
+}
 
 /**
  * What a command prints after `cmd: path: ` for a SysError: strerror(3)'s words, as POSIX tools
- * print them, and for damage (EUCLEAN, EIO) the sentence of the component that found it, in
- * parentheses: "Structure needs cleaning (ext2: inode 12: …)".
+ * print them, and for damage or ENOSPC (SENTENCE_SHOWN) the sentence of the component that
+ * refused, in parentheses, when it says more than the words: "Structure needs cleaning (ext2:
+ * inode 12: …)", "No space left on device (ext2: …: the change needs 1180 blocks in one journal
+ * transaction, more than the journal's 1010)".
  */
 export function problem(err: SysError): string {
   const words = strerror(err.errno);
-  return DAMAGE.has(err.errno) && err.message && err.message !== words ? `${words} (${err.message})` : words;
+  return SENTENCE_SHOWN.has(err.errno) && saysMore(err.message, words) ? `${words} (${err.message})` : words;
 }
 
 /**

@@ -35,7 +35,7 @@ interface Unit {
   identity: string | null;
   /** Who attached it, if it said (a file system's mount): the same holder may take it over. */
   holder: string | undefined;
-  /** The log that makes commits to a writable host file atomic (none when attached with sideLog false). */
+  /** The log that makes commits to a writable host file atomic (null for RAM and read-only units). */
   wal: WriteAheadLog | null;
   /** Read-only: a sealed commit left in the image's log, laid over reads. */
   overlay: Overlay | null;
@@ -82,12 +82,12 @@ const BLK_OPS = {
    * is created if missing and set to exactly `size` bytes (for mkfs). `holder` names who
    * attaches (a mount): the same holder attaching the same image again takes its unit over.
    * EBUSY if the image is attached read-write elsewhere (or read-only, for a read-write
-   * attach), in this kernel or another; EUCLEAN for a stale write-ahead log. `sideLog: false`
-   * (read-write host files): no write-ahead log beside the image, for an image that carries its
-   * own (a jbd2 journal) — a commit is then durable but not atomic, and a sealed commit an
-   * earlier attach left in the side log is completed and the log removed.
+   * attach), in this kernel or another; EUCLEAN for a stale write-ahead log. A read-write host
+   * file's commits are atomic through a write-ahead log beside it (IMG.wal), made by the first
+   * commit: a user that only writes and flushes (a file system journaling into the image
+   * itself) leaves none. A sealed commit an earlier attach left in that log is completed first.
    */
-  attach: op<UnitInfo>()({ args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?', holder: 'string?', sideLog: 'boolean?' }, idempotent: false }),
+  attach: op<UnitInfo>()({ args: { path: 'string?', size: 'uint?', ram: 'uint?', sectorSize: 'uint?', readonly: 'boolean?', holder: 'string?' }, idempotent: false }),
   /**
    * The identity of the host file at `path` ('device:inode'): the same for every path that
    * names that file (a relative one, a symlink, a hard link), as attach compares them. The
@@ -131,7 +131,7 @@ export default defineComponent({
 
       return {
         attach(a) {
-          const { path, size, ram, sectorSize = 512, readonly = false, holder, sideLog = true } = a;
+          const { path, size, ram, sectorSize = 512, readonly = false, holder } = a;
           if ((path === undefined) === (ram === undefined)) throw new SysError('EINVAL', 'blk: attach needs exactly one of path and ram');
           if (!SECTOR_SIZES.includes(sectorSize)) throw new SysError('EINVAL', `blk: sector size ${sectorSize} is not one of ${SECTOR_SIZES.join(', ')}`);
           if (size !== undefined && (readonly || path === undefined)) throw new SysError('EINVAL', 'blk: size is for creating a writable host file');
@@ -144,8 +144,7 @@ export default defineComponent({
             try {
               bytes = hyp.fileSize(file);
               if (readonly) overlay = committedOverlay(hyp, path, file);
-              else if (sideLog) wal = WriteAheadLog.open(hyp, path, file);
-              else WriteAheadLog.completeLeftover(hyp, path, file);
+              else wal = WriteAheadLog.open(hyp, path, file);
             } catch (err) {
               hyp.fileClose(file);
               throw err;
@@ -199,12 +198,7 @@ export default defineComponent({
           const u = get(unit);
           const list = checkCommit(bounds(u), writes);
           if (u.wal) u.wal.commit(u.file!, list);
-          else if (u.ram) for (const w of list) u.ram.set(w.data, w.offset);
-          else {
-            // Without the side log: durable, not atomic (the image's own journal is the log).
-            for (const w of list) hyp.filePwrite(u.file!, w.data, w.offset);
-            hyp.fileSync(u.file!);
-          }
+          else for (const w of list) u.ram!.set(w.data, w.offset); // checkCommit refused a read-only unit
         },
         stop() {
           for (const u of units.values()) close(u);

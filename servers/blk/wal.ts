@@ -5,7 +5,9 @@
 // emptied. A sealed log is never removed before its whole commit is on the image: when the
 // host refuses a write while it is applied (EFBIG, ENOSPC), the log stays, reads see the
 // commit through it, and the next commit, or the next read-write attach, completes it. An
-// unsealed log is a commit that never happened and is thrown away.
+// unsealed log is a commit that never happened and is thrown away. The log's file is made by
+// the first commit, not at attach: a unit that never commits — an image mounted read-write that
+// carries its own log, a jbd2 journal, and writes around blk's commits — leaves no IMG.wal.
 //
 // A sealed log is bound to the image as the commit found it: for each 512-byte sector it logs,
 // it records a sum of the sector's content before the commit. A torn apply leaves each logged
@@ -78,30 +80,29 @@ export class Overlay {
 export class WriteAheadLog {
   /** A sealed commit not (wholly) on the image yet: the host refused one of its writes. */
   private pending: Sealed | null = null;
+  /** The log's file: open from attach when one was there, else from the first commit. */
+  private file: HostFile | null = null;
+  readonly path: string;
 
   private constructor(
     private readonly hyp: Hyp,
-    readonly path: string,
     private readonly imagePath: string,
-    private readonly file: HostFile,
-  ) {}
+  ) {
+    this.path = `${imagePath}.wal`;
+  }
 
   /**
-   * Opens (creating) the log of an image and completes a sealed commit left in it. ELOOP/EPERM
-   * for a log path that is not a regular file of this user's (see Hyp.fileOpen); EUCLEAN for a
-   * stale log (set aside); the host's errno if it refuses a write of the commit (the log stays).
+   * The log of an image attached read-write: a log left beside it is opened and a sealed commit
+   * in it completed; none is created (the first commit does that). ELOOP/EPERM for a log path
+   * that is not a regular file of this user's (see Hyp.fileOpen); EUCLEAN for a stale log (set
+   * aside); the host's errno if it refuses a write of the commit (the log stays).
    */
   static open(hyp: Hyp, imagePath: string, image: HostFile): WriteAheadLog {
-    const path = `${imagePath}.wal`;
-    let file: HostFile;
+    const wal = new WriteAheadLog(hyp, imagePath);
+    if (!wal.present()) return wal;
+    const file = (wal.file = wal.openFile());
     try {
-      file = hyp.fileOpen(path, { create: true });
-    } catch (err) {
-      throw new SysError((err as SysError).errno ?? 'EIO', `blk: cannot open the write-ahead log of ${imagePath}: ${(err as Error).message}`);
-    }
-    const wal = new WriteAheadLog(hyp, path, imagePath, file);
-    try {
-      wal.recover(image);
+      wal.recover(image, file);
     } catch (err) {
       hyp.fileClose(file);
       throw err;
@@ -109,22 +110,28 @@ export class WriteAheadLog {
     return wal;
   }
 
-  /**
-   * For an attach without the side log (the image keeps its own, a jbd2 journal): completes a
-   * sealed commit an earlier attach left in the image's log, if there is one, and removes the
-   * log; creates nothing. The errors of open (EUCLEAN for a stale log, set aside).
-   */
-  static completeLeftover(hyp: Hyp, imagePath: string, image: HostFile): void {
+  /** Whether something is at the log's path (what is there, if not a log of ours, is refused by openFile). */
+  private present(): boolean {
     try {
-      hyp.fileClose(hyp.fileOpen(`${imagePath}.wal`, { readonly: true, owned: true }));
+      this.hyp.fileClose(this.hyp.fileOpen(this.path, { readonly: true, owned: true }));
     } catch (err) {
-      if ((err as SysError).errno === 'ENOENT') return;
+      if ((err as SysError).errno === 'ENOENT') return false;
     }
-    WriteAheadLog.open(hyp, imagePath, image).close();
+    return true;
+  }
+
+  /** Opens the log's file, creating it. ELOOP/EPERM/EISDIR… with a sentence naming it. */
+  private openFile(): HostFile {
+    try {
+      return this.hyp.fileOpen(this.path, { create: true });
+    } catch (err) {
+      throw new SysError((err as SysError).errno ?? 'EIO', `blk: cannot open the write-ahead log of ${this.imagePath}: ${(err as Error).message}`);
+    }
   }
 
   /** Applies `writes` to `image` atomically and durably. */
   commit(image: HostFile, writes: BlockWrite[]): void {
+    const file = (this.file ??= this.openFile());
     if (this.pending) this.apply(image, this.pending);
     const read = (offset: number, length: number) => {
       const old = new Uint8Array(length);
@@ -132,11 +139,11 @@ export class WriteAheadLog {
       return old;
     };
     const { sealed, records, trailer } = sealCommit(writes, read, this.hyp.fileIdentity(image));
-    this.hyp.filePwrite(this.file, records, 0);
-    this.hyp.fileSync(this.file);
-    this.hyp.filePwrite(this.file, trailer, records.length);
-    this.hyp.fileTruncate(this.file, records.length + trailer.length); // the trailer ends the log, whatever was there
-    this.hyp.fileSync(this.file);
+    this.hyp.filePwrite(file, records, 0);
+    this.hyp.fileSync(file);
+    this.hyp.filePwrite(file, trailer, records.length);
+    this.hyp.fileTruncate(file, records.length + trailer.length); // the trailer ends the log, whatever was there
+    this.hyp.fileSync(file);
     this.pending = sealed;
     this.apply(image, sealed);
   }
@@ -146,8 +153,9 @@ export class WriteAheadLog {
     if (this.pending) new Overlay(this.pending.writes).patch(offset, buf);
   }
 
-  /** Closes the log, and removes its file unless it holds a commit not yet on the image. */
+  /** Closes the log, and removes its file (if it has one) unless it holds a commit not yet on the image. */
   close(): void {
+    if (this.file === null) return;
     this.hyp.fileClose(this.file);
     if (this.pending) {
       this.hyp.log('warn', `blk: ${this.path} is kept: its commit is not wholly on ${this.imagePath}; the next read-write attach completes it`);
@@ -166,15 +174,15 @@ export class WriteAheadLog {
       throw new SysError(e.errno ?? 'EIO', `blk: a sealed commit could not be written to ${this.imagePath} (${e.message}); it is kept in ${this.path}, and the next commit or read-write attach completes it`);
     }
     this.pending = null;
-    this.hyp.fileTruncate(this.file, 0);
-    this.hyp.fileSync(this.file);
+    this.hyp.fileTruncate(this.file!, 0); // a pending commit came from the log's file
+    this.hyp.fileSync(this.file!);
   }
 
   /** Completes a sealed commit found in the log, throws away a torn one, refuses a stale one. */
-  private recover(image: HostFile): void {
-    const found = readLog(this.hyp, this.file, this.path);
+  private recover(image: HostFile, file: HostFile): void {
+    const found = readLog(this.hyp, file, this.path);
     if (found === null) {
-      this.hyp.fileTruncate(this.file, 0);
+      this.hyp.fileTruncate(file, 0);
       return;
     }
     const stale = staleness(this.hyp, image, found, this.path);

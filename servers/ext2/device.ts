@@ -35,18 +35,15 @@ export class Device {
    * errors (EACCES for a wrong one, EINVAL for an image that is not a LUKS container); with a
    * partition, dk's (EINVAL for a disk without that partition, EUCLEAN for a damaged table). A
    * whole image (no partition, key or size) that has a partition table: dk's EINVAL naming its
-   * partitions (its probe). `journaled` (a read-write whole image on blk): the image carries
-   * its own log, a jbd2 journal, so blk keeps none beside it (its `sideLog: false`); through dk
-   * or cgd the disk's blk unit keeps its side log, which a journaled mount never fills.
+   * partitions (its probe).
    */
-  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string; key?: Uint8Array; partition?: number; journaled?: boolean } = {}): Promise<Device> {
+  static async attach(ctx: Context, path: string, opts: { readonly?: boolean; size?: number; holder?: string; key?: Uint8Array; partition?: number } = {}): Promise<Device> {
     const { key, partition, size } = opts;
     if (partition !== undefined && size !== undefined) throw new SysError('EINVAL', `ext2: ${path}@${partition}: a partition has the size its table gives it`);
     const access = { path, readonly: opts.readonly || undefined, holder: opts.holder };
-    const sideLog = opts.journaled && !opts.readonly ? false : undefined;
     const unit = key !== undefined ? await BlockUnit.attach(ctx, 'cgd', { ...access, key, partition })
       : partition !== undefined ? await BlockUnit.attach(ctx, 'dk', { ...access, partition })
-      : await BlockUnit.attach(ctx, 'blk', { ...access, size, sideLog });
+      : await BlockUnit.attach(ctx, 'blk', { ...access, size });
     const dev = new Device(unit, opts.readonly === true);
     try {
       if (unit.info.sectorSize !== 512) throw new SysError('EINVAL', `ext2: ${path} has ${unit.info.sectorSize}-byte sectors; only 512 is supported`);
@@ -97,7 +94,11 @@ export class Device {
     return this.unit.flush();
   }
 
-  /** Writes a batch and makes it durable: the file system's sync point (atomic through blk's side log, if it keeps one). */
+  /**
+   * Writes a batch and makes it durable, atomically: the sync point of a file system without a
+   * journal (blk's write-ahead log beside the image, IMG.wal, makes it atomic; a journaled
+   * mount writes and flushes instead, so that blk never makes that log).
+   */
   async commit(writes: Write[]): Promise<void> {
     if (writes.length > 0) await this.unit.commit(writes);
   }

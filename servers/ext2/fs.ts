@@ -27,7 +27,8 @@ import { Directories, type Slot } from './dir.js';
 import { corrupt } from './errors.js';
 import { FileContent } from './file.js';
 import { Groups } from './groups.js';
-import { Journal, hasInternalJournal, recoverAtMount } from './journal.js';
+import { Journal, recoverAtMount } from './journal.js';
+import { OrphanList } from './orphans.js';
 import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
 import {
@@ -77,6 +78,8 @@ export class Ext2 implements FsInstance {
   private readonly content: FileContent;
   /** Open file descriptions per inode: an unlinked inode is freed at its last close. */
   private readonly opens = new Map<number, number>();
+  /** A journaled read-write mount's orphan list (s_last_orphan): unlinked inodes still open. */
+  private orphans: OrphanList | null = null;
   /**
    * s_state as found at mount (or as it was before a crashed incarnation), written back at
    * unmount — with EXT2_ERROR_FS if the superblock has it, set by this mount or an earlier one.
@@ -121,17 +124,12 @@ export class Ext2 implements FsInstance {
    */
   static async mount(ctx: Context, source: string, how: { readonly: boolean; stateBefore?: number; holder?: string; key?: Uint8Array; partition?: number }): Promise<Ext2> {
     const { readonly: readonlyWanted, holder, key, partition } = how;
-    let dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key, partition });
-    if (!readonlyWanted && key === undefined && partition === undefined && await hasInternalJournal(dev).catch(() => false)) {
-      // The image is its own log: attached again without blk's (which completed any commit left in it).
-      await dev.detach();
-      dev = await Device.attach(ctx, source, { holder, journaled: true });
-    }
+    const dev = await Device.attach(ctx, source, { readonly: readonlyWanted, holder, key, partition });
     try {
       if (key === undefined) await refuseContainer(dev, source);
       if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) throw new SysError('EINVAL', `ext2: ${source} is too small to hold a file system`);
       const fs = await Ext2.open(ctx, source, dev, how, false);
-      await fs.start();
+      await fs.start(how.stateBefore !== undefined);
       return fs;
     } catch (err) {
       await dev.detach().catch(() => {});
@@ -168,11 +166,18 @@ export class Ext2 implements FsInstance {
     return new Ext2(ctx, source, dev, sb, geo, cache, groups, readonly, readOnlyReason, how.stateBefore, journal);
   }
 
-  private async start(): Promise<void> {
+  /**
+   * Checks the root; read-write, marks the file system mounted. A journaled one reads its
+   * orphan list first (a damaged list refuses the mount, nothing written) and, unless this is
+   * a mount made again after this driver restarted (`restarted`: the files on the list are
+   * still open through vfs), frees what a crash left on it.
+   */
+  private async start(restarted: boolean): Promise<void> {
     await this.run(false, async () => {
       const root = await this.inodes.get(ROOT_INO);
       if (!root.isDir || root.links === 0) throw corrupt('the root inode is not a directory in use');
       this.rootGeneration = root.generation;
+      if (this.journal) this.orphans = await OrphanList.load(this.sb.lastOrphan, this.inodes, { firstIno: this.geo.firstIno, inodesCount: this.geo.inodesCount });
     });
     if (this.readonly) return;
     const state = this.sb.state;
@@ -189,6 +194,38 @@ export class Ext2 implements FsInstance {
       await this.journal?.mounted(this.sb);
       await this.commit();
     });
+    if (this.orphans && !restarted) await this.releaseOrphans();
+  }
+
+  /**
+   * Releases, one commit each, the inodes a crash left on the orphan list, as Linux's
+   * ext4_orphan_cleanup does at mount (and e2fsck's release_orphan_inodes). One that cannot be
+   * released (damage, a change too large for the journal) is logged, and it and the rest stay
+   * on the list for e2fsck; the mount goes on.
+   */
+  private async releaseOrphans(): Promise<void> {
+    const left = [...this.orphans!.inodes];
+    let released = 0;
+    for (const ino of left) {
+      try {
+        await this.run(true, async () => this.dropOrphan(await this.inodes.get(ino)), true);
+      } catch (err) {
+        this.ctx.hyp.log('warn', `ext2: ${this.source}: orphan inode ${ino} could not be released (${(err as Error).message}); it and the ${left.length - released - 1} after it stay on the orphan list for e2fsck`);
+        break;
+      }
+      released++;
+    }
+    if (released > 0) this.ctx.hyp.log('info', `ext2: ${this.source}: released ${released} orphan inode(s) left by a crash`);
+  }
+
+  /**
+   * An orphan nothing holds open: freed when it has no links; else (a truncate Linux was cutting
+   * short) a regular file loses its blocks past i_size, and it leaves the list.
+   */
+  private async dropOrphan(node: Inode): Promise<void> {
+    if (node.links === 0) return this.freeInode(node);
+    if (node.isReg) await this.map.truncate(node, Math.ceil(node.size / this.geo.blockSize));
+    await this.orphans!.remove(node, this.inodes);
   }
 
   get root(): Handle {
@@ -215,6 +252,8 @@ export class Ext2 implements FsInstance {
         this.opens.delete(ino);
         if (node.links === 0) await this.freeInode(node);
       }
+      // Orphans a restart left that vfs did not open again.
+      for (const ino of [...(this.orphans?.inodes ?? [])]) await this.dropOrphan(await this.inodes.get(ino));
     }).catch((err) => this.ctx.hyp.log('warn', `ext2: ${this.source}: releasing unlinked open files at unmount: ${(err as Error).message}`));
     await this.mutex.run(async () => {
       try {
@@ -578,6 +617,7 @@ export class Ext2 implements FsInstance {
       }
       if (writes && this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is not 'continue')`);
       this.cache.begin();
+      this.orphans?.begin();
       let result: T;
       try {
         result = await fn();
@@ -585,6 +625,7 @@ export class Ext2 implements FsInstance {
         this.checkJournalRoom();
       } catch (err) {
         this.cache.rollback();
+        this.orphans?.restore();
         this.alloc.reset();
         this.dirs.clear();
         if (err instanceof SysError && err.errno === 'EUCLEAN') await this.noteCorruption();
@@ -654,6 +695,7 @@ export class Ext2 implements FsInstance {
     this.sb.freeBlocks = this.groups.totalFreeBlocks();
     this.sb.freeInodes = this.groups.totalFreeInodes();
     this.sb.writeTime = Math.floor(this.now() / 1000);
+    if (this.orphans) this.sb.lastOrphan = this.orphans.head;
     this.sb.sealChecksum();
     writes.push({ offset: SUPERBLOCK_OFFSET, data: this.sb.raw.slice() });
     await (this.journal ? this.journal.commit(writes) : this.dev.commit(writes));
@@ -677,14 +719,15 @@ export class Ext2 implements FsInstance {
 
   /**
    * The inode a handle names, or ESTALE if it was freed or reused since. With `orphan`, also an
-   * inode unlinked while open and never freed (no links, no deletion time): after a restart
+   * inode unlinked while open and never freed (no links; no deletion time, or on the orphan
+   * list, where i_dtime names the next orphan): after a restart
    * that is a file the predecessor held open for a client, and vfs, which still holds it,
    * opens it again — then this incarnation holds it until its last close frees it.
    */
   private async live(h: Handle, { orphan = false } = {}): Promise<Inode> {
     const valid = h.ino >= 1 && h.ino <= this.geo.inodesCount && (h.ino >= this.geo.firstIno || h.ino === ROOT_INO);
     const node = valid ? await this.inodes.get(h.ino) : null;
-    const held = (n: Inode) => this.opens.has(h.ino) || (orphan && n.dtime === 0);
+    const held = (n: Inode) => this.opens.has(h.ino) || (orphan && (n.dtime === 0 || this.orphans?.has(h.ino) === true));
     if (!node || node.generation !== h.gen || node.mode === 0 || (node.links === 0 && !held(node))) {
       throw new SysError('ESTALE', `ext2: inode ${h.ino} (generation ${h.gen}) no longer exists`);
     }
@@ -770,12 +813,18 @@ export class Ext2 implements FsInstance {
     node.dirty = true;
   }
 
-  /** Frees an inode nothing names or holds open any more. */
+  /**
+   * Frees an inode nothing names or holds open any more; one that lost its last name while
+   * open joins the orphan list (journaled mounts), in this same op's commit.
+   */
   private async release(node: Inode): Promise<void> {
-    if (node.links === 0 && !this.opens.has(node.ino)) await this.freeInode(node);
+    if (node.links !== 0) return;
+    if (!this.opens.has(node.ino)) await this.freeInode(node);
+    else this.orphans?.add(node);
   }
 
   private async freeInode(node: Inode): Promise<void> {
+    await this.orphans?.remove(node, this.inodes);
     const hasBlockMap = node.isReg || node.isDir || (node.isSymlink && !this.isFastSymlink(node));
     if (hasBlockMap) await this.map.truncate(node, 0);
     if (node.fileAcl !== 0) await this.releaseXattrBlock(node);

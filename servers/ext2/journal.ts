@@ -23,13 +23,10 @@ import { InodeTable } from './inode.js';
 import { decodeJournalSuperblock, emptiedJournalSuperblock, type JournalSuperblock } from './jbd2-format.js';
 import { recoverJournal } from './jbd2-recovery.js';
 import { JournalWriter } from './jbd2-writer.js';
-import { COMPAT_HAS_JOURNAL, EXT2_MAGIC, INCOMPAT_RECOVER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, type Geometry } from './superblock.js';
+import { COMPAT_HAS_JOURNAL, INCOMPAT_RECOVER, STATE_CLEAN, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, type Geometry } from './superblock.js';
 
-/**
- * Recovered blocks go to the image in commits of at most this many bytes: replaying is
- * idempotent, so a crash between two leaves a journal that is simply replayed again.
- */
-const REPLAY_COMMIT_BYTES = 8 * 1024 * 1024;
+/** Recovered blocks that are neighbours on the image go home as one write of at most this many bytes. */
+const REPLAY_WRITE_BYTES = 1024 * 1024;
 
 /** A file system read as far as its group descriptors, not yet mounted. */
 export interface Unmounted {
@@ -50,10 +47,12 @@ export interface RecoveryReport {
 
 /**
  * Recovers the journal of `fs`, whose superblock has needs_recovery. With `write`, the
- * recovered blocks are written to the image (in commits of REPLAY_COMMIT_BYTES); then, in a
- * last commit, the journal superblock is marked empty (s_start 0, s_sequence past the last
- * transaction) and needs_recovery is cleared in the superblock as the replay left it (with its
- * checksum under metadata_csum) — a crash before it replays the same blocks again. Without `write`,
+ * recovered blocks are written to the image and flushed; then the journal superblock is marked
+ * empty (s_start 0, s_sequence past the last transaction) and flushed, and then needs_recovery
+ * is cleared in the superblock as the replay left it (with its checksum under metadata_csum),
+ * as jbd2's recovery and e2fsck order them. Replaying is idempotent, so a crash at any point
+ * leaves a journal that is simply replayed again; nothing goes through blk's commit, which
+ * would make a write-ahead log beside an image that is its own log. Without `write`,
  * reads of `fs.dev` see the recovered blocks from now on and nothing is written. Either way the
  * caller reads the file system again: the journal may have rewritten any block, the
  * superblock and group descriptors included. Errors: ENOTSUP for a journal on an external
@@ -81,15 +80,30 @@ export async function recoverAtMount(fs: Unmounted, write: boolean): Promise<Rec
       dev.overlayBlocks(rec.blocks, bs);
       return report;
     }
-    const writes = [...rec.blocks].map(([b, data]) => ({ offset: b * bs, data }));
-    const perCommit = REPLAY_COMMIT_BYTES / bs;
-    for (let i = 0; i < writes.length; i += perCommit) await dev.commit(writes.slice(i, i + perCommit));
-    // The journal emptied before needs_recovery is cleared: each commit is durable, but with
-    // the image's own journal as its log (no side log in blk) two writes are not one atomic step.
-    await dev.commit([{ offset: j.superblockBlock * bs, data: emptiedJournalSuperblock(j.jsbRaw, rec.nextSequence) }]);
+    await writeHome(dev, rec.blocks, bs);
+    await dev.write(j.superblockBlock * bs, emptiedJournalSuperblock(j.jsbRaw, rec.nextSequence));
+    await dev.flush();
   }
-  if (write) await dev.commit([{ offset: SUPERBLOCK_OFFSET, data: await recoveredSuperblock(dev, report.skipped.length > 0) }]);
+  if (write) {
+    await dev.write(SUPERBLOCK_OFFSET, await recoveredSuperblock(dev, report.skipped.length > 0));
+    await dev.flush();
+  }
   return report;
+}
+
+/** Writes recovered `blocks` (block number → its `bs` bytes) to their home, neighbours as one write, and flushes. */
+async function writeHome(dev: Device, blocks: ReadonlyMap<number, Uint8Array>, bs: number): Promise<void> {
+  const order = [...blocks.keys()].sort((a, b) => a - b);
+  const perWrite = REPLAY_WRITE_BYTES / bs;
+  for (let i = 0; i < order.length; ) {
+    let j = i + 1;
+    while (j < order.length && j - i < perWrite && order[j] === order[j - 1] + 1) j++;
+    const run = new Uint8Array((j - i) * bs);
+    for (let k = i; k < j; k++) run.set(blocks.get(order[k])!, (k - i) * bs);
+    await dev.write(order[i] * bs, run);
+    i = j;
+  }
+  await dev.flush();
 }
 
 /** The internal journal of a file system, as its inode maps it. */
@@ -128,17 +142,6 @@ async function journalOf(fs: Unmounted): Promise<JournalFile> {
     return m;
   };
   return { jsbRaw, jsb, superblockBlock, logMap };
-}
-
-/**
- * Whether the image on `dev` has an internal journal (has_journal, a journal inode): read
- * before the mount attaches it for good, to attach it without blk's side log. False for what
- * is no ext2 superblock (the mount then says why).
- */
-export async function hasInternalJournal(dev: Device): Promise<boolean> {
-  if (dev.size < SUPERBLOCK_OFFSET + SUPERBLOCK_SIZE) return false;
-  const sb = new Superblock((await dev.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE)).slice());
-  return sb.magic === EXT2_MAGIC && (sb.compat & COMPAT_HAS_JOURNAL) !== 0 && sb.journalInum !== 0;
 }
 
 /**

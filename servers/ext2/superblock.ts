@@ -117,6 +117,7 @@ const S_RESERVED_GDT_BLOCKS = 0xce; // u16
 const S_JOURNAL_UUID = 0xd0; // 16 bytes
 const S_JOURNAL_INUM = 0xe0;
 const S_JOURNAL_DEV = 0xe4;
+const S_LAST_ORPHAN = 0xe8;
 const S_DESC_SIZE = 0xfe; // u16, with 64bit
 const S_HASH_SEED = 0xec; // 16 bytes
 const S_DEF_HASH_VERSION = 0xfc; // u8
@@ -214,6 +215,9 @@ export class Superblock {
   /** The journal's inode (0 for an external journal, or none). */
   get journalInum() { return this.u32(S_JOURNAL_INUM); }
   set journalInum(v: number) { this.set32(S_JOURNAL_INUM, v); }
+  /** s_last_orphan: the first inode of the orphan list (orphans.ts), 0 for none. */
+  get lastOrphan() { return this.u32(S_LAST_ORPHAN); }
+  set lastOrphan(v: number) { this.set32(S_LAST_ORPHAN, v); }
   /** An external journal's device number, and its uuid. */
   get journalDev() { return this.u32(S_JOURNAL_DEV); }
   get journalUuid() { return this.raw.subarray(S_JOURNAL_UUID, S_JOURNAL_UUID + 16); }
