@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ringFloor, streamFloor } from './floors.js';
-import { cpuClock, now, percentile, repeat } from './stats.js';
+import { ROUND_TRIP_BATCH, cpuClock, now, percentile, repeat } from './stats.js';
 
 const cpu = cpuClock();
 
@@ -45,7 +45,7 @@ function baseline(name: string, times: number[]): Baseline {
 async function inProcess(iterations: number): Promise<Baseline> {
   const callee = async (x: number) => x + 1;
   let v = 0;
-  return baseline(BASELINES.inProcess, (await repeat(async () => (v = await callee(v)), iterations, iterations / 10, cpu, 100)).times);
+  return baseline(BASELINES.inProcess, (await repeat(async () => (v = await callee(v)), iterations, iterations / 10, cpu, ROUND_TRIP_BATCH)).times);
 }
 
 async function workerPostMessage(iterations: number): Promise<Baseline> {

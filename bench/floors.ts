@@ -13,7 +13,7 @@ import { Doorbell } from '../ipc/ring.js';
 import { RingLink, ringPair } from '../ipc/ring-link.js';
 import { StreamLink } from '../ipc/stream-link.js';
 import { mainThreadPoller } from '../kernel/domain-host.js';
-import { cpuClock, repeat } from './stats.js';
+import { ROUND_TRIP_BATCH, cpuClock, repeat } from './stats.js';
 
 const cpu = cpuClock();
 
@@ -23,7 +23,7 @@ const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 /** As a domain's (kernel/domain-host.ts): msgpackr's JavaScript decoder, not its add-on. */
 const env = () => ({ ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' });
 
-/** Round-trip times, in ns, of `iterations` null calls over a ring link to a worker thread. */
+/** Round-trip times, in ns (each the mean of ROUND_TRIP_BATCH calls), of `iterations` samples of null calls over a ring link to a worker thread. */
 export async function ringFloor(iterations: number): Promise<number[]> {
   const poller = mainThreadPoller();
   const bell = Doorbell.allocate();
@@ -39,7 +39,7 @@ export async function ringFloor(iterations: number): Promise<number[]> {
   const link = new RingLink(ends.a, worker, poller);
   const ep = new Endpoint(link, 'ring echo', null);
   try {
-    return (await repeat(() => ep.call('echo', 'null', null), iterations, iterations / 10, cpu)).times;
+    return (await repeat(() => ep.call('echo', 'null', null), iterations, iterations / 10, cpu, ROUND_TRIP_BATCH)).times;
   } finally {
     link.close();
     await worker.terminate();
@@ -47,7 +47,7 @@ export async function ringFloor(iterations: number): Promise<number[]> {
   }
 }
 
-/** Round-trip times, in ns, of `iterations` null calls over a framed stream to a child process. */
+/** Round-trip times, in ns (each the mean of ROUND_TRIP_BATCH calls), of `iterations` samples of null calls over a framed stream to a child process. */
 export async function streamFloor(iterations: number): Promise<number[]> {
   const child = spawn(process.execPath, [...process.execArgv, new URL(`./floor-stream-echo${EXT}`, import.meta.url).pathname], {
     stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env: env(),
@@ -55,7 +55,7 @@ export async function streamFloor(iterations: number): Promise<number[]> {
   const link = new StreamLink(child.stdio[3] as Socket);
   const ep = new Endpoint(link, 'stream echo', null);
   try {
-    return (await repeat(() => ep.call('echo', 'null', null), iterations, iterations / 10, cpu)).times;
+    return (await repeat(() => ep.call('echo', 'null', null), iterations, iterations / 10, cpu, ROUND_TRIP_BATCH)).times;
   } finally {
     const exited = once(child, 'exit');
     link.close(); // the child exits when its end closes; kill() if it has not yet

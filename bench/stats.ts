@@ -69,6 +69,14 @@ export class Recorder {
   }
 }
 
+/**
+ * Null round trips — the in-process async call, the transports' floors and the null syscall —
+ * are timed alike, so that the targets' ratios between them compare like with like: each sample
+ * is the mean of this many calls back to back. One in-process call (~70 ns) is too short to time
+ * alone, and timing the others one by one would add the clock's own cost to them only.
+ */
+export const ROUND_TRIP_BATCH = 10;
+
 /** Runs `body`, which times its operations with the recorder, and takes wall and CPU time around it. */
 export async function measure(cpu: CpuClock, body: (rec: Recorder) => Promise<void>): Promise<Samples> {
   const rec = new Recorder();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TokenTable, connect, serve, type Proc, type Server } from '../kernel/index.js';
 import { procFiles } from './files.js';
-import { repeat, type Samples } from './stats.js';
+import { ROUND_TRIP_BATCH, repeat, type Samples } from './stats.js';
 import { MiB, preads } from './workloads-files.js';
 import { TMPFS_DIR, concurrently, type KernelTarget, type Workload } from './workloads.js';
 
@@ -74,7 +74,7 @@ export function remoteWorkloads(scale: number): Workload<RemoteTarget>[] {
     ...over.map(([via, what]): Workload<RemoteTarget> => ({
       name: `remote-null-syscall-${via}`,
       op: `getpid() of a client connected over ${what}`,
-      run: (t) => withClient(t[via], t.token, (p) => repeat(() => p.getpid(), n(5000), n(500), t.cpu)),
+      run: (t) => withClient(t[via], t.token, (p) => repeat(() => p.getpid(), n(5000), n(500), t.cpu, ROUND_TRIP_BATCH)),
     })),
     ...over.map(([via, what]): Workload<RemoteTarget> => ({
       name: `remote-pread-64k-${via}`,

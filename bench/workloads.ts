@@ -4,7 +4,7 @@
 
 import type { Kernel, Proc } from '../kernel/index.js';
 import type { Files } from './files.js';
-import { measure, repeat, type CpuClock, type Samples } from './stats.js';
+import { ROUND_TRIP_BATCH, measure, repeat, type CpuClock, type Samples } from './stats.js';
 import { MiB, createFiles, ensureBigFile, ensureFiles, fileName, preads, seqRead, seqWrite, statFiles, type FileWorkload } from './workloads-files.js';
 
 /** What every workload gets: a file system and a CPU clock that covers every domain. */
@@ -111,7 +111,7 @@ export function kernelWorkloads(scale: number): Workload[] {
     {
       name: 'null-syscall',
       op: 'getpid(): one round trip from the client to vfs and back',
-      run: (t) => repeat(() => t.proc.getpid(), n(5000), n(500), t.cpu),
+      run: (t) => repeat(() => t.proc.getpid(), n(5000), n(500), t.cpu, ROUND_TRIP_BATCH),
     },
     onFiles('pread-4k', `pread of 4 KiB from a ${bigMib} MiB file on tmpfs, walking through it`,
       preads(big, bigMib, 4096, n(2000), n(200), (i) => (i * 4096) % (bigMib * MiB))),
