@@ -147,11 +147,17 @@ function hostPath(path: string): string | Buffer {
 const fromHostBytes = (b: Buffer): string => fromByteString(byteString(b));
 
 /**
- * A time in ms since the epoch as fs.utimes takes it: a numeric string of seconds. Node turns a
- * negative number into the current time, and a Date keeps milliseconds only; a numeric string
- * keeps both a time before 1970 and its microseconds.
+ * A time in ms since the epoch (to the microsecond) as fs.utimes takes it: a numeric string of
+ * seconds. Node turns a negative number into the current time, and a Date keeps milliseconds
+ * only; a numeric string keeps both a time before 1970 and its microseconds. libuv then cuts the
+ * seconds, a double, to whole microseconds toward zero — and near today's times a double's
+ * seconds are only good to a quarter of a microsecond, so an exact µs/1e6 lands on the one below
+ * about half the time. Half a microsecond away from zero makes that cut land on the right one.
  */
-const hostTime = (ms: number): string => String(ms / 1000);
+const hostTime = (ms: number): string => {
+  const us = Math.round(ms * 1000);
+  return String((us + (us < 0 ? -0.5 : 0.5)) / 1e6);
+};
 
 /** The host's tree through node:fs. Paths are in client form: names that are not UTF-8 reach the host as their exact bytes. */
 export function hostTree(): FileTree {

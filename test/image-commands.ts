@@ -53,7 +53,8 @@ function buildPhotos(root: string): void {
   ];
   times.forEach(([rel, link], i) => {
     // notes.txt and the symlink latest from before 1970: negative times, which must survive too.
-    const time = (rel === 'notes.txt' || rel === 'latest' ? -300_000_000 : 1_600_000_000) + i * 86_400 + 0.123456;
+    // As a numeric string: node:fs turns a negative number into the current time.
+    const time = String((rel === 'notes.txt' || rel === 'latest' ? -300_000_000 : 1_600_000_000) + i * 86_400 + 0.123456);
     (link ? lutimesSync : utimesSync)(p(rel), time, time);
   });
 }
