@@ -12,8 +12,9 @@
 // period: a running task whose beat has not moved for the heartbeat timeout (as the core sees it:
 // up to two periods more) has its worker terminated (piscina's abort signal) — seconds, well
 // within any caller's deadline, while a task that runs long with its event loop free (argon2 on
-// libuv's threadpool) keeps ticking and is not cut off. The beat is shared memory rather than a message so that a task costs no more than its
-// call and its reply: a tick message at each start woke the core once more per call. The call
+// libuv's threadpool) keeps ticking and is not cut off. The beat is shared memory rather than a
+// message so that a task costs no more than its call and its reply: a tick message at each start
+// woke the core once more per call. The call
 // deadline stays the last resort: a call with no reply by then has its worker terminated too.
 // Either way the call is tried again on another worker — every op of a pure component is
 // idempotent — up to the call policy's tries, then it fails (EIO, or ETIMEDOUT for one cut
