@@ -137,6 +137,11 @@ export interface DomainHooks {
   /** The current channel to a peer closed (not replaced by a new one). */
   peerLost?(peer: string, reason: string): void;
   /**
+   * The core: while peer domain `peer` is being restarted, a promise settled when that is over
+   * (restarted, or given up on); null otherwise.
+   */
+  restarting?(peer: string): Promise<void> | null;
+  /**
    * A thread domain: asks the core for the shared memory where a component keeps its records,
    * and hands it the memory replacing it (kernel/keep-stores.ts).
    */
@@ -472,6 +477,10 @@ export class Domain {
     const retriable = this.idempotent.get(to)?.has(op) ?? false;
     for (let attempt = 1; ; attempt++) {
       if (this.closedFor !== null) throw new SysError('EIO', `${to}.${op}: ${this.closedFor}`);
+      // A domain's new incarnation has a channel before its components start; a call sent then
+      // would spend its deadline on the start, and a try on an incarnation that dies in its init.
+      const restart = this.hooks.restarting?.(where);
+      if (restart) await restart.catch(() => {});
       const ep = this.peers.get(where);
       if (!ep || ep.isClosed) {
         // Not sent yet: whatever the op, it can wait for the callee to come back.

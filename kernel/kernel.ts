@@ -75,6 +75,7 @@ export class Kernel {
       hang: (reason) => this.fatal('hang', reason),
       leak: (reason) => this.fatal('leak', reason),
       peerLost: (peer, reason) => this.supervisor.peerLost(peer, reason),
+      restarting: (domain) => this.domainSet.states.get(domain)?.restarting ?? null,
     });
     this.main.reports.set('channelLost', (from, args) => {
       const { peer, reason } = (args ?? {}) as { peer?: unknown; reason?: unknown };

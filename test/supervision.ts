@@ -12,9 +12,8 @@ import { BUILTIN } from '../kernel/registry.js';
 const probe = pathToFileURL(join(import.meta.dirname, 'fixtures', 'probe.ts')).href;
 const FAST: Partial<BootOptions> = {
   heartbeat: { periodMs: 200, timeoutMs: 2500 },
-  // Four tries: crash-init spends two on one call (the crash, then the death in init), and on a
-  // loaded machine (CI runs two test files at once) a third can be lost while the channel to the
-  // new incarnation is made again.
+  // Four tries: a crash spends one, and on a loaded machine (CI runs two test files at once) a
+  // reply can miss the short deadline more than once.
   calls: { timeoutMs: 1500, tries: 4, reconnectMs: 8000 },
 };
 
@@ -133,6 +132,23 @@ for (const kind of ['thread', 'process'] as const) {
     });
   });
 }
+
+t.test('a call waits out a restart: a death in init and a slow restart spend none of its tries or its deadline', async (t) => {
+  // Two tries, and a 300 ms deadline against a 1.5 s backoff before the restart after the death
+  // in init: the call must not be sent to an incarnation until its components have started.
+  const k = await bootWithProbe('thread', {
+    calls: { timeoutMs: 300, tries: 2, reconnectMs: 8000 },
+    supervision: { probe: { backoff: { firstMs: 1500, maxMs: 1500 } } },
+  });
+  t.teardown(() => k.halt());
+  await k.inject({ component: 'probe', type: 'crash-init' });
+  await k.inject({ component: 'probe', type: 'crash', op: 'echo' });
+  const t0 = performance.now();
+  t.same(await k.call('probe', 'echo', { value: 'after' }), 'after', 'the call in flight went through both restarts');
+  t.ok(performance.now() - t0 >= 1400, 'it waited out the backoff');
+  t.ok(k.events.some((e) => e.kind === 'failed' && /while starting/.test(e.reason)), 'the death in init happened');
+  t.equal(k.domains().find((d) => d.name === 'probe')!.restarts, 2);
+});
 
 t.test('restart intensity: exceeded, the component is given up and its dependents stopped', async (t) => {
   const k = await bootWithProbe('thread', { supervision: { probe: { intensity: { max: 1, withinMs: 60_000 } } } });
