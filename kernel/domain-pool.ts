@@ -114,6 +114,14 @@ function ownBytes(args: unknown): { copy: unknown; transferList: ArrayBuffer[] }
   return { copy, transferList };
 }
 
+/** A try whose worker's liveness is watched: its beat, the ticks last seen and when they last moved (Date.now()). */
+interface WatchedTry {
+  beat: Int32Array;
+  hung: (threadId: number) => void;
+  seen: number;
+  movedAt: number;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class PoolDomain {
@@ -126,6 +134,9 @@ export class PoolDomain {
   private up: Promise<void> = Promise.resolve();
   /** Why calls fail at once (halted, or given up on), or null while the pool serves. */
   private closedFor: string | null = null;
+  /** The tries running, whose beats the watcher looks at (see watch). */
+  private readonly watched = new Set<WatchedTry>();
+  private watcher: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly cfg: PoolConfig) {}
 
@@ -207,24 +218,38 @@ export class PoolDomain {
   /**
    * Looks at a try's beat every heartbeat period until stopped (the returned function): once the
    * task has started (a first tick), a beat that has not moved for the heartbeat timeout calls
-   * `hung` with the worker's thread id, once. Nothing to look at with no heartbeat.
+   * `hung` with the worker's thread id, once. Nothing to look at with no heartbeat. One timer
+   * looks at every try running, and runs only while there is one.
    */
   private watch(beat: Int32Array, hung: (threadId: number) => void): () => void {
-    const { periodMs, timeoutMs } = this.cfg.heartbeat;
+    const { periodMs } = this.cfg.heartbeat;
     if (periodMs <= 0) return () => {};
-    let seen = 0;
-    let movedAt = Date.now();
-    const timer = setInterval(() => {
-      const ticks = Atomics.load(beat, BEAT_TICKS);
-      if (ticks === 0 || ticks !== seen) {
-        seen = ticks;
-        movedAt = Date.now();
-      } else if (Date.now() - movedAt >= timeoutMs) {
-        clearInterval(timer);
-        hung(Atomics.load(beat, BEAT_THREAD));
+    const watched: WatchedTry = { beat, hung, seen: 0, movedAt: Date.now() };
+    this.watched.add(watched);
+    this.watcher ??= setInterval(() => this.lookAtBeats(), periodMs);
+    return () => this.unwatch(watched);
+  }
+
+  private unwatch(watched: WatchedTry): void {
+    this.watched.delete(watched);
+    if (this.watched.size > 0 || this.watcher === null) return;
+    clearInterval(this.watcher);
+    this.watcher = null;
+  }
+
+  /** One heartbeat period's look at the beats of the tries running (see watch). */
+  private lookAtBeats(): void {
+    const now = Date.now();
+    for (const w of this.watched) {
+      const ticks = Atomics.load(w.beat, BEAT_TICKS);
+      if (ticks === 0 || ticks !== w.seen) {
+        w.seen = ticks;
+        w.movedAt = now;
+      } else if (now - w.movedAt >= this.cfg.heartbeat.timeoutMs) {
+        this.unwatch(w);
+        w.hung(Atomics.load(w.beat, BEAT_THREAD));
       }
-    }, periodMs);
-    return () => clearInterval(timer);
+    }
   }
 
   /** Fails every call from now on with EIO, and ends the workers. */
