@@ -99,8 +99,9 @@ export class WriteAheadLog {
    */
   static open(hyp: Hyp, imagePath: string, image: HostFile): WriteAheadLog {
     const wal = new WriteAheadLog(hyp, imagePath);
-    if (!wal.present()) return wal;
-    const file = (wal.file = wal.openFile());
+    const file = wal.openFile(false);
+    if (file === null) return wal;
+    wal.file = file;
     try {
       wal.recover(image, file);
     } catch (err) {
@@ -110,28 +111,25 @@ export class WriteAheadLog {
     return wal;
   }
 
-  /** Whether something is at the log's path (what is there, if not a log of ours, is refused by openFile). */
-  private present(): boolean {
+  /**
+   * Opens the log's file read-write, creating it if `create`; null when it is not there and not
+   * to be created. ELOOP/EPERM/EISDIR… with a sentence naming it (what is there, if not a
+   * regular file of this user's, is refused: Hyp.fileOpen's `owned`).
+   */
+  private openFile(create: true): HostFile;
+  private openFile(create: false): HostFile | null;
+  private openFile(create: boolean): HostFile | null {
     try {
-      this.hyp.fileClose(this.hyp.fileOpen(this.path, { readonly: true, owned: true }));
+      return this.hyp.fileOpen(this.path, create ? { create: true } : { owned: true });
     } catch (err) {
-      if ((err as SysError).errno === 'ENOENT') return false;
-    }
-    return true;
-  }
-
-  /** Opens the log's file, creating it. ELOOP/EPERM/EISDIR… with a sentence naming it. */
-  private openFile(): HostFile {
-    try {
-      return this.hyp.fileOpen(this.path, { create: true });
-    } catch (err) {
+      if (!create && (err as SysError).errno === 'ENOENT') return null;
       throw new SysError((err as SysError).errno ?? 'EIO', `blk: cannot open the write-ahead log of ${this.imagePath}: ${(err as Error).message}`);
     }
   }
 
   /** Applies `writes` to `image` atomically and durably. */
   commit(image: HostFile, writes: BlockWrite[]): void {
-    const file = (this.file ??= this.openFile());
+    const file = (this.file ??= this.openFile(true));
     if (this.pending) this.apply(image, this.pending);
     const read = (offset: number, length: number) => {
       const old = new Uint8Array(length);
