@@ -200,3 +200,23 @@ t.test('the cache holds at most NAME_CACHE_ENTRIES entries', (t) => {
   t.equal(cache.walk(root, ['n3']), undefined, 'a change of the directory drops its attributes');
   t.end();
 });
+
+t.test('a full cache lets go of what was not used since, before what was', (t) => {
+  const cache = new NameCache(() => 0, () => false);
+  const m = { id: 1, fs: 'tmpfs' } as Mount;
+  const attr = (ino: number): Attr => ({
+    ino, gen: 1, mode: 0o40755, nlink: 2, uid: 0, gid: 0, size: 0, blocks: 0, blksize: 4096, rdev: 0, atime: 0, mtime: 0, ctime: 0,
+  });
+  const root = { mnt: m, h: { ino: 1, gen: 1 } };
+  const walked = (i: number) => cache.walked(root, [`n${i}`], { start: attr(1), steps: [{ handle: { ino: i, gen: 1 }, attr: attr(i) }] }, cache.mark(m));
+  // Two entries a walk (the name, its attributes) and the root's attributes.
+  const fill = (NAME_CACHE_ENTRIES - 2) / 2;
+  for (let i = 2; i < 2 + fill; i++) walked(i);
+  t.equal(cache.walk(root, ['n2'])?.rest.length, 0, 'the oldest name is known, and now used');
+  walked(2 + fill);
+  walked(3 + fill);
+  t.equal(cache.walk(root, ['n2'])?.rest.length, 0, 'the used one is kept');
+  t.equal(cache.walk(root, ['n3'])?.rest.length, 1, 'the next oldest, never used, went instead');
+  t.equal(cache.size, NAME_CACHE_ENTRIES, 'still full, never over');
+  t.end();
+});

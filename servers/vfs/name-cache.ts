@@ -13,8 +13,11 @@
 // Entries are keyed by handle (inode number and generation: a reused inode has a new one), so
 // two names of one inode share its attributes, and a file's attributes are right whichever
 // name, fd or cwd reaches it. '..' is not cached (a directory moved elsewhere changes it), nor
-// are missing names. At most NAME_CACHE_ENTRIES entries, names and attributes together; the
-// least recently used goes first.
+// are missing names. At most NAME_CACHE_ENTRIES entries, names and attributes together. Which
+// goes when it is full is chosen as CLOCK (second chance) does, Linux's page reclaim's way of
+// approximating LRU with a referenced bit: a hit only sets its entry's bit, rather than moving
+// the entry to the end of the map (a delete and an insert, on every hit of every walk); the
+// oldest entry goes, unless its bit is set: then the bit is cleared and the entry moves to the end.
 
 import type { Attr, Context, Handle, WalkResult, WalkStep } from '../../kernel/api.js';
 import type { Mount, Vnode } from './mounts.js';
@@ -22,7 +25,8 @@ import type { Mount, Vnode } from './mounts.js';
 /** The most entries (a name in a directory, or one file's attributes) the cache holds. */
 export const NAME_CACHE_ENTRIES = 8192;
 
-type Entry = { handle: Handle } | { attr: Attr };
+/** A name's handle or a file's attributes; `used`: hit since it was put or last passed over (see the top). */
+type Entry = ({ handle: Handle } | { attr: Attr }) & { used?: boolean };
 
 /** What a mount's entries were filled under: the count of its changes and its file system's restarts. */
 interface MountState {
@@ -100,18 +104,25 @@ export class NameCache {
 
   private get(key: string): Entry | undefined {
     const e = this.entries.get(key);
-    if (e) {
-      // Most recently used goes last.
-      this.entries.delete(key);
-      this.entries.set(key, e);
-    }
+    if (e) e.used = true;
     return e;
   }
 
   private put(key: string, e: Entry): void {
     this.entries.delete(key);
     this.entries.set(key, e);
-    if (this.entries.size > NAME_CACHE_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size > NAME_CACHE_ENTRIES) this.evictOne();
+  }
+
+  /** Drops the oldest entry not used since it was put or last passed over (see the top); at most one pass. */
+  private evictOne(): void {
+    // An entry moved to the end is visited again only after every other: by then its bit is clear.
+    for (const [key, e] of this.entries) {
+      this.entries.delete(key);
+      if (!e.used) return;
+      e.used = false;
+      this.entries.set(key, e);
+    }
   }
 
   /** File v's attributes, if known. */
