@@ -245,6 +245,38 @@ t.test('shared extended attribute blocks are released by reference count', async
   t.ok(r.clean, 'e2fsck agrees', { report: r.report });
 });
 
+t.test('readdir of an indexed directory goes in hash order: names made between two pages, splitting leaves, neither repeat nor hide a name that was there', async (t) => {
+  const img = join(dir, 'hash-order.img');
+  mkImage(img, { size: 16 * MiB, blockSize: 1024 }); // mke2fs's ext2 defaults: dir_index
+  const k = await boot({ policy: 'monolithic', mounts: [] });
+  try {
+    const m = await k.call<{ fsid: number; root: Handle }>('ext2', 'mount', { source: img });
+    const fs = ops(k, m.fsid);
+    const d = (await fs.mkdir(m.root, 'd')).handle;
+    const before = Array.from({ length: 600 }, (_, i) => `before-${i}-${'x'.repeat((i * 7) % 53)}`);
+    for (const n of before) await fs.create(d, n);
+    const seen = new Map<string, number>();
+    let made = 0;
+    for (let cookie = 0, eof = false, pages = 0; !eof && pages < 200; pages++) {
+      const r = await fs.readdir(d, cookie, 50);
+      for (const e of r.entries) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
+      ({ cookie, eof } = r);
+      // Enough new names between two pages that leaves the listing has passed split.
+      for (let i = 0; i < 30; i++) await fs.create(d, `between-${made++}-${'y'.repeat((made * 11) % 47)}`);
+    }
+    const twice = [...seen].filter(([, n]) => n > 1).map(([name]) => name);
+    t.same(twice, [], 'no name is listed twice');
+    t.same(before.filter((n) => !seen.has(n)), [], 'every name that was there before is listed');
+    t.ok(made >= 300, `${made} names were made during the listing`);
+    await fs.call('unmount');
+  } finally {
+    await k.halt();
+  }
+  t.match(debugfs(img, 'stat /d'), /Flags: 0x1000/, 'the directory is indexed');
+  const r = fsckClean(img);
+  t.ok(r.clean, 'e2fsck agrees', { report: r.report });
+});
+
 t.test('an htree-indexed directory is read, then changed and kept indexed', async (t) => {
   const src = join(dir, 'htree-src');
   mkdirSync(join(src, 'big'), { recursive: true });

@@ -18,14 +18,14 @@
 
 import {
   NAME_MAX, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, SysError, byteString, bytesOf, quoteName,
-  type DirEntry, type FileType,
+  type DirEntry, type DirPage, type FileType,
 } from '../../kernel/api.js';
 import { setU16, setU32, u16, u32 } from './bytes.js';
 import type { BlockCache } from './cache.js';
 import type { BlockMap } from './blockmap.js';
 import { DIRENT_TAIL_FT, DIRENT_TAIL_SIZE, dirBlockChecksum, hasDirentTail, inodeSeed } from './csum.js';
 import {
-  DX_HASH_TEA, DX_NODE_COUNT, DX_ROOT_COUNT, MAX_INDIRECT_LEVELS, dxEntries, dxHash, dxHashVersion, dxLeaves, dxLimit, dxProbe, initDxNode, initDxRoot,
+  DX_HASH_TEA, DX_NODE_COUNT, DX_ROOT_COUNT, MAX_INDIRECT_LEVELS, dxEntries, dxHash, dxHashVersion, dxLeaves, dxLimit, dxNextLeaf, dxProbe, dxProbeHash, initDxNode, initDxRoot,
   refuseNodeAsLeaf, sealDxNode, setDxEntries, setDxIndirectLevels, type DxDir, type DxLevel,
 } from './dx.js';
 import { corrupt } from './errors.js';
@@ -167,6 +167,24 @@ interface MovedEntry {
   /** rec_len it had: what do_split weighs it by. */
   recLen: number;
   hash: number;
+}
+
+/** One call's worth of a directory listing: the entries (type as the entry's file_type), where the next goes on, whether none are left. */
+interface Listed {
+  found: { name: string; ino: number; type: number }[];
+  cookie: number;
+  eof: boolean;
+}
+
+/** Past every hash (a position of listByHash): 2^32. */
+const HASH_END = 0x1_0000_0000;
+
+/** Hash order, and byte order of the names within one hash (so a collision group's order is fixed). */
+function byHashThenName(a: MovedEntry, b: MovedEntry): number {
+  if (a.hash !== b.hash) return a.hash - b.hash;
+  const n = Math.min(a.name.length, b.name.length);
+  for (let i = 0; i < n; i++) if (a.name[i] !== b.name[i]) return a.name[i] - b.name[i];
+  return a.name.length - b.name.length;
 }
 
 /** Writes entries one after the other from `from`, the last running to `end`; zeroes the rest before `end`. */
@@ -428,13 +446,57 @@ export class Directories {
   }
 
   /**
-   * Up to `count` entries from position `cookie` (a byte offset into the directory), without
-   * '.' and '..'; the returned cookie is where the next call goes on.
+   * Up to `count` entries (at least one) from position `cookie`, without '.' and '..'; the
+   * returned cookie is where the next call goes on. In a linear directory a position is a byte
+   * offset into it; in an indexed one it is a hash (see listByHash).
    */
-  async list(dir: Inode, cookie: number, count: number, typeOf: (ino: number) => Promise<FileType>): Promise<{ entries: DirEntry[]; cookie: number; eof: boolean }> {
+  async list(dir: Inode, cookie: number, count: number, typeOf: (ino: number) => Promise<FileType>): Promise<DirPage> {
     const idx = await this.index(dir);
+    const listed = await (this.indexed(dir) ? this.listByHash : this.listByOffset).call(this, dir, idx, cookie, Math.max(1, count));
+    const entries: DirEntry[] = [];
+    for (const f of listed.found) entries.push({ name: f.name, ino: f.ino, type: TYPE_NAMES.get(f.type) ?? (await typeOf(f.ino)) });
+    return { entries, cookie: listed.cookie, eof: listed.eof };
+  }
+
+  /**
+   * An indexed directory's entries in hash order, as ext4_dx_readdir gives them, so that a leaf
+   * split by a change between two calls (which moves entries to a new block, at the end) neither
+   * repeats nor skips an entry that was not changed. A position is a hash (low bit clear): the
+   * entries from it on; the returned one is the hash of the first entry not returned. Entries of
+   * one hash are never split between two calls (a collision group longer than `count` comes whole).
+   */
+  private async listByHash(dir: Inode, idx: DirIndex, cookie: number, count: number): Promise<Listed> {
+    if (cookie >= HASH_END) return { found: [], cookie: HASH_END, eof: true };
+    const dx = this.dxDir(dir, idx);
+    const from = cookie - (cookie % 2);
+    const path = await dxProbeHash(dx, from, this.geo.hashUnsigned);
+    const pending: MovedEntry[] = [];
+    for (;;) {
+      const bottom = path.levels[path.levels.length - 1];
+      const lblk = bottom.blocks[bottom.at];
+      const buf = await this.cache.get(idx.phys[lblk]);
+      refuseNodeAsLeaf(dx, buf, lblk);
+      this.verifyLeaf(buf, dir, lblk);
+      for (const e of this.liftEntries(buf, dir, lblk, path.version)) if (e.hash >= from) pending.push(e);
+      const next = await dxNextLeaf(dx, path.levels);
+      // What lies below the next leaf's hash is all read (a leaf that continues a collision
+      // holds more of the hash it starts at, so that hash is not complete yet).
+      const below = next === null ? HASH_END : (next & ~1) >>> 0;
+      const complete = pending.filter((e) => e.hash < below).sort(byHashThenName);
+      if (complete.length <= count && next !== null) continue;
+      let cut = Math.min(count, complete.length);
+      while (cut > 0 && cut < complete.length && complete[cut].hash === complete[cut - 1].hash) cut--;
+      if (cut === 0) for (cut = 1; cut < complete.length && complete[cut].hash === complete[0].hash; cut++);
+      const found = complete.slice(0, cut).map((e) => ({ name: byteString(e.name), ino: e.ino, type: e.type }));
+      if (cut < complete.length) return { found, cookie: complete[cut].hash, eof: false };
+      return next === null ? { found, cookie: HASH_END, eof: true } : { found, cookie: below, eof: false };
+    }
+  }
+
+  /** A linear directory's entries from byte offset `cookie`, block by block. */
+  private async listByOffset(dir: Inode, idx: DirIndex, cookie: number, count: number): Promise<Listed> {
     const bs = this.bs;
-    const found: { name: string; ino: number; type: number }[] = [];
+    const found: Listed['found'] = [];
     let next = idx.phys.length * bs;
     for (let lblk = Math.floor(cookie / bs); lblk < idx.phys.length && next === idx.phys.length * bs; lblk++) {
       const buf = await this.cache.get(idx.phys[lblk]);
@@ -443,16 +505,14 @@ export class Directories {
         if (pos < cookie || e.ino === 0) return;
         const name = nameAt(buf, e.off + ENTRY_NAME, e.nameLen);
         if (name === '.' || name === '..') return;
-        if (found.length === Math.max(1, count)) {
+        if (found.length === count) {
           next = pos;
           return true;
         }
         found.push({ name, ino: e.ino, type: e.type });
       });
     }
-    const entries: DirEntry[] = [];
-    for (const f of found) entries.push({ name: f.name, ino: f.ino, type: TYPE_NAMES.get(f.type) ?? (await typeOf(f.ino)) });
-    return { entries, cookie: next, eof: next >= idx.phys.length * bs };
+    return { found, cookie: next, eof: next >= idx.phys.length * bs };
   }
 
   // ---- changing -------------------------------------------------------------------------

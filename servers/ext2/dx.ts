@@ -252,6 +252,15 @@ async function readNode(dir: DxDir, lblk: number, hash: number): Promise<DxLevel
  * pointing at the name's leaf. Damage is EUCLEAN naming the directory and block.
  */
 export async function dxProbe(dir: DxDir, name: Uint8Array, hashSeed: Uint8Array, unsigned: boolean): Promise<DxPath> {
+  return probe(dir, unsigned, (version) => dxHash(name, version, hashSeed));
+}
+
+/** dxProbe for a hash rather than a name (`hash`, low bit clear): the nodes down to the leaf where that hash begins. */
+export function dxProbeHash(dir: DxDir, hash: number, unsigned: boolean): Promise<DxPath> {
+  return probe(dir, unsigned, () => hash);
+}
+
+async function probe(dir: DxDir, unsigned: boolean, hashOf: (version: number) => number): Promise<DxPath> {
   const root = await dir.read(0);
   const bs = root.length;
   if (u16(root, 4) !== 12 || u16(root, 12 + 4) !== bs - 12) throw bad(dir, 0, "does not hold '.' and '..' before the dx_root");
@@ -262,10 +271,30 @@ export async function dxProbe(dir: DxDir, name: Uint8Array, hashSeed: Uint8Array
   if (infoLength !== DX_INFO_LENGTH) throw bad(dir, 0, `has dx_root_info length ${infoLength}, not ${DX_INFO_LENGTH}`);
   if (indirect > MAX_INDIRECT_LEVELS) throw bad(dir, 0, `has ${indirect} indirect levels, more than ${MAX_INDIRECT_LEVELS}`);
   const version = dxHashVersion(rootVersion, unsigned);
-  const hash = dxHash(name, version, hashSeed);
+  const hash = hashOf(version);
   const levels = [parseLevel(dir, root, 0, DX_ROOT_COUNT, hash)];
   for (let l = 0; l < indirect; l++) levels.push(await readNode(dir, levels[l].blocks[levels[l].at], hash));
   return { hash, version, levels };
+}
+
+/**
+ * ext4_htree_next_block: steps `path` (dxProbe's levels) to the next leaf in hash order, reading
+ * the nodes below the level that moved. Returns the hash that leaf starts at as its index entry
+ * holds it (the low bit set when it continues a collision of the leaf before); null after the
+ * last leaf, or when `goOn` refuses that hash (nothing more is read then, and `path` is spent).
+ */
+export async function dxNextLeaf(dir: DxDir, path: DxLevel[], goOn: (start: number) => boolean = () => true): Promise<number | null> {
+  let l = path.length - 1;
+  while (l >= 0 && path[l].at + 1 >= path[l].hashes.length) l--;
+  if (l < 0) return null;
+  path[l].at++;
+  const start = path[l].hashes[path[l].at];
+  if (!goOn(start)) return null;
+  for (let k = l + 1; k < path.length; k++) {
+    path[k] = await readNode(dir, path[k - 1].blocks[path[k - 1].at], 0);
+    path[k].at = 0;
+  }
+  return start;
 }
 
 /**
@@ -279,17 +308,8 @@ export async function* dxLeaves(dir: DxDir, name: Uint8Array, hashSeed: Uint8Arr
   for (;;) {
     const bottom = path[path.length - 1];
     yield bottom.blocks[bottom.at];
-    // ext4_htree_next_block: step to the next entry at the deepest level that has one; go on
-    // only if its hash continues the name's (a collision spilled into the next leaf).
-    let l = path.length - 1;
-    while (l >= 0 && path[l].at + 1 >= path[l].hashes.length) l--;
-    if (l < 0) return;
-    path[l].at++;
-    if ((path[l].hashes[path[l].at] & ~1) >>> 0 !== hash) return;
-    for (let k = l + 1; k < path.length; k++) {
-      path[k] = await readNode(dir, path[k - 1].blocks[path[k - 1].at], hash);
-      path[k].at = 0;
-    }
+    // Go on only if the next leaf's hash continues the name's (a collision spilled into it).
+    if ((await dxNextLeaf(dir, path, (start) => (start & ~1) >>> 0 === hash)) === null) return;
   }
 }
 
