@@ -1,4 +1,4 @@
-// The ext2 image the ext2 workloads run on: made once per run by e2fsprogs' mke2fs (the
+// The image the ext2 or ext4 workloads run on: made once per run by e2fsprogs' mke2fs (the
 // reference implementation, so rumpus and the peer start from an image neither of them made),
 // then copied for each policy and for the peer so that every one starts from the same bytes.
 
@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2fsprogsTool } from './e2fsprogs.js';
+import type { ImageFs } from './workloads-ext2.js';
 
 const IMAGE_SIZE = 128 << 20;
 const IMAGE_BLOCK_SIZE = 4096;
@@ -18,17 +19,17 @@ export interface ImageFactory {
   remove(): void;
 }
 
-/** Makes the template image, or explains why it cannot (returned as a string). */
-export function makeImage(): ImageFactory | string {
+/** Makes the template image of `fs` (`mke2fs -t fs`, its defaults), or explains why it cannot (returned as a string). */
+export function makeImage(fs: ImageFs): ImageFactory | string {
   const mke2fs = e2fsprogsTool('mke2fs');
   if (!mke2fs) return 'mke2fs (e2fsprogs) is not installed';
-  const dir = mkdtempSync(join(tmpdir(), 'rumpus-bench-'));
+  const dir = mkdtempSync(join(tmpdir(), `rumpus-bench-${fs}-`));
   const remove = () => rmSync(dir, { recursive: true, force: true });
   // Also when the run dies: each copy is up to 128 MiB.
   process.once('exit', remove);
   const template = join(dir, 'template.img');
   try {
-    execFileSync(mke2fs, ['-q', '-F', '-t', 'ext2', '-b', String(IMAGE_BLOCK_SIZE), template, `${IMAGE_SIZE >> 20}M`], { stdio: 'pipe' });
+    execFileSync(mke2fs, ['-q', '-F', '-t', fs, '-b', String(IMAGE_BLOCK_SIZE), template, `${IMAGE_SIZE >> 20}M`], { stdio: 'pipe' });
   } catch (err) {
     remove();
     return `mke2fs failed: ${(err as Error).message}`;

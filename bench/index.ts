@@ -1,6 +1,6 @@
 // rumpus bench: the same workloads under each policy and transport, with the cost of a bare
-// boundary, boot and idle CPU measured in the same run, and the ext2 workloads through a peer
-// library too. The result is one BenchReport, printed as a table (table.ts), JSON, or SVG (svg.ts).
+// boundary, boot and idle CPU measured in the same run, and the ext2 and ext4 workloads through
+// a peer library too. The result is one BenchReport, printed as a table (table.ts), JSON, or SVG (svg.ts).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { kernelCpuClock, measureBoot, measureIdle, measureRecovery, type BootTim
 import { checkTargets, type TargetCheck } from './targets.js';
 import { BUSY_POLICIES, busyRatios, withHogs, type BusyReport } from './busy.js';
 import { CGD_WORKLOADS, PLAIN_BLK, cgdCounts, runCgdWorkloads } from './workloads-cgd.js';
-import { EXT2_MOUNT, ext2Workloads } from './workloads-ext2.js';
+import { IMAGE_FILE_SYSTEMS, IMAGE_MOUNT, imageWorkloads, type ImageFs } from './workloads-ext2.js';
 import { LOCAL_OF, remoteWorkloads, startBenchServer, type RemoteTarget } from './workloads-remote.js';
 import { RDUMP_LABEL, RDUMP_POLICY, TREE_MOUNT, TREE_WORKLOAD, TreeDeadline, copyOutTree, makeTreeImage, rdumpTree, type TreeImage } from './workloads-tree.js';
 import { TMPFS_DIR, concurrencyWorkloads, kernelWorkloads, type KernelTarget, type Target, type Workload } from './workloads.js';
@@ -25,7 +25,7 @@ import { TMPFS_DIR, concurrencyWorkloads, kernelWorkloads, type KernelTarget, ty
 export interface BenchOptions {
   /** Policy names or placement files; 'microkernel:ring' picks one thread transport. */
   policies: string[];
-  /** Workload names, or the groups 'kernel', 'concurrency', 'ext2', 'remote', 'cgd', 'tree' and 'all'; default DEFAULT_WORKLOADS. */
+  /** Workload names, or the groups 'kernel', 'concurrency', 'ext2', 'ext4', 'remote', 'cgd', 'tree' and 'all'; default DEFAULT_WORKLOADS. */
   workloads?: string[];
   /** Fewer iterations, smaller files, shorter idle: a smoke run of seconds. */
   quick?: boolean;
@@ -40,7 +40,7 @@ export interface BenchOptions {
 
 export interface Result extends Summary {
   workload: string;
-  /** A policy, a placement file, 'vfs-in-client', 'peer' (the ext2fs package, for the ext2 workloads) or 'debugfs' (rdump, for tree-copy-out). */
+  /** A policy, a placement file, 'vfs-in-client', 'peer' (the ext2fs package, for the ext2 and ext4 workloads) or 'debugfs' (rdump, for tree-copy-out). */
   policy: string;
   transport: string;
   /** p50 / the monolithic p50 of the same workload; null when monolithic was not run, and for the cgd workloads (all in main but the cipher). */
@@ -72,7 +72,7 @@ export interface BenchReport {
   idle: IdleCpu[];
   /** Crash → first served call after the restart, per domain kind (policies with threads or processes). */
   recovery: RecoveryTime[];
-  /** The ext2 peer, when the ext2 workloads ran. */
+  /** The peer, when the ext2 or ext4 workloads ran. */
   peer: { name: string; speedups: PeerSpeedup[] } | null;
   targets: TargetCheck[];
   /** The busy machine's run (--busy), or null. */
@@ -89,14 +89,14 @@ const IDLE_SECONDS = { full: 5, quick: 0.5 };
 export const WORKLOAD_GROUPS = {
   kernel: kernelWorkloads(1).map((w) => w.name),
   concurrency: concurrencyWorkloads(1).map((w) => w.name),
-  ext2: ext2Workloads(1).map((w) => w.name),
+  ...Object.fromEntries(IMAGE_FILE_SYSTEMS.map((fs) => [fs, imageWorkloads(fs, 1).map((w) => w.name)])) as Record<ImageFs, string[]>,
   remote: remoteWorkloads(1).map((w) => w.name),
   cgd: Object.keys(CGD_WORKLOADS),
   tree: [TREE_WORKLOAD],
 };
 /**
  * What runs without --workloads: the kernel workloads, so that `npm start` stays under a minute
- * on 2 cores; the ext2 workloads and their peer take as long again ('--workloads all').
+ * on 2 cores; the ext2 and ext4 workloads and their peer take as long again each ('--workloads all').
  */
 export const DEFAULT_WORKLOADS = ['kernel'];
 
@@ -114,23 +114,30 @@ function selectWorkloads(names: string[] | undefined, scale: number): Selected {
   }
   return {
     kernel: [...kernelWorkloads(scale), ...concurrencyWorkloads(scale)].filter((w) => wanted.has(w.name)),
-    ext2: ext2Workloads(scale).filter((w) => wanted.has(w.name)),
+    images: IMAGE_FILE_SYSTEMS.map((fs) => ({ fs, workloads: imageWorkloads(fs, scale).filter((w) => wanted.has(w.name)) })).filter((x) => x.workloads.length > 0),
     remote: remoteWorkloads(scale).filter((w) => wanted.has(w.name)),
     cgd: new Set(WORKLOAD_GROUPS.cgd.filter((w) => wanted.has(w))),
     tree: wanted.has(TREE_WORKLOAD),
   };
 }
 
-/** The template image for the ext2 workloads, or why they are skipped. */
-function ext2Image(): ImageFactory | string {
+/** The template image for the workloads of `fs`, or why they are skipped. */
+function templateImage(fs: ImageFs): ImageFactory | string {
   if (!(BUILTIN as readonly string[]).includes('ext2')) return 'the ext2 component is not registered in kernel/registry.ts yet';
-  return makeImage();
+  return makeImage(fs);
 }
+
+/** The workloads of one image file system, and (once made) its template image. */
+interface ImageRun {
+  fs: ImageFs;
+  workloads: Workload<Target>[];
+}
+type ImageSet = ImageRun & { image: ImageFactory };
 
 type Say = (what: string) => void;
 interface Selected {
   kernel: Workload[];
-  ext2: Workload<Target>[];
+  images: ImageRun[];
   remote: Workload<RemoteTarget>[];
   /** Run once, apart from the policies (bench/workloads-cgd.ts). */
   cgd: Set<string>;
@@ -159,25 +166,21 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const removeTree = () => treeDir && rmSync(treeDir, { recursive: true, force: true });
   // Also when the run dies: the image and its copies are hundreds of MiB.
   if (treeDir) process.once('exit', removeTree);
-  let image: ImageFactory | null = null;
-  let peer: string | null = null;
-  if (workloads.ext2.length) {
-    const made = ext2Image();
-    if (typeof made === 'string') {
-      notes.push(`ext2 workloads skipped: ${made}`);
-      workloads.ext2 = [];
-    } else {
-      image = made;
-      peer = peerName();
-      if (!peer) notes.push('ext2 peer skipped: the npm package ext2fs is not installed (a dev dependency)');
-    }
+  const images: ImageSet[] = [];
+  for (const run of workloads.images) {
+    const made = templateImage(run.fs);
+    if (typeof made === 'string') notes.push(`${run.fs} workloads skipped: ${made}`);
+    else images.push({ ...run, image: made });
   }
+  const peer = images.length ? peerName() : null;
+  if (images.length && !peer) notes.push('peer skipped: the npm package ext2fs is not installed (a dev dependency)');
+  const imageWorkloadCount = images.reduce((n, x) => n + x.workloads.length, 0);
 
   const treeUnder = workloads.tree ? treeConfigs(configs) : [];
   const microkernels = configs.filter((c) => c.policy === 'microkernel');
   const busyUnder = opts.busy ? configs.filter((c) => BUSY_POLICIES.includes(c.policy)) : [];
-  const steps = 1 + configs.length * (2 + workloads.kernel.length + workloads.ext2.length + workloads.remote.length) + microkernels.length +
-    (peer ? workloads.ext2.length : 0) + (workloads.cgd.size ? 4 : 0) + (workloads.tree ? treeUnder.length + 2 : 0) +
+  const steps = 1 + configs.length * (2 + workloads.kernel.length + imageWorkloadCount + workloads.remote.length) + microkernels.length +
+    (peer ? imageWorkloadCount : 0) + (workloads.cgd.size ? 4 : 0) + (workloads.tree ? treeUnder.length + 2 : 0) +
     busyUnder.length * workloads.kernel.length;
   let step = 0;
   const say: Say = (what) => opts.progress?.(`[${++step}/${steps}] ${what}`);
@@ -209,14 +212,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       if (r) recovery.push(r);
     }
     const results: Result[] = [];
-    for (const c of configs) results.push(...(await runConfig(c, workloads, image, treeUnder.includes(c) ? tree : null, say, notes)));
+    for (const c of configs) results.push(...(await runConfig(c, workloads, images, treeUnder.includes(c) ? tree : null, say, notes)));
     const busy = busyUnder.length ? await runBusy(busyUnder, workloads, say) : null;
     if (tree) {
       say(`${TREE_WORKLOAD}: debugfs rdump`);
       results.push({ workload: TREE_WORKLOAD, policy: RDUMP_POLICY, transport: RDUMP_LABEL, ...summarize(rdumpTree(tree)), ratio_to_monolithic: null, ratio_to_local: null, ratio_to_blk: null });
     }
     // Last: loading ext2fs (emscripten) installs process-wide handlers for uncaught errors.
-    if (peer && image) results.push(...(await runPeer(peer, workloads.ext2, image, say)));
+    if (peer) for (const set of images) results.push(...(await runPeer(peer, set, say)));
     if (workloads.cgd.size) {
       for (const m of await runCgdWorkloads(workloads.cgd, scale, say)) {
         results.push({ workload: m.workload, policy: m.policy, transport: m.transport, ...summarize(m.samples), ratio_to_monolithic: null, ratio_to_local: null, ratio_to_blk: null });
@@ -235,7 +238,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const report = {
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}`, load_average },
       workloads: [
-        ...[...workloads.kernel, ...workloads.ext2, ...workloads.remote].map((w) => ({ name: w.name, op: w.op })),
+        ...[...workloads.kernel, ...images.flatMap((x) => x.workloads), ...workloads.remote].map((w) => ({ name: w.name, op: w.op })),
         ...(tree ? [{ name: TREE_WORKLOAD, op: tree.op }] : []),
         ...[...workloads.cgd].map((name) => ({ name, op: CGD_WORKLOADS[name](cgdCounts(scale)) })),
       ],
@@ -250,7 +253,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     };
     return { ...report, targets: checkTargets(report) };
   } finally {
-    image?.remove();
+    for (const set of images) set.image.remove();
     removeTree();
   }
 }
@@ -265,14 +268,14 @@ async function runWorkloads<T extends Target>(policy: string, transport: string,
 }
 
 /**
- * Boots one config (with a copy of the ext2 image at /mnt if its workloads run, and of the tree
- * image at TREE_MOUNT if the tree copy-out runs under it) and runs the workloads.
+ * Boots one config (with a copy of each image whose workloads run at its IMAGE_MOUNT, and of the
+ * tree image at TREE_MOUNT if the tree copy-out runs under it) and runs the workloads.
  */
-async function runConfig(c: Config, workloads: Selected, image: ImageFactory | null, tree: TreeImage | null, say: Say, notes: string[]): Promise<Result[]> {
+async function runConfig(c: Config, workloads: Selected, images: ImageSet[], tree: TreeImage | null, say: Say, notes: string[]): Promise<Result[]> {
   const name = `${c.policy}-${c.label}`;
-  const ext2 = image && workloads.ext2.length ? [{ target: EXT2_MOUNT, fstype: 'ext2', source: image.copy(name) }] : [];
+  const imageMounts = images.map((x) => ({ target: IMAGE_MOUNT[x.fs], fstype: 'ext2', source: x.image.copy(name) }));
   const treeMount = tree ? [{ target: TREE_MOUNT, fstype: 'ext2', source: tree.copy(name), readonly: true }] : [];
-  const k = await boot({ policy: c.placement, transport: c.transport, mounts: [...DEFAULT_MOUNTS, ...ext2, ...treeMount] });
+  const k = await boot({ policy: c.placement, transport: c.transport, mounts: [...DEFAULT_MOUNTS, ...imageMounts, ...treeMount] });
   try {
     const proc = await k.spawn();
     const cpu = kernelCpuClock(k);
@@ -280,13 +283,22 @@ async function runConfig(c: Config, workloads: Selected, image: ImageFactory | n
     const local = { kernel: k, proc, files: procFiles(proc, TMPFS_DIR), cpu };
     return [
       ...(await runWorkloads(c.policy, c.label, workloads.kernel, local, say)),
-      ...(await runWorkloads(c.policy, c.label, workloads.ext2, { files: procFiles(proc, EXT2_MOUNT), cpu }, say)),
+      ...(await runImages(c, images, local, say)),
       ...(await runRemote(c, workloads.remote, local, say)),
       ...(tree ? await runTree(c, tree, local, say, notes) : []),
     ];
   } finally {
     await k.halt();
   }
+}
+
+/** Each image's workloads under one config, on its copy mounted at IMAGE_MOUNT. */
+async function runImages(c: Config, images: ImageSet[], local: KernelTarget, say: Say): Promise<Result[]> {
+  const results: Result[] = [];
+  for (const x of images) {
+    results.push(...(await runWorkloads(c.policy, c.label, x.workloads, { files: procFiles(local.proc, IMAGE_MOUNT[x.fs]), cpu: local.cpu }, say)));
+  }
+  return results;
 }
 
 /** The remote workloads, with a server on the config's kernel for as long as they run. */
@@ -302,10 +314,10 @@ async function runRemote(c: Config, list: Workload<RemoteTarget>[], local: Kerne
 
 /** The kernel workloads again under `configs`, with one CPU-bound process per core beside them. */
 async function runBusy(configs: Config[], workloads: Selected, say: Say): Promise<Omit<BusyReport, 'ratios'>> {
-  const kernelOnly: Selected = { kernel: workloads.kernel, ext2: [], remote: [], cgd: new Set(), tree: false };
+  const kernelOnly: Selected = { kernel: workloads.kernel, images: [], remote: [], cgd: new Set(), tree: false };
   return withHogs(async (hogs) => {
     const results: Result[] = [];
-    for (const c of configs) results.push(...(await runConfig(c, kernelOnly, null, null, (what) => say(`busy machine, ${what}`), [])));
+    for (const c of configs) results.push(...(await runConfig(c, kernelOnly, [], null, (what) => say(`busy machine, ${what}`), [])));
     for (const r of results) {
       const mono = results.find((x) => x.workload === r.workload && x.policy === 'monolithic');
       r.ratio_to_monolithic = mono ? r.p50_ns / mono.p50_ns : null;
@@ -327,11 +339,11 @@ async function runTree(c: Config, tree: TreeImage, local: KernelTarget, say: Say
   }
 }
 
-/** The ext2 workloads through the peer library, on its own copy of the image. */
-async function runPeer(name: string, list: Workload<Target>[], image: ImageFactory, say: Say): Promise<Result[]> {
-  const mounted = await mountPeer(image.copy(PEER_POLICY));
+/** An image's workloads through the peer library, on its own copy of the image. */
+async function runPeer(name: string, set: ImageSet, say: Say): Promise<Result[]> {
+  const mounted = await mountPeer(set.image.copy(PEER_POLICY));
   try {
-    return await runWorkloads(PEER_POLICY, name, list, { files: mounted.files, cpu: cpuClock() }, say);
+    return await runWorkloads(PEER_POLICY, name, set.workloads, { files: mounted.files, cpu: cpuClock() }, say);
   } finally {
     await mounted.unmount();
   }

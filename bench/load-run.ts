@@ -134,7 +134,7 @@ async function settle(pid: number, before: Usage, progress: (l: string) => void)
 
 export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const say = o.progress ?? (() => {});
-  const made = makeImage();
+  const made = makeImage('ext2');
   if (typeof made === 'string') throw new Error(made);
   const dir = mkdtempSync(join(tmpdir(), 'rumpus-load-'));
   const image = made.copy('load');

@@ -66,7 +66,7 @@ export function formatReport(r: BenchReport): string {
       })]), '');
   }
   if (r.targets.length) {
-    out.push('targets (issues 5, 3, 16 and 13):');
+    out.push('targets (issues 5, 3, 15, 16 and 13):');
     out.push(table([['target', 'measured', 'limit', ''],
       ...r.targets.map((t) => [t.target, t.value.toPrecision(3), `${t.bound === '<=' ? '≤' : '≥'} ${t.limit}`, t.met ? 'met' : 'NOT MET'])]), '');
   }

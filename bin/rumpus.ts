@@ -86,8 +86,8 @@ runs the workloads through client processes, and prints p50/p99/mean latency, th
 CPU per operation, with each p50's ratio to monolithic. In the same run it measures what bare
 boundaries cost (in-process async call, worker postMessage, piscina.run, child_process IPC),
 starting bare threads and processes, each policy's boot time, and the CPU of an idle
-microkernel system. The ext2 workloads (--workloads ext2 or all) also run through the ext2fs
-package, the peer. The cgd workloads (--workloads cgd or all) run once, apart from --policies:
+microkernel system. The ext2 and ext4 workloads (--workloads ext2, ext4 or all) also run
+through the ext2fs package, the peer. The cgd workloads (--workloads cgd or all) run once, apart from --policies:
 block I/O through cgd with its cipher in main, in a thread and in a pool, against plain blk.
 See bench/README.md for every workload and the JSON shape.
 
@@ -98,6 +98,7 @@ See bench/README.md for every workload and the JSON shape.
   --workloads LIST    comma-separated workload names or groups (default ${DEFAULT_WORKLOADS.join(',')}):
                       kernel: ${WORKLOAD_GROUPS.kernel.join(', ')}
                       ext2: ${WORKLOAD_GROUPS.ext2.join(', ')}
+                      ext4: ${WORKLOAD_GROUPS.ext4.join(', ')}
                       remote: ${WORKLOAD_GROUPS.remote.join(', ')}
                       cgd: ${WORKLOAD_GROUPS.cgd.join(', ')}
                       concurrency: ${WORKLOAD_GROUPS.concurrency.join(', ')}

@@ -95,6 +95,19 @@ t.test('bench --quick --workloads all --json has the documented shape, and --rep
     t.ok(report.results.some((x: { workload: string; policy: string }) => x.workload === w && x.policy === 'multiprocess'), `${w} ran under multiprocess too`);
   }
   if (ext2 && report.peer) t.ok(report.results.some((x: { policy: string }) => x.policy === 'peer'), 'the peer ran the ext2 workloads');
+  // The ext4 workloads (issue 15): the same six on an ext4 image, under every config and the peer, with their targets.
+  const ext4 = report.results.some((x: { workload: string }) => x.workload.startsWith('ext4-'));
+  t.ok(ext4 || report.notes.some((n: string) => /ext4 workloads skipped/.test(n)), 'ext4 workloads ran, or a note says why not');
+  if (ext4) {
+    for (const w of ['create', 'read-files', 'seq-write', 'seq-read', 'random-pread', 'stat']) {
+      const ran = report.results.filter((x: { workload: string }) => x.workload === `ext4-${w}`).map((x: { policy: string; transport: string }) => `${x.policy} ${x.transport}`);
+      t.same(ran.filter((c: string) => !c.startsWith('peer ')).sort(), ([...configs] as string[]).filter((c) => !/^(peer|debugfs) /.test(c)).sort(), `ext4-${w} under every config`);
+      if (report.peer) {
+        t.ok(ran.some((c: string) => c.startsWith('peer ')), `ext4-${w} through the peer`);
+        t.ok(report.targets.some((x: { target: string }) => x.target === `monolithic direct: ext4-${w} speed / peer`), `a target: monolithic ext4-${w} against the peer`);
+      }
+    }
+  }
 
   // Issue 13's ops/s targets, each with its limit, and the null syscall's against the floors.
   const limitOf = (target: string) => report.targets.find((x: { target: string }) => x.target === target)?.limit;
@@ -109,8 +122,9 @@ t.test('bench --quick --workloads all --json has the documented shape, and --rep
   // The fdio shape runs every kernel workload, beside microkernel.
   const rows = (policy: string, transport: string) => report.results.filter((x: { policy: string; transport: string }) => x.policy === policy && x.transport === transport).map((x: { workload: string }) => x.workload);
   t.ok(rows('vfs-in-client', 'ring').length > 0, 'vfs-in-client ran (a default policy)');
-  t.same(rows('vfs-in-client', 'ring').filter((w: string) => !w.startsWith('ext2-') && !w.startsWith('remote-')),
-    rows('microkernel', 'ring').filter((w: string) => !w.startsWith('ext2-') && !w.startsWith('remote-') && w !== 'tree-copy-out'), 'vfs-in-client ran every kernel workload microkernel ran');
+  const kernelOnly = (w: string) => !/^(ext2|ext4|remote)-/.test(w);
+  t.same(rows('vfs-in-client', 'ring').filter(kernelOnly),
+    rows('microkernel', 'ring').filter((w: string) => kernelOnly(w) && w !== 'tree-copy-out'), 'vfs-in-client ran every kernel workload microkernel ran');
 
   // Throughput at 1, 8 and 64 clients, under every policy.
   for (const w of ['stat', 'pread-4k']) {
