@@ -39,8 +39,9 @@ export const PARTS_SUBCOMMAND: Subcommand = {
 device) reads it: an MBR with its primary partitions (1–4) and the logical ones of its extended
 partition (from 5), or a GPT (its primary header, or the backup one when the primary is
 damaged: said on standard error). Each partition is named as the image commands take it,
-IMAGE@N: start, end and size in 512-byte sectors, size, type (the MBR type byte, or the GPT
-type's name) and, for GPT, its name. A damaged table (overlapping partitions, one outside the
+IMAGE@N: start, end and size in sectors (512 bytes; 4096 for a GPT at 4 KiB LBAs, which is
+read when none is found at 512-byte ones), size, type (the MBR type byte, or the GPT type's
+name) and, for GPT, its name. A damaged table (overlapping partitions, one outside the
 disk, a looping EBR chain, both GPT headers damaged) is an error naming what; so is an image
 without a table.
 

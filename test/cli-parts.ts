@@ -14,7 +14,7 @@ import t from 'tap';
 import type { PartitionTable } from '../servers/dk/table.js';
 import { runRumpus } from './lib/cli.js';
 import { exitOf, rumpus as serveRumpus, skip as serveSkip, startServer } from './lib/serve-cli.js';
-import { MBR_PARTS, SECTOR, diskToolsMissing, extract, makeGptDisk, makeMbrDisk, outsideDigest, readAt, sfdiskJson, writeAt } from './lib/disks.js';
+import { GPT_4KN_PARTS, MBR_PARTS, SECTOR, diskToolsMissing, extract, makeGpt4knDisk, makeGptDisk, makeMbrDisk, outsideDigest, readAt, sfdiskJson, writeAt } from './lib/disks.js';
 import { debugfs, fsckClean, mkImage, tempDir } from './lib/e2fs.js';
 
 const missing = diskToolsMissing();
@@ -145,6 +145,30 @@ if (missing) {
     const img = extract(at(disk), MBR_PARTS[5], at('served-part5.img'));
     t.ok(fsckClean(img).clean, 'partition 5 passes e2fsck');
     t.equal(debugfs(img, 'cat /served.txt'), 'through the server\n');
+  });
+
+  t.test('a GPT disk with 4 KiB sectors (fdisk -b 4096): parts as fdisk lists it, and its ext4 partition read and written', async (t) => {
+    makeGpt4knDisk(at('gpt4k.img'));
+    const r = await rumpus('parts', 'gpt4k.img');
+    t.equal(r.code, 0, r.stderr);
+    // fdisk -l's partition lines (device, start, end, sectors), the same disk read at 4096-byte sectors.
+    const lines = (text: string) => text.split('\n').filter((l) => /^\S*gpt4k\.img@?\d/.test(l)).map((l) => l.split(/\s+/).slice(1, 4).join(' '));
+    const fdisk = execFileSync('fdisk', ['-b', '4096', '-l', at('gpt4k.img')], { encoding: 'utf8' });
+    t.same(lines(r.stdout), lines(fdisk), 'the same starts, ends and sectors as fdisk -b 4096 -l');
+    t.same(lines(r.stdout), ['256 4351 4096', '4352 8447 4096']);
+    t.match(r.stdout, /^Sector size: 4096 bytes$/m);
+    const json = JSON.parse((await rumpus('parts', 'gpt4k.img', '--json')).stdout) as PartitionTable;
+    t.same([json.sectorSize, json.partitions.map((p) => [p.start, p.size])], [4096, Object.values(GPT_4KN_PARTS).map((p) => [p.start, p.size])]);
+    const outside = outsideDigest(at('gpt4k.img'), GPT_4KN_PARTS[2]);
+    writeFileSync(at('note.txt'), 'on a 4Kn disk\n');
+    const cp = await rumpus('cp', at('note.txt'), 'gpt4k.img@2:/note.txt');
+    t.equal(cp.code, 0, cp.stderr);
+    t.equal((await rumpus('cat', 'gpt4k.img@2:/note.txt')).stdout, 'on a 4Kn disk\n');
+    t.equal(outsideDigest(at('gpt4k.img'), GPT_4KN_PARTS[2]), outside, 'nothing outside partition 2 changed');
+    const img = extract(at('gpt4k.img'), GPT_4KN_PARTS[2], at('gpt4k-part2.img'));
+    const fsck = fsckClean(img);
+    t.ok(fsck.clean, 'the partition passes e2fsck', { report: fsck.report });
+    t.equal(debugfs(img, 'cat /note.txt'), 'on a 4Kn disk\n');
   });
 
   t.test('a host file whose name ends in @2 is that file', async (t) => {

@@ -4,14 +4,19 @@
 // its first HeaderSize bytes (the field itself zeroed) and of its entry array. When the primary
 // header or its array is damaged the backup is used, and the table says so in a note; when both
 // are, the disk is refused (EUCLEAN) naming what is wrong with each.
+//
+// An LBA is a logical sector of the disk: 512 bytes, or 4096 on a disk with 4 KiB sectors ("4Kn",
+// `fdisk -b 4096`). An image file does not say which, so, as the headers themselves tell (MyLBA,
+// the CRC32s), a GPT found at 512-byte LBAs is read so, and only a disk with none there is tried
+// at 4096-byte LBAs.
 
 import { SysError } from '../../kernel/api.js';
 import { crc32 } from './crc32.js';
-import { refuseOverlaps, SECTOR, type DiskReader, type Partition, type PartitionTable } from './table.js';
+import { refuseOverlaps, SECTOR, type DiskReader, type Partition, type PartitionTable, type SectorSize } from './table.js';
 
 /** "EFI PART". */
 const SIGNATURE = [0x45, 0x46, 0x49, 0x20, 0x50, 0x41, 0x52, 0x54];
-/** The smallest header the spec has (92 bytes); a header is at most one block. */
+/** The smallest header the spec has (92 bytes); a header is at most one LBA. */
 const MIN_HEADER = 92;
 /** The largest entry array read, in bytes: 128 entries of 128 bytes is the spec's minimum; this bounds a damaged count. */
 const MAX_ARRAY = 1024 * 1024;
@@ -65,18 +70,18 @@ function nameOf(b: Uint8Array, at: number): string {
 type Read = { ok: true; id: string; partitions: Partition[] } | { ok: false; why: string };
 
 /**
- * Reads the header at LBA `at` (1 for the primary, the last LBA for the backup) and its entry
+ * Reads the header at LBA `at` (of `ss` bytes: 1 for the primary, the last LBA for the backup) and its entry
  * array, checking (§5.3.2) the signature, HeaderSize, the header CRC32, MyLBA, the usable range,
  * the entry size (128 × 2^n) and count, the array's place and its CRC32, and then each used
  * entry: inside the usable range, and no two overlapping (that one throws: both copies agree).
  */
-async function readHeader(disk: DiskReader, at: number): Promise<Read> {
-  const sectors = disk.size / SECTOR;
-  const h = await disk.read(at * SECTOR, SECTOR);
+async function readHeader(disk: DiskReader, at: number, ss: SectorSize): Promise<Read> {
+  const sectors = disk.size / ss;
+  const h = await disk.read(at * ss, ss);
   const bad = (why: string): Read => ({ ok: false, why });
   if (!SIGNATURE.every((x, i) => h[i] === x)) return bad('no "EFI PART" signature');
   const headerSize = u32(h, 12);
-  if (headerSize < MIN_HEADER || headerSize > SECTOR) return bad(`HeaderSize ${headerSize} is not from ${MIN_HEADER} to ${SECTOR}`);
+  if (headerSize < MIN_HEADER || headerSize > ss) return bad(`HeaderSize ${headerSize} is not from ${MIN_HEADER} to ${ss}`);
   const zeroed = h.slice(0, headerSize);
   zeroed.fill(0, 16, 20);
   if (crc32(zeroed) !== u32(h, 16)) return bad('header CRC32 mismatch');
@@ -90,12 +95,12 @@ async function readHeader(disk: DiskReader, at: number): Promise<Read> {
   if (entrySize < 128 || entrySize > SECTOR * 8 || (entrySize & (entrySize - 1)) !== 0) return bad(`SizeOfPartitionEntry ${entrySize} is not 128 × 2^n`);
   const arrayBytes = count * entrySize;
   if (arrayBytes > MAX_ARRAY) return bad(`its partition entry array (${count} entries of ${entrySize} bytes) is larger than ${MAX_ARRAY} bytes`);
-  const arraySectors = Math.ceil(arrayBytes / SECTOR);
+  const arraySectors = Math.ceil(arrayBytes / ss);
   const arrayEnd = arrayLba + arraySectors;
   if (arrayLba < 1 || arrayEnd > sectors || (arrayLba <= lastUsable && arrayEnd > firstUsable) || (at >= arrayLba && at < arrayEnd)) {
     return bad(`its partition entry array (LBA ${arrayLba}, ${arraySectors} sectors) is not outside the usable LBAs and inside the disk`);
   }
-  const array = arraySectors === 0 ? new Uint8Array(0) : (await disk.read(arrayLba * SECTOR, arraySectors * SECTOR)).subarray(0, arrayBytes);
+  const array = arraySectors === 0 ? new Uint8Array(0) : (await disk.read(arrayLba * ss, arraySectors * ss)).subarray(0, arrayBytes);
   if (crc32(array) !== u32(h, 88)) return bad('partition entry array CRC32 mismatch');
   const partitions: Partition[] = [];
   for (let i = 0; i < count; i++) {
@@ -109,24 +114,25 @@ async function readHeader(disk: DiskReader, at: number): Promise<Read> {
     const type = guid(e, 0);
     const attributes = BigInt(u32(e, 48)) | (BigInt(u32(e, 52)) << 32n);
     partitions.push({
-      number: i + 1, start: first * SECTOR, size: (last - first + 1) * SECTOR, type, typeName: TYPE_NAMES[type] ?? 'unknown',
+      number: i + 1, start: first * ss, size: (last - first + 1) * ss, type, typeName: TYPE_NAMES[type] ?? 'unknown',
       bootable: ((attributes >> LEGACY_BIOS_BOOTABLE) & 1n) === 1n, name: nameOf(e, 56), uuid: guid(e, 16),
     });
   }
-  refuseOverlaps(disk.name, partitions, 'GPT');
+  refuseOverlaps(disk.name, partitions, 'GPT', ss);
   return { ok: true, id: guid(h, 56), partitions };
 }
 
 /**
- * The GPT of `disk` (its LBA 0 a protective MBR): from the primary header, or from the backup
- * with a note saying why when the primary (or its array) is damaged; a note too when the backup
- * is. EUCLEAN naming what is wrong with each when both are damaged, or for an entry outside the
- * usable LBAs or two overlapping.
+ * The GPT of `disk` (its LBA 0 a protective MBR), at 512-byte LBAs or else at 4096-byte ones (see
+ * the top): from the primary header, or from the backup with a note saying why when the primary
+ * (or its array) is damaged; a note too when the backup is. EUCLEAN naming what is wrong with
+ * each (at 512-byte LBAs) when both are damaged at either size, or for an entry outside the usable
+ * LBAs or two overlapping.
  */
 export async function readGpt(disk: DiskReader): Promise<PartitionTable> {
-  const last = disk.size / SECTOR - 1;
-  const primary = await readHeader(disk, 1);
-  const backup = last > 1 ? await readHeader(disk, last) : ({ ok: false, why: 'the disk has no sector for it' } as const);
+  const at512 = await headersAt(disk, SECTOR);
+  const found = at512.primary.ok || at512.backup.ok || disk.size % 4096 !== 0 ? at512 : await headersAt(disk, 4096);
+  const { primary, backup, last, ss } = found.primary.ok || found.backup.ok ? found : at512;
   const notes: string[] = [];
   let chosen: Read = primary;
   if (!primary.ok) {
@@ -139,5 +145,13 @@ export async function readGpt(disk: DiskReader): Promise<PartitionTable> {
     notes.push(`the GPT backup header at LBA ${last} is damaged (${backup.why}); the primary is sound`);
   }
   const { id, partitions } = chosen as Extract<Read, { ok: true }>;
-  return { scheme: 'gpt', diskSize: disk.size, sectorSize: SECTOR, id, partitions, notes };
+  return { scheme: 'gpt', diskSize: disk.size, sectorSize: ss, id, partitions, notes };
+}
+
+/** Both headers of `disk` read at LBAs of `ss` bytes, and the last LBA (the backup's place). */
+async function headersAt(disk: DiskReader, ss: SectorSize): Promise<{ primary: Read; backup: Read; last: number; ss: SectorSize }> {
+  const last = disk.size / ss - 1;
+  const primary = await readHeader(disk, 1, ss);
+  const backup = last > 1 ? await readHeader(disk, last, ss) : ({ ok: false, why: 'the disk has no sector for it' } as const);
+  return { primary, backup, last, ss };
 }

@@ -9,8 +9,11 @@ import { SysError } from '../../kernel/api.js';
 import { readGpt } from './gpt.js';
 import { mbrOf, readMbr } from './mbr.js';
 
-/** The sector of every table rumpus reads: 512 bytes (blk's default; GPT's LBA unit here). */
+/** The sector of an MBR, and of a GPT's LBAs unless it is found at 4096-byte ones (gpt.ts): 512 bytes, blk's default. */
 export const SECTOR = 512;
+
+/** The logical sector sizes a table is read at, in bytes. */
+export type SectorSize = 512 | 4096;
 
 /** The bytes of a disk, as a table is read from them. */
 export interface DiskReader {
@@ -47,7 +50,8 @@ export interface PartitionTable {
   scheme: 'mbr' | 'gpt';
   /** The disk's size in bytes. */
   diskSize: number;
-  sectorSize: typeof SECTOR;
+  /** The table's LBA unit: 512, or 4096 for a GPT of a disk with 4 KiB sectors. */
+  sectorSize: SectorSize;
   /** The MBR disk signature ('0x1234abcd') or the GPT disk GUID. */
   id: string;
   partitions: Partition[];
@@ -118,14 +122,14 @@ export function namePartitionSentence(source: string, t: PartitionTable): string
   return `${source} has ${schemeText(t)} partition table: name a partition, ${list}`;
 }
 
-/** EUCLEAN when two partitions share a sector: names both. `what` says where they are listed. */
-export function refuseOverlaps(name: string, parts: readonly Partition[], what: string): void {
+/** EUCLEAN when two partitions share a sector (of `ss` bytes): names both. `what` says where they are listed. */
+export function refuseOverlaps(name: string, parts: readonly Partition[], what: string, ss: SectorSize = SECTOR): void {
   const sorted = [...parts].sort((a, b) => a.start - b.start);
   for (let i = 1; i < sorted.length; i++) {
     const a = sorted[i - 1];
     const b = sorted[i];
     if (b.start < a.start + a.size) {
-      throw new SysError('EUCLEAN', `dk: ${name}: ${what}: partitions ${a.number} and ${b.number} overlap (sectors ${a.start / SECTOR}–${(a.start + a.size) / SECTOR - 1} and ${b.start / SECTOR}–${(b.start + b.size) / SECTOR - 1})`);
+      throw new SysError('EUCLEAN', `dk: ${name}: ${what}: partitions ${a.number} and ${b.number} overlap (sectors ${a.start / ss}–${(a.start + a.size) / ss - 1} and ${b.start / ss}–${(b.start + b.size) / ss - 1})`);
     }
   }
 }

@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { mkImage } from './e2fs.js';
+import { mkExt4Image } from './ext4.js';
 import { SysError } from '../../kernel/index.js';
 
 export const SECTOR = 512;
@@ -70,6 +71,28 @@ export function makeGptDisk(path: string): void {
     path,
   ], { stdio: 'pipe' });
   for (const p of Object.values(GPT_PARTS)) putExt2(path, p);
+}
+
+/**
+ * A GPT disk with 4 KiB sectors ("4Kn"), 64 MiB, made by `fdisk -b 4096`: two Linux filesystem
+ * partitions of 16 MiB from LBA 256 and 4352 (4096-byte LBAs), the second with an ext4 file
+ * system of 4 KiB blocks (mke2fs -t ext4).
+ */
+export const GPT_4KN_PARTS: Record<number, Part> = {
+  1: { number: 1, start: 256 * 4096, size: 16 * MiB },
+  2: { number: 2, start: 4352 * 4096, size: 16 * MiB },
+};
+
+export function makeGpt4knDisk(path: string): void {
+  rmSync(path, { force: true });
+  writeFileSync(path, '');
+  truncateSync(path, 64 * MiB);
+  // fdisk's dialogue: a new GPT, two new partitions of 16 MiB where fdisk puts them, write.
+  execFileSync('fdisk', ['-b', '4096', path], { input: 'g\nn\n\n\n+16M\nn\n\n\n+16M\nw\n', stdio: ['pipe', 'pipe', 'pipe'] });
+  const fs = `${path}.part2`;
+  mkExt4Image(fs, { size: GPT_4KN_PARTS[2].size, blockSize: 4096 });
+  writeAt(path, GPT_4KN_PARTS[2].start, readFileSync(fs));
+  rmSync(fs, { force: true });
 }
 
 /** An ext2 file system of the partition's size (mke2fs, reproducible) written into it. */
