@@ -4,10 +4,12 @@
 // logged data block leaves that block out (reported in `skipped`). Without checksums, a
 // flipped magic ends the log there. Then a seeded fuzz (RUMPUS_FUZZ_SEEDS seeds, each
 // printed) flips bytes anywhere in the log: recovery returns or throws an errno, within a bound.
+// And a mount past a logged block failing its checksum: the rest replayed, the state not clean.
 
 import t from 'tap';
 import { join } from 'node:path';
-import { SysError } from '../kernel/index.js';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { DEFAULT_MOUNTS, SysError, boot } from '../kernel/index.js';
 import { decodeJournalSuperblock } from '../servers/ext2/jbd2-format.js';
 import { recoverJournal, type RecoveredJournal } from '../servers/ext2/jbd2-recovery.js';
 import { random, seededBytes, superblock, tempDir } from './lib/e2fs.js';
@@ -78,6 +80,34 @@ t.test('csum v3 (ext4, 1 KiB blocks)', { skip: NO_E2FSPROGS }, async (t) => {
   const data = await recover(j, (b) => { b[DATA_1][100] ^= 1; });
   t.same([...data.blocks.keys()], j.targets.slice(1), 'a data block failing its checksum is left out');
   t.match(data.skipped, [/block \d+ in transaction 1 .* fails its checksum/]);
+});
+
+t.test('a mount replays past a logged block failing its checksum, and leaves the file system not clean for e2fsck', { skip: NO_E2FSPROGS }, async (t) => {
+  const img = join(dir, 'mount-bad-data.img');
+  const bs = 1024;
+  mkJournaled(img, { type: 'ext4', blockSize: bs, size: 32 * 1024 * 1024 });
+  const fsBlocks = Number(superblock(img)['Block count']);
+  const targets = [fsBlocks - 30, fsBlocks - 29, fsBlocks - 20];
+  const data = seededBytes(3 * bs, 7);
+  journalTransactions(img, [
+    { write: { blocks: targets.slice(0, 2), data: data.subarray(0, 2 * bs) } },
+    { write: { blocks: targets.slice(2), data: data.subarray(2 * bs) } },
+  ], { checksums: true });
+  const logged = journalMap(img)[DATA_1];
+  const fd = openSync(img, 'r+');
+  try {
+    writeSync(fd, new Uint8Array([readBlock(img, logged, bs)[100] ^ 1]), 0, 1, logged * bs + 100);
+  } finally {
+    closeSync(fd);
+  }
+  t.match(superblock(img)['Filesystem state'], /^clean$/, 'clean before (needs_recovery says the journal holds changes)');
+  const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/mnt', fstype: 'ext2', source: img }] });
+  await k.halt();
+  t.same(Array.from(readBlock(img, targets[0], bs)), Array.from(new Uint8Array(bs)), 'the block whose logged copy fails its checksum is left as it was');
+  t.same(Array.from(readBlock(img, targets[1], bs)), Array.from(data.subarray(bs, 2 * bs)), 'the rest of its transaction is replayed');
+  t.same(Array.from(readBlock(img, targets[2], bs)), Array.from(data.subarray(2 * bs)), 'and the next transaction');
+  t.notMatch(superblock(img)['Filesystem features'], /needs_recovery/, 'the journal is recovered');
+  t.match(superblock(img)['Filesystem state'], /not clean/, 'the file system is left not clean, so the next e2fsck checks it in full');
 });
 
 t.test('no checksums (ext3, 4 KiB blocks)', { skip: NO_E2FSPROGS }, async (t) => {
