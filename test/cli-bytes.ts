@@ -9,15 +9,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { mkImage, tempDir } from './lib/e2fs.js';
+import { RUMPUS } from './lib/cli.js';
 
 const dir = tempDir('rumpus-cli-bytes-');
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
-const TSX = import.meta.resolve('tsx');
 
 /** Runs `rumpus ARGS` through bash, so ARGS may use $'…' to pass raw bytes. */
 function rumpus(args: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('bash', ['-c', `exec "${process.execPath}" --import ${TSX} ${BIN} ${args}`], { cwd: dir, timeout: 60_000, encoding: 'latin1' }, (err, stdout, stderr) => {
+    execFile('bash', ['-c', `exec "${process.execPath}" ${RUMPUS} ${args}`], { cwd: dir, timeout: 60_000, encoding: 'latin1' }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

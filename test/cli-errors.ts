@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { describeUnexpected } from '../bin/stdio.js';
 import { fsckClean, seededBytes, tempDir } from './lib/e2fs.js';
+import { RUMPUS } from './lib/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
-const TSX = import.meta.resolve('tsx');
 /** What a stack trace or an unhandled error looks like on stderr. */
 const TRACE = /^\s+at |TypeError|ReferenceError|RangeError|Unhandled .error. event|node:internal|node:events/m;
 const dir = tempDir('rumpus-cli-errors-');
@@ -29,7 +28,7 @@ interface Run {
 function rumpus(args: string[], opts: { readBytes?: number; stdoutFile?: string } = {}): Promise<Run> {
   return new Promise((resolve) => {
     const out = opts.stdoutFile === undefined ? 'pipe' : openSync(opts.stdoutFile, 'w');
-    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], { stdio: ['ignore', out, 'pipe'] });
+    const child = spawn(process.execPath, [RUMPUS, ...args], { stdio: ['ignore', out, 'pipe'] });
     if (typeof out === 'number') closeSync(out);
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     let stdout = '';

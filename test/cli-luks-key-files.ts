@@ -10,11 +10,9 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { runRumpus } from './lib/cli.js';
+import { RUMPUS, runRumpus } from './lib/cli.js';
 import { cryptsetupFormat, luksTempDir, noCryptsetup } from './lib/luks.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
-const TSX = import.meta.resolve('tsx');
 const MIB = 1 << 20;
 
 interface Run {
@@ -26,7 +24,7 @@ interface Run {
 
 /** `sh -c SCRIPT` where "$RUMPUS" runs rumpus with a 512 MiB heap: a bounded reader never nears it, an unbounded one dies or is killed at 25 s. */
 function runCapped(dir: string, script: string): Promise<Run> {
-  const rumpus = [process.execPath, '--max-old-space-size=512', '--import', TSX, BIN].map((s) => `'${s}'`).join(' ');
+  const rumpus = [process.execPath, '--max-old-space-size=512', RUMPUS].map((s) => `'${s}'`).join(' ');
   return new Promise((resolve) => {
     execFile('/bin/sh', ['-c', script], { cwd: dir, env: { ...process.env, RUMPUS: rumpus }, timeout: 25_000, killSignal: 'SIGKILL', maxBuffer: MIB },
       (err, stdout, stderr) => {

@@ -2,15 +2,14 @@
 // policy (the bench has its own test, test/bench.ts).
 
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import t from 'tap';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
+import { RUMPUS } from './lib/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
 
 function rumpus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', BIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [RUMPUS, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -10,6 +10,7 @@ import { DEFAULT_MOUNTS, boot, localControl, type FaultSpec } from '../kernel/in
 import { sealCommit } from '../servers/blk/wal.js';
 import { fsyncedAppends } from './lib/appends.js';
 import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
+import { RUMPUS } from './lib/cli.js';
 
 const dir = tempDir('rumpus-crash-');
 const FAST = { heartbeat: { periodMs: 200, timeoutMs: 3000 }, calls: { timeoutMs: 4000, tries: 3, reconnectMs: 20_000 } };
@@ -105,7 +106,7 @@ t.test('a commit reaches the image entirely or not at all: the write-ahead log',
 t.test('a small fault campaign holds every invariant', async (t) => {
   const img = image('campaign.img');
   const out = await new Promise<{ code: number; stdout: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'bin', 'rumpus.ts'), 'faults', '--image', img, '--trials', '6', '--seed', '3', '--json'],
+    execFile(process.execPath, [RUMPUS, 'faults', '--image', img, '--trials', '6', '--seed', '3', '--json'],
       { timeout: 300_000 }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }));
   });
   const report = JSON.parse(out.stdout);

@@ -11,8 +11,8 @@ import t from 'tap';
 import { boot, SysError } from '../kernel/index.js';
 import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
+import { RUMPUS } from './lib/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
 const dir = tempDir('rumpus-claim-');
 const ROOT = [{ target: '/', fstype: 'tmpfs' }];
 
@@ -33,7 +33,7 @@ function writerLock(img: string): string {
 
 function rumpus(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', BIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [RUMPUS, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -119,7 +119,7 @@ t.test('two rumpus commands: the second is refused while the first holds the ima
   const img = image('two-commands.img');
   const plan = join(dir, 'slow-detach.json');
   writeFileSync(plan, JSON.stringify({ faults: [{ component: 'blk', type: 'delay', op: 'detach', ms: 60_000 }] }));
-  const first = spawn(process.execPath, ['--import', 'tsx', BIN, 'mkdir', '--faults', plan, `${img}:/first`], { stdio: 'ignore' });
+  const first = spawn(process.execPath, [RUMPUS, 'mkdir', '--faults', plan, `${img}:/first`], { stdio: 'ignore' });
   const exited = new Promise((resolve) => first.on('exit', resolve));
   try {
     const lock = writerLock(img);

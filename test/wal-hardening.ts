@@ -14,14 +14,14 @@ import { join } from 'node:path';
 import t from 'tap';
 import { boot, SysError, type Proc } from '../kernel/index.js';
 import { debugfs, fsckClean, mkImage, tempDir } from './lib/e2fs.js';
+import { RUMPUS } from './lib/cli.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'rumpus.ts');
 const POLICIES = ['monolithic', 'microkernel'];
 const dir = tempDir('rumpus-wal-');
 
 /** The rumpus command, under an optional file-size limit (KiB). */
 function rumpus(args: string[], limitKib?: number): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  const node = [process.execPath, '--import', 'tsx', BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const node = [process.execPath, RUMPUS, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const script = `${limitKib !== undefined ? `ulimit -f ${limitKib}; ` : ''}exec ${node}`;
   return new Promise((resolve) => {
     execFile('bash', ['-c', script], { timeout: 120_000, encoding: 'buffer', env: { ...process.env, TMPDIR: dir } }, (err, stdout, stderr) => {

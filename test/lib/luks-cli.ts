@@ -7,15 +7,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2fsprogsTool } from '../../bench/e2fsprogs.js';
-import { runRumpus, type CliRun } from './cli.js';
+import { RUMPUS, runRumpus, type CliRun } from './cli.js';
 import { tempDir } from './e2fs.js';
 
 export const CRYPTSETUP = e2fsprogsTool('cryptsetup');
 export const SCRIPT = e2fsprogsTool('script');
 /** For t.plan(0, …) when the oracle is missing. */
 export const NO_CRYPTSETUP = 'cryptsetup is not installed (apt-get install cryptsetup-bin): it is the oracle of these tests';
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'rumpus.ts');
-const TSX = import.meta.resolve('tsx');
 
 /**
  * Key files: key.txt ends in a newline (part of the passphrase, as for cryptsetup); typed.txt
@@ -43,7 +41,7 @@ export class LuksFixture {
     return createHash('sha256').update(readFileSync(this.at(name))).digest('hex');
   }
 
-  /** `rumpus ARGS…` (from source) in the fixture directory. */
+  /** `rumpus ARGS…` (the built command) in the fixture directory. */
   rumpus(...args: string[]): Promise<CliRun> {
     return runRumpus(this.dir, args, 120_000);
   }
@@ -77,7 +75,7 @@ export class LuksFixture {
    */
   onTerminal(args: string[], typed: string[]): Promise<{ code: number; screen: string; prompts: number }> {
     const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-    const cmd = [process.execPath, '--import', TSX, BIN, ...args].map(quote).join(' ');
+    const cmd = [process.execPath, RUMPUS, ...args].map(quote).join(' ');
     return new Promise((resolve) => {
       const child = spawn(SCRIPT!, ['-qfec', cmd, '/dev/null'], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
       let screen = '';
@@ -100,7 +98,7 @@ export class LuksFixture {
   /** Runs `rumpus ARGS…` in a session of its own (setsid), so with no controlling terminal to ask on. */
   withoutTerminal(args: string[]): Promise<CliRun> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], { cwd: this.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [RUMPUS, ...args], { cwd: this.dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b));

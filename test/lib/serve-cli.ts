@@ -8,9 +8,10 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { RUMPUS } from './cli.js';
 import { debugfs, fsckClean, hostTree, mkImage, tempDir } from './e2fs.js';
 
-export const RUMPUS = join(import.meta.dirname, '..', '..', 'dist', 'bin', 'rumpus.js');
+export { RUMPUS };
 /** For t.test's skip: set when dist/ is missing. */
 export const skip = existsSync(RUMPUS) ? false : 'dist/ is missing: `npm run build` compiles the command';
 export const POLICIES = ['monolithic', 'microkernel', 'multiprocess'];
