@@ -28,6 +28,7 @@
 
 import { SysError } from '../../kernel/api.js';
 import type { Allocator } from './alloc.js';
+import type { FreedRun } from './blockmap.js';
 import type { BlockCache } from './cache.js';
 import {
   EXT_INIT_MAX_LEN, EXT_MAX_DEPTH, LBLK_END, ROOT_MAX, blockMax, emptyRoot, extentsOf, indexesOf, serializeNode,
@@ -135,6 +136,42 @@ export class ExtentWriter {
     if (root.entries.length === 0) root.depth = 0;
     this.storeRoot(node, root);
     await this.keepShape(node, seed);
+  }
+
+  /**
+   * What truncate(node, keep) would free, without changing anything: each extent's part at or
+   * past `keep`, and each tree node whose extents all lie there (at its first logical block).
+   */
+  async freedFrom(node: Inode, keep: number): Promise<FreedRun[]> {
+    const out: FreedRun[] = [];
+    await this.freedBelow(node, this.reader.root(node), keep, this.reader.seedOf(node), out);
+    return out;
+  }
+
+  /** Adds to `out` what trim() would free below node `n`; returns the first logical block `n` maps (Infinity for none). */
+  private async freedBelow(node: Inode, n: ExtentNode, keep: number, seed: number | null, out: FreedRun[]): Promise<number> {
+    let first = Infinity;
+    if (n.depth === 0) {
+      for (const e of extentsOf(n)) {
+        first = Math.min(first, e.block);
+        if (e.block + e.len <= keep) continue;
+        const from = Math.max(keep, e.block);
+        out.push({ lblk: from, start: e.start + (from - e.block), count: e.block + e.len - from });
+      }
+      return first;
+    }
+    const ix = indexesOf(n);
+    for (let i = 0; i < ix.length; i++) {
+      const end = i + 1 < ix.length ? ix[i + 1].block : n.hi;
+      if (end <= keep) {
+        first = Math.min(first, ix[i].block);
+        continue;
+      }
+      const below = await this.freedBelow(node, await this.reader.child(node, n, i, seed), keep, seed, out);
+      first = Math.min(first, below);
+      if (below >= keep) out.push({ lblk: below === Infinity ? Math.max(keep, ix[i].block) : below, start: ix[i].leaf, count: 1 });
+    }
+    return first;
   }
 
   /** Down from the root to the leaf whose range holds lblk (or the first leaf, for a block before every extent). */
