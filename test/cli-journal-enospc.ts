@@ -10,8 +10,6 @@
 // The CLI tells a full journal transaction from a full disk all the same: ENOSPC shows ext2's
 // sentence after strerror's words (bin/stdio.ts problem()), as EUCLEAN and EIO do.
 
-import { copyFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { SysError } from '../kernel/index.js';
@@ -19,28 +17,15 @@ import { problem } from '../bin/stdio.js';
 import { runRumpus } from './lib/cli.js';
 import { debugfs, debugfsWrite, fsckClean, superblock, tempDir } from './lib/e2fs.js';
 import { NO_E2FSPROGS } from './lib/ext4.js';
+import { WIDE_BLOCKS, freeAfterDebugfs, freeBlocks, mkWideFile } from './lib/jbd2.js';
 
 const dir = tempDir('rumpus-cli-journal-enospc-');
-const BLOCKS = 270_000;
 
-/** An ext3 or ext4 image (300 MiB, sparse on the host) with /big: BLOCKS preallocated blocks spread over ~1,050 groups. */
+/** mkWideFile's image, named `name` in the test's folder. */
 function wideFileImage(name: string, type: 'ext3' | 'ext4'): string {
   const img = join(dir, name);
-  execFileSync('truncate', ['-s', '300M', img]);
-  execFileSync('mke2fs', ['-q', '-F', '-t', type, '-b', '1024', '-O', '^resize_inode', '-g', '256', '-J', 'size=1', img], { stdio: 'pipe' });
-  debugfsWrite(img, ['write /dev/null big', `fallocate big 0 ${BLOCKS - 1}`, `sif big size ${BLOCKS * 1024}`]);
+  mkWideFile(img, type);
   return img;
-}
-
-/** The superblock's free block count, as dumpe2fs shows it. */
-const freeBlocks = (img: string) => Number(superblock(img)['Free blocks']);
-
-/** The free block count debugfs leaves after `request` (rm big, or punch) on a copy of `img`. */
-function freeAfterDebugfs(img: string, request: string): number {
-  const copy = `${img}.debugfs`;
-  copyFileSync(img, copy);
-  debugfsWrite(copy, [request]);
-  return freeBlocks(copy);
 }
 
 for (const type of ['ext4', 'ext3'] as const) {
@@ -49,8 +34,8 @@ for (const type of ['ext4', 'ext3'] as const) {
     const before = fsckClean(img);
     t.ok(before.clean, 'the image as debugfs made it is clean', { report: before.report });
     const free = freeBlocks(img);
-    const reference = freeAfterDebugfs(img, 'rm big');
-    t.ok(reference - free > BLOCKS, `debugfs's rm frees the file's ${BLOCKS} blocks and its map (${reference - free})`);
+    const reference = freeAfterDebugfs(img, ['rm big']);
+    t.ok(reference - free > WIDE_BLOCKS, `debugfs's rm frees the file's ${WIDE_BLOCKS} blocks and its map (${reference - free})`);
 
     const r = await runRumpus(dir, ['rm', `wide-${type}.img:/big`]);
     t.equal(r.code, 0, 'rm succeeds', { stderr: r.stderr });
@@ -65,11 +50,8 @@ for (const type of ['ext4', 'ext3'] as const) {
 
 t.test('ext4: the shell\'s rm, and a truncate by O_TRUNC, of files too wide for one transaction', { skip: NO_E2FSPROGS }, async (t) => {
   const img = wideFileImage('wide-sh.img', 'ext4');
-  debugfsWrite(img, ['write /dev/null big2', `fallocate big2 0 ${BLOCKS / 2 - 1}`, `sif big2 size ${(BLOCKS / 2) * 1024}`]);
-  const copy = join(dir, 'wide-sh.img.both');
-  copyFileSync(img, copy);
-  debugfsWrite(copy, ['rm big', 'rm big2']);
-  const reference = freeBlocks(copy);
+  debugfsWrite(img, ['write /dev/null big2', `fallocate big2 0 ${WIDE_BLOCKS / 2 - 1}`, `sif big2 size ${(WIDE_BLOCKS / 2) * 1024}`]);
+  const reference = freeAfterDebugfs(img, ['rm big', 'rm big2']);
 
   const sh = await runRumpus(dir, ['sh', '--image', 'wide-sh.img', '-c', 'rm /mnt/big; echo > /mnt/big2; ls -l /mnt/big2']);
   t.equal(sh.code, 0, 'the script succeeds', { stderr: sh.stderr });
