@@ -41,7 +41,7 @@ import { Journal, recoverAtMount } from './journal.js';
 import { OrphanList } from './orphans.js';
 import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
-import { STEP_RESERVE, cutFor } from './spread.js';
+import { STEP_RESERVE, cutFor, type GroupLayout } from './spread.js';
 import {
   COMPAT_HAS_JOURNAL, ERRORS_CONTINUE, INCOMPAT_RECOVER, MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
   type Geometry,
@@ -297,7 +297,7 @@ export class Ext2 implements FsInstance {
   }
 
   /** Where groups' bitmaps and descriptors lie, for spread.ts. */
-  private get layout() {
+  private get layout(): GroupLayout {
     const { blocksPerGroup, firstDataBlock, blockSize, descSize } = this.geo;
     return { blocksPerGroup, firstDataBlock, descriptorsPerBlock: blockSize / descSize };
   }
