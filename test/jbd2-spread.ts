@@ -5,9 +5,11 @@
 //   read-only mount shows it so. e2fsck alone finishes it ("Clearing orphaned inode", or
 //   "Truncating orphaned inode" for a truncate) into a clean image with every block free; and
 //   so does rumpus's next read-write mount;
-// - a file unlinked while open keeps its blocks until its last close, which frees them all.
+// - a file unlinked while open keeps its blocks until its last close, which frees them all;
+// - a fragmented file (an extent tree three deep): the steps leave the tree as trimmed, and only
+//   the last reshapes it — a rebuild in a middle step would not fit its transaction.
 
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
@@ -15,7 +17,7 @@ import { DEFAULT_MOUNTS, boot } from '../kernel/index.js';
 import { debugfs, fsckClean, superblock, tempDir } from './lib/e2fs.js';
 import { errnoOf } from './lib/errno.js';
 import { NO_E2FSPROGS } from './lib/ext4.js';
-import { freeAfterDebugfs, freeBlocks, mkWideFile } from './lib/jbd2.js';
+import { freeAfterDebugfs, freeBlocks, mkWideFile, WIDE_BLOCKS } from './lib/jbd2.js';
 
 const dir = tempDir('rumpus-jbd2-spread-');
 /** blk's flushes after the injection before it crashes: past the op's commit and a step's (2 a commit), before the last step. */
@@ -104,12 +106,38 @@ t.test('ext4: a wide file unlinked while open keeps its blocks until its last cl
     const fd = await p.open('/j/big', 'r');
     await p.unlink('/j/big');
     t.equal((await p.statfs('/j')).bfree, freeBefore, 'unlinked while open: no block is freed yet');
-    t.equal((await p.fstat(fd)).size, 270_000 * 1024, 'and the file is whole through its descriptor');
+    t.equal((await p.fstat(fd)).size, WIDE_BLOCKS * 1024, 'and the file is whole through its descriptor');
     await p.close(fd);
     t.equal((await p.statfs('/j')).bfree, freeAfter, 'the last close frees every block');
   });
   const r = fsckClean(img);
   t.ok(r.clean, 'the image is clean (both e2fsck checks)', { report: r.report });
   t.equal(freeBlocks(img), freeAfter, 'with the free count debugfs\'s rm leaves');
+  t.equal(lastOrphan(img), 0, 'and the orphan list empty');
+});
+
+t.test('ext4: a fragmented file truncated and removed in steps, its extent tree reshaped only at the end', { skip: NO_E2FSPROGS }, async (t) => {
+  const img = join(dir, 'fragmented.img');
+  mkWideFile(img, 'ext4');
+  // /frag: every other block of 280,000, preallocated one by one: 140,000 extents of one block
+  // over ~560 groups, a tree of 1,687 leaves three levels deep.
+  const cmds = join(dir, 'fragmented.cmds');
+  const extents = Array.from({ length: 140_000 }, (_, i) => `fallocate frag ${2 * i} ${2 * i}`);
+  writeFileSync(cmds, ['rm big', 'write /dev/null frag', ...extents, `sif frag size ${280_000 * 1024}`, ''].join('\n'));
+  spawnSync('debugfs', ['-w', '-f', cmds, img], { stdio: 'ignore' }); // it echoes each command: megabytes
+  t.match(debugfs(img, 'ex -n frag').split('\n')[1] ?? '', /^\s*0\/\s*3\s/, 'debugfs made a tree three levels deep');
+  const freeBefore = freeBlocks(img);
+  const held = freeAfterDebugfs(img, ['rm frag']) - freeBefore; // its blocks and its tree's
+  await withMount(img, false, async (p) => {
+    await p.truncate('/j/frag', 1_000_000);
+    const left = (await p.stat('/j/frag')).blocks / 2; // 512-byte units
+    t.ok(left < 1000, `the file keeps the blocks of its first 1,000,000 bytes and their tree (${left})`);
+    t.equal((await p.statfs('/j')).bfree, freeBefore + held - left, 'the truncate freed every other block before it answered');
+    await p.unlink('/j/frag');
+    t.equal((await p.statfs('/j')).bfree, freeBefore + held, 'the unlink freed the rest before it answered, with no step left for the unmount');
+  });
+  const r = fsckClean(img);
+  t.ok(r.clean, 'the image is clean (both e2fsck checks)', { report: r.report });
+  t.equal(freeBlocks(img), freeBefore + held, 'with every block of the file free');
   t.equal(lastOrphan(img), 0, 'and the orphan list empty');
 });

@@ -273,9 +273,13 @@ export class BlockMap {
     return first;
   }
 
-  /** Frees every block of logical block `keep` and beyond, and indirect blocks left empty. */
-  async truncate(node: Inode, keep: number): Promise<void> {
-    if (this.usesExtents(node)) return this.extentWriter.truncate(node, keep);
+  /**
+   * Frees every block of logical block `keep` and beyond, and indirect blocks (or extent tree
+   * nodes) left empty. With `reshape` false, an extent tree is left as trimmed (one step of a
+   * spread truncate: ExtentWriter.truncate), until reshape().
+   */
+  async truncate(node: Inode, keep: number, reshape = true): Promise<void> {
+    if (this.usesExtents(node)) return this.extentWriter.truncate(node, keep, reshape);
     for (let i = keep; i < DIRECT; i++) {
       if (node.block[i] !== 0) {
         await this.release(node, node.block[i]);
@@ -294,6 +298,11 @@ export class BlockMap {
       }
     }
     node.dirty = true;
+  }
+
+  /** Gives an extent tree left by truncate steps the shape e2fsck expects; a block map has none to keep. */
+  async reshape(node: Inode): Promise<void> {
+    if (this.usesExtents(node)) await this.extentWriter.reshape(node);
   }
 
   /**

@@ -128,14 +128,25 @@ export class ExtentWriter {
     return { block, fresh: true };
   }
 
-  /** Frees every block of logical block `keep` and beyond, the tree nodes left empty, and reshapes the tree. */
-  async truncate(node: Inode, keep: number): Promise<void> {
+  /**
+   * Frees every block of logical block `keep` and beyond and the tree nodes left empty, then
+   * reshapes the tree — unless `reshape` is false: a step of a truncate spread over several
+   * transactions, whose last step reshapes (a rebuild of a large tree in every step would not
+   * fit one; the inode is on the orphan list meanwhile, so e2fsck truncates it before it looks
+   * at its tree's shape).
+   */
+  async truncate(node: Inode, keep: number, reshape = true): Promise<void> {
     const seed = this.reader.seedOf(node);
     const root = this.reader.root(node);
     if (!(await this.trim(node, root, keep, seed))) return;
     if (root.entries.length === 0) root.depth = 0;
     this.storeRoot(node, root);
-    await this.keepShape(node, seed);
+    if (reshape) await this.keepShape(node, seed);
+  }
+
+  /** Rebuilds the tree packed when its shape breaks e2fsck's rule (after truncate steps that did not reshape). */
+  reshape(node: Inode): Promise<void> {
+    return this.keepShape(node, this.reader.seedOf(node));
   }
 
   /**

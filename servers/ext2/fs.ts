@@ -244,9 +244,10 @@ export class Ext2 implements FsInstance {
   /**
    * Finishes orphan `ino`, the mutex held: its blocks past where it ends (all of them when it
    * has no links and is not open) freed from the end, each step one commit of what a
-   * transaction holds, then dropOrphan in the last one. One still open and unlinked keeps its
-   * blocks to i_size and stays on the list, for its last close. Throws what stopped it (the
-   * steps before stay committed; the inode stays on the list).
+   * transaction holds; the last one reshapes what is left of an extent tree and takes the
+   * inode off the list, freeing it when it has no links (dropOrphan). One still open and
+   * unlinked keeps its blocks to i_size and stays on the list, for its last close. Throws what
+   * stopped it (the steps before stay committed; the inode stays on the list).
    */
   private async finishOrphan(ino: number): Promise<void> {
     for (let done = false; !done; ) {
@@ -259,12 +260,17 @@ export class Ext2 implements FsInstance {
         const runs = this.hasBlockMap(node) && (freeAll || node.isReg) ? await this.map.freedFrom(node, keep) : [];
         const cut = cutFor(runs, keep, this.stepBudget(1), this.layout);
         if (cut > keep) {
-          await this.map.truncate(node, cut);
+          await this.map.truncate(node, cut, false);
           return false;
         }
-        // Unlinked but open again (a truncate of a file removed while open): its last close frees it.
-        if (!freeAll && node.links === 0) await this.map.truncate(node, keep);
-        else await this.dropOrphan(node);
+        if (freeAll || !node.isReg) {
+          await this.dropOrphan(node);
+        } else {
+          await this.map.truncate(node, keep);
+          await this.map.reshape(node);
+          // One unlinked while open stays on the list: its last close frees it.
+          if (node.links > 0) await this.orphans!.remove(node, this.inodes);
+        }
         return true;
       });
       await this.commit();
@@ -410,7 +416,7 @@ export class Ext2 implements FsInstance {
       node.ctime = now;
       node.dirty = true;
       return this.attr(node);
-    });
+    }, false, async () => this.attr(await this.live(h)));
   }
 
   create({ dir: dirH, name, mode, uid, gid, excl }: FsArgs<'create'>): Promise<WalkStep> {
@@ -688,14 +694,19 @@ export class Ext2 implements FsInstance {
   /**
    * Runs one op under the mutex as a unit: on failure every change is rolled back; on
    * success the op's inodes are written back and, at a sync point or when enough has
-   * changed, everything is committed.
+   * changed, everything is committed. An op that left blocks to free in steps (spreading)
+   * answers once they are freed: with `answer`'s result when given (attributes read again),
+   * else with its own.
    */
-  private run<T>(writes: boolean, fn: () => Promise<T>, syncPoint = false): Promise<T> {
+  private run<T>(writes: boolean, fn: () => Promise<T>, syncPoint = false, answer?: () => Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
       if (this.unmounted) throw new SysError('ENODEV', `ext2: ${this.source} is no longer mounted`);
       if (writes) this.assertWritable();
-      const result = await this.unit(fn);
-      if (this.spreading.size > 0) await this.spread();
+      let result = await this.unit(fn);
+      if (this.spreading.size > 0) {
+        await this.spread();
+        if (answer) result = await this.unit(answer);
+      }
       if (syncPoint || this.cache.dirtyBytes > this.dirtyLimit) await this.commit();
       return result;
     });
