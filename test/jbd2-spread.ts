@@ -9,7 +9,7 @@
 // - a fragmented file (an extent tree three deep): the steps leave the tree as trimmed, and only
 //   the last reshapes it — a rebuild in a middle step would not fit its transaction.
 
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
@@ -17,7 +17,7 @@ import { DEFAULT_MOUNTS, boot } from '../kernel/index.js';
 import { debugfs, fsckClean, superblock, tempDir } from './lib/e2fs.js';
 import { errnoOf } from './lib/errno.js';
 import { NO_E2FSPROGS } from './lib/ext4.js';
-import { freeAfterDebugfs, freeBlocks, mkWideFile, WIDE_BLOCKS } from './lib/jbd2.js';
+import { WIDE_BLOCKS, freeAfterDebugfs, freeBlocks, mkWideFile, sparseCopy } from './lib/jbd2.js';
 
 const dir = tempDir('rumpus-jbd2-spread-');
 /** blk's flushes after the injection before it crashes: past the op's commit and a step's (2 a commit), before the last step. */
@@ -69,8 +69,8 @@ for (const c of cases) {
     }
     const byRumpus = join(dir, `crash-${tag}-rumpus.img`);
     const readonly = join(dir, `crash-${tag}-ro.img`);
-    copyFileSync(img, byRumpus);
-    copyFileSync(img, readonly);
+    sparseCopy(img, byRumpus);
+    sparseCopy(img, readonly);
 
     await withMount(readonly, true, async (p) => {
       const { bfree } = await p.statfs('/j');
@@ -94,6 +94,7 @@ for (const c of cases) {
     t.equal(freeBlocks(byRumpus), freeAfter, 'with every block the op frees free');
     t.equal(lastOrphan(byRumpus), 0, 'and the orphan list empty');
     if (c.op === 'truncate') t.equal(blocksOf(byRumpus, '/big'), 1, '/big keeps one block');
+    for (const copy of [img, byRumpus, readonly]) rmSync(copy);
   });
 }
 
