@@ -6,6 +6,8 @@
 //   "Truncating orphaned inode" for a truncate) into a clean image with every block free; and
 //   so does rumpus's next read-write mount;
 // - a file unlinked while open keeps its blocks until its last close, which frees them all;
+// - a file between half a transaction and one wide: the op leaves it to one step, which frees
+//   it whole;
 // - a fragmented file (an extent tree three deep): the steps leave the tree as trimmed, and only
 //   the last reshapes it — a rebuild in a middle step would not fit its transaction.
 
@@ -14,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { DEFAULT_MOUNTS, boot } from '../kernel/index.js';
-import { debugfs, fsckClean, superblock, tempDir } from './lib/e2fs.js';
+import { debugfs, debugfsWrite, fsckClean, superblock, tempDir } from './lib/e2fs.js';
 import { errnoOf } from './lib/errno.js';
 import { NO_E2FSPROGS } from './lib/ext4.js';
 import { WIDE_BLOCKS, freeAfterDebugfs, freeBlocks, mkWideFile, sparseCopy } from './lib/jbd2.js';
@@ -110,6 +112,22 @@ t.test('ext4: a wide file unlinked while open keeps its blocks until its last cl
     t.equal((await p.fstat(fd)).size, WIDE_BLOCKS * 1024, 'and the file is whole through its descriptor');
     await p.close(fd);
     t.equal((await p.statfs('/j')).bfree, freeAfter, 'the last close frees every block');
+  });
+  const r = fsckClean(img);
+  t.ok(r.clean, 'the image is clean (both e2fsck checks)', { report: r.report });
+  t.equal(freeBlocks(img), freeAfter, 'with the free count debugfs\'s rm leaves');
+  t.equal(lastOrphan(img), 0, 'and the orphan list empty');
+});
+
+t.test('ext4: a file wider than half a transaction but not than one is freed whole by the step after the op', { skip: NO_E2FSPROGS }, async (t) => {
+  const img = join(dir, 'half.img');
+  mkWideFile(img, 'ext4');
+  // 180,000 blocks: ~700 groups, more bitmaps than half a transaction (which an op may use), fewer than one.
+  debugfsWrite(img, ['rm big', 'write /dev/null half', 'fallocate half 0 179999', `sif half size ${180_000 * 1024}`]);
+  const freeAfter = freeAfterDebugfs(img, ['rm half']);
+  await withMount(img, false, async (p) => {
+    await p.unlink('/j/half');
+    t.equal((await p.statfs('/j')).bfree, freeAfter, 'every block is free when the unlink answers');
   });
   const r = fsckClean(img);
   t.ok(r.clean, 'the image is clean (both e2fsck checks)', { report: r.report });

@@ -263,10 +263,11 @@ export class Ext2 implements FsInstance {
           await this.map.truncate(node, cut, false);
           return false;
         }
+        // The last step: the rest goes here (not left by freeInode to steps of its own).
+        if (runs.length > 0) await this.map.truncate(node, keep);
         if (freeAll || !node.isReg) {
           await this.dropOrphan(node);
         } else {
-          await this.map.truncate(node, keep);
           await this.map.reshape(node);
           // One unlinked while open stays on the list: its last close frees it.
           if (node.links > 0) await this.orphans!.remove(node, this.inodes);
