@@ -13,8 +13,8 @@
 // bitmaps) is spread, as Linux's ext4_truncate is. The op commits with the inode on the orphan
 // list (its names gone, or i_size at its new value) and its blocks still mapped; then the
 // blocks go from the end in as many commits as needed (spread.ts chooses each step), each a
-// consistent file system; the last takes the inode off the list (and frees it when it has no
-// links). The mutex is held from the op's start to the last step, so no op sees a file half
+// consistent file system with the inode on the list; the last reshapes what is left of an
+// extent tree and takes the inode off the list (and frees it when it has no links). The mutex is held from the op's start to the last step, so no op sees a file half
 // freed, nor writes into the range being freed; a crash between two steps leaves an orphan
 // that the next mount or e2fsck finishes.
 //

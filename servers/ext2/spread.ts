@@ -9,10 +9,12 @@ import type { FreedRun } from './blockmap.js';
 
 /**
  * Blocks a step of a truncate may change besides bitmaps and descriptors: the map blocks on
- * the path to the cut (three indirect levels, or an extent tree up to five deep; a truncate
- * that makes e2fsck's tree shape rule rewrite the tree may need more, and then fails its
- * transaction with ENOSPC), the inode's and the orphan list's inode table blocks, an extended
- * attribute block with its bitmap and descriptor, the inode bitmap and its descriptor.
+ * the path to the cut (three indirect levels, or an extent tree up to five deep), the inode's
+ * and the orphan list's inode table blocks, an extended attribute block with its bitmap and
+ * descriptor, the inode bitmap and its descriptor. Not the rebuild of an extent tree that
+ * e2fsck's shape rule may ask for: the middle steps leave the tree as trimmed, and the last
+ * step's rebuild, of what a truncate keeps, fails its transaction with ENOSPC when it is
+ * larger than one (the inode then stays on the orphan list).
  */
 export const STEP_RESERVE = 16;
 
