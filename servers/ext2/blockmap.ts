@@ -19,6 +19,17 @@ import { MAX_SIZE_WITHOUT_LARGE_FILE, type Geometry } from './superblock.js';
 
 const DIRECT = 12;
 
+/**
+ * Blocks a truncate frees: `count` physical blocks from `start`, mapping logical blocks from
+ * `lblk` on — or one map block (indirect block, extent tree node), `lblk` then the first
+ * logical block mapped below it, for the map block goes when everything below it does.
+ */
+export interface FreedRun {
+  lblk: number;
+  start: number;
+  count: number;
+}
+
 const pointerAt = (buf: Uint8Array, index: number) => u32(buf, index * 4);
 const setPointer = (buf: Uint8Array, index: number, b: number) => setU32(buf, index * 4, b);
 
@@ -208,9 +219,67 @@ export class BlockMap {
     return b;
   }
 
-  /** Frees every block of logical block `keep` and beyond, and indirect blocks left empty. */
-  async truncate(node: Inode, keep: number): Promise<void> {
-    if (this.usesExtents(node)) return this.extentWriter.truncate(node, keep);
+  /**
+   * What truncate(node, keep) would free, without changing anything: the data blocks at or
+   * past `keep` (uninitialised extents too) and the map blocks left empty, as runs; a run of
+   * data never spans two indirect blocks or extents. Errors: EUCLEAN as lookupRun.
+   */
+  async freedFrom(node: Inode, keep: number): Promise<FreedRun[]> {
+    if (this.usesExtents(node)) return this.extentWriter.freedFrom(node, keep);
+    const out: FreedRun[] = [];
+    for (let i = keep; i < DIRECT; i++) if (node.block[i] !== 0) out.push({ lblk: i, start: this.check(node.block[i], node), count: 1 });
+    let base = DIRECT;
+    let span = this.p;
+    for (let level = 1; level <= 3; level++, base += span, span *= this.p) {
+      const b = node.block[DIRECT + level - 1];
+      if (b === 0 || keep >= base + span) continue;
+      const first = await this.freedBelow(node, b, level, base, keep, [], out);
+      if (first >= keep) out.push({ lblk: Math.min(first, base + span - 1), start: b, count: 1 });
+    }
+    return out;
+  }
+
+  /**
+   * Adds to `out` what trim() would free below indirect block b (of `level`, mapping from
+   * logical block `base`). Returns the first logical block mapped below b (Infinity for none):
+   * trim() frees b when that is at or past `keep`.
+   */
+  private async freedBelow(node: Inode, b: number, level: number, base: number, keep: number, above: number[], out: FreedRun[]): Promise<number> {
+    this.follow(b, above, node);
+    const buf = await this.cache.get(b);
+    const childSpan = this.p ** (level - 1);
+    let first = Infinity;
+    let run: FreedRun | null = null;
+    for (let i = 0; i < this.p; i++) {
+      const child = pointerAt(buf, i);
+      if (child === 0) continue;
+      const childBase = base + i * childSpan;
+      if (childBase + childSpan <= keep) {
+        first = Math.min(first, childBase);
+        continue;
+      }
+      if (level === 1) {
+        first = Math.min(first, childBase);
+        if (above.includes(this.check(child, node))) throw corrupt(`inode ${node.ino} maps its indirect block ${child} as data`);
+        if (run && run.lblk + run.count === childBase && run.start + run.count === child) run.count++;
+        else out.push((run = { lblk: childBase, start: child, count: 1 }));
+        continue;
+      }
+      const below = await this.freedBelow(node, child, level - 1, childBase, keep, above, out);
+      first = Math.min(first, below);
+      if (below >= keep) out.push({ lblk: Math.min(below, childBase + childSpan - 1), start: child, count: 1 });
+    }
+    above.pop();
+    return first;
+  }
+
+  /**
+   * Frees every block of logical block `keep` and beyond, and indirect blocks (or extent tree
+   * nodes) left empty. With `reshape` false, an extent tree is left as trimmed (one step of a
+   * spread truncate: ExtentWriter.truncate), until reshape().
+   */
+  async truncate(node: Inode, keep: number, reshape = true): Promise<void> {
+    if (this.usesExtents(node)) return this.extentWriter.truncate(node, keep, reshape);
     for (let i = keep; i < DIRECT; i++) {
       if (node.block[i] !== 0) {
         await this.release(node, node.block[i]);
@@ -229,6 +298,11 @@ export class BlockMap {
       }
     }
     node.dirty = true;
+  }
+
+  /** Gives an extent tree left by truncate steps the shape e2fsck expects; a block map has none to keep. */
+  async reshape(node: Inode): Promise<void> {
+    if (this.usesExtents(node)) await this.extentWriter.reshape(node);
   }
 
   /**

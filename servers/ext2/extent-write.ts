@@ -28,6 +28,7 @@
 
 import { SysError } from '../../kernel/api.js';
 import type { Allocator } from './alloc.js';
+import type { FreedRun } from './blockmap.js';
 import type { BlockCache } from './cache.js';
 import {
   EXT_INIT_MAX_LEN, EXT_MAX_DEPTH, LBLK_END, ROOT_MAX, blockMax, emptyRoot, extentsOf, indexesOf, serializeNode,
@@ -127,14 +128,61 @@ export class ExtentWriter {
     return { block, fresh: true };
   }
 
-  /** Frees every block of logical block `keep` and beyond, the tree nodes left empty, and reshapes the tree. */
-  async truncate(node: Inode, keep: number): Promise<void> {
+  /**
+   * Frees every block of logical block `keep` and beyond and the tree nodes left empty, then
+   * reshapes the tree — unless `reshape` is false: a step of a truncate spread over several
+   * transactions, whose last step reshapes (a rebuild of a large tree in every step would not
+   * fit one; the inode is on the orphan list meanwhile, so e2fsck truncates it before it looks
+   * at its tree's shape).
+   */
+  async truncate(node: Inode, keep: number, reshape = true): Promise<void> {
     const seed = this.reader.seedOf(node);
     const root = this.reader.root(node);
     if (!(await this.trim(node, root, keep, seed))) return;
     if (root.entries.length === 0) root.depth = 0;
     this.storeRoot(node, root);
-    await this.keepShape(node, seed);
+    if (reshape) await this.keepShape(node, seed);
+  }
+
+  /** Rebuilds the tree packed when its shape breaks e2fsck's rule (after truncate steps that did not reshape). */
+  reshape(node: Inode): Promise<void> {
+    return this.keepShape(node, this.reader.seedOf(node));
+  }
+
+  /**
+   * What truncate(node, keep) would free, without changing anything: each extent's part at or
+   * past `keep`, and each tree node whose extents all lie there (at its first logical block).
+   */
+  async freedFrom(node: Inode, keep: number): Promise<FreedRun[]> {
+    const out: FreedRun[] = [];
+    await this.freedBelow(node, this.reader.root(node), keep, this.reader.seedOf(node), out);
+    return out;
+  }
+
+  /** Adds to `out` what trim() would free below node `n`; returns the first logical block `n` maps (Infinity for none). */
+  private async freedBelow(node: Inode, n: ExtentNode, keep: number, seed: number | null, out: FreedRun[]): Promise<number> {
+    let first = Infinity;
+    if (n.depth === 0) {
+      for (const e of extentsOf(n)) {
+        first = Math.min(first, e.block);
+        if (e.block + e.len <= keep) continue;
+        const from = Math.max(keep, e.block);
+        out.push({ lblk: from, start: e.start + (from - e.block), count: e.block + e.len - from });
+      }
+      return first;
+    }
+    const ix = indexesOf(n);
+    for (let i = 0; i < ix.length; i++) {
+      const end = i + 1 < ix.length ? ix[i + 1].block : n.hi;
+      if (end <= keep) {
+        first = Math.min(first, ix[i].block);
+        continue;
+      }
+      const below = await this.freedBelow(node, await this.reader.child(node, n, i, seed), keep, seed, out);
+      first = Math.min(first, below);
+      if (below >= keep) out.push({ lblk: below === Infinity ? Math.max(keep, ix[i].block) : below, start: ix[i].leaf, count: 1 });
+    }
+    return first;
   }
 
   /** Down from the root to the leaf whose range holds lblk (or the first leaf, for a block before every extent). */

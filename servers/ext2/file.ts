@@ -84,15 +84,19 @@ export class FileContent {
     return written;
   }
 
-  /** Truncates or extends (with a hole) to `size` bytes. */
-  async resize(node: Inode, size: number): Promise<void> {
+  /**
+   * Truncates or extends (with a hole) to `size` bytes. With `freeTail` false, a truncate sets
+   * i_size and zeroes the last block's tail but leaves the blocks past it mapped, for the
+   * caller to free (in steps: fs.ts's spreading).
+   */
+  async resize(node: Inode, size: number, freeTail = true): Promise<void> {
     const maxSize = this.map.maxSize(node);
     if (size > maxSize) throw new SysError('EFBIG', `ext2: a file cannot grow past ${maxSize} bytes`);
     if (size === node.size) return;
     if (size > node.size) {
       await this.zeroTail(node);
     } else {
-      await this.map.truncate(node, Math.ceil(size / this.blockSize));
+      if (freeTail) await this.map.truncate(node, Math.ceil(size / this.blockSize));
       node.size = size;
       await this.zeroTail(node);
     }

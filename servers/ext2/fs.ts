@@ -8,6 +8,16 @@
 // jbd2 transaction holds). A commit goes to blk as one atomic batch, or, on an image with an
 // internal journal, as one jbd2 transaction (journal.ts).
 //
+// One exception to "an op is one commit": on a journaled mount, freeing more blocks than one
+// transaction can log (a file whose blocks lie in more groups than a transaction holds
+// bitmaps) is spread, as Linux's ext4_truncate is. The op commits with the inode on the orphan
+// list (its names gone, or i_size at its new value) and its blocks still mapped; then the
+// blocks go from the end in as many commits as needed (spread.ts chooses each step), each a
+// consistent file system with the inode on the list; the last reshapes what is left of an
+// extent tree and takes the inode off the list (and frees it when it has no links). The mutex is held from the op's start to the last step, so no op sees a file half
+// freed, nor writes into the range being freed; a crash between two steps leaves an orphan
+// that the next mount or e2fsck finishes.
+//
 // Corruption met on a read-write mount (any EUCLEAN an op raises) is recorded in the
 // superblock at once, as Linux's ext2_error does: s_state gains EXT2_ERROR_FS, which the
 // unmount keeps, so the next `e2fsck -p` checks the file system in full. Then s_errors says
@@ -31,6 +41,7 @@ import { Journal, recoverAtMount } from './journal.js';
 import { OrphanList } from './orphans.js';
 import { FAST_SYMLINK_MAX, I_BLOCKS_UNIT, InodeTable, LINK_MAX, ROOT_INO, attrOf, handleOf, type Inode } from './inode.js';
 import { Mutex } from './mutex.js';
+import { STEP_RESERVE, cutFor, type GroupLayout } from './spread.js';
 import {
   COMPAT_HAS_JOURNAL, ERRORS_CONTINUE, INCOMPAT_RECOVER, MAX_SIZE_WITHOUT_LARGE_FILE, RO_COMPAT_LARGE_FILE, STATE_CLEAN, STATE_ERRORS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, checkFeatures, geometryOf,
   type Geometry,
@@ -80,6 +91,8 @@ export class Ext2 implements FsInstance {
   private readonly opens = new Map<number, number>();
   /** A journaled read-write mount's orphan list (s_last_orphan): unlinked inodes still open. */
   private orphans: OrphanList | null = null;
+  /** Inodes whose blocks the op under way leaves, on the orphan list, to be freed in steps after its commit. */
+  private readonly spreading = new Set<number>();
   /**
    * s_state as found at mount (or as it was before a crashed incarnation), written back at
    * unmount — with EXT2_ERROR_FS if the superblock has it, set by this mount or an earlier one.
@@ -198,17 +211,17 @@ export class Ext2 implements FsInstance {
   }
 
   /**
-   * Releases, one commit each, the inodes a crash left on the orphan list, as Linux's
-   * ext4_orphan_cleanup does at mount (and e2fsck's release_orphan_inodes). One that cannot be
-   * released (damage, a change too large for the journal) is logged, and it and the rest stay
-   * on the list for e2fsck; the mount goes on.
+   * Releases the inodes a crash left on the orphan list, as Linux's ext4_orphan_cleanup does at
+   * mount (and e2fsck's release_orphan_inodes): each in one commit, or in steps (finishOrphan).
+   * One that cannot be released (damage, a change too large for the journal) is logged, and it
+   * and the rest stay on the list for e2fsck; the mount goes on.
    */
   private async releaseOrphans(): Promise<void> {
     const left = [...this.orphans!.inodes];
     let released = 0;
     for (const ino of left) {
       try {
-        await this.run(true, async () => this.dropOrphan(await this.inodes.get(ino)), true);
+        await this.mutex.run(() => this.finishOrphan(ino));
       } catch (err) {
         this.ctx.hyp.log('warn', `ext2: ${this.source}: orphan inode ${ino} could not be released (${(err as Error).message}); it and the ${left.length - released - 1} after it stay on the orphan list for e2fsck`);
         break;
@@ -224,8 +237,81 @@ export class Ext2 implements FsInstance {
    */
   private async dropOrphan(node: Inode): Promise<void> {
     if (node.links === 0) return this.freeInode(node);
-    if (node.isReg) await this.map.truncate(node, Math.ceil(node.size / this.geo.blockSize));
+    if (node.isReg) await this.map.truncate(node, this.blocksOf(node));
     await this.orphans!.remove(node, this.inodes);
+  }
+
+  /**
+   * Finishes orphan `ino`, the mutex held: its blocks past where it ends (all of them when it
+   * has no links and is not open) freed from the end, each step one commit of what a
+   * transaction holds; the last one reshapes what is left of an extent tree and takes the
+   * inode off the list, freeing it when it has no links (dropOrphan). One still open and
+   * unlinked keeps its blocks to i_size and stays on the list, for its last close. Throws what
+   * stopped it (the steps before stay committed; the inode stays on the list).
+   */
+  private async finishOrphan(ino: number): Promise<void> {
+    for (let done = false; !done; ) {
+      this.assertWritable();
+      done = await this.unit(async () => {
+        const node = await this.inodes.get(ino);
+        const open = this.opens.has(ino);
+        const freeAll = node.links === 0 && !open;
+        const keep = freeAll ? 0 : this.blocksOf(node);
+        const runs = this.hasBlockMap(node) && (freeAll || node.isReg) ? await this.map.freedFrom(node, keep) : [];
+        const cut = cutFor(runs, keep, this.stepBudget(1), this.layout);
+        if (cut > keep) {
+          await this.map.truncate(node, cut, false);
+          return false;
+        }
+        // The last step: the rest goes here (not left by freeInode to steps of its own).
+        if (runs.length > 0) await this.map.truncate(node, keep);
+        if (freeAll || !node.isReg) {
+          await this.dropOrphan(node);
+        } else {
+          await this.map.reshape(node);
+          // One unlinked while open stays on the list: its last close frees it.
+          if (node.links > 0) await this.orphans!.remove(node, this.inodes);
+        }
+        return true;
+      });
+      await this.commit();
+    }
+  }
+
+  /**
+   * Whether truncating `node` to `keep` blocks must be spread: on a journaled mount, when what
+   * it frees would change more bitmap and descriptor blocks than this op may add to its
+   * transaction (half of one, less what the op changed so far). Then the inode joins the orphan
+   * list and `spreading`, and its blocks stay for the steps after the op's commit.
+   */
+  private async spreads(node: Inode, keep: number): Promise<boolean> {
+    if (!this.orphans) return false;
+    const budget = this.stepBudget(0.5);
+    // Each block freed changes at most one bitmap and one descriptor block.
+    if (2 * (node.blocks / (this.geo.blockSize / I_BLOCKS_UNIT)) <= budget) return false;
+    if (cutFor(await this.map.freedFrom(node, keep), keep, budget, this.layout) === keep) return false;
+    this.orphans.add(node);
+    this.spreading.add(node.ino);
+    return true;
+  }
+
+  /**
+   * Bitmap and descriptor blocks a truncate may change in the current op: `share` of one
+   * transaction, less the blocks the op changed so far, the superblock and STEP_RESERVE.
+   */
+  private stepBudget(share: number): number {
+    return Math.floor(this.journal!.capacity * share) - this.cache.dirtyBytes / this.geo.blockSize - 1 - STEP_RESERVE;
+  }
+
+  /** Where groups' bitmaps and descriptors lie, for spread.ts. */
+  private get layout(): GroupLayout {
+    const { blocksPerGroup, firstDataBlock, blockSize, descSize } = this.geo;
+    return { blocksPerGroup, firstDataBlock, descriptorsPerBlock: blockSize / descSize };
+  }
+
+  /** The blocks a file of node's size needs. */
+  private blocksOf(node: Inode): number {
+    return Math.ceil(node.size / this.geo.blockSize);
   }
 
   get root(): Handle {
@@ -246,15 +332,16 @@ export class Ext2 implements FsInstance {
    */
   async unmount(): Promise<void> {
     let failure: unknown = null;
+    const warn = (err: unknown) => this.ctx.hyp.log('warn', `ext2: ${this.source}: releasing unlinked open files at unmount: ${(err as Error).message}`);
     await this.run(false, async () => {
       for (const ino of [...this.opens.keys()]) {
         const node = await this.inodes.get(ino);
         this.opens.delete(ino);
-        if (node.links === 0) await this.freeInode(node);
+        await this.release(node);
       }
-      // Orphans a restart left that vfs did not open again.
-      for (const ino of [...(this.orphans?.inodes ?? [])]) await this.dropOrphan(await this.inodes.get(ino));
-    }).catch((err) => this.ctx.hyp.log('warn', `ext2: ${this.source}: releasing unlinked open files at unmount: ${(err as Error).message}`));
+    }).catch(warn);
+    // Orphans a restart left that vfs did not open again.
+    for (const ino of [...(this.orphans?.inodes ?? [])]) await this.mutex.run(() => this.finishOrphan(ino)).catch(warn);
     await this.mutex.run(async () => {
       try {
         if (this.writable) {
@@ -317,7 +404,8 @@ export class Ext2 implements FsInstance {
       if (a.size !== undefined) {
         if (node.isDir) throw new SysError('EISDIR', `ext2: inode ${node.ino} is a directory`);
         if (!node.isReg) throw new SysError('EINVAL', `ext2: only regular files can be truncated`);
-        await this.content.resize(node, a.size);
+        const shrinks = a.size < node.size;
+        await this.content.resize(node, a.size, !(shrinks && (await this.spreads(node, Math.ceil(a.size / this.geo.blockSize)))));
         this.noteSize(node);
         node.mtime = now;
       }
@@ -329,7 +417,7 @@ export class Ext2 implements FsInstance {
       node.ctime = now;
       node.dirty = true;
       return this.attr(node);
-    });
+    }, false, async () => this.attr(await this.live(h)));
   }
 
   create({ dir: dirH, name, mode, uid, gid, excl }: FsArgs<'create'>): Promise<WalkStep> {
@@ -607,36 +695,73 @@ export class Ext2 implements FsInstance {
   /**
    * Runs one op under the mutex as a unit: on failure every change is rolled back; on
    * success the op's inodes are written back and, at a sync point or when enough has
-   * changed, everything is committed.
+   * changed, everything is committed. An op that left blocks to free in steps (spreading)
+   * answers once they are freed: with `answer`'s result when given (attributes read again),
+   * else with its own.
    */
-  private run<T>(writes: boolean, fn: () => Promise<T>, syncPoint = false): Promise<T> {
+  private run<T>(writes: boolean, fn: () => Promise<T>, syncPoint = false, answer?: () => Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
       if (this.unmounted) throw new SysError('ENODEV', `ext2: ${this.source} is no longer mounted`);
-      if (writes && this.readonly) {
-        throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only${this.readOnlyReason ? ` (${this.readOnlyReason})` : ''}`);
+      if (writes) this.assertWritable();
+      let result = await this.unit(fn);
+      if (this.spreading.size > 0) {
+        await this.spread();
+        if (answer) result = await this.unit(answer);
       }
-      if (writes && this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is not 'continue')`);
-      this.cache.begin();
-      this.orphans?.begin();
-      let result: T;
-      try {
-        result = await fn();
-        await this.inodes.flush(this.now());
-        this.checkJournalRoom();
-      } catch (err) {
-        this.cache.rollback();
-        this.orphans?.restore();
-        this.alloc.reset();
-        this.dirs.clear();
-        if (err instanceof SysError && err.errno === 'EUCLEAN') await this.noteCorruption();
-        throw err;
-      } finally {
-        this.inodes.clear();
-      }
-      this.cache.end();
       if (syncPoint || this.cache.dirtyBytes > this.dirtyLimit) await this.commit();
       return result;
     });
+  }
+
+  /** EROFS with the reason when the mount may not change the image. */
+  private assertWritable(): void {
+    if (this.readonly) {
+      throw new SysError('EROFS', `ext2: ${this.source} is mounted read-only${this.readOnlyReason ? ` (${this.readOnlyReason})` : ''}`);
+    }
+    if (this.readonlyAfterErrors) throw new SysError('EROFS', `ext2: ${this.source} is read-only after errors (its errors behaviour is not 'continue')`);
+  }
+
+  /**
+   * Runs fn (the mutex held) as a unit: on failure every change is rolled back and the error
+   * thrown; on success the op's inodes are written back to the cache, uncommitted.
+   */
+  private async unit<T>(fn: () => Promise<T>): Promise<T> {
+    this.cache.begin();
+    this.orphans?.begin();
+    let result: T;
+    try {
+      result = await fn();
+      await this.inodes.flush(this.now());
+      this.checkJournalRoom();
+    } catch (err) {
+      this.cache.rollback();
+      this.orphans?.restore();
+      this.spreading.clear();
+      this.alloc.reset();
+      this.dirs.clear();
+      if (err instanceof SysError && err.errno === 'EUCLEAN') await this.noteCorruption();
+      throw err;
+    } finally {
+      this.inodes.clear();
+    }
+    this.cache.end();
+    return result;
+  }
+
+  /**
+   * Commits the op that left inodes in `spreading`, then frees their blocks in steps
+   * (finishOrphan). The op has happened once its commit is made: a step that fails is logged,
+   * and its inode stays on the orphan list for the unmount, the next mount or e2fsck.
+   */
+  private async spread(): Promise<void> {
+    const inos = [...this.spreading];
+    this.spreading.clear();
+    await this.commit();
+    for (const ino of inos) {
+      await this.finishOrphan(ino).catch((err) => {
+        this.ctx.hyp.log('warn', `ext2: ${this.source}: freeing the blocks of inode ${ino} stopped (${(err as Error).message}); it stays on the orphan list`);
+      });
+    }
   }
 
   /**
@@ -823,9 +948,18 @@ export class Ext2 implements FsInstance {
     else this.orphans?.add(node);
   }
 
+  /**
+   * Frees an inode: its blocks, its attribute block, its bitmap bit. One with more blocks than
+   * the op's transaction can free is left on the orphan list (i_size 0, as Linux's
+   * ext4_evict_inode leaves it), freed in steps after the op's commit (spreads).
+   */
   private async freeInode(node: Inode): Promise<void> {
+    const hasBlockMap = this.hasBlockMap(node);
+    if (hasBlockMap && (await this.spreads(node, 0))) {
+      node.size = 0;
+      return;
+    }
     await this.orphans?.remove(node, this.inodes);
-    const hasBlockMap = node.isReg || node.isDir || (node.isSymlink && !this.isFastSymlink(node));
     if (hasBlockMap) await this.map.truncate(node, 0);
     if (node.fileAcl !== 0) await this.releaseXattrBlock(node);
     node.links = 0;
@@ -851,6 +985,11 @@ export class Ext2 implements FsInstance {
     }
     node.fileAcl = 0;
     node.blocks = Math.max(0, node.blocks - this.geo.blockSize / I_BLOCKS_UNIT);
+  }
+
+  /** Whether the inode maps blocks: a file, a directory, a slow symlink. */
+  private hasBlockMap(node: Inode): boolean {
+    return node.isReg || node.isDir || (node.isSymlink && !this.isFastSymlink(node));
   }
 
   /** A fast symlink keeps its target in i_block: it has no blocks, other than an attribute block. */

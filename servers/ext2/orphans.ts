@@ -7,7 +7,8 @@
 //
 // The list is kept here as an array, head first; the superblock's s_last_orphan is the head,
 // written at commit (Ext2.commit). Changes to i_dtime go through the op's inodes, so that a
-// failed op's rollback takes them back — and restore() takes back the array.
+// failed op's rollback takes them back — and restore() takes back the array, copied before the
+// op's first change to it (most ops change nothing here).
 
 import { corrupt } from './errors.js';
 import type { Inode, InodeTable } from './inode.js';
@@ -15,12 +16,11 @@ import type { Inode, InodeTable } from './inode.js';
 export class OrphanList {
   /** The list's inodes, head first. */
   private chain: number[];
-  /** The chain as the op under way found it, for restore(). */
-  private saved: number[];
+  /** The chain as the op under way found it, for restore(); null while the op has not changed it. */
+  private saved: number[] | null = null;
 
   private constructor(chain: number[]) {
     this.chain = chain;
-    this.saved = [...chain];
   }
 
   /**
@@ -64,6 +64,7 @@ export class OrphanList {
     if (this.has(node.ino)) return;
     node.dtime = this.head;
     node.dirty = true;
+    this.save();
     this.chain.unshift(node.ino);
   }
 
@@ -82,16 +83,23 @@ export class OrphanList {
     }
     node.dtime = 0;
     node.dirty = true;
+    this.save();
     this.chain.splice(at, 1);
   }
 
-  /** An op begins: what restore() goes back to. */
+  /** An op begins: the list as it is now is what restore() goes back to. */
   begin(): void {
-    this.saved = [...this.chain];
+    this.saved = null;
   }
 
   /** The op failed and its changes were rolled back: so is the list. */
   restore(): void {
-    this.chain = [...this.saved];
+    if (this.saved) this.chain = this.saved;
+    this.saved = null;
+  }
+
+  /** Before the op's first change: keeps the list as the op found it. */
+  private save(): void {
+    this.saved ??= [...this.chain];
   }
 }

@@ -1,6 +1,7 @@
 // Journaled images for the jbd2 tests: ext3/ext4 images made by mke2fs (reproducibly), block
 // access by number, the journal's blocks as debugfs maps them, and journals left needing
-// recovery by debugfs's journal commands (jo, jw, jc), which write real jbd2 transactions.
+// recovery by debugfs's journal commands (jo, jw, jc), which write real jbd2 transactions;
+// images with a file too wide for one journal transaction.
 
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -27,6 +28,41 @@ export function mkJournaled(path: string, o: JournaledImage): void {
   const args = ['-q', '-F', '-t', o.type, '-b', String(o.blockSize), '-U', UUID, '-E', `hash_seed=${UUID}`];
   if (o.from) args.push('-d', o.from);
   execFileSync('mke2fs', [...args, path], { env: { ...process.env, E2FSPROGS_FAKE_TIME: String(FAKE_TIME) }, stdio: 'pipe' });
+}
+
+/** Blocks of the file mkWideFile makes: preallocated over ~1,050 groups of 256 blocks. */
+export const WIDE_BLOCKS = 270_000;
+
+/**
+ * An ext3 or ext4 image (300 MiB, sparse on the host; 1 KiB blocks, 256 a group, the smallest
+ * journal: 1024 blocks) with /big: WIDE_BLOCKS blocks preallocated by debugfs (uninitialised
+ * extents on ext4, a block map with indirect blocks on ext3), whose bitmaps and descriptors
+ * are more than one journal transaction holds.
+ */
+export function mkWideFile(path: string, type: 'ext3' | 'ext4'): void {
+  rmSync(path, { force: true });
+  writeFileSync(path, '');
+  truncateSync(path, 300 * 1024 * 1024);
+  execFileSync('mke2fs', ['-q', '-F', '-t', type, '-b', '1024', '-O', '^resize_inode', '-g', '256', '-J', 'size=1', path], { stdio: 'pipe' });
+  debugfsWrite(path, ['write /dev/null big', `fallocate big 0 ${WIDE_BLOCKS - 1}`, `sif big size ${WIDE_BLOCKS * 1024}`]);
+}
+
+/** The superblock's free block count, as dumpe2fs shows it. */
+export const freeBlocks = (img: string) => Number(superblock(img)['Free blocks']);
+
+/** Copies an image keeping its holes (node's copyFileSync writes every byte of mkWideFile's 300 MiB). */
+export function sparseCopy(from: string, to: string): void {
+  execFileSync('cp', ['--sparse=always', from, to]);
+}
+
+/** The free block count debugfs leaves after `requests` (rm big, …) on a copy of `img`. */
+export function freeAfterDebugfs(img: string, requests: string[]): number {
+  const copy = `${img}.debugfs`;
+  sparseCopy(img, copy);
+  debugfsWrite(copy, requests);
+  const free = freeBlocks(copy);
+  rmSync(copy);
+  return free;
 }
 
 export function readBlock(img: string, block: number, bs: number): Uint8Array {
