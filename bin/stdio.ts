@@ -122,8 +122,7 @@ function saysMore(message: string, words: string): boolean {
  * What a command prints after `cmd: path: ` for a SysError: strerror(3)'s words, as POSIX tools
  * print them, and for damage or ENOSPC (SENTENCE_SHOWN) the sentence of the component that
  * refused, in parentheses, when it says more than the words: "Structure needs cleaning (ext2:
- * inode 12: …)", "No space left on device (ext2: …: the change needs 1180 blocks in one journal
- * transaction, more than the journal's 1010)".
+ * inode 12: …)", "No space left on device (ext2: no free inodes left)".
  */
 export function problem(err: SysError): string {
   const words = strerror(err.errno);
