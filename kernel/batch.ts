@@ -65,6 +65,14 @@ export interface BatchEntry {
 export type BatchOutcome = { value: unknown } | { errno: Errno; message: string };
 
 /**
+ * Whether an outcome is a failure. Told by its errno, not by a value: a value that is undefined
+ * (mkdir's, close's) may lose its key on the way (msgpackr).
+ */
+export function failedOutcome(o: BatchOutcome): o is { errno: Errno; message: string } {
+  return 'errno' in o;
+}
+
+/**
  * A client's batch as the core sends it to vfs. `given` must be { ops: [...] }, at most
  * MAX_BATCH_OPS of them, each { op, args?, linked? }, moving at most MAX_BATCH_BYTES; else the
  * whole batch is refused with EINVAL and a sentence. Each op is checked by `check` (which

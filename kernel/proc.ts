@@ -12,7 +12,7 @@ import {
   S_IFIFO, S_IFMT,
   type DirEntry, type FileType, type MountInfo, type Stat, type StatFs,
 } from './api.js';
-import type { BatchOutcome } from './batch.js';
+import { failedOutcome, type BatchOutcome } from './batch.js';
 import { byteString, bytesOf, fromByteString, toByteString } from './names.js';
 
 /** Who a process is: its user, its group, and its supplementary groups (none by default). */
@@ -524,9 +524,9 @@ export class Proc {
       }
     });
     const outcomes = (await this.sys('batch', { ops: sent })) as BatchOutcome[];
-    return outcomes.map((o, i): BatchResult => ('value' in o
-      ? { ok: true, value: inClientForm(ops[i].op, o.value) }
-      : { ok: false, error: clientError(new SysError(o.errno, o.message)) as SysError }));
+    return outcomes.map((o, i): BatchResult => (failedOutcome(o)
+      ? { ok: false, error: clientError(new SysError(o.errno, o.message)) as SysError }
+      : { ok: true, value: inClientForm(ops[i].op, o.value) }));
   }
 
   // ---- made of syscalls ----------------------------------------------------------------

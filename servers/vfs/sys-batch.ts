@@ -3,7 +3,7 @@
 // Each op runs through the same handler, with the same argument check, as when it comes alone.
 
 import {
-  FD_ARGS, SysError, fdOfProblem, isFdOf, validateOp, type BatchEntry, type BatchOutcome,
+  FD_ARGS, SysError, failedOutcome, fdOfProblem, isFdOf, validateOp, type BatchEntry, type BatchOutcome,
 } from '../../kernel/api.js';
 import { VFS_OPS, type VfsHandlers, type VfsOp } from './ops.js';
 
@@ -35,7 +35,7 @@ async function runOp(handlers: Record<string, Handler>, pid: number, ops: unknow
     if (typeof entry?.op !== 'string') throw new SysError('EINVAL', `batch: op ${i} names no op`);
     if (entry.refused) return { errno: entry.refused.errno, message: entry.refused.message };
     const { op } = entry;
-    if (entry.linked && i > 0 && !('value' in outcomes[i - 1])) {
+    if (entry.linked && i > 0 && failedOutcome(outcomes[i - 1])) {
       throw new SysError('ECANCELED', `${op}: not run: op ${i - 1} (${(ops[i - 1] as BatchEntry).op}), to which it is linked, failed`);
     }
     if (NOT_IN_A_BATCH.has(op)) throw new SysError('EINVAL', `${op} cannot be in a batch`);
@@ -46,7 +46,7 @@ async function runOp(handlers: Record<string, Handler>, pid: number, ops: unknow
       const problem = fdOfProblem(ref, i, ops as BatchEntry[]);
       if (problem !== null) throw new SysError('EINVAL', `${op}: argument '${key}': ${problem}`);
       const made = outcomes[ref.fdOf];
-      if (!('value' in made)) throw new SysError('EBADF', `${op}: argument '${key}': op ${ref.fdOf} (${(ops[ref.fdOf] as BatchEntry).op}), whose fd it names, failed`);
+      if (failedOutcome(made)) throw new SysError('EBADF', `${op}: argument '${key}': op ${ref.fdOf} (${(ops[ref.fdOf] as BatchEntry).op}), whose fd it names, failed`);
       args[key] = made.value;
     }
     args.pid = pid; // the batch's: an op's own arguments never say who calls

@@ -1,0 +1,57 @@
+// cp -r out of the kernel uses batches (issue 13, point 3; bin/copy.ts, bin/files.ts): a
+// directory's entries are lstat'ed a batch at a time and each small file is read whole with one
+// batch (open, read, close), so a tree of N small files costs about N crossings into vfs, where
+// it cost five each (lstat, open, two reads, close). What cp keeps does not change: contents,
+// modes and times, a large file read in chunks, a symlink, and a problem reported per file
+// while the rest is copied.
+
+import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { O_CREAT, O_WRONLY, boot, type SysError } from '../kernel/index.js';
+import { copyTree } from '../bin/copy.js';
+import { hostTree, kernelTree } from '../bin/files.js';
+import { seededBytes, tempDir } from './lib/e2fs.js';
+
+const FILES = 300;
+const BIG = (1 << 20) + 5;
+
+for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
+  t.test(policy, async (t) => {
+    const k = await boot({ policy });
+    t.teardown(() => k.halt());
+    const root = k.init;
+    await root.mkdir('/tmp/tree/sub', { recursive: true, mode: 0o755 });
+    for (let i = 0; i < FILES; i++) await root.writeFile(`/tmp/tree/sub/f${i}`, `file ${i}\n`.repeat(i % 7), 0o644);
+    await root.writeFile('/tmp/tree/big', seededBytes(BIG, 3), 0o644);
+    await root.writeFile('/tmp/tree/secret', 'not for uid 1000', 0o600);
+    await root.symlink('sub/f1', '/tmp/tree/link');
+    await root.utimes('/tmp/tree/sub/f5', 1_000_000_123.456, 1_200_000_456.789);
+    const fd = await root.open('/tmp/tree/sub/f6', O_WRONLY | O_CREAT);
+    await root.close(fd);
+    await root.chmod('/tmp/tree/sub/f6', 0o4755);
+
+    const user = await k.spawn({ uid: 1000, gid: 1000 });
+    const out = join(tempDir('rumpus-cp-batches-'), 'tree');
+    const reports: string[] = [];
+    const before = (await k.callCounts()).vfs;
+    const ok = await copyTree(kernelTree(user), '/tmp/tree', hostTree(), out, {
+      recursive: true, preserveTimes: true, report: (path, err: SysError) => reports.push(`${path}: ${err.errno}`),
+    });
+    const crossings = (await k.callCounts()).vfs - before;
+
+    t.notOk(ok, 'one problem');
+    t.same(reports, ['/tmp/tree/secret: EACCES'], 'the unreadable file is reported, by its own path');
+    t.same(readdirSync(join(out, 'sub')).length, FILES, 'every small file copied');
+    const same = Array.from({ length: FILES }, (_, i) => readFileSync(join(out, 'sub', `f${i}`), 'utf8') === `file ${i}\n`.repeat(i % 7));
+    t.ok(same.every(Boolean), 'with its bytes');
+    t.ok(Buffer.from(readFileSync(join(out, 'big'))).equals(Buffer.from(seededBytes(BIG, 3))), 'the file larger than a chunk too');
+    t.equal(statSync(join(out, 'sub/f6')).mode & 0o7777, 0o4755, 'modes kept');
+    t.equal(statSync(join(out, 'sub/f5')).mtimeMs, 1_200_000_456.789, 'times kept');
+    t.equal(readlinkSync(join(out, 'link')), 'sub/f1', 'the symlink');
+    t.ok(lstatSync(join(out, 'link')).isSymbolicLink());
+    // Per small file one batch; per directory a readdir and a batch of lstats per 256 entries;
+    // the big file five calls. Before batches it was five per small file.
+    t.ok(crossings <= FILES + 20, `${crossings} calls into vfs for ${FILES + 4} files (at most ${FILES + 20})`);
+  });
+}
