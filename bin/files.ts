@@ -35,8 +35,8 @@ export interface FileTree {
   lstat(path: string): Promise<FileInfo>;
   /**
    * lstat of many paths, each one's info or error in order, where the tree does it in fewer
-   * calls than one each (the kernel's: batches); absent elsewhere. Fails whole only when the
-   * calls themselves could not be made.
+   * calls than one each (the kernel's: batches); absent elsewhere. It may give fewer than asked
+   * (the rest are for lstat), and fails whole only when the calls could not be made.
    */
   lstatMany?(paths: string[]): Promise<(FileInfo | SysError)[]>;
   stat(path: string): Promise<FileInfo>;
@@ -79,6 +79,14 @@ export function pathUnder(root: string, path: string): string {
  */
 export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
   const at = (path: string) => (mount ? pathUnder(mount.root, path) : path);
+  // Batches are used until the kernel refuses them (ENOSYS: a rumpus serve, which does not
+  // carry them); then every call is made alone.
+  let batches = true;
+  const unlessNoBatches = (err: unknown): null => {
+    if (!(err instanceof SysError && err.errno === 'ENOSYS')) throw err;
+    batches = false;
+    return null;
+  };
   const info = (s: Awaited<ReturnType<Proc['stat']>>): FileInfo => ({
     type: fileTypeOf(s.mode), mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime, rdev: s.rdev,
   });
@@ -86,11 +94,11 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     lstat: async (path) => info(await p.lstat(at(path))),
     async lstatMany(paths) {
       const out: (FileInfo | SysError)[] = [];
-      for (let i = 0; i < paths.length; i += MAX_BATCH_OPS) {
-        const batch = await p.batch(paths.slice(i, i + MAX_BATCH_OPS).map((path) => ({ op: 'lstat', args: { path: at(path) } })));
-        for (const r of batch) out.push(r.ok ? info(r.value as Stat) : r.error);
+      for (let i = 0; i < paths.length && batches; i += MAX_BATCH_OPS) {
+        const batch = await p.batch(paths.slice(i, i + MAX_BATCH_OPS).map((path) => ({ op: 'lstat', args: { path: at(path) } }))).catch(unlessNoBatches);
+        for (const r of batch ?? []) out.push(r.ok ? info(r.value as Stat) : r.error);
       }
-      return out;
+      return out; // short when batches were refused: the rest are lstat'ed one by one
     },
     stat: async (path) => info(await p.stat(at(path))),
     readdir: async (path) => (await p.readdir(at(path))).map((e) => e.name),
@@ -98,7 +106,7 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     async openRead(path, size) {
       // A file smaller than a chunk is read whole in one batch (open, read, close); one that
       // turns out larger (it grew since lstat) is read as any other.
-      const whole = size !== undefined && size < CHUNK ? await p.readSmallFile(at(path), CHUNK) : null;
+      const whole = batches && size !== undefined && size < CHUNK ? await p.readSmallFile(at(path), CHUNK).catch(unlessNoBatches) : null;
       if (whole) return bytesReader(whole);
       const fd = await p.open(at(path), O_RDONLY);
       return { read: (n) => p.read(fd, n), close: () => p.close(fd) };

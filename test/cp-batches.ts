@@ -3,15 +3,17 @@
 // batch (open, read, close), so a tree of N small files costs about N crossings into vfs, where
 // it cost five each (lstat, open, two reads, close). What cp keeps does not change: contents,
 // modes and times, a large file read in chunks, a symlink, and a problem reported per file
-// while the rest is copied.
+// while the rest is copied. Over a connection to rumpus serve, which carries no batches, cp
+// makes its calls one by one.
 
 import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { O_CREAT, O_WRONLY, boot, type SysError } from '../kernel/index.js';
+import { O_CREAT, O_WRONLY, boot, connect, type SysError } from '../kernel/index.js';
 import { copyTree } from '../bin/copy.js';
 import { hostTree, kernelTree } from '../bin/files.js';
 import { seededBytes, tempDir } from './lib/e2fs.js';
+import { served } from './lib/serve.js';
 
 const FILES = 300;
 const BIG = (1 << 20) + 5;
@@ -55,3 +57,22 @@ for (const policy of ['monolithic', 'microkernel', 'multiprocess']) {
     t.ok(crossings <= FILES + 20, `${crossings} calls into vfs for ${FILES + 4} files (at most ${FILES + 20})`);
   });
 }
+
+t.test('over a connection, where batches are not served, cp makes its calls one by one', async (t) => {
+  const s = await served({ policy: 'monolithic' });
+  t.teardown(() => s.stop());
+  await s.k.init.mkdir('/tmp/tree', { mode: 0o755 });
+  for (let i = 0; i < 5; i++) await s.k.init.writeFile(`/tmp/tree/f${i}`, `remote ${i}`, 0o644);
+  const p = await connect(s.unix, { token: s.token });
+  t.teardown(() => p.exit().catch(() => {}));
+  t.match(await p.batch([{ op: 'getpid' }]).catch((err: SysError) => `${err.errno}: ${err.message}`),
+    'ENOSYS: batch: not served over a connection in protocol version 1; make its calls one by one', 'batch is ENOSYS, with a sentence');
+  const out = join(tempDir('rumpus-cp-remote-'), 'tree');
+  const reports: string[] = [];
+  const ok = await copyTree(kernelTree(p), '/tmp/tree', hostTree(), out, {
+    recursive: true, preserveTimes: false, report: (path, err) => reports.push(`${path}: ${err.errno}`),
+  });
+  t.ok(ok, 'copied');
+  t.same(reports, []);
+  t.same(readdirSync(out).sort().map((f) => readFileSync(join(out, f), 'utf8')), [0, 1, 2, 3, 4].map((i) => `remote ${i}`));
+});
