@@ -18,11 +18,12 @@ const NOT_IN_A_BATCH: ReadonlySet<string> = new Set(['spawn', 'halting', 'unmoun
 
 /** The batch syscall over `handlers`, the syscalls as vfs serves them (each guarded as recovery.ts guards it). */
 export function batchCall(handlers: { readonly [K in Exclude<VfsOp, 'batch'>]: (a: never) => unknown }): VfsHandlers<'batch'> {
+  const byName = handlers as unknown as Record<string, Handler>; // each checked by validateOp before its call
   return {
     batch: async ({ pid, ops }) => {
       if (!Array.isArray(ops)) throw new SysError('EINVAL', 'batch: ops must be an array');
       const outcomes: BatchOutcome[] = [];
-      for (let i = 0; i < ops.length; i++) outcomes.push(await runOp(handlers as unknown as Record<string, Handler>, pid, ops, i, outcomes));
+      for (let i = 0; i < ops.length; i++) outcomes.push(await runOp(byName, pid, ops, i, outcomes));
       return outcomes;
     },
   };
