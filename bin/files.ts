@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs/promises';
 import {
-  MAX_BATCH_OPS, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, fromHostError,
+  MAX_BATCH_OPS, MAX_IO, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, fromHostError,
   quoteName, toByteString, type FileType, type Proc, type Stat,
 } from '../kernel/index.js';
 
@@ -104,9 +104,10 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     readdir: async (path) => (await p.readdir(at(path))).map((e) => e.name),
     mkdir: (path, mode) => p.mkdir(at(path), mode),
     async openRead(path, size) {
-      // A file smaller than a chunk is read whole in one batch (open, read, close); one that
-      // turns out larger (it grew since lstat) is read as any other.
-      const whole = batches && size !== undefined && size < CHUNK ? await p.readSmallFile(at(path), CHUNK).catch(unlessNoBatches) : null;
+      // A file that one read can take (less than MAX_IO) is read whole in one batch (open, a
+      // read of a byte more than its size, close); one that turns out larger (it grew since
+      // lstat) is read as any other.
+      const whole = batches && size !== undefined && size < MAX_IO ? await p.readSmallFile(at(path), size + 1).catch(unlessNoBatches) : null;
       if (whole) return bytesReader(whole);
       const fd = await p.open(at(path), O_RDONLY);
       return { read: (n) => p.read(fd, n), close: () => p.close(fd) };
