@@ -44,11 +44,13 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
       fail(tree, path, err);
     }
   };
-  const one = async (s: string, d: string, depth: number): Promise<void> => {
+  /** Copies s to d; `known`: what an lstat of s gave already, if one was made. */
+  const one = async (s: string, d: string, depth: number, known?: FileInfo | SysError): Promise<void> => {
     if (depth > 256) return fail(from, s, new SysError('ELOOP', 'the tree is more than 256 directories deep'));
     let info;
     try {
-      info = await from.lstat(s);
+      if (known instanceof SysError) throw known;
+      info = known ?? (await from.lstat(s));
     } catch (err) {
       if (!(err instanceof SysError)) throw err;
       return fail(from, s, err);
@@ -71,7 +73,15 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
         await attempt(from, s, async () => {
           names = await from.readdir(s);
         });
-        for (const name of usableNames(from.show(s), names, report)) await one(join(s, name), join(d, name), depth + 1);
+        const usable = usableNames(from.show(s), names, report);
+        const paths = usable.map((name) => join(s, name));
+        // The entries' lstats at once where the tree can (a batch per 256 from the kernel);
+        // if those calls fail, each entry's own lstat will say why.
+        const infos = from.lstatMany ? await from.lstatMany(paths).catch((err: unknown) => {
+          if (!(err instanceof SysError)) throw err;
+          return [];
+        }) : [];
+        for (const [i, name] of usable.entries()) await one(paths[i], join(d, name), depth + 1, infos[i]);
         await attempt(to, d, async () => {
           await to.chmod(d, info.mode);
           if (opts.preserveTimes) await to.utimes(d, info.atime, info.mtime);
@@ -86,7 +96,7 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
         return;
       case 'reg':
         try {
-          await copyFile(from, s, to, d, info.mode);
+          await copyFile(from, s, to, d, info.mode, info.size);
           await to.chmod(d, info.mode);
           if (opts.preserveTimes) await to.utimes(d, info.atime, info.mtime);
         } catch (err) {

@@ -4,8 +4,8 @@
 
 import * as fs from 'node:fs/promises';
 import {
-  O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, fromHostError,
-  quoteName, toByteString, type FileType, type Proc,
+  MAX_BATCH_OPS, MAX_IO, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, S_IALLUGO, SysError, byteString, bytesOf, entryNameFault, fileTypeOf, fromByteString, fromHostError,
+  quoteName, toByteString, type FileType, type Proc, type Stat,
 } from '../kernel/index.js';
 
 export interface FileInfo {
@@ -33,10 +33,17 @@ export interface Writer {
 
 export interface FileTree {
   lstat(path: string): Promise<FileInfo>;
+  /**
+   * lstat of many paths, each one's info or error in order, where the tree does it in fewer
+   * calls than one each (the kernel's: batches); absent elsewhere. It may give fewer than asked
+   * (the rest are for lstat), and fails whole only when the calls could not be made.
+   */
+  lstatMany?(paths: string[]): Promise<(FileInfo | SysError)[]>;
   stat(path: string): Promise<FileInfo>;
   readdir(path: string): Promise<string[]>;
   mkdir(path: string, mode: number): Promise<void>;
-  openRead(path: string): Promise<Reader>;
+  /** Opens a file to read; `size`, what lstat said of it, lets a small file be read whole at once. */
+  openRead(path: string, size?: number): Promise<Reader>;
   /** Creates or truncates a file. */
   openWrite(path: string, mode: number): Promise<Writer>;
   readlink(path: string): Promise<string>;
@@ -72,15 +79,36 @@ export function pathUnder(root: string, path: string): string {
  */
 export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
   const at = (path: string) => (mount ? pathUnder(mount.root, path) : path);
+  // Batches are used until the kernel refuses them (ENOSYS: a rumpus serve, which does not
+  // carry them); then every call is made alone.
+  let batches = true;
+  const unlessNoBatches = (err: unknown): null => {
+    if (!(err instanceof SysError && err.errno === 'ENOSYS')) throw err;
+    batches = false;
+    return null;
+  };
   const info = (s: Awaited<ReturnType<Proc['stat']>>): FileInfo => ({
     type: fileTypeOf(s.mode), mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime, rdev: s.rdev,
   });
   return {
     lstat: async (path) => info(await p.lstat(at(path))),
+    async lstatMany(paths) {
+      const out: (FileInfo | SysError)[] = [];
+      for (let i = 0; i < paths.length && batches; i += MAX_BATCH_OPS) {
+        const batch = await p.batch(paths.slice(i, i + MAX_BATCH_OPS).map((path) => ({ op: 'lstat', args: { path: at(path) } }))).catch(unlessNoBatches);
+        for (const r of batch ?? []) out.push(r.ok ? info(r.value as Stat) : r.error);
+      }
+      return out; // short when batches were refused: the rest are lstat'ed one by one
+    },
     stat: async (path) => info(await p.stat(at(path))),
     readdir: async (path) => (await p.readdir(at(path))).map((e) => e.name),
     mkdir: (path, mode) => p.mkdir(at(path), mode),
-    async openRead(path) {
+    async openRead(path, size) {
+      // A file that one read can take (less than MAX_IO) is read whole in one batch (open, a
+      // read of a byte more than its size, close); one that turns out larger (it grew since
+      // lstat) is read as any other.
+      const whole = batches && size !== undefined && size < MAX_IO ? await p.readSmallFile(at(path), size + 1).catch(unlessNoBatches) : null;
+      if (whole) return bytesReader(whole);
       const fd = await p.open(at(path), O_RDONLY);
       return { read: (n) => p.read(fd, n), close: () => p.close(fd) };
     },
@@ -107,6 +135,15 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     utimes: (path, atime, mtime) => p.utimes(at(path), atime, mtime),
     lutimes: (path, atime, mtime) => p.lutimes(at(path), atime, mtime),
     show: (path) => (mount ? `${mount.image}:${path}` : path),
+  };
+}
+
+/** A Reader of bytes read already: them, then the end of the file. */
+function bytesReader(data: Uint8Array): Reader {
+  let at = 0;
+  return {
+    read: async (n) => data.subarray(at, (at = Math.min(data.length, at + n))),
+    close: async () => {},
   };
 }
 
@@ -224,9 +261,12 @@ async function reading<T>(p: Promise<T>): Promise<T> {
   }
 }
 
-/** Copies one regular file's bytes; all-zero chunks become holes. An error reading the source is marked (failedReading). */
-export async function copyFile(from: FileTree, src: string, to: FileTree, dst: string, mode: number): Promise<number> {
-  const r = await reading(from.openRead(src));
+/**
+ * Copies one regular file's bytes; all-zero chunks become holes. `size` is what lstat said of
+ * the source, if known. An error reading the source is marked (failedReading).
+ */
+export async function copyFile(from: FileTree, src: string, to: FileTree, dst: string, mode: number, size?: number): Promise<number> {
+  const r = await reading(from.openRead(src, size));
   try {
     const w = await to.openWrite(dst, mode);
     try {

@@ -22,6 +22,8 @@ export { FsInstances, firstFsid } from './fs-instances.js';
 export { BlockUnit, type BlockDevice, type BlockWrite } from './block-unit.js';
 export { checkCommit, checkRequest, checkWritable, type UnitBounds } from './block-requests.js';
 export { byteString, bytesOf, isByteString } from './names.js';
+export { validateOp } from './validate.js';
+export { FD_ARGS, failedOutcome, fdOfProblem, isFdOf, type BatchEntry, type BatchOutcome, type FdOf } from './batch.js';
 
 /**
  * What a reincarnation is told: which incarnation it is and what the core kept for it.

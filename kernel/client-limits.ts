@@ -39,22 +39,41 @@ export class CallsInFlight {
    * to call once it is answered.
    */
   admit(pid: number, op: string, args: Record<string, unknown>): () => void {
+    return this.take(pid, op, 1, readAsks(op, args));
+  }
+
+  /**
+   * admit() for a batch (kernel/batch.ts): each of its ops counts as a call in flight (an empty
+   * batch as one), and its reads' lengths in all as the bytes they ask for; refused whole, with
+   * EAGAIN, when they do not all fit.
+   */
+  admitBatch(pid: number, ops: readonly { op: string; args: Record<string, unknown> }[]): () => void {
+    let asks = 0;
+    for (const { op, args } of ops) asks += readAsks(op, args);
+    return this.take(pid, 'batch', Math.max(1, ops.length), asks);
+  }
+
+  private take(pid: number, op: string, calls: number, asks: number): () => void {
     const load = this.load.get(pid) ?? { calls: 0, readBytes: 0 };
-    if (load.calls >= MAX_CALLS_IN_FLIGHT) {
-      throw new SysError('EAGAIN', `${op}: process ${pid} has ${MAX_CALLS_IN_FLIGHT} calls in flight already; wait for some to finish`);
+    if (load.calls + calls > MAX_CALLS_IN_FLIGHT) {
+      const what = calls === 1 ? '' : ` with its ${calls} ops`;
+      throw new SysError('EAGAIN', `${op}: process ${pid} has ${load.calls} calls in flight already, and at most ${MAX_CALLS_IN_FLIGHT} may be${what}; wait for some to finish`);
     }
-    // A length that is not a byte count is vfs's to refuse; it asks for nothing here.
-    const asks = (op === 'read' || op === 'pread') && Number.isSafeInteger(args.length) ? Math.max(0, args.length as number) : 0;
     if (asks > 0 && load.readBytes > 0 && load.readBytes + asks > MAX_READ_BYTES_IN_FLIGHT) {
       throw new SysError('EAGAIN', `${op}: process ${pid} has reads of ${load.readBytes} bytes in flight already, and at most ${MAX_READ_BYTES_IN_FLIGHT} may be; wait for some to finish`);
     }
-    load.calls++;
+    load.calls += calls;
     load.readBytes += asks;
     this.load.set(pid, load);
     return () => {
-      load.calls--;
+      load.calls -= calls;
       load.readBytes -= asks;
       if (load.calls === 0) this.load.delete(pid);
     };
   }
+}
+
+/** The bytes a read (read, pread) asks for; 0 for any other op, and for a length that is not a byte count (vfs's to refuse). */
+function readAsks(op: string, args: Record<string, unknown>): number {
+  return (op === 'read' || op === 'pread') && Number.isSafeInteger(args.length) ? Math.max(0, args.length as number) : 0;
 }

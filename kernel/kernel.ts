@@ -11,6 +11,7 @@
 // keep across their own restarts).
 
 import { SysError } from '../ipc/errno.js';
+import { batchEntries } from './batch.js';
 import { CallsInFlight, MAX_PROCS } from './client-limits.js';
 import { checkBootOptions, placementSpecOf, type BootOptions, type BootSettings, type MountSpec } from './boot-options.js';
 import { Domain, MAIN } from './domain.js';
@@ -333,7 +334,8 @@ export class Kernel {
 
   /**
    * The syscall boundary: a call from client process `pid`, which the core bound when it made
-   * the process; only client syscalls, with their own arguments (clientArgs), at most
+   * the process; only client syscalls, with their own arguments (clientArgs), or a batch of them
+   * (`batch`, { ops }: kernel/batch.ts, each op checked as if alone), at most
    * MAX_CALLS_IN_FLIGHT at once and reads asking for MAX_READ_BYTES_IN_FLIGHT in all (EAGAIN
    * beyond). A failure is given as `failure` makes it: as vfs gave it by default, in client
    * form for a Proc.
@@ -345,8 +347,14 @@ export class Kernel {
     let args: Record<string, unknown>;
     let answered: () => void;
     try {
-      args = clientArgs(op, given);
-      answered = this.inFlight.admit(pid, op, args);
+      if (op === 'batch') {
+        const ops = batchEntries(given, (inner, innerArgs) => this.batchOpArgs(pid, inner, innerArgs));
+        answered = this.inFlight.admitBatch(pid, ops);
+        args = { ops };
+      } else {
+        args = clientArgs(op, given);
+        answered = this.inFlight.admit(pid, op, args);
+      }
     } catch (err) {
       return Promise.reject(failure(err));
     }
@@ -368,6 +376,18 @@ export class Kernel {
     // under every policy: calls made one after another without waiting count together.
     done.then(answered, answered);
     return done;
+  }
+
+  /**
+   * One op of a batch checked as the syscall it would be alone: clientArgs, and, when vfs is in
+   * another domain, vfs's own check of its arguments, which callNow makes of a call alone (vfs
+   * checks each op again as it runs it, servers/vfs/sys-batch.ts).
+   */
+  private batchOpArgs(pid: number, op: string, given: unknown): Record<string, unknown> {
+    const args = clientArgs(op, given);
+    const vfs = this.placement.defs.get('vfs');
+    if (vfs && this.placement.home.get('vfs') !== MAIN) validateRequest(vfs, op, { ...args, pid });
+    return args;
   }
 
   /** A syscall's result, once vfs answered it: a process that exited is gone. */

@@ -12,6 +12,7 @@ import {
   S_IFIFO, S_IFMT,
   type DirEntry, type FileType, type MountInfo, type Stat, type StatFs,
 } from './api.js';
+import { failedOutcome, type BatchOutcome } from './batch.js';
 import { byteString, bytesOf, fromByteString, toByteString } from './names.js';
 
 /** Who a process is: its user, its group, and its supplementary groups (none by default). */
@@ -155,6 +156,38 @@ export function clientError(err: unknown): unknown {
   const message = fromByteString(err.message);
   return message === err.message ? err : new SysError(err.errno, message);
 }
+
+/**
+ * The syscalls whose results a client takes in another form than vfs gives them: names (byte
+ * strings) in client form, readdir's entries with their raw bytes. The others' are as they are.
+ */
+const CLIENT_FORM: Readonly<Record<string, (result: unknown) => unknown>> = {
+  readdir: (entries) => (entries as DirEntry[]).map((e): ReaddirEntry => ({ name: fromByteString(e.name), raw: bytesOf(e.name), ino: e.ino, type: e.type })),
+  readlink: (target) => fromByteString(target as string),
+  getcwd: (path) => fromByteString(path as string),
+  mounts: (mounts) => (mounts as MountInfo[]).map((m) => ({ ...m, target: fromByteString(m.target) })),
+};
+
+/** A syscall's result in client form (CLIENT_FORM). */
+function inClientForm(op: string, result: unknown): unknown {
+  return Object.hasOwn(CLIENT_FORM, op) ? CLIENT_FORM[op](result) : result;
+}
+
+/**
+ * One op of a batch (Proc.batch): a client syscall but exit, with its arguments by name as
+ * CLIENT_SYSCALLS lists them (paths as ClientPaths; no defaults: open takes flags and mode).
+ * An fd or newfd argument may be { fdOf: i }: the fd that op i of the same batch (an earlier
+ * open, dup or dup2) made.
+ */
+export interface BatchOp {
+  op: string;
+  args?: Record<string, unknown>;
+  /** Run only if the op before it succeeded; else it fails with ECANCELED, and so do ops linked to it. */
+  linked?: boolean;
+}
+
+/** What one op of a batch came to: its value (in client form, as the syscall's method gives it) or its error. */
+export type BatchResult = { ok: true; value: unknown } | { ok: false; error: SysError };
 
 /** Node-style flag strings, for convenience: 'r', 'r+', 'w', 'w+', 'wx', 'a', 'a+', 'ax'. */
 const FLAG_STRINGS: Record<string, number> = {
@@ -324,8 +357,7 @@ export class Proc {
   }
   /** The entries of a directory, without '.' and '..', in the file system's order. */
   async readdir(path: ClientPath): Promise<ReaddirEntry[]> {
-    const entries = (await this.sys('readdir', { path })) as DirEntry[];
-    return entries.map((e) => ({ name: fromByteString(e.name), raw: bytesOf(e.name), ino: e.ino, type: e.type }));
+    return inClientForm('readdir', await this.sys('readdir', { path })) as ReaddirEntry[];
   }
   unlink(path: ClientPath): Promise<void> {
     return this.sys('unlink', { path }) as Promise<void>;
@@ -374,7 +406,7 @@ export class Proc {
   }
   /** A symbolic link's target, in client form. */
   async readlink(path: ClientPath): Promise<string> {
-    return fromByteString((await this.sys('readlink', { path })) as string);
+    return inClientForm('readlink', await this.sys('readlink', { path })) as string;
   }
   truncate(path: ClientPath, length: number): Promise<void> {
     return this.sys('truncate', { path, length }) as Promise<void>;
@@ -440,7 +472,7 @@ export class Proc {
   }
   /** The current directory's path, in client form. */
   async getcwd(): Promise<string> {
-    return fromByteString((await this.sys('getcwd', {})) as string);
+    return inClientForm('getcwd', await this.sys('getcwd', {})) as string;
   }
   /**
    * Mounts a file system (root only): fstype is its component, source an image for ext2, key
@@ -456,8 +488,7 @@ export class Proc {
   }
   /** The mounts, each target in client form. */
   async mounts(): Promise<MountInfo[]> {
-    const mounts = (await this.sys('mounts', {})) as MountInfo[];
-    return mounts.map((m) => ({ ...m, target: fromByteString(m.target) }));
+    return inClientForm('mounts', await this.sys('mounts', {})) as MountInfo[];
   }
   /** Sets the file-mode creation mask (its low 9 bits); returns the previous one. */
   umask(mask: number): Promise<number> {
@@ -472,7 +503,53 @@ export class Proc {
     return this.sys('exit', {}) as Promise<void>;
   }
 
+  /**
+   * Submits ops to run in order as one message, which crosses into vfs once (kernel/batch.ts),
+   * and gives each op's outcome in order. One failing does not stop the others, except those
+   * linked after it (ECANCELED). An op is checked as if it came alone: ENOSYS or EINVAL in its
+   * place for one a client cannot make or arguments it does not take; EBADF for an { fdOf } whose
+   * op failed. Ops that would wait on a pipe give EINTR rather than be made again. The batch
+   * itself fails (nothing runs) with EINVAL past MAX_BATCH_OPS ops or MAX_BATCH_BYTES bytes,
+   * for ops that are not { op, args, linked }, or for a path that is no name (as toByteString);
+   * with EAGAIN when its ops would pass the limits on calls in flight.
+   */
+  async batch(ops: readonly BatchOp[]): Promise<BatchResult[]> {
+    if (!Array.isArray(ops)) throw new SysError('EINVAL', 'batch: ops must be an array');
+    const sent = ops.map((o, i) => {
+      if (o === null || typeof o !== 'object' || o.args === null || typeof o.args !== 'object') return o; // the core's to refuse
+      try {
+        return { ...o, args: pathsAsBytes(o.op, o.args) };
+      } catch (err) {
+        throw err instanceof SysError ? new SysError(err.errno, `batch: op ${i}: ${err.message}`) : err;
+      }
+    });
+    const outcomes = (await this.sys('batch', { ops: sent })) as BatchOutcome[];
+    return outcomes.map((o, i): BatchResult => (failedOutcome(o)
+      ? { ok: false, error: clientError(new SysError(o.errno, o.message)) as SysError }
+      : { ok: true, value: inClientForm(ops[i].op, o.value) }));
+  }
+
   // ---- made of syscalls ----------------------------------------------------------------
+
+  /**
+   * A small regular file's whole content, read with one batch (open, a read of up to `limit`
+   * bytes, close): one crossing into vfs. Null when the file holds `limit` bytes or more (the
+   * read was not short), so that more may follow; nothing stays open. Fails as open, read or
+   * close would, the first of them that failed; `limit` is at most MAX_IO. Not for a FIFO,
+   * whose open would wait and whose short read is no end: readFile does not use it, as it cannot
+   * know the type before the open (a batch runs its ops whatever their values).
+   */
+  async readSmallFile(path: ClientPath, limit: number): Promise<Uint8Array | null> {
+    const fd = { fdOf: 0 };
+    const [opened, read, closed] = await this.batch([
+      { op: 'open', args: { path, flags: O_RDONLY, mode: 0 } },
+      { op: 'read', args: { fd, length: limit }, linked: true },
+      { op: 'close', args: { fd } },
+    ]);
+    for (const r of [opened, read, closed]) if (!r.ok) throw r.error;
+    const data = (read as { value: Uint8Array }).value;
+    return data.length < limit ? data : null;
+  }
 
   /** A whole file's content. */
   async readFile(path: ClientPath): Promise<Uint8Array> {

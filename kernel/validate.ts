@@ -73,10 +73,19 @@ function mismatch(type: string, v: unknown): string {
  * a transport runs it.
  */
 export function validateRequest(def: ComponentDef, op: string, args: unknown): asserts args is Record<string, unknown> {
-  const spec = Object.hasOwn(def.ops, op) ? def.ops[op] : undefined;
-  if (!spec) throw new SysError('ENOSYS', `${def.name}: unknown op '${op}'`);
+  validateOp(def.name, def.ops, op, args);
+}
+
+/**
+ * validateRequest against an op table of component `name`: for a component that checks the
+ * requests it carries inside one of its own (vfs's batch, servers/vfs/sys-batch.ts), with the
+ * same errnos and sentences as a request that came alone.
+ */
+export function validateOp(name: string, ops: Readonly<Record<string, OpSpec>>, op: string, args: unknown): asserts args is Record<string, unknown> {
+  const spec = Object.hasOwn(ops, op) ? ops[op] : undefined;
+  if (!spec) throw new SysError('ENOSYS', `${name}: unknown op '${op}'`);
   const problem = argsProblem(spec, args);
-  if (problem !== undefined) throw new SysError('EINVAL', `${def.name}.${op}: ${problem}`);
+  if (problem !== undefined) throw new SysError('EINVAL', `${name}.${op}: ${problem}`);
 }
 
 /** One declared argument, its ArgSpec taken apart once. */

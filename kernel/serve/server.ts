@@ -452,6 +452,7 @@ class Connection {
 
   private async run(call: WireCall): Promise<unknown> {
     if (call.kind === 'ctl') return this.control(call);
+    if (call.op === 'batch') throw new SysError('ENOSYS', 'batch: not served over a connection in protocol version 1; make its calls one by one');
     if (ADMIN_SYSCALLS.has(call.op) && !this.grant!.admin) {
       throw new SysError('EPERM', `${call.op}: needs an admin token over a connection (it names host files and changes what every client sees)`);
     }

@@ -16,7 +16,7 @@
 // The parts, as MINIX's vfs is cut: ops.ts (the syscall table), fs-requests.ts (the only
 // calls to file systems), recovery.ts, access.ts (permission policy), namei.ts (path walk),
 // mounts.ts and procs.ts (the tables), pipes.ts (pipe objects, for pipe() and FIFOs), and one
-// file per family of syscalls (sys-*.ts).
+// file per family of syscalls (sys-*.ts), sys-batch.ts running a batch of the others.
 
 import { defineComponent, type Context } from '../../kernel/api.js';
 import { emptyVfs } from './context.js';
@@ -24,6 +24,7 @@ import { FILESYSTEMS } from './fs-requests.js';
 import { VFS_OPS, WALKS_A_PATH, type VfsOp } from './ops.js';
 import { handleStale } from './recovery.js';
 import { attrCalls } from './sys-attrs.js';
+import { batchCall } from './sys-batch.js';
 import { fdCalls } from './sys-fds.js';
 import { fileCalls } from './sys-files.js';
 import { mountCalls } from './sys-mounts.js';
@@ -59,6 +60,7 @@ async function serve(ctx: Context, kept?: ReadonlyMap<string, unknown>) {
     ...nameCalls(vfs),
     ...attrCalls(vfs),
     ...mountCalls(vfs),
-  } satisfies { [K in VfsOp]: (a: never) => unknown };
-  return handleStale(handlers, WALKS_A_PATH, vfs.mounts);
+  } satisfies { [K in Exclude<VfsOp, 'batch'>]: (a: never) => unknown };
+  const guarded = handleStale(handlers, WALKS_A_PATH, vfs.mounts);
+  return { ...guarded, ...batchCall(guarded) };
 }

@@ -63,6 +63,12 @@ export const VFS_OPS = {
   mount: { args: p({ target: 'string', fstype: 'string', source: 'string?', readonly: 'boolean?', key: 'bytes?', partition: 'uint?' }), idempotent: false },
   unmount: { args: p({ target: 'string' }), idempotent: false },
   mounts: { args: p(), idempotent: true },
+  /**
+   * Runs a client's ops in order and answers each one's outcome ({ value } or { errno, message }):
+   * ops is what the core made of them, BatchEntry[] (kernel/batch.ts; servers/vfs/sys-batch.ts).
+   * Not idempotent: what ran before a restart is not run again.
+   */
+  batch: { args: p({ ops: 'any' }), idempotent: false },
   /** The core's first call at halt: calls waiting on a pipe or FIFO end (EIO), and no wait begins any more. */
   halting: { args: {}, idempotent: true },
   /** The core's last call at halt: unmount (and so sync) everything, innermost first. */
@@ -101,5 +107,5 @@ export const WALKS_A_PATH: { readonly [K in VfsOp]: boolean } = {
   truncate: true, ftruncate: false, fsync: false, sync: false,
   chmod: true, fchmod: false, chown: true, lchown: true, fchown: false, utimes: true, futimes: false, access: true,
   statfs: true, chdir: true, getcwd: false,
-  mount: true, unmount: true, mounts: false, halting: false, unmountAll: false,
+  mount: true, unmount: true, mounts: false, batch: false, halting: false, unmountAll: false,
 };
