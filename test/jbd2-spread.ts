@@ -14,7 +14,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DEFAULT_MOUNTS, boot } from '../kernel/index.js';
 import { debugfs, debugfsWrite, fsckClean, superblock, tempDir } from './lib/e2fs.js';
 import { errnoOf } from './lib/errno.js';
@@ -34,6 +34,14 @@ const blocksOf = (img: string, path: string) => Number(/Blockcount: (\d+)/.exec(
 const lastOrphan = (img: string) => Number(superblock(img)['First orphan inode'] ?? 0);
 
 /** Boots a monolithic kernel with `img` at /j (read-only if asked), runs fn, halts. */
+/** After an op that frees a file: the image clean (both e2fsck checks), `free` blocks free (`why`), the orphan list empty. */
+function checkFreed(t: Test, img: string, free: number, why: string): void {
+  const r = fsckClean(img);
+  t.ok(r.clean, 'the image is clean (both e2fsck checks)', { report: r.report });
+  t.equal(freeBlocks(img), free, why);
+  t.equal(lastOrphan(img), 0, 'and the orphan list empty');
+}
+
 async function withMount<T>(img: string, readonly: boolean, fn: (p: Awaited<ReturnType<Awaited<ReturnType<typeof boot>>['spawn']>>) => Promise<T>): Promise<T> {
   const k = await boot({ policy: 'monolithic', mounts: [...DEFAULT_MOUNTS, { target: '/j', fstype: 'ext2', source: img, readonly }] });
   try {
@@ -113,10 +121,7 @@ t.test('ext4: a wide file unlinked while open keeps its blocks until its last cl
     await p.close(fd);
     t.equal((await p.statfs('/j')).bfree, freeAfter, 'the last close frees every block');
   });
-  const r = fsckClean(img);
-  t.ok(r.clean, 'the image is clean (both e2fsck checks)', { report: r.report });
-  t.equal(freeBlocks(img), freeAfter, 'with the free count debugfs\'s rm leaves');
-  t.equal(lastOrphan(img), 0, 'and the orphan list empty');
+  checkFreed(t, img, freeAfter, 'with the free count debugfs\'s rm leaves');
 });
 
 t.test('ext4: a file wider than half a transaction but not than one is freed whole by the step after the op', { skip: NO_E2FSPROGS }, async (t) => {
@@ -129,10 +134,7 @@ t.test('ext4: a file wider than half a transaction but not than one is freed who
     await p.unlink('/j/half');
     t.equal((await p.statfs('/j')).bfree, freeAfter, 'every block is free when the unlink answers');
   });
-  const r = fsckClean(img);
-  t.ok(r.clean, 'the image is clean (both e2fsck checks)', { report: r.report });
-  t.equal(freeBlocks(img), freeAfter, 'with the free count debugfs\'s rm leaves');
-  t.equal(lastOrphan(img), 0, 'and the orphan list empty');
+  checkFreed(t, img, freeAfter, 'with the free count debugfs\'s rm leaves');
 });
 
 t.test('ext4: a fragmented file truncated and removed in steps, its extent tree reshaped only at the end', { skip: NO_E2FSPROGS }, async (t) => {
@@ -155,8 +157,5 @@ t.test('ext4: a fragmented file truncated and removed in steps, its extent tree 
     await p.unlink('/j/frag');
     t.equal((await p.statfs('/j')).bfree, freeBefore + held, 'the unlink freed the rest before it answered, with no step left for the unmount');
   });
-  const r = fsckClean(img);
-  t.ok(r.clean, 'the image is clean (both e2fsck checks)', { report: r.report });
-  t.equal(freeBlocks(img), freeBefore + held, 'with every block of the file free');
-  t.equal(lastOrphan(img), 0, 'and the orphan list empty');
+  checkFreed(t, img, freeBefore + held, 'with every block of the file free');
 });
