@@ -14,7 +14,7 @@ export const MiB = 1024 * 1024;
 
 /** Why the partition tests cannot run here, or null when they can. */
 export function diskToolsMissing(): string | null {
-  for (const [tool, pkg] of [['sfdisk', 'fdisk'], ['sgdisk', 'gdisk'], ['mkfs.vfat', 'dosfstools'], ['mke2fs', 'e2fsprogs']]) {
+  for (const [tool, pkg] of [['sfdisk', 'fdisk'], ['fdisk', 'fdisk'], ['sgdisk', 'gdisk'], ['mkfs.vfat', 'dosfstools'], ['mke2fs', 'e2fsprogs']]) {
     if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).error) return `${tool} is not installed (CI installs ${pkg})`;
   }
   return null;
