@@ -1,6 +1,7 @@
 // rumpus bench: the same workloads under each policy and transport, with the cost of a bare
 // boundary, boot and idle CPU measured in the same run, and the ext2 and ext4 workloads through
-// a peer library too. The result is one BenchReport, printed as a table (table.ts), JSON, or SVG (svg.ts).
+// a peer library too. The result is one BenchReport, printed as a table (table.ts), JSON, or SVG
+// (svg.ts).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

@@ -87,8 +87,9 @@ CPU per operation, with each p50's ratio to monolithic. In the same run it measu
 boundaries cost (in-process async call, worker postMessage, piscina.run, child_process IPC),
 starting bare threads and processes, each policy's boot time, and the CPU of an idle
 microkernel system. The ext2 and ext4 workloads (--workloads ext2, ext4 or all) also run
-through the ext2fs package, the peer. The cgd workloads (--workloads cgd or all) run once, apart from --policies:
-block I/O through cgd with its cipher in main, in a thread and in a pool, against plain blk.
+through the ext2fs package, the peer. The cgd workloads (--workloads cgd or all) run once,
+apart from --policies: block I/O through cgd with its cipher in main, in a thread and in a
+pool, against plain blk.
 See bench/README.md for every workload and the JSON shape.
 
   --policies LIST     comma-separated policies or placement files (default

@@ -8,6 +8,7 @@
 
 import { SysError, type Errno } from '../ipc/errno.js';
 import { MAX_IO } from '../ipc/frame.js';
+import { readAsks } from './client-limits.js';
 import { isPlainObject } from './validate.js';
 
 /**
@@ -126,7 +127,8 @@ export function batchEntries(given: unknown, check: (op: string, args: unknown) 
 
 /** The bytes an op moves: a write's data, what a read asks for (up to MAX_IO, the most it returns). */
 function movedBytes(op: string, args: Record<string, unknown>): number {
-  if ((op === 'read' || op === 'pread') && Number.isSafeInteger(args.length)) return Math.min(Math.max(0, args.length as number), MAX_IO);
+  const asks = readAsks(op, args);
+  if (asks > 0) return Math.min(asks, MAX_IO);
   if ((op === 'write' || op === 'pwrite') && args.data instanceof Uint8Array) return args.data.byteLength;
   return 0;
 }

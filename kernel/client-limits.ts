@@ -74,6 +74,6 @@ export class CallsInFlight {
 }
 
 /** The bytes a read (read, pread) asks for; 0 for any other op, and for a length that is not a byte count (vfs's to refuse). */
-function readAsks(op: string, args: Record<string, unknown>): number {
+export function readAsks(op: string, args: Record<string, unknown>): number {
   return (op === 'read' || op === 'pread') && Number.isSafeInteger(args.length) ? Math.max(0, args.length as number) : 0;
 }

@@ -183,16 +183,24 @@ for (const policy of ALL_POLICIES.filter((p) => p !== 'monolithic')) {
   });
 }
 
-t.test('the cache holds at most NAME_CACHE_ENTRIES entries', (t) => {
+/**
+ * A cache alone, over one mount whose root is inode 1, and `walked(i)`: a walk from the root to
+ * directory n<i> (inode i), which puts two entries (the name, its attributes) and the root's.
+ */
+function bareCache() {
   const cache = new NameCache(() => 0, () => false);
   const m = { id: 1, fs: 'tmpfs' } as Mount;
   const attr = (ino: number): Attr => ({
     ino, gen: 1, mode: 0o40755, nlink: 2, uid: 0, gid: 0, size: 0, blocks: 0, blksize: 4096, rdev: 0, atime: 0, mtime: 0, ctime: 0,
   });
   const root = { mnt: m, h: { ino: 1, gen: 1 } };
-  for (let i = 2; i < NAME_CACHE_ENTRIES; i++) {
-    cache.walked(root, [`n${i}`], { start: attr(1), steps: [{ handle: { ino: i, gen: 1 }, attr: attr(i) }] }, cache.mark(m));
-  }
+  const walked = (i: number) => cache.walked(root, [`n${i}`], { start: attr(1), steps: [{ handle: { ino: i, gen: 1 }, attr: attr(i) }] }, cache.mark(m));
+  return { cache, m, root, walked };
+}
+
+t.test('the cache holds at most NAME_CACHE_ENTRIES entries', (t) => {
+  const { cache, m, root, walked } = bareCache();
+  for (let i = 2; i < NAME_CACHE_ENTRIES; i++) walked(i);
   t.equal(cache.size, NAME_CACHE_ENTRIES, 'full');
   t.ok(cache.walk(root, [`n${NAME_CACHE_ENTRIES - 1}`])?.rest.length === 0, 'the last name walked is known');
   t.equal(cache.walk(root, ['n2'])?.rest.length, 1, 'the first ones were let go');
@@ -202,13 +210,7 @@ t.test('the cache holds at most NAME_CACHE_ENTRIES entries', (t) => {
 });
 
 t.test('a full cache lets go of what was not used since, before what was', (t) => {
-  const cache = new NameCache(() => 0, () => false);
-  const m = { id: 1, fs: 'tmpfs' } as Mount;
-  const attr = (ino: number): Attr => ({
-    ino, gen: 1, mode: 0o40755, nlink: 2, uid: 0, gid: 0, size: 0, blocks: 0, blksize: 4096, rdev: 0, atime: 0, mtime: 0, ctime: 0,
-  });
-  const root = { mnt: m, h: { ino: 1, gen: 1 } };
-  const walked = (i: number) => cache.walked(root, [`n${i}`], { start: attr(1), steps: [{ handle: { ino: i, gen: 1 }, attr: attr(i) }] }, cache.mark(m));
+  const { cache, root, walked } = bareCache();
   // Two entries a walk (the name, its attributes) and the root's attributes.
   const fill = (NAME_CACHE_ENTRIES - 2) / 2;
   for (let i = 2; i < 2 + fill; i++) walked(i);

@@ -130,9 +130,10 @@ async function readHeader(disk: DiskReader, at: number, ss: SectorSize): Promise
  * LBAs or two overlapping.
  */
 export async function readGpt(disk: DiskReader): Promise<PartitionTable> {
+  const found = (h: Headers) => h.primary.ok || h.backup.ok;
   const at512 = await headersAt(disk, SECTOR);
-  const found = at512.primary.ok || at512.backup.ok || disk.size % 4096 !== 0 ? at512 : await headersAt(disk, 4096);
-  const { primary, backup, last, ss } = found.primary.ok || found.backup.ok ? found : at512;
+  const at4096 = found(at512) || disk.size % 4096 !== 0 ? null : await headersAt(disk, 4096);
+  const { primary, backup, last, ss } = at4096 && found(at4096) ? at4096 : at512;
   const notes: string[] = [];
   let chosen: Read = primary;
   if (!primary.ok) {
@@ -148,8 +149,16 @@ export async function readGpt(disk: DiskReader): Promise<PartitionTable> {
   return { scheme: 'gpt', diskSize: disk.size, sectorSize: ss, id, partitions, notes };
 }
 
-/** Both headers of `disk` read at LBAs of `ss` bytes, and the last LBA (the backup's place). */
-async function headersAt(disk: DiskReader, ss: SectorSize): Promise<{ primary: Read; backup: Read; last: number; ss: SectorSize }> {
+/** Both headers of a disk read at LBAs of `ss` bytes, and its last LBA (the backup's place). */
+interface Headers {
+  primary: Read;
+  backup: Read;
+  last: number;
+  ss: SectorSize;
+}
+
+/** The Headers of `disk` at LBAs of `ss` bytes. */
+async function headersAt(disk: DiskReader, ss: SectorSize): Promise<Headers> {
   const last = disk.size / ss - 1;
   const primary = await readHeader(disk, 1, ss);
   const backup = last > 1 ? await readHeader(disk, last, ss) : ({ ok: false, why: 'the disk has no sector for it' } as const);

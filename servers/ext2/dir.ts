@@ -452,7 +452,8 @@ export class Directories {
    */
   async list(dir: Inode, cookie: number, count: number, typeOf: (ino: number) => Promise<FileType>): Promise<DirPage> {
     const idx = await this.index(dir);
-    const listed = await (this.indexed(dir) ? this.listByHash : this.listByOffset).call(this, dir, idx, cookie, Math.max(1, count));
+    const most = Math.max(1, count);
+    const listed = this.indexed(dir) ? await this.listByHash(dir, idx, cookie, most) : await this.listByOffset(dir, idx, cookie, most);
     const entries: DirEntry[] = [];
     for (const f of listed.found) entries.push({ name: f.name, ino: f.ino, type: TYPE_NAMES.get(f.type) ?? (await typeOf(f.ino)) });
     return { entries, cookie: listed.cookie, eof: listed.eof };
