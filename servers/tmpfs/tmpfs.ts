@@ -530,7 +530,9 @@ export class Tmpfs implements FsInstance {
 
   private get(h: Handle): Inode {
     const node = this.inodes.get(h.ino);
-    if (!node || node.gen !== h.gen) throw new SysError('ESTALE', `inode ${h.ino} (generation ${h.gen}) no longer exists`);
+    // Not the generation: it starts at random (see the constructor), and vfs passes this sentence
+    // on to the caller, which would then differ from run to run and from policy to policy.
+    if (!node || node.gen !== h.gen) throw new SysError('ESTALE', `inode ${h.ino} no longer exists (its number may name a newer file)`);
     return node;
   }
 
