@@ -23,6 +23,7 @@ export { BlockUnit, type BlockDevice, type BlockWrite } from './block-unit.js';
 export { checkCommit, checkRequest, checkWritable, type UnitBounds } from './block-requests.js';
 export { byteString, bytesOf, isByteString } from './names.js';
 export { validateOp } from './validate.js';
+export { checkFileGrants, type FileGrant, type GrantedOpen } from './direct-files.js';
 export { FD_ARGS, failedOutcome, fdOfProblem, isFdOf, type BatchEntry, type BatchOutcome, type FdOf } from './batch.js';
 
 /**

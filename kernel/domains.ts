@@ -95,6 +95,7 @@ export class Domains {
   private readonly wiring: Wiring;
   /** The pool of each pool domain, by name (kernel/domain-pool.ts). */
   private readonly pools = new Map<string, PoolDomain>();
+  private launchCount = 0;
 
   constructor(private readonly cfg: DomainsConfig) {
     for (const d of cfg.placement.domains) {
@@ -116,6 +117,11 @@ export class Domains {
       channelKey: (x, y) => this.channelKey(x, y),
       calls: cfg.calls,
     };
+  }
+
+  /** Launches of every domain so far, all counted together: it changes whenever any domain (re)starts. */
+  get launches(): number {
+    return this.launchCount;
   }
 
   /** The state of a domain of the placement. */
@@ -207,6 +213,7 @@ export class Domains {
       host = this.startHost(kind, name, st.spec.components);
     }
     const generation = ++st.generation;
+    this.launchCount++;
     const mine = host;
     st.host = mine;
     st.startedAt = performance.now();

@@ -11,8 +11,10 @@
 // keep across their own restarts).
 
 import { SysError } from '../ipc/errno.js';
+import { MAX_IO } from '../ipc/frame.js';
 import { batchEntries } from './batch.js';
 import { CallsInFlight, MAX_PROCS } from './client-limits.js';
+import { DirectFiles, type FileGrant, type GrantedOpen } from './direct-files.js';
 import { checkBootOptions, placementSpecOf, type BootOptions, type BootSettings, type MountSpec } from './boot-options.js';
 import { Domain, MAIN } from './domain.js';
 import type { ThreadTransport } from './domain-host.js';
@@ -57,6 +59,8 @@ export class Kernel {
   private spawning = 0;
   /** Per client process, its syscalls not yet answered (bounded: client-limits.ts). */
   private readonly inFlight = new CallsInFlight();
+  /** The grants of the fds read straight from their file systems (kernel/direct-files.ts). */
+  private readonly direct: DirectFiles;
   /** crash-init faults, applied at a component's next start. */
   private readonly crashInit = new Set<string>();
   /** Faults armed and not cleared, as given. */
@@ -90,6 +94,7 @@ export class Kernel {
       exited: (name, reason) => void this.supervisor.failed(name, reason),
       log: (e) => this.log(e),
     });
+    this.direct = new DirectFiles((c) => this.domainSet.states.get(placement.home.get(c) ?? '')?.generation ?? 0, () => this.domainSet.launches);
     this.supervisor = new Supervisor({
       placement, domains: this.domainSet, heartbeat: settings.heartbeat,
       restartComponent: (c) => this.startComponent(c, true),
@@ -359,23 +364,62 @@ export class Kernel {
       return Promise.reject(failure(err));
     }
     args.pid = pid; // on the fresh copy, which the caller cannot reach
-    let done: Promise<unknown>;
-    try {
-      const answer = this.callNow('vfs', op, args);
-      if (answer instanceof Promise) {
-        return answer.then(
-          (result) => { answered(); return this.syscallDone(pid, op, result); },
-          (err: unknown) => { answered(); throw failure(err); },
-        );
-      }
-      done = Promise.resolve(this.syscallDone(pid, op, answer));
-    } catch (err) {
-      done = Promise.reject(failure(err));
-    }
+    const grant = op === 'pread' ? this.direct.grant(pid, args.fd) : undefined;
+    const done = grant ? this.preadDirect(grant, args, failure) : this.toVfs(op, args, failure);
     // Answered at once, it is in flight until its caller can take the answer, a turn later, as
     // under every policy: calls made one after another without waiting count together.
     done.then(answered, answered);
     return done;
+  }
+
+  /** A checked syscall (`args` with its pid) sent to vfs; its answer, or its failure as `failure` makes it. */
+  private toVfs(op: string, args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
+    const pid = args.pid as number;
+    try {
+      this.direct.before(pid, op, args);
+      const read = this.direct.takeRead();
+      // Sent first on the same channel, so vfs has dropped those files' attributes before this call.
+      if (read) Promise.resolve(this.callNow('vfs', 'readDirectly', { files: read })).catch(() => {});
+      const stamp = this.direct.stamp();
+      if (op === 'open') args.grant = true;
+      const answer = this.callNow('vfs', op, args);
+      if (answer instanceof Promise) {
+        return answer.then((result) => this.syscallDone(pid, op, result, stamp), (err: unknown) => { throw failure(err); });
+      }
+      return Promise.resolve(this.syscallDone(pid, op, answer, stamp));
+    } catch (err) {
+      return Promise.reject(failure(err));
+    }
+  }
+
+  /**
+   * A pread on an fd with a grant (kernel/direct-files.ts): one call to the file system's read.
+   * When vfs or the file system restarted before or during the call, or the handle turned out
+   * stale, the grant ends and the pread goes through vfs, which recovers; any other error is the
+   * file system's, as vfs would have passed it on.
+   */
+  private preadDirect(g: FileGrant, args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
+    const pid = args.pid as number;
+    const viaVfs = () => {
+      this.direct.drop(pid, args.fd as number);
+      return this.toVfs('pread', args, failure);
+    };
+    const answered = (result: unknown) => {
+      this.direct.read(g);
+      return this.direct.good(g) ? result : viaVfs();
+    };
+    const failed = (err: unknown) => {
+      this.direct.read(g);
+      if (!this.direct.good(g) || (err instanceof SysError && (err.errno === 'ESTALE' || err.errno === 'ENODEV'))) return viaVfs();
+      throw failure(err);
+    };
+    let data: unknown;
+    try {
+      data = this.callNow(g.fs, 'read', { fsid: g.fsid, h: g.h, offset: args.offset, length: Math.min(args.length as number, MAX_IO) });
+    } catch (err) {
+      data = Promise.reject(err);
+    }
+    return data instanceof Promise ? data.then(answered, failed) : Promise.resolve(answered(data));
   }
 
   /**
@@ -390,9 +434,13 @@ export class Kernel {
     return args;
   }
 
-  /** A syscall's result, once vfs answered it: a process that exited is gone. */
-  private syscallDone(pid: number, op: string, result: unknown): unknown {
+  /**
+   * A syscall's result, once vfs answered it (sent at `stamp`, DirectFiles.stamp): a process
+   * that exited is gone; an open's grant is kept, and its fd answered.
+   */
+  private syscallDone(pid: number, op: string, result: unknown, stamp: number): unknown {
     if (op === 'exit') this.procs.delete(pid);
+    if (op === 'open') return this.direct.hold(pid, result as GrantedOpen, stamp);
     return result;
   }
 

@@ -4,9 +4,10 @@
 // came alone; a batch has a bounded size; fds are per process; and the batch crosses into vfs
 // once. Every policy gives the same outcomes, errno for errno and sentence for sentence.
 
-import t, { type Test } from 'tap';
+import type { Test } from 'tap';
+import { sameUnderEveryPolicy } from './lib/policies.js';
 import {
-  MAX_BATCH_BYTES, MAX_BATCH_OPS, O_CREAT, O_RDONLY, O_WRONLY, SysError, boot, type BatchOp, type BatchResult, type Kernel,
+  MAX_BATCH_BYTES, MAX_BATCH_OPS, O_CREAT, O_RDONLY, O_WRONLY, SysError, type BatchOp, type BatchResult, type Kernel,
 } from '../kernel/index.js';
 import { MAX_CALLS_IN_FLIGHT } from '../kernel/client-limits.js';
 
@@ -210,17 +211,4 @@ async function run(t: Test, k: Kernel): Promise<Record<string, unknown>> {
   return seen;
 }
 
-const outcomes = new Map<string, Record<string, unknown>>();
-for (const policy of POLICIES) {
-  t.test(policy, async (t) => {
-    const k = await boot({ policy });
-    t.teardown(() => k.halt());
-    outcomes.set(policy, await run(t, k));
-  });
-}
-
-t.test('every policy gives the same outcomes', async (t) => {
-  const mono = outcomes.get('monolithic');
-  t.ok(mono && Object.keys(mono).length === 9, 'monolithic ran every case');
-  for (const policy of POLICIES.slice(1)) t.same(outcomes.get(policy), mono, `${policy}, errno for errno`);
-});
+sameUnderEveryPolicy(POLICIES, 9, run);

@@ -51,6 +51,11 @@ export class FsClient {
 export class FsRequests {
   constructor(readonly send: Send, private readonly cache?: NameCache) {}
 
+  /** v was read without vfs (the core's direct read), which may have moved its atime: its cached attributes go. */
+  readElsewhere(v: Vnode): void {
+    this.cache?.changed(v.mnt, [v.h]);
+  }
+
   /** Forgets what the cache holds of m's files (it was unmounted, or mounted again). */
   forget(m: Mount): void {
     this.cache?.dropMount(m);

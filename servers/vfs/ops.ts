@@ -16,7 +16,11 @@ export const VFS_OPS = {
   exit: { args: p(), idempotent: false },
   getpid: { args: p(), idempotent: true },
   umask: { args: p({ mask: 'uint' }), idempotent: false },
-  open: { args: p({ path: 'string', flags: 'uint', mode: 'uint' }), idempotent: false },
+  /**
+   * Answers the new fd; asked with `grant` (by the core, never by a client), { fd, grant }: the
+   * FileGrant by which the core may read the file straight from its file system (sys-files.ts).
+   */
+  open: { args: p({ path: 'string', flags: 'uint', mode: 'uint', grant: 'boolean?' }), idempotent: false },
   close: { args: p({ fd: 'uint' }), idempotent: false },
   read: { args: p({ fd: 'uint', length: 'uint' }), idempotent: false },
   write: { args: p({ fd: 'uint', data: 'bytes' }), idempotent: false },
@@ -69,6 +73,11 @@ export const VFS_OPS = {
    * Not idempotent: what ran before a restart is not run again.
    */
   batch: { args: p({ ops: 'any' }), idempotent: false },
+  /**
+   * From the core: it read these files straight from their file systems (FileGrant[]), which
+   * may have moved their atime, so their cached attributes go. Answers nothing.
+   */
+  readDirectly: { args: { files: 'any' }, idempotent: true },
   /** The core's first call at halt: calls waiting on a pipe or FIFO end (EIO), and no wait begins any more. */
   halting: { args: {}, idempotent: true },
   /** The core's last call at halt: unmount (and so sync) everything, innermost first. */
@@ -107,5 +116,5 @@ export const WALKS_A_PATH: { readonly [K in VfsOp]: boolean } = {
   truncate: true, ftruncate: false, fsync: false, sync: false,
   chmod: true, fchmod: false, chown: true, lchown: true, fchown: false, utimes: true, futimes: false, access: true,
   statfs: true, chdir: true, getcwd: false,
-  mount: true, unmount: true, mounts: false, batch: false, halting: false, unmountAll: false,
+  mount: true, unmount: true, mounts: false, batch: false, readDirectly: false, halting: false, unmountAll: false,
 };

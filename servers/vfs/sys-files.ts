@@ -5,7 +5,7 @@
 
 import {
   MAX_IO, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TRUNC, O_WRONLY,
-  S_IALLUGO, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, SysError, handOver, type Attr, type Stat,
+  S_IALLUGO, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, SysError, checkFileGrants, handOver, type Attr, type FileGrant, type GrantedOpen, type Stat,
 } from '../../kernel/api.js';
 import { MAY_EXEC, MAY_READ, MAY_WRITE, modeAfterWrite, newInodeOwner, requireAccess, requireNameChangeable, requireWritableMount } from './access.js';
 import type { FromProc, Vfs } from './context.js';
@@ -52,6 +52,16 @@ function notPipe(file: OpenFile, fd: number, what: string): Vnode {
   return file.node;
 }
 
+/**
+ * The grant of a new open file for the core's direct reads (kernel/direct-files.ts): a regular
+ * file opened for reading, on a file system; null for anything else (its fd reads through vfs).
+ */
+function grantOf(file: OpenFile, attr: Attr): FileGrant | null {
+  const node = file.node;
+  if (!node || file.pipe || (attr.mode & S_IFMT) !== S_IFREG || (file.flags & O_ACCMODE) === O_WRONLY) return null;
+  return { fs: node.mnt.fs, fsid: node.mnt.fsid, h: node.h };
+}
+
 const nonblocking = (file: OpenFile) => (file.flags & O_NONBLOCK) !== 0;
 
 /** fstat of a pipe made by pipe(): a FIFO of its maker's, on no mount (dev 0), as Linux's pipefs. */
@@ -80,7 +90,7 @@ function requireWritable(file: OpenFile, fd: number): void {
   if ((file.flags & O_ACCMODE) === O_RDONLY) throw new SysError('EBADF', `fd ${fd} is not open for writing`);
 }
 
-export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'write' | 'pread' | 'pwrite' | 'lseek' | 'fstat' | 'ftruncate' | 'fsync'> {
+export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'write' | 'pread' | 'pwrite' | 'lseek' | 'fstat' | 'ftruncate' | 'fsync' | 'readDirectly'> {
   const { fs, procs } = vfs;
   /** The open file description behind fd `fd` of the calling process. */
   const fileOf = (a: FromProc & { fd: number }) => procs.file(procs.get(a.pid), a.fd);
@@ -144,12 +154,14 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
           throw err;
         }
       }
+      let fd: number;
       try {
-        return procs.install(pr, file);
+        fd = procs.install(pr, file);
       } catch (err) {
         await releaseFile(vfs, file);
         throw err;
       }
+      return a.grant ? { fd, grant: grantOf(file, attr) } satisfies GrantedOpen : fd;
     },
     async close(a) {
       const pr = procs.get(a.pid);
@@ -227,6 +239,11 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       await vfs.setid.beforeWrite(pr, file); // even when the size stays, as Linux
       await fs.setattr(node, { size: a.length });
       file.unsynced = true;
+    },
+    readDirectly(a) {
+      for (const g of checkFileGrants(a.files)) {
+        for (const mnt of vfs.mounts.all()) if (mnt.fs === g.fs && mnt.fsid === g.fsid) fs.readElsewhere({ mnt, h: g.h });
+      }
     },
     async fsync(a) {
       const file = fileOf(a);

@@ -1,0 +1,146 @@
+// Direct file reads: the data path that skips vfs (issue 13; Fuchsia's file channel, MINIX's
+// grants). When a client opens a file, vfs answers the core with a grant for it — which file
+// system serves it, the instance (fsid) and the file's handle — when the file is a regular
+// file opened for reading. The core keeps the grant under the process and the fd, out of the
+// client's reach, and serves that fd's pread with one call to the file system's `read`: one
+// boundary (core → file system) instead of two (core → vfs → file system). vfs stays the owner
+// of names, permissions, the fd table and offsets; the grant carries only what its open checked.
+//
+// A grant ends with its fd: close, dup2 over it, exit. It is good only while neither vfs nor the
+// file system has restarted since it was given (a restart may give files new handles, or lose
+// the fd): each grant holds both domains' generations, and a pread whose grant is no longer
+// good goes through vfs, which knows how to recover, and the fd reads through vfs from then on.
+// A read may move the file's atime, so the files read directly are told to vfs, which drops
+// their cached attributes, before the next syscall reaches it (vfs's name-cache.ts).
+
+import { SysError } from '../ipc/errno.js';
+import type { Handle } from './api.js';
+import { isPlainObject } from './validate.js';
+
+/** A file the core may read straight from its file system: what vfs's open grants. */
+export interface FileGrant {
+  /** The file-system component serving it. */
+  fs: string;
+  /** The instance of that file system (vfs's Mount.fsid). */
+  fsid: number;
+  h: Handle;
+}
+
+/** vfs's open answer when the core asked for a grant (VFS_OPS.open with `grant`). */
+export interface GrantedOpen {
+  fd: number;
+  /** Null when the fd is not read directly: a pipe, a directory, a device, or not open for reading. */
+  grant: FileGrant | null;
+}
+
+/** A grant as the core holds it: with the generations of vfs's and the file system's domains when it was asked for. */
+interface Held extends FileGrant {
+  vfsGeneration: number;
+  fsGeneration: number;
+}
+
+/** Whether a value is a FileGrant (as vfs's readDirectly takes them from the core). */
+export function isFileGrant(v: unknown): v is FileGrant {
+  if (!isPlainObject(v) || typeof v.fs !== 'string' || !Number.isSafeInteger(v.fsid)) return false;
+  const h = v.h;
+  return isPlainObject(h) && Number.isSafeInteger(h.ino) && Number.isSafeInteger(h.gen);
+}
+
+/** FileGrants given as the readDirectly op's `files`: EINVAL for anything else. */
+export function checkFileGrants(files: unknown): FileGrant[] {
+  if (!Array.isArray(files) || !files.every(isFileGrant)) throw new SysError('EINVAL', 'readDirectly: files must be an array of file grants {fs, fsid, h}');
+  return files;
+}
+
+/** The ops that end an fd: close (fd), dup2 (newfd, which it replaces). */
+const ENDS_AN_FD: Readonly<Record<string, 'fd' | 'newfd'>> = { close: 'fd', dup2: 'newfd' };
+
+/**
+ * The grants of every client process, by pid and fd, and the files read directly since vfs was
+ * last told. `generation(component)` is the launch count of the domain a component lives in.
+ */
+export class DirectFiles {
+  private readonly byProc = new Map<number, Map<number, Held>>();
+  private readonly readSinceTold = new Map<string, FileGrant>();
+
+  /**
+   * @param generation  the launch count of the domain a component lives in
+   * @param launches  the launches of every domain, counted together (Domains.launches)
+   */
+  constructor(
+    private readonly generation: (component: string) => number,
+    private readonly launches: () => number,
+  ) {}
+
+  /** Taken before an open is sent: hold() keeps its grant only if no domain (re)started meanwhile. */
+  stamp(): number {
+    return this.launches();
+  }
+
+  /**
+   * Keeps what vfs answered to an open sent at `stamp`: the grant, with the generations of vfs's
+   * and the file system's domains, unless a domain (re)started since — then the handle may be
+   * stale already, and the fd reads through vfs. Returns the fd.
+   */
+  hold(pid: number, answer: GrantedOpen, stamp: number): number {
+    const g = answer.grant;
+    if (g !== null && stamp === this.launches()) {
+      const held: Held = { ...g, vfsGeneration: this.generation('vfs'), fsGeneration: this.generation(g.fs) };
+      let fds = this.byProc.get(pid);
+      if (!fds) this.byProc.set(pid, (fds = new Map()));
+      fds.set(answer.fd, held);
+    }
+    return answer.fd;
+  }
+
+  /** The grant of fd `fd` of process `pid`, if it has a good one; a grant no longer good is dropped. */
+  grant(pid: number, fd: unknown): FileGrant | undefined {
+    const held = this.byProc.get(pid)?.get(fd as number);
+    if (held === undefined) return undefined;
+    if (this.good(held)) return held;
+    this.drop(pid, fd as number);
+    return undefined;
+  }
+
+  /** Whether neither vfs nor the grant's file system has restarted since it was given. */
+  good(g: FileGrant): boolean {
+    const held = g as Held;
+    return held.vfsGeneration === this.generation('vfs') && held.fsGeneration === this.generation(held.fs);
+  }
+
+  /** Ends fd `fd`'s grant, if it has one. */
+  drop(pid: number, fd: number): void {
+    const fds = this.byProc.get(pid);
+    if (!fds?.delete(fd)) return;
+    if (fds.size === 0) this.byProc.delete(pid);
+  }
+
+  /**
+   * Before a syscall of `pid` goes to vfs: ends the grants the call ends — the fd a close
+   * closes, the one a dup2 replaces, each of those in a batch, every one at exit.
+   */
+  before(pid: number, op: string, args: Record<string, unknown>): void {
+    if (!this.byProc.has(pid)) return;
+    if (op === 'exit') {
+      this.byProc.delete(pid);
+    } else if (op === 'batch') {
+      for (const e of args.ops as { op: string; args: Record<string, unknown> }[]) this.before(pid, e.op, e.args);
+    } else if (Object.hasOwn(ENDS_AN_FD, op)) {
+      const fd = args[ENDS_AN_FD[op]];
+      if (typeof fd === 'number') this.drop(pid, fd); // an FdOf in a batch names an fd the batch opened: no grant
+    }
+  }
+
+  /** A direct read of `g` was made: vfs is to hear of it before its next syscall. */
+  read(g: FileGrant): void {
+    this.readSinceTold.set(`${g.fs}/${g.fsid}/${g.h.ino}/${g.h.gen}`, { fs: g.fs, fsid: g.fsid, h: g.h });
+  }
+
+  /** The files read directly since the last call, for vfs's readDirectly (null when none); forgets them. */
+  takeRead(): FileGrant[] | null {
+    if (this.readSinceTold.size === 0) return null;
+    const files = [...this.readSinceTold.values()];
+    this.readSinceTold.clear();
+    return files;
+  }
+}

@@ -1,0 +1,157 @@
+// Direct reads (issue 13, point 1; kernel/direct-files.ts): a pread of an fd that vfs's open
+// granted goes from the core to the file system alone, and vfs serves nothing of it; every
+// other fd, and every error, reads as through vfs. A grant ends with its fd (close, dup2, a
+// close in a batch), belongs to its process, leaves injected faults to strike, and ends when
+// the file system restarts under it, the pread then answered through vfs's recovery. A stat
+// after a direct read sees the atime the read moved. Every policy gives the same outcomes.
+
+import t, { type Test } from 'tap';
+import { sameUnderEveryPolicy } from './lib/policies.js';
+import { O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SysError, boot, type Kernel, type Proc } from '../kernel/index.js';
+
+const POLICIES = ['monolithic', 'microkernel', 'multiprocess'];
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A failure's errno and sentence, or what the pread gave. */
+async function outcome(p: Promise<Uint8Array>): Promise<string> {
+  return p.then((d) => `bytes '${dec.decode(d)}'`, (err: SysError) => `${err.errno}: ${err.message}`);
+}
+
+/** Calls served by vfs and by tmpfs so far. */
+async function served(k: Kernel): Promise<{ vfs: number; tmpfs: number }> {
+  const c = await k.callCounts();
+  return { vfs: c.vfs, tmpfs: c.tmpfs };
+}
+
+async function makeFile(p: Proc, path: string, text: string): Promise<void> {
+  const fd = await p.open(path, O_WRONLY | O_CREAT, 0o644);
+  await p.write(fd, enc.encode(text));
+  await p.close(fd);
+}
+
+/** What one kernel does in each case: the outcomes seen, by case. */
+async function run(t: Test, k: Kernel): Promise<Record<string, unknown>> {
+  const seen: Record<string, unknown> = {};
+  const p = await k.spawn();
+  await p.mkdir('/tmp/d', 0o755);
+  await makeFile(p, '/tmp/d/a', 'alpha');
+  await makeFile(p, '/tmp/d/b', 'bravo');
+
+  await t.test('a pread of a file open for reading reaches the file system alone', async (t) => {
+    const fd = await p.open('/tmp/d/a', O_RDONLY);
+    const before = await served(k);
+    const reads = [];
+    for (let i = 0; i < 5; i++) reads.push(await outcome(p.pread(fd, 3, i)));
+    const after = await served(k);
+    seen.reads = reads;
+    t.same(reads, ["bytes 'alp'", "bytes 'lph'", "bytes 'pha'", "bytes 'ha'", "bytes 'a'"], 'the bytes at each offset');
+    t.equal(after.vfs - before.vfs, 0, 'vfs served none of them');
+    t.equal(after.tmpfs - before.tmpfs, 5, 'tmpfs served each');
+    const rw = await p.open('/tmp/d/b', O_RDWR);
+    const mid = await served(k);
+    seen.rw = await outcome(p.pread(rw, 5, 0));
+    t.equal((await served(k)).vfs - mid.vfs, 0, 'an fd open for reading and writing reads directly too');
+    await p.pwrite(rw, enc.encode('B'), 0);
+    seen.afterWrite = await outcome(p.pread(rw, 5, 0));
+    t.equal(seen.afterWrite, "bytes 'Bravo'", 'a direct read sees a write made through vfs');
+    await p.close(rw);
+    await p.close(fd);
+  });
+
+  await t.test('other fds read through vfs, with its errors', async (t) => {
+    const wr = await p.open('/tmp/d/a', O_WRONLY);
+    const dir = await p.open('/tmp/d', O_RDONLY);
+    const [rd] = await p.pipe();
+    const before = await served(k);
+    seen.others = [await outcome(p.pread(wr, 1, 0)), await outcome(p.pread(dir, 1, 0)), await outcome(p.pread(rd, 1, 0))];
+    t.match(seen.others, [/^EBADF/, /^EISDIR/, /^ESPIPE/], 'write-only, directory, pipe');
+    t.equal((await served(k)).vfs - before.vfs, 3, 'each went to vfs');
+    for (const fd of [wr, dir, rd]) await p.close(fd);
+  });
+
+  await t.test('a grant ends with its fd', async (t) => {
+    const a = await p.open('/tmp/d/a', O_RDONLY);
+    await p.pread(a, 1, 0);
+    await p.close(a);
+    const closed = await outcome(p.pread(a, 1, 0));
+    t.match(closed, /^EBADF/, 'a closed fd');
+    const again = await p.open('/tmp/d/b', O_RDONLY);
+    t.equal(again, a, 'the next open takes the same fd number');
+    const reopened = await outcome(p.pread(again, 5, 0));
+    t.equal(reopened, "bytes 'Bravo'", 'which reads its own file');
+
+    const b = await p.open('/tmp/d/a', O_RDONLY);
+    await p.pread(b, 1, 0);
+    await p.dup2(again, b);
+    const duped = await outcome(p.pread(b, 5, 0));
+    t.equal(duped, "bytes 'Bravo'", 'dup2 over a granted fd: it reads the file dup2 gave it');
+
+    const c = await p.open('/tmp/d/a', O_RDONLY);
+    await p.pread(c, 1, 0);
+    const r = await p.batch([{ op: 'close', args: { fd: c } }]);
+    t.ok(r[0].ok, 'closed in a batch');
+    const batchClosed = await outcome(p.pread(c, 1, 0));
+    t.match(batchClosed, /^EBADF/, 'a grant ends with a close in a batch');
+    seen.ends = [closed, reopened, duped, batchClosed];
+    for (const fd of [again, b]) await p.close(fd);
+  });
+
+  await t.test("a grant is its process's", async (t) => {
+    const fd = await p.open('/tmp/d/a', O_RDONLY);
+    await p.pread(fd, 1, 0);
+    const q = await k.spawn();
+    seen.other = await outcome(q.pread(fd, 5, 0));
+    t.match(seen.other, /^EBADF/, 'another process has no such fd');
+    await q.exit();
+    await p.close(fd);
+  });
+
+  await t.test('a stat after a direct read sees the atime it moved', async (t) => {
+    await p.utimes('/tmp/d/a', 1000, 1000);
+    t.equal((await p.stat('/tmp/d/a')).atime, 1000, 'atime set (and cached by vfs)');
+    const fd = await p.open('/tmp/d/a', O_RDONLY);
+    await p.pread(fd, 1, 0);
+    const atime = (await p.stat('/tmp/d/a')).atime;
+    t.ok(atime > 1000, `stat sees the read's atime (${atime})`);
+    seen.atimeMoved = atime > 1000;
+    await p.close(fd);
+  });
+
+  await t.test('a fault injected into the file system strikes a direct read', async (t) => {
+    const fd = await p.open('/tmp/d/a', O_RDONLY);
+    await k.inject({ component: 'tmpfs', type: 'error', errno: 'EIO', op: 'read' });
+    seen.fault = [await outcome(p.pread(fd, 5, 0)), await outcome(p.pread(fd, 5, 0))];
+    t.match(seen.fault, [/^EIO: .*injected EIO/, "bytes 'alpha'"], 'the read it hits fails with its errno; the next reads');
+    await p.close(fd);
+  });
+
+  await p.exit();
+  return seen;
+}
+
+sameUnderEveryPolicy(POLICIES, 8, run);
+
+t.test('a client can neither ask for a grant nor tell vfs what it read', async (t) => {
+  const k = await boot({ policy: 'monolithic' });
+  t.teardown(() => k.halt());
+  const c = await k.spawnChannel();
+  const asked = await c.sys('open', { path: '/tmp', flags: O_RDONLY, mode: 0, grant: true }).then(() => 'opened', (e: SysError) => e.errno);
+  t.equal(asked, 'EINVAL', 'open with grant is refused');
+  const told = await c.sys('readDirectly', { files: [] }).then(() => 'served', (e: SysError) => e.errno);
+  t.equal(told, 'ENOSYS', 'readDirectly is not a client syscall');
+});
+
+t.test('microkernel: the file system restarts under a granted fd', async (t) => {
+  const k = await boot({ policy: 'microkernel' });
+  t.teardown(() => k.halt());
+  const p = await k.spawn();
+  await makeFile(p, '/tmp/r', 'restart');
+  const fd = await p.open('/tmp/r', O_RDONLY);
+  t.equal(dec.decode(await p.pread(fd, 7, 0)), 'restart', 'read directly');
+  await k.inject({ component: 'tmpfs', type: 'crash', op: 'read' });
+  t.equal(dec.decode(await p.pread(fd, 7, 0)), 'restart', 'the read the crash struck is answered, from the restarted tmpfs');
+  const before = await served(k);
+  t.equal(dec.decode(await p.pread(fd, 3, 4)), 'art', 'the fd reads on');
+  t.equal((await served(k)).vfs - before.vfs, 1, 'through vfs: the grant ended with the restart');
+});
