@@ -110,7 +110,7 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
       const whole = batches && size !== undefined && size < MAX_IO ? await p.readSmallFile(at(path), size + 1).catch(unlessNoBatches) : null;
       if (whole) return bytesReader(whole);
       const fd = await p.open(at(path), O_RDONLY);
-      return { read: (n) => p.read(fd, n), close: () => p.close(fd) };
+      return { read: p.sequentialReader(fd), close: () => p.close(fd) };
     },
     async openWrite(path, mode) {
       const fd = await p.open(at(path), O_WRONLY | O_CREAT | O_TRUNC, mode);

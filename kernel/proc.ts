@@ -551,14 +551,40 @@ export class Proc {
     return data.length < limit ? data : null;
   }
 
+  /**
+   * Reads fd `fd` on from offset 0, each call of the function returned giving the next at most
+   * `length` bytes (empty at the end): by pread at an offset of its own — so that an fd vfs
+   * granted is read straight from its file system (kernel/direct-files.ts) — or, for a pipe or
+   * FIFO (pread's ESPIPE), by read. For an fd its caller opened and shares with no one. Errors:
+   * pread's and read's.
+   */
+  sequentialReader(fd: number): (length: number) => Promise<Uint8Array> {
+    let offset = 0;
+    let seekable = true;
+    return async (length) => {
+      if (seekable) {
+        try {
+          const chunk = await this.pread(fd, length, offset);
+          offset += chunk.length;
+          return chunk;
+        } catch (err) {
+          if (!(err instanceof SysError && err.errno === 'ESPIPE' && offset === 0)) throw err;
+          seekable = false;
+        }
+      }
+      return this.read(fd, length);
+    };
+  }
+
   /** A whole file's content. */
   async readFile(path: ClientPath): Promise<Uint8Array> {
     const fd = await this.open(path, O_RDONLY);
     try {
       const parts: Uint8Array[] = [];
       let total = 0;
+      const next = this.sequentialReader(fd);
       for (;;) {
-        const chunk = await this.read(fd, 1 << 20);
+        const chunk = await next(1 << 20);
         if (chunk.length === 0) break;
         parts.push(chunk);
         total += chunk.length;

@@ -3,7 +3,8 @@
 // other fd, and every error, reads as through vfs. A grant ends with its fd (close, dup2, a
 // close in a batch), belongs to its process, leaves injected faults to strike, and ends when
 // the file system restarts under it, the pread then answered through vfs's recovery. A stat
-// after a direct read sees the atime the read moved. Every policy gives the same outcomes.
+// after a direct read sees the atime the read moved; readFile reads by pread, so directly.
+// Every policy gives the same outcomes.
 
 import t, { type Test } from 'tap';
 import { sameUnderEveryPolicy } from './lib/policies.js';
@@ -126,11 +127,26 @@ async function run(t: Test, k: Kernel): Promise<Record<string, unknown>> {
     await p.close(fd);
   });
 
+  await t.test('readFile and sequentialReader read straight from the file system; a pipe through vfs', async (t) => {
+    const before = await served(k);
+    seen.readFile = dec.decode(await p.readFile('/tmp/d/b'));
+    const after = await served(k);
+    t.equal(seen.readFile, 'Bravo', 'the content');
+    t.equal(after.vfs - before.vfs, 3, 'vfs served the open, the close, and the note of the direct reads sent ahead of the close');
+    const [rd, wr] = await p.pipe();
+    await p.write(wr, enc.encode('piped'));
+    await p.close(wr);
+    const next = p.sequentialReader(rd);
+    seen.pipe = [await outcome(next(3)), await outcome(next(9)), await outcome(next(9))];
+    t.same(seen.pipe, ["bytes 'pip'", "bytes 'ed'", "bytes ''"], 'a pipe (ESPIPE to pread) is read with read');
+    await p.close(rd);
+  });
+
   await p.exit();
   return seen;
 }
 
-sameUnderEveryPolicy(POLICIES, 8, run);
+sameUnderEveryPolicy(POLICIES, 10, run);
 
 t.test('a client can neither ask for a grant nor tell vfs what it read', async (t) => {
   const k = await boot({ policy: 'monolithic' });
