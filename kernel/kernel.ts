@@ -380,8 +380,11 @@ export class Kernel {
       const read = this.direct.takeRead();
       // Sent first on the same channel, so vfs has dropped those files' attributes before this call.
       if (read) Promise.resolve(this.callNow('vfs', 'readDirectly', { files: read })).catch(() => {});
-      const stamp = this.direct.stamp();
-      if (op === 'open') args.grant = true;
+      let stamp = 0;
+      if (op === 'open') {
+        stamp = this.direct.stamp();
+        args.grant = true;
+      }
       const answer = this.callNow('vfs', op, args);
       if (answer instanceof Promise) {
         return answer.then((result) => this.syscallDone(pid, op, result, stamp), (err: unknown) => { throw failure(err); });
@@ -435,8 +438,8 @@ export class Kernel {
   }
 
   /**
-   * A syscall's result, once vfs answered it (sent at `stamp`, DirectFiles.stamp): a process
-   * that exited is gone; an open's grant is kept, and its fd answered.
+   * A syscall's result, once vfs answered it (an open sent at `stamp`, DirectFiles.stamp): a
+   * process that exited is gone; an open's grant is kept, and its fd answered.
    */
   private syscallDone(pid: number, op: string, result: unknown, stamp: number): unknown {
     if (op === 'exit') this.procs.delete(pid);
