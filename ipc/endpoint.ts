@@ -35,6 +35,12 @@ export class Endpoint {
   private closedReason: string | null = null;
   /** Called once when the link is gone, after pending calls were failed. */
   onClose: (reason: string) => void = () => {};
+  /**
+   * While this answers true, no deadline runs out: each pending call's deadline moves on by the
+   * time that passed (the core sets it to "a domain is being restarted", whose wait is no
+   * callee's slowness).
+   */
+  holdDeadlines: () => boolean = () => false;
 
   /**
    * @param link  the transport
@@ -82,6 +88,7 @@ export class Endpoint {
   /** Fails calls past their deadline; stops itself when nothing is pending. */
   private startSweeping(): void {
     if (this.sweeper) return;
+    let lastSweep = performance.now();
     this.sweeper = setInterval(() => {
       if (this.pending.size === 0) {
         clearInterval(this.sweeper!);
@@ -89,7 +96,10 @@ export class Endpoint {
         return;
       }
       const now = performance.now();
+      const held = this.holdDeadlines() ? now - lastSweep : 0;
+      lastSweep = now;
       for (const [id, p] of this.pending) {
+        p.deadline += held;
         if (p.deadline > now) continue;
         this.pending.delete(id);
         p.reject(new SysError('ETIMEDOUT', `${p.what}: no reply from ${this.peer} in time`));

@@ -141,6 +141,8 @@ export interface DomainHooks {
    * (restarted, or given up on); null otherwise.
    */
   restarting?(peer: string): Promise<void> | null;
+  /** The core: whether any domain is being restarted now (its calls' deadlines wait meanwhile: Endpoint.holdDeadlines). */
+  restartsUnderWay?(): boolean;
   /**
    * A thread domain: asks the core for the shared memory where a component keeps its records,
    * and hands it the memory replacing it (kernel/keep-stores.ts).
@@ -283,6 +285,8 @@ export class Domain {
   /** Makes `link` the channel to peer domain `peer`; requests from it are checked against accepts. */
   addPeer(peer: string, link: Link): Endpoint {
     const ep = new Endpoint(link, `domain ${peer}`, (to, op, args) => this.serveFrom(peer, to, op, args));
+    const underWay = this.hooks.restartsUnderWay;
+    if (underWay) ep.holdDeadlines = underWay;
     this.setPeer(peer, ep);
     return ep;
   }

@@ -81,6 +81,7 @@ export class Kernel {
       leak: (reason) => this.fatal('leak', reason),
       peerLost: (peer, reason) => this.supervisor.peerLost(peer, reason),
       restarting: (domain) => this.domainSet.states.get(domain)?.restarting ?? null,
+      restartsUnderWay: () => [...this.domainSet.states.values()].some((s) => s.restarting !== null),
     });
     this.main.reports.set('channelLost', (from, args) => {
       const { peer, reason } = (args ?? {}) as { peer?: unknown; reason?: unknown };

@@ -150,6 +150,24 @@ t.test('a call waits out a restart: a death in init and a slow restart spend non
   t.equal(k.domains().find((d) => d.name === 'probe')!.restarts, 2);
 });
 
+t.test("a call's deadline waits out the restart of a domain below its callee", async (t) => {
+  // The core's read goes to vfs, whose read of /dev/zero meets dev's crash, then a death in its
+  // init and a 1.5 s backoff before the next restart: the core's 300 ms deadline on vfs must not
+  // run out while vfs waits for dev.
+  const k = await bootWithProbe('thread', {
+    calls: { timeoutMs: 300, tries: 4, reconnectMs: 8000 },
+    supervision: { dev: { backoff: { firstMs: 1500, maxMs: 1500 } } },
+  });
+  t.teardown(() => k.halt());
+  const p = await k.spawn();
+  const fd = await p.open('/dev/zero');
+  await k.inject({ component: 'dev', type: 'crash-init' });
+  await k.inject({ component: 'dev', type: 'crash', op: 'read' });
+  const t0 = performance.now();
+  t.same(Array.from(await p.read(fd, 3)), [0, 0, 0], 'the read went through the restarts of dev');
+  t.ok(performance.now() - t0 >= 1400, 'it waited out the backoff');
+});
+
 t.test('restart intensity: exceeded, the component is given up and its dependents stopped', async (t) => {
   const k = await bootWithProbe('thread', { supervision: { probe: { intensity: { max: 1, withinMs: 60_000 } } } });
   t.teardown(() => k.halt());
