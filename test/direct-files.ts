@@ -171,3 +171,50 @@ t.test('microkernel: the file system restarts under a granted fd', async (t) => 
   t.equal(dec.decode(await p.pread(fd, 3, 4)), 'art', 'the fd reads on');
   t.equal((await served(k)).vfs - before.vfs, 1, 'through vfs: the grant ended with the restart');
 });
+
+t.test('an open answered after its process sent exit gives no grant: a pread after exit is ESRCH', async (t) => {
+  for (const policy of POLICIES) {
+    const k = await boot({ policy });
+    const p = await k.spawn();
+    await makeFile(p, '/tmp/s', 'secret');
+    const c = await k.spawnChannel();
+    // Not awaited: the exit is sent while the open is under way, and vfs runs it before the
+    // open makes its fd (in a process that is going away).
+    const opening = c.sys('open', { path: '/tmp/s', flags: O_RDONLY, mode: 0 });
+    await c.sys('exit', {});
+    const fd = await opening.catch(() => 0) as number;
+    t.match(await outcome(c.sys('pread', { fd, length: 6, offset: 0 }) as Promise<Uint8Array>), /^ESRCH/, `${policy}: the exited process reads nothing`);
+    await p.exit();
+    await k.halt();
+  }
+});
+
+t.test('a close or dup2 that vfs runs after the open made the fd, before the core has its answer, ends the grant', async (t) => {
+  // Monolithic: vfs runs in the core's thread, so how many turns of the microtask queue the
+  // client waits before its close decides, deterministically, where vfs runs it.
+  const k = await boot({ policy: 'monolithic' });
+  t.teardown(() => k.halt());
+  const p = await k.spawn();
+  await makeFile(p, '/tmp/s', 'secret');
+  for (const ending of ['close', 'dup2'] as const) {
+    let endedTheNewFd = 0;
+    for (let turns = 0; turns < 40; turns++) {
+      const c = await k.spawnChannel();
+      const spare = ending === 'dup2' ? await c.sys('pipe', {}) as number[] : [];
+      const fd = spare.length; // the lowest fd free: the one the open makes unless a dup2 took it first
+      const opening = c.sys('open', { path: '/tmp/s', flags: O_RDONLY, mode: 0 });
+      for (let i = 0; i < turns; i++) await null;
+      const ended = c.sys(ending, ending === 'close' ? { fd } : { fd: spare[0], newfd: fd }).then(() => true, () => false);
+      const opened = await opening;
+      const read = await outcome(c.sys('pread', { fd, length: 6, offset: 0 }) as Promise<Uint8Array>);
+      if (!(await ended)) {
+        t.equal(read, "bytes 'secret'", `${ending} after ${turns} turns came first and failed: the fd reads its file`);
+      } else {
+        if (opened === fd) endedTheNewFd++;
+        t.match(read, ending === 'close' ? /^EBADF/ : /^ESPIPE/, `${ending} after ${turns} turns: the fd is what it left`);
+      }
+      await c.sys('exit', {});
+    }
+    t.ok(endedTheNewFd > 0, `some ${ending} ran after the open made its fd`);
+  }
+});
