@@ -403,10 +403,16 @@ export class Kernel {
    * A pread on an fd with a grant (kernel/direct-files.ts): one call to the file system's read.
    * When vfs or the file system restarted before or during the call, or the handle turned out
    * stale, the grant ends and the pread goes through vfs, which recovers; any other error is the
-   * file system's, as vfs would have passed it on.
+   * file system's, as vfs would have passed it on. Its arguments are checked first as vfs checks
+   * a pread's (clientArgs leaves their types to vfs): EINVAL, with vfs's sentence.
    */
   private preadDirect(g: FileGrant, args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
     const pid = args.pid as number;
+    try {
+      validateRequest(this.placement.defs.get('vfs')!, 'pread', args);
+    } catch (err) {
+      return Promise.reject(failure(err));
+    }
     const viaVfs = () => {
       this.direct.drop(pid, args.fd as number);
       return this.toVfs('pread', args, failure);

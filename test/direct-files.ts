@@ -218,3 +218,23 @@ t.test('a close or dup2 that vfs runs after the open made the fd, before the cor
     t.ok(endedTheNewFd > 0, `some ${ending} ran after the open made its fd`);
   }
 });
+
+t.test('a direct pread checks its arguments as vfs checks them', async (t) => {
+  for (const policy of POLICIES) {
+    const k = await boot({ policy });
+    const p = await k.spawn();
+    await makeFile(p, '/tmp/s', 'secret');
+    const c = await k.spawnChannel();
+    const granted = await c.sys('open', { path: '/tmp/s', flags: O_RDONLY, mode: 0 }) as number;
+    const viaVfs = await c.sys('open', { path: '/tmp/s', flags: O_WRONLY, mode: 0 }) as number; // no grant
+    const bad = [{ length: '3', offset: 0 }, { length: [3], offset: 0 }, { length: 1e300, offset: 0 }, { length: 3, offset: -1 }, { length: 3 }];
+    for (const args of bad) {
+      const direct = await outcome(c.sys('pread', { fd: granted, ...args }) as Promise<Uint8Array>);
+      t.equal(direct, await outcome(c.sys('pread', { fd: viaVfs, ...args }) as Promise<Uint8Array>), `${policy}: ${JSON.stringify(args)} as vfs answers it`);
+      t.match(direct, /^EINVAL: vfs\.pread: /, 'refused');
+    }
+    await c.sys('exit', {});
+    await p.exit();
+    await k.halt();
+  }
+});
