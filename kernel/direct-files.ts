@@ -18,6 +18,7 @@
 
 import { SysError } from '../ipc/errno.js';
 import type { Handle } from './api.js';
+import type { BatchEntry } from './batch.js';
 import { isPlainObject } from './validate.js';
 
 /** A file the core may read straight from its file system: what vfs's open grants. */
@@ -147,21 +148,21 @@ export class DirectFiles {
    * the process's opens under way when it ends any fd (see opened()).
    */
   before(pid: number, op: string, args: Record<string, unknown>): void {
-    if (!this.endsFds(pid, op, args)) return;
-    for (const o of this.openings.get(pid) ?? []) o.fdsEnded = true;
-  }
-
-  /** Ends the grants call `op` of `pid` ends (see before()); whether it ends any fd. */
-  private endsFds(pid: number, op: string, args: Record<string, unknown>): boolean {
+    let ends = false;
     if (op === 'exit') {
       this.byProc.delete(pid);
-      return true;
+      ends = true;
+    } else if (op === 'batch') {
+      // An op refused in the core (an exit or a batch among them) is sent only to fail in its place.
+      for (const e of args.ops as BatchEntry[]) if (!e.refused && this.endsAnFd(pid, e.op, e.args)) ends = true;
+    } else {
+      ends = this.endsAnFd(pid, op, args);
     }
-    if (op === 'batch') {
-      let ends = false;
-      for (const e of args.ops as { op: string; args: Record<string, unknown> }[]) ends = this.endsFds(pid, e.op, e.args) || ends;
-      return ends;
-    }
+    if (ends) for (const o of this.openings.get(pid) ?? []) o.fdsEnded = true;
+  }
+
+  /** Whether `op` (a syscall alone or in a batch) ends an fd: a close, a dup2; ends its grant. */
+  private endsAnFd(pid: number, op: string, args: Record<string, unknown>): boolean {
     if (!Object.hasOwn(ENDS_AN_FD, op)) return false;
     const fd = args[ENDS_AN_FD[op]];
     if (typeof fd === 'number') this.drop(pid, fd); // an FdOf in a batch names an fd the batch opened: no grant

@@ -238,3 +238,16 @@ t.test('a direct pread checks its arguments as vfs checks them', async (t) => {
     await k.halt();
   }
 });
+
+t.test('a batch holding an exit or a batch fails them in their place for a process with a granted fd', async (t) => {
+  const k = await boot({ policy: 'monolithic' });
+  t.teardown(() => k.halt());
+  const p = await k.spawn();
+  await makeFile(p, '/tmp/s', 'secret');
+  const fd = await p.open('/tmp/s', O_RDONLY);
+  const r = await p.batch([{ op: 'batch', args: { ops: [] } }, { op: 'exit' }, { op: 'getpid' }]);
+  t.same(r.map((e) => (e.ok ? 'ok' : `${e.error.errno}: ${e.error.message}`)), ['EINVAL: batch cannot be in a batch', 'EINVAL: exit cannot be in a batch', 'ok'], 'each in its place');
+  const before = await served(k);
+  t.equal(await outcome(p.pread(fd, 6, 0)), "bytes 'secret'", 'the fd reads on');
+  t.equal((await served(k)).vfs - before.vfs, 0, 'directly: the exit that was refused ended no grant');
+});
