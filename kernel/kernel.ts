@@ -384,7 +384,9 @@ export class Kernel {
       this.direct.before(pid, op, args);
       const read = this.direct.takeRead();
       // Sent first on the same channel, so vfs has dropped those files' attributes before this call.
-      if (read) Promise.resolve(this.callNow('vfs', 'readDirectly', { files: read })).catch(() => {});
+      // By call(), whose failure is a rejection, never a throw: a note that cannot be sent (the
+      // kernel halted, vfs is down) is dropped, and this call meets the failure as its own.
+      if (read) this.call('vfs', 'readDirectly', { files: read }).catch(() => {});
       if (op === 'open') {
         opening = this.direct.opening(pid);
         args.grant = true;
@@ -402,8 +404,9 @@ export class Kernel {
   /**
    * A pread on an fd with a grant (kernel/direct-files.ts): one call to the file system's read.
    * When vfs or the file system restarted before or during the call, or the handle turned out
-   * stale, the grant ends and the pread goes through vfs, which recovers; any other error is the
-   * file system's, as vfs would have passed it on. Its arguments are checked first as vfs checks
+   * stale, the grant ends and the pread goes through vfs, which recovers; so too when the kernel
+   * halted or panicked, so that the pread fails as any pread does. Any other error is the file
+   * system's, as vfs would have passed it on. Its arguments are checked first as vfs checks
    * a pread's (clientArgs leaves their types to vfs): EINVAL, with vfs's sentence.
    */
   private preadDirect(g: FileGrant, args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
@@ -423,7 +426,8 @@ export class Kernel {
     };
     const failed = (err: unknown) => {
       this.direct.read(g);
-      if (!this.direct.good(g) || (err instanceof SysError && (err.errno === 'ESTALE' || err.errno === 'ENODEV'))) return viaVfs();
+      const stopped = this.halting !== null || this.panicReport !== null;
+      if (stopped || !this.direct.good(g) || (err instanceof SysError && (err.errno === 'ESTALE' || err.errno === 'ENODEV'))) return viaVfs();
       throw failure(err);
     };
     let data: unknown;

@@ -251,3 +251,14 @@ t.test('a batch holding an exit or a batch fails them in their place for a proce
   t.equal(await outcome(p.pread(fd, 6, 0)), "bytes 'secret'", 'the fd reads on');
   t.equal((await served(k)).vfs - before.vfs, 0, 'directly: the exit that was refused ended no grant');
 });
+
+t.test('after a halt, a granted fd and the note of a direct read fail in the words of the call made', async (t) => {
+  const k = await boot({ policy: 'monolithic' });
+  const p = await k.spawn();
+  await makeFile(p, '/tmp/s', 'secret');
+  const fd = await p.open('/tmp/s', O_RDONLY);
+  await p.pread(fd, 6, 0); // read directly: vfs is to hear of it before the next syscall
+  await k.halt();
+  t.equal(await outcome(p.stat('/tmp/s') as Promise<never>), 'EIO: vfs.stat: the kernel has halted', 'the next syscall, not the note sent ahead of it');
+  t.equal(await outcome(p.pread(fd, 6, 0)), 'EIO: vfs.pread: the kernel has halted', 'a pread of the granted fd, as any pread');
+});
