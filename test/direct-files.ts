@@ -4,13 +4,15 @@
 // close in a batch), belongs to its process, leaves injected faults to strike, and ends when
 // the file system restarts under it, the pread then answered through vfs's recovery. A stat
 // after a direct read sees the atime the read moved; readFile reads by pread, so directly.
-// Every policy gives the same outcomes.
+// Every placement (the three policies and the mixed one) gives the same outcomes. And the
+// attacks: an open under way while its process exits, closes or dup2s over the fd; bad pread
+// arguments; a batch with refused ops; calls after a halt.
 
 import t, { type Test } from 'tap';
-import { sameUnderEveryPolicy } from './lib/policies.js';
+import { ALL_POLICIES, policyName, sameUnderEveryPolicy } from './lib/policies.js';
 import { O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SysError, boot, type Kernel, type Proc } from '../kernel/index.js';
 
-const POLICIES = ['monolithic', 'microkernel', 'multiprocess'];
+const POLICIES = ALL_POLICIES;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -183,7 +185,7 @@ t.test('an open answered after its process sent exit gives no grant: a pread aft
     const opening = c.sys('open', { path: '/tmp/s', flags: O_RDONLY, mode: 0 });
     await c.sys('exit', {});
     const fd = await opening.catch(() => 0) as number;
-    t.match(await outcome(c.sys('pread', { fd, length: 6, offset: 0 }) as Promise<Uint8Array>), /^ESRCH/, `${policy}: the exited process reads nothing`);
+    t.match(await outcome(c.sys('pread', { fd, length: 6, offset: 0 }) as Promise<Uint8Array>), /^ESRCH/, `${policyName(policy)}: the exited process reads nothing`);
     await p.exit();
     await k.halt();
   }
@@ -230,7 +232,7 @@ t.test('a direct pread checks its arguments as vfs checks them', async (t) => {
     const bad = [{ length: '3', offset: 0 }, { length: [3], offset: 0 }, { length: 1e300, offset: 0 }, { length: 3, offset: -1 }, { length: 3 }];
     for (const args of bad) {
       const direct = await outcome(c.sys('pread', { fd: granted, ...args }) as Promise<Uint8Array>);
-      t.equal(direct, await outcome(c.sys('pread', { fd: viaVfs, ...args }) as Promise<Uint8Array>), `${policy}: ${JSON.stringify(args)} as vfs answers it`);
+      t.equal(direct, await outcome(c.sys('pread', { fd: viaVfs, ...args }) as Promise<Uint8Array>), `${policyName(policy)}: ${JSON.stringify(args)} as vfs answers it`);
       t.match(direct, /^EINVAL: vfs\.pread: /, 'refused');
     }
     await c.sys('exit', {});
