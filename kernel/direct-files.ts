@@ -148,6 +148,7 @@ export class DirectFiles {
    * the process's opens under way when it ends any fd (see opened()).
    */
   before(pid: number, op: string, args: Record<string, unknown>): void {
+    if (!this.byProc.has(pid) && !this.openings.has(pid)) return; // nothing to end: the common case
     let ends = false;
     if (op === 'exit') {
       this.byProc.delete(pid);
