@@ -10,11 +10,15 @@
 // file system has restarted since it was given (a restart may give files new handles, or lose
 // the fd): each grant holds both domains' generations, and a pread whose grant is no longer
 // good goes through vfs, which knows how to recover, and the fd reads through vfs from then on.
+// Nor is it kept when the process sent a call that ends fds (close, dup2, exit, a batch of
+// them) while its open was under way: vfs may have run that call after the open made the fd,
+// ending it before the core heard of it (a close of the fd, a dup2 over it, the exit).
 // A read may move the file's atime, so the files read directly are told to vfs, which drops
 // their cached attributes, before the next syscall reaches it (vfs's name-cache.ts).
 
 import { SysError } from '../ipc/errno.js';
 import type { Handle } from './api.js';
+import type { BatchEntry } from './batch.js';
 import { isPlainObject } from './validate.js';
 
 /** A file the core may read straight from its file system: what vfs's open grants. */
@@ -39,6 +43,15 @@ interface Held extends FileGrant {
   fsGeneration: number;
 }
 
+/** An open sent to vfs and not yet answered (DirectFiles.opening): what decides whether its grant is kept. */
+export interface Opening {
+  readonly pid: number;
+  /** Domain launches when it was sent (Domains.launches). */
+  readonly launches: number;
+  /** Whether its process sent a call that ends fds since (ENDS_AN_FD, a batch of them, exit). */
+  fdsEnded: boolean;
+}
+
 /** Whether a value is a FileGrant (as vfs's readDirectly takes them from the core). */
 export function isFileGrant(v: unknown): v is FileGrant {
   if (!isPlainObject(v) || typeof v.fs !== 'string' || !Number.isSafeInteger(v.fsid)) return false;
@@ -61,6 +74,8 @@ const ENDS_AN_FD: Readonly<Record<string, 'fd' | 'newfd'>> = { close: 'fd', dup2
  */
 export class DirectFiles {
   private readonly byProc = new Map<number, Map<number, Held>>();
+  /** Per process, its opens under way. */
+  private readonly openings = new Map<number, Set<Opening>>();
   private readonly readSinceTold = new Map<string, FileGrant>();
 
   /**
@@ -72,25 +87,37 @@ export class DirectFiles {
     private readonly launches: () => number,
   ) {}
 
-  /** Taken before an open is sent: hold() keeps its grant only if no domain (re)started meanwhile. */
-  stamp(): number {
-    return this.launches();
+  /** Taken before an open of process `pid` is sent; given back with its answer to opened(), or to notOpened(). */
+  opening(pid: number): Opening {
+    const o: Opening = { pid, launches: this.launches(), fdsEnded: false };
+    let under = this.openings.get(pid);
+    if (!under) this.openings.set(pid, (under = new Set()));
+    under.add(o);
+    return o;
   }
 
   /**
-   * Keeps what vfs answered to an open sent at `stamp`: the grant, with the generations of vfs's
-   * and the file system's domains, unless a domain (re)started since — then the handle may be
-   * stale already, and the fd reads through vfs. Returns the fd.
+   * Keeps what vfs answered to open `o`: the grant, with the generations of vfs's and the file
+   * system's domains, unless a domain (re)started since it was sent — then the handle may be
+   * stale already — or its process sent a call that ends fds meanwhile, which may have ended
+   * this one: then the fd reads through vfs. Returns the fd.
    */
-  hold(pid: number, answer: GrantedOpen, stamp: number): number {
+  opened(o: Opening, answer: GrantedOpen): number {
+    this.notOpened(o);
     const g = answer.grant;
-    if (g !== null && stamp === this.launches()) {
+    if (g !== null && !o.fdsEnded && o.launches === this.launches()) {
       const held: Held = { ...g, vfsGeneration: this.generation('vfs'), fsGeneration: this.generation(g.fs) };
-      let fds = this.byProc.get(pid);
-      if (!fds) this.byProc.set(pid, (fds = new Map()));
+      let fds = this.byProc.get(o.pid);
+      if (!fds) this.byProc.set(o.pid, (fds = new Map()));
       fds.set(answer.fd, held);
     }
     return answer.fd;
+  }
+
+  /** Open `o` is no longer under way (it failed, or opened() took its answer). */
+  notOpened(o: Opening): void {
+    const under = this.openings.get(o.pid);
+    if (under?.delete(o) && under.size === 0) this.openings.delete(o.pid);
   }
 
   /** The grant of fd `fd` of process `pid`, if it has a good one; a grant no longer good is dropped. */
@@ -117,18 +144,30 @@ export class DirectFiles {
 
   /**
    * Before a syscall of `pid` goes to vfs: ends the grants the call ends — the fd a close
-   * closes, the one a dup2 replaces, each of those in a batch, every one at exit.
+   * closes, the one a dup2 replaces, each of those in a batch, every one at exit — and marks
+   * the process's opens under way when it ends any fd (see opened()).
    */
   before(pid: number, op: string, args: Record<string, unknown>): void {
-    if (!this.byProc.has(pid)) return;
+    if (!this.byProc.has(pid) && !this.openings.has(pid)) return; // nothing to end: the common case
+    let ends = false;
     if (op === 'exit') {
       this.byProc.delete(pid);
+      ends = true;
     } else if (op === 'batch') {
-      for (const e of args.ops as { op: string; args: Record<string, unknown> }[]) this.before(pid, e.op, e.args);
-    } else if (Object.hasOwn(ENDS_AN_FD, op)) {
-      const fd = args[ENDS_AN_FD[op]];
-      if (typeof fd === 'number') this.drop(pid, fd); // an FdOf in a batch names an fd the batch opened: no grant
+      // An op refused in the core (an exit or a batch among them) is sent only to fail in its place.
+      for (const e of args.ops as BatchEntry[]) if (!e.refused && this.endsAnFd(pid, e.op, e.args)) ends = true;
+    } else {
+      ends = this.endsAnFd(pid, op, args);
     }
+    if (ends) for (const o of this.openings.get(pid) ?? []) o.fdsEnded = true;
+  }
+
+  /** Whether `op` (a syscall alone or in a batch) ends an fd: a close, a dup2; ends its grant. */
+  private endsAnFd(pid: number, op: string, args: Record<string, unknown>): boolean {
+    if (!Object.hasOwn(ENDS_AN_FD, op)) return false;
+    const fd = args[ENDS_AN_FD[op]];
+    if (typeof fd === 'number') this.drop(pid, fd); // an FdOf in a batch names an fd the batch opened: no grant
+    return true;
   }
 
   /** A direct read of `g` was made: vfs is to hear of it before its next syscall. */

@@ -14,7 +14,7 @@ import { SysError } from '../ipc/errno.js';
 import { MAX_IO } from '../ipc/frame.js';
 import { batchEntries } from './batch.js';
 import { CallsInFlight, MAX_PROCS } from './client-limits.js';
-import { DirectFiles, type FileGrant, type GrantedOpen } from './direct-files.js';
+import { DirectFiles, type FileGrant, type GrantedOpen, type Opening } from './direct-files.js';
 import { checkBootOptions, placementSpecOf, type BootOptions, type BootSettings, type MountSpec } from './boot-options.js';
 import { Domain, MAIN } from './domain.js';
 import type { ThreadTransport } from './domain-host.js';
@@ -376,34 +376,47 @@ export class Kernel {
   /** A checked syscall (`args` with its pid) sent to vfs; its answer, or its failure as `failure` makes it. */
   private toVfs(op: string, args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
     const pid = args.pid as number;
+    let opening: Opening | undefined;
+    const failed = (err: unknown) => {
+      if (opening) this.direct.notOpened(opening);
+      return failure(err);
+    };
     try {
       this.direct.before(pid, op, args);
       const read = this.direct.takeRead();
       // Sent first on the same channel, so vfs has dropped those files' attributes before this call.
-      if (read) Promise.resolve(this.callNow('vfs', 'readDirectly', { files: read })).catch(() => {});
-      let stamp = 0;
+      // By call(), whose failure is a rejection, never a throw: a note that cannot be sent (the
+      // kernel halted, vfs is down) is dropped, and this call meets the failure as its own.
+      if (read) this.call('vfs', 'readDirectly', { files: read }).catch(() => {});
       if (op === 'open') {
-        stamp = this.direct.stamp();
+        opening = this.direct.opening(pid);
         args.grant = true;
       }
       const answer = this.callNow('vfs', op, args);
       if (answer instanceof Promise) {
-        return answer.then((result) => this.syscallDone(pid, op, result, stamp), (err: unknown) => { throw failure(err); });
+        return answer.then((result) => this.syscallDone(pid, op, result, opening), (err: unknown) => { throw failed(err); });
       }
-      return Promise.resolve(this.syscallDone(pid, op, answer, stamp));
+      return Promise.resolve(this.syscallDone(pid, op, answer, opening));
     } catch (err) {
-      return Promise.reject(failure(err));
+      return Promise.reject(failed(err));
     }
   }
 
   /**
    * A pread on an fd with a grant (kernel/direct-files.ts): one call to the file system's read.
    * When vfs or the file system restarted before or during the call, or the handle turned out
-   * stale, the grant ends and the pread goes through vfs, which recovers; any other error is the
-   * file system's, as vfs would have passed it on.
+   * stale, the grant ends and the pread goes through vfs, which recovers; so too when the kernel
+   * halted or panicked, so that the pread fails as any pread does. Any other error is the file
+   * system's, as vfs would have passed it on. Its arguments are checked first as vfs checks
+   * a pread's (clientArgs leaves their types to vfs): EINVAL, with vfs's sentence.
    */
   private preadDirect(g: FileGrant, args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
     const pid = args.pid as number;
+    try {
+      validateRequest(this.placement.defs.get('vfs')!, 'pread', args);
+    } catch (err) {
+      return Promise.reject(failure(err));
+    }
     const viaVfs = () => {
       this.direct.drop(pid, args.fd as number);
       return this.toVfs('pread', args, failure);
@@ -414,7 +427,8 @@ export class Kernel {
     };
     const failed = (err: unknown) => {
       this.direct.read(g);
-      if (!this.direct.good(g) || (err instanceof SysError && (err.errno === 'ESTALE' || err.errno === 'ENODEV'))) return viaVfs();
+      const stopped = this.halting !== null || this.panicReport !== null;
+      if (stopped || !this.direct.good(g) || (err instanceof SysError && (err.errno === 'ESTALE' || err.errno === 'ENODEV'))) return viaVfs();
       throw failure(err);
     };
     let data: unknown;
@@ -439,12 +453,12 @@ export class Kernel {
   }
 
   /**
-   * A syscall's result, once vfs answered it (an open sent at `stamp`, DirectFiles.stamp): a
-   * process that exited is gone; an open's grant is kept, and its fd answered.
+   * A syscall's result, once vfs answered it: a process that exited is gone; an open (under way
+   * as `opening`, DirectFiles.opening) has its grant kept if it may be, and its fd answered.
    */
-  private syscallDone(pid: number, op: string, result: unknown, stamp: number): unknown {
+  private syscallDone(pid: number, op: string, result: unknown, opening: Opening | undefined): unknown {
     if (op === 'exit') this.procs.delete(pid);
-    if (op === 'open') return this.direct.hold(pid, result as GrantedOpen, stamp);
+    if (opening) return this.direct.opened(opening, result as GrantedOpen);
     return result;
   }
 

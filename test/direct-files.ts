@@ -4,13 +4,15 @@
 // close in a batch), belongs to its process, leaves injected faults to strike, and ends when
 // the file system restarts under it, the pread then answered through vfs's recovery. A stat
 // after a direct read sees the atime the read moved; readFile reads by pread, so directly.
-// Every policy gives the same outcomes.
+// Every placement (the three policies and the mixed one) gives the same outcomes. And the
+// attacks: an open under way while its process exits, closes or dup2s over the fd; bad pread
+// arguments; a batch with refused ops; calls after a halt.
 
 import t, { type Test } from 'tap';
-import { sameUnderEveryPolicy } from './lib/policies.js';
-import { O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SysError, boot, type Kernel, type Proc } from '../kernel/index.js';
+import { ALL_POLICIES, policyName, sameUnderEveryPolicy } from './lib/policies.js';
+import { O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SysError, boot, type Kernel, type Proc, type ProcChannel } from '../kernel/index.js';
 
-const POLICIES = ['monolithic', 'microkernel', 'multiprocess'];
+const POLICIES = ALL_POLICIES;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -170,4 +172,98 @@ t.test('microkernel: the file system restarts under a granted fd', async (t) => 
   const before = await served(k);
   t.equal(dec.decode(await p.pread(fd, 3, 4)), 'art', 'the fd reads on');
   t.equal((await served(k)).vfs - before.vfs, 1, 'through vfs: the grant ended with the restart');
+});
+
+/** Boots `policy` with a process that made /tmp/s ('secret'), runs `run`, and halts the kernel. */
+async function withSecret(policy: string, run: (k: Kernel, p: Proc) => Promise<void>): Promise<void> {
+  const k = await boot({ policy });
+  try {
+    const p = await k.spawn();
+    await makeFile(p, '/tmp/s', 'secret');
+    await run(k, p);
+  } finally {
+    await k.halt();
+  }
+}
+
+/** A pread's outcome (outcome()) made by a bare channel's sys. */
+const preadOutcome = (c: ProcChannel, args: Record<string, unknown>) => outcome(c.sys('pread', args) as Promise<Uint8Array>);
+
+t.test('an open answered after its process sent exit gives no grant: a pread after exit is ESRCH', async (t) => {
+  for (const policy of POLICIES) {
+    await withSecret(policy, async (k) => {
+      const c = await k.spawnChannel();
+      // Not awaited: the exit is sent while the open is under way, and vfs runs it before the
+      // open makes its fd (in a process that is going away).
+      const opening = c.sys('open', { path: '/tmp/s', flags: O_RDONLY, mode: 0 });
+      await c.sys('exit', {});
+      const fd = await opening.catch(() => 0) as number;
+      t.match(await preadOutcome(c, { fd, length: 6, offset: 0 }), /^ESRCH/, `${policyName(policy)}: the exited process reads nothing`);
+    });
+  }
+});
+
+t.test('a close or dup2 that vfs runs after the open made the fd, before the core has its answer, ends the grant', async (t) => {
+  // Monolithic: vfs runs in the core's thread, so how many turns of the microtask queue the
+  // client waits before its close decides, deterministically, where vfs runs it.
+  await withSecret('monolithic', async (k) => {
+    for (const ending of ['close', 'dup2'] as const) {
+      let endedTheNewFd = 0;
+      for (let turns = 0; turns < 40; turns++) {
+        const c = await k.spawnChannel();
+        const spare = ending === 'dup2' ? await c.sys('pipe', {}) as number[] : [];
+        const fd = spare.length; // the lowest fd free: the one the open makes unless a dup2 took it first
+        const opening = c.sys('open', { path: '/tmp/s', flags: O_RDONLY, mode: 0 });
+        for (let i = 0; i < turns; i++) await null;
+        const ended = c.sys(ending, ending === 'close' ? { fd } : { fd: spare[0], newfd: fd }).then(() => true, () => false);
+        const opened = await opening;
+        const read = await preadOutcome(c, { fd, length: 6, offset: 0 });
+        if (!(await ended)) {
+          t.equal(read, "bytes 'secret'", `${ending} after ${turns} turns came first and failed: the fd reads its file`);
+        } else {
+          if (opened === fd) endedTheNewFd++;
+          t.match(read, ending === 'close' ? /^EBADF/ : /^ESPIPE/, `${ending} after ${turns} turns: the fd is what it left`);
+        }
+        await c.sys('exit', {});
+      }
+      t.ok(endedTheNewFd > 0, `some ${ending} ran after the open made its fd`);
+    }
+  });
+});
+
+t.test('a direct pread checks its arguments as vfs checks them', async (t) => {
+  for (const policy of POLICIES) {
+    await withSecret(policy, async (k) => {
+      const c = await k.spawnChannel();
+      const granted = await c.sys('open', { path: '/tmp/s', flags: O_RDONLY, mode: 0 }) as number;
+      const viaVfs = await c.sys('open', { path: '/tmp/s', flags: O_WRONLY, mode: 0 }) as number; // no grant
+      const bad = [{ length: '3', offset: 0 }, { length: [3], offset: 0 }, { length: 1e300, offset: 0 }, { length: 3, offset: -1 }, { length: 3 }];
+      for (const args of bad) {
+        const direct = await preadOutcome(c, { fd: granted, ...args });
+        t.equal(direct, await preadOutcome(c, { fd: viaVfs, ...args }), `${policyName(policy)}: ${JSON.stringify(args)} as vfs answers it`);
+        t.match(direct, /^EINVAL: vfs\.pread: /, 'refused');
+      }
+    });
+  }
+});
+
+t.test('a batch holding an exit or a batch fails them in their place for a process with a granted fd', async (t) => {
+  await withSecret('monolithic', async (k, p) => {
+    const fd = await p.open('/tmp/s', O_RDONLY);
+    const r = await p.batch([{ op: 'batch', args: { ops: [] } }, { op: 'exit' }, { op: 'getpid' }]);
+    t.same(r.map((e) => (e.ok ? 'ok' : `${e.error.errno}: ${e.error.message}`)), ['EINVAL: batch cannot be in a batch', 'EINVAL: exit cannot be in a batch', 'ok'], 'each in its place');
+    const before = await served(k);
+    t.equal(await outcome(p.pread(fd, 6, 0)), "bytes 'secret'", 'the fd reads on');
+    t.equal((await served(k)).vfs - before.vfs, 0, 'directly: the exit that was refused ended no grant');
+  });
+});
+
+t.test('after a halt, a granted fd and the note of a direct read fail in the words of the call made', async (t) => {
+  await withSecret('monolithic', async (k, p) => {
+    const fd = await p.open('/tmp/s', O_RDONLY);
+    await p.pread(fd, 6, 0); // read directly: vfs is to hear of it before the next syscall
+    await k.halt();
+    t.equal(await outcome(p.stat('/tmp/s') as Promise<never>), 'EIO: vfs.stat: the kernel has halted', 'the next syscall, not the note sent ahead of it');
+    t.equal(await outcome(p.pread(fd, 6, 0)), 'EIO: vfs.pread: the kernel has halted', 'a pread of the granted fd, as any pread');
+  });
 });
