@@ -1,9 +1,10 @@
 // The host side of hyp's cryptography (see hyp.ts): node:crypto for digests, PBKDF2 and
-// AES-XTS, the argon2 package (ranisalt/node-argon2, native, on libuv's thread pool) for argon2.
+// AES-XTS (its tweak XOR in WebAssembly: xts-tweaks.ts), the argon2 package (ranisalt/node-argon2, native, on libuv's thread pool) for argon2.
 // Both are loaded on first use, so that a domain that never derives a key does not pay for them.
 
 import { SysError } from '../ipc/errno.js';
 import type { Argon2Params, DigestName, Hyp } from './hyp.js';
+import { xtsTweaks } from './xts-tweaks.js';
 
 type NodeCrypto = typeof import('node:crypto');
 type Argon2Module = typeof import('argon2');
@@ -44,43 +45,14 @@ function checkInteger(value: number, low: number, high: number, what: string): v
 /** A copy of `b` as a plain Uint8Array (not a Buffer over a shared pool), as results cross domains. */
 const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b);
 
-/** A Uint32Array over the same bytes (their offset and length are multiples of 4 here). */
-const words = (b: Uint8Array): Uint32Array => new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
-
-/** `b`, or a copy of it when its offset is not a multiple of 4 (words needs 4-byte alignment). */
-const aligned = (b: Uint8Array): Uint8Array => (b.byteOffset % 4 === 0 ? b : plain(b));
-
-/**
- * XORs each 16-byte block of `src` into `dst` with its XTS tweak (IEEE 1619-2007 §5.1): block j
- * of unit i gets T_i·α^j in GF(2^128), T_i being the i-th 16 bytes of `tweaks` (the encrypted
- * IVs) and α the polynomial x, each block a 128-bit little-endian number as four u32 words.
- * `dst` may be `src`. Units are `blocks` blocks long.
- */
-function xorTweaks(dst: Uint32Array, src: Uint32Array, tweaks: Uint32Array, blocks: number): void {
-  for (let unit = 0, w = 0; unit < tweaks.length; unit += 4) {
-    let a = tweaks[unit], b = tweaks[unit + 1], c = tweaks[unit + 2], d = tweaks[unit + 3];
-    for (let j = 0; j < blocks; j++, w += 4) {
-      dst[w] = src[w] ^ a;
-      dst[w + 1] = src[w + 1] ^ b;
-      dst[w + 2] = src[w + 2] ^ c;
-      dst[w + 3] = src[w + 3] ^ d;
-      // Multiply by α: a left shift of the 128 bits, x^128 reduced as x^7 + x^2 + x + 1 (0x87).
-      const carry = d >> 31;
-      d = (d << 1) | (c >>> 31);
-      c = (c << 1) | (b >>> 31);
-      b = (b << 1) | (a >>> 31);
-      a = (a << 1) ^ (carry & 0x87);
-    }
-  }
-}
-
 /**
  * Bytes per AES-ECB update: node's ECB ran 2.3 GB/s on 4 KiB, 4.85 GB/s on 64 KiB and 2.5 GB/s
  * on 1 MiB per call here. A multiple of both XTS unit sizes (512, 4096).
  */
 const CHUNK = 64 * 1024;
-/** The whitened input of one update, reused: aesXts is synchronous, one at a time per thread. */
-const scratch = new Uint32Array(CHUNK / 4);
+/** Where a chunk's tweaks (16 bytes per unit, at most CHUNK / 512 units) and the chunk itself sit in xtsTweaks' memory. */
+const TWEAKS_AT = 0;
+const CHUNK_AT = (CHUNK / 512) * 16;
 
 /** An AES-ECB cipher without padding: no state between updates, so one serves every call. */
 type Ecb = ReturnType<NodeCrypto['createCipheriv']> | ReturnType<NodeCrypto['createDecipheriv']>;
@@ -111,12 +83,12 @@ function ecb(direction: 'encrypt' | 'decrypt', key: Uint8Array): Ecb {
 
 /**
  * AES-XTS (aes-xts-plain64) over many units with AES-ECB rather than one XTS cipher per unit,
- * whose setup cost ten times the encryption of a 4 KiB unit: the units' IVs (plain64: the
- * sector number, little-endian) are encrypted with the tweak key in one update; then, CHUNK
- * bytes at a time, the tweaks of every block are XORed into a scratch buffer, one ECB update
- * with the data key encrypts it, and the tweaks are XORed again on the way into the result.
- * The same bytes as OpenSSL's aes-*-xts, unit for unit (test/luks-cipher.ts compares them). The
- * result is a fresh buffer of its own; `data` is only read.
+ * whose setup cost ten times the encryption of a 4 KiB unit. CHUNK bytes at a time, in the
+ * memory of xtsTweaks: the units' IVs (plain64: the sector number, little-endian) are encrypted
+ * with the tweak key in one update, the tweaks of every block are XORed into the data, one
+ * update with the data key encrypts (or decrypts) it, and the tweaks are XORed again. The same
+ * bytes as OpenSSL's aes-*-xts, unit for unit (test/luks-cipher.ts compares them). The result
+ * is a fresh buffer of its own; `data` is only read.
  */
 function aesXts(direction: 'encrypt' | 'decrypt', key: Uint8Array, sector: number, sectorSize: number, data: Uint8Array): Uint8Array {
   if (direction !== 'encrypt' && direction !== 'decrypt') throw new SysError('EINVAL', `aesXts: unknown direction '${String(direction)}'`);
@@ -134,23 +106,25 @@ function aesXts(direction: 'encrypt' | 'decrypt', key: Uint8Array, sector: numbe
     throw new SysError('EINVAL', 'aesXts: the two halves of the key are equal, which XTS refuses (its tweak key must differ from its data key)');
   }
   const out = new Uint8Array(data.length);
-  if (units === 0) return out;
-  const ivs = new Uint8Array(units * 16);
-  const ivView = new DataView(ivs.buffer);
-  for (let i = 0, s = sector; i < units; i++, s += step) {
-    ivView.setUint32(i * 16, s % 2 ** 32, true);
-    ivView.setUint32(i * 16 + 4, Math.floor(s / 2 ** 32), true);
-  }
-  const tweaks = words(aligned(ecb('encrypt', tweakKey).update(ivs)));
+  const { memory, xorTweaks } = xtsTweaks();
+  const ivView = new DataView(memory.buffer, TWEAKS_AT, CHUNK_AT - TWEAKS_AT);
+  const tweaker = ecb('encrypt', tweakKey);
   const aes = ecb(direction, dataKey);
-  const source = aligned(data);
   const blocks = sectorSize / 16;
-  for (let at = 0; at < data.length; at += CHUNK) {
+  for (let at = 0, s = sector; at < data.length; at += CHUNK) {
     const length = Math.min(CHUNK, data.length - at);
-    const unitTweaks = tweaks.subarray((at / sectorSize) * 4, ((at + length) / sectorSize) * 4);
-    xorTweaks(scratch, words(source.subarray(at, at + length)), unitTweaks, blocks);
-    const done = aligned(aes.update(new Uint8Array(scratch.buffer, 0, length)));
-    xorTweaks(words(out.subarray(at, at + length)), words(done), unitTweaks, blocks);
+    const count = length / sectorSize;
+    for (let i = 0; i < count; i++, s += step) {
+      ivView.setUint32(i * 16, s % 2 ** 32, true);
+      ivView.setUint32(i * 16 + 4, Math.floor(s / 2 ** 32), true);
+      ivView.setBigUint64(i * 16 + 8, 0n);
+    }
+    memory.set(tweaker.update(memory.subarray(TWEAKS_AT, TWEAKS_AT + count * 16)), TWEAKS_AT);
+    memory.set(data.subarray(at, at + length), CHUNK_AT);
+    xorTweaks(CHUNK_AT, CHUNK_AT, TWEAKS_AT, count, blocks);
+    memory.set(aes.update(memory.subarray(CHUNK_AT, CHUNK_AT + length)), CHUNK_AT);
+    xorTweaks(CHUNK_AT, CHUNK_AT, TWEAKS_AT, count, blocks);
+    out.set(memory.subarray(CHUNK_AT, CHUNK_AT + length), at);
   }
   return out;
 }
