@@ -1,5 +1,6 @@
 // The host side of hyp's cryptography (see hyp.ts): node:crypto for digests, PBKDF2 and
-// AES-XTS (its tweak XOR in WebAssembly: xts-tweaks.ts), the argon2 package (ranisalt/node-argon2, native, on libuv's thread pool) for argon2.
+// AES-XTS (its tweak XOR in WebAssembly: xts-tweaks.ts), the argon2 package
+// (ranisalt/node-argon2, native, on libuv's thread pool) for argon2.
 // Both are loaded on first use, so that a domain that never derives a key does not pay for them.
 
 import { SysError } from '../ipc/errno.js';
