@@ -33,23 +33,31 @@ export function handOver<T extends Uint8Array>(bytes: T): T {
 }
 
 /**
- * `args` with each top-level Uint8Array of `min` bytes or more copied into a buffer of its own —
- * once, exactly its bytes, even when handed over: the caller may still hold it, and a request
- * may be sent again — and those buffers, to be moved with a message; `args` is not changed.
- * Posting a view as it is would clone its whole buffer (a piece of a request is a view of the
- * request's buffer), serialised and then deserialised. Anything but a plain object of
- * arguments is returned as it is.
+ * Whether `value` is bytes of `min` or more in memory of their own thread: shared memory (a
+ * view of a SharedArrayBuffer) is meant to be seen by both sides, and is posted as it is.
+ */
+function bulk(value: unknown, min: number): value is Uint8Array {
+  return value instanceof Uint8Array && value.byteLength >= min && value.buffer instanceof ArrayBuffer;
+}
+
+/**
+ * `args` with each top-level Uint8Array of `min` bytes or more (not shared memory) copied into
+ * a buffer of its own — once, exactly its bytes, even when handed over: the caller may still
+ * hold it, and a request may be sent again — and those buffers, to be moved with a message;
+ * `args` is not changed. Posting a view as it is would clone its whole buffer (a piece of a
+ * request is a view of the request's buffer), serialised and then deserialised. Anything but a
+ * plain object of arguments is returned as it is.
  */
 export function ownBytes(args: unknown, min: number): { copy: unknown; transfer: ArrayBuffer[] } {
   if (typeof args !== 'object' || args === null || Array.isArray(args) || args instanceof Uint8Array) return { copy: args, transfer: [] };
   const transfer: ArrayBuffer[] = [];
   let copy: Record<string, unknown> | null = null;
   for (const [name, value] of Object.entries(args)) {
-    if (!(value instanceof Uint8Array) || value.byteLength < min) continue;
+    if (!bulk(value, min)) continue;
     const own = new Uint8Array(value); // not value.slice(): a Buffer's slice is a view
     copy ??= { ...args };
     copy[name] = own;
-    transfer.push(own.buffer as ArrayBuffer);
+    transfer.push(own.buffer);
   }
   return { copy: copy ?? args, transfer };
 }
@@ -57,12 +65,12 @@ export function ownBytes(args: unknown, min: number): { copy: unknown; transfer:
 /**
  * A frame as a message on a port, and the buffers moved with it: a reply's bytes value (moved as
  * it is when handed over, else copied once) and a request's top-level bytes arguments (copied
- * once, see ownBytes), each of `min` bytes or more; smaller ones are cloned with the message.
- * The frame itself is not changed.
+ * once, see ownBytes), each of `min` bytes or more and not shared memory; the others are
+ * cloned with the message. The frame itself is not changed.
  */
 export function portMessage(frame: Frame, min: number): { message: Frame; transfer: ArrayBuffer[] } {
   const value = frame[0] === OK ? frame[2] : undefined;
-  if (value instanceof Uint8Array && value.byteLength >= min) {
+  if (bulk(value, min)) {
     const own = handedOver.has(value.buffer as ArrayBuffer) ? value : new Uint8Array(value);
     return { message: own === value ? frame : [OK, frame[1], own], transfer: [own.buffer as ArrayBuffer] };
   }

@@ -246,6 +246,9 @@ t.test('a frame posted on a port moves its bulk bytes: a view copied once to exa
   const kept = portMessage([OK, 3, view], MOVE_MIN_BYTES);
   t.ok((kept.message[2] as Uint8Array).buffer !== whole.buffer && kept.transfer.length === 1, 'reply bytes not handed over are copied, then moved');
   t.same(portMessage([REQ, 4, 'probe', 'echo', { value: small }], MOVE_MIN_BYTES).transfer, [], 'a small request moves nothing');
+  const shared = new Uint8Array(new SharedArrayBuffer(200_000));
+  const posted = portMessage([REQ, 5, 'probe', 'echo', { value: shared }], MOVE_MIN_BYTES);
+  t.ok(posted.transfer.length === 0 && (posted.message[4] as { value: Uint8Array }).value === shared, 'shared memory is posted as it is, to be seen by both sides');
 });
 
 for (const transport of ['ring', 'postMessage'] as const) {
