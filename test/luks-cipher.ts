@@ -1,11 +1,15 @@
 // The cipher component through the kernel (default monolithic boot): derive, encrypt and decrypt
 // give what node:crypto gives computed here independently, and bad arguments are EINVAL naming
-// what is wrong. The hyp calls underneath are checked for their own bounds too.
+// what is wrong. The hyp calls underneath are checked for their own bounds too, and the
+// WebAssembly module of aesXts against its source where wabt is installed.
 
+import { spawnSync } from 'node:child_process';
 import { createHash, pbkdf2Sync } from 'node:crypto';
+import { join } from 'node:path';
 import t from 'tap';
 import { boot, type Kernel } from '../kernel/index.js';
 import { hostHyp } from '../kernel/hyp-host.js';
+import { XTS_TWEAKS_WASM } from '../kernel/xts-tweaks.js';
 import { xtsPayload } from './lib/luks.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
 
@@ -134,4 +138,12 @@ t.test('hyp cryptography checks its own arguments', async (t) => {
   await hyp.argon2({ type: 'argon2id', time: 3, memory: 64 * 1024, parallel: 1 }, new Uint8Array(1), new Uint8Array(8), 32);
   clearInterval(timer);
   t.ok(ticks > 0, 'the event loop kept turning during an argon2 derivation');
+});
+
+// wabt's wat2wasm (.ci/run installs it): where it is missing, this test is skipped.
+const wat2wasm = spawnSync('wat2wasm', ['--version']).status === 0;
+t.test('the embedded tweak module is what kernel/xts-tweaks.wat builds', { skip: wat2wasm ? false : 'wat2wasm (wabt) is not installed' }, async (t) => {
+  const built = spawnSync('wat2wasm', [join(import.meta.dirname, '..', 'kernel', 'xts-tweaks.wat'), '--output=-']);
+  t.equal(built.status, 0, 'wat2wasm builds it');
+  t.equal(built.stdout.toString('base64'), XTS_TWEAKS_WASM, 'byte for byte: rebuild XTS_TWEAKS_WASM after changing the .wat');
 });
