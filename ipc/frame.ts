@@ -32,12 +32,51 @@ export function handOver<T extends Uint8Array>(bytes: T): T {
   return bytes;
 }
 
-/** The buffer a frame may move: a reply's value, handed over and at least `min` bytes long. */
-export function movableBuffer(frame: Frame, min: number): ArrayBuffer | null {
-  if (frame[0] !== OK) return null; // never a request's: a retried request is sent again
-  const v = frame[2];
-  if (!(v instanceof Uint8Array) || v.byteLength < min || !handedOver.has(v.buffer as ArrayBuffer)) return null;
-  return v.buffer as ArrayBuffer;
+/**
+ * Whether `value` is bytes of `min` or more in memory of their own thread: shared memory (a
+ * view of a SharedArrayBuffer) is meant to be seen by both sides, and is posted as it is.
+ */
+function bulk(value: unknown, min: number): value is Uint8Array {
+  return value instanceof Uint8Array && value.byteLength >= min && value.buffer instanceof ArrayBuffer;
+}
+
+/**
+ * `args` with each top-level Uint8Array of `min` bytes or more (not shared memory) copied into
+ * a buffer of its own — once, exactly its bytes, even when handed over: the caller may still
+ * hold it, and a request may be sent again — and those buffers, to be moved with a message;
+ * `args` is not changed. Posting a view as it is would clone its whole buffer (a piece of a
+ * request is a view of the request's buffer), serialised and then deserialised. Anything but a
+ * plain object of arguments is returned as it is.
+ */
+export function ownBytes(args: unknown, min: number): { copy: unknown; transfer: ArrayBuffer[] } {
+  if (typeof args !== 'object' || args === null || Array.isArray(args) || args instanceof Uint8Array) return { copy: args, transfer: [] };
+  const transfer: ArrayBuffer[] = [];
+  let copy: Record<string, unknown> | null = null;
+  for (const [name, value] of Object.entries(args)) {
+    if (!bulk(value, min)) continue;
+    const own = new Uint8Array(value); // not value.slice(): a Buffer's slice is a view
+    copy ??= { ...args };
+    copy[name] = own;
+    transfer.push(own.buffer);
+  }
+  return { copy: copy ?? args, transfer };
+}
+
+/**
+ * A frame as a message on a port, and the buffers moved with it: a reply's bytes value (moved as
+ * it is when handed over, else copied once) and a request's top-level bytes arguments (copied
+ * once, see ownBytes), each of `min` bytes or more and not shared memory; the others are
+ * cloned with the message. The frame itself is not changed.
+ */
+export function portMessage(frame: Frame, min: number): { message: Frame; transfer: ArrayBuffer[] } {
+  const value = frame[0] === OK ? frame[2] : undefined;
+  if (bulk(value, min)) {
+    const own = handedOver.has(value.buffer as ArrayBuffer) ? value : new Uint8Array(value);
+    return { message: own === value ? frame : [OK, frame[1], own], transfer: [own.buffer as ArrayBuffer] };
+  }
+  if (frame[0] !== REQ) return { message: frame, transfer: [] };
+  const { copy, transfer } = ownBytes(frame[4], min);
+  return { message: transfer.length === 0 ? frame : [REQ, frame[1], frame[2], frame[3], copy], transfer };
 }
 
 /** Checks the shape of a frame that arrived from outside; null when it is malformed. */

@@ -1,7 +1,8 @@
 // A link over a worker_threads MessagePort (or a Worker, or a worker's parentPort): frames
-// travel by structured clone. The owner reports the end of the port through lost().
+// travel by structured clone, their bytes moved (see portMessage in ./frame.ts). The owner
+// reports the end of the port through lost().
 
-import { movableBuffer, type Frame, type Link } from './frame.js';
+import { portMessage, type Frame, type Link } from './frame.js';
 
 export interface PortLike {
   postMessage(value: unknown, transfer?: ArrayBuffer[]): void;
@@ -21,8 +22,8 @@ export class PortLink implements Link {
 
   send(frame: Frame): void {
     if (!this.open) return;
-    const bulk = movableBuffer(frame, 0);
-    this.port.postMessage(frame, bulk ? [bulk] : undefined);
+    const { message, transfer } = portMessage(frame, 0);
+    this.port.postMessage(message, transfer);
   }
 
   /** A message arrived on the port. */

@@ -1,12 +1,13 @@
 // A link between two threads over a pair of shared-memory rings: frames are msgpackr-encoded
 // into the ring towards the peer. The port beside the rings carries what the rings cannot: a
 // wake-up when the peer's poller is parked, a frame too big for the ring or one that finds it
-// full (so a sender never waits for space), a reply's bulk data handed over by its owner (moved,
-// not copied: see handOver in ./frame.ts), and the news that the peer is gone. A frame sent on
-// the port leaves an empty record in the ring, so that the peer looks at its port at once.
+// full (so a sender never waits for space), bulk data (a reply's handed over by its owner is
+// moved, not copied: see handOver in ./frame.ts; any other is copied once and moved: see
+// portMessage), and the news that the peer is gone. A frame sent on the port leaves an empty
+// record in the ring, so that the peer looks at its port at once.
 
 import { Packr } from 'msgpackr';
-import { REQ, movableBuffer, type Frame } from './frame.js';
+import { REQ, portMessage, type Frame } from './frame.js';
 import { PortLink, type PortLike } from './port-link.js';
 import type { Poller, RingSource } from './poller.js';
 import { Doorbell, Ring } from './ring.js';
@@ -26,8 +27,10 @@ export interface RingEnds {
 export const RING_CAPACITY = 1 << 18;
 
 /**
- * Handed-over reply data of this size or more is moved over the port rather than copied
- * through the ring (an encoding copy, the ring's copy and the decoding copy).
+ * Bytes of this size or more — a handed-over reply's, moved as they are, or any other reply's
+ * or a request's, copied once — are moved over the port rather than copied through the ring (an
+ * encoding copy, the ring's copy and the decoding copy; and over half a ring, an encoding that
+ * was wasted and a clone of the whole buffer of each view).
  */
 export const MOVE_MIN_BYTES = 64 * 1024;
 
@@ -68,12 +71,12 @@ export class RingLink extends PortLink implements RingSource {
   override send(frame: Frame): void {
     if (!this.open) return;
     if (frame[0] === REQ) this.unanswered++;
-    const bulk = movableBuffer(frame, MOVE_MIN_BYTES);
-    if (!bulk && this.tx.tryWrite(packr.pack(frame))) {
+    const { message, transfer } = portMessage(frame, MOVE_MIN_BYTES);
+    if (transfer.length === 0 && this.tx.tryWrite(packr.pack(frame))) {
       if (this.peerBell.ring()) this.port.postMessage(WAKE);
       return;
     }
-    this.port.postMessage(frame, bulk ? [bulk] : undefined);
+    this.port.postMessage(message, transfer);
     // The peer may have taken the frame and parked again before the notice lands: a wake-up
     // claimed here must be sent, or the peer would sleep with a record in its ring.
     if (this.tx.tryWrite(PORT_NOTICE) && this.peerBell.ring()) this.port.postMessage(WAKE);

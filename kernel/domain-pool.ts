@@ -32,6 +32,7 @@
 
 import { Piscina } from 'piscina';
 import { SysError, type Errno } from '../ipc/errno.js';
+import { ownBytes } from '../ipc/frame.js';
 import { poolScript } from './bundles.js';
 import type { CallPolicy } from './domain.js';
 import type { FaultType } from './faults.js';
@@ -92,28 +93,6 @@ export const POOL_WORKER_READY = 'rumpus.pool.ready';
 export const BEAT_TICKS = 0;
 export const BEAT_THREAD = 1;
 
-/**
- * The arguments with each top-level Uint8Array copied into a buffer of its own, and those
- * buffers, to be moved to the worker. Posting a Uint8Array that is a view of a larger buffer
- * (a chunk of a request: cgd's subarray) would clone the whole buffer, once per chunk; the
- * caller may still hold its array, so it is copied — once, exactly its bytes — and the copy moved.
- */
-function ownBytes(args: unknown): { copy: unknown; transferList: ArrayBuffer[] } {
-  if (typeof args !== 'object' || args === null || Array.isArray(args)) return { copy: args, transferList: [] };
-  const transferList: ArrayBuffer[] = [];
-  const copy: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(args)) {
-    if (value instanceof Uint8Array) {
-      const own = value.slice();
-      transferList.push(own.buffer);
-      copy[name] = own;
-    } else {
-      copy[name] = value;
-    }
-  }
-  return { copy, transferList };
-}
-
 /** A try whose worker's liveness is watched: its beat, the ticks last seen and when they last moved (Date.now()). */
 interface WatchedTry {
   beat: Int32Array;
@@ -155,7 +134,7 @@ export class PoolDomain {
     const where = `${component}.${op}`;
     for (let attempt = 1; ; attempt++) {
       if (this.closedFor !== null) throw new SysError('EIO', `${where}: ${this.closedFor}`);
-      const { copy, transferList } = ownBytes(args);
+      const { copy, transfer } = ownBytes(args, 0);
       const beat = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
       const task: PoolTask = { beat: beat.buffer as SharedArrayBuffer, component, op, args: copy, fault: attempt === 1 ? fault : undefined };
       const workers = this.workers();
@@ -182,7 +161,7 @@ export class PoolDomain {
       });
       let lost: string;
       try {
-        const reply = await workers.run(task, { signal: deadline.signal, transferList }) as PoolReply | Uint8Array;
+        const reply = await workers.run(task, { signal: deadline.signal, transferList: transfer }) as PoolReply | Uint8Array;
         stopWatching();
         if (task.fault?.type === 'drop') {
           // The reply is lost on its way: the caller waits out its deadline, as for any domain.

@@ -17,7 +17,7 @@ import type { Link } from '../ipc/frame.js';
 import { SysError, boot, type PlacementSpec } from '../kernel/index.js';
 import { BUILTIN } from '../kernel/registry.js';
 import { MOVE_MIN_BYTES } from '../ipc/ring-link.js';
-import { handOver } from '../ipc/frame.js';
+import { OK, REQ, handOver, portMessage, type Frame } from '../ipc/frame.js';
 import { pattern } from './fixtures/probe.js';
 import { mainThreadPoller } from '../kernel/domain-host.js';
 import { seededRandom } from '../kernel/faults.js';
@@ -222,6 +222,33 @@ t.test('ring transport: threads that die while they run give their cores back', 
   const deadline = performance.now() + 2000;
   while (share.running !== 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   t.equal(share.running, 0, 'no thread of a halted kernel still counts as running a poller');
+});
+
+t.test('a frame posted on a port moves its bulk bytes: a view copied once to exactly its bytes, handed-over reply bytes as they are', async (t) => {
+  const whole = pattern(1 << 20, 3);
+  const view = whole.subarray(3, 3 + 600_000);
+  const small = whole.subarray(0, 100);
+  const args = { data: view, key: small, sector: 8 };
+  const request: Frame = [REQ, 1, 'cipher', 'encrypt', args];
+  const sent = portMessage(request, MOVE_MIN_BYTES);
+  const moved = (sent.message[4] as typeof args).data;
+  t.equal(moved.byteLength, view.byteLength, 'a request\'s view arrives as its bytes');
+  t.equal(moved.buffer.byteLength, view.byteLength, 'in a buffer of their own, not its whole buffer');
+  t.same(sent.transfer, [moved.buffer], 'which is moved');
+  t.equal(sha(moved), sha(view), 'the same bytes');
+  t.equal((sent.message[4] as typeof args).key, small, 'bytes under the bound go as they are');
+  t.ok(request[4] === args && args.data === view, 'the request itself is not changed: it may be sent again');
+
+  const fresh = handOver(pattern(200_000, 4));
+  const reply: Frame = [OK, 2, fresh];
+  const answered = portMessage(reply, MOVE_MIN_BYTES);
+  t.ok(answered.message === reply && answered.transfer[0] === fresh.buffer, 'handed-over reply bytes are moved as they are');
+  const kept = portMessage([OK, 3, view], MOVE_MIN_BYTES);
+  t.ok((kept.message[2] as Uint8Array).buffer !== whole.buffer && kept.transfer.length === 1, 'reply bytes not handed over are copied, then moved');
+  t.same(portMessage([REQ, 4, 'probe', 'echo', { value: small }], MOVE_MIN_BYTES).transfer, [], 'a small request moves nothing');
+  const shared = new Uint8Array(new SharedArrayBuffer(200_000));
+  const posted = portMessage([REQ, 5, 'probe', 'echo', { value: shared }], MOVE_MIN_BYTES);
+  t.ok(posted.transfer.length === 0 && (posted.message[4] as { value: Uint8Array }).value === shared, 'shared memory is posted as it is, to be seen by both sides');
 });
 
 for (const transport of ['ring', 'postMessage'] as const) {

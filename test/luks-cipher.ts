@@ -1,11 +1,15 @@
 // The cipher component through the kernel (default monolithic boot): derive, encrypt and decrypt
 // give what node:crypto gives computed here independently, and bad arguments are EINVAL naming
-// what is wrong. The hyp calls underneath are checked for their own bounds too.
+// what is wrong. The hyp calls underneath are checked for their own bounds too, and the
+// WebAssembly module of aesXts against its source where wabt is installed.
 
+import { spawnSync } from 'node:child_process';
 import { createHash, pbkdf2Sync } from 'node:crypto';
+import { join } from 'node:path';
 import t from 'tap';
 import { boot, type Kernel } from '../kernel/index.js';
 import { hostHyp } from '../kernel/hyp-host.js';
+import { XTS_TWEAKS_WASM } from '../kernel/xts-tweaks.js';
 import { xtsPayload } from './lib/luks.js';
 import { ALL_POLICIES, policyName } from './lib/policies.js';
 
@@ -87,8 +91,10 @@ t.test('hyp aesXts agrees with the XTS of OpenSSL unit for unit: many units, hig
   const hyp = hostHyp('test');
   for (const [keyBytes, sectorSize] of [[64, 4096], [32, 4096], [64, 512], [32, 512]] as const) {
     const key = bytes(keyBytes, 5);
+    // Units over two of aesXts's 64 KiB ECB updates and into a third.
+    const units = (128 * 1024) / sectorSize + 1;
     for (const sector of [0, 7 * 8, 2 ** 32 - 8, 2 ** 40 + 8]) {
-      const data = bytes(sectorSize * 33, sector % 251);
+      const data = bytes(sectorSize * units, sector % 251);
       const enc = hyp.aesXts('encrypt', key, sector, sectorSize, data);
       t.equal(hex(enc), hex(xtsPayload('encrypt', key, { offset: 0, sectorSize }, sector * 512, data)), `${keyBytes * 4}-bit key, ${sectorSize}-byte units, from sector ${sector}`);
       t.equal(hex(hyp.aesXts('decrypt', key, sector, sectorSize, enc)), hex(data), 'decrypt inverts it');
@@ -100,6 +106,21 @@ t.test('hyp aesXts agrees with the XTS of OpenSSL unit for unit: many units, hig
   const odd = backing.subarray(3);
   t.equal(hex(hyp.aesXts('encrypt', key, 8, 4096, odd)), hex(xtsPayload('encrypt', key, { offset: 0, sectorSize: 4096 }, 8 * 512, odd)), 'data at an odd byte offset');
   t.equal(hyp.aesXts('encrypt', key, 0, 512, new Uint8Array(0)).length, 0, 'no units, no bytes');
+});
+
+t.test('hyp aesXts keeps each key apart: more keys than it keeps ciphers for, each used again after the others', async (t) => {
+  const hyp = hostHyp('test');
+  const keys = Array.from({ length: 9 }, (_, i) => bytes(i % 2 ? 32 : 64, 40 + i));
+  const data = bytes(3 * 4096, 3);
+  let wrong = 0;
+  for (let round = 0; round < 2; round++) {
+    for (const key of keys) {
+      const enc = hyp.aesXts('encrypt', key, 16, 4096, data);
+      if (hex(enc) !== hex(xtsPayload('encrypt', key, { offset: 0, sectorSize: 4096 }, 16 * 512, data))) wrong++;
+      if (hex(hyp.aesXts('decrypt', key, 16, 4096, enc)) !== hex(data)) wrong++;
+    }
+  }
+  t.equal(wrong, 0, `${keys.length} keys, two rounds, every encryption and decryption as OpenSSL's`);
 });
 
 t.test('hyp cryptography checks its own arguments', async (t) => {
@@ -117,4 +138,12 @@ t.test('hyp cryptography checks its own arguments', async (t) => {
   await hyp.argon2({ type: 'argon2id', time: 3, memory: 64 * 1024, parallel: 1 }, new Uint8Array(1), new Uint8Array(8), 32);
   clearInterval(timer);
   t.ok(ticks > 0, 'the event loop kept turning during an argon2 derivation');
+});
+
+// wabt's wat2wasm (.ci/run installs it): where it is missing, this test is skipped.
+const wat2wasm = spawnSync('wat2wasm', ['--version']).status === 0;
+t.test('the embedded tweak module is what kernel/xts-tweaks.wat builds', { skip: wat2wasm ? false : 'wat2wasm (wabt) is not installed' }, async (t) => {
+  const built = spawnSync('wat2wasm', [join(import.meta.dirname, '..', 'kernel', 'xts-tweaks.wat'), '--output=-']);
+  t.equal(built.status, 0, 'wat2wasm builds it');
+  t.equal(built.stdout.toString('base64'), XTS_TWEAKS_WASM, 'byte for byte: rebuild XTS_TWEAKS_WASM after changing the .wat');
 });

@@ -14,9 +14,10 @@ import type { Kdf, LuksCrypto, Volume } from './luks.js';
 
 /**
  * Bytes of one cipher call: a multiple of every encryption sector size (512, 4096). A 1 MiB
- * request makes two, one for each worker of a pool on 2 cores; each piece costs a crossing to
- * the cipher and back, and 256 KiB pieces (two per worker, one after the other) measured slower
- * through a pool of 2 (README, "Encrypted images").
+ * request makes two, one for each worker of a pool on 2 cores: the only way a pool can beat one
+ * cipher thread on a single stream of requests. Each piece costs a crossing to the cipher and
+ * back: on a loaded machine (no core free for the second worker) 1 MiB pieces cost less CPU and
+ * time, and 256 KiB pieces more (README, "Encrypted images").
  */
 export const PIECE = 512 * 1024;
 /** Encrypt and decrypt calls in flight at once, from one cgd. */

@@ -3,7 +3,7 @@
 // run in a pool of workers and use every core (cgd sends it each sector run and each keyslot
 // to derive). The work itself is in cipher.ts.
 
-import { defineComponent, op } from '../../kernel/api.js';
+import { defineComponent, handOver, op } from '../../kernel/api.js';
 import { crypt, derive } from './cipher.js';
 
 /** The ops of cipher. */
@@ -40,8 +40,9 @@ export default defineComponent({
   init: {
     fresh: ({ hyp }) => ({
       derive: ({ kdf, passphrase, length }) => derive(hyp, kdf, passphrase, length),
-      encrypt: ({ cipher, key, sector, sectorSize, data }) => crypt(hyp, 'encrypt', cipher, key, sector, sectorSize, data),
-      decrypt: ({ cipher, key, sector, sectorSize, data }) => crypt(hyp, 'decrypt', cipher, key, sector, sectorSize, data),
+      // Each result is fresh memory that nothing here keeps: a thread transport may move it.
+      encrypt: ({ cipher, key, sector, sectorSize, data }) => handOver(crypt(hyp, 'encrypt', cipher, key, sector, sectorSize, data)),
+      decrypt: ({ cipher, key, sector, sectorSize, data }) => handOver(crypt(hyp, 'decrypt', cipher, key, sector, sectorSize, data)),
     }),
   },
 });
