@@ -1,10 +1,21 @@
-// Direct file reads: the data path that skips vfs (issue 13; Fuchsia's file channel, MINIX's
-// grants). When a client opens a file, vfs answers the core with a grant for it — which file
-// system serves it, the instance (fsid) and the file's handle — when the file is a regular
-// file opened for reading. The core keeps the grant under the process and the fd, out of the
-// client's reach, and serves that fd's pread with one call to the file system's `read`: one
-// boundary (core → file system) instead of two (core → vfs → file system). vfs stays the owner
-// of names, permissions, the fd table and offsets; the grant carries only what its open checked.
+// Direct file reads and writes: the data path that skips vfs (issue 13; Fuchsia's file channel,
+// MINIX's grants). When a client opens a regular file, vfs answers the core with a grant for
+// it — which file system serves it, the instance (fsid), the file's handle, and whether the fd
+// may read and write directly. The core keeps the grant under the process and the fd, out of the
+// client's reach, and serves that fd's pread (pwrite) with one call to the file system's `read`
+// (`write`): one boundary (core → file system) instead of two (core → vfs → file system). vfs
+// stays the owner of names, permissions, the fd table and offsets; the grant carries only what
+// its open checked.
+//
+// Writes. vfs must see a write to keep its promises: the fsync that follows a restart which lost
+// unsynced data fails with EIO (it marks the open file unsynced), sync does likewise for the
+// mount, a write by anyone but root takes the set-id bits away, and a file system that keeps its
+// data on a device gets a replay log of what it was sent. So vfs grants writes only on a file
+// system with no replay log (tmpfs) and for a file with no set-id bit, and the first pwrite after
+// each sync point goes through vfs all the same: the fd's grant is armed by it, and disarmed by
+// every fsync of its process, every sync, and every chmod that sets a set-id bit. The direct
+// writes in between are covered by what that first write told vfs, until the next sync point,
+// which passes through vfs.
 //
 // A grant ends with its fd: close, dup2 over it, exit. It is good only while neither vfs nor the
 // file system has restarted since it was given (a restart may give files new handles, or lose
@@ -13,34 +24,41 @@
 // Nor is it kept when the process sent a call that ends fds (close, dup2, exit, a batch of
 // them) while its open was under way: vfs may have run that call after the open made the fd,
 // ending it before the core heard of it (a close of the fd, a dup2 over it, the exit).
-// A read may move the file's atime, so the files read directly are told to vfs, which drops
-// their cached attributes, before the next syscall reaches it (vfs's name-cache.ts).
+// A read may move the file's atime, a write its size and times, so the files used directly are
+// told to vfs, which drops their cached attributes, before the next syscall reaches it (vfs's
+// name-cache.ts).
 
 import { SysError } from '../ipc/errno.js';
 import type { Handle } from './api.js';
 import type { BatchEntry } from './batch.js';
 import { isPlainObject } from './validate.js';
 
-/** A file the core may read straight from its file system: what vfs's open grants. */
+/** A file the core may use straight from its file system: what vfs's open grants. */
 export interface FileGrant {
   /** The file-system component serving it. */
   fs: string;
   /** The instance of that file system (vfs's Mount.fsid). */
   fsid: number;
   h: Handle;
+  /** Its pread may go directly (open for reading). */
+  read: boolean;
+  /** Its pwrite may go directly, once armed (open for writing, on a file system with no replay log, no set-id bit). */
+  write: boolean;
 }
 
 /** vfs's open answer when the core asked for a grant (VFS_OPS.open with `grant`). */
 export interface GrantedOpen {
   fd: number;
-  /** Null when the fd is not read directly: a pipe, a directory, a device, or not open for reading. */
+  /** Null when the fd is not used directly: a pipe, a directory, a device. */
   grant: FileGrant | null;
 }
 
 /** A grant as the core holds it: with the generations of vfs's and the file system's domains when it was asked for. */
-interface Held extends FileGrant {
+export interface Held extends FileGrant {
   vfsGeneration: number;
   fsGeneration: number;
+  /** A pwrite through vfs since the last sync point: the next ones may go directly. */
+  armed: boolean;
 }
 
 /** An open sent to vfs and not yet answered (DirectFiles.opening): what decides whether its grant is kept. */
@@ -52,21 +70,24 @@ export interface Opening {
   fdsEnded: boolean;
 }
 
-/** Whether a value is a FileGrant (as vfs's readDirectly takes them from the core). */
+/** Whether a value is a FileGrant (as vfs's usedDirectly takes them from the core). */
 export function isFileGrant(v: unknown): v is FileGrant {
   if (!isPlainObject(v) || typeof v.fs !== 'string' || !Number.isSafeInteger(v.fsid)) return false;
   const h = v.h;
   return isPlainObject(h) && Number.isSafeInteger(h.ino) && Number.isSafeInteger(h.gen);
 }
 
-/** FileGrants given as the readDirectly op's `files`: EINVAL for anything else. */
+/** FileGrants given as the usedDirectly op's `files`: EINVAL for anything else. */
 export function checkFileGrants(files: unknown): FileGrant[] {
-  if (!Array.isArray(files) || !files.every(isFileGrant)) throw new SysError('EINVAL', 'readDirectly: files must be an array of file grants {fs, fsid, h}');
+  if (!Array.isArray(files) || !files.every(isFileGrant)) throw new SysError('EINVAL', 'usedDirectly: files must be an array of file grants {fs, fsid, h}');
   return files;
 }
 
 /** The ops that end an fd: close (fd), dup2 (newfd, which it replaces). */
 const ENDS_AN_FD: Readonly<Record<string, 'fd' | 'newfd'>> = { close: 'fd', dup2: 'newfd' };
+
+/** The set-id bits, S_ISUID | S_ISGID: a chmod that sets one disarms every write grant. */
+const SETID_BITS = 0o6000;
 
 /**
  * The grants of every client process, by pid and fd, and the files read directly since vfs was
@@ -76,7 +97,7 @@ export class DirectFiles {
   private readonly byProc = new Map<number, Map<number, Held>>();
   /** Per process, its opens under way. */
   private readonly openings = new Map<number, Set<Opening>>();
-  private readonly readSinceTold = new Map<string, FileGrant>();
+  private readonly usedSinceTold = new Map<string, FileGrant>();
 
   /**
    * @param generation  the launch count of the domain a component lives in
@@ -106,7 +127,7 @@ export class DirectFiles {
     this.notOpened(o);
     const g = answer.grant;
     if (g !== null && !o.fdsEnded && o.launches === this.launches()) {
-      const held: Held = { ...g, vfsGeneration: this.generation('vfs'), fsGeneration: this.generation(g.fs) };
+      const held: Held = { ...g, vfsGeneration: this.generation('vfs'), fsGeneration: this.generation(g.fs), armed: false };
       let fds = this.byProc.get(o.pid);
       if (!fds) this.byProc.set(o.pid, (fds = new Map()));
       fds.set(answer.fd, held);
@@ -121,7 +142,7 @@ export class DirectFiles {
   }
 
   /** The grant of fd `fd` of process `pid`, if it has a good one; a grant no longer good is dropped. */
-  grant(pid: number, fd: unknown): FileGrant | undefined {
+  grant(pid: number, fd: unknown): Held | undefined {
     const held = this.byProc.get(pid)?.get(fd as number);
     if (held === undefined) return undefined;
     if (this.good(held)) return held;
@@ -148,6 +169,7 @@ export class DirectFiles {
    * the process's opens under way when it ends any fd (see opened()).
    */
   before(pid: number, op: string, args: Record<string, unknown>): void {
+    if (this.byProc.size > 0) this.syncPoint(pid, op, args);
     if (!this.byProc.has(pid) && !this.openings.has(pid)) return; // nothing to end: the common case
     let ends = false;
     if (op === 'exit') {
@@ -162,6 +184,25 @@ export class DirectFiles {
     if (ends) for (const o of this.openings.get(pid) ?? []) o.fdsEnded = true;
   }
 
+  /**
+   * Disarms the write grants a sync point ends (see the comment at the top): an fsync, the
+   * process's; a sync, or a chmod that sets a set-id bit, everyone's; each op of a batch alike.
+   */
+  private syncPoint(pid: number, op: string, args: Record<string, unknown>): void {
+    if (op === 'batch') {
+      for (const e of args.ops as BatchEntry[]) if (!e.refused) this.syncPoint(pid, e.op, e.args);
+    } else if (op === 'fsync') {
+      for (const g of this.byProc.get(pid)?.values() ?? []) g.armed = false;
+    } else if (op === 'sync' || ((op === 'chmod' || op === 'fchmod') && ((args.mode as number) & SETID_BITS) !== 0)) {
+      for (const fds of this.byProc.values()) for (const g of fds.values()) g.armed = false;
+    }
+  }
+
+  /** A pwrite of fd `fd` went through vfs and succeeded: its grant `g`, if still the fd's, is armed. */
+  arm(pid: number, fd: number, g: Held): void {
+    if (this.byProc.get(pid)?.get(fd) === g && this.good(g)) g.armed = true;
+  }
+
   /** Whether `op` (a syscall alone or in a batch) ends an fd: a close, a dup2; ends its grant. */
   private endsAnFd(pid: number, op: string, args: Record<string, unknown>): boolean {
     if (!Object.hasOwn(ENDS_AN_FD, op)) return false;
@@ -170,16 +211,16 @@ export class DirectFiles {
     return true;
   }
 
-  /** A direct read of `g` was made: vfs is to hear of it before its next syscall. */
-  read(g: FileGrant): void {
-    this.readSinceTold.set(`${g.fs}/${g.fsid}/${g.h.ino}/${g.h.gen}`, { fs: g.fs, fsid: g.fsid, h: g.h });
+  /** A direct read or write of `g` was made: vfs is to hear of it before its next syscall. */
+  used(g: FileGrant): void {
+    this.usedSinceTold.set(`${g.fs}/${g.fsid}/${g.h.ino}/${g.h.gen}`, { fs: g.fs, fsid: g.fsid, h: g.h, read: g.read, write: g.write });
   }
 
-  /** The files read directly since the last call, for vfs's readDirectly (null when none); forgets them. */
-  takeRead(): FileGrant[] | null {
-    if (this.readSinceTold.size === 0) return null;
-    const files = [...this.readSinceTold.values()];
-    this.readSinceTold.clear();
+  /** The files used directly since the last call, for vfs's usedDirectly (null when none); forgets them. */
+  takeUsed(): FileGrant[] | null {
+    if (this.usedSinceTold.size === 0) return null;
+    const files = [...this.usedSinceTold.values()];
+    this.usedSinceTold.clear();
     return files;
   }
 }

@@ -14,7 +14,8 @@ import { SysError } from '../ipc/errno.js';
 import { MAX_IO } from '../ipc/frame.js';
 import { batchEntries } from './batch.js';
 import { CallsInFlight, MAX_PROCS } from './client-limits.js';
-import { DirectFiles, type FileGrant, type GrantedOpen, type Opening } from './direct-files.js';
+import type { WriteResult } from './api.js';
+import { DirectFiles, type GrantedOpen, type Held, type Opening } from './direct-files.js';
 import { checkBootOptions, placementSpecOf, type BootOptions, type BootSettings, type MountSpec } from './boot-options.js';
 import { Domain, MAIN } from './domain.js';
 import type { ThreadTransport } from './domain-host.js';
@@ -365,8 +366,7 @@ export class Kernel {
       return Promise.reject(failure(err));
     }
     args.pid = pid; // on the fresh copy, which the caller cannot reach
-    const grant = op === 'pread' ? this.direct.grant(pid, args.fd) : undefined;
-    const done = grant ? this.preadDirect(grant, args, failure) : this.toVfs(op, args, failure);
+    const done = op === 'pread' || op === 'pwrite' ? this.dataCall(op, args, failure) : this.toVfs(op, args, failure);
     // Answered at once, it is in flight until its caller can take the answer, a turn later, as
     // under every policy: calls made one after another without waiting count together.
     done.then(answered, answered);
@@ -383,11 +383,11 @@ export class Kernel {
     };
     try {
       this.direct.before(pid, op, args);
-      const read = this.direct.takeRead();
+      const used = this.direct.takeUsed();
       // Sent first on the same channel, so vfs has dropped those files' attributes before this call.
       // By call(), whose failure is a rejection, never a throw: a note that cannot be sent (the
       // kernel halted, vfs is down) is dropped, and this call meets the failure as its own.
-      if (read) this.call('vfs', 'readDirectly', { files: read }).catch(() => {});
+      if (used) this.call('vfs', 'usedDirectly', { files: used }).catch(() => {});
       if (op === 'open') {
         opening = this.direct.opening(pid);
         args.grant = true;
@@ -403,41 +403,60 @@ export class Kernel {
   }
 
   /**
-   * A pread on an fd with a grant (kernel/direct-files.ts): one call to the file system's read.
-   * When vfs or the file system restarted before or during the call, or the handle turned out
-   * stale, the grant ends and the pread goes through vfs, which recovers; so too when the kernel
-   * halted or panicked, so that the pread fails as any pread does. Any other error is the file
-   * system's, as vfs would have passed it on. Its arguments are checked first as vfs checks
-   * a pread's (clientArgs leaves their types to vfs): EINVAL, with vfs's sentence.
+   * A pread or pwrite: directly when its fd's grant allows (kernel/direct-files.ts) — a pread of
+   * an fd open for reading, a pwrite of some data on an armed write grant —, else through vfs;
+   * a pwrite through vfs on a write grant arms it once it succeeds.
    */
-  private preadDirect(g: FileGrant, args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
+  private dataCall(op: 'pread' | 'pwrite', args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
+    const pid = args.pid as number;
+    const g = this.direct.grant(pid, args.fd);
+    if (g === undefined) return this.toVfs(op, args, failure);
+    if (op === 'pread' ? g.read : g.write && g.armed && (args.data as Uint8Array).length > 0) return this.directCall(g, op, args, failure);
+    const done = this.toVfs(op, args, failure);
+    if (op === 'pwrite' && g.write) done.then(() => this.direct.arm(pid, args.fd as number, g), () => {});
+    return done;
+  }
+
+  /**
+   * A pread or pwrite on an fd with a grant: one call to the file system's read or write. When
+   * vfs or the file system restarted before or during the call, or the handle turned out stale,
+   * the grant ends and the call goes through vfs, which recovers; so too when the kernel halted
+   * or panicked, so that the call fails as any does. Any other error is the file system's, as vfs
+   * would have passed it on. Its arguments are checked first as vfs checks them (clientArgs
+   * leaves their types to vfs): EINVAL, with vfs's sentence.
+   */
+  private directCall(g: Held, op: 'pread' | 'pwrite', args: Record<string, unknown>, failure: (err: unknown) => unknown): Promise<unknown> {
     const pid = args.pid as number;
     try {
-      validateRequest(this.placement.defs.get('vfs')!, 'pread', args);
+      validateRequest(this.placement.defs.get('vfs')!, op, args);
     } catch (err) {
       return Promise.reject(failure(err));
     }
     const viaVfs = () => {
       this.direct.drop(pid, args.fd as number);
-      return this.toVfs('pread', args, failure);
+      return this.toVfs(op, args, failure);
     };
     const answered = (result: unknown) => {
-      this.direct.read(g);
-      return this.direct.good(g) ? result : viaVfs();
+      this.direct.used(g);
+      if (!this.direct.good(g)) return viaVfs();
+      return op === 'pread' ? result : (result as WriteResult).written;
     };
     const failed = (err: unknown) => {
-      this.direct.read(g);
+      this.direct.used(g);
       const stopped = this.halting !== null || this.panicReport !== null;
       if (stopped || !this.direct.good(g) || (err instanceof SysError && (err.errno === 'ESTALE' || err.errno === 'ENODEV'))) return viaVfs();
       throw failure(err);
     };
-    let data: unknown;
+    const fsArgs = op === 'pread'
+      ? { fsid: g.fsid, h: g.h, offset: args.offset, length: Math.min(args.length as number, MAX_IO) }
+      : { fsid: g.fsid, h: g.h, offset: args.offset, data: args.data };
+    let result: unknown;
     try {
-      data = this.callNow(g.fs, 'read', { fsid: g.fsid, h: g.h, offset: args.offset, length: Math.min(args.length as number, MAX_IO) });
+      result = this.callNow(g.fs, op === 'pread' ? 'read' : 'write', fsArgs);
     } catch (err) {
-      data = Promise.reject(err);
+      result = Promise.reject(err);
     }
-    return data instanceof Promise ? data.then(answered, failed) : Promise.resolve(answered(data));
+    return result instanceof Promise ? result.then(answered, failed) : Promise.resolve(answered(result));
   }
 
   /**

@@ -9,29 +9,13 @@
 // arguments; a batch with refused ops; calls after a halt.
 
 import t, { type Test } from 'tap';
+import { makeFile, outcome, served } from './lib/direct.js';
 import { ALL_POLICIES, policyName, sameUnderEveryPolicy } from './lib/policies.js';
-import { O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, SysError, boot, type Kernel, type Proc, type ProcChannel } from '../kernel/index.js';
+import { O_RDONLY, O_RDWR, O_WRONLY, SysError, boot, type Kernel, type Proc, type ProcChannel } from '../kernel/index.js';
 
 const POLICIES = ALL_POLICIES;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** A failure's errno and sentence, or what the pread gave. */
-async function outcome(p: Promise<Uint8Array>): Promise<string> {
-  return p.then((d) => `bytes '${dec.decode(d)}'`, (err: SysError) => `${err.errno}: ${err.message}`);
-}
-
-/** Calls served by vfs and by tmpfs so far. */
-async function served(k: Kernel): Promise<{ vfs: number; tmpfs: number }> {
-  const c = await k.callCounts();
-  return { vfs: c.vfs, tmpfs: c.tmpfs };
-}
-
-async function makeFile(p: Proc, path: string, text: string): Promise<void> {
-  const fd = await p.open(path, O_WRONLY | O_CREAT, 0o644);
-  await p.write(fd, enc.encode(text));
-  await p.close(fd);
-}
 
 /** What one kernel does in each case: the outcomes seen, by case. */
 async function run(t: Test, k: Kernel): Promise<Record<string, unknown>> {
@@ -156,8 +140,8 @@ t.test('a client can neither ask for a grant nor tell vfs what it read', async (
   const c = await k.spawnChannel();
   const asked = await c.sys('open', { path: '/tmp', flags: O_RDONLY, mode: 0, grant: true }).then(() => 'opened', (e: SysError) => e.errno);
   t.equal(asked, 'EINVAL', 'open with grant is refused');
-  const told = await c.sys('readDirectly', { files: [] }).then(() => 'served', (e: SysError) => e.errno);
-  t.equal(told, 'ENOSYS', 'readDirectly is not a client syscall');
+  const told = await c.sys('usedDirectly', { files: [] }).then(() => 'served', (e: SysError) => e.errno);
+  t.equal(told, 'ENOSYS', 'usedDirectly is not a client syscall');
 });
 
 t.test('microkernel: the file system restarts under a granted fd', async (t) => {

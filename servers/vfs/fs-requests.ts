@@ -51,8 +51,8 @@ export class FsClient {
 export class FsRequests {
   constructor(readonly send: Send, private readonly cache?: NameCache) {}
 
-  /** v was read without vfs (the core's direct read), which may have moved its atime: its cached attributes go. */
-  readElsewhere(v: Vnode): void {
+  /** v was read or written without vfs (the core's direct path), which may have changed its attributes: its cached ones go. */
+  usedElsewhere(v: Vnode): void {
     this.cache?.changed(v.mnt, [v.h]);
   }
 

@@ -18,7 +18,7 @@ export const VFS_OPS = {
   umask: { args: p({ mask: 'uint' }), idempotent: false },
   /**
    * Answers the new fd; asked with `grant` (by the core, never by a client), { fd, grant }: the
-   * FileGrant by which the core may read the file straight from its file system (sys-files.ts).
+   * FileGrant by which the core may read and write the file straight from its file system (sys-files.ts).
    */
   open: { args: p({ path: 'string', flags: 'uint', mode: 'uint', grant: 'boolean?' }), idempotent: false },
   close: { args: p({ fd: 'uint' }), idempotent: false },
@@ -74,10 +74,10 @@ export const VFS_OPS = {
    */
   batch: { args: p({ ops: 'any' }), idempotent: false },
   /**
-   * From the core: it read these files straight from their file systems (FileGrant[]), which
-   * may have moved their atime, so their cached attributes go. Answers nothing.
+   * From the core: it read or wrote these files straight from their file systems (FileGrant[]),
+   * which may have moved their atime, size or times, so their cached attributes go. Answers nothing.
    */
-  readDirectly: { args: { files: 'any' }, idempotent: true },
+  usedDirectly: { args: { files: 'any' }, idempotent: true },
   /** The core's first call at halt: calls waiting on a pipe or FIFO end (EIO), and no wait begins any more. */
   halting: { args: {}, idempotent: true },
   /** The core's last call at halt: unmount (and so sync) everything, innermost first. */
@@ -116,5 +116,5 @@ export const WALKS_A_PATH: { readonly [K in VfsOp]: boolean } = {
   truncate: true, ftruncate: false, fsync: false, sync: false,
   chmod: true, fchmod: false, chown: true, lchown: true, fchown: false, utimes: true, futimes: false, access: true,
   statfs: true, chdir: true, getcwd: false,
-  mount: true, unmount: true, mounts: false, batch: false, readDirectly: false, halting: false, unmountAll: false,
+  mount: true, unmount: true, mounts: false, batch: false, usedDirectly: false, halting: false, unmountAll: false,
 };

@@ -14,7 +14,7 @@ type Handler = (a: Record<string, unknown>) => unknown;
  * Ops that are never in a batch: the core's own, the batch itself, and exit, which would leave
  * the ops after it no process. The core sends none of them; vfs refuses one all the same.
  */
-const NOT_IN_A_BATCH: ReadonlySet<string> = new Set(['spawn', 'readDirectly', 'halting', 'unmountAll', 'batch', 'exit']);
+const NOT_IN_A_BATCH: ReadonlySet<string> = new Set(['spawn', 'usedDirectly', 'halting', 'unmountAll', 'batch', 'exit']);
 
 /** The batch syscall over `handlers`, the syscalls as vfs serves them (each guarded as recovery.ts guards it). */
 export function batchCall(handlers: { readonly [K in Exclude<VfsOp, 'batch'>]: (a: never) => unknown }): VfsHandlers<'batch'> {

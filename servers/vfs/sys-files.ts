@@ -13,6 +13,7 @@ import type { VfsHandlers } from './ops.js';
 import { statOf, type Vnode } from './mounts.js';
 import { checkPath, find, isDir, lookup } from './namei.js';
 import { newOpenFile, type OpenFile } from './procs.js';
+import type { SetidWatch } from './setid.js';
 
 /** lseek's whence: from the start, from the offset, from the end of the file. */
 const SEEK_SET = 0;
@@ -53,13 +54,18 @@ function notPipe(file: OpenFile, fd: number, what: string): Vnode {
 }
 
 /**
- * The grant of a new open file for the core's direct reads (kernel/direct-files.ts): a regular
- * file opened for reading, on a file system; null for anything else (its fd reads through vfs).
+ * The grant of a new open file for the core's direct reads and writes (kernel/direct-files.ts):
+ * for a regular file on a file system; null for anything else (its fd goes through vfs). It
+ * reads directly when open for reading; it writes directly (once the core armed it) when open
+ * for writing, on a file system with no replay log (what vfs keeps for a restart must see every
+ * write) and with no set-id bit (a write must take them away: setid.ts).
  */
-function grantOf(file: OpenFile, attr: Attr): FileGrant | null {
+function grantOf(file: OpenFile, attr: Attr, setid: SetidWatch): FileGrant | null {
   const node = file.node;
-  if (!node || file.pipe || (attr.mode & S_IFMT) !== S_IFREG || (file.flags & O_ACCMODE) === O_WRONLY) return null;
-  return { fs: node.mnt.fs, fsid: node.mnt.fsid, h: node.h };
+  if (!node || file.pipe || (attr.mode & S_IFMT) !== S_IFREG) return null;
+  const acc = file.flags & O_ACCMODE;
+  const write = acc !== O_RDONLY && node.mnt.log === null && file.setidFreeAt === setid.now();
+  return { fs: node.mnt.fs, fsid: node.mnt.fsid, h: node.h, read: acc !== O_WRONLY, write };
 }
 
 const nonblocking = (file: OpenFile) => (file.flags & O_NONBLOCK) !== 0;
@@ -90,7 +96,7 @@ function requireWritable(file: OpenFile, fd: number): void {
   if ((file.flags & O_ACCMODE) === O_RDONLY) throw new SysError('EBADF', `fd ${fd} is not open for writing`);
 }
 
-export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'write' | 'pread' | 'pwrite' | 'lseek' | 'fstat' | 'ftruncate' | 'fsync' | 'readDirectly'> {
+export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'write' | 'pread' | 'pwrite' | 'lseek' | 'fstat' | 'ftruncate' | 'fsync' | 'usedDirectly'> {
   const { fs, procs } = vfs;
   /** The open file description behind fd `fd` of the calling process. */
   const fileOf = (a: FromProc & { fd: number }) => procs.file(procs.get(a.pid), a.fd);
@@ -161,7 +167,7 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
         await releaseFile(vfs, file);
         throw err;
       }
-      return a.grant ? { fd, grant: grantOf(file, attr) } satisfies GrantedOpen : fd;
+      return a.grant ? { fd, grant: grantOf(file, attr, vfs.setid) } satisfies GrantedOpen : fd;
     },
     async close(a) {
       const pr = procs.get(a.pid);
@@ -240,9 +246,9 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
       await fs.setattr(node, { size: a.length });
       file.unsynced = true;
     },
-    readDirectly(a) {
+    usedDirectly(a) {
       for (const g of checkFileGrants(a.files)) {
-        for (const mnt of vfs.mounts.all()) if (mnt.fs === g.fs && mnt.fsid === g.fsid) fs.readElsewhere({ mnt, h: g.h });
+        for (const mnt of vfs.mounts.all()) if (mnt.fs === g.fs && mnt.fsid === g.fsid) fs.usedElsewhere({ mnt, h: g.h });
       }
     },
     async fsync(a) {
