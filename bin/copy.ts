@@ -96,9 +96,7 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
         return;
       case 'reg':
         try {
-          await copyFile(from, s, to, d, info.mode, info.size);
-          await to.chmod(d, info.mode);
-          if (opts.preserveTimes) await to.utimes(d, info.atime, info.mtime);
+          await copyFile(from, s, to, d, info, opts.preserveTimes);
         } catch (err) {
           if (!(err instanceof SysError)) throw err;
           if (failedReading(err)) fail(from, s, err);
