@@ -108,9 +108,10 @@ export async function promptOnTerminal(question: string): Promise<Uint8Array | n
     return null;
   }
   const input = new ReadStream(fd);
-  writeSync(fd, question);
+  // Echo off before the question shows: what is typed as soon as it does must not be echoed.
   input.setRawMode(true);
   try {
+    writeSync(fd, question);
     return await new Promise<Uint8Array>((resolve, reject) => {
       let typed: number[] = [];
       input.on('data', (chunk: Buffer) => {
