@@ -4,7 +4,7 @@
 
 import { S_IFBLK, S_IFCHR, S_IFIFO, SysError, type FileType } from '../kernel/index.js';
 import { problem } from './stdio.js';
-import { copyFile, failedReading, usableNames, type FileInfo, type FileTree } from './files.js';
+import { copyFile, failedReading, usableNames, type FileInfo, type FileTree, type Reader } from './files.js';
 
 export interface CopyOptions {
   recursive: boolean;
@@ -44,8 +44,8 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
       fail(tree, path, err);
     }
   };
-  /** Copies s to d; `known`: what an lstat of s gave already, if one was made. */
-  const one = async (s: string, d: string, depth: number, known?: FileInfo | SysError): Promise<void> => {
+  /** Copies s to d; `known`: what an lstat of s gave already, if one was made; `ahead`: s read ahead. */
+  const one = async (s: string, d: string, depth: number, known?: FileInfo | SysError, ahead?: Promise<Reader>): Promise<void> => {
     if (depth > 256) return fail(from, s, new SysError('ELOOP', 'the tree is more than 256 directories deep'));
     let info;
     try {
@@ -81,7 +81,8 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
           if (!(err instanceof SysError)) throw err;
           return [];
         }) : [];
-        for (const [i, name] of usable.entries()) await one(paths[i], join(d, name), depth + 1, infos[i]);
+        const take = readingAhead(from, paths, infos);
+        for (const [i, name] of usable.entries()) await one(paths[i], join(d, name), depth + 1, infos[i], take(i));
         await attempt(to, d, async () => {
           await to.chmod(d, info.mode);
           if (opts.preserveTimes) await to.utimes(d, info.atime, info.mtime);
@@ -96,7 +97,7 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
         return;
       case 'reg':
         try {
-          await copyFile(from, s, to, d, info, opts.preserveTimes);
+          await copyFile(from, s, to, d, info, opts.preserveTimes, ahead);
         } catch (err) {
           if (!(err instanceof SysError)) throw err;
           if (failedReading(err)) fail(from, s, err);
@@ -109,6 +110,44 @@ export async function copyTree(from: FileTree, src: string, to: FileTree, dst: s
   };
   await one(src, dst, 0);
   return ok;
+}
+
+/** How far a directory's copy reads ahead of the file it writes: files, and their bytes in all. */
+const READ_AHEAD_FILES = 8;
+const READ_AHEAD_BYTES = 8 << 20;
+
+/**
+ * Reads a directory's regular files ahead of their copies where the tree can (FileTree.readAhead),
+ * so that a kernel with threads reads the next files while this thread writes the last one:
+ * up to READ_AHEAD_FILES entries past the one being copied, and READ_AHEAD_BYTES (by lstat's
+ * sizes) unless that is one file. `infos[i]` is what lstat gave of `paths[i]`, if known. The
+ * function returned is called with each entry's index in turn: that entry's Reader if it was
+ * read ahead, else undefined. Readers read ahead hold nothing open, so one never taken leaks
+ * nothing; a failed one fails when taken and used.
+ */
+function readingAhead(from: FileTree, paths: string[], infos: (FileInfo | SysError | undefined)[]): (i: number) => Promise<Reader> | undefined {
+  if (!from.readAhead) return () => undefined;
+  const started = new Map<number, { reader: Promise<Reader>; size: number }>();
+  let next = 0;
+  let bytes = 0;
+  return (i) => {
+    const mine = started.get(i);
+    if (mine) {
+      started.delete(i);
+      bytes -= mine.size;
+    }
+    for (next = Math.max(next, i + 1); next < paths.length && next <= i + READ_AHEAD_FILES; next++) {
+      const info = infos[next];
+      if (!info || info instanceof SysError || info.type !== 'reg') continue;
+      if (started.size > 0 && bytes + info.size > READ_AHEAD_BYTES) break;
+      const reader = from.readAhead?.(paths[next], info.size);
+      if (!reader) continue;
+      reader.catch(() => {}); // its error is the copy's when it is taken
+      started.set(next, { reader, size: info.size });
+      bytes += info.size;
+    }
+    return mine?.reader;
+  };
 }
 
 const SPECIAL_NAMES: Partial<Record<FileType, string>> = { fifo: 'a FIFO', chr: 'a character device', blk: 'a block device', sock: 'a socket' };

@@ -46,6 +46,13 @@ export interface FileTree {
   mkdir(path: string, mode: number): Promise<void>;
   /** Opens a file to read; `size`, what lstat said of it, lets a small file be read whole at once. */
   openRead(path: string, size?: number): Promise<Reader>;
+  /**
+   * Starts reading a file that openRead would be asked for soon (`size`: what lstat said of it),
+   * where the tree can read it meanwhile and hold nothing open: the kernel's reads a file that
+   * one batch takes whole. Its Reader, or undefined where the tree does not read that file ahead
+   * (then openRead reads it). Absent on trees that never read ahead.
+   */
+  readAhead?(path: string, size: number): Promise<Reader> | undefined;
   /** Creates or truncates a file. */
   openWrite(path: string, mode: number): Promise<Writer>;
   readlink(path: string): Promise<string>;
@@ -92,6 +99,15 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
   const info = (s: Awaited<ReturnType<Proc['stat']>>): FileInfo => ({
     type: fileTypeOf(s.mode), mode: s.mode & S_IALLUGO, size: s.size, uid: s.uid, gid: s.gid, atime: s.atime, mtime: s.mtime, rdev: s.rdev,
   });
+  // A file that one read can take (less than MAX_IO) is read whole in one batch (open, a read of
+  // a byte more than its size, close): its bytes, or null when it turns out larger (it grew since
+  // lstat) or batches are refused; then it is read as any other.
+  const readsWhole = (size: number) => batches && size < MAX_IO;
+  const readWhole = (path: string, size: number) => p.readSmallFile(at(path), size + 1).catch(unlessNoBatches);
+  const open = async (path: string): Promise<Reader> => {
+    const fd = await p.open(at(path), O_RDONLY);
+    return { read: p.sequentialReader(fd), close: () => p.close(fd) };
+  };
   return {
     lstat: async (path) => info(await p.lstat(at(path))),
     async lstatMany(paths) {
@@ -106,13 +122,12 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     readdir: async (path) => (await p.readdir(at(path))).map((e) => e.name),
     mkdir: (path, mode) => p.mkdir(at(path), mode),
     async openRead(path, size) {
-      // A file that one read can take (less than MAX_IO) is read whole in one batch (open, a
-      // read of a byte more than its size, close); one that turns out larger (it grew since
-      // lstat) is read as any other.
-      const whole = batches && size !== undefined && size < MAX_IO ? await p.readSmallFile(at(path), size + 1).catch(unlessNoBatches) : null;
-      if (whole) return bytesReader(whole);
-      const fd = await p.open(at(path), O_RDONLY);
-      return { read: p.sequentialReader(fd), close: () => p.close(fd) };
+      const whole = size !== undefined && readsWhole(size) ? await readWhole(path, size) : null;
+      return whole ? bytesReader(whole) : await open(path);
+    },
+    readAhead(path, size) {
+      if (!readsWhole(size)) return undefined;
+      return readWhole(path, size).then((whole) => (whole ? bytesReader(whole) : openAtFirstRead(() => open(path))));
     },
     async openWrite(path, mode) {
       const fd = await p.open(at(path), O_WRONLY | O_CREAT | O_TRUNC, mode);
@@ -141,6 +156,16 @@ export function kernelTree(p: Proc, mount?: ImageMount): FileTree {
     utimes: (path, atime, mtime) => p.utimes(at(path), atime, mtime),
     lutimes: (path, atime, mtime) => p.lutimes(at(path), atime, mtime),
     show: (path) => (mount ? `${mount.image}:${path}` : path),
+  };
+}
+
+/** A Reader that opens its file (`open`) at its first read, so that until then it holds nothing open. */
+function openAtFirstRead(open: () => Promise<Reader>): Reader {
+  let opened: Promise<Reader> | undefined;
+  return {
+    read: async (n) => (await (opened ??= open())).read(n),
+    // An open that failed was reported by the read that made it: there is nothing to close.
+    close: async () => (await opened?.catch(() => undefined))?.close(),
   };
 }
 
@@ -289,10 +314,11 @@ async function reading<T>(p: Promise<T>): Promise<T> {
 /**
  * Copies one regular file: its bytes (all-zero chunks become holes), then its mode and, with
  * `preserveTimes`, its times, as `info` (what lstat said of the source) gives them. An error
- * reading the source is marked (failedReading). The bytes copied.
+ * reading the source is marked (failedReading); `readAhead`, the source's Reader when its tree
+ * started reading it ahead (FileTree.readAhead). The bytes copied.
  */
-export async function copyFile(from: FileTree, src: string, to: FileTree, dst: string, info: FileInfo, preserveTimes: boolean): Promise<number> {
-  const r = await reading(from.openRead(src, info.size));
+export async function copyFile(from: FileTree, src: string, to: FileTree, dst: string, info: FileInfo, preserveTimes: boolean, readAhead?: Promise<Reader>): Promise<number> {
+  const r = await reading(readAhead ?? from.openRead(src, info.size));
   try {
     const w = await to.openWrite(dst, info.mode);
     try {
