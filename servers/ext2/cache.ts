@@ -25,6 +25,18 @@ type Before = Uint8Array | 'clean' | null;
 
 /** Largest write of one commit entry: runs of adjacent dirty blocks are joined up to this. */
 const MAX_WRITE = 16 * 1024 * 1024;
+/**
+ * Read-around: a device read for uncached blocks also takes the uncached blocks next to them in
+ * their aligned cluster of this many bytes (64 blocks of 1 KiB, 16 of 4 KiB), back to the
+ * cluster's start and, when the stretch ends the run asked for, on to its end. Inode table
+ * blocks, directory blocks and the data of small files are read by the cluster rather than by the
+ * block: a walk over a tree, which visits files in hash order (an indexed directory's readdir),
+ * not in the order their blocks lie, finds most of them cached. The clean copies this adds are
+ * what the device holds: every block this cache has changed is cached (dirty) and never read
+ * over, and the blocks written past the cache (the superblock, a journal's log) are never read
+ * through it. A random read costs one larger device read per cluster instead of one per block.
+ */
+const CLUSTER_BYTES = 64 * 1024;
 /** Block buffers are cut from slabs of this size. */
 const SLAB_BYTES = 1024 * 1024;
 /**
@@ -96,7 +108,7 @@ export class BlockCache {
     return (await this.getRun(b, 1))[0];
   }
 
-  /** Blocks first … first+count−1 for reading; each uncached stretch costs one device read. */
+  /** Blocks first … first+count−1 for reading; each uncached stretch costs one device read, with read-around (CLUSTER_BYTES). */
   async getRun(first: number, count: number): Promise<Uint8Array[]> {
     this.check(first);
     this.check(first + count - 1);
@@ -111,12 +123,18 @@ export class BlockCache {
       }
       let j = i + 1;
       while (j < count && !this.entries.has(first + j)) j++;
-      const data = await this.dev.read((first + i) * bs, (j - i) * bs);
-      for (let k = i; k < j; k++) {
+      const cluster = Math.max(1, Math.floor(CLUSTER_BYTES / bs));
+      // [lo, hi): the stretch first+i … first+j−1 and the uncached blocks around it in its clusters.
+      let lo = first + i;
+      while (lo > Math.floor((first + i) / cluster) * cluster && !this.entries.has(lo - 1)) lo--;
+      let hi = first + j;
+      if (j === count) while (hi < Math.min(this.blocksCount, Math.ceil((first + j) / cluster) * cluster) && !this.entries.has(hi)) hi++;
+      const data = await this.dev.read(lo * bs, (hi - lo) * bs);
+      for (let b = lo; b < hi; b++) {
         const buf = this.pool.take();
-        buf.set(data.subarray((k - i) * bs, (k - i + 1) * bs));
-        this.insert(first + k, { buf, dirty: false, pinned: false });
-        out[k] = buf;
+        buf.set(data.subarray((b - lo) * bs, (b - lo + 1) * bs));
+        this.insert(b, { buf, dirty: false, pinned: false });
+        if (b >= first + i && b < first + j) out[b - first] = buf;
       }
       i = j;
     }
