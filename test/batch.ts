@@ -64,6 +64,26 @@ async function run(t: Test, k: Kernel): Promise<Record<string, unknown>> {
     t.equal((await p.stat('/tmp/b/d')).mode & 0o777, 0o700, 'the op after a failure changed the file system');
   });
 
+  await t.test('consecutive lookups run at once: each its own outcome, in order; a change between them is seen', async (t) => {
+    await p.mkdir('/tmp/lk', { mode: 0o755 });
+    await p.writeFile('/tmp/lk/f', 'hello', 0o640);
+    await p.symlink('f', '/tmp/lk/ln');
+    const r = await p.batch([
+      { op: 'stat', args: { path: '/tmp/lk/f' } },
+      { op: 'lstat', args: { path: '/tmp/lk/none' } },
+      { op: 'lstat', args: { path: '/tmp/lk/ln' } },
+      { op: 'stat', args: { path: '/tmp/lk/ln' } },
+      { op: 'stat', args: { path: '/tmp/lk/f/x' } },
+      { op: 'mkdir', args: { path: '/tmp/lk/e', mode: 0o750 } },
+      { op: 'stat', args: { path: '/tmp/lk/e' } },
+      { op: 'lstat', args: { path: '/tmp/lk/e/none' } },
+    ]);
+    seen.lookups = r.map(gist);
+    t.same(r.map((x) => (x.ok ? 'ok' : x.error.errno)), ['ok', 'ENOENT', 'ok', 'ok', 'ENOTDIR', 'ok', 'ok', 'ENOENT']);
+    t.same([0, 2, 3].map((i) => gist(r[i])), ['stat size 5 mode 0o100640', 'stat size 1 mode 0o120777', 'stat size 5 mode 0o100640'], 'each lookup found its own file');
+    t.match(gist(r[6]), /^stat size \d+ mode 0o40750$/, 'the stat after the mkdir sees the directory');
+  });
+
   await t.test('a link after a failure: ECANCELED, down the chain', async (t) => {
     const r = await p.batch([
       { op: 'open', args: { path: '/tmp/b/none', flags: O_RDONLY, mode: 0 } },
@@ -211,4 +231,4 @@ async function run(t: Test, k: Kernel): Promise<Record<string, unknown>> {
   return seen;
 }
 
-sameUnderEveryPolicy(POLICIES, 9, run);
+sameUnderEveryPolicy(POLICIES, 10, run);
