@@ -83,6 +83,8 @@ export class BlockCache {
   /** Buffers that left the cache during the op: reused once it ends. */
   private readonly released: Uint8Array[] = [];
   private readonly capacity: number;
+  /** Blocks in one read-around cluster (CLUSTER_BYTES). */
+  private readonly clusterBlocks: number;
 
   constructor(
     private readonly dev: Device,
@@ -91,6 +93,7 @@ export class BlockCache {
     capacityBytes: number,
   ) {
     this.capacity = Math.max(64, Math.floor(capacityBytes / blockSize));
+    this.clusterBlocks = Math.max(1, Math.floor(CLUSTER_BYTES / blockSize));
     this.pool = new BufferPool(blockSize);
   }
 
@@ -123,7 +126,7 @@ export class BlockCache {
       }
       let j = i + 1;
       while (j < count && !this.entries.has(first + j)) j++;
-      const cluster = Math.max(1, Math.floor(CLUSTER_BYTES / bs));
+      const cluster = this.clusterBlocks;
       // [lo, hi): the stretch first+i … first+j−1 and the uncached blocks around it in its clusters.
       let lo = first + i;
       while (lo > Math.floor((first + i) / cluster) * cluster && !this.entries.has(lo - 1)) lo--;
