@@ -2,7 +2,7 @@
 // e2fsck checks (exit 0 alone misses wrong free counts and more), debugfs, and trees of files
 // described the same way on the host and inside rumpus, so they can be compared.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync, chownSync, closeSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, openSync,
   readSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync,
@@ -10,6 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Proc } from '../../kernel/index.js';
+import { e2fsprogsTool } from '../../bench/e2fsprogs.js';
 
 export const UUID = '01234567-89ab-cdef-0123-456789abcdef';
 /** Seconds: what E2FSPROGS_FAKE_TIME and our mkfs are given. */
@@ -25,6 +26,8 @@ export interface ImageOptions {
   /** mke2fs -d: a host directory copied in. */
   from?: string;
   revision?: number;
+  /** Index every directory large enough (indexDirectories). */
+  index?: boolean;
 }
 
 /** A fresh temporary directory, removed at exit. */
@@ -46,6 +49,18 @@ export function mkImage(path: string, o: ImageOptions): void {
   if (o.revision !== undefined) args.push('-r', String(o.revision));
   if (o.from) args.push('-d', o.from);
   execFileSync('mke2fs', [...args, path], { env: { ...process.env, E2FSPROGS_FAKE_TIME: String(FAKE_TIME) }, stdio: 'pipe' });
+  if (o.index) indexDirectories(path);
+}
+
+/**
+ * Indexes every directory of the image large enough for an htree (e2fsck -fyD), as e2fsck -fy
+ * would otherwise do to a dir_index image that mke2fs -d left linear (../shared/notes/ext2.md).
+ * Throws when e2fsck exits with anything but 0 or 1 (1: it changed the file system, as -D does).
+ */
+export function indexDirectories(path: string): void {
+  const env = { ...process.env, E2FSPROGS_FAKE_TIME: String(FAKE_TIME) };
+  const r = spawnSync(e2fsprogsTool('e2fsck') ?? 'e2fsck', ['-fyD', path], { env, encoding: 'utf8' });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`e2fsck -fyD ${path}: exit ${r.status}\n${r.stdout}${r.stderr}`);
 }
 
 export { fsckClean, type FsckResult } from '../../bench/e2fsprogs.js';
