@@ -13,7 +13,7 @@ import { expandConfigs, type Config } from './configs.js';
 import { procFiles } from './files.js';
 import { makeImage, type ImageFactory } from './image.js';
 import { PEER_POLICY, mountPeer, peerName } from './peer.js';
-import { cpuClock, summarize, type Summary } from './stats.js';
+import { cpuClock, setWarmupMs, summarize, type Summary } from './stats.js';
 import { kernelCpuClock, measureBoot, measureIdle, measureRecovery, type BootTime, type IdleCpu, type RecoveryTime } from './system.js';
 import { checkTargets, type TargetCheck } from './targets.js';
 import { BUSY_POLICIES, busyRatios, withHogs, type BusyReport } from './busy.js';
@@ -86,6 +86,8 @@ export interface BenchReport {
 const QUICK_SCALE = 0.05;
 const BOOT_ITERATIONS = { full: 3, quick: 1 };
 const IDLE_SECONDS = { full: 5, quick: 0.5 };
+/** The least time of every warm-up (bench/stats.ts warmUp), in ms. */
+const WARMUP_MS = { full: 1000, quick: 0 };
 
 export const WORKLOAD_GROUPS = {
   kernel: kernelWorkloads(1).map((w) => w.name),
@@ -157,6 +159,7 @@ function treeConfigs(configs: Config[]): Config[] {
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const quick = opts.quick === true;
   const scale = quick ? QUICK_SCALE : 1;
+  setWarmupMs(quick ? WARMUP_MS.quick : WARMUP_MS.full);
   const configs = expandConfigs(opts.policies);
   const workloads = selectWorkloads(opts.workloads, scale);
   const notes: string[] = [];

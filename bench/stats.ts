@@ -87,9 +87,31 @@ export async function measure(cpu: CpuClock, body: (rec: Recorder) => Promise<vo
   return { times: rec.times, ops: rec.ops, wallNs, cpuNs: cpu() - cpu0 };
 }
 
-/** The plain case: `warmup` untimed calls of `fn`, then `iterations` timed ones. */
+/**
+ * The least time a warm-up takes, in milliseconds, when it has any calls at all: 0 until a run
+ * sets it (bench/index.ts: 1,000, and 0 for --quick). A few hundred calls leave V8 compiling the
+ * hot path in every thread a call crosses: on 2 cores, a microkernel kernel's first ~5,000
+ * round trips ran at a third or less of the speed of the ones after them, and so did a
+ * monolithic one's first 64 KiB preads; timed then, a workload measures the compiler.
+ */
+let warmupMs = 0;
+
+export function setWarmupMs(ms: number): void {
+  warmupMs = ms;
+}
+
+/**
+ * Untimed calls fn(0), fn(1), …: at least `calls` of them, and with any at all, for at least
+ * the warm-up time too (bounded: at most 100 × `calls`).
+ */
+export async function warmUp(fn: (i: number) => Promise<unknown>, calls: number): Promise<void> {
+  const end = performance.now() + (calls > 0 ? warmupMs : 0);
+  for (let i = 0; i < calls || (i < 100 * calls && performance.now() < end); i++) await fn(i);
+}
+
+/** The plain case: untimed calls of `fn` (warmUp, `warmup` × `batch` at least), then `iterations` timed ones. */
 export async function repeat(fn: () => Promise<unknown>, iterations: number, warmup: number, cpu: CpuClock, batch = 1): Promise<Samples> {
-  for (let i = 0; i < warmup * batch; i++) await fn();
+  await warmUp(fn, warmup * batch);
   return measure(cpu, async (rec) => {
     for (let i = 0; i < iterations; i++) await rec.time(fn, batch);
   });

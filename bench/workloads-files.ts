@@ -3,7 +3,7 @@
 // and ext2 workloads, and the peer, are all made of these.
 
 import type { Files } from './files.js';
-import { measure, type CpuClock, type Recorder, type Samples } from './stats.js';
+import { measure, warmUp, type CpuClock, type Recorder, type Samples } from './stats.js';
 
 export const MiB = 1 << 20;
 /** The content every workload writes: not zeros, so no layer can skip it as a hole. */
@@ -43,7 +43,7 @@ export function createFiles(dir: string, count: number, warmup: number, bytes: n
   return async (f, cpu) => {
     const data = pattern(bytes);
     await f.mkdir(`${dir}-warm`);
-    for (let i = 0; i < warmup; i++) await writeFile(f, fileName(`${dir}-warm`, i), data, fsync);
+    await warmUp((i) => writeFile(f, fileName(`${dir}-warm`, i), data, fsync), warmup);
     await f.mkdir(dir);
     return measure(cpu, async (rec) => {
       for (let i = 0; i < count; i++) await rec.time(() => writeFile(f, fileName(dir, i), data, fsync));
@@ -60,7 +60,7 @@ export function readFiles(dir: string, count: number, warmup: number, bytes: num
       await h.pread(bytes, 0);
       await h.close();
     };
-    for (let i = 0; i < warmup; i++) await readOne(i % count);
+    await warmUp((i) => readOne(i % count), warmup);
     return measure(cpu, async (rec) => {
       for (let i = 0; i < count; i++) await rec.time(() => readOne(i));
     });
@@ -74,7 +74,7 @@ export function readFiles(dir: string, count: number, warmup: number, bytes: num
 export function statFiles(dir: string, count: number, warmup: number): FileWorkload {
   return async (f, cpu) => {
     await ensureFiles(f, dir, count, 4096);
-    for (let i = 0; i < Math.max(warmup, count); i++) await f.stat(fileName(dir, i % count));
+    await warmUp((i) => f.stat(fileName(dir, i % count)), Math.max(warmup, count));
     return measure(cpu, async (rec) => {
       for (let i = 0; i < count; i++) await rec.time(() => f.stat(fileName(dir, i)));
     });
@@ -114,7 +114,7 @@ export function preads(path: string, mib: number, bytes: number, count: number, 
     await ensureBigFile(f, path, mib);
     const h = await f.open(path);
     try {
-      for (let i = 0; i < warmup; i++) await h.pread(bytes, offsetOf(i));
+      await warmUp((i) => h.pread(bytes, offsetOf(i)), warmup);
       return await measure(cpu, async (rec) => {
         for (let i = 0; i < count; i++) await rec.time(() => h.pread(bytes, offsetOf(i)));
       });
