@@ -420,18 +420,20 @@ export class Ext2 implements FsInstance {
     }, false, async () => this.attr(await this.live(h)));
   }
 
-  create({ dir: dirH, name, mode, uid, gid, excl }: FsArgs<'create'>): Promise<WalkStep> {
+  create({ dir: dirH, name, mode, uid, gid, excl, open }: FsArgs<'create'>): Promise<WalkStep> {
     return this.run(true, async () => {
       checkName(name);
       const dir = await this.liveDir(dirH);
       const existing = await this.child(dir, name);
       if (existing) {
         if (excl) throw new SysError('EEXIST', `ext2: '${name}' exists`);
+        if (open) this.countOpen(existing);
         return this.step(existing);
       }
       const node = await this.newInode(dir, S_IFREG | (mode & S_IALLUGO), uid, gid);
       node.links = 1;
       await this.dirs.add(dir, name, node, node.ctime);
+      if (open) this.countOpen(node);
       return this.step(node);
     });
   }
@@ -654,13 +656,15 @@ export class Ext2 implements FsInstance {
   }
 
   open({ h }: FsArgs<'open'>): Promise<void> {
-    return this.run(false, async () => {
-      const node = await this.live(h, { orphan: true });
-      if (node.isDevice || node.type === S_IFSOCK) {
-        throw new SysError('ENXIO', `ext2: inode ${node.ino} is a ${node.isDevice ? 'device node' : 'socket'}, with nothing behind it to open`);
-      }
-      this.opens.set(node.ino, (this.opens.get(node.ino) ?? 0) + 1);
-    });
+    return this.run(false, async () => this.countOpen(await this.live(h, { orphan: true })));
+  }
+
+  /** One more open file description refers to node; ENXIO for a device node or a socket. */
+  private countOpen(node: Inode): void {
+    if (node.isDevice || node.type === S_IFSOCK) {
+      throw new SysError('ENXIO', `ext2: inode ${node.ino} is a ${node.isDevice ? 'device node' : 'socket'}, with nothing behind it to open`);
+    }
+    this.opens.set(node.ino, (this.opens.get(node.ino) ?? 0) + 1);
   }
 
   close({ h }: FsArgs<'close'>): Promise<void> {

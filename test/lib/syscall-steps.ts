@@ -205,6 +205,16 @@ step('unlinked open file stays readable', async ({ root }) => {
   await root.close(fd);
   return data;
 }, gives({ bytes: 'abcd' }));
+step('a file made by open(O_CREAT) and unlinked while open lives until its close', async ({ root }) => {
+  const before = await root.statfs('/tmp');
+  const fd = await root.open('/tmp/made-open', O_CREAT | O_EXCL | O_RDWR, 0o644);
+  await root.unlink('/tmp/made-open');
+  await root.write(fd, new TextEncoder().encode('wxyz'));
+  const data = await root.pread(fd, 10, 0);
+  await root.close(fd);
+  const after = await root.statfs('/tmp');
+  return [data, after.ffree - before.ffree, after.bfree - before.bfree];
+}, gives([{ bytes: 'wxyz' }, 0, 0]));
 
 // --- attributes
 step('chmod', async ({ root }) => {
