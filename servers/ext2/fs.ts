@@ -421,20 +421,27 @@ export class Ext2 implements FsInstance {
   }
 
   create({ dir: dirH, name, mode, uid, gid, excl, open }: FsArgs<'create'>): Promise<WalkStep> {
-    return this.run(true, async () => {
+    let opened: number | null = null;
+    const made = this.run(true, async () => {
       checkName(name);
       const dir = await this.liveDir(dirH);
-      const existing = await this.child(dir, name);
-      if (existing) {
-        if (excl) throw new SysError('EEXIST', `ext2: '${name}' exists`);
-        if (open) this.countOpen(existing);
-        return this.step(existing);
+      let node = await this.child(dir, name);
+      if (node && excl) throw new SysError('EEXIST', `ext2: '${name}' exists`);
+      if (!node) {
+        node = await this.newInode(dir, S_IFREG | (mode & S_IALLUGO), uid, gid);
+        node.links = 1;
+        await this.dirs.add(dir, name, node, node.ctime);
       }
-      const node = await this.newInode(dir, S_IFREG | (mode & S_IALLUGO), uid, gid);
-      node.links = 1;
-      await this.dirs.add(dir, name, node, node.ctime);
-      if (open) this.countOpen(node);
+      if (open) {
+        this.countOpen(node);
+        opened = node.ino;
+      }
       return this.step(node);
+    });
+    // What fails after fn (the inodes' write-back, a commit) fails the create: its open too.
+    return made.catch((err: unknown) => {
+      if (opened !== null) this.uncountOpen(opened);
+      throw err;
     });
   }
 
@@ -665,6 +672,13 @@ export class Ext2 implements FsInstance {
       throw new SysError('ENXIO', `ext2: inode ${node.ino} is a ${node.isDevice ? 'device node' : 'socket'}, with nothing behind it to open`);
     }
     this.opens.set(node.ino, (this.opens.get(node.ino) ?? 0) + 1);
+  }
+
+  /** Takes back an open countOpen counted for a call that then failed (nothing is released). */
+  private uncountOpen(ino: number): void {
+    const count = this.opens.get(ino) ?? 0;
+    if (count > 1) this.opens.set(ino, count - 1);
+    else this.opens.delete(ino);
   }
 
   close({ h }: FsArgs<'close'>): Promise<void> {
