@@ -346,13 +346,9 @@ export const FS_OPS = {
     },
     idempotent: true,
   }),
-  /**
-   * Creates a regular file, or answers the existing one unless excl. With `open`, the file it
-   * answers is opened too, as an `open` of its handle would (FUSE's CREATE, Linux's
-   * atomic_open): open(O_CREAT) of a new name costs the file system one call, not two.
-   */
+  /** Creates a regular file, or opens the existing one unless excl. */
   create: op<WalkStep>()({
-    args: { fsid: 'uint', dir: 'handle', name: 'string', mode: 'uint', uid: 'uint', gid: 'uint', excl: 'boolean', open: 'boolean?' },
+    args: { fsid: 'uint', dir: 'handle', name: 'string', mode: 'uint', uid: 'uint', gid: 'uint', excl: 'boolean' },
     idempotent: false,
   }),
   mkdir: op<WalkStep>()({

@@ -121,22 +121,6 @@ t.test('ops on a mounted image', async (t) => {
       t.same([after.bfree, after.ffree], [before.bfree, before.ffree], 'and its blocks and inode are free again');
     });
 
-    await t.test('a create with open counts the open, of a new file and of an existing one', async (t) => {
-      const before = await fs.call<{ bfree: number; ffree: number }>('statfs');
-      const create = (excl: boolean) => fs.call<WalkStep>('create', { dir: root, name: 'created-open', mode: 0o644, uid: 0, gid: 0, excl, open: true });
-      const f = (await create(true)).handle;
-      t.same((await create(false)).handle, f, 'the existing file, opened a second time');
-      t.equal(await errnoOf(create(true)), 'EEXIST', 'excl: EEXIST');
-      await fs.write(f, 0, enc.encode('kept'));
-      await fs.unlink(root, 'created-open');
-      await fs.call('close', { h: f });
-      t.same(dec.decode(await fs.read(f, 0, 4)), 'kept', 'alive after one close: two opens were counted');
-      await fs.call('close', { h: f });
-      t.equal(await errnoOf(fs.getattr(f)), 'ESTALE', 'gone after the second close');
-      const after = await fs.call<{ bfree: number; ffree: number }>('statfs');
-      t.same([after.bfree, after.ffree], [before.bfree, before.ffree], 'its blocks and inode are free again');
-    });
-
     await t.test('truncate and holes', async (t) => {
       const f = (await fs.create(root, 'trunc')).handle;
       await fs.write(f, 0, new Uint8Array(5000).fill(9));

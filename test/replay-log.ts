@@ -51,16 +51,3 @@ t.test('a sync point forgets only the changes recorded before it was sent', asyn
   t.ok(log.empty, 'a mark taken after everything empties the log');
   t.equal(log.bytes, 0, 'and its charge');
 });
-
-// open(O_CREAT) creates and opens a file in one call; the restart's recovery opens every open
-// file again, so a replayed create must not open it a second time.
-t.test('a create that opened its file is replayed as a create only', async (t) => {
-  const log = new ReplayLog();
-  log.record('create', { fsid: 1, dir: h, name: 'f', mode: 0o644, uid: 0, gid: 0, excl: true, open: true }, { handle: { ino: 13, gen: 1 }, attr: {} });
-  const sent: Record<string, unknown>[] = [];
-  await log.replay(async (op, args) => {
-    sent.push({ op, ...args });
-    return { handle: { ino: 14, gen: 1 }, attr: {} };
-  });
-  t.same(sent, [{ op: 'create', dir: h, name: 'f', mode: 0o644, uid: 0, gid: 0, excl: false }]);
-});

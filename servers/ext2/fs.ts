@@ -420,28 +420,19 @@ export class Ext2 implements FsInstance {
     }, false, async () => this.attr(await this.live(h)));
   }
 
-  create({ dir: dirH, name, mode, uid, gid, excl, open }: FsArgs<'create'>): Promise<WalkStep> {
-    let opened: number | null = null;
-    const made = this.run(true, async () => {
+  create({ dir: dirH, name, mode, uid, gid, excl }: FsArgs<'create'>): Promise<WalkStep> {
+    return this.run(true, async () => {
       checkName(name);
       const dir = await this.liveDir(dirH);
-      let node = await this.child(dir, name);
-      if (node && excl) throw new SysError('EEXIST', `ext2: '${name}' exists`);
-      if (!node) {
-        node = await this.newInode(dir, S_IFREG | (mode & S_IALLUGO), uid, gid);
-        node.links = 1;
-        await this.dirs.add(dir, name, node, node.ctime);
+      const existing = await this.child(dir, name);
+      if (existing) {
+        if (excl) throw new SysError('EEXIST', `ext2: '${name}' exists`);
+        return this.step(existing);
       }
-      if (open) {
-        this.countOpen(node);
-        opened = node.ino;
-      }
+      const node = await this.newInode(dir, S_IFREG | (mode & S_IALLUGO), uid, gid);
+      node.links = 1;
+      await this.dirs.add(dir, name, node, node.ctime);
       return this.step(node);
-    });
-    // What fails after fn (the inodes' write-back, a commit) fails the create: its open too.
-    return made.catch((err: unknown) => {
-      if (opened !== null) this.uncountOpen(opened);
-      throw err;
     });
   }
 
@@ -663,22 +654,13 @@ export class Ext2 implements FsInstance {
   }
 
   open({ h }: FsArgs<'open'>): Promise<void> {
-    return this.run(false, async () => this.countOpen(await this.live(h, { orphan: true })));
-  }
-
-  /** One more open file description refers to node; ENXIO for a device node or a socket. */
-  private countOpen(node: Inode): void {
-    if (node.isDevice || node.type === S_IFSOCK) {
-      throw new SysError('ENXIO', `ext2: inode ${node.ino} is a ${node.isDevice ? 'device node' : 'socket'}, with nothing behind it to open`);
-    }
-    this.opens.set(node.ino, (this.opens.get(node.ino) ?? 0) + 1);
-  }
-
-  /** Takes back an open countOpen counted for a call that then failed (nothing is released). */
-  private uncountOpen(ino: number): void {
-    const count = this.opens.get(ino) ?? 0;
-    if (count > 1) this.opens.set(ino, count - 1);
-    else this.opens.delete(ino);
+    return this.run(false, async () => {
+      const node = await this.live(h, { orphan: true });
+      if (node.isDevice || node.type === S_IFSOCK) {
+        throw new SysError('ENXIO', `ext2: inode ${node.ino} is a ${node.isDevice ? 'device node' : 'socket'}, with nothing behind it to open`);
+      }
+      this.opens.set(node.ino, (this.opens.get(node.ino) ?? 0) + 1);
+    });
   }
 
   close({ h }: FsArgs<'close'>): Promise<void> {

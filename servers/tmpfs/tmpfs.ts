@@ -208,20 +208,16 @@ export class Tmpfs implements FsInstance {
 
   // ---- changes to the tree ----------------------------------------------------------
 
-  create({ dir: dirH, name, mode, uid, gid, excl, open }: FsArgs<'create'>): WalkStep {
+  create({ dir: dirH, name, mode, uid, gid, excl }: FsArgs<'create'>): WalkStep {
     const dir = this.dir(dirH);
     const existing = dir.entries!.get(name);
-    if (existing !== undefined && excl) throw new SysError('EEXIST', `'${name}' exists`);
-    let node: Inode;
     if (existing !== undefined) {
-      node = this.inodes.get(existing)!;
-    } else {
-      checkName(name);
-      this.charge(COST.inode + entryCost(name), 1);
-      node = this.addEntry(dir, name, this.alloc(S_IFREG | (mode & S_IALLUGO), uid, gid));
+      if (excl) throw new SysError('EEXIST', `'${name}' exists`);
+      return this.step(this.inodes.get(existing)!);
     }
-    if (open) this.open({ h: { ino: node.ino, gen: node.gen } });
-    return this.step(node);
+    checkName(name);
+    this.charge(COST.inode + entryCost(name), 1);
+    return this.step(this.addEntry(dir, name, this.alloc(S_IFREG | (mode & S_IALLUGO), uid, gid)));
   }
 
   mkdir({ dir: dirH, name, mode, uid, gid }: FsArgs<'mkdir'>): WalkStep {

@@ -104,12 +104,9 @@ export class FsRequests {
     return a;
   }
 
-  /**
-   * Creates a regular file in dir, or finds the existing one unless excl (then EEXIST), and
-   * opens it (as open() does) in the same call.
-   */
-  createOpen(dir: Vnode, name: string, mode: number, uid: number, gid: number, excl: boolean): Promise<WalkStep> {
-    return this.make(dir, name, this.request(dir.mnt, 'create', { dir: dir.h, name, mode, uid, gid, excl, open: true }));
+  /** Creates a regular file in dir, or finds the existing one unless excl (then EEXIST). */
+  create(dir: Vnode, name: string, mode: number, uid: number, gid: number, excl: boolean): Promise<WalkStep> {
+    return this.make(dir, name, this.request(dir.mnt, 'create', { dir: dir.h, name, mode, uid, gid, excl }));
   }
 
   mkdir(dir: Vnode, name: string, mode: number, uid: number, gid: number): Promise<WalkStep> {

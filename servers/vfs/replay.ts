@@ -68,10 +68,8 @@ export class ReplayLog {
       const { end, written } = result as { end: number; written: number };
       this.push('write', { h: rest.h, offset: end - written, data: rest.data });
     } else if (op === 'create' || op === 'mkdir' || op === 'symlink' || op === 'mknod') {
-      // The handle it made, to find the file made again in its place; not a create's open:
-      // the restart's recovery opens again every file that is open.
-      const { open: _open, ...made } = rest;
-      this.push(op, { ...made, made: (result as WalkStep).handle });
+      // The handle it made, to find the file made again in its place.
+      this.push(op, { ...rest, made: (result as WalkStep).handle });
     } else {
       this.push(op, rest);
     }

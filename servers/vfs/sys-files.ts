@@ -140,15 +140,15 @@ export function fileCalls(vfs: Vfs): VfsHandlers<'open' | 'close' | 'read' | 'wr
           const mode = modeAfterWrite(pr, attr);
           if (attr.size > 0 || mode !== undefined) attr = await fs.setattr(node, { size: 0, mode });
         }
-        await fs.open(node);
       } else {
         if (f.mustBeDir) throw new SysError('EISDIR', `open ${a.path}: cannot create a directory with open`);
         requireNameChangeable(pr, f, `open ${a.path}`);
         const o = newInodeOwner(pr, f.parentAttr!, a.mode & S_IALLUGO & ~pr.umask, false);
-        const step = await fs.createOpen(f.parent!, f.name!, o.mode, o.uid, o.gid, excl); // made and opened in one call
+        const step = await fs.create(f.parent!, f.name!, o.mode, o.uid, o.gid, excl);
         node = { mnt: f.parent!.mnt, h: step.handle };
         attr = step.attr;
       }
+      await fs.open(node);
       const pipe = (attr.mode & S_IFMT) === S_IFIFO ? vfs.pipes.fifo(node) : undefined;
       const file = newOpenFile(node, flags, { pipe, isDir: isDir(attr) });
       vfs.setid.seen(file, attr, setidAt);
