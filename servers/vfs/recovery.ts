@@ -19,6 +19,8 @@ import { refuseBadText } from './namei.js';
 import type { OpenFile, ProcTable } from './procs.js';
 import { CHANGING_OPS, REPLAY_LIMIT } from './replay.js';
 
+const sameHandle = (a: Handle, b: Handle) => a.ino === b.ino && a.gen === b.gen;
+
 /** Sends the ops of the syscalls to file systems, and mounts one again when it restarted. */
 export class FsRecovery {
   /** unmountAll() began: no op reaches a file system any more, none is retried. */
@@ -139,23 +141,36 @@ export class FsRecovery {
       for (const f of q.fds) if (f?.node?.mnt === m) files.add(f);
       if (fresh && q.cwd?.mnt === m) q.cwd = null;
     }
-    if (!r.intact && !(m.log && (await this.replay(m, files)))) {
+    // The open files are opened again as soon as the new incarnation has them: those on its disk
+    // before the replay, those the replay makes again as it makes them. A replayed unlink or
+    // rename over an open file then leaves it open with no name, freed at its last close, as
+    // the unlink did the first time, instead of freeing it under its fds.
+    const unopened = new Set<OpenFile>();
+    const openAgain = (f: OpenFile, h: Handle) => this.direct.open({ mnt: m, h }).then(() => unopened.delete(f), () => {});
+    for (const f of files) {
+      unopened.add(f);
+      await openAgain(f, f.node!.h);
+    }
+    const found = async (before: Handle, now: Handle) => {
+      for (const f of unopened) if (sameHandle(f.node!.h, before)) await openAgain(f, now);
+    };
+    if (!r.intact && !(m.log && (await this.replay(m, files, found)))) {
       // Unless the file system kept it all (intact), what was written and not yet synced died
       // with the old incarnation: the next fsync of those files, and the next sync, must say so
       // rather than succeed on the new one.
       if (m.unsynced) m.lost = true;
       for (const f of files) if (f.unsynced) f.lost = true;
     }
-    for (const f of files) await this.direct.open(f.node!).catch(() => {});
+    for (const f of unopened) await this.direct.open(f.node!).catch(() => {});
     if (fresh) for (const child of this.mounts.childrenOf(m)) await this.coverAgain(m, child);
   }
 
   /** Sends a restarted file system what its predecessor took with it; true when all went back. */
-  private async replay(m: Mount, files: Set<OpenFile>): Promise<boolean> {
+  private async replay(m: Mount, files: Set<OpenFile>, found: (before: Handle, now: Handle) => Promise<void>): Promise<boolean> {
     const log = m.log!;
     if (log.empty) return true;
     try {
-      await log.replay((op, args) => this.direct.send(m, op as FsOp, args));
+      await log.replay((op, args) => this.direct.send(m, op as FsOp, args), found);
     } catch (err) {
       this.ctx.hyp.log('warn', `${m.target}: replaying the changes since its last sync failed: ${(err as Error).message}`);
       log.clear();

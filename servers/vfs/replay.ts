@@ -119,21 +119,28 @@ export class ReplayLog {
   /**
    * Sends every logged change again to the file system, in order. Afterwards map() tells where
    * the files made again are now, and the log itself speaks of the new incarnation.
+   *
+   * @param found  told of each file a logged change made, as soon as the new incarnation has
+   *   it again (old handle, new handle), before the next change is sent
    */
-  async replay(call: (op: string, args: Record<string, unknown>) => Promise<unknown>): Promise<void> {
+  async replay(call: (op: string, args: Record<string, unknown>) => Promise<unknown>, found?: (before: Handle, now: Handle) => Promise<void>): Promise<void> {
     this.moved.clear();
+    const madeAgain = async (before: Handle, now: Handle) => {
+      this.moved.set(key(before), now);
+      await found?.(before, now);
+    };
     for (const e of this.entries) {
       const made = e.args.made as Handle | undefined;
       const { made: _made, ...args } = this.mapArgs(e.args);
       try {
         const r = await call(e.op, e.op === 'create' ? { ...args, excl: false } : args);
-        if (made) this.moved.set(key(made), (r as WalkStep).handle);
+        if (made) await madeAgain(made, (r as WalkStep).handle);
       } catch (err) {
         if (!(err instanceof SysError)) throw err;
         if (made && err.errno === 'EEXIST') {
           // On disk after all: the file is there; find it.
           const w = (await call('walk', { dir: args.dir, names: [args.name] })) as WalkResult;
-          if (w.steps.length) this.moved.set(key(made), w.steps[0].handle);
+          if (w.steps.length) await madeAgain(made, w.steps[0].handle);
           continue;
         }
         const alreadyDone = (err.errno === 'ENOENT' && ['unlink', 'rmdir', 'rename'].includes(e.op)) || (err.errno === 'EEXIST' && e.op === 'link');
