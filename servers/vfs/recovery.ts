@@ -21,6 +21,11 @@ import { CHANGING_OPS, REPLAY_LIMIT } from './replay.js';
 
 const sameHandle = (a: Handle, b: Handle) => a.ino === b.ino && a.gen === b.gen;
 
+/** Throws err when it says the file system restarted again (ENODEV); any other error is left to the caller. */
+function rethrowIfGone(err: unknown): void {
+  if (err instanceof SysError && err.errno === 'ENODEV') throw err;
+}
+
 /** Sends the ops of the syscalls to file systems, and mounts one again when it restarted. */
 export class FsRecovery {
   /** unmountAll() began: no op reaches a file system any more, none is retried. */
@@ -146,7 +151,9 @@ export class FsRecovery {
     // rename over an open file then leaves it open with no name, freed at its last close, as
     // the unlink did the first time, instead of freeing it under its fds.
     const unopened = new Set<OpenFile>();
-    const openAgain = (f: OpenFile, h: Handle) => this.direct.open({ mnt: m, h }).then(() => unopened.delete(f), () => {});
+    // A file the new incarnation does not have (yet) is left for later; ENODEV (it died too)
+    // ends this mount-again, its replay log kept for the next.
+    const openAgain = (f: OpenFile, h: Handle) => this.direct.open({ mnt: m, h }).then(() => unopened.delete(f), rethrowIfGone);
     for (const f of files) {
       unopened.add(f);
       await openAgain(f, f.node!.h);
@@ -169,9 +176,14 @@ export class FsRecovery {
   private async replay(m: Mount, files: Set<OpenFile>, found: (before: Handle, now: Handle) => Promise<void>): Promise<boolean> {
     const log = m.log!;
     if (log.empty) return true;
+    const incarnation = this.ctx.restarts(m.fs);
     try {
       await log.replay((op, args) => this.direct.send(m, op as FsOp, args), found);
     } catch (err) {
+      // The file system died again (ENODEV, or EIO for a change in flight): the next
+      // incarnation gets the whole log again.
+      if (this.ctx.restarts(m.fs) !== incarnation) throw err;
+      rethrowIfGone(err);
       this.ctx.hyp.log('warn', `${m.target}: replaying the changes since its last sync failed: ${(err as Error).message}`);
       log.clear();
       return false;
