@@ -67,7 +67,8 @@ const SAVE_CODE_CACHE = 'RUMPUS_SAVE_CODE_CACHE';
  * The eval'd entry of a thread domain that starts from a bundle: it compiles the bundle with
  * its code cache, if there is one, and runs it as Node runs a CommonJS module. What the bundle
  * needs of it is under globalThis[Symbol.for('rumpus.…')]: the code cache (see domain.ts), and
- * an import(), which code compiled from a code cache cannot run itself (kernel/dynamic-import.ts).
+ * an import(), which code compiled from a code cache cannot run itself (kernel/dynamic-import.ts);
+ * it finds a package by name (argon2) from the bundle's place, as the bundle's require would.
  */
 const BUNDLE_LOADER = `
 const { threadId, workerData } = require('node:worker_threads');
@@ -75,11 +76,14 @@ const { readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { dirname } = require('node:path');
 const { Script } = require('node:vm');
 const Module = require('node:module');
+const { pathToFileURL } = require('node:url');
 const { bundle, codeCache, saveCodeCache } = workerData.loader;
+const bundleRequire = Module.createRequire(bundle);
 let cachedData;
 try { if (codeCache) cachedData = readFileSync(codeCache); } catch {}
 const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
-globalThis[Symbol.for('rumpus.import')] = (specifier) => import(specifier);
+globalThis[Symbol.for('rumpus.import')] = (specifier) => import(/^[a-z][a-z0-9+.-]*:/i.test(specifier) || specifier.startsWith('.') || specifier.startsWith('/')
+  ? specifier : pathToFileURL(bundleRequire.resolve(specifier)).href);
 globalThis[Symbol.for('rumpus.codeCache')] = {
   used: cachedData !== undefined && !script.cachedDataRejected,
   save: saveCodeCache ? () => {

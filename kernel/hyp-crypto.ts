@@ -4,6 +4,7 @@
 // Both are loaded on first use, so that a domain that never derives a key does not pay for them.
 
 import { SysError } from '../ipc/errno.js';
+import { dynamicImport } from './dynamic-import.js';
 import type { Argon2Params, DigestName, Hyp } from './hyp.js';
 import { xtsTweaks } from './xts-tweaks.js';
 
@@ -29,7 +30,7 @@ function nodeCrypto(): NodeCrypto {
 
 let argon2Module: Promise<Argon2Module> | undefined;
 function argon2Lib(): Promise<Argon2Module> {
-  argon2Module ??= import('argon2').then((m) => ((m as { default?: Argon2Module }).default ?? m));
+  argon2Module ??= dynamicImport<Argon2Module>('argon2').then((m) => ((m as { default?: Argon2Module }).default ?? m));
   return argon2Module;
 }
 

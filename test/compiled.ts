@@ -7,6 +7,7 @@
 import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import argon2 from 'argon2';
 import t from 'tap';
 import { alive, threads } from './lib/os.js';
 
@@ -66,6 +67,10 @@ for (const { policy, kind, domains: placed, from } of cases) {
     t.equal(new TextDecoder().decode(await p.readFile('/tmp/hello')), 'hello from the bundle', 'a file on /tmp reads back');
     t.equal(await p.getpid(), p.pid, 'getpid');
     t.same(await k.call('probe', 'echo', { value: [1, 'two'] }), [1, 'two'], 'a component from its own module (import() in the bundle) answers');
+    const salt = new Uint8Array(16).fill(7);
+    const derived = await k.call('cipher', 'derive', { kdf: { type: 'argon2id', time: 1, memory: 64, parallel: 1, salt }, passphrase: new TextEncoder().encode('secret'), length: 32 });
+    const expected = await argon2.hash('secret', { type: argon2.argon2id, raw: true, salt: Buffer.from(salt), timeCost: 1, memoryCost: 64, parallelism: 1, hashLength: 32 });
+    t.same(Buffer.from(derived as Uint8Array), expected, 'argon2, a package the cipher imports by name, derives the key in the cipher domain');
 
     await k.inject({ component: 'dev', type: 'crash', op: 'walk' });
     await p.stat('/dev/null');
