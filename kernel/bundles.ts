@@ -1,11 +1,14 @@
-// Where a new domain's code comes from. From TypeScript source (tests, through tsx) a domain
-// imports its entry module through tsx's loader. Compiled, it starts from a CommonJS bundle of
-// its entry (scripts/bundle.mjs) when there is an up-to-date one — one file instead of some
-// forty ES modules — and a thread domain compiles that bundle with V8's code cache saved beside
-// it by the build (scripts/code-cache.mjs), when there is one.
+// Where a new domain's code comes from. Compiled, it starts from a CommonJS bundle of its entry
+// (scripts/bundle.mjs) when there is an up-to-date one — one file instead of some forty ES
+// modules — and a thread domain compiles that bundle with V8's code cache saved beside it by the
+// build (scripts/code-cache.mjs), when there is one. From TypeScript source (tests, through tsx)
+// a domain starts from the same bundles in dist/ when the build there is newer than every source
+// file it was made from (`npm test` builds first), else it imports its entry module through
+// tsx's loader, which costs a thread or process about a second of loading and compiling.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { TSX_ENV } from './dynamic-import.js';
 import { BUILTIN } from './registry.js';
 
 /** The kernel runs from TypeScript source (tests, through tsx) rather than compiled. */
@@ -22,16 +25,42 @@ const POOL_ENTRY = new URL(`./domain-pool-worker${FROM_SOURCE ? '.ts' : '.js'}`,
  */
 const IN_CHECKOUT = !FROM_SOURCE && existsSync(new URL('../../kernel/bundles.ts', import.meta.url));
 
+/** The directories whose TypeScript the domain bundles are compiled from (scripts/bundle.mjs). */
+const BUNDLED_SOURCES = ['kernel', 'ipc', 'servers'];
+
+/** The newest mtime (ms) of a .ts file under `dir`, recursively; 0 when there is none. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const f of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (f.endsWith('.ts')) newest = Math.max(newest, statSync(`${dir}/${f}`).mtimeMs);
+  }
+  return newest;
+}
+
 /**
- * A compiled entry's CommonJS bundle (scripts/bundle.mjs): one file, which more than halves
- * what a new domain spends loading its code; null from source. tsc rewrites every output, so in
- * a checkout a bundle missing or older than its entry means tsc ran without the bundling step,
- * and the bundle would run stale code: the module graph is used instead.
+ * From source, the mtime a bundle in dist/ must not be older than: the newest source file it
+ * could hold. A bundle older than that may run code the source no longer has.
  */
-function bundleOf(entry: URL, variant = ''): string | null {
-  if (FROM_SOURCE) return null;
-  const path = fileURLToPath(entry);
-  return notOlder(path.replace(/\.js$/, `${variant}.bundle.cjs`), path);
+const SOURCE_MTIME = FROM_SOURCE ? Math.max(...BUNDLED_SOURCES.map((d) => newestSource(fileURLToPath(new URL(`../${d}`, import.meta.url))))) : 0;
+
+/** Where the compiled entries and their bundles are: beside this module, or from source in dist/. */
+const COMPILED_KERNEL = new URL(FROM_SOURCE ? '../dist/kernel/' : './', import.meta.url);
+
+/**
+ * An entry's CommonJS bundle (scripts/bundle.mjs): one file, which more than halves what a new
+ * domain spends loading its code; null when there is none up to date. tsc rewrites every
+ * output, so in a checkout a bundle missing or older than its entry means tsc ran without the
+ * bundling step, and the bundle would run stale code: the module graph is used instead. From
+ * source, a bundle older than any source file is refused for the same reason.
+ */
+function bundleOf(entry: string, variant = ''): string | null {
+  const path = fileURLToPath(new URL(`${entry}${variant}.bundle.cjs`, COMPILED_KERNEL));
+  if (!FROM_SOURCE) return notOlder(path, fileURLToPath(new URL(`${entry}.js`, COMPILED_KERNEL)));
+  try {
+    return statSync(path).mtimeMs >= SOURCE_MTIME ? path : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -47,8 +76,8 @@ function notOlder(file: string, source: string): string | null {
   }
 }
 
-const THREAD_BUNDLE = bundleOf(THREAD_ENTRY);
-const PROCESS_BUNDLE = bundleOf(PROCESS_ENTRY);
+const THREAD_BUNDLE = bundleOf('domain-thread');
+const PROCESS_BUNDLE = bundleOf('domain-process');
 
 /**
  * V8's code for a bundle, saved beside it by the build (scripts/code-cache.mjs) from domains
@@ -97,7 +126,7 @@ script.runInThisContext().call(module.exports, module.exports, Module.createRequ
 `;
 
 /** Thread bundles that hold one built-in server only, for a domain that hosts no other. */
-const ONE_SERVER_BUNDLES = new Map(BUILTIN.map((c) => [c as string, bundleOf(THREAD_ENTRY, `.${c}`)]));
+const ONE_SERVER_BUNDLES = new Map(BUILTIN.map((c) => [c as string, bundleOf('domain-thread', `.${c}`)]));
 
 /**
  * The bundle a thread domain hosting `components` starts from: the one with only its built-in
@@ -130,29 +159,46 @@ export interface ThreadScript {
   eval: boolean;
   /** For a worker that starts from a bundle: goes in its workerData as `loader`. */
   loader?: BundleLoad;
+  /** What the domain's environment adds to the kernel's (TSX_ENV). */
+  env: Record<string, string>;
 }
 
 /**
- * The code a thread domain's worker starts from: its entry through tsx from source, else its
- * bundle (with the code cache) when one is up to date, else its entry module.
+ * The environment a domain started from `bundle` needs beside the kernel's: from source, where
+ * tsx is, for a component from a TypeScript module (a test's fixture, say).
+ */
+function bundleEnv(bundle: string | null): Record<string, string> {
+  const loader = tsLoader();
+  return bundle && loader ? { [TSX_ENV]: loader } : {};
+}
+
+/**
+ * The code a thread domain's worker starts from: its bundle (with the code cache) when one is up
+ * to date, else from source its entry through tsx, else its entry module.
  *
  * @param components  what the domain will be asked to load, if known (a spare's is not): picks
  *   the bundle
  */
 export function threadScript(components: readonly string[]): ThreadScript {
-  const loader = tsLoader();
-  if (loader) {
-    return { script: `import(${JSON.stringify(loader)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_ENTRY.href)}); })`, eval: true };
-  }
   const bundle = threadBundle(components);
-  if (!bundle) return { script: THREAD_ENTRY, eval: false };
-  return { script: BUNDLE_LOADER, eval: true, loader: { bundle, codeCache: codeCacheOf(bundle), saveCodeCache: process.env[SAVE_CODE_CACHE] === '1' } };
+  if (bundle) {
+    const loader = { bundle, codeCache: codeCacheOf(bundle), saveCodeCache: process.env[SAVE_CODE_CACHE] === '1' };
+    return { script: BUNDLE_LOADER, eval: true, loader, env: bundleEnv(bundle) };
+  }
+  const tsx = tsLoader();
+  if (tsx) {
+    return { script: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD_ENTRY.href)}); })`, eval: true, env: {} };
+  }
+  return { script: THREAD_ENTRY, eval: false, env: {} };
 }
 
-/** The Node arguments that run a process domain's entry: tsx's loader from source, then its bundle or entry module. */
-export function processScript(): string[] {
-  const loader = tsLoader();
-  return [...(loader ? ['--import', import.meta.resolve('tsx')] : []), PROCESS_BUNDLE ?? fileURLToPath(PROCESS_ENTRY)];
+/**
+ * How to run a process domain's entry: Node's arguments (its bundle when one is up to date, else
+ * its entry module, through tsx's loader from source) and what its environment adds.
+ */
+export function processScript(): { args: string[]; env: Record<string, string> } {
+  if (PROCESS_BUNDLE) return { args: [PROCESS_BUNDLE], env: bundleEnv(PROCESS_BUNDLE) };
+  return { args: [...(tsLoader() ? ['--import', import.meta.resolve('tsx')] : []), fileURLToPath(PROCESS_ENTRY)], env: {} };
 }
 
 /**

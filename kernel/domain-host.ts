@@ -54,7 +54,7 @@ export interface DomainHost {
  * The environment of a new domain. msgpackr's native add-on takes ~15 ms to load in each new
  * thread or process, and the frames between domains are small: its JavaScript decoder does.
  */
-const domainEnv = () => ({ ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true' });
+const domainEnv = (extra: Record<string, string>) => ({ ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true', ...extra });
 
 /** Limits for a new domain: its JS heap, in MiB (undefined: Node's default). */
 export interface DomainLimits {
@@ -73,10 +73,10 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
   hostBell.resume(); // the thread runs (loads its code) until its poller first sleeps
   const poller = mainThreadPoller();
   const ends = transport === 'ring' ? ringPair(poller.bell.buffer, bell) : null;
-  const { script, eval: isCode, loader } = threadScript(components);
+  const { script, eval: isCode, loader, env } = threadScript(components);
   const workerData = { name, bell, coreShare: coreShare.buffer, ends: ends?.b, loader };
   const resourceLimits = limits.memoryMb ? { maxOldGenerationSizeMb: limits.memoryMb } : undefined;
-  const worker = new Worker(script, { workerData, execArgv: [], resourceLimits, env: domainEnv(), eval: isCode });
+  const worker = new Worker(script, { workerData, execArgv: [], resourceLimits, env: domainEnv(env), eval: isCode });
   const link = ends ? new RingLink(ends.a, worker, poller) : new PortLink(worker);
   let exitReason = 'exited';
   worker.on('error', (err) => {
@@ -111,8 +111,9 @@ export function startThread(name: string, transport: ThreadTransport, limits: Do
 
 /** Starts a process domain: a child process that talks to the core over a pipe on its fd 3. */
 export function startProcess(name: string, limits: DomainLimits = {}): DomainHost {
-  const args = [...(limits.memoryMb ? [`--max-old-space-size=${limits.memoryMb}`] : []), ...processScript(), name];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env: domainEnv() });
+  const entry = processScript();
+  const args = [...(limits.memoryMb ? [`--max-old-space-size=${limits.memoryMb}`] : []), ...entry.args, name];
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env: domainEnv(entry.env) });
   const pipe = child.stdio[3] as import('node:net').Socket;
   const link = new StreamLink(pipe);
   let spawnError = '';

@@ -29,10 +29,11 @@ import type { Gate } from './sockets.js';
 import { validateRequest } from './validate.js';
 
 /**
- * The CommonJS bundle this code runs from (scripts/bundle.mjs), or undefined when it runs as ES
- * modules: only CommonJS code has a __filename.
+ * The CommonJS bundle this code runs from (scripts/bundle.mjs names them NAME.bundle.cjs), or
+ * undefined when it runs as ES modules: only CommonJS code has a __filename of its own (a worker
+ * started from eval'd code has a global one, '[worker eval]').
  */
-const BUNDLE = typeof __filename === 'string' ? __filename : undefined;
+const BUNDLE = typeof __filename === 'string' && __filename.endsWith('.bundle.cjs') ? __filename : undefined;
 
 /**
  * What the loader of a bundle (kernel/bundles.ts) tells of V8's code cache: whether the
