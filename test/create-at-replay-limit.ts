@@ -8,16 +8,13 @@
 // change reverted): this keeps them.
 
 import t, { type Test } from 'tap';
-import { join } from 'node:path';
-import { O_CREAT, O_RDWR, boot, type Kernel, type Proc } from '../kernel/index.js';
-import { REPLAY_LIMIT } from '../servers/vfs/replay.js';
-import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
+import { O_CREAT, O_RDWR, type Kernel, type Proc } from '../kernel/index.js';
+import { ENTRY_COST, REPLAY_LIMIT } from '../servers/vfs/replay.js';
+import { tempDir } from './lib/e2fs.js';
 import { errnoOf } from './lib/errno.js';
+import { onExt2Mounts } from './lib/mounted.js';
 
 const dir = tempDir('rumpus-create-limit-');
-/** What the replay log charges an entry beside its data (servers/vfs/replay.ts ENTRY_COST). */
-const ENTRY_COST = 256;
-let images = 0;
 
 /**
  * Fills /mnt/e's replay log to just under the limit with writes to a file of its own, so that
@@ -37,22 +34,12 @@ async function fillLog(p: Proc): Promise<void> {
   await p.close(fd);
 }
 
-async function onImage(t: Test, policy: string, body: (p: Proc, k: Kernel) => Promise<void>): Promise<void> {
-  const img = join(dir, `${policy}-${++images}.img`);
-  mkImage(img, { size: 64 * 1024 * 1024, blockSize: 4096 });
-  const k = await boot({ policy });
-  try {
-    const p = await k.spawn();
-    await p.mkdir('/mnt/e', { recursive: true });
-    await p.mount('/mnt/e', 'ext2', { source: img });
+/** `body` on a kernel under `policy` with a fresh ext2 at /mnt/e whose replay log fillLog filled. */
+function onImage(t: Test, policy: string, body: (p: Proc, k: Kernel) => Promise<void>): Promise<void> {
+  return onExt2Mounts(t, { policy, at: ['/mnt/e'], image: { size: 64 * 1024 * 1024, blockSize: 4096 }, dir }, async (p, k) => {
     await fillLog(p);
     await body(p, k);
-    await p.unmount('/mnt/e');
-  } finally {
-    await k.halt();
-  }
-  const fsck = fsckClean(img);
-  t.ok(fsck.clean, `e2fsck clean${fsck.clean ? '' : `: ${fsck.report}`}`);
+  });
 }
 
 for (const policy of ['monolithic', 'microkernel']) {

@@ -6,15 +6,14 @@
 // goes with it). Found by attack.
 
 import t from 'tap';
-import { join } from 'node:path';
-import { O_RDWR, boot } from '../kernel/index.js';
-import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
+import { O_RDWR } from '../kernel/index.js';
+import { tempDir } from './lib/e2fs.js';
 import { errnoOf } from './lib/errno.js';
+import { onExt2Mounts } from './lib/mounted.js';
 
 const dir = tempDir('rumpus-restart-replay-');
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-let images = 0;
 
 const cases = [
   { policy: 'microkernel', op: 'open' },
@@ -24,17 +23,7 @@ const cases = [
 
 for (const c of cases) {
   t.test(`${c.policy}: ext2 dies again at ${c.op === 'open' ? 'an open' : `a replayed ${c.op}`} while mounted again: nothing unsynced is lost`, async (t) => {
-    const imgE = join(dir, `${++images}-e.img`);
-    const imgF = join(dir, `${images}-f.img`);
-    mkImage(imgE, { size: 4 * 1024 * 1024, blockSize: 1024 });
-    mkImage(imgF, { size: 4 * 1024 * 1024, blockSize: 1024 });
-    const k = await boot({ policy: c.policy });
-    try {
-      const p = await k.spawn();
-      await p.mkdir('/mnt/e', { recursive: true });
-      await p.mkdir('/mnt/f', { recursive: true });
-      await p.mount('/mnt/e', 'ext2', { source: imgE });
-      await p.mount('/mnt/f', 'ext2', { source: imgF });
+    await onExt2Mounts(t, { policy: c.policy, at: ['/mnt/e', '/mnt/f'], image: { size: 4 * 1024 * 1024, blockSize: 1024 }, dir }, async (p, k) => {
       await p.writeFile('/mnt/f/x', 'x');
       await p.writeFile('/mnt/e/a', 'synced-a');
       const fd = await p.open('/mnt/e/a', O_RDWR, 0);
@@ -54,12 +43,6 @@ for (const c of cases) {
       await p.fsync(fd);
       await p.sync();
       await p.close(fd);
-      await p.unmount('/mnt/e');
-      await p.unmount('/mnt/f');
-    } finally {
-      await k.halt();
-    }
-    const fsck = fsckClean(imgE);
-    t.ok(fsck.clean, `e2fsck clean${fsck.clean ? '' : `: ${fsck.report}`}`);
+    });
   });
 }

@@ -5,13 +5,12 @@
 // the replayed unlink under its fd, which then read EIO (found by attack).
 
 import t from 'tap';
-import { join } from 'node:path';
-import { O_CREAT, O_EXCL, O_RDWR, boot } from '../kernel/index.js';
-import { fsckClean, mkImage, tempDir } from './lib/e2fs.js';
+import { O_CREAT, O_EXCL, O_RDWR } from '../kernel/index.js';
+import { tempDir } from './lib/e2fs.js';
+import { onExt2Mounts } from './lib/mounted.js';
 
 const dir = tempDir('rumpus-restart-unlinked-');
 const DATA = new Uint8Array(3000).map((_, i) => i % 251);
-let images = 0;
 
 const cases = [
   { policy: 'microkernel', synced: true, how: 'unlink' },
@@ -23,13 +22,7 @@ const cases = [
 for (const c of cases) {
   const when = c.synced ? 'made and synced before' : 'made since the last sync';
   t.test(`${c.policy}: a file ${when}, open, removed by ${c.how}, then ext2 restarts: its fd reads it, its close frees it`, async (t) => {
-    const img = join(dir, `${++images}.img`);
-    mkImage(img, { size: 4 * 1024 * 1024, blockSize: 1024 });
-    const k = await boot({ policy: c.policy });
-    try {
-      const p = await k.spawn();
-      await p.mkdir('/mnt/e', { recursive: true });
-      await p.mount('/mnt/e', 'ext2', { source: img });
+    await onExt2Mounts(t, { policy: c.policy, at: ['/mnt/e'], image: { size: 4 * 1024 * 1024, blockSize: 1024 }, dir }, async (p, k) => {
       await p.writeFile('/mnt/e/other', 'other');
       await p.sync();
       const before = await p.statfs('/mnt/e');
@@ -47,11 +40,6 @@ for (const c of cases) {
       if (c.how === 'rename over') t.equal(new TextDecoder().decode(await p.readFile('/mnt/e/f')), 'other', 'the name holds what was renamed over it');
       const after = await p.statfs('/mnt/e');
       t.same([after.ffree, after.bfree], [before.ffree, before.bfree], 'its inode and blocks freed at its close');
-      await p.unmount('/mnt/e');
-    } finally {
-      await k.halt();
-    }
-    const fsck = fsckClean(img);
-    t.ok(fsck.clean, `e2fsck clean${fsck.clean ? '' : `: ${fsck.report}`}`);
+    });
   });
 }

@@ -21,7 +21,7 @@ export const REPLAY_LIMIT = 16 * 1024 * 1024;
  * rounded up). Every change a client makes is charged, so a stream of chmods or renames syncs
  * the mount like a stream of writes does, instead of growing vfs without bound.
  */
-const ENTRY_COST = 256;
+export const ENTRY_COST = 256;
 
 /** Bytes of the variable-sized arguments an entry keeps: data, and strings (names, targets). */
 function argumentBytes(args: Record<string, unknown>): number {
