@@ -57,6 +57,7 @@ for (const { policy, kind, domains: placed, from } of cases) {
     const k = await boot({
       policy: { name: policy, modules: { probe }, domains: Object.fromEntries(Object.entries(placed).map(([d, components]) => [d, { kind, components: [...components] }])) },
     });
+    t.teardown(() => k.halt()); // also when a step throws: its threads would keep the test running until tap's timeout
     const domains = k.domains();
     t.same(Object.fromEntries(domains.map((d) => [d.name, d.bundle])), from, 'each domain says its code came from the bundle meant for it');
     t.same(domains.filter((d) => d.kind !== 'main').map((d) => d.codeCache ?? false), domains.filter((d) => d.kind !== 'main').map(() => kind === 'thread'),
