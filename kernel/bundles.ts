@@ -18,12 +18,13 @@ const PROCESS_ENTRY = new URL(`./domain-process${FROM_SOURCE ? '.ts' : '.js'}`, 
 const POOL_ENTRY = new URL(`./domain-pool-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
 
 /**
- * The compiled kernel sits in a checkout, beside the TypeScript it was compiled from, rather
- * than in an installed package (whose files hold dist/ only). Only there can tsc run again
- * without the bundling step; and only there do mtimes tell which output is newer: npm gives
- * every file it installs the time it was unpacked, in the order of the tarball.
+ * The kernel runs in a checkout (from source, or compiled beside the TypeScript it was compiled
+ * from) rather than from an installed package (whose files hold dist/ only). Only there can tsc
+ * run again without the bundling step, or the bundling step without the code caches' warm-up;
+ * and only there do mtimes tell which output is newer: npm gives every file it installs the
+ * time it was unpacked, in the order of the tarball.
  */
-const IN_CHECKOUT = !FROM_SOURCE && existsSync(new URL('../../kernel/bundles.ts', import.meta.url));
+const IN_CHECKOUT = FROM_SOURCE || existsSync(new URL('../../kernel/bundles.ts', import.meta.url));
 
 /** The directories whose TypeScript the domain bundles are compiled from (scripts/bundle.mjs). */
 const BUNDLED_SOURCES = ['kernel', 'ipc', 'servers'];
@@ -51,13 +52,15 @@ const COMPILED_KERNEL = new URL(FROM_SOURCE ? '../dist/kernel/' : './', import.m
  * domain spends loading its code; null when there is none up to date. tsc rewrites every
  * output, so in a checkout a bundle missing or older than its entry means tsc ran without the
  * bundling step, and the bundle would run stale code: the module graph is used instead. From
- * source, a bundle older than any source file is refused for the same reason.
+ * source, tsc's output older than any source file is refused for the same reason.
  */
 function bundleOf(entry: string, variant = ''): string | null {
   const path = fileURLToPath(new URL(`${entry}${variant}.bundle.cjs`, COMPILED_KERNEL));
-  if (!FROM_SOURCE) return notOlder(path, fileURLToPath(new URL(`${entry}.js`, COMPILED_KERNEL)));
+  const compiled = fileURLToPath(new URL(`${entry}.js`, COMPILED_KERNEL));
+  if (!FROM_SOURCE) return notOlder(path, compiled);
   try {
-    return statSync(path).mtimeMs >= SOURCE_MTIME ? path : null;
+    // The bundle is made from tsc's output, which must be newer than the source itself.
+    return statSync(compiled).mtimeMs >= SOURCE_MTIME ? notOlder(path, compiled) : null;
   } catch {
     return null;
   }

@@ -5,7 +5,7 @@
 //
 // A domain started from a bundle by a kernel that runs from TypeScript source (tests) has no
 // TypeScript loader; the kernel names tsx's in its environment (TSX_ENV), and the first import
-// of a .ts module registers it.
+// of a component's module registers it.
 
 const lent = (globalThis as { [key: symbol]: ((specifier: string) => Promise<unknown>) | undefined })[Symbol.for('rumpus.import')];
 /**
@@ -18,10 +18,17 @@ let tsxRegistered: Promise<void> | undefined;
 
 const importNow = (specifier: string): Promise<unknown> => (lent ? lent(specifier) : import(specifier));
 
-/** import(specifier), through the loader lent by a bundle if any; a .ts module through tsx when TSX_ENV names it. */
-export async function dynamicImport<T>(specifier: string): Promise<T> {
-  if (tsx && /\.[cm]?ts$/.test(specifier)) {
-    await (tsxRegistered ??= importNow(tsx).then((api) => (api as { register(): void }).register()));
-  }
-  return (await importNow(specifier)) as T;
+/** import(specifier), through the loader lent by a bundle if any. */
+export function dynamicImport<T>(specifier: string): Promise<T> {
+  return importNow(specifier) as Promise<T>;
+}
+
+/**
+ * A component's module (a placement's `modules`), through dynamicImport; when TSX_ENV names
+ * tsx, it is registered first: the module may be TypeScript under any name tsx resolves (.ts,
+ * .mts, .tsx, a .js that tsx maps to .ts) or import some.
+ */
+export async function importComponentModule<T>(url: string): Promise<T> {
+  if (tsx) await (tsxRegistered ??= importNow(tsx).then((api) => (api as { register(): void }).register()));
+  return (await importNow(url)) as T;
 }

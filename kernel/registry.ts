@@ -3,7 +3,7 @@
 
 import { SysError } from '../ipc/errno.js';
 import type { ComponentDef } from './api.js';
-import { dynamicImport } from './dynamic-import.js';
+import { importComponentModule } from './dynamic-import.js';
 
 /** The built-in components, in the order `rumpus ps` lists them. */
 export const BUILTIN = ['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'dk', 'cipher', 'blk'] as const;
@@ -37,14 +37,15 @@ const NAME = /^[a-z][a-z0-9]*$/;
 /** Loads a component: a built-in one by name (no moduleUrl), any other from its module. */
 export async function loadComponent(name: string, moduleUrl?: string): Promise<ComponentDef> {
   const source = moduleUrl ?? `servers/${name}`;
-  const load = moduleUrl !== undefined ? () => dynamicImport<ComponentModule>(moduleUrl)
+  const load = moduleUrl !== undefined ? () => importComponentModule<ComponentModule>(moduleUrl)
     : Object.hasOwn(BUILTIN_MODULES, name) ? BUILTIN_MODULES[name as Builtin] : null;
   if (!load) throw new SysError('ENOENT', `component ${name}: there is no built-in component of that name`);
   let mod: ComponentModule;
   try {
     mod = await load();
   } catch (err) {
-    throw new SysError('ENOENT', `component ${name}: cannot load ${source}: ${(err as Error).message}`);
+    // One line: Node's resolver adds a require stack of the domain's bundle after the sentence.
+    throw new SysError('ENOENT', `component ${name}: cannot load ${source}: ${(err as Error).message.split('\n')[0]}`);
   }
   const def = mod.default as ComponentDef | undefined;
   if (!def || typeof def !== 'object' || typeof def.init?.fresh !== 'function' ||

@@ -1,12 +1,13 @@
 // A kernel that runs from TypeScript source (as these tests run it) starts its thread and process
 // domains from the compiled bundles in dist/ when the build there is newer than every source file
 // they are made from — `npm test` builds first — and through tsx from source when a source file is
-// newer (the bundles would run stale code). Either way a component from a TypeScript module (a
-// fixture) loads in them. The checkout's own sources cannot be touched while other tests run, so
-// the test works on a copy of kernel/, ipc/, servers/ and dist/kernel/.
+// newer, or tsc's output is older than one (the bundles may run stale code); a code cache older
+// than its bundle is refused. Either way a component from a TypeScript module (a fixture, named
+// .js as tsx allows) loads in them. The checkout's own sources cannot be touched while other
+// tests run, so the test works on a copy of kernel/, ipc/, servers/ and dist/kernel/.
 
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,11 +15,13 @@ import t from 'tap';
 
 const ROOT = join(import.meta.dirname, '..');
 const skip = existsSync(join(ROOT, 'dist', 'kernel', 'domain-thread.bundle.cjs')) ? false : 'dist/ is missing: `npm run build` makes the bundles';
-const probe = pathToFileURL(join(import.meta.dirname, 'fixtures', 'probe.ts')).href;
+// Named .js: tsx maps it to probe.ts, as in main, once a domain has registered tsx.
+const probe = pathToFileURL(join(import.meta.dirname, 'fixtures', 'probe.js')).href;
 
-/** What the child reports of one boot: each domain's bundle (null: from source) and the probe's echo. */
+/** What the child reports of one boot: each domain's bundle (null: from source), whether V8's code cache served it, and the probe's echo. */
 interface Report {
   bundles: Record<string, string | null>;
+  caches: Record<string, boolean>;
   echo: unknown;
   tmp: string;
 }
@@ -35,8 +38,10 @@ function bootCopy(copy: string, kind: 'thread' | 'process'): Promise<Report> {
       await p.writeFile('/tmp/hello', 'hello');
       const tmp = new TextDecoder().decode(await p.readFile('/tmp/hello'));
       const echo = await k.call('probe', 'echo', { value: [1, 'two'] });
-      const bundles = Object.fromEntries(k.domains().filter((d) => d.kind !== 'main').map((d) => [d.name, d.bundle ?? null]));
-      console.log(JSON.stringify({ bundles, echo, tmp }));
+      const domains = k.domains().filter((d) => d.kind !== 'main');
+      const bundles = Object.fromEntries(domains.map((d) => [d.name, d.bundle ?? null]));
+      const caches = Object.fromEntries(domains.map((d) => [d.name, d.codeCache ?? false]));
+      console.log(JSON.stringify({ bundles, caches, echo, tmp }));
     } finally {
       await k.halt();
     }`;
@@ -54,8 +59,13 @@ t.test('domains start from the bundles in dist/ when they are current, from sour
   for (const dir of ['kernel', 'ipc', 'servers']) cpSync(join(ROOT, dir), join(copy, dir), { recursive: true });
   for (const f of ['package.json', 'tsconfig.json']) cpSync(join(ROOT, f), join(copy, f));
   symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
-  // The build's output is copied last, so it is newer than the copied sources, as after a build.
-  cpSync(join(ROOT, 'dist', 'kernel'), join(copy, 'dist', 'kernel'), { recursive: true });
+  // The build's output keeps its times (their order is what the kernel reads), and the sources
+  // are dated before all of it, as after a build.
+  cpSync(join(ROOT, 'dist', 'kernel'), join(copy, 'dist', 'kernel'), { recursive: true, preserveTimestamps: true });
+  const built = Math.min(...readdirSync(join(copy, 'dist', 'kernel'), { recursive: true, encoding: 'utf8' }).map((f) => statSync(join(copy, 'dist', 'kernel', f)).mtimeMs));
+  for (const dir of ['kernel', 'ipc', 'servers']) {
+    for (const f of readdirSync(join(copy, dir), { recursive: true, encoding: 'utf8' })) utimesSync(join(copy, dir, f), built / 1000 - 60, built / 1000 - 60);
+  }
 
   for (const kind of ['thread', 'process'] as const) {
     const fresh = await bootCopy(copy, kind);
@@ -65,6 +75,23 @@ t.test('domains start from the bundles in dist/ when they are current, from sour
     t.same(fresh.echo, [1, 'two'], `${kind}: the component from a TypeScript module loads and answers`);
     t.equal(fresh.tmp, 'hello', `${kind}: a file written through vfs and tmpfs reads back`);
   }
+
+  // A code cache older than its bundle was made for other code (the build's warm-up did not
+  // run): refused, the bundle compiled without it.
+  const vfsCache = join(copy, 'dist', 'kernel', 'domain-thread.vfs.bundle.cjs.v8cache');
+  const beforeBuild = built / 1000 - 3600;
+  utimesSync(vfsCache, beforeBuild, beforeBuild);
+  const oldCache = await bootCopy(copy, 'thread');
+  t.same(oldCache.caches, { vfs: false, tmpfs: true, dev: true, probe: true }, 'a code cache older than its bundle is refused; the others serve');
+  t.equal(oldCache.tmp, 'hello', 'and vfs serves');
+
+  // tsc's output older than a source file (the bundles made again without tsc): refused.
+  const threadEntry = join(copy, 'dist', 'kernel', 'domain-thread.js');
+  utimesSync(threadEntry, beforeBuild, beforeBuild);
+  const oldTsc = await bootCopy(copy, 'thread');
+  t.same(oldTsc.bundles, { vfs: null, tmpfs: null, dev: null, probe: null }, 'thread domains start from source when tsc\'s output is older than a source file');
+  t.same(oldTsc.echo, [1, 'two'], 'and the component from a TypeScript module loads');
+  t.same((await bootCopy(copy, 'process')).bundles.vfs, join(copy, 'dist', 'kernel', 'domain-process.bundle.cjs'), 'process domains, whose output is newer, still start from their bundle');
 
   // A source file edited after the build: the bundles may be stale.
   const edited = join(copy, 'servers', 'tmpfs', 'index.ts');
