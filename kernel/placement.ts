@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SysError } from '../ipc/errno.js';
 import type { ComponentDef } from './api.js';
@@ -35,6 +35,24 @@ export const MAX_POOL_WORKERS = 64;
 /** A pool's workers when the placement does not say: one per core the machine offers, at most MAX_POOL_WORKERS. */
 export function defaultPoolWorkers(): number {
   return Math.min(availableParallelism(), MAX_POOL_WORKERS);
+}
+
+/**
+ * A component module's specifier (a placement's `modules`) as one URL that every domain imports
+ * alike: a URL stays, an absolute path becomes a file URL, and a package name or a relative path
+ * is resolved here by Node's import rules, as main's import() resolves it. Left to each domain,
+ * a thread started from a bundle resolved it from the working directory, or by require's rules
+ * (a package's "require" export instead of its "import" one), and a process from its bundle's
+ * place. One that does not resolve stays as it is, for loadComponent to say so.
+ */
+function moduleUrl(specifier: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(specifier)) return specifier;
+  if (isAbsolute(specifier)) return pathToFileURL(specifier).href;
+  try {
+    return import.meta.resolve(specifier);
+  } catch {
+    return specifier;
+  }
 }
 
 /** A placement as written: the JSON file's shape. */
@@ -141,7 +159,7 @@ export async function resolvePlacement(spec: unknown): Promise<Placement> {
     for (const [name, url] of Object.entries(s.modules)) {
       if (typeof url !== 'string') throw invalid(`module path for component '${name}' must be a string`);
       if (modules.has(name)) throw invalid(`module '${name}' has the name of a built-in component`);
-      modules.set(name, url);
+      modules.set(name, moduleUrl(url));
     }
   }
 

@@ -112,3 +112,22 @@ t.test('compiled microkernel: a spoilt code cache is refused and the domain comp
     await k.halt();
   }
 });
+
+// A component module named by a relative path (or a package name) is resolved once, in main, by
+// Node's import rules, so that every domain loads the same file: a thread started from a bundle
+// resolved it from the working directory before, a process from its bundle's place.
+t.test('compiled: a component module given by a relative path loads alike in main, a thread and a process', { skip }, async (t) => {
+  const { boot } = (await import(pathToFileURL(join(dist, 'kernel', 'index.js')).href)) as typeof import('../kernel/index.js');
+  const builtins = ['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'dk', 'blk', 'cipher'];
+  for (const kind of ['main', 'thread', 'process'] as const) {
+    const domains: Record<string, { kind: typeof kind; components: string[] }> = kind === 'main'
+      ? { main: { kind, components: [...builtins, 'probe'] } }
+      : { main: { kind: 'main', components: builtins }, p: { kind, components: ['probe'] } };
+    const k = await boot({ policy: { name: `relative-${kind}`, modules: { probe: '../test/fixtures/probe.js' }, domains } });
+    try {
+      t.same(await k.call('probe', 'echo', { value: kind }), kind, `${kind}: the probe answers`);
+    } finally {
+      await k.halt();
+    }
+  }
+});
