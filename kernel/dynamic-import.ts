@@ -16,11 +16,9 @@ export const TSX_ENV = 'RUMPUS_TSX';
 const tsx = process.env[TSX_ENV];
 let tsxRegistered: Promise<void> | undefined;
 
-const importNow = (specifier: string): Promise<unknown> => (lent ? lent(specifier) : import(specifier));
-
 /** import(specifier), through the loader lent by a bundle if any. */
 export function dynamicImport<T>(specifier: string): Promise<T> {
-  return importNow(specifier) as Promise<T>;
+  return (lent ? lent(specifier) : import(specifier)) as Promise<T>;
 }
 
 /**
@@ -29,6 +27,6 @@ export function dynamicImport<T>(specifier: string): Promise<T> {
  * .mts, .tsx, a .js that tsx maps to .ts) or import some.
  */
 export async function importComponentModule<T>(url: string): Promise<T> {
-  if (tsx) await (tsxRegistered ??= importNow(tsx).then((api) => (api as { register(): void }).register()));
-  return (await importNow(url)) as T;
+  if (tsx) await (tsxRegistered ??= dynamicImport<{ register(): void }>(tsx).then((api) => api.register()));
+  return dynamicImport<T>(url);
 }

@@ -60,7 +60,10 @@ export interface PlacementSpec {
   name: string;
   /** Domain name → its kind and the components it hosts. */
   domains: Record<string, { kind: DomainKind; components: string[]; workers?: number }>;
-  /** Extra components beside the built-in ones: name → module path (relative to the file). */
+  /**
+   * Extra components beside the built-in ones: name → module (in a file, a path relative to it;
+   * else a URL, an absolute path or a package name: see moduleUrl).
+   */
   modules?: Record<string, string>;
 }
 
