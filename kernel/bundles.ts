@@ -167,12 +167,12 @@ export interface ThreadScript {
 }
 
 /**
- * The environment a domain started from `bundle` needs beside the kernel's: from source, where
+ * The environment a domain started from a bundle needs beside the kernel's: from source, where
  * tsx is, for a component from a TypeScript module (a test's fixture, say).
  */
-function bundleEnv(bundle: string | null): Record<string, string> {
+function bundleEnv(): Record<string, string> {
   const loader = tsLoader();
-  return bundle && loader ? { [TSX_ENV]: loader } : {};
+  return loader ? { [TSX_ENV]: loader } : {};
 }
 
 /**
@@ -186,7 +186,7 @@ export function threadScript(components: readonly string[]): ThreadScript {
   const bundle = threadBundle(components);
   if (bundle) {
     const loader = { bundle, codeCache: codeCacheOf(bundle), saveCodeCache: process.env[SAVE_CODE_CACHE] === '1' };
-    return { script: BUNDLE_LOADER, eval: true, loader, env: bundleEnv(bundle) };
+    return { script: BUNDLE_LOADER, eval: true, loader, env: bundleEnv() };
   }
   const tsx = tsLoader();
   if (tsx) {
@@ -200,7 +200,7 @@ export function threadScript(components: readonly string[]): ThreadScript {
  * its entry module, through tsx's loader from source) and what its environment adds.
  */
 export function processScript(): { args: string[]; env: Record<string, string> } {
-  if (PROCESS_BUNDLE) return { args: [PROCESS_BUNDLE], env: bundleEnv(PROCESS_BUNDLE) };
+  if (PROCESS_BUNDLE) return { args: [PROCESS_BUNDLE], env: bundleEnv() };
   return { args: [...(tsLoader() ? ['--import', import.meta.resolve('tsx')] : []), fileURLToPath(PROCESS_ENTRY)], env: {} };
 }
 
