@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import argon2 from 'argon2';
 import t from 'tap';
+import { BUILTIN } from '../kernel/registry.js';
 import { alive, threads } from './lib/os.js';
 
 const dist = join(import.meta.dirname, '..', 'dist');
@@ -118,11 +119,10 @@ t.test('compiled microkernel: a spoilt code cache is refused and the domain comp
 // resolved it from the working directory before, a process from its bundle's place.
 t.test('compiled: a component module given by a relative path loads alike in main, a thread and a process', { skip }, async (t) => {
   const { boot } = (await import(pathToFileURL(join(dist, 'kernel', 'index.js')).href)) as typeof import('../kernel/index.js');
-  const builtins = ['vfs', 'tmpfs', 'dev', 'ext2', 'cgd', 'dk', 'blk', 'cipher'];
   for (const kind of ['main', 'thread', 'process'] as const) {
     const domains: Record<string, { kind: typeof kind; components: string[] }> = kind === 'main'
-      ? { main: { kind, components: [...builtins, 'probe'] } }
-      : { main: { kind: 'main', components: builtins }, p: { kind, components: ['probe'] } };
+      ? { main: { kind, components: [...BUILTIN, 'probe'] } }
+      : { main: { kind: 'main', components: [...BUILTIN] }, p: { kind, components: ['probe'] } };
     const k = await boot({ policy: { name: `relative-${kind}`, modules: { probe: '../test/fixtures/probe.js' }, domains } });
     try {
       t.same(await k.call('probe', 'echo', { value: kind }), kind, `${kind}: the probe answers`);
